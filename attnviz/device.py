@@ -1,0 +1,29 @@
+"""Where the tensors live: CUDA, then Apple's MPS, then the CPU. One place decides."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+
+def pick_device() -> torch.device:
+    """The fastest device available, unless ATTNVIZ_DEVICE names one (``cpu``, ``cuda``, ``mps``)."""
+    forced = os.environ.get("ATTNVIZ_DEVICE", "").strip().lower()
+    if forced:
+        return torch.device(forced)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def describe(device: torch.device) -> str:
+    """A short human label, e.g. ``CPU (2 threads)`` or ``CUDA: NVIDIA H100``."""
+    if device.type == "cuda":
+        return f"CUDA: {torch.cuda.get_device_name(device)}"
+    if device.type == "mps":
+        return "MPS (Apple GPU)"
+    return f"CPU ({torch.get_num_threads()} threads)"
