@@ -22,9 +22,10 @@ lint: $(VENV)/.dev-installed
 bench: $(VENV)/.dev-installed
 	$(PY) bench/bench_lessons.py
 
-$(VENV)/.app-installed: requirements.txt
+$(VENV)/.app-installed: requirements.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt
 	touch $@
 
 $(VENV)/.dev-installed: requirements-dev.txt requirements.txt $(VENV)/.app-installed
