@@ -1,0 +1,21 @@
+"""attnviz: the course's entry point. Page setup, navigation, and the sentence box every lesson shares."""
+
+import streamlit as st
+
+from app_support import loaders, sentence
+from attnviz.device import describe
+
+st.set_page_config(page_title="attnviz — learn attention", page_icon=":material/highlight:", layout="wide")
+
+LESSONS = [
+    st.Page("lessons/embeddings.py", title="1 · Words as vectors", url_path="embeddings", default=True),
+    st.Page("lessons/similarity.py", title="2 · The similarity matrix", url_path="similarity"),
+]
+page = st.navigation({"The course": LESSONS})
+
+st.sidebar.markdown("### :material/highlight: attnviz")
+st.sidebar.caption("Attention, computed live on your own words.")
+sentence.sidebar_box()
+st.sidebar.caption(f"Computing on: **{describe(loaders.device())}**")
+
+page.run()

@@ -1,0 +1,171 @@
+"""Lesson 2: the similarity matrix S = I·Iᵀ and the first attention, O = S·I."""
+
+import streamlit as st
+import torch
+
+from app_support import loaders
+from app_support.widgets import need_words, predict_first, sentence_tokens, warn
+from attnviz import AttnvizInputError, plots
+from attnviz.attention import mix, similarity_matrix
+from attnviz.embeddings import compare, neighbours, vectors_for, word_vector
+
+kv = loaders.glove()
+device = loaders.device()
+
+st.title("2 · The similarity matrix")
+st.markdown(
+    "Stack the vectors of your sentence's words, one per row: that is the matrix **I**. Multiply it by its own "
+    "transpose and every word meets every other word in one step: **S = I·Iᵀ** holds all the dot products. "
+    "Then **O = S·I** rebuilds each word as a mix of the whole sentence, weighted by those scores. "
+    "That mix is the first, simplest attention."
+)
+
+tokens = sentence_tokens()
+if not need_words(tokens):
+    st.stop()
+labels = list(tokens.labels)
+I = vectors_for(kv, tokens.words, device)  # (T, D)
+
+# --- I ------------------------------------------------------------------------------------------------------
+st.header("I: the sentence as a matrix")
+st.latex(rf"I \in \mathbb{{R}}^{{{len(labels)} \times {I.shape[1]}}}\quad\text{{(words × dimensions)}}")
+st.plotly_chart(plots.strip(I, labels, title="One row per word, 50 numbers each"), key="sim_I")
+
+# --- S = I·Iᵀ ----------------------------------------------------------------------------------------------
+st.header("S = I·Iᵀ: every word against every word")
+kind = st.radio(
+    "Score",
+    ["dot", "cosine"],
+    horizontal=True,
+    key="sim_kind",
+    help="dot: the raw dot product. cosine: divided by both lengths, so only direction counts.",
+)
+S = similarity_matrix(I, kind)  # (T, T)
+share = (S.argmax(dim=1) == torch.arange(len(labels), device=S.device)).float().mean().item()
+if predict_first(
+    "sim_predict_diag",
+    "In each row of S, which cell do you expect to be the largest?",
+    ["the word with itself (the diagonal)", "the word next to it", "a short word such as “the”"],
+    correct=0 if share >= 0.5 else None,
+    explain=f"In your sentence the diagonal is the row's largest cell in {share:.0%} of the rows"
+    + (
+        "."
+        if kind == "cosine"
+        else ": with the dot product a long vector can beat a word's match with itself; "
+        "switch to cosine and the diagonal is always exactly 1."
+    ),
+):
+    st.plotly_chart(
+        plots.heatmap(
+            S,
+            labels,
+            labels,
+            title=f"S = I·Iᵀ ({kind})",
+            row_title="word",
+            col_title="compared with",
+            value_name=kind,
+            decimals=1 if kind == "dot" else 2,
+        ),
+        key="sim_S",
+    )
+    st.caption(
+        "S is symmetric: river·bank is the same number as bank·river. "
+        + ("The diagonal is each word's squared length." if kind == "dot" else "The diagonal is all ones.")
+    )
+
+# --- O = S·I -----------------------------------------------------------------------------------------------
+st.header("O = S·I: each word becomes a mix of the sentence")
+default = tokens.words.index("bank") if "bank" in tokens.words else len(labels) - 1
+focus = st.selectbox(
+    "Word to follow", range(len(labels)), index=default, format_func=labels.__getitem__, key="sim_focus"
+)
+weights = S[focus]  # (T,) row `focus` of S: how much of each word goes into the new vector
+O = mix(S, I)  # (T, D)
+heaviest = int(weights.argmax())
+answered = predict_first(
+    "sim_predict_mix",
+    f"Which word of your sentence will weigh most in the new “{labels[focus]}”?",
+    ["the word itself", "the most related other word", "every word about equally"],
+    correct=0 if heaviest == focus else 1,
+    explain=f"The largest weight in row “{labels[focus]}” of S goes to “{labels[heaviest]}” ({weights[heaviest]:.2f}).",
+)
+if answered:
+    st.plotly_chart(
+        plots.bars(
+            labels,
+            weights,
+            highlight=[focus],
+            value_name=f"weight ({kind})",
+            title=f"The weights in row “{labels[focus]}” of S",
+            height=320,
+        ),
+        key="sim_weights",
+    )
+    terms = sorted(range(len(labels)), key=lambda j: -abs(float(weights[j])))
+    st.code(
+        f"{labels[focus]}_O = "
+        + " + ".join(f"{float(weights[j]):.2f}·{labels[j]}" for j in terms[:8])
+        + (" + …" if len(terms) > 8 else ""),
+        language=None,
+    )
+    st.caption(
+        f"The weights add up to {float(weights.sum()):.2f}, not 1, so O is longer than I: lesson 4's softmax fixes "
+        "that. Directions are what the neighbours below compare, so the length does not matter here."
+    )
+
+    st.subheader(f"Does “{labels[focus]}” change meaning?")
+    exclude_own = st.toggle("Leave the sentence's own words out of the neighbours", value=True, key="sim_exclude")
+    skip = list(tokens.words) if exclude_own else []
+    before = neighbours(kv, I[focus].cpu().numpy(), 8, exclude=skip)
+    after = neighbours(kv, O[focus].cpu().numpy(), 8, exclude=skip)
+    b1, b2 = st.columns(2)
+    b1.plotly_chart(
+        plots.bars(
+            [w for w, _ in before],
+            [c for _, c in before],
+            horizontal=True,
+            value_name="cosine",
+            decimals=3,
+            height=300,
+            title="Neighbours before (I)",
+        ),
+        key="sim_before",
+    )
+    b2.plotly_chart(
+        plots.bars(
+            [w for w, _ in after],
+            [c for _, c in after],
+            horizontal=True,
+            value_name="cosine",
+            decimals=3,
+            height=300,
+            title="Neighbours after (O = S·I)",
+        ),
+        key="sim_after",
+    )
+
+    st.markdown("**Meaning meter**: cosine of the word to two probe words, before and after mixing.")
+    p1, p2, p3 = st.columns([1, 1, 2])
+    probe_a = p1.text_input("Probe word", "river", key="sim_probe_a")
+    probe_b = p2.text_input("Other probe word", "money", key="sim_probe_b")
+    try:
+        pa, pb = word_vector(kv, probe_a), word_vector(kv, probe_b)
+    except AttnvizInputError as err:
+        warn(str(err), p3)
+    else:
+        names = [probe_a.strip().lower(), probe_b.strip().lower()]
+        rows = [compare(v, p).cosine for v in (I[focus].cpu().numpy(), O[focus].cpu().numpy()) for p in (pa, pb)]
+        p3.plotly_chart(
+            plots.bars(
+                [f"before · {names[0]}", f"before · {names[1]}", f"after · {names[0]}", f"after · {names[1]}"],
+                rows,
+                highlight=[2, 3],
+                value_name="cosine",
+                decimals=3,
+                height=280,
+            ),
+            key="sim_meter",
+        )
+
+with st.expander("O for every word"):
+    st.plotly_chart(plots.strip(O, labels, title="O = S·I, one row per word"), key="sim_O")

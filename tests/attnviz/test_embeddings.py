@@ -1,0 +1,182 @@
+import numpy as np
+import pytest
+import torch
+
+from attnviz import AttnvizInputError
+from attnviz.embeddings import (
+    MAX_WORDS,
+    check_noun_claim,
+    compare,
+    neighbours,
+    parse_expression,
+    parse_word_list,
+    pca,
+    solve_analogy,
+    tokenize,
+    vectors_for,
+    word_vector,
+)
+
+
+def test_vocabulary_is_glove_6b_50d(kv):
+    assert len(kv.index_to_key) == 400_000
+    assert kv.vector_size == 50
+    assert kv.index_to_key[0] == "the"
+
+
+@pytest.mark.parametrize(
+    "text,answer",
+    [("king - man + woman", "queen"), ("paris - france + italy", "rome"), ("-man + woman + king", "queen")],
+)
+def test_analogies_top_1(kv, text, answer):
+    analogy = solve_analogy(kv, parse_expression(text, kv), topn=5)
+    assert analogy.answers[0][0] == answer
+
+
+def test_king_queen_score_and_inputs_switch(kv):
+    excluded = solve_analogy(kv, parse_expression("king - man + woman"), topn=5)
+    assert excluded.answers[0] == ("queen", pytest.approx(0.852, abs=1e-3))
+    assert not {"king", "man", "woman"} & {w for w, _ in excluded.answers}
+    included = solve_analogy(kv, parse_expression("king - man + woman"), topn=5, exclude_inputs=False)
+    assert included.answers[0][0] == "king"
+    assert included.excluded == ()
+
+
+def test_cat_dog_beats_cat_debt(kv):
+    cat, dog, debt = (word_vector(kv, w) for w in ("cat", "dog", "debt"))
+    assert compare(cat, dog).dot > compare(cat, debt).dot
+    assert compare(cat, dog).cosine > compare(cat, debt).cosine
+
+
+def test_compare_terms_add_up(kv):
+    a, b = word_vector(kv, "river"), word_vector(kv, "bank")
+    c = compare(a, b)
+    assert c.products.shape == (50,)
+    assert c.dot == pytest.approx(float(np.dot(a.astype(np.float64), b)), rel=1e-9)
+    assert c.cosine == pytest.approx(float(np.dot(a, b) / np.linalg.norm(a) / np.linalg.norm(b)), rel=1e-5)
+    assert compare(np.zeros(3), np.ones(3)).cosine == 0.0
+
+
+def test_neighbours_exclude_and_rank(kv):
+    near = neighbours(kv, word_vector(kv, "bank"), 5, exclude=["bank"])
+    assert len(near) == 5 and "bank" not in [w for w, _ in near]
+    assert [c for _, c in near] == sorted((c for _, c in near), reverse=True)
+    assert near[0][0] == "banks"
+
+
+@pytest.mark.parametrize(
+    "text,words,unknown",
+    [
+        ("I walked by the river bank", ("i", "walked", "by", "the", "river", "bank"), ()),
+        ("", (), ()),
+        ("   \n\t ", (), ()),
+        ("Hello, world!!! ... ???", ("hello", "world"), ()),
+        ("😀🎉 🚀", (), ()),
+        ("didn't the cat's toy", ("did", "n't", "the", "cat", "'s", "toy"), ()),
+        ("zzqxv bank zzqxv", ("bank",), ("zzqxv",)),
+        ("<script>alert(1)</script>", ("script", "alert", "1", "script"), ()),
+        ("Année 2024 東京", ("année", "2024"), ("東京",)),
+    ],
+)
+def test_tokenize_edge_cases(kv, text, words, unknown):
+    tokens = tokenize(text, kv)
+    assert tokens.words == words
+    assert tokens.unknown == unknown
+
+
+def test_tokenize_caps_length_and_labels_are_unique(kv):
+    tokens = tokenize("the " * 10_000, kv)
+    assert len(tokens.words) == MAX_WORDS and tokens.truncated == 10_000 - MAX_WORDS
+    assert len(set(tokens.labels)) == MAX_WORDS
+    assert tokens.labels[:3] == ("the", "the·2", "the·3")
+
+
+@pytest.mark.parametrize(
+    "text,pos,neg",
+    [
+        ("king - man + woman", ["king", "woman"], ["man"]),
+        ("  King  -Man+WOMAN ", ["king", "woman"], ["man"]),
+        ("- man + woman", ["woman"], ["man"]),
+        ("paris − france + italy", ["paris", "italy"], ["france"]),
+        ("queen", ["queen"], []),
+    ],
+)
+def test_parse_expression(text, pos, neg):
+    e = parse_expression(text)
+    assert e.positive == pos and e.negative == neg
+
+
+@pytest.mark.parametrize(
+    "text,fragment",
+    [
+        ("", "Type an expression"),
+        ("   ", "Type an expression"),
+        ("king - - man", "Two operators"),
+        ("king + man -", "ends with an operator"),
+        ("+", "ends with an operator"),
+        ("king man", "follows another word"),
+        ("king * man", "neither a word"),
+        ("king - <b>x</b>", "neither a word"),
+        ("king - zzqxv + woman", "Not in the vocabulary: zzqxv"),
+    ],
+)
+def test_parse_expression_errors(kv, text, fragment):
+    with pytest.raises(AttnvizInputError, match=fragment):
+        parse_expression(text, kv)
+
+
+def test_word_vector_errors(kv):
+    with pytest.raises(AttnvizInputError):
+        word_vector(kv, "  ")
+    with pytest.raises(AttnvizInputError, match="not in the vocabulary"):
+        word_vector(kv, "zzqxv")
+    assert word_vector(kv, " Cat ").shape == (50,)
+
+
+def test_vectors_for_rows_match_vocabulary(kv):
+    x = vectors_for(kv, ["river", "bank"])
+    assert x.shape == (2, 50) and x.dtype == torch.float32
+    assert np.array_equal(x[1].numpy(), kv["bank"])
+
+
+def test_pca_recovers_a_plane():
+    g = torch.Generator().manual_seed(0)
+    basis = torch.linalg.qr(torch.randn(50, 2, generator=g)).Q.T  # (2, 50) orthonormal
+    coeffs = torch.randn(30, 2, generator=g) * torch.tensor([5.0, 1.0])
+    coords, share = pca(coeffs @ basis, 3)
+    assert coords.shape == (30, 3)
+    assert share[:2].sum() == pytest.approx(1.0, abs=1e-5)
+    assert share[0] > share[1]
+    # distances are preserved by a projection onto the plane the points lie in
+    assert torch.allclose(torch.cdist(coords[:, :2], coords[:, :2]), torch.cdist(coeffs, coeffs), atol=1e-4)
+    again, _ = pca(coeffs @ basis, 3)
+    assert torch.equal(coords, again)  # deterministic signs
+
+
+def test_claim_check_over_shipped_lists(kv):
+    from pathlib import Path
+
+    assets = Path(__file__).resolve().parents[2] / "assets" / "words"
+    nouns = parse_word_list((assets / "nouns.txt").read_text())
+    verbs = parse_word_list((assets / "verbs.txt").read_text())
+    assert len(nouns) >= 40 and len(verbs) >= 40
+    assert all(w in kv.key_to_index for w in nouns + verbs)
+    claim = check_noun_claim(kv, nouns, verbs, "dot")
+    n, m = len(nouns), len(verbs)
+    assert claim.noun_noun.shape == (n * (n - 1) // 2,) and claim.noun_verb.shape == (n * m,)
+    # the win rate is the share of (noun-noun, noun-verb) pairs where the first is larger
+    brute = (claim.noun_noun[:, None] > claim.noun_verb[None, :]).mean()
+    assert claim.win_rate == pytest.approx(brute, abs=1e-3)
+    assert 0.5 < claim.win_rate <= 1.0  # the claim holds more often than not on these lists
+    assert 0.0 <= claim.nouns_won <= 1.0
+
+
+def test_claim_check_needs_words(kv):
+    with pytest.raises(AttnvizInputError):
+        check_noun_claim(kv, ["cat"], ["eat"])
+    with pytest.raises(AttnvizInputError):
+        check_noun_claim(kv, ["cat", "dog"], [])
+
+
+def test_parse_word_list():
+    assert parse_word_list("# comment\nCat dog\n\ncat # again\nx-ray") == ["cat", "dog", "x-ray"]
