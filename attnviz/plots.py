@@ -181,12 +181,16 @@ def bars(
         )
     fig = go.Figure(trace)
     axis = {"tickmode": "array", "tickvals": positions, "ticktext": list(labels)}
+    # room beyond the longest bar for the value written next to it
+    low, high = min(0.0, float(y.min(initial=0.0))), max(0.0, float(y.max(initial=0.0)))
+    span = (high - low) or 1.0
+    value_range = [low - 0.18 * span if low < 0 else 0.0, high + 0.18 * span if high > 0 else 0.0]
     if horizontal:
         fig.update_yaxes(autorange="reversed", **axis)
-        fig.update_xaxes(title=value_name, zeroline=True, zerolinewidth=2)
+        fig.update_xaxes(title=value_name, zeroline=True, zerolinewidth=2, range=value_range)
     else:
         fig.update_xaxes(title=x_title, tickangle=-45 if len(y) > 10 else 0, **axis)
-        fig.update_yaxes(title=value_name, zeroline=True, zerolinewidth=2)
+        fig.update_yaxes(title=value_name, zeroline=True, zerolinewidth=2, range=value_range)
     return _layout(fig, title, height)
 
 
@@ -280,13 +284,13 @@ def scatter(
                 arrowcolor=colour,
                 standoff=6,
             )
-            # an invisible line gives the arrow a legend entry and a hover label
+            # the shaft as a trace too, so that the arrow has a legend entry and a hover label
             fig.add_trace(
                 go.Scatter(
                     x=xyz[[a, b], 0],
                     y=xyz[[a, b], 1],
                     mode="lines",
-                    line={"color": colour, "width": 0.1},
+                    line={"color": colour, "width": 3},
                     name=name,
                     hoverinfo="name",
                 )

@@ -47,12 +47,11 @@ if predict_first(
     "In each row of S, which cell do you expect to be the largest?",
     ["the word with itself (the diagonal)", "the word next to it", "a short word such as “the”"],
     correct=0 if share >= 0.5 else None,
-    explain=f"In your sentence the diagonal is the row's largest cell in {share:.0%} of the rows"
-    + (
-        "."
+    explain=(
+        "With cosine the diagonal is exactly 1, the largest a cosine can be."
         if kind == "cosine"
-        else ": with the dot product a long vector can beat a word's match with itself; "
-        "switch to cosine and the diagonal is always exactly 1."
+        else f"In your sentence the diagonal is the largest cell in {share:.0%} of the rows. A word usually matches "
+        "itself best, but with the dot product a long vector can beat it; with cosine the diagonal always wins."
     ),
 ):
     st.plotly_chart(
@@ -76,7 +75,7 @@ if predict_first(
 # --- O = S·I -----------------------------------------------------------------------------------------------
 st.header("O = S·I: each word becomes a mix of the sentence")
 default = tokens.words.index("bank") if "bank" in tokens.words else len(labels) - 1
-focus = st.selectbox(
+focus = st.columns([1, 2])[0].selectbox(
     "Word to follow", range(len(labels)), index=default, format_func=labels.__getitem__, key="sim_focus"
 )
 weights = S[focus]  # (T,) row `focus` of S: how much of each word goes into the new vector
@@ -144,28 +143,30 @@ if answered:
         key="sim_after",
     )
 
-    st.markdown("**Meaning meter**: cosine of the word to two probe words, before and after mixing.")
-    p1, p2, p3 = st.columns([1, 1, 2])
+    st.caption(
+        "The nearest words to the mix are often small words such as “on” or “which”: every word got a large weight, "
+        "so the mix resembles an average sentence. The meter below is a sharper test."
+    )
+
+    st.markdown("**Meaning meter**: how close the word is to two probe words, before and after mixing.")
+    p1, p2, p3, p4 = st.columns(4)
     probe_a = p1.text_input("Probe word", "river", key="sim_probe_a")
     probe_b = p2.text_input("Other probe word", "money", key="sim_probe_b")
     try:
-        pa, pb = word_vector(kv, probe_a), word_vector(kv, probe_b)
+        probes = [
+            (probe_a.strip().lower(), word_vector(kv, probe_a)),
+            (probe_b.strip().lower(), word_vector(kv, probe_b)),
+        ]
     except AttnvizInputError as err:
         warn(str(err), p3)
     else:
-        names = [probe_a.strip().lower(), probe_b.strip().lower()]
-        rows = [compare(v, p).cosine for v in (I[focus].cpu().numpy(), O[focus].cpu().numpy()) for p in (pa, pb)]
-        p3.plotly_chart(
-            plots.bars(
-                [f"before · {names[0]}", f"before · {names[1]}", f"after · {names[0]}", f"after · {names[1]}"],
-                rows,
-                highlight=[2, 3],
-                value_name="cosine",
-                decimals=3,
-                height=280,
-            ),
-            key="sim_meter",
-        )
+        changes = []
+        for col, (name, vec) in zip((p3, p4), probes, strict=True):
+            was, now = compare(I[focus].cpu().numpy(), vec).cosine, compare(O[focus].cpu().numpy(), vec).cosine
+            col.metric(f"cos({labels[focus]}, {md_escape(name)})", f"{was:.3f} → {now:.3f}", f"{now - was:+.3f}")
+            changes.append(now - was)
+        winner = probes[0][0] if changes[0] > changes[1] else probes[1][0]
+        st.caption(f"After mixing, “{labels[focus]}” moved more toward “{md_escape(winner)}”.")
 
 with st.expander("O for every word"):
     st.plotly_chart(plots.strip(O, labels, title="O = S·I, one row per word"), key="sim_O")
