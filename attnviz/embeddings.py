@@ -18,8 +18,12 @@ from scipy.stats import rankdata
 
 from attnviz.attention import similarity_matrix
 from attnviz.errors import AttnvizInputError
+from attnviz.labels import unique_labels
 
 MAX_WORDS = 40  # longest sentence a lesson works on; longer input is cut with a note
+# Answers are searched among the most frequent words only (GloVe's rows are in frequency order): the rare
+# tail is mostly misspellings and surnames, and a quarter of the rows makes each search four times faster.
+SEARCH_WORDS = 100_000
 
 # A word is a run of letters/digits, optionally joined by apostrophes or inner hyphens ("don't", "x-ray").
 _WORD = re.compile(r"\w+(?:['’\-]\w+)*")
@@ -59,13 +63,8 @@ class Tokens:
 
     @property
     def labels(self) -> tuple[str, ...]:
-        """Unique labels for plot axes: a repeated word gets its position, "the", "the·2"."""
-        seen: dict[str, int] = {}
-        out = []
-        for w in self.words:
-            seen[w] = seen.get(w, 0) + 1
-            out.append(w if seen[w] == 1 else f"{w}·{seen[w]}")
-        return tuple(out)
+        """Unique labels for plot axes: a repeated word gets its count, "the", "the·2"."""
+        return unique_labels(self.words)
 
 
 def _split_clitic(word: str, kv: KeyedVectors) -> list[str] | None:
@@ -190,11 +189,8 @@ def solve_analogy(kv: KeyedVectors, expression: Expression, topn: int = 10, excl
     words = [w for _, w in expression.terms]
     weights = [float(s) for s, _ in expression.terms]
     vector = kv.get_mean_vector(words, weights=weights, pre_normalize=True)  # (D,)
-    inputs = set(words)
-    extra = len(inputs) if exclude_inputs else 0
-    ranked = kv.similar_by_vector(vector, topn=topn + extra)
-    answers = [(w, float(c)) for w, c in ranked if not (exclude_inputs and w in inputs)][:topn]
-    return Analogy(expression, vector, tuple(answers), tuple(sorted(inputs)) if exclude_inputs else ())
+    answers = neighbours(kv, vector, topn, exclude=words if exclude_inputs else ())
+    return Analogy(expression, vector, tuple(answers), tuple(sorted(set(words))) if exclude_inputs else ())
 
 
 # ---------------------------------------------------------------------------------------------- similarity
@@ -235,10 +231,23 @@ def word_vector(kv: KeyedVectors, word: str) -> np.ndarray:
 def neighbours(
     kv: KeyedVectors, vector: np.ndarray, topn: int = 10, exclude: Sequence[str] = ()
 ) -> list[tuple[str, float]]:
-    """The vocabulary words whose vectors point most nearly the same way as ``vector`` (cosine)."""
-    ranked = kv.similar_by_vector(np.asarray(vector, dtype=np.float32), topn=topn + len(exclude))
-    skip = set(exclude)
-    return [(w, float(c)) for w, c in ranked if w not in skip][:topn]
+    """The words (among the ``SEARCH_WORDS`` most frequent) whose vectors point most nearly like ``vector``.
+
+    Returns:
+        up to ``topn`` (word, cosine) pairs, best first, none of them in ``exclude``.
+    """
+    query = np.asarray(vector, dtype=np.float32)  # (D,)
+    length = float(np.linalg.norm(query))
+    if length == 0:
+        return []
+    kv.fill_norms()
+    # float32 throughout: a float64 query would convert the whole matrix on every call
+    sims = (kv.vectors[:SEARCH_WORDS] @ (query / length)) / kv.norms[:SEARCH_WORDS]  # (N,)
+    skip = {kv.key_to_index[w] for w in exclude if w in kv.key_to_index}
+    k = min(topn + len(skip), sims.size)
+    best = np.argpartition(-sims, k - 1)[:k]
+    best = best[np.argsort(-sims[best])]
+    return [(kv.index_to_key[i], float(sims[i])) for i in best if i not in skip][:topn]
 
 
 def pca(x: torch.Tensor, k: int = 2) -> tuple[torch.Tensor, torch.Tensor]:

@@ -3,25 +3,33 @@
 Colours are colour-blind safe: matrices use a diverging blue–white–orange scale centred on zero (or a
 sequential one for weights that cannot be negative) and categorical colours come from Okabe & Ito.
 Every value is also in the hover text, so nothing is conveyed by colour alone.
+
+Figures are assembled as plain dicts and wrapped without plotly's property validation, which costs
+15–20 ms a figure and would be paid on every rerun; the tests validate every builder's output instead.
 """
 
 from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 
+from attnviz.labels import unique_labels
+
 # Okabe & Ito (2008), "Color Universal Design": distinguishable with every common colour-vision deficiency.
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+ARROW_COLOURS = (OKABE_ITO[0], OKABE_ITO[1], OKABE_ITO[5], OKABE_ITO[3], OKABE_ITO[7])
 DIVERGING = [[0.0, "#2166ac"], [0.25, "#92c5de"], [0.5, "#f7f7f7"], [0.75, "#fdb863"], [1.0, "#b35806"]]
 SEQUENTIAL = "Cividis"
-FONT = {"size": 15}
 CELL_TEXT_MAX = 14  # write the value in every cell when the matrix is at most this many rows and columns
 
+Spec = dict[str, Any]
 
-def _safe(labels: Sequence[str]) -> list[str]:
+
+def _safe(labels: Sequence[object]) -> list[str]:
     """Plotly reads a few HTML tags in labels; learner text must show as text."""
     return [html.escape(str(label), quote=False) for label in labels]
 
@@ -32,15 +40,21 @@ def _array(x: object) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
 
-def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
-    fig.update_layout(
-        title={"text": title, "x": 0, "xanchor": "left"},
-        height=height,
-        margin={"l": 10, "r": 10, "t": 50 if title else 10, "b": 10},
-        font=FONT,
-        hoverlabel={"font_size": 15},
-    )
-    return fig
+def _figure(data: list[Spec], layout: Spec, title: str, height: int) -> go.Figure:
+    base: Spec = {
+        "title": {"text": html.escape(title, quote=False), "x": 0, "xanchor": "left"},
+        "height": height,
+        "margin": {"l": 10, "r": 10, "t": 50 if title else 10, "b": 10},
+        "font": {"size": 15},
+        "hoverlabel": {"font": {"size": 15}},
+    }
+    return go.Figure({"data": data, "layout": base | layout}, _validate=False)
+
+
+def _category_axis(labels: list[str], **extra: Any) -> Spec:
+    """A positional axis with word labels: repeated words stay apart."""
+    positions = list(range(len(labels)))
+    return {"tickmode": "array", "tickvals": positions, "ticktext": labels, "showgrid": False} | extra
 
 
 def heatmap(
@@ -56,6 +70,7 @@ def heatmap(
     cell_text: bool | None = None,
     decimals: int = 2,
     height: int | None = None,
+    col_tick_step: int = 1,
 ) -> go.Figure:
     """A labelled matrix. Hover shows the row token, the column token and the value.
 
@@ -64,79 +79,67 @@ def heatmap(
         rows, cols: R and C labels (repeats are fine: the axes are positional).
         diverging: centre the colour scale on zero (for scores that can be negative).
         cell_text: write values in the cells; default when the matrix is small enough to read.
+        col_tick_step: label every n-th column only (for long strips); the columns then sit below the matrix.
     """
     z = _array(matrix)  # (R, C)
-    rows, cols = _safe(rows), _safe(cols)
     n_rows, n_cols = z.shape
+    # category axes need distinct labels; hover then names the two words without per-cell data
+    rows, cols = _safe(unique_labels(rows)), _safe(unique_labels(cols))
     if cell_text is None:
         cell_text = max(n_rows, n_cols) <= CELL_TEXT_MAX
-    hover_rows = np.repeat(np.asarray(rows, dtype=object)[:, None], n_cols, axis=1)
-    hover_cols = np.repeat(np.asarray(cols, dtype=object)[None, :], n_rows, axis=0)
-    custom = np.stack([hover_rows, hover_cols], axis=-1)  # (R, C, 2)
-    limit = float(np.nanmax(np.abs(z))) if z.size and np.isfinite(z).any() else 1.0
-    trace = go.Heatmap(
-        z=z,
-        x=list(range(n_cols)),
-        y=list(range(n_rows)),
-        customdata=custom,
-        colorscale=DIVERGING if diverging else SEQUENTIAL,
-        zmid=0.0 if diverging else None,
-        zmin=-limit if diverging else None,
-        zmax=limit if diverging else None,
-        hovertemplate=(
-            f"{row_title or 'row'}: <b>%{{customdata[0]}}</b><br>{col_title or 'column'}: "
-            f"<b>%{{customdata[1]}}</b><br>{value_name}: <b>%{{z:.{decimals}f}}</b><extra></extra>"
+    finite = z[np.isfinite(z)]
+    limit = float(np.abs(finite).max()) if finite.size else 1.0
+    trace: Spec = {
+        "type": "heatmap",
+        "z": z,
+        "x": cols,
+        "y": rows,
+        "colorscale": DIVERGING if diverging else SEQUENTIAL,
+        "hovertemplate": (
+            f"{html.escape(row_title or 'row')}: <b>%{{y}}</b><br>"
+            f"{html.escape(col_title or 'column')}: <b>%{{x}}</b><br>"
+            f"{html.escape(value_name)}: <b>%{{z:.{decimals}f}}</b><extra></extra>"
         ),
-        texttemplate=f"%{{z:.{decimals}f}}" if cell_text else None,
-        textfont={"size": 13},
-        colorbar={"thickness": 14, "title": {"text": value_name, "side": "right"}},
-        xgap=1,
-        ygap=1,
-    )
-    fig = go.Figure(trace)
-    fig.update_xaxes(
-        tickmode="array",
-        tickvals=list(range(n_cols)),
-        ticktext=list(cols),
-        title=col_title,
-        side="top",
-        tickangle=-45 if n_cols > 8 else 0,
-        showgrid=False,
-    )
-    fig.update_yaxes(
-        tickmode="array",
-        tickvals=list(range(n_rows)),
-        ticktext=list(rows),
-        title=row_title,
-        autorange="reversed",
-        showgrid=False,
-    )
-    auto_height = 140 + 34 * n_rows if n_rows <= 20 else 140 + 22 * n_rows
-    return _layout(fig, title, height or min(900, auto_height))
+        "colorbar": {"thickness": 14, "title": {"text": html.escape(value_name), "side": "right"}},
+        "xgap": 1,
+        "ygap": 1,
+    }
+    if diverging:
+        trace |= {"zmid": 0.0, "zmin": -limit, "zmax": limit}
+    if cell_text:
+        trace |= {"texttemplate": f"%{{z:.{decimals}f}}", "textfont": {"size": 13}}
+    layout = {
+        "xaxis": {
+            "type": "category",
+            "title": {"text": col_title},
+            "side": "top",
+            "showgrid": False,
+            "tickangle": -45 if n_cols > 8 else 0,
+        },
+        "yaxis": {"type": "category", "title": {"text": row_title}, "autorange": "reversed", "showgrid": False},
+    }
+    if col_tick_step > 1:
+        ticks = cols[::col_tick_step]
+        layout["xaxis"] |= {"side": "bottom", "tickangle": 0, "tickmode": "array", "tickvals": ticks, "ticktext": ticks}
+    auto_height = 140 + (34 if n_rows <= 20 else 22) * n_rows
+    return _figure([trace], layout, title, height or min(900, auto_height))
 
 
 def strip(vectors: object, labels: Sequence[str], *, title: str = "", value_name: str = "value") -> go.Figure:
     """The raw numbers of a few vectors, one row each: (N, D) as a short, wide heatmap."""
     z = _array(vectors)  # (N, D)
-    dims = [str(i) for i in range(z.shape[1])]
-    fig = heatmap(
+    return heatmap(
         z,
         labels,
-        dims,
+        [str(i) for i in range(z.shape[1])],
         title=title,
         row_title="word",
         col_title="dimension",
         value_name=value_name,
         cell_text=False,
         height=120 + 40 * z.shape[0],
+        col_tick_step=5,
     )
-    fig.update_xaxes(
-        side="bottom",
-        tickangle=0,
-        tickvals=list(range(0, z.shape[1], 5)),
-        ticktext=[str(i) for i in range(0, z.shape[1], 5)],
-    )
-    return fig
 
 
 def bars(
@@ -151,47 +154,42 @@ def bars(
     decimals: int = 2,
     height: int = 360,
 ) -> go.Figure:
-    """A bar per label; ``highlight`` marks some bars in the second colour (and with a hatch pattern)."""
+    """A bar per label; ``highlight`` marks some bars in the second colour and with a hatch pattern."""
     y = _array(values).ravel()  # (N,)
-    labels = _safe(labels)
-    colours = [OKABE_ITO[1] if i in set(highlight) else OKABE_ITO[0] for i in range(len(y))]
-    patterns = ["/" if i in set(highlight) else "" for i in range(len(y))]
+    names = _safe(labels)
+    marked = set(highlight)
     positions = list(range(len(y)))
-    common = {
-        "marker": {"color": colours, "pattern": {"shape": patterns}},
-        "customdata": list(labels),
+    value_axis = "x" if horizontal else "y"
+    trace: Spec = {
+        "type": "bar",
+        "orientation": "h" if horizontal else "v",
+        "x": y if horizontal else positions,
+        "y": positions if horizontal else y,
+        "marker": {
+            "color": [OKABE_ITO[1] if i in marked else OKABE_ITO[0] for i in positions],
+            "pattern": {"shape": ["/" if i in marked else "" for i in positions]},
+        },
+        "customdata": names,
         "text": [f"{v:.{decimals}f}" for v in y],
         "textposition": "outside" if len(y) <= 20 else "none",
         "cliponaxis": False,
+        "hovertemplate": (
+            f"<b>%{{customdata}}</b><br>{html.escape(value_name)}: %{{{value_axis}:.{decimals}f}}<extra></extra>"
+        ),
     }
-    if horizontal:
-        trace = go.Bar(
-            x=y,
-            y=positions,
-            orientation="h",
-            hovertemplate=f"<b>%{{customdata}}</b><br>{value_name}: %{{x:.{decimals}f}}<extra></extra>",
-            **common,
-        )
-    else:
-        trace = go.Bar(
-            x=positions,
-            y=y,
-            hovertemplate=f"<b>%{{customdata}}</b><br>{value_name}: %{{y:.{decimals}f}}<extra></extra>",
-            **common,
-        )
-    fig = go.Figure(trace)
-    axis = {"tickmode": "array", "tickvals": positions, "ticktext": list(labels)}
     # room beyond the longest bar for the value written next to it
     low, high = min(0.0, float(y.min(initial=0.0))), max(0.0, float(y.max(initial=0.0)))
     span = (high - low) or 1.0
     value_range = [low - 0.18 * span if low < 0 else 0.0, high + 0.18 * span if high > 0 else 0.0]
+    value_spec = {"title": {"text": value_name}, "zeroline": True, "zerolinewidth": 2, "range": value_range}
     if horizontal:
-        fig.update_yaxes(autorange="reversed", **axis)
-        fig.update_xaxes(title=value_name, zeroline=True, zerolinewidth=2, range=value_range)
+        layout = {"yaxis": _category_axis(names, autorange="reversed"), "xaxis": value_spec}
     else:
-        fig.update_xaxes(title=x_title, tickangle=-45 if len(y) > 10 else 0, **axis)
-        fig.update_yaxes(title=value_name, zeroline=True, zerolinewidth=2, range=value_range)
-    return _layout(fig, title, height)
+        layout = {
+            "xaxis": _category_axis(names, title={"text": x_title}, tickangle=-45 if len(y) > 10 else 0),
+            "yaxis": value_spec,
+        }
+    return _figure([trace], layout, title, height)
 
 
 def scatter(
@@ -199,8 +197,6 @@ def scatter(
     labels: Sequence[str],
     *,
     arrows: Sequence[tuple[int, int]] = (),
-    groups: Sequence[int] | None = None,
-    group_names: Sequence[str] = (),
     title: str = "",
     axis_titles: Sequence[str] = ("PC 1", "PC 2", "PC 3"),
     height: int = 520,
@@ -210,127 +206,88 @@ def scatter(
     Args:
         coords: (N, 2) or (N, 3).
         arrows: (from, to) index pairs; each arrow gets its own colour and a legend entry "a → b".
-        groups: optional group index per point (coloured, with a legend entry from ``group_names``).
     """
     xyz = _array(coords)  # (N, 2|3)
-    labels = _safe(labels)
+    names = _safe(labels)
     three_d = xyz.shape[1] == 3
-    groups = list(groups) if groups is not None else [0] * len(labels)
-    fig = go.Figure()
-    for g in sorted(set(groups)):
-        idx = [i for i, gi in enumerate(groups) if gi == g]
-        name = group_names[g] if g < len(group_names) else "words"
-        marker = {"size": 9 if not three_d else 5, "color": OKABE_ITO[(g + 2) % len(OKABE_ITO)]}
-        common = {
-            "mode": "markers+text",
-            "text": [labels[i] for i in idx],
-            "textposition": "top center",
-            "name": name,
-            "marker": marker,
-            "hovertemplate": "<b>%{text}</b><extra></extra>",
-            "showlegend": bool(group_names),
-        }
-        if three_d:
-            fig.add_trace(go.Scatter3d(x=xyz[idx, 0], y=xyz[idx, 1], z=xyz[idx, 2], **common))
-        else:
-            fig.add_trace(go.Scatter(x=xyz[idx, 0], y=xyz[idx, 1], **common))
+    kind = "scatter3d" if three_d else "scatter"
+
+    def xyz_of(idx: list[int]) -> Spec:
+        out = {"x": xyz[idx, 0], "y": xyz[idx, 1]}
+        return out | {"z": xyz[idx, 2]} if three_d else out
+
+    points: Spec = {
+        "type": kind,
+        "mode": "markers+text",
+        "text": names,
+        "textposition": "top center",
+        "marker": {"size": 5 if three_d else 9, "color": OKABE_ITO[2]},
+        "hovertemplate": "<b>%{text}</b><extra></extra>",
+        "showlegend": False,
+    } | xyz_of(list(range(len(names))))
+    data = [points]
+    annotations = []
     for n, (a, b) in enumerate(arrows):
-        colour = OKABE_ITO[(0, 1, 5, 3, 7)[n % 5]]
-        name = f"{labels[a]} → {labels[b]}"
-        if three_d:
-            fig.add_trace(
-                go.Scatter3d(
-                    x=xyz[[a, b], 0],
-                    y=xyz[[a, b], 1],
-                    z=xyz[[a, b], 2],
-                    mode="lines",
-                    line={"color": colour, "width": 6},
-                    name=name,
-                    hoverinfo="name",
-                )
-            )
-            tip = xyz[b] - xyz[a]
-            fig.add_trace(
-                go.Cone(
-                    x=[xyz[b, 0]],
-                    y=[xyz[b, 1]],
-                    z=[xyz[b, 2]],
-                    u=[tip[0]],
-                    v=[tip[1]],
-                    w=[tip[2]],
-                    sizemode="absolute",
-                    sizeref=0.12 * float(np.linalg.norm(tip) or 1),
-                    anchor="tip",
-                    colorscale=[[0, colour], [1, colour]],
-                    showscale=False,
-                    hoverinfo="skip",
-                    name=name,
-                )
-            )
-        else:
-            fig.add_annotation(
-                x=xyz[b, 0],
-                y=xyz[b, 1],
-                ax=xyz[a, 0],
-                ay=xyz[a, 1],
-                xref="x",
-                yref="y",
-                axref="x",
-                ayref="y",
-                showarrow=True,
-                arrowhead=3,
-                arrowsize=1.4,
-                arrowwidth=3,
-                arrowcolor=colour,
-                standoff=6,
-            )
-            # the shaft as a trace too, so that the arrow has a legend entry and a hover label
-            fig.add_trace(
-                go.Scatter(
-                    x=xyz[[a, b], 0],
-                    y=xyz[[a, b], 1],
-                    mode="lines",
-                    line={"color": colour, "width": 3},
-                    name=name,
-                    hoverinfo="name",
-                )
-            )
-    if three_d:
-        fig.update_layout(
-            scene={
-                "xaxis_title": axis_titles[0],
-                "yaxis_title": axis_titles[1],
-                "zaxis_title": axis_titles[2],
+        colour = ARROW_COLOURS[n % len(ARROW_COLOURS)]
+        name = f"{names[a]} → {names[b]}"
+        # the shaft as a trace, so that the arrow has a legend entry and a hover label
+        data.append(
+            {
+                "type": kind,
+                "mode": "lines",
+                "line": {"color": colour, "width": 6 if three_d else 3},
+                "name": name,
+                "hoverinfo": "name",
             }
+            | xyz_of([a, b])
         )
+        tip = xyz[b] - xyz[a]
+        if three_d:
+            data.append({
+                "type": "cone", "x": [xyz[b, 0]], "y": [xyz[b, 1]], "z": [xyz[b, 2]],
+                "u": [tip[0]], "v": [tip[1]], "w": [tip[2]], "sizemode": "absolute",
+                "sizeref": 0.12 * float(np.linalg.norm(tip) or 1), "anchor": "tip",
+                "colorscale": [[0, colour], [1, colour]], "showscale": False, "hoverinfo": "skip", "name": name,
+            })  # fmt: skip
+        else:
+            annotations.append({
+                "x": xyz[b, 0], "y": xyz[b, 1], "ax": xyz[a, 0], "ay": xyz[a, 1],
+                "xref": "x", "yref": "y", "axref": "x", "ayref": "y", "showarrow": True,
+                "arrowhead": 3, "arrowsize": 1.4, "arrowwidth": 3, "arrowcolor": colour, "standoff": 6,
+            })  # fmt: skip
+    layout: Spec = {"legend": {"orientation": "h", "y": -0.15}, "annotations": annotations}
+    if three_d:
+        layout["scene"] = {f"{a}axis": {"title": {"text": t}} for a, t in zip("xyz", axis_titles, strict=False)}
     else:
-        fig.update_xaxes(title=axis_titles[0], zeroline=False)
-        fig.update_yaxes(title=axis_titles[1], zeroline=False, scaleanchor="x", scaleratio=1)
-    fig.update_layout(legend={"orientation": "h", "y": -0.15})
-    return _layout(fig, title, height)
+        layout["xaxis"] = {"title": {"text": axis_titles[0]}, "zeroline": False}
+        layout["yaxis"] = {"title": {"text": axis_titles[1]}, "zeroline": False, "scaleanchor": "x", "scaleratio": 1}
+    return _figure(data, layout, title, height)
 
 
 def distributions(
     groups: Mapping[str, object], *, title: str = "", value_name: str = "score", height: int = 380
 ) -> go.Figure:
     """Overlaid histograms of several groups of scores, each with its mean drawn as a dashed line."""
-    fig = go.Figure()
+    data, shapes = [], []
     for n, (name, values) in enumerate(groups.items()):
         v = _array(values).ravel()
         colour = OKABE_ITO[n % len(OKABE_ITO)]
-        fig.add_trace(
-            go.Histogram(
-                x=v,
-                name=f"{name} ({v.size} pairs)",
-                opacity=0.6,
-                marker={"color": colour},
-                histnorm="probability",
-                nbinsx=40,
-                hovertemplate=f"{name}<br>{value_name}: %{{x}}<br>share of pairs: %{{y:.1%}}<extra></extra>",
-            )
-        )
-        fig.add_vline(x=float(v.mean()), line={"color": colour, "dash": "dash", "width": 3})
-    fig.update_layout(barmode="overlay", legend={"orientation": "h", "y": 1.12, "x": 0})
-    fig.update_xaxes(title=value_name)
-    fig.update_yaxes(title="share of pairs", tickformat=".0%")
-    return _layout(fig, title, height)
+        label = html.escape(name)
+        data.append({
+            "type": "histogram", "x": v, "name": f"{label} ({v.size} pairs)", "opacity": 0.6,
+            "marker": {"color": colour}, "histnorm": "probability", "nbinsx": 40,
+            "hovertemplate": f"{label}<br>{html.escape(value_name)}: %{{x}}<br>share: %{{y:.1%}}<extra></extra>",
+        })  # fmt: skip
+        mean = float(v.mean()) if v.size else 0.0
+        shapes.append({
+            "type": "line", "xref": "x", "yref": "paper", "x0": mean, "x1": mean, "y0": 0, "y1": 1,
+            "line": {"color": colour, "dash": "dash", "width": 3},
+        })  # fmt: skip
+    layout = {
+        "barmode": "overlay",
+        "legend": {"orientation": "h", "y": 1.12, "x": 0},
+        "shapes": shapes,
+        "xaxis": {"title": {"text": value_name}},
+        "yaxis": {"title": {"text": "share of pairs"}, "tickformat": ".0%"},
+    }
+    return _figure(data, layout, title, height)

@@ -4,7 +4,7 @@ import streamlit as st
 import torch
 
 from app_support import loaders
-from app_support.widgets import need_words, predict_first, sentence_tokens, warn
+from app_support.widgets import md_escape, need_words, predict_first, sentence_tokens, warn
 from attnviz import AttnvizInputError, plots
 from attnviz.attention import mix, similarity_matrix
 from attnviz.embeddings import compare, neighbours, vectors_for, word_vector

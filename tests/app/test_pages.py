@@ -67,8 +67,10 @@ def test_link_reproduces_the_sentence(app):
 def test_typing_a_sentence_updates_url_and_survives_page_switch(app):
     at = app()
     at.text_input(key="sentence").set_value("I deposited money at the bank").run()
+    assert not at.exception, at.exception
     assert sentence_param(at) == "I deposited money at the bank"
     at.switch_page("lessons/similarity.py").run()
+    assert not at.exception, at.exception
     assert at.text_input(key="sentence").value == "I deposited money at the bank"
     assert sentence_param(at) == "I deposited money at the bank"
     assert at.selectbox(key="sim_focus").value == 5  # "bank" is followed by default
@@ -78,6 +80,7 @@ def test_typing_a_sentence_updates_url_and_survives_page_switch(app):
 def test_preset_fills_the_box(app):
     at = app()
     at.selectbox(key="sidebar_preset").set_value(PRESETS[3]).run()
+    assert not at.exception, at.exception
     assert at.text_input(key="sentence").value == PRESETS[3]
     assert at.selectbox(key="sidebar_preset").value is None
     assert not at.exception
@@ -124,6 +127,7 @@ def test_unknown_words_are_named(app):
 def _reveal_all(at):
     for key in [b.key for b in at.button if b.key and b.key.endswith("_skip")]:
         at.button(key=key).click().run()
+        assert not at.exception, at.exception
     return at
 
 
@@ -162,8 +166,10 @@ def test_analogy_bad_input(app, expr, message):
 def test_predict_first_feedback(app):
     at = app()
     at.radio(key="emb_predict_dot").set_value("cat · dog").run()
+    assert not at.exception, at.exception
     assert any(s.value.startswith("Right.") for s in at.success)
     at.radio(key="emb_predict_dot").set_value("cat · debt").run()
+    assert not at.exception, at.exception
     assert any("the answer is “cat · dog”" in i.value for i in at.info)
     assert not at.exception
 
@@ -171,9 +177,12 @@ def test_predict_first_feedback(app):
 def test_word_pair_and_neighbour_inputs(app):
     at = _reveal_all(app())
     at.text_input(key="emb_word_a").set_value("zzqxv").run()
+    assert not at.exception, at.exception
     assert any("zzqxv" in plain(w) for w in at.warning)
     at.text_input(key="emb_word_a").set_value("river").run()
+    assert not at.exception, at.exception
     at.text_input(key="emb_nn_word").set_value("").run()
+    assert not at.exception, at.exception
     assert any("Type a word" in plain(w) for w in at.warning)
     assert not at.exception
 
@@ -181,20 +190,28 @@ def test_word_pair_and_neighbour_inputs(app):
 def test_claim_check_controls(app):
     at = _reveal_all(app())
     at.radio(key="emb_claim_kind").set_value("cosine").run()
+    assert not at.exception, at.exception
     assert any(m.label == "noun–noun pair wins" for m in at.metric)
     at.text_area(key="emb_nouns").set_value("cat").run()
+    assert not at.exception, at.exception
     assert any("at least two nouns" in plain(w) for w in at.warning)
     at.text_area(key="emb_verbs").set_value("zzqxv eat").run()
+    assert not at.exception, at.exception
     assert any("zzqxv" in plain(w) for w in at.warning)
     assert not at.exception
 
 
 def test_similarity_controls(app):
     at = _reveal_all(app("lessons/similarity.py"))
-    assert any(m for m in at.get("plotly_chart"))
+    assert [m.label for m in at.metric] == ["cos(bank, river)", "cos(bank, money)"]
+    assert any("moved more toward" in c.value for c in at.caption)
     at.radio(key="sim_kind").set_value("cosine").run()
+    assert not at.exception, at.exception
     at.selectbox(key="sim_focus").set_value(4).run()
+    assert not at.exception, at.exception
     at.toggle(key="sim_exclude").set_value(False).run()
+    assert not at.exception, at.exception
     at.text_input(key="sim_probe_a").set_value("zzqxv").run()
+    assert not at.exception, at.exception
     assert any("zzqxv" in plain(w) for w in at.warning)
     assert not at.exception

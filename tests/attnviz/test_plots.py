@@ -5,46 +5,54 @@ import torch
 from attnviz import plots
 
 
+def valid(fig: go.Figure) -> go.Figure:
+    """Builders skip plotly's validation for speed; here every property is checked."""
+    assert isinstance(fig, go.Figure)
+    go.Figure(fig.to_dict())  # raises on any invalid property
+    return fig
+
+
 def test_heatmap_labels_hover_and_repeats():
     m = torch.tensor([[1.0, -2.0], [0.5, 3.0]])
-    fig = plots.heatmap(m, ["the", "the"], ["a", "<b>x</b>"], value_name="dot", row_title="word")
-    assert isinstance(fig, go.Figure)
+    fig = valid(plots.heatmap(m, ["the", "the"], ["a", "<b>x</b>"], value_name="dot", row_title="word"))
     hm = fig.data[0]
     assert np.allclose(hm.z, m.numpy())
-    # positional axes keep repeated words apart; labels are escaped, not read as HTML
-    assert list(fig.layout.yaxis.ticktext) == ["the", "the"]
-    assert list(fig.layout.xaxis.ticktext) == ["a", "&lt;b&gt;x&lt;/b&gt;"]
-    assert "dot" in hm.hovertemplate and "customdata[0]" in hm.hovertemplate
-    assert hm.customdata[1][1][1] == "&lt;b&gt;x&lt;/b&gt;"
+    # repeated words stay apart on category axes; labels are escaped, not read as HTML
+    assert list(hm.y) == ["the", "the·2"]
+    assert list(hm.x) == ["a", "&lt;b&gt;x&lt;/b&gt;"]
+    assert fig.layout.xaxis.type == "category" and fig.layout.yaxis.type == "category"
+    assert "dot" in hm.hovertemplate and "%{y}" in hm.hovertemplate and "%{x}" in hm.hovertemplate
     assert hm.texttemplate  # small matrices show their values in the cells
     assert hm.zmid == 0 and hm.zmin == -3 and hm.zmax == 3
 
 
 def test_heatmap_big_has_no_cell_text():
-    fig = plots.heatmap(np.ones((30, 30)), [str(i) for i in range(30)], [str(i) for i in range(30)])
+    fig = valid(plots.heatmap(np.ones((30, 30)), [str(i) for i in range(30)], [str(i) for i in range(30)]))
     assert fig.data[0].texttemplate is None
 
 
 def test_strip_and_bars():
-    fig = plots.strip(np.zeros((3, 50)), ["a", "b", "c"])
+    fig = valid(plots.strip(np.zeros((3, 50)), ["a", "b", "c"]))
     assert fig.data[0].z.shape == (3, 50)
-    bars = plots.bars(["x", "y", "z"], [1.0, 2.0, 3.0], highlight=[1])
+    bars = valid(plots.bars(["x", "y", "z"], [1.0, 2.0, 3.0], highlight=[1], title="t"))
     assert list(bars.data[0].y) == [1.0, 2.0, 3.0]
     assert bars.data[0].marker.color[1] != bars.data[0].marker.color[0]
-    h = plots.bars(["x", "y"], [1.0, 2.0], horizontal=True)
+    h = valid(plots.bars(["x", "y"], [1.0, -2.0], horizontal=True))
     assert h.data[0].orientation == "h"
+    assert h.layout.xaxis.range[0] < -2 and h.layout.xaxis.range[1] > 1  # room for the value labels
 
 
 def test_scatter_2d_and_3d_with_arrows():
     coords = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
-    fig = plots.scatter(coords, ["man", "woman", "king", "queen"], arrows=[(0, 1), (2, 3)])
+    fig = valid(plots.scatter(coords, ["man", "woman", "king", "queen"], arrows=[(0, 1), (2, 3)]))
     assert len(fig.layout.annotations) == 2
     assert {t.name for t in fig.data} >= {"man → woman", "king → queen"}
-    fig3 = plots.scatter(np.random.default_rng(0).normal(size=(4, 3)), list("abcd"), arrows=[(0, 1)])
+    fig3 = valid(plots.scatter(np.random.default_rng(0).normal(size=(4, 3)), list("abcd"), arrows=[(0, 1)]))
     assert any(isinstance(t, go.Scatter3d) for t in fig3.data)
     assert any(isinstance(t, go.Cone) for t in fig3.data)
 
 
 def test_distributions():
-    fig = plots.distributions({"a": np.arange(10.0), "b": np.arange(5.0)})
+    fig = valid(plots.distributions({"a": np.arange(10.0), "b": np.arange(5.0)}))
     assert len(fig.data) == 2 and "10 pairs" in fig.data[0].name
+    assert [s.x0 for s in fig.layout.shapes] == [4.5, 2.0]  # the means
