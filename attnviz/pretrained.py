@@ -9,17 +9,19 @@ Compression of Pre-Trained Transformers", 2020; fine-tuned for sentence embeddin
 Every layer's attention goes through `attnviz.attention.multi_head`, so the model a learner inspects runs the
 very function the course explains, and any `AttentionFn` can be swapped in per call. One layer (post-LN BERT):
 
-    Q, K, V = X·M_Q + b_Q, X·M_K + b_K, X·M_V + b_V       per head: (T, 32) slices of (T, 384)
-    A = softmax(Q·Kᵀ/√32)·V                               per head; heads side by side, then ·W_O + b_O
+    Q, K, V = X·M_Q + b_Q, X·M_K + b_K, X·M_V + b_V     (T, 384), split into 12 heads of (T, 32)
+    O_h = softmax(Q_h·K_hᵀ/√32)·V_h                     one head, the exact `scaled_dot_product`
+    A = [O_1 … O_12]·W_O + b_O                          heads side by side, back to width 384
     X' = LayerNorm(X + A)
     Y = LayerNorm(X' + GELU(X'·W_in + b_in)·W_out + b_out)
 
 The sentence embedding is the sentence-transformers recipe: the mean of the last layer over all tokens
-([CLS] and [SEP] included), divided by its length.
+([CLS] and [SEP] included), divided by its length. (sentence-transformers cuts its input at 256 pieces; we
+let the model use all its 512 positions, so the two differ only on longer text.)
 
-Loading is a plain function; the app keeps one `Model` per process with ``st.cache_resource`` (the first
-lessons never import this module's weights). The model's tensors are inference tensors: an in-place edit
-raises, because every session of the app shares them; ``.clone()`` one to train from it.
+Loading is a plain function; the app keeps one `Model` per process with ``st.cache_resource``, and importing
+this module reads no weights. The model's tensors are inference tensors: an in-place edit raises, because
+every session of the app shares them; ``.clone()`` one to train from it.
 """
 
 from __future__ import annotations
@@ -361,7 +363,11 @@ class LayerTrace:
 
 @dataclass(frozen=True, eq=False)
 class Forward:
-    """One sentence through the whole encoder."""
+    """One sentence through the whole encoder.
+
+    It keeps every intermediate: at 512 tokens about 260 MB, mostly (H, T, T) scores and weights, so
+    keep Forwards of long text only as long as a page needs them (`sentence_embedding` keeps none).
+    """
 
     tokens: Tokens
     embeddings: Tensor  # (T, D) word + position + segment embeddings, LayerNorm'd: the input to layer 0
