@@ -26,6 +26,7 @@ every session of the app shares them; ``.clone()`` one to train from it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -294,22 +295,8 @@ def encode(model: Model, text: str) -> Tokens:
 
     # 3. the overflow pieces, each chunk framed by its own [CLS]/[SEP]
     n_dropped = sum(sum(1 for s in o.special_tokens_mask if not s) for o in enc.overflowing)
-    truncated = n_dropped > 0
 
-    notes = []
-    if not words:
-        notes.append("The text is empty: the model sees only [CLS] and [SEP].")
-    unk_words = {words[w]: None for u, w in zip(unknown, word_ids, strict=True) if u and w is not None}
-    if unk_words:
-        listed = ", ".join(repr(w) for w in unk_words)
-        notes.append(f"Not in the model's vocabulary, so it reads [UNK]: {listed}.")
-    if truncated:
-        kept = len(enc.ids) - sum(special)
-        notes.append(
-            f"The text is longer than the model's {model.config.max_positions} positions: "
-            f"kept the first {kept} pieces (up to {words[-1]!r}) and dropped the last {n_dropped}."
-        )
-    return Tokens(
+    tokens = Tokens(
         text=text,
         ids=tuple(enc.ids),
         pieces=tuple(enc.tokens),
@@ -318,10 +305,25 @@ def encode(model: Model, text: str) -> Tokens:
         special=special,
         unknown=unknown,
         offsets=offsets,
-        truncated=truncated,
+        truncated=n_dropped > 0,
         n_dropped=n_dropped,
-        notes=tuple(notes),
+        notes=(),
     )
+
+    # 4. what the page should say about it
+    notes = []
+    if tokens.is_empty:
+        notes.append("The text is empty: the model sees only [CLS] and [SEP].")
+    if tokens.unknown_words:
+        listed = ", ".join(repr(w) for w in tokens.unknown_words)
+        notes.append(f"Not in the model's vocabulary, so it reads [UNK]: {listed}.")
+    if tokens.truncated:
+        kept = len(tokens) - sum(special)
+        notes.append(
+            f"The text is longer than the model's {model.config.max_positions} positions: "
+            f"kept the first {kept} pieces (up to {words[-1]!r}) and dropped the last {n_dropped}."
+        )
+    return dataclasses.replace(tokens, notes=tuple(notes))
 
 
 # ----------------------------------------------------------------------------------------------------------
