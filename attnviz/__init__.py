@@ -9,6 +9,8 @@ Shape letters used in comments on tensor lines throughout the package:
     D  width of a vector (embedding or head dimension)
     V  vocabulary size
     K  a number of results (top-k, projection rank, components)
+    L  layers of a transformer (L+1 hidden states: the embeddings, then one per layer)
+    G  groups of tokens (WordPiece pieces merged back into words)
 """
 
 from attnviz.errors import AttnvizInputError
