@@ -523,9 +523,7 @@ def sentence_embedding(model: Model, text: Tokens | str, attend: AttentionFn | N
     return _pool(x)  # (D,)
 
 
-def cosine(
-    model: Model, text_a: Tokens | str, text_b: Tokens | str, attend: AttentionFn | None = None
-) -> float:
+def cosine(model: Model, text_a: Tokens | str, text_b: Tokens | str, attend: AttentionFn | None = None) -> float:
     """Cosine similarity of two sentence embeddings, in [-1, 1]; the model was trained to make it high for
     sentences that mean the same."""
     a = sentence_embedding(model, text_a, attend)  # (D,)
@@ -776,8 +774,7 @@ def find_coreference_heads(
     order = torch.argsort(weights.flatten(), descending=True, stable=True)[:top]
     n_heads = weights.shape[1]
     best = tuple(
-        HeadScore(layer=int(i) // n_heads, head=int(i) % n_heads, weight=float(weights.flatten()[i]))
-        for i in order
+        HeadScore(layer=int(i) // n_heads, head=int(i) % n_heads, weight=float(weights.flatten()[i])) for i in order
     )
     return CoreferenceHeads(
         tokens=tokens,
