@@ -20,17 +20,25 @@ MONEY = ["i", "deposited", "money", "at", "the", "bank"]
 
 
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
-CHARTS_DRAWN = """() => [...document.querySelectorAll('[data-testid=stPlotlyChart]')]
-    .every(c => c.querySelector('.js-plotly-plot .main-svg'))"""
+SETTLED = """() => {
+    const app = document.querySelector('[data-testid=stApp]');
+    if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+    const busy = '[data-stale=true], [data-testid=stStatusWidget], [data-testid=stSkeleton]';
+    if (document.querySelector(busy)) return false;
+    return [...document.querySelectorAll('[data-testid=stPlotlyChart]')]
+        .every(c => c.querySelector('.js-plotly-plot .main-svg'));
+}"""
 
 
 def settle(page) -> None:
-    """Wait until the app has run its script and plotly has drawn every chart."""
+    """Wait until the app has run its script, nothing is stale, every chart is drawn, and it stays so for 0.6 s."""
     page.wait_for_selector("h1", timeout=60_000)
-    page.wait_for_selector(IDLE, timeout=60_000)
-    page.wait_for_timeout(300)  # a rerun triggered by the last action may start a moment later
-    page.wait_for_selector(IDLE, timeout=60_000)
-    page.wait_for_function(CHARTS_DRAWN, timeout=30_000)
+    for _ in range(120):
+        page.wait_for_function(SETTLED, timeout=60_000)
+        page.wait_for_timeout(600)  # a rerun triggered by the last action may start a moment later
+        if page.evaluate(SETTLED):
+            return
+    raise AssertionError("the app never settled")
 
 
 def reveal_all(page) -> None:
@@ -63,7 +71,8 @@ def errors_on(page) -> list[str]:
 
 
 ROWS_JS = (
-    "() => [...(document.querySelector('.js-plotly-plot')?.querySelectorAll('g.ytick') ?? [])].map(t => t.textContent)"
+    "() => [...(document.querySelector('.js-plotly-plot')?.querySelectorAll('g.ytick') ?? [])]"
+    ".sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top).map(t => t.textContent)"
 )
 
 
@@ -103,9 +112,8 @@ def test_typing_a_sentence_updates_heatmap_and_url(server, page):
     # a reload loses nothing, and the other lesson sees the same sentence
     page.reload()
     settle(page)
-    assert (
-        page.get_by_label("Your sentence (every lesson uses it)", exact=True).input_value()
-        == "I deposited money at the bank"
+    expect(page.get_by_label("Your sentence (every lesson uses it)", exact=True)).to_have_value(
+        "I deposited money at the bank", timeout=30_000
     )
     page.get_by_role("link", name="1 · Words as vectors").click()
     settle(page)
@@ -123,6 +131,6 @@ def test_link_with_hostile_sentence_executes_nothing(server, page):
     reveal_all(page)
     assert dialogs == []
     assert page.locator("img[src=x]").count() == 0
-    expect(page.get_by_label("Your sentence (every lesson uses it)", exact=True)).to_have_value(hostile)
+    expect(page.get_by_label("Your sentence (every lesson uses it)", exact=True)).to_have_value(hostile, timeout=30_000)
     assert errors_on(page) == []
     shoot(page, "hostile-link")
