@@ -9,7 +9,7 @@ PORT   ?= 8501
 .PHONY: run test lint bench browser screenshots
 
 run: $(VENV)/.app-installed
-	$(PY) -m streamlit run app.py --server.port $(PORT)
+	$(PY) -m app_support.serve --server.port $(PORT)
 
 test: $(VENV)/.dev-installed browser
 	$(PY) -m ruff check .

@@ -149,7 +149,7 @@ if answered:
     )
 
     st.markdown("**Meaning meter**: how close the word is to two probe words, before and after mixing.")
-    p1, p2, p3, p4 = st.columns(4)
+    p1, p2, _ = st.columns([1, 1, 2])
     probe_a = p1.text_input("Probe word", "river", key="sim_probe_a")
     probe_b = p2.text_input("Other probe word", "money", key="sim_probe_b")
     try:
@@ -158,12 +158,16 @@ if answered:
             (probe_b.strip().lower(), word_vector(kv, probe_b)),
         ]
     except AttnvizInputError as err:
-        warn(str(err), p3)
+        warn(str(err))
     else:
         changes = []
-        for col, (name, vec) in zip((p3, p4), probes, strict=True):
+        for col, (name, vec) in zip(st.columns(2), probes, strict=True):
             was, now = compare(I[focus].cpu().numpy(), vec).cosine, compare(O[focus].cpu().numpy(), vec).cosine
-            col.metric(f"cos({labels[focus]}, {md_escape(name)})", f"{was:.3f} → {now:.3f}", f"{now - was:+.3f}")
+            col.metric(
+                f"cos({labels[focus]}, {md_escape(name)}) after mixing — before: {was:.3f}",
+                f"{now:.3f}",
+                f"{now - was:+.3f}",
+            )
             changes.append(now - was)
         winner = probes[0][0] if changes[0] > changes[1] else probes[1][0]
         st.caption(f"After mixing, “{labels[focus]}” moved more toward “{md_escape(winner)}”.")
