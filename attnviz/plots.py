@@ -192,6 +192,22 @@ def bars(
     return _figure([trace], layout, title, height)
 
 
+def ranking(
+    pairs: Sequence[tuple[str, float]], *, title: str = "", value_name: str = "cosine", highlight_first: bool = False
+) -> go.Figure:
+    """A ranked list of (word, score) pairs, best at the top: neighbours, analogy answers."""
+    return bars(
+        [w for w, _ in pairs],
+        [v for _, v in pairs],
+        title=title,
+        value_name=value_name,
+        horizontal=True,
+        highlight=[0] if highlight_first and pairs else [],
+        decimals=3,
+        height=80 + 30 * max(len(pairs), 1),
+    )
+
+
 def scatter(
     coords: object,
     labels: Sequence[str],

@@ -17,7 +17,6 @@ import argparse
 import contextlib
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, free_port  # noqa: E402  (after the path fix)
+
 SENTENCES = [  # twelve known words each
     "I walked by the river bank and watched the boats drift slowly past",
     "she deposited her money at the bank before the market closed on friday",
@@ -36,23 +37,10 @@ SENTENCES = [  # twelve known words each
     "a small dog ran across the green park to find its lost ball",
     "we drove along the coast road to see the sunset over the sea",
 ]
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def startup(browser: bool) -> dict[str, float]:
-    port = _free_port()
+    port = free_port()
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         ["make", "-s", "run", f"PORT={port}"],
@@ -77,7 +65,7 @@ def startup(browser: bool) -> dict[str, float]:
             from playwright.sync_api import sync_playwright
 
             with sync_playwright() as p:
-                b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
+                b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
                 page = b.new_page(viewport={"width": 1280, "height": 800})
                 page.goto(f"http://127.0.0.1:{port}/")
                 page.wait_for_selector("h1", timeout=60_000)

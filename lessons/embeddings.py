@@ -66,16 +66,7 @@ if expression is not None and answered:
     words = [w for w, _ in analogy.answers]
     col_a, col_b = st.columns([1, 2])
     col_a.plotly_chart(
-        plots.bars(
-            words,
-            [c for _, c in analogy.answers],
-            title=str(expression),
-            value_name="cosine",
-            horizontal=True,
-            highlight=[0],
-            decimals=3,
-            height=80 + 32 * len(words),
-        ),
+        plots.ranking(analogy.answers, title=str(expression), highlight_first=True),
         key="emb_analogy_bars",
     )
     if include and words and words[0] in expression.positive:
@@ -164,15 +155,7 @@ except AttnvizInputError as err:
 else:
     near = neighbours(kv, nn_vec, nn_k, exclude=[nn_word.strip().lower()])
     n2.plotly_chart(
-        plots.bars(
-            [w for w, _ in near],
-            [c for _, c in near],
-            value_name="cosine",
-            horizontal=True,
-            decimals=3,
-            height=60 + 28 * len(near),
-            title="Closest words among the 100,000 most common",
-        ),
+        plots.ranking(near, title="Closest words among the 100,000 most common"),
         key="emb_nn_bars",
     )
     n1.caption(

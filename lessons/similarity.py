@@ -118,30 +118,8 @@ if answered:
     before = neighbours(kv, I[focus].cpu().numpy(), 8, exclude=skip)
     after = neighbours(kv, O[focus].cpu().numpy(), 8, exclude=skip)
     b1, b2 = st.columns(2)
-    b1.plotly_chart(
-        plots.bars(
-            [w for w, _ in before],
-            [c for _, c in before],
-            horizontal=True,
-            value_name="cosine",
-            decimals=3,
-            height=300,
-            title="Neighbours before (I)",
-        ),
-        key="sim_before",
-    )
-    b2.plotly_chart(
-        plots.bars(
-            [w for w, _ in after],
-            [c for _, c in after],
-            horizontal=True,
-            value_name="cosine",
-            decimals=3,
-            height=300,
-            title="Neighbours after (O = S·I)",
-        ),
-        key="sim_after",
-    )
+    b1.plotly_chart(plots.ranking(before, title="Neighbours before (I)"), key="sim_before")
+    b2.plotly_chart(plots.ranking(after, title="Neighbours after (O = S·I)"), key="sim_after")
 
     st.caption(
         "The nearest words to the mix are often small words such as “on” or “which”: every word got a large weight, "

@@ -56,3 +56,10 @@ def test_distributions():
     fig = valid(plots.distributions({"a": np.arange(10.0), "b": np.arange(5.0)}))
     assert len(fig.data) == 2 and "10 pairs" in fig.data[0].name
     assert [s.x0 for s in fig.layout.shapes] == [4.5, 2.0]  # the means
+
+
+def test_ranking():
+    fig = valid(plots.ranking([("banks", 0.87), ("banking", 0.8)], highlight_first=True))
+    assert list(fig.data[0].x) == [0.87, 0.8] and fig.data[0].orientation == "h"
+    assert fig.data[0].marker.color[0] != fig.data[0].marker.color[1]
+    valid(plots.ranking([]))

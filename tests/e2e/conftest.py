@@ -30,7 +30,7 @@ SHOTS = Path(os.environ.get("ATTNVIZ_SCREENSHOTS", ROOT / "artifacts" / "screens
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -39,7 +39,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def server():
     """Start the app on a free localhost port; yield its base URL."""
-    port = _free_port()
+    port = free_port()
     SHOTS.mkdir(parents=True, exist_ok=True)
     log = (SHOTS / "server.log").open("w")  # open for the server's whole life
     proc = subprocess.Popen(
