@@ -26,6 +26,7 @@ ARROW_COLOURS = (OKABE_ITO[0], OKABE_ITO[1], OKABE_ITO[5], OKABE_ITO[3], OKABE_I
 DIVERGING = [[0.0, "#2166ac"], [0.25, "#92c5de"], [0.5, "#f7f7f7"], [0.75, "#fdb863"], [1.0, "#b35806"]]
 SEQUENTIAL = "Cividis"
 CELL_TEXT_MAX = 14  # write the value in every cell when the matrix is at most this many rows and columns
+NARROW_CELL_TEXT_MAX = 10  # the same for a heatmap that shares the width with another
 TOP_K_ABOVE = 30  # a wider attention map keeps only its strongest keys per row (see `auto_top_k`)
 TOP_K = 5  # how many keys per row it keeps
 MARKERS = ("circle", "diamond", "square", "triangle-up", "x", "star")  # shape as well as colour tells series apart
@@ -102,6 +103,7 @@ def heatmap(
     top_k: int | None = None,
     row_notes: Sequence[str] | None = None,
     zrange: tuple[float, float] | None = None,
+    narrow: bool = False,
 ) -> go.Figure:
     """A labelled matrix. Hover shows the row token, the column token and the value.
 
@@ -114,6 +116,8 @@ def heatmap(
         top_k: keep only the k largest values of each row (for long sentences: a readable map, not a wall).
         row_notes: R short texts written at the right end of the rows, e.g. each row's sum.
         zrange: fixed colour range (low, high), e.g. (0, 1) for attention weights.
+        narrow: the figure gets half a page (two side by side): values only up to `NARROW_CELL_TEXT_MAX`
+            columns, smaller, and column labels slanted as soon as they would touch.
     """
     z = _array(matrix)  # (R, C)
     if top_k is not None:
@@ -123,7 +127,8 @@ def heatmap(
     # category axes need distinct labels; hover then names the two words without per-cell data
     rows, cols = _safe(unique_labels(rows)), _safe(unique_labels(cols))
     if cell_text is None:
-        cell_text = max(n_rows, n_cols) <= CELL_TEXT_MAX
+        cell_text = max(n_rows, n_cols) <= (NARROW_CELL_TEXT_MAX if narrow else CELL_TEXT_MAX)
+    slanted = n_cols > 8 or (narrow and (n_cols > 6 or sum(len(c) for c in cols) > 24))
     finite = z[np.isfinite(z)]
     limit = float(np.abs(finite).max()) if finite.size else 1.0
     trace: Spec = {
@@ -147,17 +152,21 @@ def heatmap(
     elif diverging:
         trace |= {"zmid": 0.0, "zmin": -limit, "zmax": limit}
     if cell_text:
-        trace |= {"texttemplate": f"%{{z:.{decimals}f}}", "textfont": {"size": 13}}
+        trace |= {"texttemplate": f"%{{z:.{decimals}f}}", "textfont": {"size": 12 if narrow else 13}}
     layout = {
         "xaxis": {
             "type": "category",
             "title": {"text": col_title},
             "side": "top",
             "showgrid": False,
-            "tickangle": -45 if n_cols > 8 else 0,
+            "tickangle": -45 if slanted else 0,
         },
         "yaxis": {"type": "category", "title": {"text": row_title}, "autorange": "reversed", "showgrid": False},
     }
+    if slanted and title:
+        # slanted labels above the matrix would run into the title: give the title its own room at the top
+        layout["title"] = {"text": html.escape(title, quote=False), "x": 0, "xanchor": "left", "automargin": True,
+                           "yref": "container", "y": 1, "yanchor": "top", "pad": {"t": 6}}  # fmt: skip
     if col_tick_step > 1:
         ticks = cols[::col_tick_step]
         layout["xaxis"] |= {"side": "bottom", "tickangle": 0, "tickmode": "array", "tickvals": ticks, "ticktext": ticks}
@@ -195,9 +204,14 @@ def lines(
     log_x: bool = False,
     log_y: bool = False,
     x_range: tuple[float, float] | None = None,
+    x_ticks: Sequence[float] | None = None,
     height: int = 360,
 ) -> go.Figure:
-    """Lines and points on shared axes (loss curves, a measurement against its formula)."""
+    """Lines and points on shared axes (loss curves, a measurement against its formula).
+
+    A logarithmic axis is labelled at the given ``x_ticks`` (x) or at powers of ten (y), never at plotly's
+    in-between 2s and 5s, which read like a linear scale.
+    """
     data = []
     for n, s in enumerate(series):
         colour = OKABE_ITO[(n if s.colour is None else s.colour) % len(OKABE_ITO)]
@@ -212,9 +226,16 @@ def lines(
     x_axis: Spec = {"title": {"text": x_title}, "type": "log" if log_x else "linear"}
     if x_range is not None:
         x_axis["range"] = list(x_range)
+    if x_ticks is not None:
+        x_axis |= {"tickmode": "array", "tickvals": list(x_ticks), "ticktext": [f"{t:g}" for t in x_ticks]}
+    elif log_x:
+        x_axis["dtick"] = 1
+    y_axis: Spec = {"title": {"text": y_title}, "type": "log" if log_y else "linear"}
+    if log_y:
+        y_axis["dtick"] = 1
     layout = {
         "xaxis": x_axis,
-        "yaxis": {"title": {"text": y_title}, "type": "log" if log_y else "linear"},
+        "yaxis": y_axis,
         "legend": {"orientation": "h", "y": -0.25, "x": 0},
     }
     return _figure(data, layout, title, height)
@@ -234,16 +255,15 @@ def moves(
 
     Args:
         before, after: (N, 2) coordinates in one shared projection.
-        labels: N words; the label sits on the "after" point, the hover names both.
+        labels: N words; the label sits on the "after" point (the arrow leads to it), the hover names both.
     """
     a, b = _array(before), _array(after)  # (N, 2) each
     words = _safe(labels)
     data = []
     for n, (coords, name) in enumerate(((a, names[0]), (b, names[1]))):
         data.append({
-            "type": "scatter", "mode": "markers+text", "x": coords[:, 0], "y": coords[:, 1],
+            "type": "scatter", "mode": "markers" if n == 0 else "markers+text", "x": coords[:, 0], "y": coords[:, 1],
             "name": html.escape(name, quote=False), "text": words, "textposition": "top center",
-            "textfont": {"color": "#555" if n == 0 else "#000", "size": 13 if n == 0 else 15},
             "marker": {"color": OKABE_ITO[n], "size": 10, "symbol": MARKERS[n]},
             "hovertemplate": f"<b>%{{text}}</b> ({html.escape(name, quote=False)})<extra></extra>",
         })  # fmt: skip
@@ -296,10 +316,20 @@ def matrix(
         "xaxis": {"title": {"text": col_title}, "side": "top", "showgrid": False, "zeroline": False},
         "yaxis": {"title": {"text": row_title}, "autorange": "reversed", "showgrid": False, "zeroline": False},
     }
+    if z.shape[0] == z.shape[1]:  # a square matrix is drawn square, so the identity's diagonal runs at 45°
+        layout["yaxis"] |= {"scaleanchor": "x", "constrain": "domain"}
+        layout["xaxis"] |= {"constrain": "domain"}
     return _figure([trace], layout, title, height)
 
 
-def strip(vectors: object, labels: Sequence[str], *, title: str = "", value_name: str = "value") -> go.Figure:
+def strip(
+    vectors: object,
+    labels: Sequence[str],
+    *,
+    title: str = "",
+    value_name: str = "value",
+    height: int | None = None,
+) -> go.Figure:
     """The raw numbers of a few vectors, one row each: (N, D) as a short, wide heatmap."""
     z = _array(vectors)  # (N, D)
     return heatmap(
@@ -311,7 +341,7 @@ def strip(vectors: object, labels: Sequence[str], *, title: str = "", value_name
         col_title="dimension",
         value_name=value_name,
         cell_text=False,
-        height=120 + 40 * z.shape[0],
+        height=height if height is not None else 120 + 40 * z.shape[0],
         col_tick_step=5,
     )
 

@@ -118,7 +118,8 @@ elif kind == "trained":
                 key="proj_try",
                 on_click=use_sentence,
                 args=(data.example,),
-                type="tertiary",
+                icon=":material/edit_note:",
+                help="Puts this sentence, which is in neither labelled set, in the sidebar box (every lesson uses it).",
             )
 elif kind == "real":
     c1, c2 = st.columns(2)
@@ -172,7 +173,7 @@ cols = st.columns(3)
 for col, (name, m) in zip(cols, [("M_Q", proj.m_q), ("M_K", proj.m_k), ("M_V", proj.m_v)], strict=True):
     col.plotly_chart(
         plots.matrix(
-            m, title=f"{name} ({shape})", row_title="in", col_title="out", height=560 if kind == "real" else 420
+            m, title=f"{name} ({shape})", row_title="in", col_title="out", height=560 if kind == "real" else 320
         ),
         key=f"proj_{name}",
     )
@@ -204,10 +205,12 @@ answered = predict_first(
 if answered:
     top_k = plots.auto_top_k(n)
     a, b = st.columns(2)
-    for col, matrix, title, key in ((a, before, before_name, "proj_before"), (b, qkv.scores, "Q·Kᵀ", "proj_QK")):
+    qk_title = f"Q·Kᵀ (MiniLM, {proj.name})" if kind == "real" else f"Q·Kᵀ ({proj.name})"
+    for col, matrix, title, key in ((a, before, before_name, "proj_before"), (b, qkv.scores, qk_title, "proj_QK")):
+        big = float(matrix.abs().max()) >= 100  # three-digit scores get no decimals, or they spill out of the cells
         col.plotly_chart(
             plots.heatmap(matrix, labels, labels, title=title, row_title="query", col_title="key",
-                          value_name="score", decimals=1, top_k=top_k),
+                          value_name="score", decimals=0 if big else 1, top_k=top_k, narrow=True),
             key=key,
         )  # fmt: skip
     if top_k:
@@ -217,7 +220,17 @@ if answered:
         st.caption(f"Largest difference between the two: {gap:g}. With the identity, Q·Kᵀ is lesson 2's S exactly.")
     else:
         winners = [f"{labels[i]} → {labels[j]}" for i, j in enumerate(qkv.scores.argmax(dim=1).tolist())]
-        st.caption("Highest key in each row: " + md_escape(", ".join(winners[:24])) + (" …" if n > 24 else ""))
+        st.caption(
+            "Highest key in each row: "
+            + md_escape(", ".join(winners[:24]))
+            + (" …" if n > 24 else "")
+            + (
+                ". Training only scored the rows of nouns (or verbs), so the other rows are free: they often look "
+                "for the same kind of word."
+                if kind == "trained"
+                else ""
+            )
+        )
 
 # --- before and after M_Q -----------------------------------------------------------------------------------
 st.header("What M_Q does to the vectors")
@@ -247,8 +260,16 @@ focus = st.selectbox(
 )
 q_row = qkv.q[focus]  # (Dk,)
 scores = qkv.k @ q_row  # (T,) k_j·q for every key j
-st.markdown(f"**1. The query.** “{md_escape(labels[focus])}” becomes q = its row of Q ({q_row.shape[0]} numbers).")
-st.plotly_chart(plots.strip(q_row[None, :], [labels[focus]], title="q"), key="proj_q")
+st.markdown(
+    f"**1. The query and the keys.** “{md_escape(labels[focus])}” becomes q, its row of Q ({q_row.shape[0]} "
+    "numbers); every word also has a key k, its row of K."
+)
+rows = torch.cat([q_row[None, :], qkv.k])  # (1 + T, Dk)
+st.plotly_chart(
+    plots.strip(rows, [f"q: {labels[focus]}"] + [f"k: {w}" for w in labels], title="q on top, then every key",
+                height=min(900, 160 + 30 * (n + 1))),
+    key="proj_qk_rows",
+)  # fmt: skip
 st.markdown("**2. The scores.** q is compared with every key: one dot product k·q per word.")
 st.plotly_chart(
     plots.bars(labels, scores, highlight=[focus], value_name="k·q", title=f"k·q for the query “{labels[focus]}”",
@@ -257,11 +278,13 @@ st.plotly_chart(
 )  # fmt: skip
 order = sorted(range(n), key=lambda j: -abs(float(scores[j])))
 st.markdown("**3. The mix of values.** The new vector is every value v weighted by its score (no softmax yet):")
+terms = [(float(scores[j]), labels[j]) for j in order[:6]]
 st.code(
-    f"{labels[focus]}_O = " + " + ".join(f"{float(scores[j]):.1f}·v_{labels[j]}" for j in order[:6])
+    f"{labels[focus]}_O = {terms[0][0]:.1f}·v_{terms[0][1]}"
+    + "".join(f" {'−' if w < 0 else '+'} {abs(w):.1f}·v_{name}" for w, name in terms[1:])
     + (" + …" if n > 6 else ""),
     language=None,
-)  # fmt: skip
+)
 if kind == "real":
     weights = torch.softmax(qkv.scores[focus] / math.sqrt(proj.width), dim=-1)  # (T,)
     best = weights.argsort(descending=True)[:3].tolist()

@@ -72,10 +72,10 @@ st.header("Step by step")
 a, b = st.columns(2)
 with a:
     st.markdown("**1. Raw scores** Q·Kᵀ")
-    heat(att.scores, "Q·Kᵀ", "soft_raw", value_name="score", decimals=1)
+    heat(att.scores, "Q·Kᵀ", "soft_raw", value_name="score", decimals=1, narrow=True)
 with b:
     st.markdown(f"**2. Scaled**: divided by {divisor}")
-    heat(att.scaled, "scaled scores", "soft_scaled", value_name="scaled", decimals=1)
+    heat(att.scaled, "scaled scores", "soft_scaled", value_name="scaled", decimals=1, narrow=True)
 if causal:
     st.caption("Blank cells are masked: set to −∞ before softmax, so e^(−∞) = 0 gives them no weight at all.")
 
@@ -136,7 +136,7 @@ curves = [
 curves.append(plots.Series("now", [temperature], [stats.top_weight[row]], mode="markers", colour=5))
 right.plotly_chart(
     plots.lines(curves, title=f"Largest weight of “{labels[row]}” against τ", x_title="temperature τ",
-                y_title="largest weight", log_x=True, height=340),
+                y_title="largest weight", log_x=True, x_ticks=(0.1, 0.2, 0.5, 1, 2, 5, 10), height=340),
     key="soft_curve",
 )  # fmt: skip
 st.caption(
@@ -161,6 +161,7 @@ st.plotly_chart(
         y_title="variance",
         log_x=True,
         log_y=True,
+        x_ticks=var.dims,
         height=400,
     ),
     key="soft_variance",
