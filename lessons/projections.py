@@ -30,7 +30,7 @@ CHOICES = {
     "identity": "Identity (lesson 2 again)",
     "random": "Random (seeded)",
     "trained": "Trained here",
-    "real": "A real transformer's",
+    "real": "From a real transformer (MiniLM)",
 }
 kind = st.radio("What are M_Q, M_K and M_V?", list(CHOICES), format_func=CHOICES.get, horizontal=True, key="proj_kind")
 

@@ -61,6 +61,7 @@ def test_shipped_sets_are_sound(kv, goal):
     assert len(ds.heldout) >= 20
     assert all(w in kv.key_to_index for w in ds.words)
     assert ds.title and ds.goal and ds.example
+    assert tuple(ds.example.split()) not in {ex.words for ex in ds.train + ds.heldout}  # "in neither set"
     # held-out query and target words never occur in training: the held-out score measures generalisation
     train_words = {w for ex in ds.train for w in ex.words}
     for ex in ds.heldout:

@@ -165,7 +165,7 @@ def test_training_in_the_browser_shows_progress_then_results(server, page):
 def test_real_model_in_the_browser(server, page):
     page.goto(f"{server}/projections")
     settle(page)
-    page.get_by_text("A real transformer's", exact=True).click()
+    page.get_by_text("From a real transformer (MiniLM)", exact=True).click()
     settle(page)
     reveal_all(page)
     expect(page.get_by_text("all-MiniLM-L6-v2", exact=False)).to_be_visible()
