@@ -112,12 +112,13 @@ elif kind == "trained":
             f"word to itself. Training took {result.seconds:.1f} s ({result.config.steps} steps, seed "
             f"{result.config.seed}); the training sentences reach {result.train_acc:.0%}."
         )
-        if data.example:
+        example = sets[result.dataset].example if result.dataset in sets else ""
+        if example:
             st.button(
-                f"Try it on “{data.example}”",
+                f"Try it on “{example}”",
                 key="proj_try",
                 on_click=use_sentence,
-                args=(data.example,),
+                args=(example,),
                 icon=":material/edit_note:",
                 help="Puts this sentence, which is in neither labelled set, in the sidebar box (every lesson uses it).",
             )

@@ -297,7 +297,7 @@ def test_random_choice_and_query_picker(app):
 
 
 def test_training_runs_on_the_button_and_is_kept(app):
-    at = _reveal_all(app(PROJ, sentence="my neighbour owns an enormous dog"))
+    at = _reveal_all(app(PROJ))
     at.radio(key="proj_kind").set_value("trained").run()
     assert not at.exception
     assert any("Press **Train**" in i.value for i in at.info)
@@ -318,10 +318,10 @@ def test_training_runs_on_the_button_and_is_kept(app):
     at.selectbox(key="proj_goal").set_value("verb_subject").run()
     assert not at.exception
     assert any("Showing your last run" in i.value for i in at.info)
-    # the example sentence button sets the shared sentence
+    # the example sentence button sets the shared sentence (the example of the run on screen)
     at.button(key="proj_try").click().run()
     assert not at.exception
-    assert at.text_input(key="sentence").value == "the tired fisherman rowed across the bay"
+    assert at.text_input(key="sentence").value == "my neighbour owns an enormous dog"
 
 
 def test_interrupted_training_keeps_nothing(app, monkeypatch):
