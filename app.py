@@ -10,6 +10,8 @@ st.set_page_config(page_title="attnviz — learn attention", page_icon=":materia
 LESSONS = [
     st.Page("lessons/embeddings.py", title="1 · Words as vectors", url_path="embeddings", default=True),
     st.Page("lessons/similarity.py", title="2 · The similarity matrix", url_path="similarity"),
+    st.Page("lessons/projections.py", title="3 · Queries, keys and values", url_path="projections"),
+    st.Page("lessons/softmax.py", title="4 · Softmax and scaling", url_path="softmax"),
 ]
 page = st.navigation({"The course": LESSONS})
 

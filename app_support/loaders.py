@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import plotly.graph_objects  # noqa: F401  (imported here so that the freeze below covers it)
 import streamlit as st
@@ -12,6 +13,10 @@ from gensim.models import KeyedVectors
 
 from attnviz.device import pick_device
 from attnviz.embeddings import load_glove, parse_word_list
+from attnviz.training import Dataset, load_dataset
+
+if TYPE_CHECKING:
+    from attnviz.pretrained import Model
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
@@ -31,6 +36,20 @@ def device() -> torch.device:
 def word_list(name: str) -> list[str]:
     """A shipped word list, ``assets/words/<name>.txt``."""
     return parse_word_list((ASSETS / "words" / f"{name}.txt").read_text(encoding="utf-8"))
+
+
+@st.cache_resource(show_spinner="Loading the pretrained MiniLM transformer (once per server)…")
+def model() -> Model:
+    """all-MiniLM-L6-v2, loaded only when a page asks for it (lessons 1–2 never wait for it). Read-only."""
+    from attnviz.pretrained import load_model  # tokenizers and safetensors too: imported on first use only
+
+    return load_model(device())
+
+
+@st.cache_resource(show_spinner=False)
+def training_sets() -> dict[str, Dataset]:
+    """The labelled sets of lesson 3's training loop, ``assets/training/*.txt``, by name. Frozen: read-only."""
+    return {path.stem: load_dataset(path) for path in sorted((ASSETS / "training").glob("*.txt"))}
 
 
 # Everything imported so far (torch, gensim, plotly, streamlit) lives as long as the process; moving it out

@@ -12,11 +12,14 @@ page can draw each step without computing it again.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import torch
 from torch import Tensor
+
+from attnviz.errors import AttnvizInputError
 
 SimilarityKind = Literal["dot", "cosine"]
 
@@ -204,3 +207,97 @@ def multi_head(
     concat = merge_heads(heads.output)  # (..., T, H·Dh)
     output = project(concat, w_o, b_o)  # (..., T, Dout)
     return MultiHead(q=q, k=k, v=v, heads=heads, concat=concat, output=output)
+
+
+# ------------------------------------------------------------------------------------------ lesson 4 measurements
+
+
+@dataclass(frozen=True)
+class ScoreVariance:
+    """The spread of q·k for random vectors, measured at several widths D (why attention divides by √D)."""
+
+    dims: tuple[int, ...]  # the widths measured
+    raw: tuple[float, ...]  # variance of q·k at each width; theory: D
+    scaled: tuple[float, ...]  # variance of q·k/√D; theory: 1
+    samples: int  # (q, k) pairs drawn per width
+    seed: int
+
+
+DEFAULT_DIMS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+MAX_SAMPLES = 100_000
+
+
+def score_variance(dims: tuple[int, ...] = DEFAULT_DIMS, samples: int = 4000, seed: int = 0) -> ScoreVariance:
+    """Measure Var(q·k) for q, k with independent N(0, 1) entries, at each width in ``dims``.
+
+    q·k = Σᵢ qᵢkᵢ is a sum of D independent terms of variance 1, so its variance is D: the wider the head,
+    the larger the scores and the closer softmax comes to one-hot. Dividing by √D brings it back to 1.
+
+    Args:
+        dims: widths, each a whole number from 1 to 4096.
+        samples: pairs per width, 2 to `MAX_SAMPLES`.
+        seed: the draws are reproducible.
+    Returns:
+        ScoreVariance (unbiased sample variances).
+    """
+    if not dims or any(isinstance(d, bool) or not isinstance(d, int) or not 1 <= d <= 4096 for d in dims):
+        raise AttnvizInputError("widths must be whole numbers from 1 to 4096")
+    if isinstance(samples, bool) or not isinstance(samples, int) or not 2 <= samples <= MAX_SAMPLES:
+        raise AttnvizInputError(f"samples must be a whole number from 2 to {MAX_SAMPLES}")
+    g = torch.Generator().manual_seed(seed)
+    raw, scaled = [], []
+    for d in dims:
+        q = torch.randn(samples, d, generator=g, dtype=torch.float64)  # (N, D)
+        k = torch.randn(samples, d, generator=g, dtype=torch.float64)  # (N, D)
+        dots = (q * k).sum(dim=-1)  # (N,) one q·k per pair
+        raw.append(float(dots.var()))
+        scaled.append(float((dots / math.sqrt(d)).var()))
+    return ScoreVariance(dims=tuple(dims), raw=tuple(raw), scaled=tuple(scaled), samples=samples, seed=seed)
+
+
+@dataclass(frozen=True)
+class SoftmaxStats:
+    """How peaked the rows of an attention matrix are."""
+
+    row_sums: tuple[float, ...]  # T; 1 for every row that has an allowed key
+    top_weight: tuple[float, ...]  # T; the largest weight in each row
+    one_hot_rows: int  # rows whose largest weight is above `ONE_HOT`
+    mean_top: float  # mean of top_weight: 1/S for even rows, 1 for one-hot rows
+
+
+ONE_HOT = 0.9  # a row giving more than this to one key counts as (nearly) one-hot
+
+
+def softmax_stats(weights: Tensor) -> SoftmaxStats:
+    """Row sums and peakedness of (T, S) attention weights."""
+    if weights.ndim != 2:
+        raise AttnvizInputError("expected one (T, S) matrix of weights")
+    top = weights.max(dim=-1).values  # (T,)
+    return SoftmaxStats(
+        row_sums=tuple(float(s) for s in weights.sum(dim=-1)),
+        top_weight=tuple(float(t) for t in top),
+        one_hot_rows=int((top > ONE_HOT).sum()),
+        mean_top=float(top.mean()),
+    )
+
+
+def top_weight_curve(
+    scores: Tensor, temperatures: Sequence[float], scale: float = 1.0, allowed: Tensor | None = None
+) -> list[float]:
+    """The largest softmax weight of one row of scores at each temperature: how fast the row saturates.
+
+    Args:
+        scores: (S,) one row of raw q·k.
+        temperatures: positive values of τ.
+        scale: multiplies the scores first (1/√D for scaled attention).
+        allowed: (S,) bool, True where the key may be attended to.
+    Returns:
+        one largest weight per temperature, in [1/S, 1].
+    """
+    taus = torch.tensor(list(temperatures), dtype=scores.dtype, device=scores.device)  # (N,)
+    if taus.numel() == 0 or bool((taus <= 0).any()):
+        raise AttnvizInputError("temperatures must be positive")
+    scaled = scores[None, :] * (scale / taus[:, None])  # (N, S)
+    if allowed is not None:
+        scaled = scaled.masked_fill(~allowed[None, :], float("-inf"))
+    return torch.softmax(scaled, dim=-1).max(dim=-1).values.tolist()  # (N,)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,10 @@ ARROW_COLOURS = (OKABE_ITO[0], OKABE_ITO[1], OKABE_ITO[5], OKABE_ITO[3], OKABE_I
 DIVERGING = [[0.0, "#2166ac"], [0.25, "#92c5de"], [0.5, "#f7f7f7"], [0.75, "#fdb863"], [1.0, "#b35806"]]
 SEQUENTIAL = "Cividis"
 CELL_TEXT_MAX = 14  # write the value in every cell when the matrix is at most this many rows and columns
+NARROW_CELL_TEXT_MAX = 10  # the same for a heatmap that shares the width with another
+TOP_K_ABOVE = 30  # a wider attention map keeps only its strongest keys per row (see `auto_top_k`)
+TOP_K = 5  # how many keys per row it keeps
+MARKERS = ("circle", "diamond", "square", "triangle-up", "x", "star")  # shape as well as colour tells series apart
 
 Spec = dict[str, Any]
 
@@ -51,6 +56,30 @@ def _figure(data: list[Spec], layout: Spec, title: str, height: int) -> go.Figur
     return go.Figure({"data": data, "layout": base | layout}, _validate=False)
 
 
+def auto_top_k(n_cols: int) -> int | None:
+    """How many keys per row a heatmap of ``n_cols`` columns should keep: all (None) up to `TOP_K_ABOVE`."""
+    return TOP_K if n_cols > TOP_K_ABOVE else None
+
+
+def top_k_per_row(matrix: object, k: int) -> np.ndarray:
+    """Keep the ``k`` largest finite values of each row; every other cell becomes NaN (drawn as a gap).
+
+    Args:
+        matrix: (R, C).
+    Returns:
+        (R, C) float64.
+    """
+    z = _array(matrix)  # (R, C)
+    if k < 1:
+        raise ValueError("k must be 1 or more")
+    ranked = np.where(np.isfinite(z), z, -np.inf)  # (R, C)
+    keep = np.argsort(-ranked, axis=1, kind="stable")[:, :k]  # (R, k)
+    out = np.full_like(z, np.nan)
+    rows = np.arange(z.shape[0])[:, None]
+    out[rows, keep] = z[rows, keep]
+    return out
+
+
 def _category_axis(labels: list[str], **extra: Any) -> Spec:
     """A positional axis with word labels: repeated words stay apart."""
     positions = list(range(len(labels)))
@@ -71,22 +100,35 @@ def heatmap(
     decimals: int = 2,
     height: int | None = None,
     col_tick_step: int = 1,
+    top_k: int | None = None,
+    row_notes: Sequence[str] | None = None,
+    zrange: tuple[float, float] | None = None,
+    narrow: bool = False,
 ) -> go.Figure:
     """A labelled matrix. Hover shows the row token, the column token and the value.
 
     Args:
-        matrix: (R, C) values.
+        matrix: (R, C) values; NaN and ±inf cells (masked, or left out by ``top_k``) are drawn as gaps.
         rows, cols: R and C labels (repeats are fine: the axes are positional).
         diverging: centre the colour scale on zero (for scores that can be negative).
         cell_text: write values in the cells; default when the matrix is small enough to read.
         col_tick_step: label every n-th column only (for long strips); the columns then sit below the matrix.
+        top_k: keep only the k largest values of each row (for long sentences: a readable map, not a wall).
+        row_notes: R short texts written at the right end of the rows, e.g. each row's sum.
+        zrange: fixed colour range (low, high), e.g. (0, 1) for attention weights.
+        narrow: the figure gets half a page (two side by side): values only up to `NARROW_CELL_TEXT_MAX`
+            columns, smaller, and column labels slanted as soon as they would touch.
     """
     z = _array(matrix)  # (R, C)
+    if top_k is not None:
+        z = top_k_per_row(z, top_k)
+    z = np.where(np.isfinite(z), z, np.nan)  # JSON has no inf; a gap says "nothing here"
     n_rows, n_cols = z.shape
     # category axes need distinct labels; hover then names the two words without per-cell data
     rows, cols = _safe(unique_labels(rows)), _safe(unique_labels(cols))
     if cell_text is None:
-        cell_text = max(n_rows, n_cols) <= CELL_TEXT_MAX
+        cell_text = max(n_rows, n_cols) <= (NARROW_CELL_TEXT_MAX if narrow else CELL_TEXT_MAX)
+    slanted = n_cols > 8 or (narrow and (n_cols > 6 or sum(len(c) for c in cols) > 24))
     finite = z[np.isfinite(z)]
     limit = float(np.abs(finite).max()) if finite.size else 1.0
     trace: Spec = {
@@ -103,29 +145,191 @@ def heatmap(
         "colorbar": {"thickness": 14, "title": {"text": html.escape(value_name), "side": "right"}},
         "xgap": 1,
         "ygap": 1,
+        "hoverongaps": False,
     }
-    if diverging:
+    if zrange is not None:
+        trace |= {"zmin": zrange[0], "zmax": zrange[1]}
+    elif diverging:
         trace |= {"zmid": 0.0, "zmin": -limit, "zmax": limit}
     if cell_text:
-        trace |= {"texttemplate": f"%{{z:.{decimals}f}}", "textfont": {"size": 13}}
+        trace |= {"texttemplate": f"%{{z:.{decimals}f}}", "textfont": {"size": 12 if narrow else 13}}
     layout = {
         "xaxis": {
             "type": "category",
             "title": {"text": col_title},
             "side": "top",
             "showgrid": False,
-            "tickangle": -45 if n_cols > 8 else 0,
+            "tickangle": -45 if slanted else 0,
         },
         "yaxis": {"type": "category", "title": {"text": row_title}, "autorange": "reversed", "showgrid": False},
     }
+    if slanted and title:
+        # slanted labels above the matrix would run into the title: give the title its own room at the top
+        layout["title"] = {"text": html.escape(title, quote=False), "x": 0, "xanchor": "left", "automargin": True,
+                           "yref": "container", "y": 1, "yanchor": "top", "pad": {"t": 6}}  # fmt: skip
     if col_tick_step > 1:
         ticks = cols[::col_tick_step]
         layout["xaxis"] |= {"side": "bottom", "tickangle": 0, "tickmode": "array", "tickvals": ticks, "ticktext": ticks}
+    if row_notes is not None:
+        # the notes sit in a margin of their own, right of the matrix; the colour bar moves below it
+        layout["annotations"] = [
+            {"x": 1.0, "xref": "paper", "xanchor": "left", "xshift": 6, "y": r, "yref": "y", "showarrow": False,
+             "text": html.escape(str(note), quote=False), "font": {"size": 13}}
+            for r, note in zip(rows, row_notes, strict=True)
+        ]  # fmt: skip
+        trace["colorbar"] |= {"orientation": "h", "y": -0.02, "yanchor": "top", "len": 0.6, "thickness": 12}
+        layout["margin"] = {"l": 10, "r": 80, "t": 50 if title else 10, "b": 70}
     auto_height = 140 + (34 if n_rows <= 20 else 22) * n_rows
     return _figure([trace], layout, title, height or min(900, auto_height))
 
 
-def strip(vectors: object, labels: Sequence[str], *, title: str = "", value_name: str = "value") -> go.Figure:
+@dataclass(frozen=True)
+class Series:
+    """One line (or set of points) of a `lines` chart."""
+
+    name: str  # legend entry
+    x: object  # (N,)
+    y: object  # (N,)
+    mode: str = "lines"  # "lines", "markers" or "lines+markers"
+    dash: str = "solid"  # "solid", "dash", "dot"
+    colour: int | None = None  # index into OKABE_ITO; default the series' position
+
+
+def lines(
+    series: Sequence[Series],
+    *,
+    title: str = "",
+    x_title: str = "",
+    y_title: str = "",
+    log_x: bool = False,
+    log_y: bool = False,
+    x_range: tuple[float, float] | None = None,
+    x_ticks: Sequence[float] | None = None,
+    height: int = 360,
+) -> go.Figure:
+    """Lines and points on shared axes (loss curves, a measurement against its formula).
+
+    A logarithmic axis is labelled at the given ``x_ticks`` (x) or at powers of ten (y), never at plotly's
+    in-between 2s and 5s, which read like a linear scale.
+    """
+    data = []
+    for n, s in enumerate(series):
+        colour = OKABE_ITO[(n if s.colour is None else s.colour) % len(OKABE_ITO)]
+        name = html.escape(s.name, quote=False)
+        data.append({
+            "type": "scatter", "mode": s.mode, "name": name, "x": _array(s.x).ravel(), "y": _array(s.y).ravel(),
+            "line": {"color": colour, "dash": s.dash, "width": 3},
+            "marker": {"color": colour, "size": 10, "symbol": MARKERS[n % len(MARKERS)]},
+            "hovertemplate": f"{name}<br>{html.escape(x_title or 'x')}: %{{x}}<br>"
+                             f"{html.escape(y_title or 'y')}: %{{y:.3g}}<extra></extra>",
+        })  # fmt: skip
+    x_axis: Spec = {"title": {"text": x_title}, "type": "log" if log_x else "linear"}
+    if x_range is not None:
+        x_axis["range"] = list(x_range)
+    if x_ticks is not None:
+        x_axis |= {"tickmode": "array", "tickvals": list(x_ticks), "ticktext": [f"{t:g}" for t in x_ticks]}
+    elif log_x:
+        x_axis["dtick"] = 1
+    y_axis: Spec = {"title": {"text": y_title}, "type": "log" if log_y else "linear"}
+    if log_y:
+        y_axis["dtick"] = 1
+    layout = {
+        "xaxis": x_axis,
+        "yaxis": y_axis,
+        "legend": {"orientation": "h", "y": -0.25, "x": 0},
+    }
+    return _figure(data, layout, title, height)
+
+
+def moves(
+    before: object,
+    after: object,
+    labels: Sequence[str],
+    *,
+    names: tuple[str, str] = ("before", "after"),
+    title: str = "",
+    axis_titles: Sequence[str] = ("PC 1", "PC 2"),
+    height: int = 520,
+) -> go.Figure:
+    """The same words at two moments in one 2-D view: a point before, a point after, an arrow between.
+
+    Args:
+        before, after: (N, 2) coordinates in one shared projection.
+        labels: N words; the label sits on the "after" point (the arrow leads to it), the hover names both.
+    """
+    a, b = _array(before), _array(after)  # (N, 2) each
+    words = _safe(labels)
+    data = []
+    for n, (coords, name) in enumerate(((a, names[0]), (b, names[1]))):
+        data.append({
+            "type": "scatter", "mode": "markers" if n == 0 else "markers+text", "x": coords[:, 0], "y": coords[:, 1],
+            "name": html.escape(name, quote=False), "text": words, "textposition": "top center",
+            "marker": {"color": OKABE_ITO[n], "size": 10, "symbol": MARKERS[n]},
+            "hovertemplate": f"<b>%{{text}}</b> ({html.escape(name, quote=False)})<extra></extra>",
+        })  # fmt: skip
+    arrows = [
+        {"x": b[i, 0], "y": b[i, 1], "ax": a[i, 0], "ay": a[i, 1], "xref": "x", "yref": "y", "axref": "x",
+         "ayref": "y", "showarrow": True, "arrowhead": 2, "arrowsize": 1.2, "arrowwidth": 1.5,
+         "arrowcolor": "#888", "standoff": 5, "startstandoff": 5}
+        for i in range(len(words))
+    ]  # fmt: skip
+    layout = {
+        "legend": {"orientation": "h", "y": -0.15},
+        "annotations": arrows,
+        "xaxis": {"title": {"text": axis_titles[0]}, "zeroline": False},
+        "yaxis": {"title": {"text": axis_titles[1]}, "zeroline": False, "scaleanchor": "x", "scaleratio": 1},
+    }
+    return _figure(data, layout, title, height)
+
+
+def matrix(
+    m: object,
+    *,
+    title: str = "",
+    row_title: str = "row",
+    col_title: str = "column",
+    value_name: str = "value",
+    height: int = 420,
+) -> go.Figure:
+    """A weight matrix drawn as a picture: numbered axes, no cell text (M_Q is 50×50 or 384×32).
+
+    Args:
+        m: (R, C) values; the colour scale is diverging and centred on zero.
+    """
+    z = np.round(_array(m), 4)  # (R, C); four decimals are plenty for a picture and halve the page's JSON
+    finite = z[np.isfinite(z)]
+    limit = float(np.abs(finite).max()) if finite.size and np.abs(finite).max() > 0 else 1.0
+    trace: Spec = {
+        "type": "heatmap",
+        "z": z,
+        "colorscale": DIVERGING,
+        "zmid": 0.0,
+        "zmin": -limit,
+        "zmax": limit,
+        "hovertemplate": (
+            f"{html.escape(row_title)} %{{y}}, {html.escape(col_title)} %{{x}}<br>"
+            f"{html.escape(value_name)}: <b>%{{z:.3f}}</b><extra></extra>"
+        ),
+        "colorbar": {"thickness": 12},
+    }
+    layout = {
+        "xaxis": {"title": {"text": col_title}, "side": "top", "showgrid": False, "zeroline": False},
+        "yaxis": {"title": {"text": row_title}, "autorange": "reversed", "showgrid": False, "zeroline": False},
+    }
+    if z.shape[0] == z.shape[1]:  # a square matrix is drawn square, so the identity's diagonal runs at 45°
+        layout["yaxis"] |= {"scaleanchor": "x", "constrain": "domain"}
+        layout["xaxis"] |= {"constrain": "domain"}
+    return _figure([trace], layout, title, height)
+
+
+def strip(
+    vectors: object,
+    labels: Sequence[str],
+    *,
+    title: str = "",
+    value_name: str = "value",
+    height: int | None = None,
+) -> go.Figure:
     """The raw numbers of a few vectors, one row each: (N, D) as a short, wide heatmap."""
     z = _array(vectors)  # (N, D)
     return heatmap(
@@ -137,7 +341,7 @@ def strip(vectors: object, labels: Sequence[str], *, title: str = "", value_name
         col_title="dimension",
         value_name=value_name,
         cell_text=False,
-        height=120 + 40 * z.shape[0],
+        height=height if height is not None else 120 + 40 * z.shape[0],
         col_tick_step=5,
     )
 

@@ -1,6 +1,6 @@
-"""How fast lessons 1–2 answer: server start-up to first rendered page, and server-side rerun times.
+"""How fast lessons 1–4 answer: server start-up to first rendered page, and server-side rerun times.
 
-    python bench/bench_lessons.py [--repeats 15] [--no-browser]
+    python bench/bench_lessons.py [--repeats 15] [--no-browser] [--reruns-only]
 
 Start-up: `make run` on a free port, timed to the health check answering and to the first page fully drawn in
 headless Chromium (title shown, script finished, every chart drawn). Reruns: each interaction is replayed with
@@ -118,7 +118,7 @@ def _timed(at, action) -> tuple[float, float]:
     return _SCRIPT_TIMES[-1]
 
 
-def reruns(repeats: int) -> dict[str, list[tuple[float, float]]]:
+def reruns(repeats: int, only: str = "") -> dict[str, list[tuple[float, float]]]:
     import streamlit.testing.v1.app_test as app_test
     from streamlit.testing.v1 import AppTest
 
@@ -127,15 +127,38 @@ def reruns(repeats: int) -> dict[str, list[tuple[float, float]]]:
     app_test.ScriptCache = lambda: shared_cache
     _record_script_times()
 
-    def session(page: str | None):
+    def reveal(at) -> None:
+        for key in [b.key for b in at.button if b.key and b.key.endswith("_skip")]:
+            at.button(key=key).click().run()  # reveal everything: the heaviest version of each page
+
+    def session(page: str | None, setup=None):
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
         at.query_params["sentence"] = SENTENCES[0]
         at.run()
         if page:
             at.switch_page(page).run()
-        for key in [b.key for b in at.button if b.key and b.key.endswith("_skip")]:
-            at.button(key=key).click().run()  # reveal everything: the heaviest version of each page
+        reveal(at)
+        if setup is not None:
+            setup(at)  # e.g. choose the real model, or train once (training itself is not timed)
+            at.run()
+            reveal(at)
         return at
+
+    def choose(kind: str):
+        return lambda at: at.radio(key="proj_kind").set_value(kind).run()
+
+    def trained(at) -> None:
+        choose("trained")(at)
+        at.slider(key="proj_steps").set_value(150).run()
+        at.button(key="proj_train").click().run()
+
+    proj, soft = "lessons/projections.py", "lessons/softmax.py"
+    sessions = {
+        "lesson 3": (proj, None),
+        "lesson 3 trained": (proj, trained),
+        "lesson 3 real": (proj, choose("real")),
+        "lesson 4": (soft, None),
+    }
 
     cases = {
         "lesson 1 · new sentence": (None, lambda at, i: at.text_input(key="sentence").set_value(SENTENCES[i % 6])),
@@ -170,11 +193,60 @@ def reruns(repeats: int) -> dict[str, list[tuple[float, float]]]:
             "lessons/similarity.py",
             lambda at, i: at.text_input(key="sim_probe_a").set_value(["river", "water", "shore", "boat"][i % 4]),
         ),
+        "lesson 3 · new sentence (identity)": (
+            "lesson 3",
+            lambda at, i: at.text_input(key="sentence").set_value(SENTENCES[i % 6]),
+        ),
+        "lesson 3 · identity/random switch": (
+            "lesson 3",
+            lambda at, i: at.radio(key="proj_kind").set_value(["random", "identity"][i % 2]),
+        ),
+        "lesson 3 · random seed": ("lesson 3", lambda at, i: at.number_input(key="proj_seed").set_value(i % 50)),
+        "lesson 3 · query word": ("lesson 3", lambda at, i: at.selectbox(key="proj_query").set_value(i % 12)),
+        "lesson 3 · trained: new sentence": (
+            "lesson 3 trained",
+            lambda at, i: at.text_input(key="sentence").set_value(SENTENCES[i % 6]),
+        ),
+        "lesson 3 · trained: query word": (
+            "lesson 3 trained",
+            lambda at, i: at.selectbox(key="proj_query").set_value(i % 12),
+        ),
+        "lesson 3 · real model: new sentence": (
+            "lesson 3 real",
+            lambda at, i: at.text_input(key="sentence").set_value(SENTENCES[i % 6]),
+        ),
+        "lesson 3 · real model: layer": (
+            "lesson 3 real",
+            lambda at, i: at.slider(key="proj_layer").set_value(1 + i % 6),
+        ),
+        "lesson 3 · real model: head": (
+            "lesson 3 real",
+            lambda at, i: at.slider(key="proj_head").set_value(1 + i % 12),
+        ),
+        "lesson 4 · new sentence": (
+            "lesson 4",
+            lambda at, i: at.text_input(key="sentence").set_value(SENTENCES[i % 6]),
+        ),
+        "lesson 4 · temperature": (
+            "lesson 4",
+            lambda at, i: at.select_slider(key="soft_temp").set_value([0.1, 0.5, 1.0, 2.0, 10.0][i % 5]),
+        ),
+        "lesson 4 · √d switch": ("lesson 4", lambda at, i: at.toggle(key="soft_sqrt").set_value(i % 2 == 0)),
+        "lesson 4 · causal switch": ("lesson 4", lambda at, i: at.toggle(key="soft_causal").set_value(i % 2 == 0)),
+        "lesson 4 · identity/random switch": (
+            "lesson 4",
+            lambda at, i: at.radio(key="soft_proj").set_value(["random", "identity"][i % 2]),
+        ),
+        "lesson 4 · row to watch": ("lesson 4", lambda at, i: at.selectbox(key="soft_row").set_value(i % 12)),
     }
     results: dict[str, list[tuple[float, float]]] = {}
-    sessions: dict[str | None, object] = {}
+    live: dict[str | None, object] = {}
     for name, (page, action) in cases.items():
-        at = sessions.setdefault(page, session(page))
+        if only not in name:
+            continue
+        if page not in live:
+            live[page] = session(*sessions[page]) if page in sessions else session(page)
+        at = live[page]
         _timed(at, lambda a, action=action: action(a, 1))  # warm-up
         results[name] = [_timed(at, lambda a, i=i, action=action: action(a, i)) for i in range(repeats)]
     return results
@@ -184,6 +256,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--no-browser", action="store_true", help="time the server start only")
+    ap.add_argument(
+        "--reruns-only",
+        action="store_true",
+        help="skip the start-up timing (it runs `make run`, which installs into ./.venv when there is none)",
+    )
+    ap.add_argument("--only", default="", help="time only the interactions whose name contains this text")
     args = ap.parse_args()
     import torch
 
@@ -192,17 +270,18 @@ def main() -> None:
         lines = Path("/proc/cpuinfo").read_text().splitlines()
         cpu = next(ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name"))
     print(
-        f"# Lessons 1–2: start-up and rerun times\n\n{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"# Lessons 1–4: start-up and rerun times\n\n{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, "
         f"Python {platform.python_version()}\n"
     )
-    print("| start-up (from `make run`) | seconds |\n|---|---|")
-    for name, secs in startup(browser=not args.no_browser).items():
-        print(f"| {name} | {secs:.2f} |")
+    if not args.reruns_only:
+        print("| start-up (from `make run`) | seconds |\n|---|---|")
+        for name, secs in startup(browser=not args.no_browser).items():
+            print(f"| {name} | {secs:.2f} |")
     with contextlib.suppress(OSError):
         print(f"\nload average while measuring: {Path('/proc/loadavg').read_text().split()[0]} (before the reruns)")
     print(f"\n| rerun, 12-word sentence (server side, {args.repeats} repeats) | median ms | p90 ms | median CPU ms |")
     print("|---|---|---|---|")
-    for name, runs in reruns(args.repeats).items():
+    for name, runs in reruns(args.repeats, args.only).items():
         wall = sorted(w * 1000 for w, _ in runs)
         cpu = [c * 1000 for _, c in runs]
         p90 = wall[min(len(wall) - 1, round(0.9 * (len(wall) - 1)))]

@@ -4,7 +4,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = ["lessons/embeddings.py", "lessons/similarity.py"]
+PAGES = ["lessons/embeddings.py", "lessons/similarity.py", "lessons/projections.py", "lessons/softmax.py"]
 
 
 @pytest.fixture

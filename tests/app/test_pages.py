@@ -1,7 +1,10 @@
 """Every page, run from app.py as a learner's session would run it, with good and bad input."""
 
+import base64
+import json
 import re
 
+import numpy as np
 import pytest
 
 from app_support.sentence import DEFAULT, MAX_CHARS, PRESETS
@@ -215,3 +218,187 @@ def test_similarity_controls(app):
     assert not at.exception, at.exception
     assert any("zzqxv" in plain(w) for w in at.warning)
     assert not at.exception
+
+
+# ---------------------------------------------------------------------------------------------- lesson 3
+
+PROJ = "lessons/projections.py"
+
+
+def figures(at) -> dict[str, dict]:
+    """Every chart on the page as plain JSON, by widget key."""
+    return {c.key: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+
+
+def z_of(fig: dict) -> np.ndarray:
+    """A heatmap's values; plotly sends arrays as base64 (``bdata``)."""
+    z = fig["data"][0]["z"]
+    if isinstance(z, dict):
+        shape = [int(n) for n in str(z.get("shape", "-1")).split(",")]
+        return np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(shape)
+    return np.array(z, dtype=float)
+
+
+def title_of(fig: dict) -> str:
+    return fig["layout"]["title"]["text"]
+
+
+SOFT = "lessons/softmax.py"
+LONG = " ".join(["the river bank was green and the water ran past the old mill near town"] * 3)  # 45 words
+
+
+@pytest.mark.parametrize("page", [PROJ, SOFT])
+@pytest.mark.parametrize("text,message", [("river", "at least 2 words"), ("", "empty")])
+def test_new_pages_need_two_words(app, page, text, message):
+    at = app(page, sentence=text)
+    assert not at.exception
+    assert any(message in plain(w) for w in at.warning)
+
+
+@pytest.mark.parametrize("page", [PROJ, SOFT])
+def test_long_sentence_keeps_top_k_per_row(app, page):
+    at = _reveal_all(app(page, sentence=LONG))
+    assert not at.exception
+    assert any("the pictures use the first 40" in i.value for i in at.info)
+    maps = [
+        f for k, f in figures(at).items() if k in {"proj_before", "proj_QK", "soft_raw", "soft_scaled", "soft_weights"}
+    ]
+    assert len(maps) >= 2
+    for fig in maps:  # each row keeps its 5 strongest keys; the rest are gaps
+        assert (np.isfinite(z_of(fig)).sum(axis=1) == 5).all()
+    if page == PROJ:
+        assert any("keeps its 5 highest scores" in c.value for c in at.caption)
+
+
+def test_identity_choice_reproduces_lesson_two(app):
+    at = app(PROJ)
+    assert at.radio(key="proj_kind").value == "identity"
+    at.radio(key="proj_predict_self").set_value("most rows (80% or more)").run()
+    assert not at.exception
+    assert any(s.value.startswith("Right.") for s in at.success)
+    assert any("Largest difference between the two: 0." in c.value for c in at.caption)
+    assert any("every arrow has length zero" in c.value for c in at.caption)
+
+
+def test_random_choice_and_query_picker(app):
+    at = _reveal_all(app(PROJ))
+    at.radio(key="proj_kind").set_value("random").run()
+    assert not at.exception
+    first = figures(at)["proj_M_Q"]
+    assert title_of(first) == "M_Q (50 × 50)"
+    at.number_input(key="proj_seed").set_value(7).run()
+    assert not at.exception
+    assert not np.array_equal(z_of(figures(at)["proj_M_Q"]), z_of(first))
+    assert at.selectbox(key="proj_query").value == 5  # "bank"
+    at.selectbox(key="proj_query").set_value(4).run()
+    assert not at.exception
+    assert any("river_O = " in c.value for c in at.code)
+    assert any(c.value.startswith("Highest key in each row:") for c in at.caption)
+
+
+def test_training_runs_on_the_button_and_is_kept(app):
+    at = _reveal_all(app(PROJ))
+    at.radio(key="proj_kind").set_value("trained").run()
+    assert not at.exception
+    assert any("Press **Train**" in i.value for i in at.info)
+    at.slider(key="proj_steps").set_value(10).run()
+    at.button(key="proj_train").click().run()
+    assert not at.exception, at.exception
+    labels = [m.label for m in at.metric]
+    assert labels == ["Held-out: trained", "identity", "random start", "chance"]
+    assert at.metric[1].value == "0%"
+    assert [t["name"] for t in figures(at)["proj_loss"]["data"]] == ["training sentences", "held-out sentences"]
+    _reveal_all(at)
+    assert any("trained here" in i.value for i in at.info)
+    # another rerun (a new query word) shows the stored run without training again
+    at.selectbox(key="proj_query").set_value(0).run()
+    assert not at.exception
+    assert at.metric[0].label == "Held-out: trained"
+    # new settings: the last finished run stays on screen, with a note
+    at.selectbox(key="proj_goal").set_value("verb_subject").run()
+    assert not at.exception
+    assert any("Showing your last run" in i.value for i in at.info)
+    # the example sentence button sets the shared sentence (the example of the run on screen)
+    at.button(key="proj_try").click().run()
+    assert not at.exception
+    assert at.text_input(key="sentence").value == "my neighbour owns an enormous dog"
+
+
+def test_interrupted_training_keeps_nothing(app, monkeypatch):
+    """A rerun stops the loop from inside its progress callback; the page must neither break nor keep it."""
+    from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+
+    import attnviz.training
+
+    real = attnviz.training.train_projections
+
+    def interrupted(dataset, kv, config, on_step):
+        for step in range(1, 4):
+            on_step(step, 1.0, 1.0)
+        raise StopException()
+
+    at = app(PROJ)
+    at.radio(key="proj_kind").set_value("trained").run()
+    at.slider(key="proj_steps").set_value(20).run()
+    monkeypatch.setattr(attnviz.training, "train_projections", interrupted)
+    at.button(key="proj_train").click().run()
+    assert not at.exception
+    monkeypatch.setattr(attnviz.training, "train_projections", real)
+    at.run()
+    assert not at.exception
+    assert not at.metric
+    assert any("Press **Train**" in i.value for i in at.info)
+
+
+def test_real_model_choice(app):
+    at = _reveal_all(app(PROJ))
+    at.radio(key="proj_kind").set_value("real").run()
+    assert not at.exception, at.exception
+    _reveal_all(at)
+    assert any("all-MiniLM-L6-v2" in i.value for i in at.info)
+    figs = figures(at)
+    assert title_of(figs["proj_M_Q"]) == "M_Q (384 × 32)"
+    assert z_of(figs["proj_M_Q"]).shape == (384, 32)
+    assert list(figs["proj_QK"]["data"][0]["y"]) == ["[CLS]", "i", "walked", "by", "the", "river", "bank", "[SEP]"]
+    at.slider(key="proj_layer").set_value(6).run()
+    at.slider(key="proj_head").set_value(12).run()
+    assert not at.exception
+    assert any("Columns 353–384 of layer 6" in c.value for c in at.caption)
+    assert any("divides by √32" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("text", ["😀🎉", "<script>alert(1)</script>", "x" * 300, "zzqxv qqzzv", ""])
+def test_real_model_with_odd_text(app, text):
+    at = app(PROJ, sentence=text)
+    at.radio(key="proj_kind").set_value("real").run()
+    assert not at.exception, at.exception
+    _reveal_all(at)
+    no_html(at)
+
+
+# ---------------------------------------------------------------------------------------------- lesson 4
+
+
+def test_softmax_chain_and_controls(app):
+    at = app(SOFT)
+    at.radio(key="soft_predict").set_value("nearly one-hot: one word takes over 90%").run()
+    assert not at.exception
+    assert any(s.value.startswith("Right.") for s in at.success)
+    weights = figures(at)["soft_weights"]
+    assert [a["text"] for a in weights["layout"]["annotations"]] == ["Σ 1.000"] * 6
+    assert np.allclose(z_of(weights).sum(axis=1), 1.0, atol=1e-6)
+    at.toggle(key="soft_causal").set_value(True).run()
+    assert not at.exception
+    assert any("cells above the diagonal are exactly 0" in c.value for c in at.caption)
+    at.select_slider(key="soft_temp").set_value(10.0).run()
+    at.toggle(key="soft_sqrt").set_value(False).run()
+    assert not at.exception
+    at.select_slider(key="soft_temp").set_value(0.1).run()
+    assert not at.exception
+    assert next(m.value for m in at.metric if m.label.startswith("Rows over")) == "6 of 6"
+    at.select_slider(key="soft_temp").set_value(10.0).run()
+    assert next(m.value for m in at.metric if m.label.startswith("Rows over")) != "6 of 6"
+    at.radio(key="soft_proj").set_value("random").run()
+    at.selectbox(key="soft_row").set_value(0).run()
+    assert not at.exception
+    assert [t["name"] for t in figures(at)["soft_variance"]["data"]][:2] == ["measured Var(q·k)", "var = d"]

@@ -2,6 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from attnviz import AttnvizInputError
 from attnviz.attention import (
     causal_mask,
     merge_heads,
@@ -9,9 +10,14 @@ from attnviz.attention import (
     multi_head,
     padding_mask,
     scaled_dot_product,
+    score_variance,
     similarity_matrix,
+    softmax_stats,
     split_heads,
+    top_weight_curve,
 )
+from attnviz.embeddings import vectors_for
+from attnviz.projections import identity_projections, project
 
 
 def _qkv(shape_q, s, dv, seed=0):
@@ -138,3 +144,86 @@ def test_multi_head_matches_torch_multihead_attention():
     )
     assert torch.allclose(ours.output, ref, atol=1e-5)
     assert ours.heads.weights.shape == (2, 4, 5, 5)
+
+
+# ------------------------------------------------------------------------------ lessons 3 and 4 additions
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("use_mask", [False, True])
+def test_random_shapes_match_sdpa_float32(seed, use_mask):
+    g = torch.Generator().manual_seed(100 + seed)
+    b, h, t, s, d, dv = (int(x) for x in torch.randint(1, 9, (6,), generator=g))
+    q, k, v = _qkv((b, h, t, d), s, dv, seed=seed)
+    assert q.dtype == torch.float32
+    mask = None
+    if use_mask:
+        mask = torch.rand(b, 1, t, s, generator=g) > 0.5
+        mask[..., 0] = True  # SDPA gives NaN for rows with no key at all
+    ours = scaled_dot_product(q, k, v, mask=mask)
+    ref = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    assert torch.allclose(ours.output, ref, atol=1e-5)
+    assert torch.allclose(ours.weights.sum(-1), torch.ones(b, h, t), atol=1e-6)
+    if use_mask:
+        assert (ours.weights[~mask.expand_as(ours.weights)] == 0).all()
+
+
+def test_scale_and_temperature_match_sdpa_scale():
+    q, k, v = _qkv((2, 5, 8), 6, 3, seed=9)
+    ours = scaled_dot_product(q, k, v, scale=0.5, temperature=2.0)
+    ref = F.scaled_dot_product_attention(q, k, v, scale=0.25)
+    assert torch.allclose(ours.output, ref, atol=1e-5)
+    assert ours.scale == 0.5
+
+
+def test_causal_mask_on_a_sentence_leaves_exact_zeros_and_a_first_row_of_one():
+    q, k, v = _qkv((9, 50), 9, 50, seed=11)
+    att = scaled_dot_product(q, k, v, mask=causal_mask(9), scale=1.0, temperature=0.1)
+    assert torch.equal(att.weights.triu(diagonal=1), torch.zeros(9, 9))
+    assert att.weights[0, 0] == 1.0
+    assert torch.isinf(att.scaled.triu(diagonal=1)[torch.triu(torch.ones(9, 9, dtype=torch.bool), 1)]).all()
+
+
+def test_identity_projections_reproduce_lesson_two_exactly(kv):
+    I = vectors_for(kv, ["i", "walked", "by", "the", "river", "bank"])  # (T, 50)
+    S = similarity_matrix(I)  # lesson 2
+    qkv = project(I, identity_projections(50))
+    assert torch.equal(qkv.q, I) and torch.equal(qkv.k, I) and torch.equal(qkv.v, I)
+    assert torch.equal(qkv.scores, S)  # Q·Kᵀ with M_Q = M_K = I is S = I·Iᵀ, bit for bit
+    assert torch.equal(mix(qkv.scores, qkv.v), mix(S, I))  # (Q·Kᵀ)·V with M_V = I is O = S·I
+
+
+def test_score_variance_grows_like_d_and_is_one_after_scaling():
+    var = score_variance(dims=(1, 4, 16, 64, 256), samples=4000, seed=0)
+    for d, raw, scaled in zip(var.dims, var.raw, var.scaled, strict=True):
+        assert raw == pytest.approx(d, rel=0.12)
+        assert scaled == pytest.approx(1.0, rel=0.12)
+    # a straight line of slope 1 on log-log axes: linear in d
+    slope = torch.linalg.lstsq(
+        torch.stack([torch.log(torch.tensor(var.dims, dtype=torch.float64)), torch.ones(5, dtype=torch.float64)], 1),
+        torch.log(torch.tensor(var.raw, dtype=torch.float64))[:, None],
+    ).solution[0, 0]
+    assert float(slope) == pytest.approx(1.0, abs=0.05)
+    assert score_variance(dims=(8,), samples=100, seed=3) == score_variance(dims=(8,), samples=100, seed=3)
+
+
+@pytest.mark.parametrize("kwargs", [{"dims": ()}, {"dims": (0,)}, {"dims": (2.5,)}, {"samples": 1}, {"samples": True}])
+def test_score_variance_rejects_bad_input(kwargs):
+    with pytest.raises(AttnvizInputError):
+        score_variance(**kwargs)
+
+
+def test_softmax_stats_and_saturation_curve():
+    w = torch.tensor([[1.0, 0.0, 0.0], [0.5, 0.25, 0.25]])
+    stats = softmax_stats(w)
+    assert stats.row_sums == (1.0, 1.0) and stats.one_hot_rows == 1 and stats.mean_top == 0.75
+    scores = torch.tensor([3.0, 1.0, 0.0, -2.0])
+    curve = top_weight_curve(scores, [0.01, 0.1, 1.0, 10.0, 1000.0])
+    assert curve == sorted(curve, reverse=True)  # hotter, flatter
+    assert curve[0] == pytest.approx(1.0) and curve[-1] == pytest.approx(0.25, abs=1e-2)
+    allowed = torch.tensor([False, True, True, True])
+    assert top_weight_curve(scores, [0.01], allowed=allowed)[0] == pytest.approx(1.0)  # the 1.0 key takes all
+    with pytest.raises(AttnvizInputError):
+        top_weight_curve(scores, [0.0])
+    with pytest.raises(AttnvizInputError):
+        softmax_stats(torch.ones(2, 2, 2))

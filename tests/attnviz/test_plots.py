@@ -63,3 +63,46 @@ def test_ranking():
     assert list(fig.data[0].x) == [0.87, 0.8] and fig.data[0].orientation == "h"
     assert fig.data[0].marker.color[0] != fig.data[0].marker.color[1]
     valid(plots.ranking([]))
+
+
+def test_top_k_per_row_keeps_the_largest():
+    m = np.array([[1.0, 5.0, 3.0, -np.inf], [0.0, 0.0, 2.0, 1.0]])
+    out = plots.top_k_per_row(m, 2)
+    assert np.array_equal(np.isnan(out), [[True, False, False, True], [True, True, False, False]])
+    assert out[0, 1] == 5.0 and out[1, 3] == 1.0
+    assert plots.auto_top_k(plots.TOP_K_ABOVE) is None and plots.auto_top_k(plots.TOP_K_ABOVE + 1) == plots.TOP_K
+
+
+def test_heatmap_long_rows_masks_and_notes():
+    n = 40
+    m = np.arange(n * n, dtype=float).reshape(n, n)
+    fig = valid(plots.heatmap(m, [f"w{i}" for i in range(n)], [f"w{i}" for i in range(n)], top_k=5))
+    z = np.array(fig.data[0].z, dtype=float)
+    assert (np.isfinite(z).sum(axis=1) == 5).all()  # five keys a row, the rest are gaps
+    assert fig.data[0].texttemplate is None and fig.data[0].hoverongaps is False
+    masked = np.array([[1.0, -np.inf], [0.5, 2.0]])
+    fig = valid(plots.heatmap(masked, ["a", "b"], ["a", "b"], row_notes=["Σ 1.000", "Σ 1.000"], zrange=(0, 1)))
+    assert np.isnan(fig.data[0].z[0][1])  # -inf (masked) is drawn as a gap, not sent as JSON infinity
+    assert [a.text for a in fig.layout.annotations] == ["Σ 1.000", "Σ 1.000"]
+    assert (fig.data[0].zmin, fig.data[0].zmax) == (0, 1)
+    assert fig.data[0].colorbar.orientation == "h"
+
+
+def test_matrix_lines_and_moves():
+    fig = valid(plots.matrix(np.eye(50), title="M_Q (50 × 50)"))
+    assert np.array(fig.data[0].z).shape == (50, 50) and fig.data[0].zmid == 0
+    tall = valid(plots.matrix(np.random.default_rng(0).normal(size=(384, 32))))
+    assert np.array(tall.data[0].z).shape == (384, 32)
+    chart = valid(
+        plots.lines(
+            [plots.Series("measured", [1, 2, 4], [1.1, 1.9, 4.2], mode="markers"),
+             plots.Series("var = d", [1, 2, 4], [1, 2, 4], dash="dash", colour=0)],
+            log_x=True, log_y=True, x_title="d", y_title="variance",
+        )
+    )  # fmt: skip
+    assert chart.layout.xaxis.type == "log" and chart.layout.yaxis.type == "log"
+    assert chart.data[0].mode == "markers" and chart.data[1].line.dash == "dash"
+    assert chart.data[0].marker.symbol != chart.data[1].marker.symbol  # not by colour alone
+    moved = valid(plots.moves(np.zeros((3, 2)), np.ones((3, 2)), ["a", "<b>", "c"], names=("I", "Q")))
+    assert [t.name for t in moved.data] == ["I", "Q"]
+    assert len(moved.layout.annotations) == 3 and "&lt;b&gt;" in moved.data[1].text

@@ -14,31 +14,38 @@ from tests.e2e.conftest import SHOTS
 
 pytestmark = pytest.mark.e2e
 
-PAGES = {"embeddings": "", "similarity": "similarity"}
+PAGES = {"embeddings": "", "similarity": "similarity", "projections": "projections", "softmax": "softmax"}
 RIVER = ["i", "walked", "by", "the", "river", "bank"]
 MONEY = ["i", "deposited", "money", "at", "the", "bank"]
 
 
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
-SETTLED = """() => {
-    const app = document.querySelector('[data-testid=stApp]');
-    if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
-    const busy = '[data-stale=true], [data-testid=stStatusWidget], [data-testid=stSkeleton]';
-    if (document.querySelector(busy)) return false;
-    return [...document.querySelectorAll('[data-testid=stPlotlyChart]')]
-        .every(c => c.querySelector('.js-plotly-plot .main-svg'));
+# Idle, no skeletons, every chart drawn, and nothing added or removed for QUIET_MS. Streamlit loads the code of
+# plotly charts, radios and buttons lazily and shows a skeleton meanwhile: on a busy machine the script has long
+# finished ("notRunning") while the page still holds skeletons, and an empty list of charts counts as all drawn.
+QUIET_MS = 500
+SETTLED = """(quiet) => {
+    const idle = !!document.querySelector('[data-testid=stApp][data-test-script-state=notRunning]')
+        && !document.querySelector('[data-testid=stSkeleton]');
+    const charts = [...document.querySelectorAll('[data-testid=stPlotlyChart]')];
+    const drawn = charts.every(c => c.querySelector('.js-plotly-plot .main-svg'));
+    const blocks = document.querySelectorAll('[data-testid=stElementContainer], .element-container').length;
+    const signature = `${idle}:${charts.length}:${blocks}:${drawn}`;
+    const now = performance.now();
+    if (window.__settleSignature !== signature) {
+        window.__settleSignature = signature;
+        window.__settleSince = now;
+        return false;
+    }
+    return idle && drawn && now - window.__settleSince >= quiet;
 }"""
 
 
 def settle(page) -> None:
-    """Wait until the app has run its script, nothing is stale, every chart is drawn, and it stays so for 0.6 s."""
+    """Wait until the app has run its script, every lazy element has loaded, plotly has drawn every chart and the
+    page has stopped changing."""
     page.wait_for_selector("h1", timeout=60_000)
-    for _ in range(120):
-        page.wait_for_function(SETTLED, timeout=60_000)
-        page.wait_for_timeout(600)  # a rerun triggered by the last action may start a moment later
-        if page.evaluate(SETTLED):
-            return
-    raise AssertionError("the app never settled")
+    page.wait_for_function(SETTLED, arg=QUIET_MS, timeout=90_000, polling=100)
 
 
 def reveal_all(page) -> None:
@@ -70,14 +77,13 @@ def errors_on(page) -> list[str]:
     return [boxes.nth(i).inner_text() for i in range(boxes.count())]
 
 
-ROWS_JS = (
-    "() => [...(document.querySelector('.js-plotly-plot')?.querySelectorAll('g.ytick') ?? [])]"
-    ".sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top).map(t => t.textContent)"
-)
+ROWS_JS = """() => [...(document.querySelector('.js-plotly-plot')?.querySelectorAll('g.ytick') ?? [])]
+    .map(t => [t.getBoundingClientRect().top, t.textContent]).sort((a, b) => a[0] - b[0]).map(p => p[1])"""
 
 
 def heatmap_rows(page, expected: list[str]) -> list[str]:
-    """The row labels of the page's first heatmap, once they equal ``expected`` (or after 20 s)."""
+    """The row labels of the page's first heatmap, top to bottom on screen (plotly's DOM order varies), once
+    they equal ``expected`` (or after 20 s)."""
     with contextlib.suppress(PlaywrightTimeout):
         page.wait_for_function(
             f"() => JSON.stringify(({ROWS_JS})()) === {json.dumps(json.dumps(expected))}", timeout=20_000
@@ -92,7 +98,7 @@ def test_every_page_loads_without_error(server, page, name):
     assert page.locator("h1").first.inner_text()[0].isdigit()
     assert page.get_by_text("Page not found").count() == 0
     reveal_all(page)
-    assert page.locator(".js-plotly-plot").count() >= 3
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=30_000)
     assert errors_on(page) == []
     shoot(page, f"lesson-{name}")
 
@@ -134,3 +140,44 @@ def test_link_with_hostile_sentence_executes_nothing(server, page):
     expect(page.get_by_label("Your sentence (every lesson uses it)", exact=True)).to_have_value(hostile, timeout=30_000)
     assert errors_on(page) == []
     shoot(page, "hostile-link")
+
+
+def test_training_in_the_browser_shows_progress_then_results(server, page):
+    page.goto(f"{server}/projections?sentence=my+neighbour+owns+an+enormous+dog")
+    settle(page)
+    page.get_by_text("Trained here", exact=True).click()
+    settle(page)
+    page.get_by_role("button", name="Train").click()
+    page.wait_for_selector("[data-testid=stProgress]", timeout=60_000)
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=stProgress]')?.innerText.includes('Step')", timeout=60_000
+    )
+    page.screenshot(path=str(SHOTS / "lesson-projections-training.png"))
+    expect(page.get_by_text("Held-out: trained")).to_be_visible(timeout=120_000)
+    settle(page)
+    assert page.locator("[data-testid=stProgress]").count() == 0
+    reveal_all(page)
+    assert errors_on(page) == []
+    shoot(page, "lesson-projections-trained")
+
+
+def test_real_model_in_the_browser(server, page):
+    page.goto(f"{server}/projections")
+    settle(page)
+    page.get_by_text("From a real transformer (MiniLM)", exact=True).click()
+    settle(page)
+    reveal_all(page)
+    expect(page.get_by_text("all-MiniLM-L6-v2", exact=False)).to_be_visible()
+    assert errors_on(page) == []
+    shoot(page, "lesson-projections-real")
+
+
+def test_causal_switch_in_the_browser(server, page):
+    page.goto(f"{server}/softmax")
+    settle(page)
+    reveal_all(page)
+    page.get_by_text("Causal mask", exact=True).click()
+    settle(page)
+    expect(page.get_by_text("cells above the diagonal are exactly 0", exact=False)).to_be_visible()
+    assert errors_on(page) == []
+    shoot(page, "lesson-softmax-causal")

@@ -1,0 +1,148 @@
+"""The learned projections of attention: Q = I·M_Q, K = I·M_K, V = I·M_V (lesson 3).
+
+Vaswani et al., "Attention Is All You Need" (2017), section 3.2.2: every head multiplies the token vectors by its
+own matrices before comparing them. With all three matrices the identity, Q·Kᵀ is lesson 2's S = I·Iᵀ exactly.
+
+    Q = I·M_Q + b_Q     (T, Dk)   what each token is looking for
+    K = I·M_K + b_K     (S, Dk)   what each token offers to be found by
+    V = I·M_V + b_V     (S, Dv)   what each token hands over once found
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from attnviz.embeddings import pca
+from attnviz.errors import AttnvizInputError
+
+MAX_SEED = 2**31 - 1  # torch.Generator takes any 64-bit seed; pages keep to this range
+
+
+@dataclass(frozen=True, eq=False)
+class Projections:
+    """M_Q, M_K, M_V of one head, acting on the right as in Q = I·M_Q. Biases are optional (the real model has
+    them; the GloVe choices do not)."""
+
+    name: str  # what they are, for titles: "identity", "random (seed 0)", "trained here", "layer 1, head 3"
+    m_q: Tensor  # (D, Dk)
+    m_k: Tensor  # (D, Dk)
+    m_v: Tensor  # (D, Dv)
+    b_q: Tensor | None = None  # (Dk,)
+    b_k: Tensor | None = None  # (Dk,)
+    b_v: Tensor | None = None  # (Dv,)
+
+    @property
+    def width(self) -> int:
+        """Dk, the length of a query or key vector."""
+        return int(self.m_q.shape[1])
+
+
+@dataclass(frozen=True, eq=False)
+class QKV:
+    """A sentence pushed through one head's projections."""
+
+    q: Tensor  # (T, Dk)
+    k: Tensor  # (T, Dk)
+    v: Tensor  # (T, Dv)
+    scores: Tensor  # (T, T) Q·Kᵀ, raw: no scale and no softmax yet (lesson 4 adds them)
+
+
+def _check_width(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise AttnvizInputError(f"{name} must be a whole number, 1 or more, got {value!r}")
+    return value
+
+
+def _check_seed(seed: int) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise AttnvizInputError(f"the seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
+    return seed
+
+
+def identity_projections(d: int, device: torch.device | str | None = None) -> Projections:
+    """M_Q = M_K = M_V = the D×D identity: Q = K = V = I, so Q·Kᵀ = I·Iᵀ and (Q·Kᵀ)·V = S·I (lesson 2)."""
+    eye = torch.eye(_check_width("the width", d), device=device)  # (D, D)
+    return Projections(name="identity", m_q=eye, m_k=eye, m_v=eye)
+
+
+def random_projections(
+    d: int, width: int | None = None, seed: int = 0, device: torch.device | str | None = None
+) -> Projections:
+    """Three seeded random matrices, entries drawn from N(0, 1/D) so that a vector keeps about its length.
+
+    Args:
+        d: D, the width of the input vectors.
+        width: Dk = Dv, the width of q, k and v; default D.
+    Returns:
+        Projections; the same seed always gives the same matrices, on any device.
+    """
+    d = _check_width("the width", d)
+    width = d if width is None else _check_width("the projection width", width)
+    g = torch.Generator().manual_seed(_check_seed(seed))
+    m_q, m_k, m_v = (torch.randn(d, width, generator=g) / math.sqrt(d) for _ in range(3))  # (D, Dk) each
+    return Projections(name=f"random (seed {seed})", m_q=m_q.to(device), m_k=m_k.to(device), m_v=m_v.to(device))
+
+
+def project(x: Tensor, p: Projections) -> QKV:
+    """Q, K, V and the raw scores Q·Kᵀ of a sentence.
+
+    Args:
+        x: (T, D) one vector per token (I for GloVe words, a hidden state for the real model).
+        p: the head's projections, (D, Dk) each.
+    Returns:
+        QKV.
+    """
+    if x.ndim != 2 or x.shape[1] != p.m_q.shape[0]:
+        raise AttnvizInputError(f"vectors of shape {tuple(x.shape)} do not fit projections of {p.m_q.shape[0]} rows")
+    q = x @ p.m_q  # (T, Dk)
+    k = x @ p.m_k  # (T, Dk)
+    v = x @ p.m_v  # (T, Dv)
+    if p.b_q is not None:
+        q = q + p.b_q
+    if p.b_k is not None:
+        k = k + p.b_k
+    if p.b_v is not None:
+        v = v + p.b_v
+    scores = q @ k.transpose(-2, -1)  # (T, T)
+    return QKV(q=q, k=k, v=v, scores=scores)
+
+
+@dataclass(frozen=True, eq=False)
+class BeforeAfter:
+    """Token vectors before and after a square projection, in one shared 2-D view."""
+
+    before: Tensor  # (T, 2) the rows of I
+    after: Tensor  # (T, 2) the rows of I·M
+    share: Tensor  # (2,) share of the variance of both sets together that the two axes explain
+
+
+def before_after(x: Tensor, m: Tensor) -> BeforeAfter:
+    """Project the rows of ``x`` and of ``x·m`` onto the same two principal directions.
+
+    The PCA is fitted on both sets together, so a point's move is the projection's doing, not the picture's.
+
+    Args:
+        x: (T, D) token vectors.
+        m: (D, D) a projection that keeps the width (the GloVe choices of lesson 3).
+    """
+    if m.ndim != 2 or m.shape[0] != m.shape[1] or x.shape[-1] != m.shape[0]:
+        raise AttnvizInputError("the before/after picture needs a square projection that fits the vectors")
+    after = x @ m  # (T, D)
+    coords, share = pca(torch.cat([x, after]), k=2)  # (2T, 2)
+    t = x.shape[0]
+    return BeforeAfter(before=coords[:t], after=coords[t:], share=share)
+
+
+__all__ = [
+    "QKV",
+    "BeforeAfter",
+    "Projections",
+    "before_after",
+    "identity_projections",
+    "project",
+    "random_projections",
+]

@@ -1,0 +1,298 @@
+"""Lesson 3: learned projections — Q = I·M_Q, K = I·M_K, V = I·M_V — identity, random, trained here, or real."""
+
+import math
+
+import streamlit as st
+import torch
+
+from app_support import cached, loaders, sentence
+from app_support.widgets import md_escape, need_words, predict_first, sentence_tokens, warn
+from attnviz import plots
+from attnviz.attention import similarity_matrix
+from attnviz.embeddings import vectors_for
+from attnviz.labels import unique_labels
+from attnviz.projections import Projections, before_after, identity_projections, project, random_projections
+from attnviz.training import TrainConfig, TrainResult, train_projections
+
+kv = loaders.glove()
+device = loaders.device()
+
+st.title("3 · Queries, keys and values")
+st.markdown(
+    "Lesson 2's attention compares words as they are, so a word mostly matches itself and its look-alikes. "
+    "Real attention first multiplies every word vector by three learned matrices. **Q**, the query, is what a "
+    "word looks for; **K**, the key, is what it offers to be found by; **V**, the value, is what it hands over. "
+    "Change the matrices and you change who looks at whom."
+)
+st.latex(r"Q = I\,M_Q \qquad K = I\,M_K \qquad V = I\,M_V \qquad O = (Q\,K^\top)\,V")
+
+CHOICES = {
+    "identity": "Identity (lesson 2 again)",
+    "random": "Random (seeded)",
+    "trained": "Trained here",
+    "real": "From a real transformer (MiniLM)",
+}
+kind = st.radio("What are M_Q, M_K and M_V?", list(CHOICES), format_func=CHOICES.get, horizontal=True, key="proj_kind")
+
+
+def use_sentence(text: str) -> None:
+    st.session_state[sentence.KEY], st.session_state[sentence.NOTE_KEY] = sentence.clean(text)
+
+
+def loss_chart(losses: list[float] | tuple[float, ...], held: list[float] | tuple[float, ...], steps: int):
+    x = list(range(1, len(losses) + 1))
+    return plots.lines(
+        [plots.Series("training sentences", x, losses), plots.Series("held-out sentences", x, held, dash="dash")],
+        title="Loss: how unlikely the right word still is (lower is better)",
+        x_title="step",
+        y_title="cross-entropy",
+        x_range=(0, steps),
+        height=320,
+    )
+
+
+# --- the choice of matrices ------------------------------------------------------------------------------
+result: TrainResult | None = None
+if kind == "random":
+    seed = int(st.number_input("Seed", 0, 9999, 0, key="proj_seed", help="Same seed, same matrices."))
+elif kind == "trained":
+    sets = loaders.training_sets()
+    with st.container(border=True):
+        c1, c2, c3 = st.columns([2, 2, 1])
+        goal = c1.selectbox("Goal", list(sets), format_func=lambda n: sets[n].title, key="proj_goal")
+        steps = int(c2.slider("Training steps", 10, 600, 150, step=10, key="proj_steps"))
+        train_seed = int(c3.number_input("Seed", 0, 9999, 0, key="proj_train_seed"))
+        data = sets[goal]
+        st.markdown(
+            f"**Goal:** {data.goal}. We learn M_Q and M_K (50 × 50 each; M_V stays the identity) from "
+            f"{len(data.train)} labelled sentences, then test on {len(data.heldout)} held-out sentences whose "
+            "query and target words never occur in training. Training turns each row of Q·Kᵀ into probabilities "
+            "with softmax (lesson 4) and raises the probability of the right word."
+        )
+        settings = (goal, train_seed, steps)
+        result = cached.trained(*settings)
+        if st.button("Train", key="proj_train", type="primary", icon=":material/model_training:") and result is None:
+            bar, live = st.progress(0.0, text="Starting…"), st.empty()
+            seen: tuple[list[float], list[float]] = ([], [])
+            every = max(1, steps // 25)
+
+            def on_step(step: int, loss: float, held: float) -> None:
+                seen[0].append(loss)
+                seen[1].append(held)
+                if step % every == 0 or step == steps:
+                    bar.progress(step / steps, text=f"Step {step} of {steps} · training loss {loss:.3f}")
+                    live.plotly_chart(loss_chart(*seen, steps), key=f"proj_live_{step}")
+
+            # a rerun (any click) stops the loop inside on_step; only a finished run is stored
+            result = train_projections(data, kv, TrainConfig(steps=steps, seed=train_seed), on_step=on_step)
+            cached.keep_trained(*settings, result)
+            st.session_state["proj_last"] = settings
+            bar.empty()
+            live.empty()
+        if result is None and "proj_last" in st.session_state:
+            result = cached.trained(*st.session_state["proj_last"])
+            if result is not None:
+                last_goal, last_seed, last_steps = st.session_state["proj_last"]
+                st.info(
+                    f"Showing your last run ({sets[last_goal].title}, {last_steps} steps, seed {last_seed}). "
+                    "Press Train for the new settings."
+                )
+        if result is None:
+            st.info("Press **Train**: it takes a few seconds on this computer, and you can watch the loss fall.")
+            st.stop()
+        left, right = st.columns([3, 2])
+        left.plotly_chart(loss_chart(result.losses, result.heldout_losses, result.config.steps), key="proj_loss")
+        right.metric("Held-out: trained", f"{result.heldout_acc:.0%}")
+        m1, m2, m3 = right.columns(3)
+        m1.metric("identity", f"{result.identity_acc:.0%}")
+        m2.metric("random start", f"{result.random_acc:.0%}")
+        m3.metric("chance", f"{result.chance:.0%}")
+        right.caption(
+            "Share of held-out query words whose largest score goes to the right word. Identity sends almost every "
+            f"word to itself. Training took {result.seconds:.1f} s ({result.config.steps} steps, seed "
+            f"{result.config.seed}); the training sentences reach {result.train_acc:.0%}."
+        )
+        example = sets[result.dataset].example if result.dataset in sets else ""
+        if example:
+            st.button(
+                f"Try it on “{example}”",
+                key="proj_try",
+                on_click=use_sentence,
+                args=(example,),
+                icon=":material/edit_note:",
+                help="Puts this sentence, which is in neither labelled set, in the sidebar box (every lesson uses it).",
+            )
+elif kind == "real":
+    c1, c2 = st.columns(2)
+    layer = int(c1.slider("Layer", 1, 6, 1, key="proj_layer")) - 1
+    head = int(c2.slider("Head", 1, 12, 1, key="proj_head")) - 1
+
+# --- the sentence through the projections -----------------------------------------------------------------
+if kind == "real":
+    from attnviz.pretrained import head_projections
+
+    model = loaders.model()
+    real = cached.real_sentence(model, sentence.current())
+    for note in real.notes:
+        warn(note)
+    if len(real.pieces) <= 2:  # nothing but [CLS] and [SEP]
+        st.warning("Type a sentence in the sidebar to see the real model's queries and keys.", icon=":material/edit:")
+        st.stop()
+    hp = head_projections(model, layer, head)
+    proj = Projections(f"layer {layer + 1}, head {head + 1}", hp.m_q, hp.m_k, hp.m_v, hp.b_q, hp.b_k, hp.b_v)
+    labels = list(unique_labels(real.pieces))
+    X = real.inputs[layer].to(hp.m_q.device)  # (T, 384)
+    before, before_name = similarity_matrix(X), f"X·Xᵀ (what enters layer {layer + 1})"
+    st.info(
+        "This is all-MiniLM-L6-v2, a real 6-layer transformer. It does not read GloVe words: it reads its own "
+        "WordPiece tokens (below, with [CLS] and [SEP] added), each a 384-number vector X, and one head's "
+        "M_Q, M_K, M_V (384 × 32 each, plus a bias) turn it into 32-number queries, keys and values.",
+        icon=":material/neurology:",
+    )
+else:
+    tokens = sentence_tokens()
+    if not need_words(tokens, 2):
+        st.stop()
+    labels = list(tokens.labels)
+    X = vectors_for(kv, tokens.words, device)  # (T, 50)
+    before, before_name = similarity_matrix(X), "I·Iᵀ (lesson 2's S)"
+    if kind == "identity":
+        proj = identity_projections(X.shape[1], device)
+    elif kind == "random":
+        proj = random_projections(X.shape[1], seed=seed, device=device)
+    else:
+        assert result is not None
+        p = result.projections()
+        proj = Projections(p.name, p.m_q.to(device), p.m_k.to(device), p.m_v.to(device))
+qkv = project(X, proj)  # q, k (T, Dk), v (T, Dv), scores (T, T)
+n = len(labels)
+
+# --- the three matrices -----------------------------------------------------------------------------------
+st.header("The three matrices")
+shape = " × ".join(str(s) for s in proj.m_q.shape)
+cols = st.columns(3)
+for col, (name, m) in zip(cols, [("M_Q", proj.m_q), ("M_K", proj.m_k), ("M_V", proj.m_v)], strict=True):
+    col.plotly_chart(
+        plots.matrix(
+            m, title=f"{name} ({shape})", row_title="in", col_title="out", height=560 if kind == "real" else 320
+        ),
+        key=f"proj_{name}",
+    )
+if kind == "real":
+    st.caption(
+        f"Columns {32 * head + 1}–{32 * head + 32} of layer {layer + 1}'s 384 × 384 projections (each of the 12 "
+        "heads owns 32 columns). Rows are the 384 numbers of X."
+    )
+else:
+    st.caption(
+        {
+            "identity": "The identity: ones on the diagonal, zeros elsewhere. Every vector comes out unchanged.",
+            "random": "Random numbers: every output number is a random blend of all 50 input numbers.",
+            "trained": "Learned by the loop above. M_V is the identity here: only who-looks-at-whom was trained.",
+        }[kind]
+    )
+
+# --- Q·Kᵀ next to I·Iᵀ ------------------------------------------------------------------------------------
+st.header("Q·Kᵀ next to " + before_name.split(" ")[0])
+own = (qkv.scores.argmax(dim=1) == torch.arange(n, device=qkv.scores.device)).float().mean().item()
+answered = predict_first(
+    "proj_predict_self",
+    "In lesson 2 most words scored highest with themselves. In how many rows of Q·Kᵀ will the word itself "
+    "have the largest score?",
+    ["most rows (80% or more)", "some rows", "few or none (20% or less)"],
+    correct=0 if own >= 0.8 else 2 if own <= 0.2 else 1,
+    explain=f"Here the word itself wins {own:.0%} of the {n} rows of Q·Kᵀ ({proj.name}).",
+)
+if answered:
+    top_k = plots.auto_top_k(n)
+    a, b = st.columns(2)
+    qk_title = f"Q·Kᵀ (MiniLM, {proj.name})" if kind == "real" else f"Q·Kᵀ ({proj.name})"
+    for col, matrix, title, key in ((a, before, before_name, "proj_before"), (b, qkv.scores, qk_title, "proj_QK")):
+        big = float(matrix.abs().max()) >= 100  # three-digit scores get no decimals, or they spill out of the cells
+        col.plotly_chart(
+            plots.heatmap(matrix, labels, labels, title=title, row_title="query", col_title="key",
+                          value_name="score", decimals=0 if big else 1, top_k=top_k, narrow=True),
+            key=key,
+        )  # fmt: skip
+    if top_k:
+        st.caption(f"{n} tokens: each row keeps its {top_k} highest scores; hover a cell for its words and value.")
+    if kind == "identity":
+        gap = float((qkv.scores - before).abs().max())
+        st.caption(f"Largest difference between the two: {gap:g}. With the identity, Q·Kᵀ is lesson 2's S exactly.")
+    else:
+        winners = [f"{labels[i]} → {labels[j]}" for i, j in enumerate(qkv.scores.argmax(dim=1).tolist())]
+        st.caption(
+            "Highest key in each row: "
+            + md_escape(", ".join(winners[:24]))
+            + (" …" if n > 24 else "")
+            + (
+                ". Training only scored the rows of nouns (or verbs), so the other rows are free: they often look "
+                "for the same kind of word."
+                if kind == "trained"
+                else ""
+            )
+        )
+
+# --- before and after M_Q -----------------------------------------------------------------------------------
+st.header("What M_Q does to the vectors")
+if kind == "real":
+    st.caption("The real M_Q turns 384 numbers into 32, so before and after do not share a space to draw them in.")
+else:
+    moved = before_after(X, proj.m_q)
+    st.plotly_chart(
+        plots.moves(
+            moved.before, moved.after, labels, names=("I (before)", "Q = I·M_Q (after)"),
+            title=f"Each word before and after M_Q, in one 2-D view ({float(moved.share.sum()):.0%} of the spread)",
+        ),
+        key="proj_moves",
+    )  # fmt: skip
+    st.caption(
+        "With the identity nothing moves: every arrow has length zero."
+        if kind == "identity"
+        else "A matrix turns, stretches and squeezes vectors. The 2-D view is fitted on both sets together, so the "
+        "arrows show the matrix's doing. Words pushed the same way end up with high dot products with each other."
+    )
+
+# --- one query, step by step ----------------------------------------------------------------------------------
+st.header("One query against every key")
+default = next((i for i, w in enumerate(labels) if w.lower() in {"bank", "##bank"}), n - 1)
+focus = st.selectbox(
+    "Query word", range(n), index=min(default, n - 1), format_func=labels.__getitem__, key="proj_query"
+)
+q_row = qkv.q[focus]  # (Dk,)
+scores = qkv.k @ q_row  # (T,) k_j·q for every key j
+st.markdown(
+    f"**1. The query and the keys.** “{md_escape(labels[focus])}” becomes q, its row of Q ({q_row.shape[0]} "
+    "numbers); every word also has a key k, its row of K."
+)
+rows = torch.cat([q_row[None, :], qkv.k])  # (1 + T, Dk)
+st.plotly_chart(
+    plots.strip(rows, [f"q: {labels[focus]}"] + [f"k: {w}" for w in labels], title="q on top, then every key",
+                height=min(900, 160 + 30 * (n + 1))),
+    key="proj_qk_rows",
+)  # fmt: skip
+st.markdown("**2. The scores.** q is compared with every key: one dot product k·q per word.")
+st.plotly_chart(
+    plots.bars(labels, scores, highlight=[focus], value_name="k·q", title=f"k·q for the query “{labels[focus]}”",
+               decimals=1, height=340),
+    key="proj_scores",
+)  # fmt: skip
+order = sorted(range(n), key=lambda j: -abs(float(scores[j])))
+st.markdown("**3. The mix of values.** The new vector is every value v weighted by its score (no softmax yet):")
+terms = [(float(scores[j]), labels[j]) for j in order[:6]]
+st.code(
+    f"{labels[focus]}_O = {terms[0][0]:.1f}·v_{terms[0][1]}"
+    + "".join(f" {'−' if w < 0 else '+'} {abs(w):.1f}·v_{name}" for w, name in terms[1:])
+    + (" + …" if n > 6 else ""),
+    language=None,
+)
+if kind == "real":
+    weights = torch.softmax(qkv.scores[focus] / math.sqrt(proj.width), dim=-1)  # (T,)
+    best = weights.argsort(descending=True)[:3].tolist()
+    st.caption(
+        "The real head first divides by √32 and applies softmax (lesson 4); its weights in this row: "
+        + md_escape(", ".join(f"{labels[j]} {float(weights[j]):.0%}" for j in best))
+        + ". Attention to [CLS] or [SEP] often means the head has nothing to do for this word."
+    )
+else:
+    st.caption("The weights are raw scores: they do not add up to 1 and can be negative. Lesson 4 fixes both.")
