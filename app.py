@@ -10,6 +10,9 @@ st.set_page_config(page_title="attnviz — learn attention", page_icon=":materia
 LESSONS = [
     st.Page("lessons/embeddings.py", title="1 · Words as vectors", url_path="embeddings", default=True),
     st.Page("lessons/similarity.py", title="2 · The similarity matrix", url_path="similarity"),
+    st.Page("lessons/multihead.py", title="5 · Multi-head attention", url_path="multihead"),
+    st.Page("lessons/real_heads.py", title="5b · Heads of a real transformer", url_path="real-heads"),
+    st.Page("lessons/real_examples.py", title="5c · What real heads do", url_path="real-examples"),
 ]
 page = st.navigation({"The course": LESSONS})
 

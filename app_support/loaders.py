@@ -12,6 +12,7 @@ from gensim.models import KeyedVectors
 
 from attnviz.device import pick_device
 from attnviz.embeddings import load_glove, parse_word_list
+from attnviz.pretrained import Model, load_model
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
@@ -25,6 +26,13 @@ def glove() -> KeyedVectors:
 @st.cache_resource(show_spinner=False)
 def device() -> torch.device:
     return pick_device()
+
+
+@st.cache_resource(show_spinner="Loading the pretrained transformer (once per server)…")
+def model() -> Model:
+    """The bundled all-MiniLM-L6-v2 (6 layers × 12 heads). Loaded on first use only: lessons 1–4 never pay for
+    it. Its tensors are inference tensors, so no session can change them."""
+    return load_model(device())
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

@@ -176,8 +176,12 @@ def bars(
     horizontal: bool = False,
     decimals: int = 2,
     height: int = 360,
+    reference: tuple[str, float] | None = None,
 ) -> go.Figure:
-    """A bar per label; ``highlight`` marks some bars in the second colour and with a hatch pattern."""
+    """A bar per label; ``highlight`` marks some bars in the second colour and with a hatch pattern.
+
+    ``reference`` (name, value) draws a dotted line across the bars at that value, e.g. a uniform baseline.
+    """
     y = _array(values).ravel()  # (N,)
     names = _safe(labels)
     marked = set(highlight)
@@ -202,6 +206,8 @@ def bars(
     }
     # room beyond the longest bar for the value written next to it
     low, high = min(0.0, float(y.min(initial=0.0))), max(0.0, float(y.max(initial=0.0)))
+    if reference is not None:
+        low, high = min(low, reference[1]), max(high, reference[1])
     span = (high - low) or 1.0
     value_range = [low - 0.18 * span if low < 0 else 0.0, high + 0.18 * span if high > 0 else 0.0]
     value_spec = {"title": {"text": value_name}, "zeroline": True, "zerolinewidth": 2, "range": value_range}
@@ -212,6 +218,17 @@ def bars(
             "xaxis": _category_axis(names, title={"text": x_title}, tickangle=-45 if len(y) > 10 else 0),
             "yaxis": value_spec,
         }
+    if reference is not None:
+        name, value = html.escape(reference[0], quote=False), float(reference[1])
+        line = {"type": "line", "line": {"color": "#555555", "dash": "dot", "width": 2}}
+        note = {"text": name, "showarrow": False, "font": {"size": 12, "color": "#555555"}}
+        if horizontal:
+            line |= {"xref": "x", "yref": "paper", "x0": value, "x1": value, "y0": 0, "y1": 1}
+            note |= {"xref": "x", "yref": "paper", "x": value, "y": 1, "xanchor": "left", "yanchor": "bottom"}
+        else:
+            line |= {"xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": value, "y1": value}
+            note |= {"xref": "paper", "yref": "y", "x": 1, "y": value, "xanchor": "right", "yanchor": "bottom"}
+        layout |= {"shapes": [line], "annotations": [note]}
     return _figure([trace], layout, title, height)
 
 
@@ -603,7 +620,7 @@ def multihead_diagram(t: int, d_model: int, n_heads: int, head_dim: int) -> go.F
             "y1": y1 + 0.38, "line": {"color": colour, "width": 2}, "fillcolor": "rgba(255,255,255,0.9)",
         })  # fmt: skip
         notes.append({"text": text, "x": x, "y": (y0 + y1) / 2, "xref": "x", "yref": "y", "showarrow": False,
-                      "font": {"size": 13}})  # fmt: skip
+                      "font": {"size": 13, "color": "#111111"}})  # fmt: skip
 
     def arrow(x0: float, y0: float, x1: float, y1: float) -> None:
         notes.append({
@@ -614,7 +631,7 @@ def multihead_diagram(t: int, d_model: int, n_heads: int, head_dim: int) -> go.F
 
     def step(x: float, text: str) -> None:
         notes.append({"text": text, "x": x, "y": -0.9, "xref": "x", "yref": "y", "showarrow": False,
-                      "yanchor": "bottom", "font": {"size": 12, "color": "#333333"}})  # fmt: skip
+                      "yanchor": "bottom", "font": {"size": 13, "color": "#111111"}})  # fmt: skip
 
     box(0, mid, mid, f"I<br>{t} × {d_model}", "#333333")
     step(1.05, f"· M<sub>Q</sub>, M<sub>K</sub>, M<sub>V</sub><br>({d_model} × {head_dim} each)")
@@ -644,3 +661,55 @@ def multihead_diagram(t: int, d_model: int, n_heads: int, head_dim: int) -> go.F
         "showlegend": False,
     }
     return _figure([], layout, "", 90 + lane_px * n_heads)
+
+
+def grouped_bars(
+    labels: Sequence[str],
+    series: Mapping[str, object],
+    *,
+    title: str = "",
+    value_name: str = "value",
+    decimals: int = 2,
+    height: int = 360,
+    reference: tuple[str, float] | None = None,
+) -> go.Figure:
+    """Horizontal bars, one group per label and one bar per series (colour and hatch tell the series apart).
+
+    Args:
+        series: name → one value per label.
+        reference: (name, value) drawn as a dotted vertical line, e.g. a uniform baseline.
+    """
+    names = _safe(labels)
+    patterns = ("", "/", ".", "x")
+    data = []
+    top = 0.0
+    for n, (name, values) in enumerate(series.items()):
+        v = _array(values).ravel()  # (N,)
+        top = max(top, float(np.nanmax(v, initial=0.0)))
+        label = html.escape(name, quote=False)
+        data.append({
+            "type": "bar", "orientation": "h", "x": v, "y": list(range(len(names))), "name": label,
+            "customdata": names, "marker": {"color": OKABE_ITO[n % len(OKABE_ITO)],
+                                            "pattern": {"shape": patterns[n % len(patterns)]}},
+            "text": [f"{x:.{decimals}f}" for x in v], "textposition": "outside", "cliponaxis": False,
+            "hovertemplate": f"<b>%{{customdata}}</b><br>{label}: %{{x:.{decimals}f}}<extra></extra>",
+        })  # fmt: skip
+    if reference is not None:
+        top = max(top, float(reference[1]))
+    layout: Spec = {
+        "barmode": "group",
+        "yaxis": _category_axis(names, autorange="reversed"),
+        "xaxis": {"title": {"text": value_name}, "range": [0.0, 1.2 * top if top > 0 else 1.0]},
+        "legend": {"orientation": "h", "y": -0.25, "x": 0},
+    }
+    if reference is not None:
+        value = float(reference[1])
+        layout["shapes"] = [{
+            "type": "line", "xref": "x", "yref": "paper", "x0": value, "x1": value, "y0": 0, "y1": 1,
+            "line": {"color": "#555555", "dash": "dot", "width": 2},
+        }]  # fmt: skip
+        layout["annotations"] = [{
+            "text": html.escape(reference[0], quote=False), "xref": "x", "yref": "paper", "x": value, "y": 1,
+            "xanchor": "left", "yanchor": "bottom", "showarrow": False, "font": {"size": 12, "color": "#555555"},
+        }]  # fmt: skip
+    return _figure(data, layout, title, height)

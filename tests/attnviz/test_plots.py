@@ -123,3 +123,21 @@ def test_multihead_diagram_writes_the_shapes(n_heads):
     assert "6 × 50" in texts and f"6 × {n_heads * 8}" in texts and f"({n_heads * 8} × 50)" in texts
     assert "A₁  6×6" in texts and "√8" in texts
     assert sum(1 for s in fig.layout.shapes if s.type == "rect") == 3 + 3 * n_heads
+
+
+def test_bars_reference_line():
+    fig = valid(plots.bars(["a", "b"], [0.5, 0.2], reference=("uniform", 0.1)))
+    assert fig.layout.shapes[0].y0 == 0.1 and fig.layout.annotations[0].text == "uniform"
+    h = valid(plots.bars(["a", "b"], [0.5, 0.2], reference=("<u>", 0.9), horizontal=True))
+    assert h.layout.shapes[0].x0 == 0.9 and h.layout.xaxis.range[1] > 0.9
+    assert h.layout.annotations[0].text == "&lt;u&gt;"
+
+
+def test_grouped_bars():
+    fig = valid(
+        plots.grouped_bars(["l6 h12", "<x>"], {"it → cat": [0.7, 0.5], "others": [0.6, 0.1]}, reference=("even", 0.1))
+    )
+    assert len(fig.data) == 2 and fig.layout.barmode == "group"
+    assert fig.data[0].marker.pattern.shape != fig.data[1].marker.pattern.shape  # not colour alone
+    assert list(fig.data[0].customdata) == ["l6 h12", "&lt;x&gt;"]
+    assert fig.layout.shapes[0].x0 == 0.1 and fig.layout.xaxis.range[1] > 0.7

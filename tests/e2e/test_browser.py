@@ -14,7 +14,13 @@ from tests.e2e.conftest import SHOTS
 
 pytestmark = pytest.mark.e2e
 
-PAGES = {"embeddings": "", "similarity": "similarity"}
+PAGES = {
+    "embeddings": "",
+    "similarity": "similarity",
+    "multihead": "multihead",
+    "real-heads": "real-heads",
+    "real-examples": "real-examples",
+}
 RIVER = ["i", "walked", "by", "the", "river", "bank"]
 MONEY = ["i", "deposited", "money", "at", "the", "bank"]
 
