@@ -563,6 +563,9 @@ def lines(
 ) -> go.Figure:
     """One line per series over shared categories (e.g. layers), each with its own colour, marker and dash.
 
+    A single series has its values written at its points; with several, the values are in the hover only, so
+    that labels never sit on another line.
+
     Args:
         series: name → values, one value per x label.
         baseline: (name, value) drawn as a dotted horizontal line, e.g. what a uniform head would give.
@@ -570,12 +573,13 @@ def lines(
     names_x = _safe(x_labels)
     dashes = ("solid", "dash", "dot", "dashdot")
     symbols = ("circle", "square", "diamond", "triangle-up")
+    write_values = len(series) == 1
     data = []
     for n, (name, values) in enumerate(series.items()):
         label = html.escape(name, quote=False)
         data.append({
-            "type": "scatter", "mode": "lines+markers+text", "x": list(range(len(names_x))),
-            "y": _array(values).ravel(), "name": label, "customdata": names_x,
+            "type": "scatter", "mode": "lines+markers+text" if write_values else "lines+markers",
+            "x": list(range(len(names_x))), "y": _array(values).ravel(), "name": label, "customdata": names_x,
             "text": [f"{v:.{decimals}f}" for v in _array(values).ravel()], "textposition": "top center",
             "line": {"color": OKABE_ITO[n % len(OKABE_ITO)], "width": 3, "dash": dashes[n % len(dashes)]},
             "marker": {"size": 9, "symbol": symbols[n % len(symbols)]},
@@ -592,6 +596,14 @@ def lines(
             "text": html.escape(baseline[0], quote=False), "xref": "paper", "yref": "y", "x": 1, "y": baseline[1],
             "xanchor": "right", "yanchor": "bottom", "showarrow": False, "font": {"size": 12, "color": "#555555"},
         })  # fmt: skip
+    if y_range is None and series:
+        # room above the highest point for its written value, and a little below the lowest
+        every = np.concatenate([_array(v).ravel() for v in series.values()])
+        every = every[np.isfinite(every)]
+        if every.size:
+            low, high = float(every.min()), float(every.max())
+            pad = max(0.08 * (high - low), 0.01)
+            y_range = (low - pad, high + (2.5 if write_values else 1.0) * pad)
     layout = {
         "xaxis": _category_axis(names_x),
         "yaxis": {"title": {"text": y_title}} | ({"range": list(y_range)} if y_range is not None else {}),
@@ -713,3 +725,77 @@ def grouped_bars(
             "xanchor": "left", "yanchor": "bottom", "showarrow": False, "font": {"size": 12, "color": "#555555"},
         }]  # fmt: skip
     return _figure(data, layout, title, height)
+
+
+def heatmap_mosaic(
+    maps: object,
+    labels: Sequence[str],
+    *,
+    row_headers: Sequence[str],
+    col_headers: Sequence[str],
+    title: str = "",
+    value_name: str = "weight",
+    zmax: float = 1.0,
+    highlight: tuple[int, int] | None = None,
+    panel_height: int = 64,
+) -> go.Figure:
+    """A grid of small square maps drawn as ONE heatmap with empty lines between the panels.
+
+    One trace instead of one per panel: a 6 × 12 grid built trace by trace costs plotly about 60 ms per
+    rerun. Hover names the panel with the words: "the (layer 2)" → "cat (head 3)".
+
+    Args:
+        maps: (R, C, G, G) one G×G map per grid cell, e.g. (layers, heads, tokens, tokens).
+        labels: G token labels, shared by every map.
+        row_headers, col_headers: R and C names, e.g. "layer 1" and "head 1".
+        highlight: (r, c) of a panel to frame.
+    """
+    z = _array(maps)  # (R, C, G, G)
+    n_r, n_c, g, _ = z.shape
+    step = g + 1  # a panel and the empty line after it
+    big = np.full((n_r * step - 1, n_c * step - 1), np.nan, dtype=np.float32)  # (R·(G+1)−1, C·(G+1)−1)
+    for r in range(n_r):
+        for c in range(n_c):
+            big[r * step : r * step + g, c * step : c * step + g] = z[r, c]
+    words = _safe(unique_labels(labels))
+    heads = [html.escape(h, quote=False) for h in col_headers]
+    rows = [html.escape(h, quote=False) for h in row_headers]
+    # category axes need distinct labels: the gap lines get their own (never shown: ticks are off)
+    x = [f"{words[k]} ({heads[c]})" if k < g else f"gap {c}" for c in range(n_c) for k in range(step)][:-1]
+    y = [f"{words[k]} ({rows[r]})" if k < g else f"gap {r}" for r in range(n_r) for k in range(step)][:-1]
+    trace: Spec = {
+        "type": "heatmap", "z": big, "x": x, "y": y, "colorscale": SEQUENTIAL, "zmin": 0.0, "zmax": zmax,
+        "hoverongaps": False, "xgap": 0.5, "ygap": 0.5,
+        "colorbar": {"thickness": 12, "title": {"text": html.escape(value_name), "side": "right"}},
+        "hovertemplate": f"word: <b>%{{y}}</b><br>attends to: <b>%{{x}}</b><br>{html.escape(value_name)}: "
+        "<b>%{z:.2f}</b><extra></extra>",
+    }  # fmt: skip
+    notes: list[Spec] = [
+        {"text": heads[c], "x": c * step + (g - 1) / 2, "y": 0, "xref": "x", "yref": "paper", "yanchor": "bottom",
+         "showarrow": False, "font": {"size": 12}}
+        for c in range(n_c)
+    ] + [
+        {"text": rows[r], "x": 0, "y": r * step + (g - 1) / 2, "xref": "paper", "yref": "y", "xanchor": "right",
+         "xshift": -6, "showarrow": False, "font": {"size": 12}}
+        for r in range(n_r)
+    ]  # fmt: skip
+    for note in notes[:n_c]:
+        note["y"] = 1.0
+    shapes = []
+    if highlight is not None:
+        r, c = highlight
+        shapes.append({
+            "type": "rect", "xref": "x", "yref": "y", "x0": c * step - 0.9, "x1": c * step + g - 0.1,
+            "y0": r * step - 0.9, "y1": r * step + g - 0.1, "line": {"color": OKABE_ITO[5], "width": 3},
+        })  # fmt: skip
+    layout = {
+        "xaxis": {"type": "category", "showticklabels": False, "showgrid": False, "fixedrange": True, "ticks": ""},
+        "yaxis": {"type": "category", "showticklabels": False, "showgrid": False, "fixedrange": True, "ticks": "",
+                  "autorange": "reversed"},
+        "annotations": notes,
+        "shapes": shapes,
+        "plot_bgcolor": "white",
+    }  # fmt: skip
+    fig = _figure([trace], layout, title, (50 if title else 10) + 30 + n_r * panel_height + 10)
+    fig.layout.margin = {"l": 70, "r": 10, "t": (50 if title else 10) + 24, "b": 10}
+    return fig

@@ -1,4 +1,4 @@
-"""How fast lessons 1–2 answer: server start-up to first rendered page, and server-side rerun times.
+"""How fast the lessons answer: server start-up to first rendered page, and server-side rerun times.
 
     python bench/bench_lessons.py [--repeats 15] [--no-browser]
 
@@ -36,6 +36,10 @@ SENTENCES = [  # twelve known words each
     "a small dog ran across the green park to find its lost ball",
     "we drove along the coast road to see the sunset over the sea",
 ]
+PLACES = [  # sixteen one-word places: each repeat's sentence is new to the caches
+    "mat", "rug", "bed", "sofa", "chair", "floor", "roof", "wall",
+    "porch", "step", "desk", "table", "shelf", "bench", "carpet", "pillow",
+]  # fmt: skip
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -43,6 +47,13 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
+
+
+def _unseen(i: int) -> str:
+    """A 12-word sentence no earlier repeat used: one of SENTENCES with its words rotated."""
+    words = SENTENCES[i % len(SENTENCES)].split()
+    shift = 1 + i // len(SENTENCES)
+    return " ".join(words[shift:] + words[:shift])
 
 
 def _free_port() -> int:
@@ -179,13 +190,72 @@ def reruns(repeats: int) -> dict[str, list[float]]:
             "lessons/similarity.py",
             lambda at, i: at.text_input(key="sim_probe_a").set_value(["river", "water", "shore", "boat"][i % 4]),
         ),
+        "lesson 5 · new sentence": (
+            "lessons/multihead.py",
+            lambda at, i: at.text_input(key="sentence").set_value(SENTENCES[i % 6]),
+        ),
+        "lesson 5 · heads slider": (
+            "lessons/multihead.py",
+            lambda at, i: at.slider(key="mh_heads").set_value(1 + i % 8),
+        ),
+        "lesson 5 · head width": (
+            "lessons/multihead.py",
+            lambda at, i: at.radio(key="mh_dim").set_value([4, 16][i % 2]),
+        ),
+        "lesson 5 · seed": ("lessons/multihead.py", lambda at, i: at.number_input(key="mh_seed").set_value(i + 1)),
+        "lesson 5 · head to enlarge": (
+            "lessons/multihead.py",
+            lambda at, i: at.selectbox(key="mh_focus").set_value(i % len(at.selectbox(key="mh_focus").options)),
+        ),
+        # the real model: a sentence never seen before (a forward pass), then settings on a cached one
+        "lesson 5b · new sentence (forward pass)": (
+            "lessons/real_heads.py",
+            lambda at, i: at.text_input(key="sentence").set_value(_unseen(i)),
+        ),
+        "lesson 5b · layer": (
+            "lessons/real_heads.py",
+            lambda at, i: at.selectbox(key="real_layer").set_value(1 + i % 6),
+        ),
+        "lesson 5b · head": (
+            "lessons/real_heads.py",
+            lambda at, i: at.selectbox(key="real_head").set_value(1 + i % 12),
+        ),
+        "lesson 5b · [CLS]/[SEP] switch": (
+            "lessons/real_heads.py",
+            lambda at, i: at.toggle(key="real_special").set_value(i % 2 == 0),
+        ),
+        "lesson 5b · pieces/words switch": (
+            "lessons/real_heads.py",
+            lambda at, i: at.toggle(key="real_words").set_value(i % 2 == 0),
+        ),
+        "lesson 5b · head view token": (
+            "lessons/real_heads.py",
+            lambda at, i: at.selectbox(key="real_focus").set_value(i % 12),
+        ),
+        "lesson 5c · new it → cat sentence (forward passes)": (
+            "lessons/real_examples.py",
+            lambda at, i: at.text_input(key="real_coref_text").set_value(
+                f"the cat sat on the {PLACES[i % len(PLACES)]} because it was tired {'and hungry ' * (i // 16)}"
+            ),
+        ),
+        "lesson 5c · head to look at": (
+            "lessons/real_examples.py",
+            lambda at, i: at.selectbox(key="real_coref_pick").set_value(i % 5),
+        ),
+        "lesson 5c · new bank sentence (forward passes)": (
+            "lessons/real_examples.py",
+            lambda at, i: at.text_input(key="real_drift_b").set_value(
+                f"I deposited money at the bank on {PLACES[i % len(PLACES)]} {'street ' * (i // 16)}"
+            ),
+        ),
     }
     results: dict[str, list[float]] = {}
     sessions: dict[str | None, object] = {}
     for name, (page, action) in cases.items():
         at = sessions.setdefault(page, session(page))
         _timed(at, lambda a, action=action: action(a, 1))  # warm-up
-        results[name] = [_timed(at, lambda a, i=i, action=action: action(a, i)) for i in range(repeats)]
+        # from 2 on, so that no repeat meets the warm-up's value in a cache
+        results[name] = [_timed(at, lambda a, i=i, action=action: action(a, i)) for i in range(2, repeats + 2)]
     return results
 
 
@@ -193,6 +263,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--no-browser", action="store_true", help="time the server start only")
+    ap.add_argument(
+        "--no-startup", action="store_true", help="skip the start-up (it runs `make run`, which may install packages)"
+    )
     args = ap.parse_args()
     import torch
 
@@ -201,12 +274,13 @@ def main() -> None:
         lines = Path("/proc/cpuinfo").read_text().splitlines()
         cpu = next(ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name"))
     print(
-        f"# Lessons 1–2: start-up and rerun times\n\n{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"# Lessons: start-up and rerun times\n\n{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, "
         f"Python {platform.python_version()}\n"
     )
-    print("| start-up (from `make run`) | seconds |\n|---|---|")
-    for name, secs in startup(browser=not args.no_browser).items():
-        print(f"| {name} | {secs:.2f} |")
+    if not args.no_startup:
+        print("| start-up (from `make run`) | seconds |\n|---|---|")
+        for name, secs in startup(browser=not args.no_browser).items():
+            print(f"| {name} | {secs:.2f} |")
     print(f"\n| rerun, 12-word sentence (server side, {args.repeats} repeats) | median ms | p90 ms | max ms |")
     print("|---|---|---|---|")
     for name, times in reruns(args.repeats).items():

@@ -90,7 +90,7 @@ answered = predict_first(
     ),
 )
 if answered:
-    n_cols = min(H, 4)
+    n_cols = H if H <= 4 else -(-H // 2)  # one row up to 4 heads, then two balanced rows
     st.plotly_chart(
         plots.heatmap_grid(
             A,
@@ -123,6 +123,11 @@ if answered:
         index=pd.Index(labels, name="word"),
     )
     st.dataframe(table, key="mh_top", height=min(35 * (T + 1) + 3, 421))
+    if len(set(tokens.words)) < T:
+        st.caption(
+            "A repeated word gets the same row every time: this toy layer sees only the words, not where they "
+            "stand. Real models add each position's own vector to the word's (page 5b)."
+        )
     if H > 1:
         m1, m2 = st.columns([2, 3])
         m1.metric("Rows where all heads agree", f"{agree:.0%}")

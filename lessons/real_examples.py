@@ -74,7 +74,10 @@ if coref is not None:
         labels = list(view.labels)
         row = 1 + coref.source_index  # grouped by words, [CLS] first: word i is row i + 1
         W = view.weights[chosen.layer, chosen.head]  # (G, G)
-        right.plotly_chart(plots.head_view(labels, labels, W, focus=row), key="real_coref_view")
+        right.plotly_chart(
+            plots.head_view(labels, labels, W, focus=row, title=f"Lines from “{coref.source_word}”"),
+            key="real_coref_view",
+        )
         if not np.isnan(others).all():
             gap = [s.weight - o for s, o in zip(coref.top, others, strict=True)]
             sharp = int(np.nanargmax(gap))
@@ -154,7 +157,7 @@ if "A vs B" in series:
     where = 0 if lowest == 0 else (2 if lowest == len(ab) - 1 else 1)
     if predict_first(
         "real_drift_predict",
-        f"Where will the two “{md_escape(word.strip())}”s of A and B be furthest apart?",
+        f"Where will “{md_escape(word.strip())}” in A and “{md_escape(word.strip())}” in B be furthest apart?",
         ["before any layer (the embeddings)", "in the middle layers", "after the last layer"],
         correct=where,
         explain=f"The lowest cosine is {ab[lowest]:.3f}, at {depths[lowest]}. At the embeddings a word's vector "

@@ -78,18 +78,12 @@ check_link(raw_head, head + 1, f"The link asks for head “{raw_head}”; a laye
 if answered:
     G_thumb = view.thumbs.shape[-1]
     st.plotly_chart(
-        plots.heatmap_grid(
-            view.thumbs.reshape(L * H, G_thumb, G_thumb),
+        plots.heatmap_mosaic(
+            view.thumbs,
             view.thumb_labels,
-            view.thumb_labels,
-            n_cols=H,
-            names=[f"layer {i + 1} · head {j + 1}" for i in range(L) for j in range(H)],
             row_headers=[f"layer {i + 1}" for i in range(L)],
             col_headers=[f"head {j + 1}" for j in range(H)],
-            row_title="word",
-            col_title="attends to",
-            highlight=layer * H + head,
-            panel_height=64,
+            highlight=(layer, head),
         ),
         key="real_grid",
     )
@@ -153,7 +147,7 @@ with st.expander("The three strongest keys of every row"):
 st.header("Head view: who looks at whom")
 long = G > HEAD_VIEW_MAX
 options = list(range(G)) if long else [-1, *range(G)]
-focus = st.selectbox(
+focus = st.columns([1, 2])[0].selectbox(
     "Lines from",
     options,
     format_func=lambda g: "every token (its 3 strongest lines)" if g < 0 else labels[g],

@@ -9,6 +9,7 @@ import pytest
 from tests.app.test_pages import _reveal_all, no_html, plain
 
 TOY, REAL, EXAMPLES = "lessons/multihead.py", "lessons/real_heads.py", "lessons/real_examples.py"
+RIVER_TOKENS = ["[CLS]", "I", "walked", "by", "the", "river", "bank", "[SEP]"]
 TWELVE = "the cat sat on the mat because it was tired after chasing"
 
 
@@ -154,12 +155,15 @@ def test_toy_long_sentence_is_read_by_hover_and_table(app):
 def test_real_grid_enlarge_and_head_view(app):
     at = ok(_reveal_all(app(REAL)))
     grid = chart(at, "real_grid")
-    assert len(grid["data"]) == 72
-    assert grid["data"][0]["y"] == ["[CLS]", "I", "walked", "by", "the", "river", "bank", "[SEP]"]
-    assert grid["layout"]["shapes"][0]["xref"] == "x domain"  # layer 1 · head 1 is framed
+    assert len(grid["data"]) == 1  # 72 maps in one trace, 8 tokens + a gap line each
+    assert z(grid["data"][0]).shape == (6 * 9 - 1, 12 * 9 - 1)
+    assert grid["data"][0]["y"][:8] == [f"{w} (layer 1)" for w in RIVER_TOKENS]
+    assert grid["data"][0]["x"][9] == "[CLS] (head 2)"
+    assert grid["layout"]["shapes"][0]["x0"] < 0 < grid["layout"]["shapes"][0]["y1"]  # layer 1 · head 1 is framed
     run(at.selectbox(key="real_layer").set_value(6))
     run(at.selectbox(key="real_head").set_value(12))
-    assert chart(at, "real_grid")["layout"]["shapes"][0]["xref"] == "x72 domain"
+    frame = chart(at, "real_grid")["layout"]["shapes"][0]
+    assert frame["x0"] < 11 * 9 < frame["x1"] and frame["y0"] < 5 * 9 < frame["y1"]
     assert chart(at, "real_large")["layout"]["title"]["text"].startswith("Layer 6 · head 12")
     large = z(chart(at, "real_large")["data"][0])
     assert large.shape == (8, 8) and np.allclose(large.sum(axis=1), 1, atol=1e-4)
@@ -188,7 +192,7 @@ def test_real_special_tokens_removed_with_their_share_said(app):
     assert np.allclose(z(large["data"][0]).sum(axis=1), 1, atol=1e-4)  # renormalised
     said = next(c.value for c in at.caption if "left out" in c.value)
     assert held.split("receive ")[1].split("%")[0] in said  # the share they held is the share they received
-    assert chart(at, "real_grid")["data"][0]["y"][0] == "I"
+    assert chart(at, "real_grid")["data"][0]["y"][0] == "I (layer 1)"
 
 
 def test_real_pieces_grouped_into_words_on_request(app):
@@ -233,7 +237,7 @@ def test_real_odd_sentences(app, text, message):
 def test_real_long_sentence_is_pooled_and_the_head_view_trimmed(app):
     at = ok(_reveal_all(app(REAL, sentence="東京" * 150)))  # 300 characters: one piece each, 302 tokens
     grid = chart(at, "real_grid")
-    assert len(grid["data"][0]["y"]) == 48 and "…" in grid["data"][0]["y"][1]
+    assert z(grid["data"][0]).shape == (6 * 49 - 1, 12 * 49 - 1) and "…" in grid["data"][0]["y"][1]
     assert any("pooled into 48 blocks" in c.value for c in at.caption)
     view = chart(at, "real_head_view")
     assert len(view["data"][0]["y"]) <= 25  # the chosen token and its 24 strongest keys

@@ -114,6 +114,9 @@ def test_lines_with_baseline():
     assert len(fig.data) == 2 and fig.data[0].line.dash != fig.data[1].line.dash
     assert fig.data[1].name == "&lt;b&gt;"
     assert fig.layout.shapes[0].y0 == 0.1
+    assert fig.data[0].mode == "lines+markers"  # two series: values in the hover, not on the lines
+    one = valid(plots.lines(["emb", "layer 1"], {"a": [1.0, 0.8]}))
+    assert "text" in one.data[0].mode and one.layout.yaxis.range[1] > 1.0  # room for the written value
 
 
 @pytest.mark.parametrize("n_heads", [1, 4, 8])
@@ -141,3 +144,22 @@ def test_grouped_bars():
     assert fig.data[0].marker.pattern.shape != fig.data[1].marker.pattern.shape  # not colour alone
     assert list(fig.data[0].customdata) == ["l6 h12", "&lt;x&gt;"]
     assert fig.layout.shapes[0].x0 == 0.1 and fig.layout.xaxis.range[1] > 0.7
+
+
+def test_heatmap_mosaic_is_one_trace_with_gaps():
+    maps = np.random.default_rng(2).random((2, 3, 4, 4))
+    fig = valid(
+        plots.heatmap_mosaic(
+            maps, ["a", "b", "a", "<c>"], row_headers=["layer 1", "layer 2"], col_headers=["h1", "h2", "h3"],
+            highlight=(1, 2),
+        )
+    )  # fmt: skip
+    assert len(fig.data) == 1
+    z = np.asarray(fig.data[0].z, dtype=float)
+    assert z.shape == (2 * 5 - 1, 3 * 5 - 1)
+    assert np.allclose(z[5:9, 10:14], maps[1, 2]) and np.isnan(z[4]).all() and np.isnan(z[:, 9]).all()
+    assert fig.data[0].x[10] == "a (h3)" and fig.data[0].y[8] == "&lt;c&gt; (layer 2)"
+    assert len(set(fig.data[0].x)) == len(fig.data[0].x)  # distinct category labels
+    rect = fig.layout.shapes[0]
+    assert rect.x0 < 10 < 13 < rect.x1 and rect.y0 < 5 < 8 < rect.y1
+    assert {a.text for a in fig.layout.annotations} == {"layer 1", "layer 2", "h1", "h2", "h3"}
