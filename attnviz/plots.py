@@ -108,8 +108,9 @@ def heatmap(
             f"{html.escape(value_name)}: <b>%{{z:.{decimals}f}}</b><extra></extra>"
         ),
         "colorbar": {"thickness": 14, "title": {"text": html.escape(value_name), "side": "right"}},
-        "xgap": 1,
-        "ygap": 1,
+        # white lines between cells, except where cells are so small that the lines would wash them out
+        "xgap": 1 if n_cols <= 60 else 0,
+        "ygap": 1 if n_rows <= 60 else 0,
     }
     if diverging:
         trace |= {"zmid": 0.0, "zmin": -limit, "zmax": limit}
@@ -737,7 +738,7 @@ def heatmap_mosaic(
     value_name: str = "weight",
     zmax: float = 1.0,
     highlight: tuple[int, int] | None = None,
-    panel_height: int = 64,
+    panel_height: int | None = None,
 ) -> go.Figure:
     """A grid of small square maps drawn as ONE heatmap with empty lines between the panels.
 
@@ -749,10 +750,12 @@ def heatmap_mosaic(
         labels: G token labels, shared by every map.
         row_headers, col_headers: R and C names, e.g. "layer 1" and "head 1".
         highlight: (r, c) of a panel to frame.
+        panel_height: pixels per grid row; default grows with G from 64 to 96.
     """
     z = _array(maps)  # (R, C, G, G)
     n_r, n_c, g, _ = z.shape
     step = g + 1  # a panel and the empty line after it
+    gap = 0.5 if g <= 16 else 0  # white lines between cells would wash out cells of a pixel or two
     big = np.full((n_r * step - 1, n_c * step - 1), np.nan, dtype=np.float32)  # (R·(G+1)−1, C·(G+1)−1)
     for r in range(n_r):
         for c in range(n_c):
@@ -765,7 +768,7 @@ def heatmap_mosaic(
     y = [f"{words[k]} ({rows[r]})" if k < g else f"gap {r}" for r in range(n_r) for k in range(step)][:-1]
     trace: Spec = {
         "type": "heatmap", "z": big, "x": x, "y": y, "colorscale": SEQUENTIAL, "zmin": 0.0, "zmax": zmax,
-        "hoverongaps": False, "xgap": 0.5, "ygap": 0.5,
+        "hoverongaps": False, "xgap": gap, "ygap": gap,
         "colorbar": {"thickness": 12, "title": {"text": html.escape(value_name), "side": "right"}},
         "hovertemplate": f"word: <b>%{{y}}</b><br>attends to: <b>%{{x}}</b><br>{html.escape(value_name)}: "
         "<b>%{z:.2f}</b><extra></extra>",
@@ -796,6 +799,7 @@ def heatmap_mosaic(
         "shapes": shapes,
         "plot_bgcolor": "white",
     }  # fmt: skip
+    panel_height = panel_height or int(min(96, max(64, 2 * g)))
     fig = _figure([trace], layout, title, (50 if title else 10) + 30 + n_r * panel_height + 10)
     fig.layout.margin = {"l": 70, "r": 10, "t": (50 if title else 10) + 24, "b": 10}
     return fig

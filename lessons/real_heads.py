@@ -124,6 +124,8 @@ st.plotly_chart(
     ),
     key="real_large",
 )
+if G > 40:
+    st.caption(f"{G} tokens: drag over the map to zoom in (double-click to zoom out), or open the table below.")
 if keep_special:
     held = float(view.special_share[layer, head])
     st.caption(f"[CLS] and [SEP] receive {held:.0%} of this head's attention (mean over your words' rows).")
