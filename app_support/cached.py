@@ -124,7 +124,8 @@ class Drift:
 
     labels: tuple[str, ...]  # L+1: "embeddings", "layer 1", …
     cosines: tuple[float, ...]  # L+1
-    notes: tuple[str, ...]  # the model's notes on both sentences, e.g. [UNK] words
+    notes_a: tuple[str, ...]  # the model's notes on each sentence, e.g. [UNK] words, truncation
+    notes_b: tuple[str, ...]
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -134,5 +135,4 @@ def drift(_model: pretrained.Model, text_a: str, text_b: str, word: str) -> Drif
     for tokens in (a, b):
         pretrained.find_word(_model, tokens, word)
     found = pretrained.drift_across_layers(_model, a, b, word)
-    notes = tuple(f"Sentence {n}: {note}" for n, t in (("A", a), ("B", b)) for note in t.notes)
-    return Drift(labels=found.labels, cosines=found.cosines, notes=notes)
+    return Drift(labels=found.labels, cosines=found.cosines, notes_a=a.notes, notes_b=b.notes)

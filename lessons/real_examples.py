@@ -139,42 +139,50 @@ text_c = st.text_input(
 )
 series: dict[str, tuple[float, ...]] = {}
 depths: tuple[str, ...] = ()
-for name, other in (("A vs B", text_b), ("A vs C", text_c)):
-    if name == "A vs C" and not other.strip():
+notes: dict[str, None] = {}  # each note once, in order
+for other, name in ((text_b, "B"), (text_c, "C")):
+    if name == "C" and not other.strip():
         continue
     try:
         found = cached.drift(model, text_a, other, word)
     except AttnvizInputError as err:
-        warn(f"{name}: {err}. The word must appear in both sentences.")
+        warn(f"A and {name}: {err}. The word must appear in both sentences.")
         continue
-    for note in found.notes:
-        warn(note.replace("Sentence B", "Sentence C") if name == "A vs C" else note)
-    series[name] = found.cosines
+    notes.update(
+        {f"Sentence A: {n}": None for n in found.notes_a} | {f"Sentence {name}: {n}": None for n in found.notes_b}
+    )
+    series[f"A vs {name}"] = found.cosines
     depths = found.labels
+for note in notes:
+    warn(note)
+answered = bool(series)
 if "A vs B" in series:
     ab = np.array(series["A vs B"])
     lowest = int(ab.argmin())
-    where = 0 if lowest == 0 else (2 if lowest == len(ab) - 1 else 1)
-    if predict_first(
+    answered = predict_first(
         "real_drift_predict",
         f"Where will “{md_escape(word.strip())}” in A and “{md_escape(word.strip())}” in B be furthest apart?",
         ["before any layer (the embeddings)", "in the middle layers", "after the last layer"],
-        correct=where,
+        correct=0 if lowest == 0 else (2 if lowest == len(ab) - 1 else 1),
         explain=f"The lowest cosine is {ab[lowest]:.3f}, at {depths[lowest]}. At the embeddings a word's vector "
         "depends only on the word and its position, so the same word at the same place starts at exactly 1.",
-    ):
-        st.plotly_chart(
-            plots.lines(
-                depths,
-                series,
-                title=f"cos(“{word.strip()}” in A, “{word.strip()}” in the other sentence), layer by layer",
-                y_title="cosine",
-            ),
-            key="real_drift_chart",
+    )
+if answered:
+    st.plotly_chart(
+        plots.lines(
+            depths,
+            series,
+            title=f"cos(“{word.strip()}” in A, “{word.strip()}” in the other sentence), layer by layer",
+            y_title="cosine",
+        ),
+        key="real_drift_chart",
+    )
+    st.caption(
+        " ".join(f"{name}: {c[0]:.3f} at the embeddings, {c[-1]:.3f} after layer {L}." for name, c in series.items())
+        + (
+            f" After the last layer, A's “{md_escape(word.strip())}” is closer to "
+            f"{'C' if series['A vs C'][-1] > series['A vs B'][-1] else 'B'}'s."
+            if len(series) == 2
+            else ""
         )
-        summary = f"A vs B: {ab[0]:.3f} at the embeddings, {ab[-1]:.3f} after layer {L}."
-        if "A vs C" in series:
-            ac = np.array(series["A vs C"])
-            closer = "C" if ac[-1] > ab[-1] else "B"
-            summary += f" A vs C: {ac[0]:.3f} → {ac[-1]:.3f}. After the last layer A's word is closer to {closer}'s."
-        st.caption(summary)
+    )

@@ -310,7 +310,7 @@ def test_examples_odd_text_and_scripts(app):
 @pytest.mark.parametrize(
     "key,value,message",
     [
-        ("real_drift_word", "dog", "A vs B: 'dog' is not a word"),
+        ("real_drift_word", "dog", "A and B: 'dog' is not a word"),
         ("real_drift_word", "", "name a word"),
         ("real_drift_b", "", "not a word of the sentence"),
         ("real_drift_a", "I walked by the river 😀 bank", "[UNK]"),
@@ -333,3 +333,10 @@ def test_examples_drift_edits(app):
     assert len(ab) == 7 and ab[0] == pytest.approx(1.0, abs=1e-4)  # same word, same position
     run(at.text_input(key="real_drift_word").set_value("Bank"))  # case does not matter
     assert "real_drift_chart" in keys(at)
+
+
+def test_examples_drift_keeps_the_good_pair_when_one_sentence_lacks_the_word(app):
+    at = ok(app(EXAMPLES))
+    run(at.text_input(key="real_drift_b").set_value("I deposited money at the shop"))
+    assert any("A and B:" in w and "'bank' is not a word" in w for w in warnings(at))
+    assert [d["name"] for d in chart(at, "real_drift_chart")["data"]] == ["A vs C"]  # no question left to ask
