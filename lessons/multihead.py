@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app_support import loaders
-from app_support.widgets import check_link, link_value, need_words, predict_first, sentence_tokens
+from app_support.widgets import check_link, link_value, md_escape, need_words, predict_first, sentence_tokens, warn
 from attnviz import AttnvizInputError, plots
 from attnviz.embeddings import vectors_for
 from attnviz.heads import HEAD_DIMS, MAX_HEADS, head_difference, top_keys, toy_layer, toy_weights
@@ -24,8 +24,8 @@ st.markdown(
 tokens = sentence_tokens()
 if len(tokens.words) == 1:
     st.info(
-        f"Your sentence has one known word, “{tokens.labels[0]}”. A word can only attend to the words there are, "
-        "so every head would give it all its attention: a map of one cell holding 1.00.",
+        f"Your sentence has one known word, “{md_escape(tokens.labels[0])}”. A word can only attend to the words "
+        "there are, so every head would give it all its attention: a map of one cell holding 1.00.",
         icon=":material/info:",
     )
 if not need_words(tokens, 2):
@@ -50,7 +50,7 @@ check_link(raw_seed, seed, f"The link asks for seed “{raw_seed}”; seeds run 
 try:
     weights = toy_weights(D, H, Dh, seed)
 except AttnvizInputError as err:  # only reachable with a hand-edited session; the widgets keep values in range
-    st.warning(str(err))
+    warn(str(err))
     st.stop()
 layer = toy_layer(I, weights)
 A = layer.heads.weights  # (H, T, T)
@@ -66,7 +66,7 @@ st.latex(
 )
 st.caption(
     f"Each head works in a small space of {Dh} numbers, so the {H} heads together cost about what one head of "
-    f"width {H * Dh} would. Because W_O brings the result back to {D} numbers per word, the next layer cannot "
+    f"width {H * Dh} would. Because $W_O$ brings the result back to {D} numbers per word, the next layer cannot "
     "tell how many heads there were."
 )
 
