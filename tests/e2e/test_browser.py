@@ -69,8 +69,10 @@ def errors_on(page) -> list[str]:
     return [boxes.nth(i).inner_text() for i in range(boxes.count())]
 
 
+# top to bottom on the screen: plotly may put the ticks of a reversed axis into the page in either order
 ROWS_JS = (
-    "() => [...(document.querySelector('.js-plotly-plot')?.querySelectorAll('g.ytick') ?? [])].map(t => t.textContent)"
+    "() => [...(document.querySelector('.js-plotly-plot')?.querySelectorAll('g.ytick') ?? [])]"
+    ".sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top).map(t => t.textContent)"
 )
 
 
