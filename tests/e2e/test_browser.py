@@ -92,7 +92,9 @@ def test_every_page_loads_without_error(server, page, name):
     assert page.locator("h1").first.inner_text()[0].isdigit()
     assert page.get_by_text("Page not found").count() == 0
     reveal_all(page)
-    assert page.locator(".js-plotly-plot").count() >= 3
+    # at least three charts drawn; on a busy machine the rerun after the last "skip" may still be drawing
+    expect(page.locator(".js-plotly-plot").nth(2)).to_be_attached(timeout=30_000)
+    settle(page)
     assert errors_on(page) == []
     shoot(page, f"lesson-{name}")
 
@@ -153,11 +155,21 @@ def plot_title(page, key: str) -> str:
 
 def wait_chart(page, key: str, condition: str = "d.length > 0") -> None:
     """Wait until the chart with Streamlit key ``key`` has drawn traces ``d`` that meet ``condition``."""
-    page.wait_for_function(
-        f"() => {{ const d = document.querySelector('.st-key-{key} .js-plotly-plot')?.data; "
-        f"return !!d && ({condition}) }}",
-        timeout=30_000,
-    )
+    try:
+        page.wait_for_function(
+            f"() => {{ const d = document.querySelector('.st-key-{key} .js-plotly-plot')?.data; "
+            f"return !!d && ({condition}) }}",
+            timeout=30_000,
+        )
+    except PlaywrightTimeout:
+        page.screenshot(path=str(SHOTS / f"timeout-{key}.png"), full_page=True)  # what the learner would see
+        raise
+
+
+def skip(page, key: str) -> None:
+    """Skip the "predict first" question ``key`` once it is on the page (robust to a page still drawing)."""
+    page.locator(f".st-key-{key}_skip button").click(timeout=60_000)
+    settle(page)
 
 
 def pick(page, key: str, option: str) -> None:
@@ -177,7 +189,7 @@ def pick(page, key: str, option: str) -> None:
 def test_multihead_slider_changes_the_heads(server, page):
     page.goto(f"{server}/multihead?sentence={urllib.parse.quote('the cat sat on the mat because it was tired')}")
     settle(page)
-    reveal_all(page)
+    skip(page, "mh_predict")
     wait_chart(page, "mh_grid")
     assert len(plot_data(page, "mh_grid")) == 4
     slider = page.get_by_role("slider", name="Heads H")
@@ -199,7 +211,7 @@ def test_multihead_slider_changes_the_heads(server, page):
 def test_real_heads_enlarge_and_special_tokens(server, page):
     page.goto(f"{server}/real-heads?sentence={urllib.parse.quote('the cat sat on the mat because it was tired')}")
     settle(page)
-    reveal_all(page)
+    skip(page, "real_predict")
     wait_chart(page, "real_grid")
     assert plot_data(page, "real_grid")[0]["y"][0] == "[CLS] (layer 1)"
     pick(page, "real_layer", "6")
@@ -219,7 +231,8 @@ def test_real_heads_enlarge_and_special_tokens(server, page):
 def test_real_examples_words_can_be_edited(server, page):
     page.goto(f"{server}/real-examples")
     settle(page)
-    reveal_all(page)
+    skip(page, "real_coref_predict")
+    skip(page, "real_drift_predict")
     wait_chart(page, "real_coref_top")
     wait_chart(page, "real_drift_chart")
     assert [t["name"] for t in plot_data(page, "real_drift_chart")] == ["A vs B", "A vs C"]
@@ -234,6 +247,5 @@ def test_real_examples_words_can_be_edited(server, page):
     box.fill("it")
     box.press("Enter")
     settle(page)
-    reveal_all(page)
-    wait_chart(page, "real_coref_top")
+    wait_chart(page, "real_coref_top")  # the question stays answered
     assert errors_on(page) == []
