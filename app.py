@@ -12,6 +12,9 @@ LESSONS = [
     st.Page("lessons/similarity.py", title="2 · The similarity matrix", url_path="similarity"),
     st.Page("lessons/projections.py", title="3 · Queries, keys and values", url_path="projections"),
     st.Page("lessons/softmax.py", title="4 · Softmax and scaling", url_path="softmax"),
+    st.Page("lessons/multihead.py", title="5 · Multi-head attention", url_path="multihead"),
+    st.Page("lessons/real_heads.py", title="5b · Heads of a real transformer", url_path="real-heads"),
+    st.Page("lessons/real_examples.py", title="5c · What real heads do", url_path="real-examples"),
 ]
 page = st.navigation({"The course": LESSONS})
 

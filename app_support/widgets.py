@@ -85,3 +85,22 @@ def need_words(tokens: Tokens, minimum: int = 1) -> bool:
             icon=EDIT,
         )
     return False
+
+
+def link_value(key: str) -> str | None:
+    """What a shared link says for a setting bound to the URL (``bind="query-params"``), read before its widget is
+    drawn: the widget silently drops a value it cannot use, and the learner should hear why."""
+    raw = st.query_params.get(key)
+    return raw if isinstance(raw, str) else None
+
+
+def check_link(raw: str | None, used: object, message: str) -> None:
+    """Warn (``message``, escaped) when a link gave a setting a value that could not be used as it was."""
+    if raw is None:
+        return
+    try:
+        same = float(raw) == float(used)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        same = raw.strip() == str(used)
+    if not same:
+        warn(message)

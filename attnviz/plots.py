@@ -104,6 +104,10 @@ def heatmap(
     row_notes: Sequence[str] | None = None,
     zrange: tuple[float, float] | None = None,
     narrow: bool = False,
+    col_groups: int = 0,
+    row_groups: int = 0,
+    highlight_rows: Sequence[int] = (),
+    zmax: float | None = None,
 ) -> go.Figure:
     """A labelled matrix. Hover shows the row token, the column token and the value.
 
@@ -118,6 +122,9 @@ def heatmap(
         zrange: fixed colour range (low, high), e.g. (0, 1) for attention weights.
         narrow: the figure gets half a page (two side by side): values only up to `NARROW_CELL_TEXT_MAX`
             columns, smaller, and column labels slanted as soon as they would touch.
+        col_groups, row_groups: draw a divider every n columns / rows (e.g. between the heads of a concat).
+        highlight_rows: rows to frame, e.g. the word a question is about.
+        zmax: top of a sequential scale (e.g. 1 for weights); default the data's own range.
     """
     z = _array(matrix)  # (R, C)
     if top_k is not None:
@@ -143,14 +150,17 @@ def heatmap(
             f"{html.escape(value_name)}: <b>%{{z:.{decimals}f}}</b><extra></extra>"
         ),
         "colorbar": {"thickness": 14, "title": {"text": html.escape(value_name), "side": "right"}},
-        "xgap": 1,
-        "ygap": 1,
+        # white lines between cells, except where cells are so small that the lines would wash them out
+        "xgap": 1 if n_cols <= 60 else 0,
+        "ygap": 1 if n_rows <= 60 else 0,
         "hoverongaps": False,
     }
     if zrange is not None:
         trace |= {"zmin": zrange[0], "zmax": zrange[1]}
     elif diverging:
         trace |= {"zmid": 0.0, "zmin": -limit, "zmax": limit}
+    elif zmax is not None:
+        trace |= {"zmin": 0.0, "zmax": zmax}
     if cell_text:
         trace |= {"texttemplate": f"%{{z:.{decimals}f}}", "textfont": {"size": 12 if narrow else 13}}
     layout = {
@@ -179,6 +189,20 @@ def heatmap(
         ]  # fmt: skip
         trace["colorbar"] |= {"orientation": "h", "y": -0.02, "yanchor": "top", "len": 0.6, "thickness": 12}
         layout["margin"] = {"l": 10, "r": 80, "t": 50 if title else 10, "b": 70}
+    shapes: list[Spec] = []
+    for size, count, vertical in ((col_groups, n_cols, True), (row_groups, n_rows, False)):
+        for edge in range(size, count, size) if size > 0 else ():
+            ends = {"x0": edge - 0.5, "x1": edge - 0.5, "y0": -0.5, "y1": n_rows - 0.5}
+            if not vertical:
+                ends = {"x0": -0.5, "x1": n_cols - 0.5, "y0": edge - 0.5, "y1": edge - 0.5}
+            shapes.append({"type": "line", "xref": "x", "yref": "y", "line": {"color": "#000000", "width": 2}} | ends)
+    for r in highlight_rows:
+        shapes.append({
+            "type": "rect", "xref": "x", "yref": "y", "x0": -0.5, "x1": n_cols - 0.5, "y0": r - 0.5, "y1": r + 0.5,
+            "line": {"color": OKABE_ITO[5], "width": 3},
+        })  # fmt: skip
+    if shapes:
+        layout["shapes"] = shapes
     auto_height = 140 + (34 if n_rows <= 20 else 22) * n_rows
     return _figure([trace], layout, title, height or min(900, auto_height))
 
@@ -357,8 +381,12 @@ def bars(
     horizontal: bool = False,
     decimals: int = 2,
     height: int = 360,
+    reference: tuple[str, float] | None = None,
 ) -> go.Figure:
-    """A bar per label; ``highlight`` marks some bars in the second colour and with a hatch pattern."""
+    """A bar per label; ``highlight`` marks some bars in the second colour and with a hatch pattern.
+
+    ``reference`` (name, value) draws a dotted line across the bars at that value, e.g. a uniform baseline.
+    """
     y = _array(values).ravel()  # (N,)
     names = _safe(labels)
     marked = set(highlight)
@@ -383,6 +411,8 @@ def bars(
     }
     # room beyond the longest bar for the value written next to it
     low, high = min(0.0, float(y.min(initial=0.0))), max(0.0, float(y.max(initial=0.0)))
+    if reference is not None:
+        low, high = min(low, reference[1]), max(high, reference[1])
     span = (high - low) or 1.0
     value_range = [low - 0.18 * span if low < 0 else 0.0, high + 0.18 * span if high > 0 else 0.0]
     value_spec = {"title": {"text": value_name}, "zeroline": True, "zerolinewidth": 2, "range": value_range}
@@ -393,6 +423,17 @@ def bars(
             "xaxis": _category_axis(names, title={"text": x_title}, tickangle=-45 if len(y) > 10 else 0),
             "yaxis": value_spec,
         }
+    if reference is not None:
+        name, value = html.escape(reference[0], quote=False), float(reference[1])
+        line = {"type": "line", "line": {"color": "#555555", "dash": "dot", "width": 2}}
+        note = {"text": name, "showarrow": False, "font": {"size": 12, "color": "#555555"}}
+        if horizontal:
+            line |= {"xref": "x", "yref": "paper", "x0": value, "x1": value, "y0": 0, "y1": 1}
+            note |= {"xref": "x", "yref": "paper", "x": value, "y": 1, "xanchor": "left", "yanchor": "bottom"}
+        else:
+            line |= {"xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": value, "y1": value}
+            note |= {"xref": "paper", "yref": "y", "x": 1, "y": value, "xanchor": "right", "yanchor": "bottom"}
+        layout |= {"shapes": [line], "annotations": [note]}
     return _figure([trace], layout, title, height)
 
 
@@ -511,3 +552,474 @@ def distributions(
         "yaxis": {"title": {"text": "share of pairs"}, "tickformat": ".0%"},
     }
     return _figure(data, layout, title, height)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Lesson 5: several heads at once, the head view, the multi-head diagram, lines across layers
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _axis_key(kind: str, n: int) -> str:
+    """Layout key of the n-th (0-based) x or y axis: "xaxis", "xaxis2", …"""
+    return f"{kind}axis" if n == 0 else f"{kind}axis{n + 1}"
+
+
+def _axis_ref(kind: str, n: int) -> str:
+    """Trace reference of the n-th (0-based) axis: "x", "x2", …"""
+    return kind if n == 0 else f"{kind}{n + 1}"
+
+
+def heatmap_grid(
+    maps: object,
+    rows: Sequence[str],
+    cols: Sequence[str],
+    *,
+    n_cols: int,
+    names: Sequence[str],
+    titles: Sequence[str] | None = None,
+    row_headers: Sequence[str] = (),
+    col_headers: Sequence[str] = (),
+    title: str = "",
+    row_title: str = "row",
+    col_title: str = "column",
+    value_name: str = "weight",
+    zmax: float = 1.0,
+    show_ticks: bool = False,
+    highlight: int | None = None,
+    panel_height: int = 120,
+) -> go.Figure:
+    """Small heatmaps in a grid, one shared colour scale, built as one figure with an axis pair per panel.
+
+    Args:
+        maps: (N, R, C) the panels, laid out row by row, ``n_cols`` to a row.
+        rows, cols: R and C labels shared by every panel (shown on hover; as ticks with ``show_ticks``).
+        names: N panel names for the hover text, e.g. "layer 2 · head 5".
+        titles: N titles written above the panels (or None).
+        row_headers, col_headers: one label per grid row (left) and per grid column (top), e.g. "layer 1".
+        zmax: top of the shared sequential scale (weights: 1).
+        show_ticks: write the row labels left of the first column and the column labels under every panel.
+        highlight: index of a panel to frame (the one shown large elsewhere).
+        panel_height: height of one panel in pixels.
+    """
+    z = _array(maps)  # (N, R, C)
+    n = z.shape[0]
+    n_cols = max(1, min(n_cols, n))
+    n_rows = -(-n // n_cols)
+    rows_l, cols_l = _safe(unique_labels(rows)), _safe(unique_labels(cols))
+    # vertical room in pixels: titles above a panel, rotated tick labels below it
+    label_px = 12 + 7 * max((len(c) for c in cols_l), default=1) if show_ticks else 0
+    gap_px = (22 if titles else 8) + label_px
+    top_px = (50 if title else 10) + (24 if col_headers else 0) + (22 if titles else 0)
+    plot_px = n_rows * panel_height + (n_rows - 1) * gap_px
+    bottom_px = 10 + label_px
+    gap_x = 0.02 if not show_ticks else 0.035
+    width = (1.0 - gap_x * (n_cols - 1)) / n_cols
+    data: list[Spec] = []
+    layout: Spec = {
+        "coloraxis": {
+            "colorscale": SEQUENTIAL,
+            "cmin": 0.0,
+            "cmax": zmax,
+            "colorbar": {"thickness": 12, "title": {"text": html.escape(value_name), "side": "right"}},
+        },
+        "annotations": [],
+        "shapes": [],
+    }
+    for i in range(n):
+        r, c = divmod(i, n_cols)
+        y1 = 1.0 - r * (panel_height + gap_px) / plot_px
+        y0 = y1 - panel_height / plot_px
+        x0 = c * (width + gap_x)
+        name = html.escape(names[i], quote=False)
+        data.append({
+            "type": "heatmap", "z": z[i], "x": cols_l, "y": rows_l, "coloraxis": "coloraxis",
+            "xaxis": _axis_ref("x", i), "yaxis": _axis_ref("y", i), "xgap": 0.5, "ygap": 0.5,
+            "hovertemplate": (
+                f"<b>{name}</b><br>{html.escape(row_title)}: <b>%{{y}}</b><br>{html.escape(col_title)}: "
+                f"<b>%{{x}}</b><br>{html.escape(value_name)}: <b>%{{z:.2f}}</b><extra></extra>"
+            ),
+        })  # fmt: skip
+        tick = {"tickfont": {"size": 11}, "ticks": ""}
+        layout[_axis_key("x", i)] = {
+            "type": "category", "domain": [x0, x0 + width], "anchor": _axis_ref("y", i), "showgrid": False,
+            "showticklabels": show_ticks, "tickangle": -90, "side": "bottom", "fixedrange": True,
+        } | tick  # fmt: skip
+        layout[_axis_key("y", i)] = {
+            "type": "category", "domain": [max(0.0, y0), min(1.0, y1)], "anchor": _axis_ref("x", i),
+            "autorange": "reversed", "showgrid": False, "showticklabels": show_ticks and c == 0, "fixedrange": True,
+        } | tick  # fmt: skip
+        if titles:
+            layout["annotations"].append({
+                "text": html.escape(titles[i], quote=False), "xref": "paper", "yref": "paper", "showarrow": False,
+                "x": x0 + width / 2, "y": y1, "yanchor": "bottom", "xanchor": "center", "font": {"size": 13},
+            })  # fmt: skip
+        if r == 0 and c < len(col_headers):
+            layout["annotations"].append({
+                "text": html.escape(col_headers[c], quote=False), "xref": "paper", "yref": "paper",
+                "showarrow": False, "x": x0 + width / 2, "y": 1.0, "yanchor": "bottom", "xanchor": "center",
+                "yshift": 22 if titles else 2, "font": {"size": 12},
+            })  # fmt: skip
+        if c == 0 and r < len(row_headers):
+            layout["annotations"].append({
+                "text": html.escape(row_headers[r], quote=False), "xref": "paper", "yref": "paper",
+                "showarrow": False, "x": 0.0, "y": (y0 + y1) / 2, "xanchor": "right", "yanchor": "middle",
+                "xshift": -6, "font": {"size": 12},
+            })  # fmt: skip
+    if highlight is not None and 0 <= highlight < n:
+        ref = _axis_ref("x", highlight), _axis_ref("y", highlight)
+        layout["shapes"].append({
+            "type": "rect", "xref": f"{ref[0]} domain", "yref": f"{ref[1]} domain",
+            "x0": -0.06, "x1": 1.06, "y0": -0.06, "y1": 1.06, "line": {"color": OKABE_ITO[5], "width": 3},
+        })  # fmt: skip
+    fig = _figure(data, layout, title, top_px + plot_px + bottom_px)
+    fig.layout.margin = {"l": 70 if row_headers else (10 if not show_ticks else 80), "r": 10, "t": top_px, "b": 10}
+    return fig
+
+
+def head_view(
+    queries: Sequence[str],
+    keys: Sequence[str],
+    weights: object,
+    *,
+    focus: int | None = None,
+    top_k: int = 3,
+    keep: Sequence[int] | None = None,
+    title: str = "",
+    value_name: str = "weight",
+) -> go.Figure:
+    """Tokens in two columns, lines from a query on the left to the keys it attends to on the right.
+
+    A line's width and opacity grow with its weight. With ``focus`` the lines are that token's row of the
+    map; without it every token draws lines to its ``top_k`` strongest keys.
+
+    Args:
+        queries, keys: T and S labels (the same sentence for self-attention).
+        weights: (T, S).
+        focus: the query to draw from, or None for every query.
+        keep: which token positions to draw (in order) when a long sentence would not fit; default all.
+    """
+    w = _array(weights)  # (T, S)
+    q_names, k_names = _safe(queries), _safe(keys)
+    shown = list(range(max(len(q_names), len(k_names)))) if keep is None else sorted(set(keep))
+    slot = {t: n for n, t in enumerate(shown)}  # token position → row on screen
+    n_shown = len(shown)
+    row_px = int(min(28, max(14, 1000 / max(n_shown, 1))))
+    font = 15 if row_px >= 24 else (13 if row_px >= 18 else 11)
+    shapes: list[Spec] = []
+
+    def line(i: int, j: int, weight: float, colour: str) -> None:
+        if weight < 0.005 or i not in slot or j not in slot:
+            return  # too faint to see
+        shapes.append({
+            "type": "line", "xref": "x", "yref": "y", "x0": 0.03, "x1": 0.97, "y0": slot[i], "y1": slot[j],
+            "line": {"color": colour, "width": 0.5 + 9 * weight}, "opacity": float(min(1.0, 0.15 + weight)),
+            "layer": "below",
+        })  # fmt: skip
+
+    if focus is not None:
+        for j in range(w.shape[1]):
+            line(focus, j, float(w[focus, j]), OKABE_ITO[5])
+    else:
+        for i in shown:
+            if i < w.shape[0]:
+                for j in np.argsort(-w[i])[:top_k]:
+                    line(i, int(j), float(w[i, j]), OKABE_ITO[0])
+
+    def column(names: list[str], x: float, side: str, hover: str, custom: list[float] | None) -> Spec:
+        idx = [t for t in shown if t < len(names)]
+        colours = [OKABE_ITO[5] if side == "left" and t == focus else "#222222" for t in idx]
+        spec: Spec = {
+            "type": "scatter", "mode": "markers+text", "x": [x] * len(idx), "y": [slot[t] for t in idx],
+            "text": [names[t] for t in idx], "textposition": f"middle {side}",
+            "textfont": {"size": font, "color": colours}, "marker": {"size": 8, "color": colours},
+            "hovertemplate": hover, "showlegend": False, "cliponaxis": False,
+        }  # fmt: skip
+        if custom is not None:
+            spec["customdata"] = [custom[t] for t in idx]
+        return spec
+
+    if focus is not None:
+        source = html.escape(q_names[focus], quote=False)
+        row = [float(v) for v in w[focus]]
+        right = column(
+            k_names, 1.0, "right", f"{source} → <b>%{{text}}</b><br>{html.escape(value_name)}: %{{customdata:.3f}}"
+            "<extra></extra>", row,
+        )  # fmt: skip
+    else:
+        right = column(k_names, 1.0, "right", "<b>%{text}</b> (key)<extra></extra>", None)
+    left = column(q_names, 0.0, "left", "<b>%{text}</b> (query)<extra></extra>", None)
+    layout = {
+        "shapes": shapes,
+        "xaxis": {"range": [-0.75, 1.75], "visible": False, "fixedrange": True},
+        "yaxis": {"range": [n_shown - 0.5, -0.8], "visible": False, "fixedrange": True},
+        "annotations": [
+            {
+                "text": text,
+                "x": x,
+                "y": -0.8,
+                "xref": "x",
+                "yref": "y",
+                "showarrow": False,
+                "xanchor": anchor,
+                "yanchor": "bottom",
+                "font": {"size": 12, "color": "#555555"},
+            }
+            for text, x, anchor in (("attends from", 0.0, "right"), ("attends to", 1.0, "left"))
+        ],
+        "plot_bgcolor": "white",
+    }
+    return _figure([left, right], layout, title, (80 if title else 40) + row_px * (n_shown + 1))
+
+
+def category_lines(
+    x_labels: Sequence[str],
+    series: Mapping[str, object],
+    *,
+    title: str = "",
+    y_title: str = "",
+    y_range: Sequence[float] | None = None,
+    decimals: int = 3,
+    height: int = 360,
+    baseline: tuple[str, float] | None = None,
+) -> go.Figure:
+    """One line per series over shared categories (e.g. layers), each with its own colour, marker and dash.
+
+    A single series has its values written at its points; with several, the values are in the hover only, so
+    that labels never sit on another line.
+
+    Args:
+        series: name → values, one value per x label.
+        baseline: (name, value) drawn as a dotted horizontal line, e.g. what a uniform head would give.
+    """
+    names_x = _safe(x_labels)
+    dashes = ("solid", "dash", "dot", "dashdot")
+    symbols = ("circle", "square", "diamond", "triangle-up")
+    write_values = len(series) == 1
+    data = []
+    for n, (name, values) in enumerate(series.items()):
+        label = html.escape(name, quote=False)
+        data.append({
+            "type": "scatter", "mode": "lines+markers+text" if write_values else "lines+markers",
+            "x": list(range(len(names_x))), "y": _array(values).ravel(), "name": label, "customdata": names_x,
+            "text": [f"{v:.{decimals}f}" for v in _array(values).ravel()], "textposition": "top center",
+            "line": {"color": OKABE_ITO[n % len(OKABE_ITO)], "width": 3, "dash": dashes[n % len(dashes)]},
+            "marker": {"size": 9, "symbol": symbols[n % len(symbols)]},
+            "hovertemplate": f"{label}<br>%{{customdata}}: <b>%{{y:.{decimals}f}}</b><extra></extra>",
+        })  # fmt: skip
+    shapes = []
+    annotations = []
+    if baseline is not None:
+        shapes.append({
+            "type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": baseline[1], "y1": baseline[1],
+            "line": {"color": "#555555", "dash": "dot", "width": 2},
+        })  # fmt: skip
+        annotations.append({
+            "text": html.escape(baseline[0], quote=False), "xref": "paper", "yref": "y", "x": 1, "y": baseline[1],
+            "xanchor": "right", "yanchor": "bottom", "showarrow": False, "font": {"size": 12, "color": "#555555"},
+        })  # fmt: skip
+    if y_range is None and series:
+        # room above the highest point for its written value, and a little below the lowest
+        every = np.concatenate([_array(v).ravel() for v in series.values()])
+        every = every[np.isfinite(every)]
+        if every.size:
+            low, high = float(every.min()), float(every.max())
+            pad = max(0.08 * (high - low), 0.01)
+            y_range = (low - pad, high + (2.5 if write_values else 1.0) * pad)
+    layout = {
+        "xaxis": _category_axis(names_x),
+        "yaxis": {"title": {"text": y_title}} | ({"range": list(y_range)} if y_range is not None else {}),
+        "legend": {"orientation": "h", "y": -0.18, "x": 0},
+        "shapes": shapes,
+        "annotations": annotations,
+    }
+    return _figure(data, layout, title, height)
+
+
+def multihead_diagram(t: int, d_model: int, n_heads: int, head_dim: int) -> go.Figure:
+    """The toy layer as boxes and arrows with the shapes written on them, one lane per head.
+
+    I (T×D) → Q_h, K_h, V_h (T×Dh) → A_h = softmax(Q_h·K_hᵀ/√Dh) (T×T) → O_h = A_h·V_h (T×Dh)
+    → concat (T×H·Dh) → ·W_O (H·Dh×D) → O (T×D).
+    """
+    sub = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+    lane_px = 34
+    mid = (n_heads - 1) / 2
+    shapes: list[Spec] = []
+    notes: list[Spec] = []
+
+    def box(x: float, y0: float, y1: float, text: str, colour: str, w: float = 0.8) -> None:
+        shapes.append({
+            "type": "rect", "xref": "x", "yref": "y", "x0": x - w / 2, "x1": x + w / 2, "y0": y0 - 0.38,
+            "y1": y1 + 0.38, "line": {"color": colour, "width": 2}, "fillcolor": "rgba(255,255,255,0.9)",
+        })  # fmt: skip
+        notes.append({"text": text, "x": x, "y": (y0 + y1) / 2, "xref": "x", "yref": "y", "showarrow": False,
+                      "font": {"size": 13, "color": "#111111"}})  # fmt: skip
+
+    def arrow(x0: float, y0: float, x1: float, y1: float) -> None:
+        notes.append({
+            "x": x1, "y": y1, "ax": x0, "ay": y0, "xref": "x", "yref": "y", "axref": "x", "ayref": "y",
+            "showarrow": True, "arrowhead": 2, "arrowsize": 1, "arrowwidth": 1.5, "arrowcolor": "#555555",
+            "text": "",
+        })  # fmt: skip
+
+    def step(x: float, text: str) -> None:
+        notes.append({"text": text, "x": x, "y": -0.9, "xref": "x", "yref": "y", "showarrow": False,
+                      "yanchor": "bottom", "font": {"size": 13, "color": "#111111"}})  # fmt: skip
+
+    box(0, mid, mid, f"I<br>{t} × {d_model}", "#333333")
+    step(1.05, f"· M<sub>Q</sub>, M<sub>K</sub>, M<sub>V</sub><br>({d_model} × {head_dim} each)")
+    step(3.05, f"softmax(Q·Kᵀ/√{head_dim})<br>→ A ({t} × {t})")
+    step(5.1, f"A·V<br>({t} × {head_dim})")
+    step(7.0, "side by side")
+    step(9.0, f"· W<sub>O</sub><br>({n_heads * head_dim} × {d_model})")
+    for h in range(n_heads):
+        colour = OKABE_ITO[h % len(OKABE_ITO)] if OKABE_ITO[h % len(OKABE_ITO)] != "#F0E442" else "#B8A800"
+        n = str(h + 1).translate(sub)
+        arrow(0.42, mid, 1.58, h)
+        box(2.1, h, h, f"Q{n} K{n} V{n}  {t}×{head_dim}", colour, w=1.0)
+        arrow(2.62, h, 3.58, h)
+        box(4.1, h, h, f"A{n}  {t}×{t}", colour, w=1.0)
+        arrow(4.62, h, 5.58, h)
+        box(6.1, h, h, f"O{n}  {t}×{head_dim}", colour, w=1.0)
+        arrow(6.62, h, 7.58, mid)
+    box(8.0, mid, mid, f"concat<br>{t} × {n_heads * head_dim}", "#333333")
+    arrow(8.42, mid, 9.58, mid)
+    box(10.0, mid, mid, f"O<br>{t} × {d_model}", "#333333")
+    layout = {
+        "shapes": shapes,
+        "annotations": notes,
+        "xaxis": {"range": [-0.5, 10.5], "visible": False, "fixedrange": True},
+        "yaxis": {"range": [n_heads - 0.4, -1.45], "visible": False, "fixedrange": True},
+        "plot_bgcolor": "white",
+        "showlegend": False,
+    }
+    return _figure([], layout, "", 90 + lane_px * n_heads)
+
+
+def grouped_bars(
+    labels: Sequence[str],
+    series: Mapping[str, object],
+    *,
+    title: str = "",
+    value_name: str = "value",
+    decimals: int = 2,
+    height: int = 360,
+    reference: tuple[str, float] | None = None,
+) -> go.Figure:
+    """Horizontal bars, one group per label and one bar per series (colour and hatch tell the series apart).
+
+    Args:
+        series: name → one value per label.
+        reference: (name, value) drawn as a dotted vertical line, e.g. a uniform baseline.
+    """
+    names = _safe(labels)
+    patterns = ("", "/", ".", "x")
+    data = []
+    top = 0.0
+    for n, (name, values) in enumerate(series.items()):
+        v = _array(values).ravel()  # (N,)
+        top = max(top, float(np.nanmax(v, initial=0.0)))
+        label = html.escape(name, quote=False)
+        data.append({
+            "type": "bar", "orientation": "h", "x": v, "y": list(range(len(names))), "name": label,
+            "customdata": names, "marker": {"color": OKABE_ITO[n % len(OKABE_ITO)],
+                                            "pattern": {"shape": patterns[n % len(patterns)]}},
+            "text": [f"{x:.{decimals}f}" for x in v], "textposition": "outside", "cliponaxis": False,
+            "hovertemplate": f"<b>%{{customdata}}</b><br>{label}: %{{x:.{decimals}f}}<extra></extra>",
+        })  # fmt: skip
+    if reference is not None:
+        top = max(top, float(reference[1]))
+    layout: Spec = {
+        "barmode": "group",
+        "yaxis": _category_axis(names, autorange="reversed"),
+        "xaxis": {"title": {"text": value_name}, "range": [0.0, 1.2 * top if top > 0 else 1.0]},
+        "legend": {"orientation": "h", "y": -0.25, "x": 0},
+    }
+    if reference is not None:
+        value = float(reference[1])
+        layout["shapes"] = [{
+            "type": "line", "xref": "x", "yref": "paper", "x0": value, "x1": value, "y0": 0, "y1": 1,
+            "line": {"color": "#555555", "dash": "dot", "width": 2},
+        }]  # fmt: skip
+        layout["annotations"] = [{
+            "text": html.escape(reference[0], quote=False), "xref": "x", "yref": "paper", "x": value, "y": 1,
+            "xanchor": "left", "yanchor": "bottom", "showarrow": False, "font": {"size": 12, "color": "#555555"},
+        }]  # fmt: skip
+    return _figure(data, layout, title, height)
+
+
+def heatmap_mosaic(
+    maps: object,
+    labels: Sequence[str],
+    *,
+    row_headers: Sequence[str],
+    col_headers: Sequence[str],
+    title: str = "",
+    value_name: str = "weight",
+    zmax: float = 1.0,
+    highlight: tuple[int, int] | None = None,
+    panel_height: int | None = None,
+) -> go.Figure:
+    """A grid of small square maps drawn as ONE heatmap with empty lines between the panels.
+
+    One trace instead of one per panel: a 6 × 12 grid built trace by trace costs plotly about 60 ms per
+    rerun. Hover names the panel with the words: "the (layer 2)" → "cat (head 3)".
+
+    Args:
+        maps: (R, C, G, G) one G×G map per grid cell, e.g. (layers, heads, tokens, tokens).
+        labels: G token labels, shared by every map.
+        row_headers, col_headers: R and C names, e.g. "layer 1" and "head 1".
+        highlight: (r, c) of a panel to frame.
+        panel_height: pixels per grid row; default grows with G from 64 to 96.
+    """
+    z = _array(maps)  # (R, C, G, G)
+    n_r, n_c, g, _ = z.shape
+    step = g + 1  # a panel and the empty line after it
+    gap = 0.5 if g <= 16 else 0  # white lines between cells would wash out cells of a pixel or two
+    big = np.full((n_r * step - 1, n_c * step - 1), np.nan, dtype=np.float32)  # (R·(G+1)−1, C·(G+1)−1)
+    for r in range(n_r):
+        for c in range(n_c):
+            big[r * step : r * step + g, c * step : c * step + g] = z[r, c]
+    words = _safe(unique_labels(labels))
+    heads = [html.escape(h, quote=False) for h in col_headers]
+    rows = [html.escape(h, quote=False) for h in row_headers]
+    # category axes need distinct labels: the gap lines get their own (never shown: ticks are off)
+    x = [f"{words[k]} ({heads[c]})" if k < g else f"gap {c}" for c in range(n_c) for k in range(step)][:-1]
+    y = [f"{words[k]} ({rows[r]})" if k < g else f"gap {r}" for r in range(n_r) for k in range(step)][:-1]
+    trace: Spec = {
+        "type": "heatmap", "z": big, "x": x, "y": y, "colorscale": SEQUENTIAL, "zmin": 0.0, "zmax": zmax,
+        "hoverongaps": False, "xgap": gap, "ygap": gap,
+        "colorbar": {"thickness": 12, "title": {"text": html.escape(value_name), "side": "right"}},
+        "hovertemplate": f"word: <b>%{{y}}</b><br>attends to: <b>%{{x}}</b><br>{html.escape(value_name)}: "
+        "<b>%{z:.2f}</b><extra></extra>",
+    }  # fmt: skip
+    notes: list[Spec] = [
+        {"text": heads[c], "x": c * step + (g - 1) / 2, "y": 0, "xref": "x", "yref": "paper", "yanchor": "bottom",
+         "showarrow": False, "font": {"size": 12}}
+        for c in range(n_c)
+    ] + [
+        {"text": rows[r], "x": 0, "y": r * step + (g - 1) / 2, "xref": "paper", "yref": "y", "xanchor": "right",
+         "xshift": -6, "showarrow": False, "font": {"size": 12}}
+        for r in range(n_r)
+    ]  # fmt: skip
+    for note in notes[:n_c]:
+        note["y"] = 1.0
+    shapes = []
+    if highlight is not None:
+        r, c = highlight
+        shapes.append({
+            "type": "rect", "xref": "x", "yref": "y", "x0": c * step - 0.9, "x1": c * step + g - 0.1,
+            "y0": r * step - 0.9, "y1": r * step + g - 0.1, "line": {"color": OKABE_ITO[5], "width": 3},
+        })  # fmt: skip
+    layout = {
+        "xaxis": {"type": "category", "showticklabels": False, "showgrid": False, "fixedrange": True, "ticks": ""},
+        "yaxis": {"type": "category", "showticklabels": False, "showgrid": False, "fixedrange": True, "ticks": "",
+                  "autorange": "reversed"},
+        "annotations": notes,
+        "shapes": shapes,
+        "plot_bgcolor": "white",
+    }  # fmt: skip
+    panel_height = panel_height or int(min(96, max(64, 2 * g)))
+    fig = _figure([trace], layout, title, (50 if title else 10) + 30 + n_r * panel_height + 10)
+    fig.layout.margin = {"l": 70, "r": 10, "t": (50 if title else 10) + 24, "b": 10}
+    return fig

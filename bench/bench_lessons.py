@@ -1,4 +1,4 @@
-"""How fast lessons 1–4 answer: server start-up to first rendered page, and server-side rerun times.
+"""How fast the lessons answer: server start-up to first rendered page, and server-side rerun times.
 
     python bench/bench_lessons.py [--repeats 15] [--no-browser] [--reruns-only]
 
@@ -37,6 +37,18 @@ SENTENCES = [  # twelve known words each
     "a small dog ran across the green park to find its lost ball",
     "we drove along the coast road to see the sunset over the sea",
 ]
+
+PLACES = [  # sixteen one-word places: each repeat's sentence is new to the caches
+    "mat", "rug", "bed", "sofa", "chair", "floor", "roof", "wall",
+    "porch", "step", "desk", "table", "shelf", "bench", "carpet", "pillow",
+]  # fmt: skip
+
+
+def _unseen(i: int) -> str:
+    """A 12-word sentence no earlier repeat used: one of SENTENCES with its words rotated."""
+    words = SENTENCES[i % len(SENTENCES)].split()
+    shift = 1 + i // len(SENTENCES)
+    return " ".join(words[shift:] + words[:shift])
 
 
 def startup(browser: bool) -> dict[str, float]:
@@ -238,6 +250,64 @@ def reruns(repeats: int, only: str = "") -> dict[str, list[tuple[float, float]]]
             lambda at, i: at.radio(key="soft_proj").set_value(["random", "identity"][i % 2]),
         ),
         "lesson 4 · row to watch": ("lesson 4", lambda at, i: at.selectbox(key="soft_row").set_value(i % 12)),
+        "lesson 5 · new sentence": (
+            "lessons/multihead.py",
+            lambda at, i: at.text_input(key="sentence").set_value(SENTENCES[i % 6]),
+        ),
+        "lesson 5 · heads slider": (
+            "lessons/multihead.py",
+            lambda at, i: at.slider(key="mh_heads").set_value(1 + i % 8),
+        ),
+        "lesson 5 · head width": (
+            "lessons/multihead.py",
+            lambda at, i: at.radio(key="mh_dim").set_value([4, 16][i % 2]),
+        ),
+        "lesson 5 · seed": ("lessons/multihead.py", lambda at, i: at.number_input(key="mh_seed").set_value(i + 1)),
+        "lesson 5 · head to enlarge": (
+            "lessons/multihead.py",
+            lambda at, i: at.selectbox(key="mh_focus").set_value(i % len(at.selectbox(key="mh_focus").options)),
+        ),
+        # the real model: a sentence never seen before (a forward pass), then settings on a cached one
+        "lesson 5b · new sentence (forward pass)": (
+            "lessons/real_heads.py",
+            lambda at, i: at.text_input(key="sentence").set_value(_unseen(i)),
+        ),
+        "lesson 5b · layer": (
+            "lessons/real_heads.py",
+            lambda at, i: at.selectbox(key="real_layer").set_value(1 + i % 6),
+        ),
+        "lesson 5b · head": (
+            "lessons/real_heads.py",
+            lambda at, i: at.selectbox(key="real_head").set_value(1 + i % 12),
+        ),
+        "lesson 5b · [CLS]/[SEP] switch": (
+            "lessons/real_heads.py",
+            lambda at, i: at.toggle(key="real_special").set_value(i % 2 == 0),
+        ),
+        "lesson 5b · pieces/words switch": (
+            "lessons/real_heads.py",
+            lambda at, i: at.toggle(key="real_words").set_value(i % 2 == 0),
+        ),
+        "lesson 5b · head view token": (
+            "lessons/real_heads.py",
+            lambda at, i: at.selectbox(key="real_focus").set_value(i % 12),
+        ),
+        "lesson 5c · new it → cat sentence (forward passes)": (
+            "lessons/real_examples.py",
+            lambda at, i: at.text_input(key="real_coref_text").set_value(
+                f"the cat sat on the {PLACES[i % len(PLACES)]} because it was tired {'and hungry ' * (i // 16)}"
+            ),
+        ),
+        "lesson 5c · head to look at": (
+            "lessons/real_examples.py",
+            lambda at, i: at.selectbox(key="real_coref_pick").set_value(i % 5),
+        ),
+        "lesson 5c · new bank sentence (forward passes)": (
+            "lessons/real_examples.py",
+            lambda at, i: at.text_input(key="real_drift_b").set_value(
+                f"I deposited money at the bank on {PLACES[i % len(PLACES)]} {'street ' * (i // 16)}"
+            ),
+        ),
     }
     results: dict[str, list[tuple[float, float]]] = {}
     live: dict[str | None, object] = {}
@@ -270,7 +340,7 @@ def main() -> None:
         lines = Path("/proc/cpuinfo").read_text().splitlines()
         cpu = next(ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name"))
     print(
-        f"# Lessons 1–4: start-up and rerun times\n\n{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"# The lessons: start-up and rerun times\n\n{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, "
         f"Python {platform.python_version()}\n"
     )
     if not args.reruns_only:

@@ -4,7 +4,15 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = ["lessons/embeddings.py", "lessons/similarity.py", "lessons/projections.py", "lessons/softmax.py"]
+PAGES = [
+    "lessons/embeddings.py",
+    "lessons/similarity.py",
+    "lessons/projections.py",
+    "lessons/softmax.py",
+    "lessons/multihead.py",
+    "lessons/real_heads.py",
+    "lessons/real_examples.py",
+]
 
 
 @pytest.fixture

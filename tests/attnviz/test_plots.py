@@ -1,5 +1,6 @@
 import numpy as np
 import plotly.graph_objects as go
+import pytest
 import torch
 
 from attnviz import plots
@@ -106,3 +107,111 @@ def test_matrix_lines_and_moves():
     moved = valid(plots.moves(np.zeros((3, 2)), np.ones((3, 2)), ["a", "<b>", "c"], names=("I", "Q")))
     assert [t.name for t in moved.data] == ["I", "Q"]
     assert len(moved.layout.annotations) == 3 and "&lt;b&gt;" in moved.data[1].text
+
+
+def test_heatmap_dividers_highlight_and_fixed_scale():
+    fig = valid(plots.heatmap(np.random.default_rng(0).random((4, 6)), list("abcd"), list("uvwxyz"), col_groups=2,
+                              row_groups=2, highlight_rows=[1], diverging=False, zmax=1.0))  # fmt: skip
+    lines = [s for s in fig.layout.shapes if s.type == "line"]
+    assert sorted(s.x0 for s in lines if s.x0 == s.x1) == [1.5, 3.5]  # between columns 2|3 and 4|5
+    assert [s.y0 for s in lines if s.y0 == s.y1] == [1.5]
+    assert [s.y0 for s in fig.layout.shapes if s.type == "rect"] == [0.5]
+    assert fig.data[0].zmin == 0 and fig.data[0].zmax == 1
+
+
+def test_heatmap_grid():
+    maps = np.random.default_rng(1).random((6, 3, 3))
+    fig = valid(
+        plots.heatmap_grid(
+            maps, ["a", "b", "a"], ["a", "b", "a"], n_cols=4, names=[f"head {i}" for i in range(6)],
+            titles=[f"h{i}" for i in range(6)], row_headers=["r1", "r2"], col_headers=["c1", "c2", "c3", "c4"],
+            highlight=5, show_ticks=True, title="grid",
+        )
+    )  # fmt: skip
+    assert len(fig.data) == 6
+    assert fig.data[5].xaxis == "x6" and fig.data[5].yaxis == "y6"
+    assert all(t.coloraxis == "coloraxis" for t in fig.data)
+    assert list(fig.data[0].y) == ["a", "b", "a·2"]
+    assert "head 3" in fig.data[3].hovertemplate
+    # second grid row sits below the first; the highlighted panel is framed by its own axes' domain
+    assert fig.layout.yaxis5.domain[1] < fig.layout.yaxis.domain[0]
+    assert fig.layout.shapes[0].xref == "x6 domain"
+    texts = {a.text for a in fig.layout.annotations}
+    assert {"h0", "r1", "r2", "c1", "c4"} <= texts
+    assert fig.layout.yaxis.showticklabels and not fig.layout.yaxis2.showticklabels  # words on the first column
+
+
+def test_heatmap_grid_escapes_labels():
+    fig = valid(plots.heatmap_grid(np.ones((1, 1, 1)), ["<b>"], ["<i>"], n_cols=1, names=["x"]))
+    assert list(fig.data[0].y) == ["&lt;b&gt;"]
+
+
+def test_head_view_focus_and_all():
+    w = np.array([[0.7, 0.2, 0.1], [0.0, 0.5, 0.5], [0.1, 0.1, 0.8]])
+    fig = valid(plots.head_view(["the", "<cat>", "sat"], ["the", "<cat>", "sat"], w, focus=0, title="t"))
+    widths = [s.line.width for s in fig.layout.shapes]
+    assert len(widths) == 3 and widths[0] > widths[1] > widths[2]  # thicker for heavier weights
+    assert list(fig.data[1].customdata) == [0.7, 0.2, 0.1]
+    assert "&lt;cat&gt;" in list(fig.data[0].text)
+    every = valid(plots.head_view(list("abc"), list("abc"), w, top_k=1))
+    assert len(every.layout.shapes) == 3  # one line per row to its strongest key
+    some = valid(plots.head_view(list("abc"), list("abc"), w, focus=0, keep=[0, 2]))
+    assert len(some.layout.shapes) == 2 and list(some.data[0].text) == ["a", "c"]
+
+
+def test_lines_with_baseline():
+    fig = valid(
+        plots.category_lines(["emb", "layer 1"], {"a": [1.0, 0.8], "<b>": [0.5, 0.4]}, baseline=("uniform", 0.1))
+    )
+    assert len(fig.data) == 2 and fig.data[0].line.dash != fig.data[1].line.dash
+    assert fig.data[1].name == "&lt;b&gt;"
+    assert fig.layout.shapes[0].y0 == 0.1
+    assert fig.data[0].mode == "lines+markers"  # two series: values in the hover, not on the lines
+    one = valid(plots.category_lines(["emb", "layer 1"], {"a": [1.0, 0.8]}))
+    assert "text" in one.data[0].mode and one.layout.yaxis.range[1] > 1.0  # room for the written value
+
+
+@pytest.mark.parametrize("n_heads", [1, 4, 8])
+def test_multihead_diagram_writes_the_shapes(n_heads):
+    fig = valid(plots.multihead_diagram(6, 50, n_heads, 8))
+    texts = " ".join(a.text for a in fig.layout.annotations)
+    assert "6 × 50" in texts and f"6 × {n_heads * 8}" in texts and f"({n_heads * 8} × 50)" in texts
+    assert "A₁  6×6" in texts and "√8" in texts
+    assert sum(1 for s in fig.layout.shapes if s.type == "rect") == 3 + 3 * n_heads
+
+
+def test_bars_reference_line():
+    fig = valid(plots.bars(["a", "b"], [0.5, 0.2], reference=("uniform", 0.1)))
+    assert fig.layout.shapes[0].y0 == 0.1 and fig.layout.annotations[0].text == "uniform"
+    h = valid(plots.bars(["a", "b"], [0.5, 0.2], reference=("<u>", 0.9), horizontal=True))
+    assert h.layout.shapes[0].x0 == 0.9 and h.layout.xaxis.range[1] > 0.9
+    assert h.layout.annotations[0].text == "&lt;u&gt;"
+
+
+def test_grouped_bars():
+    fig = valid(
+        plots.grouped_bars(["l6 h12", "<x>"], {"it → cat": [0.7, 0.5], "others": [0.6, 0.1]}, reference=("even", 0.1))
+    )
+    assert len(fig.data) == 2 and fig.layout.barmode == "group"
+    assert fig.data[0].marker.pattern.shape != fig.data[1].marker.pattern.shape  # not colour alone
+    assert list(fig.data[0].customdata) == ["l6 h12", "&lt;x&gt;"]
+    assert fig.layout.shapes[0].x0 == 0.1 and fig.layout.xaxis.range[1] > 0.7
+
+
+def test_heatmap_mosaic_is_one_trace_with_gaps():
+    maps = np.random.default_rng(2).random((2, 3, 4, 4))
+    fig = valid(
+        plots.heatmap_mosaic(
+            maps, ["a", "b", "a", "<c>"], row_headers=["layer 1", "layer 2"], col_headers=["h1", "h2", "h3"],
+            highlight=(1, 2),
+        )
+    )  # fmt: skip
+    assert len(fig.data) == 1
+    z = np.asarray(fig.data[0].z, dtype=float)
+    assert z.shape == (2 * 5 - 1, 3 * 5 - 1)
+    assert np.allclose(z[5:9, 10:14], maps[1, 2]) and np.isnan(z[4]).all() and np.isnan(z[:, 9]).all()
+    assert fig.data[0].x[10] == "a (h3)" and fig.data[0].y[8] == "&lt;c&gt; (layer 2)"
+    assert len(set(fig.data[0].x)) == len(fig.data[0].x)  # distinct category labels
+    rect = fig.layout.shapes[0]
+    assert rect.x0 < 10 < 13 < rect.x1 and rect.y0 < 5 < 8 < rect.y1
+    assert {a.text for a in fig.layout.annotations} == {"layer 1", "layer 2", "h1", "h2", "h3"}

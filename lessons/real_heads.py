@@ -1,0 +1,171 @@
+"""Lesson 5b: the 72 heads of a real pretrained transformer on the learner's sentence."""
+
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from app_support import cached, loaders, sentence
+from app_support.widgets import EDIT, check_link, link_value, md_escape, predict_first, warn
+from attnviz import plots
+
+HEAD_VIEW_MAX = 48  # longer sentences: the head view keeps the chosen token and its strongest keys only
+HEAD_VIEW_KEYS = 24
+
+st.title("5b · Heads of a real transformer")
+st.markdown(
+    "A trained model, bundled with the course: **all-MiniLM-L6-v2**, a small BERT-style encoder with 6 layers of "
+    "12 heads. Each head has width Dh = 32, and the 12 of a layer together make width 384. We run it with our own "
+    "code: every layer calls the very `multi_head` of page 5. Nothing here is random: training shaped each head's "
+    "$M_Q$, $M_K$ and $M_V$."
+)
+
+model = loaders.model()
+L, H = model.n_layers, model.n_heads
+text = sentence.current()
+
+c1, c2 = st.columns(2)
+words = c1.toggle(
+    "Group pieces into words", value=True, key="real_words", help="“unbelievably” → un ##bel ##ie ##va ##bly and back"
+)
+keep_special = c2.toggle(
+    "Show [CLS] and [SEP]", value=True, key="real_special", help="The two tokens the model adds at both ends"
+)
+view = cached.real_view(model, text, words, keep_special)
+tokens = view.tokens
+for note in tokens.notes:
+    warn(note)
+if tokens.is_empty:
+    st.warning(
+        "The sentence box is empty. Type a sentence in the sidebar, or pick a ready one, and the model reads it.",
+        icon=EDIT,
+    )
+    st.stop()
+labels = list(view.labels)
+G = len(labels)
+
+st.header("How the model reads your sentence")
+st.code("  ".join(tokens.pieces), language=None, wrap_lines=True)
+pieces_per_word = Counter(w for w, s in zip(tokens.word_ids, tokens.special, strict=True) if w is not None and not s)
+split = [tokens.words[w] for w, n in pieces_per_word.items() if n > 1]
+st.caption(
+    f"{len(tokens)} tokens. The model knows 30,522 pieces; a word it does not know whole is cut into pieces, "
+    "and a piece that continues a word starts with ##. "
+    + (f"Here: {', '.join(md_escape(w) for w in dict.fromkeys(split))}. " if split else "")
+    + "It adds [CLS] at the start and [SEP] at the end."
+)
+
+# --- the grid -------------------------------------------------------------------------------------------------
+st.header(f"All {L * H} heads at once")
+share = float(view.special_share.mean())
+answered = predict_first(
+    "real_predict",
+    "[CLS] and [SEP] are not words of yours. What share of the heads' attention do you expect them to receive?",
+    ["almost none (under 10%)", "some (10% to 30%)", "a lot (over 30%)"],
+    correct=0 if share < 0.1 else (1 if share < 0.3 else 2),
+    explain=f"On your sentence they receive {share:.0%} of all the attention, averaged over the heads and words. "
+    "A head that finds nothing to do parks its attention there, so its output hardly changes the word.",
+)
+raw_layer, raw_head = link_value("real_layer"), link_value("real_head")
+s1, s2 = st.columns(2)
+layer = s1.selectbox("Layer", range(1, L + 1), key="real_layer", bind="query-params") - 1
+head = s2.selectbox("Head", range(1, H + 1), key="real_head", bind="query-params") - 1
+check_link(
+    raw_layer, layer + 1, f"The link asks for layer “{raw_layer}”; the model has layers 1 to {L}: showing {layer + 1}."
+)
+check_link(raw_head, head + 1, f"The link asks for head “{raw_head}”; a layer has heads 1 to {H}: showing {head + 1}.")
+if answered:
+    G_thumb = view.thumbs.shape[-1]
+    st.plotly_chart(
+        plots.heatmap_mosaic(
+            view.thumbs,
+            view.thumb_labels,
+            row_headers=[f"layer {i + 1}" for i in range(L)],
+            col_headers=[f"head {j + 1}" for j in range(H)],
+            highlight=(layer, head),
+        ),
+        key="real_grid",
+    )
+    st.caption(
+        "One small map per head: rows look, columns are looked at. Hover a cell to read it; pick a layer and a "
+        "head above to see it large (framed in the grid)."
+        + (f" Your {G} tokens are pooled into {G_thumb} blocks here." if G_thumb < G else "")
+    )
+    st.plotly_chart(
+        plots.bars(
+            [f"layer {i + 1}" for i in range(L)],
+            view.layer_difference,
+            value_name="bits",
+            title="How different the 12 heads of each layer are (mean Jensen–Shannon divergence)",
+            height=240,
+        ),
+        key="real_js",
+    )
+    st.caption(
+        "0 bits would mean 12 copies of one head: each head learned its own $M_Q$, $M_K$ and $M_V$, and it shows. "
+        "Part of what heads share is the attention parked on [CLS] and [SEP]: switch those off above and compare."
+    )
+
+# --- one head, large -------------------------------------------------------------------------------------------
+st.header(f"Layer {layer + 1}, head {head + 1}, large")
+W = view.weights[layer, head]  # (G, G)
+st.plotly_chart(
+    plots.heatmap(
+        W,
+        labels,
+        labels,
+        title=f"Layer {layer + 1} · head {head + 1}: softmax(Q·Kᵀ/√32)",
+        row_title="token",
+        col_title="attends to",
+        value_name="weight",
+        diverging=False,
+        zmax=1.0,
+    ),
+    key="real_large",
+)
+if G > 40:
+    st.caption(f"{G} tokens: drag over the map to zoom in (double-click to zoom out), or open the table below.")
+if keep_special:
+    held = float(view.special_share[layer, head])
+    st.caption(f"[CLS] and [SEP] receive {held:.0%} of this head's attention (mean over your words' rows).")
+else:
+    held = float(view.dropped[layer, head].mean())
+    st.caption(
+        f"[CLS] and [SEP] are left out. They held {held:.0%} of this head's attention; each row is rescaled so the "
+        "rest sums to 1 again. Switch them back on to see the raw weights."
+    )
+with st.expander("The three strongest keys of every row"):
+    order = np.argsort(-W, axis=1)[:, :3]  # (G, 3)
+    st.dataframe(
+        pd.DataFrame(
+            {f"{n + 1}.": [f"{labels[order[g, n]]}  {W[g, order[g, n]]:.2f}" for g in range(G)] for n in range(3)},
+            index=pd.Index(labels, name="token"),
+        ),
+        key="real_top",
+    )
+
+# --- head view --------------------------------------------------------------------------------------------------
+st.header("Head view: who looks at whom")
+long = G > HEAD_VIEW_MAX
+options = list(range(G)) if long else [-1, *range(G)]
+focus = st.columns([1, 2])[0].selectbox(
+    "Lines from",
+    options,
+    format_func=lambda g: "every token (its 3 strongest lines)" if g < 0 else labels[g],
+    key="real_focus",
+)
+chosen = None if focus < 0 else focus
+keep = None
+if long:
+    keep = [chosen, *np.argsort(-W[chosen])[:HEAD_VIEW_KEYS].tolist()]
+    st.caption(f"{G} tokens do not fit in two columns: the view keeps “{md_escape(labels[chosen])}” and the "
+               f"{HEAD_VIEW_KEYS} tokens it attends to most.")  # fmt: skip
+st.plotly_chart(
+    plots.head_view(labels, labels, W, focus=chosen, keep=keep, title=f"Layer {layer + 1} · head {head + 1}", top_k=3),
+    key="real_head_view",
+)
+st.caption(
+    "Thicker, darker lines carry more attention."
+    + (" Hover a word on the right to read its weight." if chosen is not None else " Pick a token to read weights.")
+)
