@@ -14,9 +14,21 @@ Tay et al., "Efficient Transformers: A Survey" (2022) places them side by side.
 from __future__ import annotations
 
 from attnviz.efficient.flash import FlashAttention, FlashStep, flash_attention
+from attnviz.efficient.linformer import LinformerAttention, linformer_attention, linformer_projection
+from attnviz.efficient.nystrom import NystromAttention, iterative_pinv, nystrom_attention
+from attnviz.efficient.performer import PerformerAttention, orthogonal_features, performer_attention
 
 __all__ = [
     "FlashAttention",
     "FlashStep",
+    "LinformerAttention",
+    "NystromAttention",
+    "PerformerAttention",
     "flash_attention",
+    "iterative_pinv",
+    "linformer_attention",
+    "linformer_projection",
+    "nystrom_attention",
+    "orthogonal_features",
+    "performer_attention",
 ]
