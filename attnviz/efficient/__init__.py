@@ -13,22 +13,46 @@ Tay et al., "Efficient Transformers: A Survey" (2022) places them side by side.
 
 from __future__ import annotations
 
+from attnviz.efficient.bigbird import BigBirdAttention, bigbird_attention, bigbird_layout, bigbird_mask
 from attnviz.efficient.flash import FlashAttention, FlashStep, flash_attention
 from attnviz.efficient.linformer import LinformerAttention, linformer_attention, linformer_projection
+from attnviz.efficient.longformer import (
+    LongformerAttention,
+    banded_attention,
+    longformer_attention,
+    longformer_mask,
+)
 from attnviz.efficient.nystrom import NystromAttention, iterative_pinv, nystrom_attention
 from attnviz.efficient.performer import PerformerAttention, orthogonal_features, performer_attention
+from attnviz.efficient.reformer import ReformerAttention, lsh_buckets, reformer_attention, reformer_mask
+from attnviz.efficient.sparse import SparseAttention, sparse_attention, sparse_mask
 
 __all__ = [
+    "BigBirdAttention",
     "FlashAttention",
     "FlashStep",
     "LinformerAttention",
+    "LongformerAttention",
     "NystromAttention",
     "PerformerAttention",
+    "ReformerAttention",
+    "SparseAttention",
+    "banded_attention",
+    "bigbird_attention",
+    "bigbird_layout",
+    "bigbird_mask",
     "flash_attention",
     "iterative_pinv",
     "linformer_attention",
     "linformer_projection",
+    "longformer_attention",
+    "longformer_mask",
+    "lsh_buckets",
     "nystrom_attention",
     "orthogonal_features",
     "performer_attention",
+    "reformer_attention",
+    "reformer_mask",
+    "sparse_attention",
+    "sparse_mask",
 ]
