@@ -13,6 +13,9 @@ Tay et al., "Efficient Transformers: A Survey" (2022) places them side by side.
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
+from attnviz.attention import AttentionFn
 from attnviz.efficient.bigbird import BigBirdAttention, bigbird_attention, bigbird_layout, bigbird_mask
 from attnviz.efficient.flash import FlashAttention, FlashStep, flash_attention
 from attnviz.efficient.linformer import LinformerAttention, linformer_attention, linformer_projection
@@ -22,15 +25,38 @@ from attnviz.efficient.longformer import (
     longformer_attention,
     longformer_mask,
 )
+from attnviz.efficient.mqa import (
+    GroupedQueryAttention,
+    grouped_query_attention,
+    kv_cache_bytes,
+    pool_kv_heads,
+)
 from attnviz.efficient.nystrom import NystromAttention, iterative_pinv, nystrom_attention
 from attnviz.efficient.performer import PerformerAttention, orthogonal_features, performer_attention
 from attnviz.efficient.reformer import ReformerAttention, lsh_buckets, reformer_attention, reformer_mask
 from attnviz.efficient.sparse import SparseAttention, sparse_attention, sparse_mask
 
+# name → function, in the order the course teaches them (read-only: no module-level mutable state)
+VARIANTS: MappingProxyType[str, AttentionFn] = MappingProxyType(
+    {
+        "flash": flash_attention,
+        "linformer": linformer_attention,
+        "performer": performer_attention,
+        "nystrom": nystrom_attention,
+        "longformer": longformer_attention,
+        "bigbird": bigbird_attention,
+        "reformer": reformer_attention,
+        "sparse": sparse_attention,
+        "mqa": grouped_query_attention,
+    }
+)
+
 __all__ = [
+    "VARIANTS",
     "BigBirdAttention",
     "FlashAttention",
     "FlashStep",
+    "GroupedQueryAttention",
     "LinformerAttention",
     "LongformerAttention",
     "NystromAttention",
@@ -42,7 +68,9 @@ __all__ = [
     "bigbird_layout",
     "bigbird_mask",
     "flash_attention",
+    "grouped_query_attention",
     "iterative_pinv",
+    "kv_cache_bytes",
     "linformer_attention",
     "linformer_projection",
     "longformer_attention",
@@ -51,6 +79,7 @@ __all__ = [
     "nystrom_attention",
     "orthogonal_features",
     "performer_attention",
+    "pool_kv_heads",
     "reformer_attention",
     "reformer_mask",
     "sparse_attention",
