@@ -21,6 +21,10 @@ from attnviz.errors import AttnvizInputError
 
 NEG_INF = float("-inf")
 
+# Queries handled together by the approximations (Linformer, Performer): the T×K intermediates of one block
+# stay in the CPU cache instead of streaming through main memory, several times faster and the same result.
+QUERY_BLOCK = 256
+
 
 def check_qkv(q: Tensor, k: Tensor, v: Tensor, *, self_attention: bool = False) -> None:
     """Raise ValueError unless q (..., T, D), k (..., S, D) and v (..., S, Dv) fit together."""

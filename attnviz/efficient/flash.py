@@ -109,6 +109,8 @@ def flash_attention(
     output = q3.new_empty(n, t, dv)  # (N, T, Dv)
     logsumexp = q3.new_empty(n, t)  # (N, T)
     steps: list[FlashStep] = []
+    # one tile of scores, reused for every tile (as the on-chip memory would be): no allocation per tile
+    tile_buffer = q3.new_empty(n, min(block_q, t), min(block_k, s))
 
     for q0 in range(0, t, block_q):
         q1 = min(q0 + block_q, t)
@@ -120,7 +122,9 @@ def flash_attention(
         for k0 in range(0, max(k_end, 0), block_k):
             k1 = min(k0 + block_k, k_end)
             # 1. the tile of scaled scores, masked
-            tile = torch.bmm(q_blk, k3[:, k0:k1].transpose(1, 2))  # (N, Tq, Sk)
+            k_tile_t = k3[:, k0:k1].transpose(1, 2)  # (N, D, Sk)
+            full = (q1 - q0, k1 - k0) == tile_buffer.shape[1:]  # edge tiles are smaller: allocated
+            tile = torch.bmm(q_blk, k_tile_t, out=tile_buffer if full else None)  # (N, Tq, Sk)
             if mask is not None:
                 tile.view(*lead, q1 - q0, k1 - k0).masked_fill_(
                     ~mask_block(mask, slice(q0, q1), slice(k0, k1)), NEG_INF

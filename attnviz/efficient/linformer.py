@@ -19,7 +19,14 @@ import torch
 from torch import Tensor
 
 from attnviz.attention import Attention
-from attnviz.efficient._common import check_qkv, generator, key_mask, positive_int, resolve_scale
+from attnviz.efficient._common import (
+    QUERY_BLOCK,
+    check_qkv,
+    generator,
+    key_mask,
+    positive_int,
+    resolve_scale,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,7 +37,7 @@ class LinformerAttention(Attention):
     proj_v: Tensor  # (K, S) F: the same for values
     k_proj: Tensor  # (..., K, D) E·K
     v_proj: Tensor  # (..., K, Dv) F·V
-    weights_proj: Tensor  # (..., T, K) softmax over the K projected keys; each row sums to 1
+    weights_proj: Tensor | None = None  # (..., T, K) softmax over the K projected keys (with return_weights)
 
 
 def linformer_projection(rank: int, length: int, seed: int = 0, n: int = 1) -> tuple[Tensor, ...]:
@@ -74,13 +81,13 @@ def linformer_attention(
         seed: which random projections to draw.
         share_kv: use one projection for keys and values (E = F), the paper's "key-value sharing".
         proj_k: (K, S) a given E instead of a random one; proj_v: (K, S) F (defaults to E when only E given).
-        return_weights: also build the implied T×S attention matrix weights_proj·F.
+        return_weights: also keep the T×K weights and build the implied T×S attention matrix weights_proj·F.
     Returns:
         LinformerAttention.
     """
     check_qkv(q, k, v)
     scale = resolve_scale(scale, q.shape[-1])
-    lead, s = q.shape[:-2], k.shape[-2]
+    lead, t, s, dv = q.shape[:-2], q.shape[-2], k.shape[-2], v.shape[-1]
     keep = key_mask(mask, lead, s, "Linformer")  # (..., S) or None
     if proj_k is None:
         drawn = linformer_projection(rank, s, seed, n=1 if share_kv else 2)
@@ -100,14 +107,22 @@ def linformer_attention(
     # 1. project the keys and values along the sequence: S rows become K rows
     k_proj = proj_k @ k  # (..., K, D)
     v_proj = proj_v @ v  # (..., K, Dv)
-    # 2. ordinary attention against the K projected keys
-    scaled = (q @ k_proj.transpose(-2, -1)).mul_(scale)  # (..., T, K)
-    weights_proj = torch.softmax(scaled, dim=-1)  # (..., T, K)
-    # 3. mix the projected values
-    output = weights_proj @ v_proj  # (..., T, Dv)
+    # 2. ordinary attention against the K projected keys (the scale applied to the K×D side, the smaller),
+    #    a block of queries at a time (see QUERY_BLOCK): softmax(q·(E·K)ᵀ·scale)
+    k_proj_t = (k_proj * scale).transpose(-2, -1)  # (..., D, K)
+    output = q.new_empty(*lead, t, dv)  # (..., T, Dv)
+    kept = []
+    for t0 in range(0, t, QUERY_BLOCK):
+        rows = slice(t0, min(t0 + QUERY_BLOCK, t))
+        block_weights = torch.softmax(q[..., rows, :] @ k_proj_t, dim=-1)  # (..., B, K)
+        # 3. mix the projected values
+        output[..., rows, :] = block_weights @ v_proj  # (..., B, Dv)
+        if return_weights:
+            kept.append(block_weights)
+    weights_proj = torch.cat(kept, dim=-2) if return_weights else None  # (..., T, K)
 
     weights = None
-    if return_weights:
+    if weights_proj is not None:
         # O = P̄·(F·V) = (P̄·F)·V, so P̄·F is the attention matrix in token space (rows need not be ≥ 0)
         weights = weights_proj @ proj_v  # (..., T, S)
         if keep is not None:

@@ -23,17 +23,23 @@ import torch
 from torch import Tensor
 
 from attnviz.attention import Attention
-from attnviz.efficient._common import check_qkv, generator, key_mask, positive_int, resolve_scale
+from attnviz.efficient._common import (
+    QUERY_BLOCK,
+    check_qkv,
+    generator,
+    key_mask,
+    positive_int,
+    resolve_scale,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
 class PerformerAttention(Attention):
-    """FAVOR+'s intermediates. ``weights`` (the implied T×S matrix) only with return_weights=True."""
+    """FAVOR+'s intermediates. ``weights`` and ``q_features`` (T×S, T×M) only with return_weights=True."""
 
     features: Tensor  # (M, D) the random directions ω, orthogonal in blocks of D
-    q_features: Tensor  # (..., T, M) φ(q), up to a per-row factor that cancels in D⁻¹
-    k_features: Tensor  # (..., S, M) φ(k), up to a per-head factor that cancels in D⁻¹
-    normalizer: Tensor  # (..., T) the row sums D_tt that replace the softmax denominator
+    k_features: Tensor  # (..., S, M) φ(k), up to one factor per head (it cancels in D⁻¹)
+    q_features: Tensor | None = None  # (..., T, M) φ(q), up to one factor per row (it cancels in D⁻¹)
 
 
 def orthogonal_features(n_features: int, width: int, seed: int = 0, orthogonal: bool = True) -> Tensor:
@@ -56,24 +62,6 @@ def orthogonal_features(n_features: int, width: int, seed: int = 0, orthogonal: 
     directions = torch.cat(blocks)[:n_features]  # (M, D) unit rows
     lengths = torch.randn(n_features, width, generator=g).norm(dim=1, keepdim=True)  # (M, 1) chi(D)
     return directions * lengths
-
-
-def positive_features(x: Tensor, features: Tensor, *, per_row: bool) -> Tensor:
-    """φ(x) = exp(ω·x − ‖x‖²/2 − c)/√M with the shift c chosen against overflow.
-
-    The shift is the row's own maximum for queries (``per_row``: it cancels between numerator and D) and one
-    maximum per head for keys (every key of a head must share it for the same reason).
-
-    Args:
-        x: (..., L, D) queries or keys, already multiplied by √scale.
-        features: (M, D) directions ω.
-    Returns:
-        (..., L, M)
-    """
-    proj = x @ features.T  # (..., L, M) ω·x
-    proj.sub_((x * x).sum(dim=-1, keepdim=True) / 2)  # (..., L, M) in place: these are T×M, the big ones
-    shift = proj.amax(dim=-1, keepdim=True) if per_row else proj.amax(dim=(-2, -1), keepdim=True)
-    return proj.sub_(shift).exp_().mul_(1 / math.sqrt(features.shape[0]))  # (..., L, M)
 
 
 def performer_attention(
@@ -106,36 +94,49 @@ def performer_attention(
     """
     check_qkv(q, k, v)
     scale = resolve_scale(scale, q.shape[-1])
-    lead, s = q.shape[:-2], k.shape[-2]
+    lead, t, s, dv = q.shape[:-2], q.shape[-2], k.shape[-2], v.shape[-1]
     keep = key_mask(mask, lead, s, "Performer")  # (..., S) or None
     features = orthogonal_features(n_features, q.shape[-1], seed, orthogonal).to(q.device, q.dtype)
+    # 1. split the scale between both sides, x = q·√scale and y = k·√scale, by folding √scale into ω
+    omega_t = (features * math.sqrt(scale)).T  # (D, M)
 
-    # 1. split the scale between both sides so that x_q·x_k = q·k·scale
-    root = math.sqrt(scale)
-    # 2. positive random features of queries and keys
-    q_feat = positive_features(q * root, features, per_row=True)  # (..., T, M)
-    k_feat = positive_features(k * root, features, per_row=False)  # (..., S, M)
+    # 2. key features φ(k) = exp(ω·y − ‖y‖²/2 − c)/√M; the shift c (one per head, against overflow) and
+    #    1/√M multiply every key alike, so they cancel in D⁻¹: 1/√M is left out
+    k_feat = k @ omega_t  # (..., S, M) ω·y
+    k_feat -= (k * k).sum(dim=-1, keepdim=True) * (scale / 2)  # − ‖y‖²/2
+    k_feat = k_feat.sub_(k_feat.amax(dim=(-2, -1), keepdim=True)).exp_()  # (..., S, M), in place
     if keep is not None:
         k_feat = k_feat * keep.unsqueeze(-1)  # a dropped key adds nothing to either sum
-    # 3. reassociate: sum over the keys first, (M × Dv) and (M,), independent of T
-    kv = k_feat.transpose(-2, -1) @ v  # (..., M, Dv)
-    k_sum = k_feat.sum(dim=-2)  # (..., M)
-    # 4. each query reads the sums through its features; D replaces the softmax denominator
-    numerator = q_feat @ kv  # (..., T, Dv)
-    normalizer = q_feat @ k_sum.unsqueeze(-1)  # (..., T, 1)
-    # a row whose keys were all dropped has a zero numerator; keep its output 0 rather than 0/0
-    denominator = torch.where(normalizer > 0, normalizer, 1.0)  # (..., T, 1)
-    output = numerator / denominator  # (..., T, Dv)
+    # 3. reassociate: sum over the keys first. φ(K)ᵀ·[V | 1] holds φ(K)ᵀ·V and, in its last column, φ(K)ᵀ·1
+    ones = torch.ones(*v.shape[:-1], 1, dtype=v.dtype, device=v.device)
+    kv = k_feat.transpose(-2, -1) @ torch.cat([v, ones], dim=-1)  # (..., M, Dv + 1), independent of T
 
-    weights = None
+    # 4. each query reads the sums through its features, a block of queries at a time (see QUERY_BLOCK);
+    #    for a query, −‖x‖²/2 and the shift are one number per row and cancel in D⁻¹: only the max is
+    #    subtracted, against overflow
+    output = q.new_empty(*lead, t, dv)  # (..., T, Dv)
+    kept = []
+    for t0 in range(0, t, QUERY_BLOCK):
+        rows = slice(t0, min(t0 + QUERY_BLOCK, t))
+        q_feat = q[..., rows, :] @ omega_t  # (..., B, M)
+        q_feat = q_feat.sub_(q_feat.amax(dim=-1, keepdim=True)).exp_()  # (..., B, M) φ(q) up to a factor
+        mixed = q_feat @ kv  # (..., B, Dv + 1)
+        normalizer = mixed[..., dv:]  # (..., B, 1) D, the stand-in for the softmax denominator
+        # a row whose keys were all dropped has D = 0 and a zero numerator: keep its output 0, not 0/0
+        output[..., rows, :] = mixed[..., :dv] / torch.where(normalizer > 0, normalizer, 1.0)
+        if return_weights:
+            kept.append(q_feat)
+
+    q_features = weights = None
     if return_weights:
-        weights = (q_feat @ k_feat.transpose(-2, -1)) / denominator  # (..., T, S)
+        q_features = torch.cat(kept, dim=-2)  # (..., T, M)
+        weights = q_features @ k_feat.transpose(-2, -1)  # (..., T, S)
+        weights = weights / weights.sum(dim=-1, keepdim=True).clamp_min(torch.finfo(weights.dtype).tiny)
     return PerformerAttention(
         output=output,
         weights=weights,
         scale=scale,
         features=features,
-        q_features=q_feat,
         k_features=k_feat,
-        normalizer=normalizer.squeeze(-1),
+        q_features=q_features,
     )

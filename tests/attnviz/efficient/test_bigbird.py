@@ -62,3 +62,14 @@ def test_bigbird_seed_and_bad_input(make_qkv):
         bigbird_attention(q, k, v, block_size=0)
     with pytest.raises(AttnvizInputError):
         bigbird_attention(q, k, v, random_blocks=-1)
+
+
+def test_many_groups_of_blocks_give_the_same_result(make_qkv, monkeypatch):
+    import attnviz.efficient.bigbird as bigbird
+
+    q, k, v = make_qkv((2, 2, 45, 8))
+    knobs = dict(block_size=4, window_blocks=3, global_blocks=1, random_blocks=2)
+    exact = scaled_dot_product(q, k, v, mask=bigbird_mask(45, **knobs))
+    monkeypatch.setattr(bigbird, "GROUP_SCORES", 16)  # one query block per group
+    out = bigbird_attention(q, k, v, **knobs)
+    assert torch.allclose(out.output, exact.output, atol=1e-6)

@@ -12,9 +12,11 @@ def test_linformer_shapes_and_rows(make_qkv):
     assert out.output.shape == (2, 3, 24, 8)
     assert out.proj_k.shape == out.proj_v.shape == (5, 30)
     assert out.k_proj.shape == (2, 3, 5, 16) and out.v_proj.shape == (2, 3, 5, 8)
-    assert out.weights_proj.shape == (2, 3, 24, 5)
-    assert torch.allclose(out.weights_proj.sum(-1), torch.ones(2, 3, 24))
-    assert out.weights is None
+    assert out.weights is None and out.weights_proj is None
+    full = linformer_attention(q, k, v, rank=5, return_weights=True)
+    assert full.weights_proj.shape == (2, 3, 24, 5)
+    assert torch.allclose(full.weights_proj.sum(-1), torch.ones(2, 3, 24))
+    assert torch.equal(full.output, out.output)
 
 
 def test_linformer_with_identity_projections_is_exact(make_qkv):
@@ -80,3 +82,12 @@ def test_linformer_refuses_per_query_masks_and_bad_rank(make_qkv):
         linformer_attention(q, k, v, rank=0)
     with pytest.raises(ValueError):
         linformer_attention(q, k, v, proj_k=torch.eye(5))
+
+
+def test_linformer_blocks_of_queries_change_nothing(make_qkv):
+    q, k, v = make_qkv((1, 1, 600, 8))  # more than one block of queries
+    eye = torch.eye(600)
+    exact = scaled_dot_product(q, k, v)
+    out = linformer_attention(q, k, v, proj_k=eye, proj_v=eye, return_weights=True)
+    assert torch.allclose(out.output, exact.output, atol=1e-6)
+    assert out.weights_proj.shape == (1, 1, 600, 600)

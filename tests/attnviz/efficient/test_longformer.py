@@ -69,3 +69,14 @@ def test_longformer_refuses_bad_input(make_qkv):
         longformer_attention(q, k, v, global_tokens=(8,))
     with pytest.raises(ValueError):
         longformer_attention(q, k[..., :6, :], v[..., :6, :])
+
+
+def test_many_groups_of_chunks_give_the_same_result(make_qkv, monkeypatch):
+    import attnviz.efficient.longformer as longformer
+
+    q, k, v = make_qkv((2, 2, 45, 8))
+    pattern = longformer_mask(45, 6, (0, 20))
+    exact = scaled_dot_product(q, k, v, mask=pattern)
+    monkeypatch.setattr(longformer, "GROUP_SCORES", 64)  # one chunk per group
+    out = longformer_attention(q, k, v, window=6, global_tokens=(0, 20), chunk=4)
+    assert torch.allclose(out.output, exact.output, atol=1e-6)

@@ -11,10 +11,11 @@ def test_performer_shapes_and_positive_features(make_qkv):
     out = performer_attention(q, k, v, n_features=40)
     assert out.output.shape == (2, 3, 20, 8)
     assert out.features.shape == (40, 16)
-    assert out.q_features.shape == (2, 3, 20, 40) and out.k_features.shape == (2, 3, 25, 40)
-    assert torch.all(out.q_features >= 0) and torch.all(out.k_features >= 0)
-    assert torch.all(out.normalizer > 0)
-    assert out.weights is None
+    assert out.k_features.shape == (2, 3, 25, 40) and torch.all(out.k_features >= 0)
+    assert out.weights is None and out.q_features is None
+    full = performer_attention(q, k, v, n_features=40, return_weights=True)
+    assert full.q_features.shape == (2, 3, 20, 40) and torch.all(full.q_features >= 0)
+    assert torch.equal(full.output, out.output)
 
 
 def test_orthogonal_features_are_orthogonal_in_blocks():
@@ -79,3 +80,10 @@ def test_performer_refuses_per_query_masks_and_bad_m(make_qkv):
         performer_attention(q, k, v, mask=causal_mask(8))
     with pytest.raises(AttnvizInputError):
         performer_attention(q, k, v, n_features=0)
+
+
+def test_performer_blocks_of_queries_change_nothing(make_qkv):
+    q, k, v = make_qkv((1, 2, 600, 8))  # more than one block of queries
+    out = performer_attention(q, k, v, n_features=16, return_weights=True)
+    assert out.q_features.shape == (1, 2, 600, 16)
+    assert torch.allclose(out.weights @ v, out.output, atol=1e-5)
