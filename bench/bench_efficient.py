@@ -395,7 +395,13 @@ def worker_errors(kind: str, n: int) -> dict:
         rows[name] = {"approx": c.approx.__dict__, "uniform": c.uniform.__dict__}
 
     add("flash", flash_attention(q, k, v, return_weights=True))
-    add("linformer", linformer_attention(q, k, v, rank=min(256, t), return_weights=True))
+    add(
+        "linformer (gaussian, untrained)", linformer_attention(q, k, v, rank=min(256, t), return_weights=True)
+    )
+    add(
+        "linformer (mean pooling)",
+        linformer_attention(q, k, v, rank=min(256, t), projection="pool", return_weights=True),
+    )
     add("performer", performer_attention(q, k, v, n_features=256, return_weights=True))
     add("nystrom", nystrom_attention(q, k, v, n_landmarks=min(64, t), return_weights=True))
     add(

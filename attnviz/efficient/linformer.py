@@ -7,13 +7,21 @@ close to low rank, so project the S keys and values down to K rows with E, F (K 
     O = P̄·(F·V)
 
 In token space this is the attention matrix P̄·F, of rank at most K: time and memory O(T·K).
-The paper learns E and F; untrained, we draw them as Gaussian with variance 1/K (a Johnson–Lindenstrauss
-projection, the construction of the paper's Theorem 2). With K = S and E = F = I it is exact attention.
+The paper learns E and F. Untrained, two choices:
+
+    "gaussian"  random mixes, N(0, 1/S) entries: where a trained (S → K) layer starts (PyTorch's default
+                initialisation is of that size). A random mix of values is no average of them, so the output
+                is far from exact attention until E and F are learned: the lesson's point.
+    "pool"      each projected key and value is the mean of S/K consecutive ones, the pooling the paper also
+                tries; sensible without training.
+
+With K = S pooling is the identity, and so is any E = F = I given explicitly: exact attention.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor
@@ -27,6 +35,7 @@ from attnviz.efficient._common import (
     positive_int,
     resolve_scale,
 )
+from attnviz.errors import AttnvizInputError
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,18 +49,32 @@ class LinformerAttention(Attention):
     weights_proj: Tensor | None = None  # (..., T, K) softmax over the K projected keys (with return_weights)
 
 
-def linformer_projection(rank: int, length: int, seed: int = 0, n: int = 1) -> tuple[Tensor, ...]:
-    """``n`` random projections (K, S) with N(0, 1/K) entries, the same for a given seed.
+ProjectionKind = Literal["gaussian", "pool"]
+
+
+def linformer_projection(
+    rank: int, length: int, seed: int = 0, n: int = 1, kind: ProjectionKind = "gaussian"
+) -> tuple[Tensor, ...]:
+    """``n`` projections (K, S): Gaussian with N(0, 1/S) entries (the same for a given seed), or pooling.
 
     Args:
         rank: K, rows of each projection.
         length: S, the number of keys it mixes.
-        seed: which draw.
-        n: how many independent projections to draw (2: one for keys, one for values).
+        seed: which Gaussian draw.
+        n: how many projections (2: one for keys, one for values; independent draws when Gaussian).
+        kind: ``"gaussian"`` or ``"pool"`` (row i averages positions ⌊i·S/K⌋ … of K equal-as-can-be segments).
     """
     rank = positive_int(rank, "the projection rank k")
+    if kind == "pool":
+        if rank > length:
+            raise AttnvizInputError(f"pooling {length} keys into {rank} needs k ≤ {length}")
+        segment = torch.arange(length) * rank // length  # (S,) the segment of each position
+        member = (segment == torch.arange(rank)[:, None]).float()  # (K, S)
+        return (member / member.sum(dim=1, keepdim=True),) * n
+    if kind != "gaussian":
+        raise ValueError(f"unknown projection kind {kind!r}")
     g = generator(seed)
-    return tuple(torch.randn(rank, length, generator=g) / rank**0.5 for _ in range(n))
+    return tuple(torch.randn(rank, length, generator=g) / length**0.5 for _ in range(n))
 
 
 def linformer_attention(
@@ -62,6 +85,7 @@ def linformer_attention(
     scale: float | None = None,
     *,
     rank: int = 256,
+    projection: ProjectionKind = "gaussian",
     seed: int = 0,
     share_kv: bool = False,
     proj_k: Tensor | None = None,
@@ -78,6 +102,7 @@ def linformer_attention(
             A per-query mask (causal) raises AttnvizInputError: every projected key mixes every position.
         scale: multiplies the scores; default 1/√D.
         rank: K, the number of projected keys (ignored when projections are given).
+        projection: ``"gaussian"`` random mixes (untrained) or ``"pool"`` segment means; see the module.
         seed: which random projections to draw.
         share_kv: use one projection for keys and values (E = F), the paper's "key-value sharing".
         proj_k: (K, S) a given E instead of a random one; proj_v: (K, S) F (defaults to E when only E given).
@@ -90,7 +115,7 @@ def linformer_attention(
     lead, t, s, dv = q.shape[:-2], q.shape[-2], k.shape[-2], v.shape[-1]
     keep = key_mask(mask, lead, s, "Linformer")  # (..., S) or None
     if proj_k is None:
-        drawn = linformer_projection(rank, s, seed, n=1 if share_kv else 2)
+        drawn = linformer_projection(rank, s, seed, n=1 if share_kv else 2, kind=projection)
         proj_k, proj_v = drawn[0], drawn[-1]
     elif proj_v is None:
         proj_v = proj_k

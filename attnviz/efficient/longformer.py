@@ -18,6 +18,7 @@ memory O(T·D) plus one group of chunks.
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -252,8 +253,15 @@ def longformer_attention(
     )
     # 2. global rows attend to everything: plain exact attention, tiled so it stays O(T) in memory
     if glob.numel():
-        rows = flash_attention(
-            q[..., glob, :], k, v, mask=None if mask is None else mask_rows(mask, glob), scale=scale
+        few = glob.numel()
+        rows = flash_attention(  # few rows, so tiles of many keys (about GROUP_SCORES scores each)
+            q[..., glob, :],
+            k,
+            v,
+            mask=None if mask is None else mask_rows(mask, glob),
+            scale=scale,
+            block_q=few,
+            block_k=max(512, GROUP_SCORES // (few * math.prod(lead))),
         )
         output[..., glob, :] = rows.output
         lse[..., glob] = rows.logsumexp

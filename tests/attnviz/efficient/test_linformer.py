@@ -91,3 +91,30 @@ def test_linformer_blocks_of_queries_change_nothing(make_qkv):
     out = linformer_attention(q, k, v, proj_k=eye, proj_v=eye, return_weights=True)
     assert torch.allclose(out.output, exact.output, atol=1e-6)
     assert out.weights_proj.shape == (1, 1, 600, 600)
+
+
+def test_linformer_pooling(make_qkv, relative_error):
+    q, k, v = make_qkv((2, 2, 40, 8))
+    exact = scaled_dot_product(q, k, v)
+    assert torch.allclose(
+        linformer_attention(q, k, v, rank=40, projection="pool").output, exact.output, atol=1e-6
+    )
+    (pool,) = linformer_projection(4, 10, kind="pool")
+    assert torch.allclose(
+        pool,
+        torch.tensor(
+            [
+                [1 / 3] * 3 + [0] * 7,
+                [0] * 3 + [0.5] * 2 + [0] * 5,
+                [0] * 5 + [1 / 3] * 3 + [0] * 2,
+                [0] * 8 + [0.5] * 2,
+            ]
+        ),
+    )
+    errors = [
+        relative_error(linformer_attention(q, k, v, rank=r, projection="pool").output, exact.output)
+        for r in (4, 10, 20)
+    ]
+    assert errors == sorted(errors, reverse=True)
+    with pytest.raises(AttnvizInputError):
+        linformer_attention(q, k, v, rank=41, projection="pool")
