@@ -1,0 +1,180 @@
+"""FlashAttention: exact attention computed tile by tile, never holding the T×S matrix.
+
+Dao, Fu, Ermon, Rudra, Ré, "FlashAttention: Fast and Memory-Efficient Exact Attention with IO-Awareness"
+(2022), with the loop order of Dao, "FlashAttention-2" (2023): queries in the outer loop, keys inside.
+
+For one block of query rows, keep per row a running maximum m, a running sum l and an unnormalised output
+acc. For each block of keys:
+
+    s    = q·kᵀ·scale                     the tile of scores
+    m'   = max(m, rowmax(s))               the new running maximum
+    p    = exp(s − m')                     this tile's weights, relative to the new maximum
+    c    = exp(m − m')                     how much everything summed so far shrinks
+    l    = l·c + rowsum(p)
+    acc  = acc·c + p·v
+    O    = acc / l                         after the last tile: exactly softmax(q·kᵀ·scale)·v
+
+Extra memory is one tile plus O(T) per row instead of O(T·S). On a GPU the tile stays in on-chip memory;
+on a CPU it stays in cache, which is also why it is fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from attnviz.attention import Attention, causal_mask
+from attnviz.efficient._common import (
+    NEG_INF,
+    as_mask_4d,
+    check_qkv,
+    finish,
+    flat,
+    mask_block,
+    positive_int,
+    resolve_scale,
+    safe_max,
+    weights_from_lse,
+)
+
+
+@dataclass(frozen=True)
+class FlashStep:
+    """The state after one tile, recorded only when asked for (for the step-through)."""
+
+    q_start: int  # first query row of the tile
+    q_stop: int  # one past its last query row
+    k_start: int  # first key of the tile
+    k_stop: int  # one past its last key
+    scaled: Tensor  # (..., Tq, Sk) the tile's scaled scores, -inf where masked
+    row_max: Tensor  # (..., Tq) running maximum m after this tile
+    row_sum: Tensor  # (..., Tq) running sum l after this tile
+    correction: Tensor  # (..., Tq) exp(m_before − m_after), the factor the earlier sum and output shrank by
+    output: Tensor  # (..., Tq, Dv) acc / l: the output if the keys ended with this tile
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlashAttention(Attention):
+    """Exact attention from the tiled pass. ``weights`` is filled only with ``return_weights=True``."""
+
+    block_q: int  # query rows per tile
+    block_k: int  # keys per tile
+    logsumexp: Tensor  # (..., T) log Σ_s exp(scaled[t, s]): all a later pass needs to rebuild any weight
+    steps: tuple[FlashStep, ...] = ()  # every tile in order, when record_steps=True
+
+
+def flash_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    mask: Tensor | None = None,
+    scale: float | None = None,
+    *,
+    block_q: int = 256,
+    block_k: int = 512,
+    causal: bool = False,
+    record_steps: bool = False,
+    return_weights: bool = False,
+) -> FlashAttention:
+    """softmax(Q·Kᵀ·scale + M)·V, exactly, one (block_q × block_k) tile at a time.
+
+    Args:
+        q: (..., T, D) queries.
+        k: (..., S, D) keys.
+        v: (..., S, Dv) values.
+        mask: bool, broadcastable to (..., T, S), True where attention is allowed. A padding mask
+            (..., 1, S) costs nothing extra; a full (T, S) mask is itself O(T·S) memory, so prefer ``causal``.
+        scale: multiplies the scores; default 1/√D.
+        block_q: query rows per tile.
+        block_k: keys per tile.
+        causal: let token t see keys 0..t only (aligned to the end when S > T), skipping the tiles above the
+            diagonal instead of computing and discarding them.
+        record_steps: keep a copy of the running state after every tile (for teaching; costs memory).
+        return_weights: also rebuild the T×S weights from the kept log-sum-exps (for pictures, small T).
+    Returns:
+        FlashAttention; ``output`` equals scaled_dot_product's to float precision.
+    """
+    check_qkv(q, k, v)
+    block_q = positive_int(block_q, "block_q")
+    block_k = positive_int(block_k, "block_k")
+    scale = resolve_scale(scale, q.shape[-1])
+    lead, t, s, dv = q.shape[:-2], q.shape[-2], k.shape[-2], v.shape[-1]
+    if mask is not None:
+        mask = as_mask_4d(mask, lead)
+    offset = s - t  # causal: query t sees keys up to t + offset, as in causal_mask
+    q3, k3, v3 = flat(q), flat(k), flat(v)  # (N, T, D), (N, S, D), (N, S, Dv) with N = prod(...)
+    n = q3.shape[0]
+    output = q3.new_empty(n, t, dv)  # (N, T, Dv)
+    logsumexp = q3.new_empty(n, t)  # (N, T)
+    steps: list[FlashStep] = []
+    # one tile of scores, reused for every tile (as the on-chip memory would be): no allocation per tile
+    tile_buffer = q3.new_empty(n, min(block_q, t), min(block_k, s))
+
+    for q0 in range(0, t, block_q):
+        q1 = min(q0 + block_q, t)
+        q_blk = q3[:, q0:q1] * scale  # (N, Tq, D) scaled once here, not once per tile
+        row_max = q3.new_full((n, q1 - q0, 1), NEG_INF)  # (N, Tq, 1) running maximum m
+        row_sum = q3.new_zeros(n, q1 - q0, 1)  # (N, Tq, 1) running sum l
+        acc = q3.new_zeros(n, q1 - q0, dv)  # (N, Tq, Dv) running unnormalised output
+        k_end = min(s, q1 + offset) if causal else s  # tiles past the diagonal hold nothing allowed
+        for k0 in range(0, max(k_end, 0), block_k):
+            k1 = min(k0 + block_k, k_end)
+            # 1. the tile of scaled scores, masked
+            k_tile_t = k3[:, k0:k1].transpose(1, 2)  # (N, D, Sk)
+            full = (q1 - q0, k1 - k0) == tile_buffer.shape[1:]  # edge tiles are smaller: allocated
+            tile = torch.bmm(q_blk, k_tile_t, out=tile_buffer if full else None)  # (N, Tq, Sk)
+            if mask is not None:
+                tile.view(*lead, q1 - q0, k1 - k0).masked_fill_(
+                    ~mask_block(mask, slice(q0, q1), slice(k0, k1)), NEG_INF
+                )
+            if causal and k1 - 1 > q0 + offset:  # the tile crosses the diagonal
+                rows = torch.arange(q0, q1, device=q.device)[:, None]  # (Tq, 1)
+                cols = torch.arange(k0, k1, device=q.device)[None, :]  # (1, Sk)
+                tile.masked_fill_(cols > rows + offset, NEG_INF)
+            if record_steps:
+                scaled_tile = tile.clone()
+            # 2. the new running maximum, and how much the old sum and accumulator must shrink to match it
+            new_max = torch.maximum(row_max, tile.amax(dim=-1, keepdim=True))  # (N, Tq, 1)
+            correction = torch.exp(row_max - safe_max(new_max))  # (N, Tq, 1); 0 while the row saw nothing
+            # 3. this tile's weights relative to the new maximum (in place: the tile is not needed again)
+            p = tile.sub_(safe_max(new_max)).exp_()  # (N, Tq, Sk)
+            # 4. fold the tile into the running sum and output
+            row_sum.mul_(correction).add_(p.sum(dim=-1, keepdim=True))
+            acc.mul_(correction).baddbmm_(p, v3[:, k0:k1])  # acc·c + p·v, one fused call
+            row_max = new_max
+            if record_steps:
+                steps.append(
+                    FlashStep(
+                        q_start=q0,
+                        q_stop=q1,
+                        k_start=k0,
+                        k_stop=k1,
+                        scaled=scaled_tile.view(*lead, q1 - q0, k1 - k0),
+                        row_max=row_max.view(*lead, q1 - q0).clone(),
+                        row_sum=row_sum.view(*lead, q1 - q0).clone(),
+                        correction=correction.view(*lead, q1 - q0),
+                        output=(acc / row_sum.clamp_min(1.0)).view(*lead, q1 - q0, dv),
+                    )
+                )
+        # 5. divide by the sum once, at the end of the row block
+        output[:, q0:q1], logsumexp[:, q0:q1] = finish(acc, row_sum, row_max)
+
+    output_, lse = output.view(*lead, t, dv), logsumexp.view(*lead, t)
+    weights = None
+    if return_weights:
+        allowed = mask
+        if causal:
+            tri = causal_mask(t, s, device=q.device)  # (T, S)
+            allowed = tri if allowed is None else allowed & tri
+        weights = weights_from_lse(q, k, lse, scale, allowed)  # (..., T, S)
+    return FlashAttention(
+        output=output_,
+        weights=weights,
+        scale=scale,
+        block_q=block_q,
+        block_k=block_k,
+        logsumexp=lse,
+        steps=tuple(steps),
+    )

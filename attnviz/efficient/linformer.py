@@ -1,0 +1,164 @@
+"""Linformer: attention through K projected keys and values instead of S.
+
+Wang, Li, Khabsa, Fang, Ma, "Linformer: Self-Attention with Linear Complexity" (2020). Attention matrices are
+close to low rank, so project the S keys and values down to K rows with E, F (K × S) first:
+
+    P̄ = softmax(Q·(E·K)ᵀ·scale)      (T × K) instead of (T × S)
+    O = P̄·(F·V)
+
+In token space this is the attention matrix P̄·F, of rank at most K: time and memory O(T·K).
+The paper learns E and F. Untrained, two choices:
+
+    "gaussian"  random mixes, N(0, 1/S) entries: where a trained (S → K) layer starts (PyTorch's default
+                initialisation is of that size). A random mix of values is no average of them, so the output
+                is far from exact attention until E and F are learned: the lesson's point.
+    "pool"      each projected key and value is the mean of S/K consecutive ones, the pooling the paper also
+                tries; sensible without training.
+
+With K = S pooling is the identity, and so is any E = F = I given explicitly: exact attention.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from attnviz.attention import Attention
+from attnviz.efficient._common import (
+    QUERY_BLOCK,
+    check_qkv,
+    generator,
+    key_mask,
+    positive_int,
+    resolve_scale,
+)
+from attnviz.errors import AttnvizInputError
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinformerAttention(Attention):
+    """Linformer's intermediates. ``weights`` (T × S, = weights_proj·proj_v) only with return_weights=True."""
+
+    proj_k: Tensor  # (K, S) E: each of the K projected keys is a mix of the S keys
+    proj_v: Tensor  # (K, S) F: the same for values
+    k_proj: Tensor  # (..., K, D) E·K
+    v_proj: Tensor  # (..., K, Dv) F·V
+    weights_proj: Tensor | None = None  # (..., T, K) softmax over the K projected keys (with return_weights)
+
+
+ProjectionKind = Literal["gaussian", "pool"]
+
+
+def linformer_projection(
+    rank: int, length: int, seed: int = 0, n: int = 1, kind: ProjectionKind = "gaussian"
+) -> tuple[Tensor, ...]:
+    """``n`` projections (K, S): Gaussian with N(0, 1/S) entries (the same for a given seed), or pooling.
+
+    Args:
+        rank: K, rows of each projection.
+        length: S, the number of keys it mixes.
+        seed: which Gaussian draw.
+        n: how many projections (2: one for keys, one for values; independent draws when Gaussian).
+        kind: ``"gaussian"`` or ``"pool"`` (row i averages positions ⌊i·S/K⌋ … of K equal-as-can-be segments).
+    """
+    rank = positive_int(rank, "the projection rank k")
+    if kind == "pool":
+        if rank > length:
+            raise AttnvizInputError(f"pooling {length} keys into {rank} needs k ≤ {length}")
+        segment = torch.arange(length) * rank // length  # (S,) the segment of each position
+        member = (segment == torch.arange(rank)[:, None]).float()  # (K, S)
+        return (member / member.sum(dim=1, keepdim=True),) * n
+    if kind != "gaussian":
+        raise ValueError(f"unknown projection kind {kind!r}")
+    g = generator(seed)
+    return tuple(torch.randn(rank, length, generator=g) / length**0.5 for _ in range(n))
+
+
+def linformer_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    mask: Tensor | None = None,
+    scale: float | None = None,
+    *,
+    rank: int = 256,
+    projection: ProjectionKind = "gaussian",
+    seed: int = 0,
+    share_kv: bool = False,
+    proj_k: Tensor | None = None,
+    proj_v: Tensor | None = None,
+    return_weights: bool = False,
+) -> LinformerAttention:
+    """Attention over K linear mixes of the keys and values.
+
+    Args:
+        q: (..., T, D) queries.
+        k: (..., S, D) keys.
+        v: (..., S, Dv) values.
+        mask: only a padding mask (..., 1, S): dropped keys and values are zeroed before they are mixed.
+            A per-query mask (causal) raises AttnvizInputError: every projected key mixes every position.
+        scale: multiplies the scores; default 1/√D.
+        rank: K, the number of projected keys (ignored when projections are given).
+        projection: ``"gaussian"`` random mixes (untrained) or ``"pool"`` segment means; see the module.
+        seed: which random projections to draw.
+        share_kv: use one projection for keys and values (E = F), the paper's "key-value sharing".
+        proj_k: (K, S) a given E instead of a random one; proj_v: (K, S) F (defaults to E when only E given).
+        return_weights: also keep the T×K weights and build the implied T×S attention matrix weights_proj·F.
+    Returns:
+        LinformerAttention.
+    """
+    check_qkv(q, k, v)
+    scale = resolve_scale(scale, q.shape[-1])
+    lead, t, s, dv = q.shape[:-2], q.shape[-2], k.shape[-2], v.shape[-1]
+    keep = key_mask(mask, lead, s, "Linformer")  # (..., S) or None
+    if proj_k is None:
+        drawn = linformer_projection(rank, s, seed, n=1 if share_kv else 2, kind=projection)
+        proj_k, proj_v = drawn[0], drawn[-1]
+    elif proj_v is None:
+        proj_v = proj_k
+    for name, proj in (("proj_k", proj_k), ("proj_v", proj_v)):
+        if proj.dim() != 2 or proj.shape[1] != s:
+            raise ValueError(f"{name} must be (K, S) with S = {s}, got {tuple(proj.shape)}")
+    proj_k = proj_k.to(device=q.device, dtype=q.dtype)
+    proj_v = proj_v.to(device=q.device, dtype=q.dtype)
+
+    if keep is not None:
+        # a dropped key and its value must not enter any mix
+        k = k * keep.unsqueeze(-1)  # (..., S, D)
+        v = v * keep.unsqueeze(-1)  # (..., S, Dv)
+    # 1. project the keys and values along the sequence: S rows become K rows
+    k_proj = proj_k @ k  # (..., K, D)
+    v_proj = proj_v @ v  # (..., K, Dv)
+    # 2. ordinary attention against the K projected keys (the scale applied to the K×D side, the smaller),
+    #    a block of queries at a time (see QUERY_BLOCK): softmax(q·(E·K)ᵀ·scale)
+    k_proj_t = (k_proj * scale).transpose(-2, -1)  # (..., D, K)
+    output = q.new_empty(*lead, t, dv)  # (..., T, Dv)
+    kept = []
+    for t0 in range(0, t, QUERY_BLOCK):
+        rows = slice(t0, min(t0 + QUERY_BLOCK, t))
+        block_weights = torch.softmax(q[..., rows, :] @ k_proj_t, dim=-1)  # (..., B, K)
+        # 3. mix the projected values
+        output[..., rows, :] = block_weights @ v_proj  # (..., B, Dv)
+        if return_weights:
+            kept.append(block_weights)
+    weights_proj = torch.cat(kept, dim=-2) if return_weights else None  # (..., T, K)
+
+    weights = None
+    if weights_proj is not None:
+        # O = P̄·(F·V) = (P̄·F)·V, so P̄·F is the attention matrix in token space (rows need not be ≥ 0)
+        weights = weights_proj @ proj_v  # (..., T, S)
+        if keep is not None:
+            weights = weights * keep.unsqueeze(-2)
+    return LinformerAttention(
+        output=output,
+        weights=weights,
+        scale=scale,
+        proj_k=proj_k,
+        proj_v=proj_v,
+        k_proj=k_proj,
+        v_proj=v_proj,
+        weights_proj=weights_proj,
+    )

@@ -1,0 +1,142 @@
+"""Performer (FAVOR+): softmax attention through positive orthogonal random features, in linear time.
+
+Choromanski et al., "Rethinking Attention with Performers" (2021). The softmax kernel is an expectation over
+random directions ω ~ N(0, I):
+
+    exp(x·y) = E_ω[ exp(ω·x − ‖x‖²/2) · exp(ω·y − ‖y‖²/2) ]
+
+so with M drawn directions, φ(x) = exp(ω_i·x − ‖x‖²/2)/√M gives exp(q·k·scale) ≈ φ(q)·φ(k) (with x = q·√scale,
+y = k·√scale). Then attention is reassociated:
+
+    O = D⁻¹·φ(Q)·(φ(K)ᵀ·V),   D = diag(φ(Q)·(φ(K)ᵀ·1))
+
+and φ(K)ᵀ·V is only (M × Dv): time and memory O(T·M·D). The features are positive (so D > 0 and no weight is
+negative) and the directions are orthogonal in blocks of D, which lowers the variance (FAVOR+).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from attnviz.attention import Attention
+from attnviz.efficient._common import (
+    QUERY_BLOCK,
+    check_qkv,
+    generator,
+    key_mask,
+    positive_int,
+    resolve_scale,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PerformerAttention(Attention):
+    """FAVOR+'s intermediates. ``weights`` and ``q_features`` (T×S, T×M) only with return_weights=True."""
+
+    features: Tensor  # (M, D) the random directions ω, orthogonal in blocks of D
+    k_features: Tensor  # (..., S, M) φ(k), up to one factor per head (it cancels in D⁻¹)
+    q_features: Tensor | None = None  # (..., T, M) φ(q), up to one factor per row (it cancels in D⁻¹)
+
+
+def orthogonal_features(n_features: int, width: int, seed: int = 0, orthogonal: bool = True) -> Tensor:
+    """M random directions in D dimensions, distributed like Gaussian vectors.
+
+    With ``orthogonal``, every block of D directions is made exactly orthogonal (QR of a Gaussian matrix) and
+    each direction gets the length of an independent Gaussian vector, so each ω is still N(0, I) on its own.
+
+    Returns:
+        (M, D)
+    """
+    n_features = positive_int(n_features, "the number of random features m")
+    g = generator(seed)
+    if not orthogonal:
+        return torch.randn(n_features, width, generator=g)
+    blocks = []
+    for _ in range(math.ceil(n_features / width)):
+        basis, _ = torch.linalg.qr(torch.randn(width, width, generator=g))  # (D, D) orthonormal columns
+        blocks.append(basis.T)
+    directions = torch.cat(blocks)[:n_features]  # (M, D) unit rows
+    lengths = torch.randn(n_features, width, generator=g).norm(dim=1, keepdim=True)  # (M, 1) chi(D)
+    return directions * lengths
+
+
+def performer_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    mask: Tensor | None = None,
+    scale: float | None = None,
+    *,
+    n_features: int = 256,
+    seed: int = 0,
+    orthogonal: bool = True,
+    return_weights: bool = False,
+) -> PerformerAttention:
+    """Softmax attention estimated with M positive random features, never forming T×S.
+
+    Args:
+        q: (..., T, D) queries.
+        k: (..., S, D) keys.
+        v: (..., S, Dv) values.
+        mask: only a padding mask (..., 1, S): a dropped key gets φ(k) = 0. A per-query mask (causal)
+            raises AttnvizInputError: φ(K)ᵀ·V sums over every key before any query is seen.
+        scale: multiplies the scores; default 1/√D.
+        n_features: M, the number of random features; the error falls roughly like 1/√M.
+        seed: which random directions (redraw with another seed).
+        orthogonal: FAVOR+'s orthogonal blocks (False: independent Gaussian directions).
+        return_weights: also build the implied attention matrix D⁻¹·φ(Q)·φ(K)ᵀ (T×S, for pictures).
+    Returns:
+        PerformerAttention.
+    """
+    check_qkv(q, k, v)
+    scale = resolve_scale(scale, q.shape[-1])
+    lead, t, s, dv = q.shape[:-2], q.shape[-2], k.shape[-2], v.shape[-1]
+    keep = key_mask(mask, lead, s, "Performer")  # (..., S) or None
+    features = orthogonal_features(n_features, q.shape[-1], seed, orthogonal).to(q.device, q.dtype)
+    # 1. split the scale between both sides, x = q·√scale and y = k·√scale, by folding √scale into ω
+    omega_t = (features * math.sqrt(scale)).T  # (D, M)
+
+    # 2. key features φ(k) = exp(ω·y − ‖y‖²/2 − c)/√M; the shift c (one per head, against overflow) and
+    #    1/√M multiply every key alike, so they cancel in D⁻¹: 1/√M is left out
+    k_feat = k @ omega_t  # (..., S, M) ω·y
+    k_feat -= (k * k).sum(dim=-1, keepdim=True) * (scale / 2)  # − ‖y‖²/2
+    k_feat = k_feat.sub_(k_feat.amax(dim=(-2, -1), keepdim=True)).exp_()  # (..., S, M), in place
+    if keep is not None:
+        k_feat = k_feat * keep.unsqueeze(-1)  # a dropped key adds nothing to either sum
+    # 3. reassociate: sum over the keys first. φ(K)ᵀ·[V | 1] holds φ(K)ᵀ·V and, in its last column, φ(K)ᵀ·1
+    ones = torch.ones(*v.shape[:-1], 1, dtype=v.dtype, device=v.device)
+    kv = k_feat.transpose(-2, -1) @ torch.cat([v, ones], dim=-1)  # (..., M, Dv + 1), independent of T
+
+    # 4. each query reads the sums through its features, a block of queries at a time (see QUERY_BLOCK);
+    #    for a query, −‖x‖²/2 and the shift are one number per row and cancel in D⁻¹: only the max is
+    #    subtracted, against overflow
+    output = q.new_empty(*lead, t, dv)  # (..., T, Dv)
+    kept = []
+    for t0 in range(0, t, QUERY_BLOCK):
+        rows = slice(t0, min(t0 + QUERY_BLOCK, t))
+        q_feat = q[..., rows, :] @ omega_t  # (..., B, M)
+        q_feat = q_feat.sub_(q_feat.amax(dim=-1, keepdim=True)).exp_()  # (..., B, M) φ(q) up to a factor
+        mixed = q_feat @ kv  # (..., B, Dv + 1)
+        normalizer = mixed[..., dv:]  # (..., B, 1) D, the stand-in for the softmax denominator
+        # a row whose keys were all dropped has D = 0 and a zero numerator: keep its output 0, not 0/0
+        output[..., rows, :] = mixed[..., :dv] / torch.where(normalizer > 0, normalizer, 1.0)
+        if return_weights:
+            kept.append(q_feat)
+
+    q_features = weights = None
+    if return_weights:
+        q_features = torch.cat(kept, dim=-2)  # (..., T, M)
+        weights = q_features @ k_feat.transpose(-2, -1)  # (..., T, S)
+        weights = weights / weights.sum(dim=-1, keepdim=True).clamp_min(torch.finfo(weights.dtype).tiny)
+    return PerformerAttention(
+        output=output,
+        weights=weights,
+        scale=scale,
+        features=features,
+        k_features=k_feat,
+        q_features=q_features,
+    )
