@@ -59,10 +59,18 @@ def settle(page) -> None:
 
 def reveal_all(page) -> None:
     """Answer every "predict first" question by skipping it."""
-    for _ in range(10):
+    quiet = 0
+    for _ in range(20):
         skip = page.get_by_role("button", name="Skip — just show me")
         if skip.count() == 0:
-            return
+            # on a busy machine a page can look finished before its last part is drawn: look twice, a second apart
+            quiet += 1
+            if quiet == 2:
+                return
+            page.wait_for_timeout(1_000)
+            settle(page)
+            continue
+        quiet = 0
         skip.first.click()
         page.wait_for_timeout(300)
         settle(page)
