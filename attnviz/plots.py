@@ -174,7 +174,9 @@ def heatmap(
         "yaxis": {"type": "category", "title": {"text": row_title}, "autorange": "reversed", "showgrid": False},
     }
     if slanted and title:
-        # slanted labels above the matrix would run into the title: give the title its own room at the top
+        # slanted labels above the matrix would run into the title: give the title its own room at the top, and
+        # leave the column axis unnamed (the hover names it), since its name would sit on the title's line
+        layout["xaxis"]["title"] = {"text": ""}
         layout["title"] = {"text": html.escape(title, quote=False), "x": 0, "xanchor": "left", "automargin": True,
                            "yref": "container", "y": 1, "yanchor": "top", "pad": {"t": 6}}  # fmt: skip
     if col_tick_step > 1:
