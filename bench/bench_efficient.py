@@ -395,9 +395,7 @@ def worker_errors(kind: str, n: int) -> dict:
         rows[name] = {"approx": c.approx.__dict__, "uniform": c.uniform.__dict__}
 
     add("flash", flash_attention(q, k, v, return_weights=True))
-    add(
-        "linformer (gaussian, untrained)", linformer_attention(q, k, v, rank=min(256, t), return_weights=True)
-    )
+    add("linformer (gaussian, untrained)", linformer_attention(q, k, v, rank=min(256, t), return_weights=True))
     add(
         "linformer (mean pooling)",
         linformer_attention(q, k, v, rank=min(256, t), projection="pool", return_weights=True),
@@ -576,9 +574,7 @@ def main() -> None:
         cells = []
         for n in sizes:
             a, b = timings.get(("sdpa", n), {}), timings.get((name, n), {})
-            cells.append(
-                f"{a['median_s'] / b['median_s']:.2f}×" if "median_s" in a and "median_s" in b else "–"
-            )
+            cells.append(f"{a['median_s'] / b['median_s']:.2f}×" if "median_s" in a and "median_s" in b else "–")
         emit(f"| {name} | " + " | ".join(cells) + " |")
     emit()
 

@@ -32,8 +32,7 @@ def check_qkv(q: Tensor, k: Tensor, v: Tensor, *, self_attention: bool = False) 
         raise ValueError("q, k and v need at least two dimensions: (..., length, width)")
     if q.shape[:-2] != k.shape[:-2] or k.shape[:-2] != v.shape[:-2]:
         raise ValueError(
-            f"q, k and v must share their leading dimensions, got {tuple(q.shape)}, {tuple(k.shape)}, "
-            f"{tuple(v.shape)}"
+            f"q, k and v must share their leading dimensions, got {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}"
         )
     if q.shape[-1] != k.shape[-1]:
         raise ValueError(f"queries have width {q.shape[-1]} but keys have width {k.shape[-1]}")
@@ -71,9 +70,7 @@ def as_mask_4d(mask: Tensor, lead: torch.Size) -> Tensor:
         raise ValueError("a mask needs at least two dimensions (..., T, S)")
     missing = len(lead) + 2 - mask.dim()
     if missing < 0:
-        raise ValueError(
-            f"mask of shape {tuple(mask.shape)} has more dimensions than the batch {tuple(lead)}"
-        )
+        raise ValueError(f"mask of shape {tuple(mask.shape)} has more dimensions than the batch {tuple(lead)}")
     return mask.reshape((1,) * missing + tuple(mask.shape))
 
 
@@ -199,9 +196,7 @@ def finish(acc: Tensor, row_sum: Tensor, row_max: Tensor) -> tuple[Tensor, Tenso
     return output, lse
 
 
-def weights_from_lse(
-    q: Tensor, k: Tensor, lse: Tensor, scale: float, allowed: Tensor | None = None
-) -> Tensor:
+def weights_from_lse(q: Tensor, k: Tensor, lse: Tensor, scale: float, allowed: Tensor | None = None) -> Tensor:
     """Rebuild the attention matrix exp(q·kᵀ·scale − lse) from the row log-sum-exps an efficient pass kept.
 
     This is how FlashAttention's backward pass recovers the weights; here it serves the pictures, on request,

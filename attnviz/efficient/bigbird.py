@@ -181,9 +181,7 @@ def bigbird_attention(
         allowed = (col_ok[g0:g1, :, None] & (key_pos.view(g1 - g0, width, b) < t)).flatten(1)  # (g, W·b)
         allowed = allowed[:, None, :]  # (g, 1, W·b)
         if mask is not None:
-            rows = (
-                (g0 * b + torch.arange((g1 - g0) * b, device=q.device)).clamp(max=t - 1).view(g1 - g0, b, 1)
-            )
+            rows = (g0 * b + torch.arange((g1 - g0) * b, device=q.device)).clamp(max=t - 1).view(g1 - g0, b, 1)
             allowed = allowed & mask_gather(mask, rows, key_pos.clamp(max=t - 1)[:, None, :])
         scores.view(*lead, g1 - g0, b, width * b).masked_fill_(~allowed, NEG_INF)
         part = partial_softmax_(scores, v_seen)  # fields (N, g, b, ·)
@@ -209,6 +207,4 @@ def bigbird_attention(
     if return_weights:
         pattern = layout.repeat_interleave(b, 0).repeat_interleave(b, 1)[:t, :t].to(q.device)  # (T, T)
         weights = weights_from_lse(q, k, lse_, scale, pattern if mask is None else pattern & mask)
-    return BigBirdAttention(
-        output=output_, weights=weights, scale=scale, block_size=b, layout=layout, logsumexp=lse_
-    )
+    return BigBirdAttention(output=output_, weights=weights, scale=scale, block_size=b, layout=layout, logsumexp=lse_)

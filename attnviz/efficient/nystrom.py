@@ -142,9 +142,7 @@ def nystrom_attention(
     kernel_b = softmax(q_land @ k.transpose(-2, -1), keep)  # (..., M, S)
     # 3. pseudo-inverse of the landmark kernel
     exact_pinv = pinv == "svd"
-    a_pinv = (
-        torch.linalg.pinv(kernel_a) if exact_pinv else iterative_pinv(kernel_a, pinv_iterations)
-    )  # (..., M, M)
+    a_pinv = torch.linalg.pinv(kernel_a) if exact_pinv else iterative_pinv(kernel_a, pinv_iterations)  # (..., M, M)
     # 4. multiply from the right so that nothing T×S is ever formed
     output = kernel_f @ (a_pinv @ (kernel_b @ v))  # (..., T, Dv)
 

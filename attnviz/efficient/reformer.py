@@ -57,9 +57,7 @@ class ReformerAttention(Attention):
 def _check(t: int, n_buckets: int, n_rounds: int, chunk_size: int | None) -> tuple[int, int, int]:
     n_buckets = positive_int(n_buckets, "the number of buckets")
     if n_buckets > 1 and n_buckets % 2:
-        raise AttnvizInputError(
-            f"the number of buckets must be 1 or even (buckets come as ±x·R), got {n_buckets}"
-        )
+        raise AttnvizInputError(f"the number of buckets must be 1 or even (buckets come as ±x·R), got {n_buckets}")
     n_rounds = positive_int(n_rounds, "the number of hashing rounds")
     # by default a chunk holds about two buckets' worth of tokens, as in the paper
     chunk = min(t, -(-2 * t // n_buckets)) if chunk_size is None else positive_int(chunk_size, "chunk_size")
@@ -98,9 +96,7 @@ def _with_previous(x: Tensor, fill: float) -> Tensor:
     return torch.cat([before, x], dim=2)
 
 
-def _round_pairs(
-    buckets: Tensor, n_chunks: int, chunk: int
-) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+def _round_pairs(buckets: Tensor, n_chunks: int, chunk: int) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     """For one round: sort order, and for every chunk the positions and buckets of its queries and keys.
 
     Args:
@@ -189,9 +185,7 @@ def reformer_attention(
             # 4. a pair met in m rounds would count m times: weigh each meeting by 1/m
             met = torch.zeros_like(scores)  # (N, nc, c, 2c)
             for other_buckets, other_chunk in zip(all_buckets, chunk_of, strict=True):  # (N, T) each
-                same_bucket = (
-                    _at(other_buckets, pos_q)[..., :, None] == _at(other_buckets, pos_k)[..., None, :]
-                )
+                same_bucket = _at(other_buckets, pos_q)[..., :, None] == _at(other_buckets, pos_k)[..., None, :]
                 gap = _at(other_chunk, pos_q)[..., :, None] - _at(other_chunk, pos_k)[..., None, :]
                 met += same_bucket & ((gap == 0) | (gap == 1))  # same chunk, or the key's chunk just before
             scores -= met.clamp_min(1.0).log()

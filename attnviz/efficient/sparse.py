@@ -229,9 +229,7 @@ def sparse_attention(
 
     weights = None
     if return_weights:
-        allowed = sparse_mask(
-            t, pattern=pattern, stride=stride, summary=summary, causal=causal, device=q.device
-        )
+        allowed = sparse_mask(t, pattern=pattern, stride=stride, summary=summary, causal=causal, device=q.device)
         weights = weights_from_lse(q, k, lse, scale, allowed if mask is None else allowed & mask)
     return SparseAttention(
         output=output,

@@ -24,9 +24,7 @@ def test_bigbird_with_masks(make_qkv, kind):
     t = 45
     q, k, v = make_qkv((2, 2, t, 8))
     mask = (
-        causal_mask(t)
-        if kind == "causal"
-        else torch.rand(2, 1, 1, t, generator=torch.Generator().manual_seed(2)) > 0.3
+        causal_mask(t) if kind == "causal" else torch.rand(2, 1, 1, t, generator=torch.Generator().manual_seed(2)) > 0.3
     )
     knobs = dict(block_size=5, window_blocks=3, global_blocks=1, random_blocks=2)
     exact = scaled_dot_product(q, k, v, mask=bigbird_mask(t, **knobs) & mask)
@@ -42,9 +40,7 @@ def test_bigbird_layout():
     extra = (layout & ~window_and_global)[2:].sum(dim=1)
     assert torch.all(extra == 2)  # exactly two random blocks per non-global row
     assert torch.equal(layout, bigbird_layout(12, window_blocks=3, global_blocks=2, random_blocks=2, seed=0))
-    assert not torch.equal(
-        layout, bigbird_layout(12, window_blocks=3, global_blocks=2, random_blocks=2, seed=1)
-    )
+    assert not torch.equal(layout, bigbird_layout(12, window_blocks=3, global_blocks=2, random_blocks=2, seed=1))
 
 
 def test_bigbird_mask_is_the_layout_token_by_token():

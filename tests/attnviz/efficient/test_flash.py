@@ -58,9 +58,7 @@ def test_flash_with_padding_and_full_masks(make_qkv):
 def test_flash_causal_skips_tiles_and_matches_causal_mask(make_qkv, t, s):
     q, k, v = make_qkv((2, 2, t, 8), s=s)
     exact = scaled_dot_product(q, k, v, mask=causal_mask(t, s))
-    flash = flash_attention(
-        q, k, v, causal=True, block_q=4, block_k=3, record_steps=True, return_weights=True
-    )
+    flash = flash_attention(q, k, v, causal=True, block_q=4, block_k=3, record_steps=True, return_weights=True)
     assert torch.allclose(flash.output, exact.output, atol=1e-6)
     assert torch.allclose(flash.weights, exact.weights, atol=1e-6)
     offset = s - t

@@ -53,9 +53,7 @@ def test_linformer_error_falls_with_rank(make_qkv, relative_error):
 
     def err(rank):
         return sum(
-            relative_error(
-                linformer_attention(q, k, v, rank=rank, seed=s, return_weights=True).weights, exact.weights
-            )
+            relative_error(linformer_attention(q, k, v, rank=rank, seed=s, return_weights=True).weights, exact.weights)
             for s in range(4)
         )
 
@@ -96,9 +94,7 @@ def test_linformer_blocks_of_queries_change_nothing(make_qkv):
 def test_linformer_pooling(make_qkv, relative_error):
     q, k, v = make_qkv((2, 2, 40, 8))
     exact = scaled_dot_product(q, k, v)
-    assert torch.allclose(
-        linformer_attention(q, k, v, rank=40, projection="pool").output, exact.output, atol=1e-6
-    )
+    assert torch.allclose(linformer_attention(q, k, v, rank=40, projection="pool").output, exact.output, atol=1e-6)
     (pool,) = linformer_projection(4, 10, kind="pool")
     assert torch.allclose(
         pool,

@@ -45,9 +45,7 @@ def test_longformer_mask_shape_of_the_pattern():
 
 def test_chunking_does_not_change_the_result(make_qkv):
     q, k, v = make_qkv((1, 2, 40, 8))
-    outs = [
-        longformer_attention(q, k, v, window=6, global_tokens=(0,), chunk=c).output for c in (1, 3, 8, 40)
-    ]
+    outs = [longformer_attention(q, k, v, window=6, global_tokens=(0,), chunk=c).output for c in (1, 3, 8, 40)]
     for o in outs[1:]:
         assert torch.allclose(o, outs[0], atol=1e-6)
 

@@ -55,9 +55,7 @@ def test_multi_head_keys_are_pooled_into_groups(make_qkv):
 
 def test_kv_cache_bytes():
     # 32 layers, 8 K/V heads, 4096 tokens, 128 wide, fp16: 2·32·8·4096·128·2 bytes = 512 MiB
-    assert (
-        kv_cache_bytes(kv_heads=8, length=4096, head_dim=128, layers=32, dtype=torch.float16) == 512 * 2**20
-    )
+    assert kv_cache_bytes(kv_heads=8, length=4096, head_dim=128, layers=32, dtype=torch.float16) == 512 * 2**20
     assert kv_cache_bytes(kv_heads=1, length=10, head_dim=4) == 2 * 10 * 4 * 4
 
 

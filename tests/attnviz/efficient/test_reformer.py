@@ -21,9 +21,7 @@ def test_one_bucket_is_exact_attention_with_shared_qk(make_qkv, relative_error):
     "n_buckets,n_rounds,chunk,exclude_self",
     [(4, 1, None, False), (8, 1, None, True), (8, 1, 5, True), (4, 3, None, False), (8, 2, 6, True)],
 )
-def test_reformer_equals_exact_on_what_it_looked_at(
-    make_qkv, relative_error, n_buckets, n_rounds, chunk, exclude_self
-):
+def test_reformer_equals_exact_on_what_it_looked_at(make_qkv, relative_error, n_buckets, n_rounds, chunk, exclude_self):
     q, _, v = make_qkv((2, 3, 37, 16), dv=8)
     knobs = dict(n_buckets=n_buckets, n_rounds=n_rounds, chunk_size=chunk, exclude_self=exclude_self, seed=5)
     exact = scaled_dot_product(q, q, v, mask=reformer_mask(q, **knobs))
