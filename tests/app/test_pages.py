@@ -330,9 +330,9 @@ def test_interrupted_training_keeps_nothing(app, monkeypatch):
     """A rerun stops the loop from inside its progress callback; the page must neither break nor keep it."""
     from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
-    import attnviz.training
+    import app_support.training_panel as panel
 
-    real = attnviz.training.train_projections
+    real = panel.train_projections
 
     def interrupted(dataset, kv, config, on_step):
         for step in range(1, 4):
@@ -342,10 +342,11 @@ def test_interrupted_training_keeps_nothing(app, monkeypatch):
     at = app(PROJ)
     at.radio(key="proj_kind").set_value("trained").run()
     at.slider(key="proj_steps").set_value(20).run()
-    monkeypatch.setattr(attnviz.training, "train_projections", interrupted)
+    monkeypatch.setattr(panel, "train_projections", interrupted)
     at.button(key="proj_train").click().run()
     assert not at.exception
-    monkeypatch.setattr(attnviz.training, "train_projections", real)
+    assert at.get("progress")  # the loop had started: its progress bar was on screen when the rerun stopped it
+    monkeypatch.setattr(panel, "train_projections", real)
     at.run()
     assert not at.exception
     assert not at.metric

@@ -1,0 +1,108 @@
+"""Lesson 3's training panel: the goal and settings, the Train button, a live loss curve and progress bar, results.
+
+Training runs in the page's own script run, so that the progress bar and the loss curve update while it runs. A
+finished run is kept in `cached.keep_trained` under its settings; a rerun that interrupts the loop (any click)
+raises out of the progress callback, and nothing is kept.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+from gensim.models import KeyedVectors
+
+from app_support import cached, loaders, sentence
+from attnviz import plots
+from attnviz.training import TrainConfig, TrainResult, train_projections
+
+
+def use_sentence(text: str) -> None:
+    """Button callback: put ``text`` in the shared sentence box (callbacks run before the box is drawn)."""
+    st.session_state[sentence.KEY], st.session_state[sentence.NOTE_KEY] = sentence.clean(text)
+
+
+def loss_chart(losses: list[float] | tuple[float, ...], held: list[float] | tuple[float, ...], steps: int) -> go.Figure:
+    """Training and held-out loss against the step, on an x axis as long as the whole run."""
+    x = list(range(1, len(losses) + 1))
+    return plots.lines(
+        [plots.Series("training sentences", x, losses), plots.Series("held-out sentences", x, held, dash="dash")],
+        title="Loss: how unlikely the right word still is (lower is better)",
+        x_title="step",
+        y_title="cross-entropy",
+        x_range=(0, steps),
+        height=320,
+    )
+
+
+def training_panel(kv: KeyedVectors) -> TrainResult:
+    """Draw the panel and return the run to show: this one's, or the learner's last finished one.
+
+    Stops the page (``st.stop``) with a hint while there is no finished run yet.
+    """
+    sets = loaders.training_sets()
+    with st.container(border=True):
+        c1, c2, c3 = st.columns([2, 2, 1])
+        goal = c1.selectbox("Goal", list(sets), format_func=lambda n: sets[n].title, key="proj_goal")
+        steps = int(c2.slider("Training steps", 10, 600, 150, step=10, key="proj_steps"))
+        train_seed = int(c3.number_input("Seed", 0, 9999, 0, key="proj_train_seed"))
+        data = sets[goal]
+        st.markdown(
+            f"**Goal:** {data.goal}. We learn M_Q and M_K (50 × 50 each; M_V stays the identity) from "
+            f"{len(data.train)} labelled sentences, then test on {len(data.heldout)} held-out sentences whose "
+            "query and target words never occur in training. Training turns each row of Q·Kᵀ into probabilities "
+            "with softmax (lesson 4) and raises the probability of the right word."
+        )
+        settings = (goal, train_seed, steps)
+        result = cached.trained(*settings)
+        if st.button("Train", key="proj_train", type="primary", icon=":material/model_training:") and result is None:
+            bar, live = st.progress(0.0, text="Starting…"), st.empty()
+            seen: tuple[list[float], list[float]] = ([], [])
+            every = max(1, steps // 25)
+
+            def on_step(step: int, loss: float, held: float) -> None:
+                seen[0].append(loss)
+                seen[1].append(held)
+                if step % every == 0 or step == steps:
+                    bar.progress(step / steps, text=f"Step {step} of {steps} · training loss {loss:.3f}")
+                    live.plotly_chart(loss_chart(*seen, steps), key=f"proj_live_{step}")
+
+            # a rerun (any click) stops the loop inside on_step; only a finished run is stored
+            result = train_projections(data, kv, TrainConfig(steps=steps, seed=train_seed), on_step=on_step)
+            cached.keep_trained(*settings, result)
+            st.session_state["proj_last"] = settings
+            bar.empty()
+            live.empty()
+        if result is None and "proj_last" in st.session_state:
+            result = cached.trained(*st.session_state["proj_last"])
+            if result is not None:
+                last_goal, last_seed, last_steps = st.session_state["proj_last"]
+                st.info(
+                    f"Showing your last run ({sets[last_goal].title}, {last_steps} steps, seed {last_seed}). "
+                    "Press Train for the new settings."
+                )
+        if result is None:
+            st.info("Press **Train**: it takes a few seconds on this computer, and you can watch the loss fall.")
+            st.stop()
+        left, right = st.columns([3, 2])
+        left.plotly_chart(loss_chart(result.losses, result.heldout_losses, result.config.steps), key="proj_loss")
+        right.metric("Held-out: trained", f"{result.heldout_acc:.0%}")
+        m1, m2, m3 = right.columns(3)
+        m1.metric("identity", f"{result.identity_acc:.0%}")
+        m2.metric("random start", f"{result.random_acc:.0%}")
+        m3.metric("chance", f"{result.chance:.0%}")
+        right.caption(
+            "Share of held-out query words whose largest score goes to the right word. Identity sends almost every "
+            f"word to itself. Training took {result.seconds:.1f} s ({result.config.steps} steps, seed "
+            f"{result.config.seed}); the training sentences reach {result.train_acc:.0%}."
+        )
+        example = sets[result.dataset].example if result.dataset in sets else ""
+        if example:
+            st.button(
+                f"Try it on “{example}”",
+                key="proj_try",
+                on_click=use_sentence,
+                args=(example,),
+                icon=":material/edit_note:",
+                help="Puts this sentence, which is in neither labelled set, in the sidebar box (every lesson uses it).",
+            )
+    return result
