@@ -56,7 +56,7 @@ VARIANTS = (
 SETTINGS = {
     "sdpa": "torch.nn.functional.scaled_dot_product_attention",
     "plain": "attention.scaled_dot_product (keeps scores, scaled and weights)",
-    "flash": "block_q=256, block_k=512",
+    "flash": "block_q=256, block_k=256",
     "linformer": "k=256 (projections drawn once, outside the timing, like weights)",
     "performer": "m=256 orthogonal features (drawn inside the call)",
     "nystrom": "m=64 landmarks, 6 pseudo-inverse iterations",

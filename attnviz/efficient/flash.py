@@ -73,7 +73,7 @@ def flash_attention(
     scale: float | None = None,
     *,
     block_q: int = 256,
-    block_k: int = 512,
+    block_k: int = 256,
     causal: bool = False,
     record_steps: bool = False,
     return_weights: bool = False,

@@ -43,8 +43,8 @@ from attnviz.efficient._common import (
 from attnviz.efficient.flash import flash_attention
 from attnviz.errors import AttnvizInputError
 
-# how many scores one group of chunks may hold at once (1 MiB of float32: it stays in the CPU's cache)
-GROUP_SCORES = 1 << 18
+# how many scores one group of chunks may hold at once (4 MiB of float32: it stays in the CPU's cache)
+GROUP_SCORES = 1 << 20
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,13 +128,13 @@ def banded_attention(
         mask: bool broadcastable to (..., T, T), True where allowed (intersected with the band).
         key_ok: (T,) bool, keys the band may use at all (Longformer removes the global ones: they come in
             through ``extra``, and must not be counted twice).
-        chunk: queries per chunk (default 64: small products waste less of the run, large ones run faster).
+        chunk: queries per chunk (default 32: small products waste less of the run, large ones run faster).
         extra: given a row range, other slices of the softmax for those rows (N, rows, ·) to merge in.
     Returns:
         output (..., T, Dv), and the log-sum-exp of each row (..., T).
     """
     lead, t, dv = q.shape[:-2], q.shape[-2], v.shape[-1]
-    chunk = positive_int(chunk, "chunk") if chunk is not None else min(t, 64)
+    chunk = positive_int(chunk, "chunk") if chunk is not None else min(t, 32)
     span = chunk + left + right  # keys one chunk can touch
     n_chunks = -(-t // chunk)
     q3, k3, v3 = flat(q), flat(k), flat(v)  # (N, T, D), (N, T, D), (N, T, Dv)
