@@ -27,8 +27,8 @@ NEG_INF = float("-inf")
 LOG2E = math.log2(math.e)  # multiply natural-log scores by this to work in base 2
 LN2 = math.log(2.0)  # and a base-2 logarithm by this to get back to natural logs
 
-# Queries handled together by the approximations (Linformer, Performer): the T×K intermediates of one block
-# stay in the CPU cache instead of streaming through main memory, several times faster and the same result.
+# Queries handled together by Performer: the T×M features of one block stay in the CPU cache instead of
+# streaming through main memory, several times faster and the same result.
 QUERY_BLOCK = 256
 
 
