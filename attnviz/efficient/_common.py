@@ -6,6 +6,10 @@ softmax", 2018). FlashAttention does this tile by tile; Longformer, the Sparse T
 to join a band with global, strided or per-round keys without ever building the T×S matrix:
 
     m = max_i m_i        l = Σ_i l_i·exp(m_i − m)        O = Σ_i acc_i·exp(m_i − m) / l
+
+Like FlashAttention's kernels, the pieces work in base 2: scores are multiplied by log₂e along with the
+scale, so that every exponential is a power of two, exp(x) = 2^(x·log₂e), which this CPU computes about
+twice as fast. Only the log-sum-exps handed back are converted to natural logarithms.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ from torch import Tensor
 from attnviz.errors import AttnvizInputError
 
 NEG_INF = float("-inf")
+LOG2E = math.log2(math.e)  # multiply natural-log scores by this to work in base 2
+LN2 = math.log(2.0)  # and a base-2 logarithm by this to get back to natural logs
 
-# Queries handled together by the approximations (Linformer, Performer): the T×K intermediates of one block
-# stay in the CPU cache instead of streaming through main memory, several times faster and the same result.
+# Queries handled together by Performer: the T×M features of one block stay in the CPU cache instead of
+# streaming through main memory, several times faster and the same result.
 QUERY_BLOCK = 256
 
 
@@ -141,58 +147,64 @@ def mask_gather_per_row(mask: Tensor, lead: torch.Size, rows: Tensor, cols: Tens
 
 @dataclass(frozen=True)
 class Partial:
-    """A row's softmax over one slice of its keys, before normalisation."""
+    """A row's softmax over one slice of its keys, before normalisation (in base 2, see above)."""
 
-    row_max: Tensor  # (..., T, 1) largest scaled score in the slice; -inf where the row saw no allowed key
-    row_sum: Tensor  # (..., T, 1) Σ exp(s − row_max) over the slice
-    acc: Tensor  # (..., T, Dv) Σ exp(s − row_max)·v over the slice
+    row_max: Tensor  # (..., T, 1) largest base-2 score in the slice; -inf where the row saw no allowed key
+    row_sum: Tensor  # (..., T, 1) Σ 2^(s − row_max) over the slice
+    acc: Tensor  # (..., T, Dv) Σ 2^(s − row_max)·v over the slice
 
 
 def safe_max(row_max: Tensor) -> Tensor:
-    """The row maximum with -inf replaced by 0: a row without keys then gives exp(-inf - 0) = 0, not NaN."""
+    """The row maximum with -inf replaced by 0: a row without keys then gives 2^(-inf - 0) = 0, not NaN."""
     return row_max.masked_fill(row_max == NEG_INF, 0.0)
 
 
-def partial_softmax_(scaled: Tensor, v: Tensor) -> Partial:
-    """One slice of the softmax. Overwrites ``scaled`` with exp(scaled − row_max) to save memory.
+def partial_softmax_(scores2: Tensor, v: Tensor) -> Partial:
+    """One slice of the softmax. Overwrites ``scores2`` with 2^(scores2 − row_max) to save memory.
 
     Args:
-        scaled: (..., T, W) scaled scores of the slice, -inf where masked.
+        scores2: (..., T, W) base-2 scores of the slice (q·kᵀ·scale·log₂e), -inf where masked.
         v: (..., W, Dv) the values of the slice.
     """
-    row_max = scaled.amax(dim=-1, keepdim=True)  # (..., T, 1)
-    p = scaled.sub_(safe_max(row_max)).exp_()  # (..., T, W) unnormalised weights, in place
+    row_max = scores2.amax(dim=-1, keepdim=True)  # (..., T, 1)
+    p = scores2.sub_(safe_max(row_max)).exp2_()  # (..., T, W) unnormalised weights, in place
     return Partial(row_max=row_max, row_sum=p.sum(dim=-1, keepdim=True), acc=p @ v)
 
 
-def merge(parts: Sequence[Partial]) -> tuple[Tensor, Tensor]:
+def merge_(parts: Sequence[Partial], out: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """Join slices of the same rows: the softmax over all their keys, as if computed at once.
 
+    Overwrites the first part's accumulator (the others are only read).
+
+    Args:
+        parts: slices of the same rows, each with fields (..., T, ·).
+        out: (..., T, Dv) where to write the output (a new tensor when None).
     Returns:
-        output (..., T, Dv), and the log-sum-exp of every row (..., T) (-inf for a row that saw no key).
+        output (..., T, Dv), and the natural log-sum-exp of every row (..., T) (-inf for a row without keys).
     """
     row_max = parts[0].row_max
     for part in parts[1:]:
         row_max = torch.maximum(row_max, part.row_max)
     shift = safe_max(row_max)  # (..., T, 1)
-    row_sum = torch.zeros_like(shift)
-    acc = torch.zeros_like(parts[0].acc)
-    for part in parts:
-        # rescale each slice from its own maximum to the common one
-        factor = torch.exp(part.row_max - shift)  # (..., T, 1)
-        row_sum = row_sum + part.row_sum * factor
-        acc = acc + part.acc * factor
-    return finish(acc, row_sum, row_max)
+    # rescale each slice from its own maximum to the common one
+    factor = torch.exp2(parts[0].row_max - shift)  # (..., T, 1)
+    row_sum = parts[0].row_sum * factor
+    acc = parts[0].acc.mul_(factor)  # (..., T, Dv)
+    for part in parts[1:]:
+        factor = torch.exp2(part.row_max - shift)
+        row_sum += part.row_sum * factor
+        acc.addcmul_(part.acc, factor)
+    return finish(acc, row_sum, row_max, out)
 
 
-def finish(acc: Tensor, row_sum: Tensor, row_max: Tensor) -> tuple[Tensor, Tensor]:
-    """Divide by the softmax sum. Returns output (..., T, Dv) and log-sum-exp (..., T).
+def finish(acc: Tensor, row_sum: Tensor, row_max: Tensor, out: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Divide by the softmax sum. Returns output (..., T, Dv) and the natural log-sum-exp (..., T).
 
-    A row that saw any key has row_sum ≥ 1 (its largest term is e⁰), so clamping at 1 only touches rows
+    A row that saw any key has row_sum ≥ 1 (its largest term is 2⁰), so clamping at 1 only touches rows
     that saw none: their accumulator is 0 and their output stays 0, as in the exact path.
     """
-    output = acc / row_sum.clamp_min(1.0)  # (..., T, Dv)
-    lse = (safe_max(row_max) + row_sum.log()).squeeze(-1)  # (..., T), log 0 = -inf for empty rows
+    output = torch.div(acc, row_sum.clamp_min(1.0), out=out)  # (..., T, Dv)
+    lse = ((safe_max(row_max) + row_sum.log2()) * LN2).squeeze(-1)  # (..., T); log 0 = -inf for empty rows
     return output, lse
 
 

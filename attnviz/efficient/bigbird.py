@@ -21,6 +21,7 @@ from torch import Tensor
 
 from attnviz.attention import Attention
 from attnviz.efficient._common import (
+    LOG2E,
     NEG_INF,
     as_mask_4d,
     check_qkv,
@@ -162,7 +163,8 @@ def bigbird_attention(
     pad = n_blocks * b - t
     q3, k3, v3 = flat(q), flat(k), flat(v)  # (N, T, ·)
     n = q3.shape[0]
-    q_blocks = torch.nn.functional.pad(q3 * scale, (0, 0, 0, pad)).view(n, n_blocks, b, -1)  # (N, nb, b, D)
+    q2 = q3 * (scale * LOG2E)  # base-2 scores, see _common
+    q_blocks = torch.nn.functional.pad(q2, (0, 0, 0, pad)).view(n, n_blocks, b, -1)  # (N, nb, b, D)
     k_blocks = torch.nn.functional.pad(k3, (0, 0, 0, pad)).view(n, n_blocks, b, -1)  # (N, nb, b, D)
     v_blocks = torch.nn.functional.pad(v3, (0, 0, 0, pad)).view(n, n_blocks, b, dv)  # (N, nb, b, Dv)
     offsets = torch.arange(b, device=q.device)

@@ -15,7 +15,9 @@ acc. For each block of keys:
     O    = acc / l                         after the last tile: exactly softmax(q·kᵀ·scale)·v
 
 Extra memory is one tile plus O(T) per row instead of O(T·S). On a GPU the tile stays in on-chip memory;
-on a CPU it stays in cache, which is also why it is fast.
+on a CPU it stays in cache, which is also why it is fast. As in the FlashAttention kernels the scores are
+kept in base 2 (scaled by log₂e as well, exponentials as powers of two: see _common); the recorded steps
+are converted back to natural units.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from torch import Tensor
 
 from attnviz.attention import Attention, causal_mask
 from attnviz.efficient._common import (
+    LN2,
+    LOG2E,
     NEG_INF,
     as_mask_4d,
     check_qkv,
@@ -114,14 +118,14 @@ def flash_attention(
 
     for q0 in range(0, t, block_q):
         q1 = min(q0 + block_q, t)
-        q_blk = q3[:, q0:q1] * scale  # (N, Tq, D) scaled once here, not once per tile
+        q_blk = q3[:, q0:q1] * (scale * LOG2E)  # (N, Tq, D) scaled once here, not once per tile
         row_max = q3.new_full((n, q1 - q0, 1), NEG_INF)  # (N, Tq, 1) running maximum m
         row_sum = q3.new_zeros(n, q1 - q0, 1)  # (N, Tq, 1) running sum l
         acc = q3.new_zeros(n, q1 - q0, dv)  # (N, Tq, Dv) running unnormalised output
         k_end = min(s, q1 + offset) if causal else s  # tiles past the diagonal hold nothing allowed
         for k0 in range(0, max(k_end, 0), block_k):
             k1 = min(k0 + block_k, k_end)
-            # 1. the tile of scaled scores, masked
+            # 1. the tile of scaled scores (base 2), masked
             k_tile_t = k3[:, k0:k1].transpose(1, 2)  # (N, D, Sk)
             full = (q1 - q0, k1 - k0) == tile_buffer.shape[1:]  # edge tiles are smaller: allocated
             tile = torch.bmm(q_blk, k_tile_t, out=tile_buffer if full else None)  # (N, Tq, Sk)
@@ -137,9 +141,10 @@ def flash_attention(
                 scaled_tile = tile.clone()
             # 2. the new running maximum, and how much the old sum and accumulator must shrink to match it
             new_max = torch.maximum(row_max, tile.amax(dim=-1, keepdim=True))  # (N, Tq, 1)
-            correction = torch.exp(row_max - safe_max(new_max))  # (N, Tq, 1); 0 while the row saw nothing
+            shift = safe_max(new_max)  # (N, Tq, 1) (0 for a row that has seen no key yet)
+            correction = torch.exp2(row_max - shift)  # (N, Tq, 1); 0 while the row saw nothing
             # 3. this tile's weights relative to the new maximum (in place: the tile is not needed again)
-            p = tile.sub_(safe_max(new_max)).exp_()  # (N, Tq, Sk)
+            p = tile.sub_(shift).exp2_()  # (N, Tq, Sk)
             # 4. fold the tile into the running sum and output
             row_sum.mul_(correction).add_(p.sum(dim=-1, keepdim=True))
             acc.mul_(correction).baddbmm_(p, v3[:, k0:k1])  # acc·c + p·v, one fused call
@@ -151,8 +156,8 @@ def flash_attention(
                         q_stop=q1,
                         k_start=k0,
                         k_stop=k1,
-                        scaled=scaled_tile.view(*lead, q1 - q0, k1 - k0),
-                        row_max=row_max.view(*lead, q1 - q0).clone(),
+                        scaled=scaled_tile.view(*lead, q1 - q0, k1 - k0) * LN2,  # natural units again
+                        row_max=row_max.view(*lead, q1 - q0) * LN2,
                         row_sum=row_sum.view(*lead, q1 - q0).clone(),
                         correction=correction.view(*lead, q1 - q0),
                         output=(acc / row_sum.clamp_min(1.0)).view(*lead, q1 - q0, dv),

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from attnviz.attention import Attention
 from attnviz.efficient._common import (
-    QUERY_BLOCK,
     check_qkv,
     generator,
     key_mask,
@@ -112,7 +112,7 @@ def linformer_attention(
     """
     check_qkv(q, k, v)
     scale = resolve_scale(scale, q.shape[-1])
-    lead, t, s, dv = q.shape[:-2], q.shape[-2], k.shape[-2], v.shape[-1]
+    lead, s = q.shape[:-2], k.shape[-2]
     keep = key_mask(mask, lead, s, "Linformer")  # (..., S) or None
     if proj_k is None:
         drawn = linformer_projection(rank, s, seed, n=1 if share_kv else 2, kind=projection)
@@ -132,19 +132,15 @@ def linformer_attention(
     # 1. project the keys and values along the sequence: S rows become K rows
     k_proj = proj_k @ k  # (..., K, D)
     v_proj = proj_v @ v  # (..., K, Dv)
-    # 2. ordinary attention against the K projected keys (the scale applied to the K×D side, the smaller),
-    #    a block of queries at a time (see QUERY_BLOCK): softmax(q·(E·K)ᵀ·scale)
-    k_proj_t = (k_proj * scale).transpose(-2, -1)  # (..., D, K)
-    output = q.new_empty(*lead, t, dv)  # (..., T, Dv)
-    kept = []
-    for t0 in range(0, t, QUERY_BLOCK):
-        rows = slice(t0, min(t0 + QUERY_BLOCK, t))
-        block_weights = torch.softmax(q[..., rows, :] @ k_proj_t, dim=-1)  # (..., B, K)
-        # 3. mix the projected values
-        output[..., rows, :] = block_weights @ v_proj  # (..., B, Dv)
-        if return_weights:
-            kept.append(block_weights)
-    weights_proj = torch.cat(kept, dim=-2) if return_weights else None  # (..., T, K)
+    # 2. ordinary attention against the K projected keys: softmax(q·(E·K)ᵀ·scale)·(F·V). That is plain
+    #    attention, so PyTorch's own kernel runs it (the same kernel the exact attention is measured with);
+    #    with return_weights it runs step by step instead, to keep the T×K weights, with the same output
+    if return_weights:
+        weights_proj = torch.softmax((q @ k_proj.transpose(-2, -1)) * scale, dim=-1)  # (..., T, K)
+        output = weights_proj @ v_proj  # (..., T, Dv)
+    else:
+        weights_proj = None
+        output = F.scaled_dot_product_attention(q, k_proj, v_proj, scale=scale)  # (..., T, Dv)
 
     weights = None
     if weights_proj is not None:

@@ -27,6 +27,7 @@ from torch import Tensor
 
 from attnviz.attention import Attention
 from attnviz.efficient._common import (
+    LOG2E,
     NEG_INF,
     Partial,
     as_mask_4d,
@@ -34,7 +35,7 @@ from attnviz.efficient._common import (
     flat,
     mask_gather,
     mask_rows,
-    merge,
+    merge_,
     partial_softmax_,
     positive_int,
     resolve_scale,
@@ -144,28 +145,31 @@ def banded_attention(
     group = max(1, GROUP_SCORES // (n * chunk * span))  # chunks per group
 
     # the band inside one chunk: query a (row) may see key b (column of the run) when a ≤ b ≤ a + left +
-    # right; as an additive bias (0 or -inf) the matrix product applies it at no extra cost
+    # right. Only the first and the last c columns of a run can fall outside it (two triangles):
     a = torch.arange(chunk, device=q.device)[:, None]
     b = torch.arange(span, device=q.device)[None, :]
-    band = (b >= a) & (b <= a + left + right)  # (c, c + left + right)
-    band_bias = torch.zeros(band.shape, dtype=q.dtype, device=q.device).masked_fill_(~band, NEG_INF)
+    before = b[:, :chunk] < a  # (c, c) keys before the window, in the first c columns
+    after = b[:, span - chunk :] > a + left + right  # (c, c) keys after it, in the last c columns
     pos_ok = torch.ones(t, dtype=torch.bool, device=q.device) if key_ok is None else key_ok.to(q.device)
     refused = (~pos_ok).nonzero().flatten().tolist()  # positions the band must skip, in order
 
     for c0 in range(0, n_chunks, group):
         c1 = min(c0 + group, n_chunks)
         g, r0, r1 = c1 - c0, c0 * chunk, min(c1 * chunk, t)
-        # 1. the queries of these chunks (the last one padded) and the run of keys each chunk needs
-        q_blk = q3[:, r0:r1] * scale  # (N, rows, D)
+        # 1. the queries of these chunks (the last one padded), scaled for base-2 scores (see _common),
+        #    and the run of keys each chunk needs (a view of K when N = 1, else a copy)
+        q_blk = q3[:, r0:r1] * (scale * LOG2E)  # (N, rows, D)
         if r1 - r0 < g * chunk:
             q_blk = torch.nn.functional.pad(q_blk, (0, 0, 0, g * chunk - (r1 - r0)))
         k_run = band_windows(k3, r0 - left, g, chunk, span)  # (N, g, c + left + right, D)
         v_run = band_windows(v3, r0 - left, g, chunk, span)  # (N, g, c + left + right, Dv)
-        # 2. scores plus the band bias, in one batched product (a view of the keys when N = 1, else a copy)
-        scores = torch.baddbmm(
-            band_bias, q_blk.view(n * g, chunk, d), k_run.reshape(n * g, span, d).transpose(1, 2)
-        ).view(n, g, chunk, span)  # (N, g, c, c + left + right)
-        # 3. where needed, also -inf outside the sequence, at refused keys and where the mask says no
+        # 2. the scores of every chunk against its run, in one batched product
+        scores = torch.bmm(q_blk.view(n * g, chunk, d), k_run.reshape(n * g, span, d).transpose(1, 2))
+        scores = scores.view(n, g, chunk, span)  # (N, g, c, c + left + right)
+        # 3. -inf outside the band (the two triangles), and where needed outside the sequence, at refused
+        #    keys and where the mask says no
+        scores[..., :chunk].masked_fill_(before, NEG_INF)
+        scores[..., span - chunk :].masked_fill_(after, NEG_INF)
         lo, hi = r0 - left, c1 * chunk + right  # the keys this group touches
         touches_refused = bisect.bisect_left(refused, lo) < bisect.bisect_left(refused, hi)
         if lo < 0 or hi > t or touches_refused or mask is not None:
@@ -182,7 +186,7 @@ def banded_attention(
             row_sum=band_part.row_sum.view(n, g * chunk, 1)[:, : r1 - r0],
             acc=band_part.acc.view(n, g * chunk, dv)[:, : r1 - r0],
         )
-        output[:, r0:r1], lse[:, r0:r1] = merge([band_part, *extra(r0, r1)])
+        _, lse[:, r0:r1] = merge_([band_part, *extra(r0, r1)], out=output[:, r0:r1])
     return output.view(*lead, t, dv), lse.view(*lead, t)
 
 
@@ -232,7 +236,7 @@ def longformer_attention(
         # every row also sees the global keys (the band skips them, so they count once)
         if glob.numel() == 0:
             return ()
-        scores = (flat(q[..., r0:r1, :]) * scale) @ k_glob3.transpose(1, 2)  # (N, rows, G)
+        scores = (flat(q[..., r0:r1, :]) * (scale * LOG2E)) @ k_glob3.transpose(1, 2)  # (N, rows, G) base 2
         if mask is not None:
             ok = mask_gather(mask, torch.arange(r0, r1, device=q.device)[:, None], glob[None, :])
             scores.view(*lead, r1 - r0, glob.numel()).masked_fill_(~ok, NEG_INF)

@@ -56,13 +56,13 @@ def segment_means(x: Tensor, n_segments: int, keep: Tensor | None = None) -> tup
     """
     length = x.shape[-2]
     segment = torch.arange(length, device=x.device) * n_segments // length  # (L,) segment of each position
-    member = segment == torch.arange(n_segments, device=x.device)[:, None]  # (M, L) one-hot rows
-    member = member.to(x.dtype)
+    weight = torch.ones(length, dtype=x.dtype, device=x.device) if keep is None else keep.to(x.dtype)
     if keep is not None:
-        member = member * keep.unsqueeze(-2).to(x.dtype)  # (..., M, L)
-    count = member.sum(dim=-1, keepdim=True)  # (..., M, 1)
-    means = (member @ x) / count.clamp_min(1.0)  # (..., M, D)
-    return means, count.squeeze(-1) > 0
+        x = x * keep.unsqueeze(-1)  # dropped positions add nothing
+    # sum each segment (one pass over x), count its kept positions, divide
+    sums = x.new_zeros(*x.shape[:-2], n_segments, x.shape[-1]).index_add_(-2, segment, x)  # (..., M, D)
+    count = weight.new_zeros(*weight.shape[:-1], n_segments).index_add_(-1, segment, weight)  # (..., M)
+    return sums / count.clamp_min(1.0).unsqueeze(-1), count > 0
 
 
 def iterative_pinv(a: Tensor, iterations: int = 6) -> Tensor:
@@ -130,16 +130,16 @@ def nystrom_attention(
     k_land, k_land_alive = segment_means(k, m, keep)  # (..., M, D), (..., M)
 
     def softmax(scores: Tensor, allowed: Tensor | None) -> Tensor:
-        scores = scores * scale
         if allowed is not None:  # a landmark made only of dropped keys, or a dropped key
             scores = scores.masked_fill(~allowed.unsqueeze(-2), NEG_INF)
         return torch.softmax(scores, dim=-1)
 
-    # 2. the three small kernels
+    # 2. the three small kernels (the scale goes on the landmarks, M×D, rather than on T×M scores)
     alive = None if keep is None else k_land_alive
-    kernel_f = softmax(q @ k_land.transpose(-2, -1), alive)  # (..., T, M)
-    kernel_a = softmax(q_land @ k_land.transpose(-2, -1), alive)  # (..., M, M)
-    kernel_b = softmax(q_land @ k.transpose(-2, -1), keep)  # (..., M, S)
+    k_land_scaled, q_land_scaled = k_land * scale, q_land * scale  # (..., M, D)
+    kernel_f = softmax(q @ k_land_scaled.transpose(-2, -1), alive)  # (..., T, M)
+    kernel_a = softmax(q_land_scaled @ k_land.transpose(-2, -1), alive)  # (..., M, M)
+    kernel_b = softmax(q_land_scaled @ k.transpose(-2, -1), keep)  # (..., M, S)
     # 3. pseudo-inverse of the landmark kernel
     exact_pinv = pinv == "svd"
     a_pinv = torch.linalg.pinv(kernel_a) if exact_pinv else iterative_pinv(kernel_a, pinv_iterations)  # (..., M, M)

@@ -26,6 +26,8 @@ from torch import Tensor
 
 from attnviz.attention import Attention
 from attnviz.efficient._common import (
+    LN2,
+    LOG2E,
     NEG_INF,
     Partial,
     as_mask_4d,
@@ -33,14 +35,15 @@ from attnviz.efficient._common import (
     flat,
     generator,
     mask_gather_per_row,
-    merge,
+    merge_,
     partial_softmax_,
     positive_int,
     resolve_scale,
 )
 from attnviz.errors import AttnvizInputError
 
-# the score given to a token's key for itself: finite, so a token alone in its bucket still attends to itself
+# the (base-2) score given to a token's key for itself: finite, so a token alone in its bucket still attends
+# to itself, and far below any real score, so that it does not when it has company
 SELF_SCORE = -1e5
 
 
@@ -155,7 +158,7 @@ def reformer_attention(
     n_chunks = -(-t // chunk)
     buckets, rotations = lsh_buckets(q, n_buckets, n_rounds, seed)  # (R, ..., T)
     all_buckets = buckets.reshape(n_rounds, -1, t)  # (R, N, T)
-    q3, k3, v3 = flat(q * scale), flat(k), flat(v)  # (N, T, ·)
+    q3, k3, v3 = flat(q * (scale * LOG2E)), flat(k), flat(v)  # (N, T, ·), base-2 scores (see _common)
     n = q3.shape[0]
 
     def gather(x: Tensor, pos: Tensor) -> Tensor:  # x (N, T, ·) at positions pos (N, ...) → (N, ..., ·)
@@ -188,7 +191,7 @@ def reformer_attention(
                 same_bucket = _at(other_buckets, pos_q)[..., :, None] == _at(other_buckets, pos_k)[..., None, :]
                 gap = _at(other_chunk, pos_q)[..., :, None] - _at(other_chunk, pos_k)[..., None, :]
                 met += same_bucket & ((gap == 0) | (gap == 1))  # same chunk, or the key's chunk just before
-            scores -= met.clamp_min(1.0).log()
+            scores -= met.clamp_min(1.0).log2()  # base 2, as the scores
         scores = scores.masked_fill(~allowed, NEG_INF)
         part = partial_softmax_(scores, gather(v3, pos_k))  # fields (N, nc, c, ·), in sorted order
         # back from sorted order to positions
@@ -199,7 +202,7 @@ def reformer_attention(
                 acc=_unsort(part.acc, order, t),
             )
         )
-    output3, lse3 = merge(parts)  # (N, T, Dv), (N, T)
+    output3, lse3 = merge_(parts)  # (N, T, Dv), (N, T)
     output, lse = output3.view(*lead, t, dv), lse3.view(*lead, t)
 
     weights = None
@@ -215,7 +218,7 @@ def reformer_attention(
         )
         scaled = (q @ k.transpose(-2, -1)) * scale  # (..., T, T)
         if exclude_self:  # the score each token really gave itself
-            scaled = scaled.masked_fill(torch.eye(t, dtype=torch.bool, device=q.device), SELF_SCORE)
+            scaled = scaled.masked_fill(torch.eye(t, dtype=torch.bool, device=q.device), SELF_SCORE * LN2)
         weights = torch.exp(scaled - lse.unsqueeze(-1)).masked_fill(~allowed_tt, 0.0)  # (..., T, T)
     return ReformerAttention(
         output=output,

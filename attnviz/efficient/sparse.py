@@ -26,13 +26,14 @@ from torch import Tensor
 
 from attnviz.attention import Attention
 from attnviz.efficient._common import (
+    LOG2E,
     NEG_INF,
     Partial,
     as_mask_4d,
     check_qkv,
     flat,
     mask_gather,
-    merge,
+    merge_,
     partial_softmax_,
     positive_int,
     resolve_scale,
@@ -204,19 +205,19 @@ def sparse_attention(
     stride, summary = _check(t, pattern, stride, summary)
     if mask is not None:
         mask = as_mask_4d(mask, lead)
-    q3, k3, v3 = flat(q * scale), flat(k), flat(v)  # (N, T, ·), the scale folded into the queries
+    q3, k3, v3 = flat(q * (scale * LOG2E)), flat(k), flat(v)  # (N, T, ·), base-2 scores (see _common)
 
     if pattern == "strided":
         # 1. every l-th key back (and forward, if not causal), for all rows at once
         strided = _strided_part(q3, k3, v3, lead, stride, causal, mask)
         # 2. the band of the l nearest keys, joined chunk by chunk with the strided slice of the same rows
         output, lse = banded_attention(
-            q3.view(*lead, t, -1),
+            q,
             k,
             v,
             left=stride - 1,
             right=0 if causal else stride - 1,
-            scale=1.0,
+            scale=scale,
             mask=mask,
             extra=lambda r0, r1: (
                 Partial(strided.row_max[:, r0:r1], strided.row_sum[:, r0:r1], strided.acc[:, r0:r1]),
@@ -224,7 +225,7 @@ def sparse_attention(
         )
     else:
         # 1. own block, 2. summary keys of the other blocks, 3. one softmax over both
-        output3, lse3 = merge(_fixed_parts(q3, k3, v3, lead, stride, summary, causal, mask))
+        output3, lse3 = merge_(_fixed_parts(q3, k3, v3, lead, stride, summary, causal, mask))
         output, lse = output3.view(*lead, t, dv), lse3.view(*lead, t)
 
     weights = None
