@@ -164,7 +164,7 @@ def banded_attention(
         k_run = band_windows(k3, r0 - left, g, chunk, span)  # (N, g, c + left + right, D)
         v_run = band_windows(v3, r0 - left, g, chunk, span)  # (N, g, c + left + right, Dv)
         # 2. the scores of every chunk against its run, in one batched product
-        scores = torch.bmm(q_blk.view(n * g, chunk, d), k_run.reshape(n * g, span, d).transpose(1, 2))
+        scores = torch.bmm(q_blk.reshape(n * g, chunk, d), k_run.reshape(n * g, span, d).transpose(1, 2))
         scores = scores.view(n, g, chunk, span)  # (N, g, c, c + left + right)
         # 3. -inf outside the band (the two triangles), and where needed outside the sequence, at refused
         #    keys and where the mask says no
