@@ -34,9 +34,10 @@ def set_cpu_threads(default: int = 1) -> int:
 
 
 def describe(device: torch.device) -> str:
-    """A short human label, e.g. ``CPU (2 threads)`` or ``CUDA: NVIDIA H100``."""
+    """A short human label, e.g. ``CPU (1 thread)`` or ``CUDA: NVIDIA H100``."""
     if device.type == "cuda":
         return f"CUDA: {torch.cuda.get_device_name(device)}"
     if device.type == "mps":
         return "MPS (Apple GPU)"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"CPU ({threads} thread{'' if threads == 1 else 's'})"

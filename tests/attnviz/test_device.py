@@ -20,8 +20,9 @@ def test_cpu_threads_default_and_override(monkeypatch, threads, env, expected):
     assert set_cpu_threads() == expected == torch.get_num_threads()
 
 
-def test_forced_cpu_device_is_described_with_its_threads(monkeypatch, threads):
+@pytest.mark.parametrize(("count", "label"), [("1", "CPU (1 thread)"), ("2", "CPU (2 threads)")])
+def test_forced_cpu_device_is_described_with_its_threads(monkeypatch, threads, count, label):
     monkeypatch.setenv("ATTNVIZ_DEVICE", "cpu")
-    monkeypatch.setenv("ATTNVIZ_TORCH_THREADS", "2")
+    monkeypatch.setenv("ATTNVIZ_TORCH_THREADS", count)
     set_cpu_threads()
-    assert describe(pick_device()) == "CPU (2 threads)"
+    assert describe(pick_device()) == label
