@@ -22,7 +22,7 @@ lint: $(VENV)/.dev-installed
 bench: $(VENV)/.dev-installed
 	$(PY) bench/bench_lessons.py
 
-# A class of 1, 10, 30 and 60 students on the real server (about 9 minutes); the table is added to bench/RESULTS.md
+# A class of 1, 10, 30 and 60 students on the real server (about 8 minutes); the table is added to bench/RESULTS.md
 bench-load: $(VENV)/.app-installed
 	$(PY) bench/bench_load.py --out bench/RESULTS.md
 

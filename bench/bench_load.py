@@ -1,6 +1,6 @@
 """A class at once: N students drive the real server through Streamlit's own websocket protocol.
 
-    python bench/bench_load.py                      all class sizes, N = 1, 10, 30, 60 (about 9 minutes)
+    python bench/bench_load.py                      all class sizes, N = 1, 10, 30, 60 (about 8 minutes)
     python bench/bench_load.py --quick              N = 1 and 10, 20 s each (about 2 minutes)
     python bench/bench_load.py --sizes 30 --duration 45 --replicas 2 --out bench/RESULTS.md
 
