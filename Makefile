@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
 
-.PHONY: run test lint bench browser screenshots
+.PHONY: run test lint bench bench-load browser screenshots
 
 run: $(VENV)/.app-installed
 	$(PY) -m app_support.serve --server.port $(PORT)
@@ -21,6 +21,10 @@ lint: $(VENV)/.dev-installed
 
 bench: $(VENV)/.dev-installed
 	$(PY) bench/bench_lessons.py
+
+# A class of 1, 10, 30 and 60 students on the real server (about 8 minutes); the table is added to bench/RESULTS.md
+bench-load: $(VENV)/.app-installed
+	$(PY) bench/bench_load.py --out bench/RESULTS.md
 
 $(VENV)/.app-installed: requirements.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

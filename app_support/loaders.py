@@ -11,7 +11,7 @@ import streamlit as st
 import torch
 from gensim.models import KeyedVectors
 
-from attnviz.device import pick_device
+from attnviz.device import pick_device, set_cpu_threads
 from attnviz.embeddings import load_glove, parse_word_list
 from attnviz.training import Dataset, load_dataset
 
@@ -29,6 +29,9 @@ def glove() -> KeyedVectors:
 
 @st.cache_resource(show_spinner=False)
 def device() -> torch.device:
+    """The device every page computes on; first called by app.py, once per process, which also sets the number of
+    CPU threads for the server (one per operation: the sessions share the cores)."""
+    set_cpu_threads()
     return pick_device()
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
 import re
 from collections.abc import Sequence
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from app_support import loaders, sentence
 from attnviz.embeddings import MAX_WORDS, Tokens, tokenize
@@ -90,8 +93,30 @@ def need_words(tokens: Tokens, minimum: int = 1) -> bool:
 def link_value(key: str) -> str | None:
     """What a shared link says for a setting bound to the URL (``bind="query-params"``), read before its widget is
     drawn: the widget silently drops a value it cannot use, and the learner should hear why."""
+    dropped = st.session_state.pop(f"{_DROPPED}{key}", None)
+    if dropped is not None:
+        return dropped
     raw = st.query_params.get(key)
-    return raw if isinstance(raw, str) else None
+    if not isinstance(raw, str):
+        return None
+    if _infinite(raw):
+        # Streamlit 1.67 crashes (OverflowError) when it seeds a whole-number widget from "inf" or "1e309": take
+        # the value out of the URL and run again, keeping it to tell the learner.
+        with contextlib.suppress(StreamlitAPIException):  # already bound to its widget: the URL is not read again
+            del st.query_params[key]
+            st.session_state[f"{_DROPPED}{key}"] = raw
+            st.rerun()
+    return raw
+
+
+_DROPPED = "_link_dropped_"
+
+
+def _infinite(raw: str) -> bool:
+    try:
+        return math.isinf(float(raw))
+    except ValueError:
+        return False
 
 
 def check_link(raw: str | None, used: object, message: str) -> None:

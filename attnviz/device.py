@@ -20,10 +20,24 @@ def pick_device() -> torch.device:
     return torch.device("cpu")
 
 
+def set_cpu_threads(default: int = 1) -> int:
+    """Give torch's CPU operations ``default`` threads each, unless ATTNVIZ_TORCH_THREADS says otherwise.
+
+    A server runs many learners' small tensor operations at once. With one thread each they share the cores;
+    with several, every operation's threads wait on one another (a 12-word MiniLM pass took 677 ms instead of
+    31 ms on a busy 2-core machine; see bench/RESULTS.md). Returns the number now in use.
+    """
+    forced = os.environ.get("ATTNVIZ_TORCH_THREADS", "").strip()
+    threads = int(forced) if forced.isdigit() and int(forced) > 0 else default
+    torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
 def describe(device: torch.device) -> str:
-    """A short human label, e.g. ``CPU (2 threads)`` or ``CUDA: NVIDIA H100``."""
+    """A short human label, e.g. ``CPU (1 thread)`` or ``CUDA: NVIDIA H100``."""
     if device.type == "cuda":
         return f"CUDA: {torch.cuda.get_device_name(device)}"
     if device.type == "mps":
         return "MPS (Apple GPU)"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"CPU ({threads} thread{'' if threads == 1 else 's'})"

@@ -24,6 +24,10 @@ MAX_WORDS = 40  # longest sentence a lesson works on; longer input is cut with a
 # Answers are searched among the most frequent words only (GloVe's rows are in frequency order): the rare
 # tail is mostly misspellings and surnames, and a quarter of the rows makes each search four times faster.
 SEARCH_WORDS = 100_000
+# The claim check draws every pair of its two word lists: 200 nouns already make 19,900 noun–noun pairs. A pasted
+# text is read only up to its first LIST_READ_LIMIT different words, so that no paste can cost minutes.
+MAX_LIST_WORDS = 200
+LIST_READ_LIMIT = 1_000
 
 # A word is a run of letters/digits, optionally joined by apostrophes or inner hyphens ("don't", "x-ray").
 _WORD = re.compile(r"\w+(?:['’\-]\w+)*")
@@ -291,6 +295,12 @@ def check_noun_claim(kv: KeyedVectors, nouns: Sequence[str], verbs: Sequence[str
     verbs = list(dict.fromkeys(v for v in verbs if v not in set(nouns)))
     if len(nouns) < 2 or not verbs:
         raise AttnvizInputError("The claim check needs at least two nouns and one verb in the vocabulary.")
+    for name, words in (("noun", nouns), ("verb", verbs)):
+        if len(words) > MAX_LIST_WORDS:
+            raise AttnvizInputError(
+                f"The claim check takes up to {MAX_LIST_WORDS} words per list, and the {name} list has more. "
+                "Shorten it: every pair of words is compared and drawn."
+            )
     x = vectors_for(kv, nouns + verbs)  # (N+M, D)
     s = similarity_matrix(x, kind).double().numpy()  # (N+M, N+M)
     n = len(nouns)
@@ -308,9 +318,13 @@ def check_noun_claim(kv: KeyedVectors, nouns: Sequence[str], verbs: Sequence[str
     return ClaimCheck(nn, nv, float(win), nouns_won)
 
 
-def parse_word_list(text: str) -> list[str]:
-    """Words from a text with one or more per line; ``#`` starts a comment. Lower-cased, repeats dropped."""
-    words: list[str] = []
+def parse_word_list(text: str, limit: int = LIST_READ_LIMIT) -> list[str]:
+    """Words from a text with one or more per line; ``#`` starts a comment. Lower-cased, repeats dropped, and
+    reading stops at ``limit`` different words."""
+    words: dict[str, None] = {}
     for line in text.splitlines():
-        words.extend(_WORD.findall(line.split("#", 1)[0].lower()))
-    return list(dict.fromkeys(words))
+        for word in _WORD.findall(line.split("#", 1)[0].lower()):
+            words[word] = None
+            if len(words) >= limit:
+                return list(words)
+    return list(words)

@@ -4,6 +4,8 @@ import torch
 
 from attnviz import AttnvizInputError
 from attnviz.embeddings import (
+    LIST_READ_LIMIT,
+    MAX_LIST_WORDS,
     MAX_WORDS,
     check_noun_claim,
     compare,
@@ -178,5 +180,22 @@ def test_claim_check_needs_words(kv):
         check_noun_claim(kv, ["cat", "dog"], [])
 
 
+def test_claim_check_refuses_lists_too_long_to_draw(kv):
+    nouns, verbs = kv.index_to_key[1000 : 1000 + MAX_LIST_WORDS + 1], ["eat", "run"]
+    with pytest.raises(AttnvizInputError, match=f"up to {MAX_LIST_WORDS} words per list, and the noun list"):
+        check_noun_claim(kv, nouns, verbs)
+    with pytest.raises(AttnvizInputError, match="the verb list has more"):
+        check_noun_claim(kv, ["cat", "dog"], kv.index_to_key[2000 : 2000 + MAX_LIST_WORDS + 1])
+    claim = check_noun_claim(kv, nouns[:MAX_LIST_WORDS], verbs)  # the limit itself is allowed
+    assert claim.noun_noun.size == MAX_LIST_WORDS * (MAX_LIST_WORDS - 1) // 2
+
+
 def test_parse_word_list():
     assert parse_word_list("# comment\nCat dog\n\ncat # again\nx-ray") == ["cat", "dog", "x-ray"]
+
+
+def test_parse_word_list_stops_reading_a_huge_paste():
+    text = "\n".join(f"w{i} w{i}" for i in range(50_000))
+    words = parse_word_list(text)
+    assert words == [f"w{i}" for i in range(LIST_READ_LIMIT)]
+    assert parse_word_list("a b c d", limit=2) == ["a", "b"]

@@ -1,0 +1,646 @@
+"""A class at once: N students drive the real server through Streamlit's own websocket protocol.
+
+    python bench/bench_load.py                      all class sizes, N = 1, 10, 30, 60 (about 8 minutes)
+    python bench/bench_load.py --quick              N = 1 and 10, 20 s each (about 2 minutes)
+    python bench/bench_load.py --sizes 30 --duration 45 --replicas 2 --out bench/RESULTS.md
+
+The server is `python -m streamlit run app.py` with the repository's `.streamlit/config.toml`, on 127.0.0.1 and a
+free port (`--replicas K` starts K of them and gives each student one of them for the whole session, as a load
+balancer with sticky sessions would). Nothing leaves the machine.
+
+Each student is an asyncio websocket client that speaks what the browser speaks: it fetches the XSRF cookie,
+opens `/_stcore/stream` with the `streamlit` subprotocol and the token, and sends `BackMsg.rerun_script` with the
+page's name or script hash, the URL's query string, the state of every widget it has set and the hashes of the
+large messages it already holds (the server then sends a reference instead, as it does to a browser). It reads
+ForwardMsgs until `script_finished`, and learns the widgets' ids and options from the deltas of the run before.
+
+A student opens one lesson (the class is spread over the lessons in `INTERACTIONS`), answers its "predict first"
+questions, then again and again thinks for 1–3 s (uniform) and changes one of the page's ordinary controls — a
+slider, radio, selectbox, toggle, a word typed in a box, now and then a new sentence. Never the training button.
+Latency is the time from sending the rerun to `script_finished`. Errors are exceptions drawn on the page, a
+connection the server closed, and reruns that did not finish within `--timeout` seconds.
+
+Server memory is sampled from /proc/<pid>/status (VmRSS) four times a second; "after" is the resident size once
+every student has left and the disconnected-session TTL of the config has passed (a short visit by one more
+student makes the server drop the expired sessions). The figures print as a markdown table; `--out` appends it.
+Every phase is bounded: students stop at the end of `--duration`, a rerun waits at most `--timeout`, and the
+whole run stops at `--deadline` seconds whatever happens, taking its servers down with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime
+import json
+import os
+import platform
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ClientState_pb2 import ClientState
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.proto.WidgetStates_pb2 import WidgetState
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / ".streamlit" / "config.toml"
+LOGS = ROOT / "artifacts" / "bench-load"
+PRESETS: list[str] = json.loads((ROOT / "assets" / "presets.json").read_text())
+
+# Each lesson's URL path → the keys of its ordinary controls (a student changes one of those present at a time).
+# Lesson 3's training button and "Trained here" are left out: training is a long run a class starts once.
+INTERACTIONS: dict[str, tuple[str, ...]] = {
+    "": ("emb_topn", "emb_include", "emb_dims", "emb_nn_k", "emb_nn_word", "emb_claim_kind"),
+    "similarity": ("sim_kind", "sim_focus", "sim_exclude", "sim_probe_a", "sim_probe_b"),
+    "projections": ("proj_kind", "proj_seed", "proj_query", "proj_layer", "proj_head"),
+    "softmax": ("soft_proj", "soft_sqrt", "soft_temp", "soft_causal", "soft_row"),
+    "multihead": ("mh_heads", "mh_dim", "mh_seed", "mh_focus"),
+    "real-heads": ("real_words", "real_special", "real_layer", "real_head", "real_focus"),
+    "real-examples": ("real_coref_pick", "real_coref_tgt", "real_drift_word"),
+}
+SKIP_OPTIONS = {"proj_kind": ("Trained here",)}  # options a student never picks here
+WORDS = {  # what a student types into a word box
+    "emb_nn_word": ("bank", "river", "king", "music", "apple", "teacher", "ocean", "computer"),
+    "sim_probe_a": ("river", "water", "boat", "shore"),
+    "sim_probe_b": ("money", "loan", "cash", "credit"),
+    "real_coref_tgt": ("cat", "mat"),
+    "real_drift_word": ("bank",),
+}
+SENTENCE_SHARE = 0.15  # share of interactions that type a new sentence into the sidebar box instead
+SENTENCES = [
+    *PRESETS,
+    "the students asked the teacher why the river bank was flooded",
+    "she sold her old car to buy a new bicycle for the summer",
+    "a bird sang on the roof while the children played in the garden",
+    "the bank raised its interest rates again this year",
+]
+WIDGETS = {"slider", "radio", "selectbox", "checkbox", "number_input", "text_input", "text_area", "button"}
+
+
+# ------------------------------------------------------------------------------------------------ the server
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One `streamlit run app.py` on 127.0.0.1, its log in artifacts/bench-load/."""
+
+    def __init__(self, index: int) -> None:
+        self.port = free_port()
+        LOGS.mkdir(parents=True, exist_ok=True)
+        self.log = (LOGS / f"server-{index}.log").open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
+             "--server.address", "127.0.0.1", "--server.headless", "true"],
+            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
+    async def ready(self, timeout: float = 90) -> None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.proc.returncode}; see {self.log.name}")
+            with contextlib.suppress(OSError):
+                status, _ = await http_get(self.port, "/_stcore/health")
+                if status == 200:
+                    return
+            await asyncio.sleep(0.2)
+        raise RuntimeError(f"the server did not answer its health check within {timeout:.0f} s")
+
+    def memory(self) -> tuple[int, int]:
+        """Resident and peak resident bytes (VmRSS, VmHWM); zeros once the process is gone."""
+        try:
+            text = Path(f"/proc/{self.proc.pid}/status").read_text()
+        except OSError:
+            return 0, 0
+        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        return tuple(int(fields[k].split()[0]) * 1024 for k in ("VmRSS", "VmHWM"))  # type: ignore[return-value]
+
+    def cpu_seconds(self) -> float:
+        try:
+            parts = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.log.close()
+
+
+async def http_get(port: int, path: str) -> tuple[int, dict[str, list[str]]]:
+    """A bare HTTP/1.1 GET on localhost: the status and the response headers (lower-case names)."""
+    reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 5)
+    try:
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode())
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    finally:
+        writer.close()
+    lines = head.decode("latin-1").split("\r\n")
+    headers: dict[str, list[str]] = {}
+    for line in lines[1:]:
+        if ":" in line:
+            name, value = line.split(":", 1)
+            headers.setdefault(name.strip().lower(), []).append(value.strip())
+    return int(lines[0].split()[1]), headers
+
+
+# ----------------------------------------------------------------------------------------------- a student
+
+
+class RerunFailed(Exception):
+    """A rerun that ended in an error: the reason is the message."""
+
+
+@dataclass
+class Stats:
+    """What every student reports, for one class size."""
+
+    latencies: list[float] = field(default_factory=list)  # seconds, send → script_finished, interactions
+    loads: list[float] = field(default_factory=list)  # seconds, connect → first script_finished
+    errors: Counter[str] = field(default_factory=Counter)
+    by_control: dict[str, list[float]] = field(default_factory=dict)
+    largest_message: int = 0  # bytes of the largest ForwardMsg seen
+
+
+class Student:
+    """One browser tab: a websocket session on one page of the app."""
+
+    def __init__(self, port: int, page: str, rng: random.Random, stats: Stats, timeout: float) -> None:
+        self.port, self.page, self.rng, self.stats, self.timeout = port, page, rng, stats, timeout
+        self.query = ""  # the URL's query string, as the server last set it
+        self.page_hash = ""  # the page's script hash, once the server has named it
+        self.widgets: dict[str, tuple[str, object]] = {}  # user key → (element type, proto), from the last run
+        self.states: dict[str, WidgetState] = {}  # widget id → the value this student gave it
+        self.cache: dict[str, ForwardMsg] = {}  # hash → large message already received (the browser's cache)
+        self.used: set[str] = set()  # hashes of the large messages of the run in progress
+        self.finished: asyncio.Future[int] | None = None
+        self.run_errors: list[str] = []
+        self.seen: dict[str, tuple[str, object]] = {}
+        self.ws = None
+        self.reader: asyncio.Task | None = None
+
+    async def open(self) -> None:
+        _, headers = await http_get(self.port, "/_stcore/health")
+        cookie = next(
+            (c.split(";", 1)[0] for c in headers.get("set-cookie", []) if c.startswith("_streamlit_xsrf=")), ""
+        )
+        token = cookie.split("=", 1)[1] if cookie else ""
+        self.ws = await connect(
+            f"ws://127.0.0.1:{self.port}/_stcore/stream",
+            subprotocols=["streamlit", token] if token else ["streamlit"],  # type: ignore[list-item]
+            origin=f"http://127.0.0.1:{self.port}",  # type: ignore[arg-type]
+            additional_headers={"Cookie": cookie} if cookie else None,
+            max_size=None,
+            ping_interval=None,
+            open_timeout=self.timeout,
+        )
+        self.reader = asyncio.create_task(self._read())
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.ws.close(), 5)
+        if self.reader is not None:
+            self.reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.reader
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self.ws:  # type: ignore[union-attr]
+                self.stats.largest_message = max(self.stats.largest_message, len(raw))
+                msg = ForwardMsg()
+                msg.ParseFromString(raw)
+                self._handle(msg)
+        except ConnectionClosed:
+            pass
+        if self.finished is not None and not self.finished.done():
+            self.finished.set_exception(RerunFailed("disconnected"))
+
+    def _handle(self, msg: ForwardMsg) -> None:
+        kind = msg.WhichOneof("type")
+        if kind == "ref_hash":
+            cached = self.cache.get(msg.ref_hash)
+            if cached is None:
+                self.run_errors.append("reference to a message never received")
+                return
+            msg, kind = cached, "delta"
+            self.used.add(msg.hash)
+        if kind == "delta":
+            if msg.metadata.cacheable:
+                self.cache[msg.hash] = msg
+                self.used.add(msg.hash)
+            if msg.delta.WhichOneof("type") != "new_element":
+                return
+            element = msg.delta.new_element
+            etype = element.WhichOneof("type")
+            if etype == "exception":
+                self.run_errors.append(f"exception on the page: {element.exception.type}")
+            elif etype in WIDGETS:
+                proto = getattr(element, etype)
+                key = proto.id.split("-", 2)[-1] if proto.id.count("-") >= 2 else ""
+                if key and key != "None":
+                    self.seen[key] = (etype, proto)
+        elif kind == "navigation":
+            self.page_hash = msg.navigation.page_script_hash
+        elif kind == "page_info_changed":
+            self.query = msg.page_info_changed.query_string
+        elif kind == "session_event" and msg.session_event.HasField("script_compilation_exception"):
+            self.run_errors.append("the script did not compile")
+        elif kind == "script_finished":
+            status = msg.script_finished
+            if status == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                return  # the script asked for another run (st.rerun): the answer is the next one
+            if self.finished is not None and not self.finished.done():
+                self.finished.set_result(status)
+
+    async def rerun(self, change: WidgetState | None = None) -> float:
+        """Send one rerun (with `change` applied) and wait for the script to finish; the latency in seconds."""
+        if change is not None:
+            self.states[change.id] = change
+        live = {proto.id for _, proto in self.widgets.values()}
+        state = ClientState(
+            query_string=self.query,
+            page_script_hash=self.page_hash,
+            page_name="" if self.page_hash else self.page,
+            cached_message_hashes=list(self.cache),
+        )
+        state.widget_states.widgets.extend(s for i, s in self.states.items() if i in live)
+        back = BackMsg(rerun_script=state)
+        self.seen, self.run_errors, self.used = {}, [], set()
+        self.finished = asyncio.get_running_loop().create_future()
+        t0 = time.perf_counter()
+        await self.ws.send(back.SerializeToString())  # type: ignore[union-attr]
+        try:
+            status = await asyncio.wait_for(self.finished, self.timeout)
+        except TimeoutError:
+            raise RerunFailed(f"no script_finished within {self.timeout:.0f} s") from None
+        elapsed = time.perf_counter() - t0
+        self.widgets = self.seen
+        # like the browser's cache, keep what the last run drew (a student's cache stays the size of one page)
+        self.cache = {h: m for h, m in self.cache.items() if h in self.used}
+        if status == ForwardMsg.FINISHED_WITH_COMPILE_ERROR:
+            self.run_errors.append("the script did not compile")
+        if self.run_errors:
+            raise RerunFailed("; ".join(sorted(set(self.run_errors))))
+        return elapsed
+
+    # -- choosing what to change
+
+    def unanswered_question(self) -> WidgetState | None:
+        for key, (etype, proto) in self.widgets.items():
+            if etype == "radio" and "predict" in key and not proto.HasField("default") and proto.id not in self.states:
+                return WidgetState(id=proto.id, string_value=self.rng.choice(list(proto.options)))
+        return None
+
+    def next_change(self) -> tuple[str, WidgetState] | None:
+        if "sentence" in self.widgets and self.rng.random() < SENTENCE_SHARE:
+            _, proto = self.widgets["sentence"]
+            return "sentence", WidgetState(id=proto.id, string_value=self.rng.choice(SENTENCES))
+        keys = [k for k in INTERACTIONS.get(self.page, ()) if k in self.widgets]
+        self.rng.shuffle(keys)
+        for key in keys:
+            change = self._change(key, *self.widgets[key])
+            if change is not None:
+                return key, change
+        return None
+
+    def _change(self, key: str, etype: str, proto) -> WidgetState | None:
+        rng, old = self.rng, self.states.get(proto.id)
+        if etype == "slider" and proto.options:  # select_slider: options as their labels
+            return WidgetState(id=proto.id, string_array_value={"data": [rng.choice(list(proto.options))]})
+        if etype == "slider":
+            steps = round((proto.max - proto.min) / proto.step)
+            value = proto.min + rng.randint(0, steps) * proto.step
+            return WidgetState(id=proto.id, double_array_value={"data": [value]})
+        if etype in ("radio", "selectbox"):
+            options = [o for o in proto.options if o not in SKIP_OPTIONS.get(key, ())]
+            return WidgetState(id=proto.id, string_value=rng.choice(options)) if options else None
+        if etype == "checkbox":
+            current = old.bool_value if old is not None else proto.default
+            return WidgetState(id=proto.id, bool_value=not current)
+        if etype == "number_input":
+            low, high = (proto.min if proto.has_min else 0), (proto.max if proto.has_max else 100)
+            return WidgetState(id=proto.id, double_value=float(rng.randint(int(low), int(min(high, low + 500)))))
+        if etype in ("text_input", "text_area") and key in WORDS:
+            return WidgetState(id=proto.id, string_value=rng.choice(WORDS[key]))
+        return None
+
+    # -- the session
+
+    async def attend(self, end: float, think: tuple[float, float]) -> None:
+        """Open the page, answer its questions, then change controls until `end` (a time.monotonic())."""
+        t0 = time.perf_counter()
+        try:
+            await self.open()
+            await self.rerun()
+            self.stats.loads.append(time.perf_counter() - t0)
+            while time.monotonic() < end:
+                await asyncio.sleep(self.rng.uniform(*think))
+                if time.monotonic() >= end:
+                    break
+                question = self.unanswered_question()
+                picked = ("question", question) if question is not None else self.next_change()
+                if picked is None:
+                    continue
+                name, change = picked
+                latency = await self.rerun(change)
+                self.stats.latencies.append(latency)
+                self.stats.by_control.setdefault(f"{self.page or 'embeddings'} · {name}", []).append(latency)
+        except RerunFailed as err:
+            self.stats.errors[str(err)] += 1
+        except (OSError, ConnectionClosed, TimeoutError) as err:
+            self.stats.errors[f"connection: {type(err).__name__}"] += 1
+        finally:
+            await self.close()
+
+
+# ------------------------------------------------------------------------------------------------- a class
+
+
+@dataclass
+class Result:
+    n: int
+    stats: Stats
+    duration: float
+    rss_start: int
+    rss_peak: int
+    rss_after: int
+    cpu_share: float  # server CPU seconds per wall second (1.0 = one core busy)
+    client_cpu: float  # the same for this process, the students' side
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+class Memory:
+    """Samples the servers' resident memory (summed over replicas) until stopped."""
+
+    def __init__(self, servers: list[Server]) -> None:
+        self.servers, self.peak, self.task = servers, 0, None
+
+    def now(self) -> int:
+        return sum(s.memory()[0] for s in self.servers)
+
+    async def _sample(self) -> None:
+        while True:
+            self.peak = max(self.peak, self.now())
+            await asyncio.sleep(0.25)
+
+    def start(self) -> None:
+        self.peak = self.now()
+        self.task = asyncio.create_task(self._sample())
+
+    async def stop(self) -> int:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        return max(self.peak, self.now())
+
+
+def pages() -> list[str]:
+    return list(INTERACTIONS)
+
+
+async def warm_up(servers: list[Server], timeout: float) -> float:
+    """One visit to every lesson on every replica, so that loading the vectors and the model is not measured."""
+    t0 = time.perf_counter()
+    stats = Stats()
+    for server in servers:
+        for page in pages():
+            student = Student(server.port, page, random.Random(0), stats, timeout)
+            try:
+                await student.open()
+                await student.rerun()
+                for _ in range(8):
+                    question = student.unanswered_question()
+                    if question is None:
+                        break
+                    await student.rerun(question)
+            finally:
+                await student.close()
+    if stats.errors:
+        raise RuntimeError(f"the warm-up visit failed: {dict(stats.errors)}")
+    return time.perf_counter() - t0
+
+
+async def one_class(
+    servers: list[Server], n: int, duration: float, think: tuple[float, float], ttl: float, timeout: float, seed: int
+) -> Result:
+    stats, memory = Stats(), Memory(servers)
+    cpu0, wall0, mine0 = sum(s.cpu_seconds() for s in servers), time.perf_counter(), time.process_time()
+    rss_start = memory.now()
+    memory.start()
+    ramp = min(10.0, 0.2 * n)  # students arrive over up to 10 s
+    end = time.monotonic() + ramp + duration
+    rng = random.Random(seed + n)
+    students = [
+        Student(servers[i % len(servers)].port, pages()[i % len(pages())], random.Random(rng.random()), stats, timeout)
+        for i in range(n)
+    ]
+
+    async def arrive(i: int, student: Student) -> None:
+        await asyncio.sleep(ramp * i / max(1, n))
+        await student.attend(end, think)
+
+    await asyncio.gather(*(arrive(i, s) for i, s in enumerate(students)))
+    wall = time.perf_counter() - wall0
+    cpu = sum(s.cpu_seconds() for s in servers) - cpu0
+    mine = time.process_time() - mine0
+    rss_peak = await memory.stop()
+    # Everyone has left. Wait out the disconnected-session TTL, then one short visit per replica: saving its session
+    # makes the session store drop the expired ones (it expires entries when written to).
+    await asyncio.sleep(ttl + 2)
+    for server in servers:
+        visitor = Student(server.port, "similarity", random.Random(0), Stats(), timeout)
+        try:
+            await visitor.open()
+            await visitor.rerun()
+        finally:
+            await visitor.close()
+    await asyncio.sleep(3)
+    return Result(n, stats, wall, rss_start, rss_peak, memory.now(), cpu / wall, mine / wall)
+
+
+# ---------------------------------------------------------------------------------------------------- report
+
+MIB = 1024 * 1024
+
+
+def config_summary() -> str:
+    cfg = tomllib.loads(CONFIG.read_text()) if CONFIG.exists() else {}
+    server, runner = cfg.get("server", {}), cfg.get("runner", {})
+    parts = [
+        f"disconnectedSessionTTL = {server.get('disconnectedSessionTTL', 120)} s",
+        f"maxMessageSize = {server.get('maxMessageSize', 200)} MB",
+        f"postScriptGC = {str(runner.get('postScriptGC', True)).lower()}",
+    ]
+    threads = os.environ.get("ATTNVIZ_TORCH_THREADS", "").strip()
+    parts.append(f"torch threads per operation in the server: {threads or '1 (the app default)'}")
+    return ", ".join(parts)
+
+
+def machine() -> str:
+    import streamlit
+    import torch
+
+    cores = os.cpu_count()
+    mem = int(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024
+    cpu = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
+    return (
+        f"{cpu.group(1).strip() if cpu else platform.machine()}, {cores} cores, {mem:.0f} GiB, Python "
+        f"{platform.python_version()}, Streamlit {streamlit.__version__}, torch {torch.__version__} "
+        f"({torch.get_num_threads()} intra-op threads unless told)"
+    )
+
+
+def table(results: list[Result], args: argparse.Namespace, warm: float, load: tuple[float, ...]) -> str:
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"### {when}: {args.replicas} server process{'es' if args.replicas > 1 else ''}, "
+        f"{args.duration:.0f} s per class size, think time {args.think[0]:g}–{args.think[1]:g} s",
+        "",
+        f"{machine()}. Load average before the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}. "
+        f"Config: {config_summary()}. Warm-up visit to every lesson (loads the vectors and the model): "
+        f"{warm:.1f} s.",
+        "",
+        "| students | reruns | p50 ms | p95 ms | max ms | page load p95 ms | errors | server CPU (cores) "
+        "| RSS before MiB | RSS peak MiB | RSS after TTL MiB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        s = r.stats
+        lines.append(
+            f"| {r.n} | {len(s.latencies)} | {percentile(s.latencies, 0.5) * 1e3:.0f} "
+            f"| {percentile(s.latencies, 0.95) * 1e3:.0f} | {max(s.latencies, default=float('nan')) * 1e3:.0f} "
+            f"| {percentile(s.loads, 0.95) * 1e3:.0f} | {sum(s.errors.values())} | {r.cpu_share:.2f} "
+            f"| {r.rss_start / MIB:.0f} | {r.rss_peak / MIB:.0f} | {r.rss_after / MIB:.0f} |"
+        )
+    errors = Counter()
+    for r in results:
+        errors.update({f"N={r.n}: {k}": v for k, v in r.stats.errors.items()})
+    largest = max((r.stats.largest_message for r in results), default=0)
+    lines += ["", f"Largest message from the server: {largest / 1024:.0f} KiB."]
+    if errors:
+        lines.append("Errors: " + "; ".join(f"{k} × {v}" for k, v in errors.items()) + ".")
+    if results:
+        big = results[-1]
+        slow = sorted(
+            ((percentile(v, 0.95), k, len(v)) for k, v in big.stats.by_control.items() if len(v) >= 3), reverse=True
+        )[:6]
+        if slow:
+            lines.append(
+                f"Slowest controls at N = {big.n} (p95 ms, reruns): "
+                + ", ".join(f"{k} {p * 1e3:.0f} ({c})" for p, k, c in slow)
+                + "."
+            )
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------------------------ main
+
+
+async def main(args: argparse.Namespace) -> str:
+    ttl = float(tomllib.loads(CONFIG.read_text()).get("server", {}).get("disconnectedSessionTTL", 120))
+    if args.ttl_wait is not None:
+        ttl = args.ttl_wait
+    load = os.getloadavg()
+    servers = [Server(i) for i in range(args.replicas)]
+    results: list[Result] = []
+    try:
+        await asyncio.gather(*(s.ready() for s in servers))
+        warm = await warm_up(servers, args.timeout)
+        print(f"servers ready on ports {[s.port for s in servers]}; warm-up {warm:.1f} s", file=sys.stderr)
+        for n in args.sizes:
+            result = await one_class(servers, n, args.duration, args.think, ttl, args.timeout, args.seed)
+            results.append(result)
+            print(
+                f"N={n}: {len(result.stats.latencies)} reruns, p95 "
+                f"{percentile(result.stats.latencies, 0.95) * 1e3:.0f} ms, errors {dict(result.stats.errors)}, "
+                f"this client process used {result.client_cpu:.2f} cores",
+                file=sys.stderr,
+            )
+            if args.verbose:
+                for name, values in sorted(result.stats.by_control.items()):
+                    print(
+                        f"    {name}: {len(values)} reruns, p50 {percentile(values, 0.5) * 1e3:.0f} ms, "
+                        f"p95 {percentile(values, 0.95) * 1e3:.0f} ms",
+                        file=sys.stderr,
+                    )
+    finally:
+        for s in servers:
+            s.stop()
+    return table(results, args, warm if results else float("nan"), load)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--sizes", default="1,10,30,60", help="class sizes, comma-separated (default 1,10,30,60)")
+    p.add_argument("--duration", type=float, default=60, help="seconds of interaction per class size (default 60)")
+    p.add_argument("--quick", action="store_true", help="N = 1 and 10, 20 s each: a check that it all works")
+    p.add_argument("--replicas", type=int, default=1, help="server processes, students spread over them (default 1)")
+    p.add_argument("--think", type=float, nargs=2, default=(1.0, 3.0), help="think time range, s (default 1 3)")
+    p.add_argument("--timeout", type=float, default=30, help="longest wait for one rerun, s (default 30)")
+    p.add_argument("--ttl-wait", type=float, default=None, help="wait after each class instead of the config's TTL")
+    p.add_argument("--deadline", type=float, default=900, help="stop everything after this many s (default 900)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--verbose", action="store_true", help="print each control's latencies to stderr")
+    p.add_argument("--out", type=Path, help="append the markdown table to this file")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.sizes, args.duration = "1,10", 20
+    args.sizes = [int(x) for x in re.split(r"[,\s]+", str(args.sizes).strip()) if x]
+    return args
+
+
+def run(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+
+    async def bounded() -> str:
+        return await asyncio.wait_for(main(args), args.deadline)
+
+    try:
+        report = asyncio.run(bounded())
+    except TimeoutError:
+        print(f"stopped: the run passed its deadline of {args.deadline:.0f} s", file=sys.stderr)
+        return 1
+    print(report)
+    if args.out:
+        with args.out.open("a", encoding="utf-8") as f:
+            f.write("\n" + report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run())
