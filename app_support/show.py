@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit import net_util
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from app_support import sentence
@@ -48,6 +49,8 @@ _PRESENT_CSS = """<style>
 .stMainBlockContainer [data-testid="stMetricValue"] { font-size: 2.8rem; }
 .stMainBlockContainer button p { font-size: 1.3rem; }
 .stMainBlockContainer .katex { font-size: 1.6em; }
+/* the sidebar keeps the sentence and the view switches; the rest waits for normal mode */
+.st-key-sidebar_preset, [data-testid="stSidebar"] [data-testid="stCaptionContainer"] { display: none; }
 @media (max-width: 640px) {
   .stMainBlockContainer { padding-left: 1rem; padding-right: 1rem; }
   .stMainBlockContainer p, .stMainBlockContainer li { font-size: 1.15rem; }
@@ -131,9 +134,25 @@ def current_params() -> dict[str, str]:
     return dict(parse_qsl(query_string(), keep_blank_values=True))
 
 
+LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
+def _base() -> tuple[str, bool]:
+    """The app's address for others: when the teacher's browser says "localhost" and the server listens on the
+    network, the machine's network address instead (what students type). Returns (address, whether swapped)."""
+    base = (st.context.url or "http://localhost:8501").rstrip("/")
+    parts = urlsplit(base)
+    if parts.hostname in LOOPBACK and st.get_option("server.address") in (None, "", "0.0.0.0", "::"):
+        ip = net_util.get_internal_ip()
+        if ip and ip not in LOOPBACK:
+            netloc = ip + (f":{parts.port}" if parts.port else "")
+            return urlunsplit((parts.scheme, netloc, parts.path, "", "")), True
+    return base, False
+
+
 def link(url_path: str) -> str:
     """A link that reproduces this view: this page, the sentence and every setting that is bound to the URL."""
-    base = (st.context.url or "http://localhost:8501").rstrip("/")
+    base, _ = _base()
     params = current_params()
     for key in [PRESENT, *st.session_state.get(_UNUSED, ())]:
         params.pop(key, None)  # a link for the students' laptops; the teacher bookmarks presenter mode on purpose
@@ -148,6 +167,11 @@ def share_link(url_path: str) -> None:
             "Anyone who opens this link sees this lesson with the same sentence and settings. "
             "Use the copy button at the right of the box."
         )
+        if _base()[1]:
+            st.caption(
+                "Your browser calls this computer “localhost”, a name only this computer understands: the link uses "
+                "its network address instead, for the students' laptops on the same network."
+            )
         slot = st.empty()
     st.session_state[_SLOT] = (slot, url_path)
     st.session_state[_UNUSED] = set()
