@@ -220,16 +220,32 @@ def test_every_control_is_labelled():
                 assert str(w.proto.label).strip(), f"{page}: a {kind} without a label ({w.key})"
 
 
-def test_every_matrix_figure_has_a_csv_download_and_a_named_png():
+@pytest.mark.parametrize("page", PAGES)
+def test_every_matrix_figure_has_a_csv_download(page):
+    at = open_link({}, page)
+    charts = {c.proto.id.rsplit("-", 1)[-1]: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+    downloads = {d.proto.id.rsplit("-", 1)[-1] for d in at.get("download_button")}
+    heatmaps = {k for k, spec in charts.items() if any(t["type"] == "heatmap" for t in spec["data"])}
+    assert heatmaps, "every page shows a matrix"
+    assert {f"{k}_csv" for k in heatmaps} <= downloads, heatmaps - {d[:-4] for d in downloads}
+
+
+def test_png_and_csv_are_named_after_the_sentence_and_settings():
     at = open_link({"sim_kind": "cosine"}, "lessons/similarity.py")
     charts = {c.proto.id.rsplit("-", 1)[-1]: c for c in at.get("plotly_chart")}
-    downloads = {d.proto.id.rsplit("-", 1)[-1] for d in at.get("download_button")}
-    heatmaps = [k for k, c in charts.items() if any(t["type"] == "heatmap" for t in json.loads(c.proto.spec)["data"])]
-    assert set(heatmaps) == {"sim_I", "sim_S", "sim_O"}
-    assert {f"{k}_csv" for k in heatmaps} <= downloads
     config = json.loads(charts["sim_S"].proto.config)
     assert config["toImageButtonOptions"]["filename"] == "attnviz_s-cosine_i-walked-by-the-river-bank_sim-kind-cosine"
     assert config["toImageButtonOptions"]["format"] == "png" and config["displayModeBar"] is True
+    button = next(d for d in at.get("download_button") if d.proto.id.endswith("-sim_S_csv"))
+    assert button.proto.label == "Download S cosine as CSV"
+
+
+def test_pages_show_things_through_show():
+    """Headings and figures go through app_support.show, so presenter mode, the palette and the exports reach them."""
+    for path in [*sorted((ROOT / "lessons").glob("*.py")), ROOT / "app_support" / "training_panel.py"]:
+        text = path.read_text()
+        assert "plotly_chart(" not in text, f"{path.name}: use show.chart"
+        assert "st.header(" not in text, f"{path.name}: use show.step"
 
 
 def test_matrix_csv_parses_with_labels_and_values():
