@@ -39,7 +39,7 @@ HIGH_CONTRAST_SEQUENTIAL = "Inferno"  # black through red to pale yellow: the li
 
 _PRESENT_CSS = """<style>
 /* presenter mode: large type for a projector, content across the whole width */
-.stMainBlockContainer { max-width: 100%; padding-left: 3rem; padding-right: 3rem; padding-top: 2.5rem; }
+.stMainBlockContainer { max-width: 100%; padding-left: 3rem; padding-right: 3rem; padding-top: 4.5rem; }
 .stMainBlockContainer p, .stMainBlockContainer li, .stMainBlockContainer label,
 .stMainBlockContainer [data-testid="stMarkdownContainer"] { font-size: 1.45rem; line-height: 1.5; }
 .stMainBlockContainer h1 { font-size: 3.2rem; }
@@ -56,13 +56,15 @@ _PRESENT_CSS = """<style>
   .stMainBlockContainer p, .stMainBlockContainer li { font-size: 1.15rem; }
   .stMainBlockContainer h1 { font-size: 2.1rem; }
   .stMainBlockContainer h2 { font-size: 1.7rem; }
+  .stMainBlockContainer h3 { font-size: 1.4rem; }
+  .stMainBlockContainer .katex { font-size: 1em; }
 }
 </style>"""
 
 _CONTRAST_CSS = """<style>
-/* high contrast: black text, no greyed-out captions */
-.stMainBlockContainer, .stMainBlockContainer p, .stMainBlockContainer li,
-.stMainBlockContainer [data-testid="stCaptionContainer"] p { color: #000000; }
+/* high contrast: black text, no greyed-out captions or labels */
+.stMainBlockContainer, .stMainBlockContainer p, .stMainBlockContainer li, .stMainBlockContainer label,
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] * { color: #000000 !important; }
 </style>"""
 
 
@@ -137,10 +139,15 @@ def current_params() -> dict[str, str]:
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 
-def _base() -> tuple[str, bool]:
-    """The app's address for others: when the teacher's browser says "localhost" and the server listens on the
-    network, the machine's network address instead (what students type). Returns (address, whether swapped)."""
+def _base(url_path: str = "") -> tuple[str, bool]:
+    """The app's root address for others: when the teacher's browser says "localhost" and the server listens on
+    the network, the machine's network address instead (what students type). Returns (address, whether swapped).
+
+    ``st.context.url`` ends with the current page's path (``url_path``), which is taken off.
+    """
     base = (st.context.url or "http://localhost:8501").rstrip("/")
+    if url_path and base.endswith("/" + url_path):
+        base = base[: -len(url_path) - 1]
     parts = urlsplit(base)
     if parts.hostname in LOOPBACK and st.get_option("server.address") in (None, "", "0.0.0.0", "::"):
         ip = net_util.get_internal_ip()
@@ -152,7 +159,7 @@ def _base() -> tuple[str, bool]:
 
 def link(url_path: str) -> str:
     """A link that reproduces this view: this page, the sentence and every setting that is bound to the URL."""
-    base, _ = _base()
+    base, _ = _base(url_path)
     params = current_params()
     for key in [PRESENT, *st.session_state.get(_UNUSED, ())]:
         params.pop(key, None)  # a link for the students' laptops; the teacher bookmarks presenter mode on purpose
@@ -167,7 +174,7 @@ def share_link(url_path: str) -> None:
             "Anyone who opens this link sees this lesson with the same sentence and settings. "
             "Use the copy button at the right of the box."
         )
-        if _base()[1]:
+        if _base(url_path)[1]:
             st.caption(
                 "Your browser calls this computer “localhost”, a name only this computer understands: the link uses "
                 "its network address instead, for the students' laptops on the same network."
@@ -228,8 +235,8 @@ def step(title: str) -> None:
         shown = int((st.session_state.get(_STEPS) or {}).get("shown", 1))
         if number > shown:
             st.divider()
-            c1, c2, _ = st.columns([1, 1, 2])
-            c1.button(
+            row = st.container(horizontal=True, gap="medium")
+            row.button(
                 "Next step",
                 key="show_next",
                 type="primary",
@@ -239,7 +246,7 @@ def step(title: str) -> None:
                 args=(None,),
                 help="Reveal the next section (key N)",
             )
-            c2.button(
+            row.button(
                 "Show all steps",
                 key="show_all",
                 on_click=_reveal,
@@ -272,7 +279,7 @@ def styled(fig: Any, *, cells: bool = False, contrast: bool = False, present: bo
     if not (cells or contrast or present):
         return fig
     spec = fig.to_dict() if isinstance(fig, go.Figure) else dict(fig)
-    layout = spec.setdefault("layout", {})
+    spec.setdefault("layout", {})
     for trace in spec.get("data", []):
         kind = trace.get("type")
         if kind == "heatmap":
@@ -286,23 +293,73 @@ def styled(fig: Any, *, cells: bool = False, contrast: bool = False, present: bo
                 diverging = isinstance(trace["colorscale"], list)  # attnviz.plots: a list diverges, a name does not
                 trace["colorscale"] = HIGH_CONTRAST_DIVERGING if diverging else HIGH_CONTRAST_SEQUENTIAL
         elif contrast and kind in {"scatter", "scattergl"}:
-            line = trace.setdefault("line", {})
-            line["width"] = max(float(line.get("width", 2)), 3.5)
-            marker = trace.setdefault("marker", {})
-            marker["size"] = max(float(marker.get("size", 6) or 6), 9)
+            # only plotly's default widths and sizes grow: a width or size the figure set may carry a value (the
+            # head view draws stronger attention as thicker lines)
+            trace.setdefault("line", {}).setdefault("width", 3.5)
+            trace.setdefault("marker", {}).setdefault("size", 9)
         elif contrast and kind == "bar":
             trace.setdefault("marker", {})["line"] = {"color": "#000000", "width": 1.5}
     if contrast:
-        layout["font"] = (layout.get("font") or {}) | {"color": "#000000"}
-        layout["paper_bgcolor"] = "#ffffff"
-        layout["plot_bgcolor"] = "#ffffff"
+        _black_type(spec)
     if present:
-        size = max(int((layout.get("font") or {}).get("size", 15)), PRESENT_FONT)
-        layout["font"] = (layout.get("font") or {}) | {"size": size}
-        layout["hoverlabel"] = {"font": {"size": size}}
-        if isinstance(layout.get("height"), int | float):
-            layout["height"] = int(min(1100, layout["height"] * 1.25))
+        _presenter_type(spec)
     return go.Figure(spec, _validate=False)
+
+
+def _black_type(spec: dict) -> None:
+    """Black text everywhere in a figure on white: Streamlit's chart theme greys its axis titles and ticks, so
+    each part gets an explicit colour."""
+    black = {"color": "#000000"}
+    layout = spec["layout"]
+    layout |= {"paper_bgcolor": "#ffffff", "plot_bgcolor": "#ffffff"}
+    layout["font"] = (layout.get("font") or {}) | black
+    if isinstance(layout.get("title"), dict):
+        layout["title"]["font"] = (layout["title"].get("font") or {}) | black
+    for name, axis in layout.items():
+        if isinstance(axis, dict) and (name.startswith("xaxis") or name.startswith("yaxis")):
+            axis["tickfont"] = (axis.get("tickfont") or {}) | black
+            axis["color"] = "#000000"
+            if isinstance(axis.get("title"), dict):
+                axis["title"]["font"] = (axis["title"].get("font") or {}) | black
+    legend = layout.get("legend") or {}
+    layout["legend"] = legend | {"font": (legend.get("font") or {}) | black}
+    for trace in spec.get("data", []):
+        if isinstance(trace.get("colorbar"), dict):
+            trace["colorbar"]["tickfont"] = (trace["colorbar"].get("tickfont") or {}) | black
+            if isinstance(trace["colorbar"].get("title"), dict):
+                trace["colorbar"]["title"]["font"] = (trace["colorbar"]["title"].get("font") or {}) | black
+
+
+def _sized(font: object, size: int) -> dict:
+    return (font if isinstance(font, dict) else {}) | {"size": size}
+
+
+def _presenter_type(spec: dict) -> None:
+    """Large type in every part of a figure: Streamlit's chart theme sets its own sizes for titles, ticks and
+    legends, so each gets an explicit size (the layout's font alone would not reach them)."""
+    layout = spec["layout"]
+    size = max(int(_sized(layout.get("font"), 15)["size"]), PRESENT_FONT)
+    small = size - 2  # ticks and notes
+    layout["font"] = _sized(layout.get("font"), size)
+    layout["hoverlabel"] = {"font": {"size": size}}
+    title = layout.get("title")
+    if isinstance(title, dict):
+        title["font"] = _sized(title.get("font"), size + 2)
+    for name, axis in layout.items():
+        if isinstance(axis, dict) and (name.startswith("xaxis") or name.startswith("yaxis")):
+            axis["tickfont"] = _sized(axis.get("tickfont"), small)
+            if isinstance(axis.get("title"), dict):
+                axis["title"]["font"] = _sized(axis["title"].get("font"), size)
+    legend = layout.get("legend") or {}
+    layout["legend"] = legend | {"font": _sized(legend.get("font"), small)}
+    for note in layout.get("annotations") or []:
+        if isinstance(note, dict):
+            note["font"] = _sized(note.get("font"), max(int(_sized(note.get("font"), small)["size"]), small))
+    for trace in spec.get("data", []):
+        if isinstance(trace.get("colorbar"), dict):
+            trace["colorbar"]["tickfont"] = _sized(trace["colorbar"].get("tickfont"), small)
+    if isinstance(layout.get("height"), int | float):
+        layout["height"] = int(min(1100, layout["height"] * 1.25))
 
 
 def chart(
@@ -322,7 +379,8 @@ def chart(
     """
     config = {
         "displaylogo": False,
-        "displayModeBar": True,  # the camera stays reachable by keyboard and touch, not only on hover
+        # the camera (PNG), zoom and reset only: a short toolbar that leaves the figure's title readable on a phone
+        "modeBarButtonsToRemove": ["zoomIn2d", "zoomOut2d", "autoScale2d", "pan2d", "select2d", "lasso2d"],
         "toImageButtonOptions": {"format": "png", "filename": file_stem(name), "scale": 2},
     }
     box = where.container() if csv is not None else where  # type: ignore[attr-defined]

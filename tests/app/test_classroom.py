@@ -210,6 +210,7 @@ def test_presenter_mode_renders_every_page(page):
     assert any(h.proto.body for h in at.get("html")), "the presenter style sheet is on the page"
     specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     assert specs and all(s["layout"]["font"]["size"] >= show.PRESENT_FONT for s in specs)
+    assert all(s["layout"]["title"]["font"]["size"] > show.PRESENT_FONT for s in specs if s["layout"].get("title"))
 
 
 def test_every_control_is_labelled():
@@ -235,7 +236,8 @@ def test_png_and_csv_are_named_after_the_sentence_and_settings():
     charts = {c.proto.id.rsplit("-", 1)[-1]: c for c in at.get("plotly_chart")}
     config = json.loads(charts["sim_S"].proto.config)
     assert config["toImageButtonOptions"]["filename"] == "attnviz_s-cosine_i-walked-by-the-river-bank_sim-kind-cosine"
-    assert config["toImageButtonOptions"]["format"] == "png" and config["displayModeBar"] is True
+    assert config["toImageButtonOptions"]["format"] == "png" and config.get("displayModeBar", True)
+    assert "toImage" not in config["modeBarButtonsToRemove"]
     button = next(d for d in at.get("download_button") if d.proto.id.endswith("-sim_S_csv"))
     assert button.proto.label == "Download S cosine as CSV"
 
@@ -276,7 +278,13 @@ def test_numbers_in_cells_and_high_contrast_restyle_figures():
     seq = show.styled(_heat(4, diverging=False), contrast=True).to_dict()
     assert seq["data"][0]["colorscale"] == show.HIGH_CONTRAST_SEQUENTIAL
     assert contrast["layout"]["font"]["color"] == "#000000"
-    line = show.styled(plots.lines([plots.Series("a", [1, 2], [3, 4])]), contrast=True, present=True).to_dict()
-    assert line["data"][0]["line"]["width"] >= 3.5 and line["layout"]["font"]["size"] == show.PRESENT_FONT
+    line = show.styled(plots.lines([plots.Series("a", [1, 2], [3, 4])], title="t"), contrast=True, present=True)
+    layout = line.to_dict()["layout"]
+    assert layout["font"] == {"size": show.PRESENT_FONT, "color": "#000000"}
+    assert layout["title"]["font"]["size"] > show.PRESENT_FONT and layout["title"]["font"]["color"] == "#000000"
+    assert layout["xaxis"]["tickfont"]["color"] == "#000000" and layout["xaxis"]["tickfont"]["size"] >= 16
+    view = plots.head_view(["a", "b"], ["a", "b"], np.array([[0.9, 0.1], [0.2, 0.8]]), focus=0)
+    before = view.to_dict()["layout"]["shapes"]  # one line per key, as wide as its weight
+    assert show.styled(view, contrast=True).to_dict()["layout"].get("shapes", []) == before, "widths carry weights"
     for fig in (show.styled(small, cells=True, contrast=True, present=True), show.styled(big, contrast=True)):
         go.Figure(fig.to_dict())  # valid for plotly's own validator

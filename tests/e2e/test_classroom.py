@@ -86,6 +86,16 @@ def test_link_to_this_view_follows_the_widgets(server, page, browser):
     query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(link).query))
     assert urllib.parse.urlsplit(link).path == "/similarity"
     assert query == {"sim_kind": "cosine", "sentence": " ".join(RIVER)}
+    # the sentence changes, the setting stays in the address and the link
+    box = page.get_by_role("textbox", name="Your sentence (every lesson uses it)")
+    box.fill("I deposited money at the bank")
+    box.press("Enter")
+    settle(page)
+    expect(page).to_have_url(re.compile(r"sim_kind=cosine"))
+    expect(page).to_have_url(re.compile(r"deposited"))
+    link = link_in_popover(page)
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(link).query))
+    assert query == {"sim_kind": "cosine", "sentence": "I deposited money at the bank"}
     # a student opens it: the same page, sentence and setting
     other = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     try:
@@ -94,6 +104,9 @@ def test_link_to_this_view_follows_the_widgets(server, page, browser):
         settle(other)
         reveal_all(other)
         assert other.get_by_role("radio", name="cosine").is_checked()
+        assert (
+            other.get_by_role("textbox", name="Your sentence (every lesson uses it)").input_value() == query["sentence"]
+        )
         assert errors_on(other) == []
     finally:
         other.context.close()
