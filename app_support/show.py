@@ -65,6 +65,7 @@ _CONTRAST_CSS = """<style>
 /* high contrast: black text, no greyed-out captions or labels */
 .stMainBlockContainer, .stMainBlockContainer p, .stMainBlockContainer li, .stMainBlockContainer label,
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] * { color: #000000 !important; }
+[data-testid="stCaptionContainer"] { opacity: 1 !important; }  /* Streamlit fades captions with opacity 0.6 */
 </style>"""
 
 

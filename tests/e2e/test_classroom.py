@@ -161,4 +161,9 @@ def test_high_contrast_and_numbers_in_cells_screenshot(server, page):
     settle(page)
     reveal_all(page)
     assert errors_on(page) == []
+    caption = page.locator("[data-testid=stMain] [data-testid=stCaptionContainer]").first
+    style = caption.evaluate("c => [getComputedStyle(c).opacity, getComputedStyle(c.querySelector('p') || c).color]")
+    assert style == ["1", "rgb(0, 0, 0)"], "captions in plain black, not faded"
+    cells = page.locator("[data-testid=stPlotlyChart]").nth(1).locator("text.textpoint, .heatmaplayer text")
+    expect(cells.first).to_be_attached()  # S (6 × 6) has its values written in its cells
     page.screenshot(path=str(SHOTS / "class-similarity-contrast.png"), full_page=True)
