@@ -1,11 +1,18 @@
-"""attnviz: the course's entry point. Page setup, navigation, and the sentence box every lesson shares."""
+"""attnviz: the course's entry point. Page setup, navigation, the sentence box every lesson shares, and the
+classroom view settings (presenter mode, high contrast, numbers in cells, the link to this view)."""
 
 import streamlit as st
 
-from app_support import loaders, sentence
+from app_support import loaders, sentence, show
 from attnviz.device import describe
 
-st.set_page_config(page_title="attnviz — learn attention", page_icon=":material/highlight:", layout="wide")
+present = str(st.query_params.get(show.PRESENT, "")).lower() in {"true", "1", "yes", "on"}
+st.set_page_config(
+    page_title="attnviz — learn attention",
+    page_icon=":material/highlight:",
+    layout="wide",
+    initial_sidebar_state="collapsed" if present else "auto",  # presenter mode: no sidebar until asked for
+)
 
 LESSONS = [
     st.Page("lessons/embeddings.py", title="1 · Words as vectors", url_path="embeddings", default=True),
@@ -21,6 +28,11 @@ page = st.navigation({"The course": LESSONS})
 st.sidebar.markdown("### :material/highlight: attnviz")
 st.sidebar.caption("Attention, computed live on your own words.")
 sentence.sidebar_box()
+with st.sidebar.expander("View and classroom", expanded=True, icon=":material/co_present:"):
+    show.view_settings(st)
 st.sidebar.caption(f"Computing on: **{describe(loaders.device())}**")
 
+show.page_style()
+show.share_link(page.url_path)  # "" for the first lesson, the root address
+show.begin_page(page.url_path)
 page.run()

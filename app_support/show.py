@@ -1,4 +1,5 @@
-"""How every page shows things: section headings, figures and matrices, each with its export.
+"""How every page shows things: section headings, figures and matrices, each with its export, and the classroom
+view settings (presenter mode, high contrast, numbers in cells) that apply to all of them.
 
 Pages call these instead of ``st.header`` / ``st.plotly_chart`` so that classroom features (exports named after the
 sentence and settings, presenter mode, the palette) live in one place.
@@ -8,18 +9,196 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
+from streamlit import net_util
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from app_support import sentence
 
+# the view settings: sidebar toggles bound to the URL, so a teacher can bookmark "?present=true"
+PRESENT, CONTRAST, CELLS = "present", "contrast", "cells"
+VIEW_PARAMS = (PRESENT, CONTRAST, CELLS)
+_STEPS = "_show_steps"  # session state: {"page": url path, "shown": sections revealed} in presenter mode
+_RUN = "_show_run"  # session state: sections met so far in this script run
+_UNUSED = "_show_unused"  # session state: URL parameters this run could not use (left out of the link)
+_SLOT = "_show_link_slot"  # session state: this run's (popover slot, page path) that shows the link
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9]+")
-SKIP_PARAMS = {sentence.KEY}  # the sentence is named first; other query parameters are the page's settings
+SKIP_PARAMS = {sentence.KEY, *VIEW_PARAMS}  # the sentence is named first; view settings do not change the data
+CELL_TEXT_MAX = 20  # "numbers in cells" writes values in heatmaps up to this many rows and columns
+PRESENT_FONT = 20  # figure font size in presenter mode (the page's own text is scaled by `_PRESENT_CSS`)
+
+# high contrast: the same colour-blind-safe hues as attnviz.plots, with darker ends and a wider lightness range
+HIGH_CONTRAST_DIVERGING = [[0.0, "#08306b"], [0.25, "#4a98c9"], [0.5, "#ffffff"], [0.75, "#f98e2b"], [1.0, "#7f2704"]]
+HIGH_CONTRAST_SEQUENTIAL = "Inferno"  # black through red to pale yellow: the lightness alone orders the values
+
+_PRESENT_CSS = """<style>
+/* presenter mode: large type for a projector, content across the whole width */
+.stMainBlockContainer { max-width: 100%; padding-left: 3rem; padding-right: 3rem; padding-top: 4.5rem; }
+.stMainBlockContainer p, .stMainBlockContainer li, .stMainBlockContainer label,
+.stMainBlockContainer [data-testid="stMarkdownContainer"] { font-size: 1.45rem; line-height: 1.5; }
+.stMainBlockContainer h1 { font-size: 3.2rem; }
+.stMainBlockContainer h2 { font-size: 2.5rem; }
+.stMainBlockContainer h3 { font-size: 2.0rem; }
+.stMainBlockContainer [data-testid="stCaptionContainer"] p { font-size: 1.2rem; }
+.stMainBlockContainer [data-testid="stMetricValue"] { font-size: 2.8rem; }
+.stMainBlockContainer button p { font-size: 1.3rem; }
+.stMainBlockContainer .katex { font-size: 1.6em; }
+/* the sidebar keeps the sentence and the view switches; the rest waits for normal mode */
+.st-key-sidebar_preset, [data-testid="stSidebar"] [data-testid="stCaptionContainer"] { display: none; }
+@media (max-width: 640px) {
+  .stMainBlockContainer { padding-left: 1rem; padding-right: 1rem; }
+  .stMainBlockContainer p, .stMainBlockContainer li { font-size: 1.15rem; }
+  .stMainBlockContainer h1 { font-size: 2.1rem; }
+  .stMainBlockContainer h2 { font-size: 1.7rem; }
+  .stMainBlockContainer h3 { font-size: 1.4rem; }
+  .stMainBlockContainer .katex { font-size: 1em; }
+}
+</style>"""
+
+_CONTRAST_CSS = """<style>
+/* high contrast: black text, no greyed-out captions or labels */
+.stMainBlockContainer, .stMainBlockContainer p, .stMainBlockContainer li, .stMainBlockContainer label,
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] * { color: #000000 !important; }
+[data-testid="stCaptionContainer"] { opacity: 1 !important; }  /* Streamlit fades captions with opacity 0.6 */
+</style>"""
 
 
 def _slug(text: str, limit: int) -> str:
     return _UNSAFE.sub("-", text).strip("-").lower()[:limit].strip("-")
+
+
+# --- the view settings ---------------------------------------------------------------------------------------------
+def _flag(key: str) -> bool:
+    return bool(st.session_state.get(key, False))
+
+
+def presenting() -> bool:
+    """Whether presenter mode is on (large type, one section at a time)."""
+    return _flag(PRESENT)
+
+
+def view_settings(where: Any = st.sidebar) -> None:
+    """Draw the view toggles (in the sidebar). Each is bound to the URL; "1", "yes" or "on" in a link work too."""
+    for key in VIEW_PARAMS:
+        raw = st.query_params.get(key)
+        if key not in st.session_state and isinstance(raw, str) and raw.strip().lower() in {"1", "yes", "on"}:
+            st.session_state[key] = True
+    where.toggle(
+        "Presenter mode",
+        key=PRESENT,
+        bind="query-params",
+        help="For a projector: large type and figures, one section at a time (Next step, or the N key), and the "
+        "“predict first” questions asked to the whole class. Links with ?present=true open in this mode.",
+    )
+    where.toggle(
+        "High contrast",
+        key=CONTRAST,
+        bind="query-params",
+        help="Darker colour scales with a wider range from dark to light, black text and thicker lines.",
+    )
+    where.toggle(
+        "Numbers in cells",
+        key=CELLS,
+        bind="query-params",
+        help=f"Write each value in the cells of matrices up to {CELL_TEXT_MAX} × {CELL_TEXT_MAX}. "
+        "Hovering a cell always shows its exact value.",
+    )
+
+
+def page_style() -> None:
+    """The page's own CSS for the view settings (never any learner text)."""
+    if presenting():
+        st.html(_PRESENT_CSS)
+    if _flag(CONTRAST):
+        st.html(_CONTRAST_CSS)
+
+
+# --- links -------------------------------------------------------------------------------------------------------
+def query_string() -> str:
+    """The address bar's query string as it stands now: the browser's, plus what this run has written back.
+
+    ``st.query_params`` is refreshed only on page loads and page switches, while a widget bound to the URL updates
+    the browser's address first and reruns with it; the run's context has that address.
+    """
+    ctx = get_script_run_ctx()
+    if ctx is not None and ctx.query_string:
+        return ctx.query_string
+    return urlencode(st.query_params.to_dict())
+
+
+def current_params() -> dict[str, str]:
+    """The address bar's query parameters (the last value of a repeated one)."""
+    return dict(parse_qsl(query_string(), keep_blank_values=True))
+
+
+LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
+def _base(url_path: str = "") -> tuple[str, bool]:
+    """The app's root address for others: when the teacher's browser says "localhost" and the server listens on
+    the network, the machine's network address instead (what students type). Returns (address, whether swapped).
+
+    ``st.context.url`` ends with the current page's path (``url_path``), which is taken off.
+    """
+    base = (st.context.url or "http://localhost:8501").rstrip("/")
+    if url_path and base.endswith("/" + url_path):
+        base = base[: -len(url_path) - 1]
+    parts = urlsplit(base)
+    if parts.hostname in LOOPBACK and st.get_option("server.address") in (None, "", "0.0.0.0", "::"):
+        ip = net_util.get_internal_ip()
+        if ip and ip not in LOOPBACK:
+            netloc = ip + (f":{parts.port}" if parts.port else "")
+            return urlunsplit((parts.scheme, netloc, parts.path, "", "")), True
+    return base, False
+
+
+def link(url_path: str) -> str:
+    """A link that reproduces this view: this page, the sentence and every setting that is bound to the URL."""
+    base, _ = _base(url_path)
+    params = current_params()
+    for key in [PRESENT, *st.session_state.get(_UNUSED, ())]:
+        params.pop(key, None)  # a link for the students' laptops; the teacher bookmarks presenter mode on purpose
+    query = urlencode(params)
+    return f"{base}/{url_path}" + ("?" + query if query else "")
+
+
+def share_link(url_path: str) -> None:
+    """A "Copy link to this view" popover with the link; a setting the page cannot use rewrites it (`unused`)."""
+    with st.popover("Copy link to this view", icon=":material/link:", help="A link that reopens this exact view"):
+        st.caption(
+            "Anyone who opens this link sees this lesson with the same sentence and settings. "
+            "Use the copy button at the right of the box."
+        )
+        if _base(url_path)[1]:
+            st.caption(
+                "Your browser calls this computer “localhost”, a name only this computer understands: the link uses "
+                "its network address instead, for the students' laptops on the same network."
+            )
+        slot = st.empty()
+    st.session_state[_SLOT] = (slot, url_path)
+    st.session_state[_UNUSED] = set()
+    _fill_link()
+
+
+def _fill_link() -> None:
+    slot, url_path = st.session_state[_SLOT]
+    slot.code(link(url_path), language=None, wrap_lines=True)
+
+
+def unused(key: str) -> None:
+    """Note that the URL's value for ``key`` could not be used: the link to this view leaves it out.
+
+    The link is rewritten at once: the page may stop (`st.stop`) before its end.
+    """
+    st.session_state[_UNUSED] = {*st.session_state.get(_UNUSED, ()), key}
+    if _SLOT in st.session_state:
+        _fill_link()
 
 
 def file_stem(name: str) -> str:
@@ -28,25 +207,189 @@ def file_stem(name: str) -> str:
     Only ASCII letters, digits and dashes survive, so no learner text can make a path or a header unsafe.
     """
     parts = ["attnviz", _slug(name, 40) or "figure", _slug(sentence.current(), 60) or "no-sentence"]
-    params = sorted((k, v) for k, v in st.query_params.items() if k not in SKIP_PARAMS)
+    skip = SKIP_PARAMS | set(st.session_state.get(_UNUSED, ()))
+    params = sorted((k, v) for k, v in current_params().items() if k not in skip)
     settings = [f"{_slug(k, 20)}-{_slug(str(v), 20)}" for k, v in params]
     parts += [s for s in settings if s.strip("-")]
     return "_".join(parts)[:180]
 
 
+# --- sections, one at a time in presenter mode ------------------------------------------------------------------
+def begin_page(url_path: str) -> None:
+    """Called by the entry script before a page runs: count its sections afresh; a new page starts at section 1."""
+    st.session_state[_RUN] = 0
+    steps = st.session_state.get(_STEPS)
+    if not isinstance(steps, dict) or steps.get("page") != url_path:
+        st.session_state[_STEPS] = {"page": url_path, "shown": 1}
+
+
+def _reveal(count: int | None) -> None:
+    steps = st.session_state.get(_STEPS) or {"page": "", "shown": 1}
+    st.session_state[_STEPS] = steps | {"shown": count if count is not None else steps["shown"] + 1}
+
+
 def step(title: str) -> None:
-    """A section of a lesson: its heading."""
+    """A section of a lesson: its heading. In presenter mode only the revealed sections are drawn: at the first
+    hidden one this draws the "Next step" button and stops the page."""
+    st.session_state[_RUN] = number = int(st.session_state.get(_RUN, 0)) + 1
+    if presenting():
+        shown = int((st.session_state.get(_STEPS) or {}).get("shown", 1))
+        if number > shown:
+            st.divider()
+            row = st.container(horizontal=True, gap="medium")
+            row.button(
+                "Next step",
+                key="show_next",
+                type="primary",
+                icon=":material/arrow_downward:",
+                shortcut="n",
+                on_click=_reveal,
+                args=(None,),
+                help="Reveal the next section (key N)",
+            )
+            row.button(
+                "Show all steps",
+                key="show_all",
+                on_click=_reveal,
+                args=(10_000,),
+                help="Reveal every section of this lesson",
+            )
+            st.stop()
+        if number > 1:
+            st.divider()
     st.header(title)
 
 
-def chart(fig: dict | object, *, key: str, name: str, where: object = st) -> None:
+# --- figures ------------------------------------------------------------------------------------------------------
+_DECIMALS = re.compile(r"%\{z:\.(\d+)f\}")
+
+
+def _shape(z: object) -> tuple[int, ...]:
+    """The shape of a heatmap's z: a list of rows, an array, or plotly's packed {"bdata", "shape"} form."""
+    if isinstance(z, dict):
+        return tuple(int(n) for n in str(z.get("shape", "")).split(",") if n.strip())
+    return np.shape(z) if z is not None else ()
+
+
+def styled(fig: Any, *, cells: bool = False, contrast: bool = False, present: bool = False) -> Any:
+    """The figure as the view settings want it: values written in the cells of small heatmaps, high-contrast
+    scales and lines, presenter-size type.
+
+    Returns the figure itself when no setting changes it (no copy is made), else a new figure.
+    """
+    if not (cells or contrast or present):
+        return fig
+    spec = fig.to_dict() if isinstance(fig, go.Figure) else dict(fig)
+    spec.setdefault("layout", {})
+    for trace in spec.get("data", []):
+        kind = trace.get("type")
+        if kind == "heatmap":
+            shape = _shape(trace.get("z"))
+            if cells and "texttemplate" not in trace and len(shape) == 2 and max(shape) <= CELL_TEXT_MAX:
+                found = _DECIMALS.search(str(trace.get("hovertemplate", "")))
+                decimals = int(found.group(1)) if found else 2
+                trace["texttemplate"] = f"%{{z:.{decimals}f}}"  # plotly picks a dark or light font per cell
+                trace["textfont"] = {"size": 12 if max(shape) > 12 else 13}
+            if contrast and trace.get("colorscale") is not None:
+                diverging = isinstance(trace["colorscale"], list)  # attnviz.plots: a list diverges, a name does not
+                trace["colorscale"] = HIGH_CONTRAST_DIVERGING if diverging else HIGH_CONTRAST_SEQUENTIAL
+        elif contrast and kind in {"scatter", "scattergl"}:
+            # only plotly's default widths and sizes grow: a width or size the figure set may carry a value (the
+            # head view draws stronger attention as thicker lines)
+            trace.setdefault("line", {}).setdefault("width", 3.5)
+            trace.setdefault("marker", {}).setdefault("size", 9)
+        elif contrast and kind == "bar":
+            trace.setdefault("marker", {})["line"] = {"color": "#000000", "width": 1.5}
+    if contrast:
+        _black_type(spec)
+    if present:
+        _presenter_type(spec)
+    return go.Figure(spec, _validate=False)
+
+
+def _black_type(spec: dict) -> None:
+    """Black text everywhere in a figure on white: Streamlit's chart theme greys its axis titles and ticks, so
+    each part gets an explicit colour."""
+    black = {"color": "#000000"}
+    layout = spec["layout"]
+    layout |= {"paper_bgcolor": "#ffffff", "plot_bgcolor": "#ffffff"}
+    layout["font"] = (layout.get("font") or {}) | black
+    if isinstance(layout.get("title"), dict):
+        layout["title"]["font"] = (layout["title"].get("font") or {}) | black
+    for name, axis in layout.items():
+        if isinstance(axis, dict) and (name.startswith("xaxis") or name.startswith("yaxis")):
+            axis["tickfont"] = (axis.get("tickfont") or {}) | black
+            axis["color"] = "#000000"
+            if isinstance(axis.get("title"), dict):
+                axis["title"]["font"] = (axis["title"].get("font") or {}) | black
+    legend = layout.get("legend") or {}
+    layout["legend"] = legend | {"font": (legend.get("font") or {}) | black}
+    for trace in spec.get("data", []):
+        if isinstance(trace.get("colorbar"), dict):
+            trace["colorbar"]["tickfont"] = (trace["colorbar"].get("tickfont") or {}) | black
+            if isinstance(trace["colorbar"].get("title"), dict):
+                trace["colorbar"]["title"]["font"] = (trace["colorbar"]["title"].get("font") or {}) | black
+
+
+def _sized(font: object, size: int) -> dict:
+    return (font if isinstance(font, dict) else {}) | {"size": size}
+
+
+def _presenter_type(spec: dict) -> None:
+    """Large type in every part of a figure: Streamlit's chart theme sets its own sizes for titles, ticks and
+    legends, so each gets an explicit size (the layout's font alone would not reach them)."""
+    layout = spec["layout"]
+    size = max(int(_sized(layout.get("font"), 15)["size"]), PRESENT_FONT)
+    small = size - 2  # ticks and notes
+    layout["font"] = _sized(layout.get("font"), size)
+    layout["hoverlabel"] = {"font": {"size": size}}
+    title = layout.get("title")
+    if isinstance(title, dict):
+        title["font"] = _sized(title.get("font"), size + 2)
+    for name, axis in layout.items():
+        if isinstance(axis, dict) and (name.startswith("xaxis") or name.startswith("yaxis")):
+            axis["tickfont"] = _sized(axis.get("tickfont"), small)
+            if isinstance(axis.get("title"), dict):
+                axis["title"]["font"] = _sized(axis["title"].get("font"), size)
+    legend = layout.get("legend") or {}
+    layout["legend"] = legend | {"font": _sized(legend.get("font"), small)}
+    for note in layout.get("annotations") or []:
+        if isinstance(note, dict):
+            note["font"] = _sized(note.get("font"), max(int(_sized(note.get("font"), small)["size"]), small))
+    for trace in spec.get("data", []):
+        if isinstance(trace.get("colorbar"), dict):
+            trace["colorbar"]["tickfont"] = _sized(trace["colorbar"].get("tickfont"), small)
+    if isinstance(layout.get("height"), int | float):
+        layout["height"] = int(min(1100, layout["height"] * 1.25))
+
+
+def chart(
+    fig: dict | object,
+    *,
+    key: str,
+    name: str,
+    where: object = st,
+    csv: tuple[object, Sequence[str], Sequence[str]] | None = None,
+) -> None:
     """Draw a plotly figure. Its camera button saves a PNG (drawn in the browser, so it works offline), named by
-    ``file_stem(name)``."""
+    ``file_stem(name)``.
+
+    Args:
+        csv: (values (R, C), R row labels, C column labels): the matrix the figure shows, offered as a CSV
+            download under the figure (see `matrix_download`).
+    """
     config = {
         "displaylogo": False,
+        # the camera (PNG), zoom and reset only: a short toolbar that leaves the figure's title readable on a phone
+        "modeBarButtonsToRemove": ["zoomIn2d", "zoomOut2d", "autoScale2d", "pan2d", "select2d", "lasso2d"],
         "toImageButtonOptions": {"format": "png", "filename": file_stem(name), "scale": 2},
     }
-    where.plotly_chart(fig, key=key, config=config)  # type: ignore[attr-defined]
+    box = where.container() if csv is not None else where  # type: ignore[attr-defined]
+    fig = styled(fig, cells=_flag(CELLS), contrast=_flag(CONTRAST), present=presenting())
+    box.plotly_chart(fig, key=key, config=config)
+    if csv is not None:
+        values, rows, cols = csv
+        matrix_download(values, rows, cols, key=f"{key}_csv", name=name, where=box)
 
 
 def matrix_csv(values: np.ndarray, rows: Sequence[str], cols: Sequence[str]) -> str:
@@ -62,7 +405,7 @@ def matrix_csv(values: np.ndarray, rows: Sequence[str], cols: Sequence[str]) -> 
 
     def cell(label: str) -> str:
         label = str(label)
-        if label[:1] in "=+-@\t\r":  # a spreadsheet would run these as formulas
+        if label and label[0] in "=+-@\t\r":  # a spreadsheet would run these as formulas
             label = "'" + label
         return '"' + label.replace('"', '""') + '"'
 
@@ -75,13 +418,17 @@ def matrix_download(
     values: np.ndarray, rows: Sequence[str], cols: Sequence[str], *, key: str, name: str, where: object = st
 ) -> None:
     """A button that downloads the matrix as CSV, named by ``file_stem(name)``; the CSV is made only when clicked."""
-    values, rows, cols = np.array(values, copy=True), list(rows), list(cols)
+    if hasattr(values, "detach"):
+        values = values.detach().cpu().numpy()  # type: ignore[union-attr]
+    values, rows, cols = np.array(values, dtype=np.float64, copy=True), list(rows), list(cols)
     where.download_button(  # type: ignore[attr-defined]
-        "Download as CSV",
+        f"Download {name} as CSV",
         data=lambda: matrix_csv(values, rows, cols),
         file_name=file_stem(name) + ".csv",
         mime="text/csv",
         key=key,
         icon=":material/download:",
         on_click="ignore",
+        type="tertiary",
+        help=f"{values.shape[0]} rows × {values.shape[1]} columns, with the row and column labels",
     )

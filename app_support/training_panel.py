@@ -11,7 +11,8 @@ import plotly.graph_objects as go
 import streamlit as st
 from gensim.models import KeyedVectors
 
-from app_support import cached, loaders, sentence
+from app_support import cached, loaders, sentence, show
+from app_support.widgets import linked
 from attnviz import plots
 from attnviz.training import TrainConfig, TrainResult, train_projections
 
@@ -42,9 +43,9 @@ def training_panel(kv: KeyedVectors) -> TrainResult:
     sets = loaders.training_sets()
     with st.container(border=True):
         c1, c2, c3 = st.columns([2, 2, 1])
-        goal = c1.selectbox("Goal", list(sets), format_func=lambda n: sets[n].title, key="proj_goal")
-        steps = int(c2.slider("Training steps", 10, 600, 150, step=10, key="proj_steps"))
-        train_seed = int(c3.number_input("Seed", 0, 9999, 0, key="proj_train_seed"))
+        goal = linked(c1.selectbox, "Goal", list(sets), format_func=lambda n: sets[n].title, key="proj_goal")
+        steps = int(linked(c2.slider, "Training steps", 10, 600, 150, step=10, key="proj_steps"))
+        train_seed = int(linked(c3.number_input, "Training seed", 0, 9999, 0, key="proj_train_seed"))
         data = sets[goal]
         st.markdown(
             f"**Goal:** {data.goal}. We learn M_Q and M_K (50 × 50 each; M_V stays the identity) from "
@@ -64,7 +65,7 @@ def training_panel(kv: KeyedVectors) -> TrainResult:
                 seen[1].append(held)
                 if step % every == 0 or step == steps:
                     bar.progress(step / steps, text=f"Step {step} of {steps} · training loss {loss:.3f}")
-                    live.plotly_chart(loss_chart(*seen, steps), key=f"proj_live_{step}")
+                    show.chart(loss_chart(*seen, steps), key=f"proj_live_{step}", name="training loss", where=live)
 
             # a rerun (any click) stops the loop inside on_step; only a finished run is stored
             result = train_projections(data, kv, TrainConfig(steps=steps, seed=train_seed), on_step=on_step)
@@ -84,7 +85,12 @@ def training_panel(kv: KeyedVectors) -> TrainResult:
             st.info("Press **Train**: it takes a few seconds on this computer, and you can watch the loss fall.")
             st.stop()
         left, right = st.columns([3, 2])
-        left.plotly_chart(loss_chart(result.losses, result.heldout_losses, result.config.steps), key="proj_loss")
+        show.chart(
+            loss_chart(result.losses, result.heldout_losses, result.config.steps),
+            key="proj_loss",
+            name="training loss",
+            where=left,
+        )
         right.metric("Held-out: trained", f"{result.heldout_acc:.0%}")
         m1, m2, m3 = right.columns(3)
         m1.metric("identity", f"{result.identity_acc:.0%}")

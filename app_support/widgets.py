@@ -5,15 +5,17 @@ from __future__ import annotations
 import contextlib
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from app_support import loaders, sentence
+from app_support import loaders, sentence, show
 from attnviz.embeddings import MAX_WORDS, Tokens, tokenize
 
 EDIT = ":material/edit:"
+T = TypeVar("T")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|<>~$:])")  # what can start markdown, HTML, LaTeX or a :directive:
 
 
@@ -30,11 +32,16 @@ def warn(message: str, where: object = st) -> None:
 def predict_first(key: str, question: str, options: Sequence[str], correct: int | None, explain: str) -> bool:
     """Ask before revealing. Returns True once the learner has answered (or chose to skip).
 
+    In presenter mode the question is put to the whole class: large, with its options listed, and a "Reveal the
+    answer" button instead of the choice.
+
     Args:
         key: widget key; the answer survives reruns and sentence changes.
         correct: index of the option that the live measurement makes right, or None when none is.
         explain: shown after the answer, whichever it was: what the measurement says.
     """
+    if show.presenting():
+        return _class_prompt(key, question, options, correct, explain)
     skipped = f"{key}_skipped"
     with st.container(border=True):
         st.markdown(f"**Predict first.** {question}")
@@ -51,6 +58,32 @@ def predict_first(key: str, question: str, options: Sequence[str], correct: int 
                 st.success(f"Right. {explain}")
             else:
                 st.info(f"Not this time: the answer is “{options[correct]}”. {explain}")
+        else:
+            st.info(explain)
+    return True
+
+
+def _class_prompt(key: str, question: str, options: Sequence[str], correct: int | None, explain: str) -> bool:
+    """`predict_first` for a projector: the question and its options for the class, then the answer on request."""
+    shown = f"{key}_revealed"
+    with st.container(border=True):
+        st.subheader(f"Class question: {question}", anchor=False)
+        st.markdown("\n".join(f"{i + 1}. {option}" for i, option in enumerate(options)))
+        if not st.session_state.get(shown):
+            st.caption("Ask the class to choose, with a show of hands, before revealing the answer.")
+            if st.button(
+                "Reveal the answer",
+                key=f"{key}_reveal",
+                type="primary",
+                icon=":material/visibility:",
+                shortcut="a",
+                help="Show what the measurement says (key A)",
+            ):
+                st.session_state[shown] = True
+                st.rerun()
+            return False
+        if correct is not None:
+            st.success(f"Answer {correct + 1}: “{options[correct]}”. {explain}")
         else:
             st.info(explain)
     return True
@@ -119,13 +152,35 @@ def _infinite(raw: str) -> bool:
         return False
 
 
-def check_link(raw: str | None, used: object, message: str) -> None:
-    """Warn (``message``, escaped) when a link gave a setting a value that could not be used as it was."""
+def check_link(raw: str | None, used: object, message: str, key: str | None = None) -> None:
+    """Warn (``message``, escaped) when a link gave a setting a value that could not be used as it was; the link to
+    this view then leaves the setting ``key`` out."""
     if raw is None:
         return
-    try:
-        same = float(raw) == float(used)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        same = raw.strip() == str(used)
+    if isinstance(used, bool):
+        same = raw.strip().lower() == str(used).lower()  # a bound toggle is written "true" or "false"
+    else:
+        try:
+            same = float(raw) == float(used)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            same = raw.strip() == str(used)
     if not same:
         warn(message)
+        if key is not None:
+            show.unused(key)
+
+
+def linked(widget: Callable[..., T], label: str, *args: Any, key: str, **kwargs: Any) -> T:
+    """Draw ``widget`` (e.g. ``st.slider`` or ``col.radio``) bound to the URL under ``key``, and warn when a link
+    gave it a value it could not use (out of range, not one of the choices): the widget shows its default instead.
+
+    Extra arguments go to the widget. Selections are compared by their shown text (``format_func``).
+    """
+    raw = link_value(key)
+    value = widget(label, *args, key=key, bind="query-params", **kwargs)
+    shown = kwargs["format_func"](value) if "format_func" in kwargs and value is not None else value
+    if raw is not None:
+        quoted = raw if len(raw) <= 40 else raw[:40] + "…"
+        message = f"This link sets “{label}” to “{quoted}”, which cannot be used here: showing {shown}."
+        check_link(raw, shown, message, key)
+    return value

@@ -3,8 +3,8 @@
 import numpy as np
 import streamlit as st
 
-from app_support import cached, loaders
-from app_support.widgets import md_escape, need_words, predict_first, sentence_tokens, warn
+from app_support import cached, loaders, show
+from app_support.widgets import linked, md_escape, need_words, predict_first, sentence_tokens, warn
 from attnviz import AttnvizInputError, plots
 from attnviz.embeddings import (
     compare,
@@ -29,17 +29,20 @@ st.markdown(
 )
 
 # --- the learner's sentence as numbers -------------------------------------------------------------------
-st.header("Your sentence, as numbers")
+show.step("Your sentence, as numbers")
 tokens = sentence_tokens()
 if need_words(tokens):
-    st.plotly_chart(
-        plots.strip(vectors_for(kv, tokens.words), tokens.labels, title="Each row is one word's 50 numbers"),
+    vectors = vectors_for(kv, tokens.words)  # (T, 50)
+    show.chart(
+        plots.strip(vectors, tokens.labels, title="Each row is one word's 50 numbers"),
         key="emb_strip",
+        name="sentence vectors",
+        csv=(vectors, tokens.labels, [str(i) for i in range(vectors.shape[1])]),
     )
     st.caption("No single number means “animal” or “royal”: meaning is spread across all 50. Hover to read them.")
 
 # --- analogies ---------------------------------------------------------------------------------------------
-st.header("Arithmetic with meanings")
+show.step("Arithmetic with meanings")
 st.markdown(
     "Take the vector of *king*, subtract *man*, add *woman*, then look for the word whose vector points most "
     "nearly the same way (the highest **cosine**, see below). The words you typed are left out of the answers "
@@ -53,9 +56,11 @@ answered = predict_first(
     explain="GloVe puts “queen” first, with cosine 0.85; then try the switch below to keep the input words.",
 )
 left, right = st.columns([2, 1])
-expr_text = left.text_input("Expression (words joined by + and -)", "king - man + woman", key="emb_expr")
-topn = right.slider("Answers to show", 3, 20, 8, key="emb_topn")
-include = st.toggle("Keep the input words among the answers", key="emb_include")
+expr_text = linked(
+    left.text_input, "Expression (words joined by + and -)", "king - man + woman", key="emb_expr", max_chars=200
+)
+topn = linked(right.slider, "Answers to show", 3, 20, 8, key="emb_topn")
+include = linked(st.toggle, "Keep the input words among the answers", key="emb_include")
 try:
     expression = parse_expression(expr_text, kv)
 except AttnvizInputError as err:
@@ -65,9 +70,11 @@ if expression is not None and answered:
     analogy = solve_analogy(kv, expression, topn=topn, exclude_inputs=not include)
     words = [w for w, _ in analogy.answers]
     col_a, col_b = st.columns([1, 2])
-    col_a.plotly_chart(
+    show.chart(
         plots.ranking(analogy.answers, title=str(expression), highlight_first=True),
         key="emb_analogy_bars",
+        name="analogy answers",
+        where=col_a,
     )
     if include and words and words[0] in expression.positive:
         col_a.caption(
@@ -79,9 +86,9 @@ if expression is not None and answered:
     arrows = [(shown.index(expression.positive[0]), shown.index(words[0]))] if words else []
     if len(expression.negative) == 1 and len(expression.positive) == 2:
         arrows.insert(0, (shown.index(expression.negative[0]), shown.index(expression.positive[1])))
-    dims = col_b.radio("Projection", ["2-D", "3-D"], horizontal=True, key="emb_dims")
+    dims = linked(col_b.radio, "Projection", ["2-D", "3-D"], horizontal=True, key="emb_dims")
     coords, share = pca(vectors_for(kv, shown, device), 3 if dims == "3-D" else 2)
-    col_b.plotly_chart(
+    show.chart(
         plots.scatter(
             coords,
             shown,
@@ -89,6 +96,8 @@ if expression is not None and answered:
             title=f"The words flattened onto their main directions ({share.sum():.0%} of their spread)",
         ),
         key="emb_analogy_scatter",
+        name="analogy projection",
+        where=col_b,
     )
     col_b.caption(
         "PCA keeps the 2 or 3 directions along which these words differ most. If the analogy holds, the "
@@ -96,7 +105,7 @@ if expression is not None and answered:
     )
 
 # --- dot product and cosine --------------------------------------------------------------------------------
-st.header("How similar are two words?")
+show.step("How similar are two words?")
 st.markdown(
     "Multiply two vectors number by number and add up the 50 products: that is the **dot product**. It is large "
     "when the two point the same way *and* are long. Divide by both lengths and you get the **cosine**, "
@@ -113,8 +122,8 @@ if predict_first(
     f"(cosine {cat_debt.cosine:.2f}): cats and dogs turn up in the same kinds of sentences.",
 ):
     c1, c2, c3 = st.columns([1, 1, 2])
-    word_a = c1.text_input("First word", "cat", key="emb_word_a")
-    word_b = c2.text_input("Second word", "dog", key="emb_word_b")
+    word_a = linked(c1.text_input, "First word", "cat", key="emb_word_a", max_chars=40)
+    word_b = linked(c2.text_input, "Second word", "dog", key="emb_word_b", max_chars=40)
     try:
         va, vb = word_vector(kv, word_a), word_vector(kv, word_b)
     except AttnvizInputError as err:
@@ -129,7 +138,7 @@ if predict_first(
             f"|{md_escape(word_b.strip().lower())}| = {comp.norm_b:.2f}"
         )
         order = np.argsort(-np.abs(comp.products))[:5]
-        st.plotly_chart(
+        show.chart(
             plots.bars(
                 [str(i) for i in range(comp.products.size)],
                 comp.products,
@@ -141,22 +150,25 @@ if predict_first(
                 title="The 50 products that add up to the dot product (the 5 largest in orange)",
             ),
             key="emb_products",
+            name="dot product terms",
         )
 
 # --- neighbours -------------------------------------------------------------------------------------------
-st.header("Nearest neighbours")
+show.step("Nearest neighbours")
 n1, n2 = st.columns([1, 2])
-nn_word = n1.text_input("Word", "bank", key="emb_nn_word")
-nn_k = n1.slider("How many", 5, 30, 10, key="emb_nn_k")
+nn_word = linked(n1.text_input, "Word", "bank", key="emb_nn_word", max_chars=40)
+nn_k = linked(n1.slider, "How many", 5, 30, 10, key="emb_nn_k")
 try:
     nn_vec = word_vector(kv, nn_word)
 except AttnvizInputError as err:
     warn(str(err), n2)
 else:
     near = neighbours(kv, nn_vec, nn_k, exclude=[nn_word.strip().lower()])
-    n2.plotly_chart(
+    show.chart(
         plots.ranking(near, title="Closest words among the 100,000 most common"),
         key="emb_nn_bars",
+        name="nearest neighbours",
+        where=n2,
     )
     n1.caption(
         "A word has one vector for all its meanings: “bank” sits among money words, far from rivers. "
@@ -164,13 +176,13 @@ else:
     )
 
 # --- the claim check ----------------------------------------------------------------------------------------
-st.header("Check a claim: do nouns score higher with nouns than with verbs?")
+show.step("Check a claim: do nouns score higher with nouns than with verbs?")
 st.markdown(
     "Embeddings carry grammar as well as meaning. A claim often made: the dot product of two nouns tends to be "
     "larger than that of a noun and a verb. Here it is measured over every pair from two word lists, "
     "which you can edit."
 )
-kind = st.radio("Score", ["dot", "cosine"], horizontal=True, key="emb_claim_kind")
+kind = linked(st.radio, "Score", ["dot", "cosine"], horizontal=True, key="emb_claim_kind")
 with st.expander("Edit the word lists"):
     e1, e2 = st.columns(2)
     noun_text = e1.text_area("Nouns", "\n".join(loaders.word_list("nouns")), height=200, key="emb_nouns")
@@ -204,13 +216,14 @@ else:
             f"{claim.nouns_won:.0%}",
             help="Share of nouns whose average score with the other nouns beats their average with the verbs.",
         )
-        st.plotly_chart(
+        show.chart(
             plots.distributions(
                 {"noun–noun": claim.noun_noun, "noun–verb": claim.noun_verb},
                 value_name=kind,
                 title="Every pair's score (dashed lines: the means)",
             ),
             key="emb_claim_hist",
+            name="claim scores",
         )
         st.caption(
             "The two piles overlap: the claim is a tendency, not a rule. Try cosine instead of dot: part of the gap "

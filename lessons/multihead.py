@@ -3,8 +3,17 @@
 import pandas as pd
 import streamlit as st
 
-from app_support import loaders
-from app_support.widgets import check_link, link_value, md_escape, need_words, predict_first, sentence_tokens, warn
+from app_support import loaders, show
+from app_support.widgets import (
+    check_link,
+    link_value,
+    linked,
+    md_escape,
+    need_words,
+    predict_first,
+    sentence_tokens,
+    warn,
+)
 from attnviz import AttnvizInputError, plots
 from attnviz.embeddings import vectors_for
 from attnviz.heads import HEAD_DIMS, MAX_HEADS, head_difference, top_keys, toy_layer, toy_weights
@@ -43,9 +52,18 @@ Dh = c2.radio("Head width Dh", HEAD_DIMS, index=1, horizontal=True, key="mh_dim"
 seed = c3.number_input(
     "Seed", 0, SEED_MAX, 0, key="mh_seed", bind="query-params", help="Another seed draws other random heads."
 )
-check_link(raw_heads, H, f"The link asks for “{raw_heads}” heads; this layer has 1 to {MAX_HEADS}, so it shows {H}.")
-check_link(raw_dim, Dh, f"The link asks for head width “{raw_dim}”; the choices are 4, 8 and 16, so it shows {Dh}.")
-check_link(raw_seed, seed, f"The link asks for seed “{raw_seed}”; seeds run from 0 to {SEED_MAX}: using {seed}.")
+check_link(
+    raw_heads,
+    H,
+    f"The link asks for “{raw_heads}” heads; this layer has 1 to {MAX_HEADS}, so it shows {H}.",
+    "mh_heads",
+)
+check_link(
+    raw_dim, Dh, f"The link asks for head width “{raw_dim}”; the choices are 4, 8 and 16, so it shows {Dh}.", "mh_dim"
+)
+check_link(
+    raw_seed, seed, f"The link asks for seed “{raw_seed}”; seeds run from 0 to {SEED_MAX}: using {seed}.", "mh_seed"
+)
 
 try:
     weights = toy_weights(D, H, Dh, seed)
@@ -57,8 +75,8 @@ A = layer.heads.weights  # (H, T, T)
 difference = head_difference(A)
 
 # --- the layer, shapes on every arrow ---------------------------------------------------------------------
-st.header("The layer, with your sentence's shapes")
-st.plotly_chart(plots.multihead_diagram(T, D, H, Dh), key="mh_diagram")
+show.step("The layer, with your sentence's shapes")
+show.chart(plots.multihead_diagram(T, D, H, Dh), key="mh_diagram", name="multi-head diagram")
 st.latex(
     rf"O_h = \underbrace{{\mathrm{{softmax}}\!\left(\frac{{Q_h K_h^\top}}{{\sqrt{{{Dh}}}}}\right)}}"
     rf"_{{A_h:\ {T}\times{T}}}"
@@ -71,7 +89,7 @@ st.caption(
 )
 
 # --- the heads' maps ----------------------------------------------------------------------------------------
-st.header("Each head's map")
+show.step("Each head's map")
 st.markdown(
     "These heads are **random, not trained**: each is drawn from its own seed. Adding a head keeps the ones "
     "already there. Even random matrices make heads that look at different words."
@@ -91,7 +109,7 @@ answered = predict_first(
 )
 if answered:
     n_cols = H if H <= 4 else -(-H // 2)  # one row up to 4 heads, then two balanced rows
-    st.plotly_chart(
+    show.chart(
         plots.heatmap_grid(
             A,
             labels,
@@ -105,6 +123,12 @@ if answered:
             panel_height=300 if n_cols <= 2 else (230 if T <= LABELLED else 200),
         ),
         key="mh_grid",
+        name="every head",
+        csv=(
+            A.reshape(H * T, T),
+            [f"head {h + 1} · {w}" for h in range(H) for w in labels],
+            labels,
+        ),
     )
     st.caption(
         "Row = the word that looks, column = the word it looks at; each row sums to 1. Darker = less, yellow = more."
@@ -136,7 +160,8 @@ if answered:
             "The difference is the Jensen–Shannon divergence between two heads' rows, averaged over the words: "
             "0 bits when two heads split their attention the same way, 1 bit when they never look at the same word."
         )
-        m2.plotly_chart(
+        head_names = [f"head {h + 1}" for h in range(H)]
+        show.chart(
             plots.heatmap(
                 difference.pairwise,
                 [f"head {h + 1}" for h in range(H)],
@@ -148,13 +173,16 @@ if answered:
                 height=120 + 34 * H,
             ),
             key="mh_js",
+            name="difference between heads",
+            where=m2,
+            csv=(difference.pairwise, head_names, head_names),
         )
 
 # --- one head, large ----------------------------------------------------------------------------------------
-st.header("One head, large")
-focus = st.columns(3)[0].selectbox("Head", range(H), format_func=lambda h: f"head {h + 1}", key="mh_focus")
+show.step("One head, large")
+focus = linked(st.columns(3)[0].selectbox, "Head", range(H), format_func=lambda h: f"head {h + 1}", key="mh_focus")
 n = str(focus + 1).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
-st.plotly_chart(
+show.chart(
     plots.heatmap(
         A[focus],
         labels,
@@ -167,10 +195,13 @@ st.plotly_chart(
         zmax=1.0,
     ),
     key="mh_large",
+    name=f"head {focus + 1}",
+    csv=(A[focus], labels, labels),
 )
 
 with st.expander("The numbers: the concatenation, $W_O$ and the output $O$"):
-    st.plotly_chart(
+    columns = [f"h{h + 1}·{d + 1}" for h in range(H) for d in range(Dh)]
+    show.chart(
         plots.heatmap(
             layer.concat,
             labels,
@@ -182,8 +213,10 @@ with st.expander("The numbers: the concatenation, $W_O$ and the output $O$"):
             col_groups=Dh,
         ),
         key="mh_concat",
+        name="concatenation",
+        csv=(layer.concat, labels, columns),
     )
-    st.plotly_chart(
+    show.chart(
         plots.heatmap(
             weights.w_o,
             [f"h{h + 1}·{d + 1}" for h in range(H) for d in range(Dh)],
@@ -196,7 +229,12 @@ with st.expander("The numbers: the concatenation, $W_O$ and the output $O$"):
             height=min(900, 140 + 8 * H * Dh),
         ),
         key="mh_wo",
+        name="W_O",
+        csv=(weights.w_o, columns, [str(i) for i in range(D)]),
     )
-    st.plotly_chart(
-        plots.strip(layer.output, labels, title=f"O = concat·W_O: {T} × {D}, one new vector per word"), key="mh_out"
+    show.chart(
+        plots.strip(layer.output, labels, title=f"O = concat·W_O: {T} × {D}, one new vector per word"),
+        key="mh_out",
+        name="O",
+        csv=(layer.output, labels, [str(i) for i in range(D)]),
     )

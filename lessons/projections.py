@@ -5,9 +5,9 @@ import math
 import streamlit as st
 import torch
 
-from app_support import cached, loaders, sentence
+from app_support import cached, loaders, sentence, show
 from app_support.training_panel import training_panel
-from app_support.widgets import md_escape, need_words, predict_first, sentence_tokens, warn
+from app_support.widgets import linked, md_escape, need_words, predict_first, sentence_tokens, warn
 from attnviz import plots
 from attnviz.attention import similarity_matrix
 from attnviz.embeddings import vectors_for
@@ -33,19 +33,21 @@ CHOICES = {
     "trained": "Trained here",
     "real": "From a real transformer (MiniLM)",
 }
-kind = st.radio("What are M_Q, M_K and M_V?", list(CHOICES), format_func=CHOICES.get, horizontal=True, key="proj_kind")
+kind = linked(
+    st.radio, "What are M_Q, M_K and M_V?", list(CHOICES), format_func=CHOICES.get, horizontal=True, key="proj_kind"
+)
 
 
 # --- the choice of matrices ------------------------------------------------------------------------------
 result: TrainResult | None = None
 if kind == "random":
-    seed = int(st.number_input("Seed", 0, 9999, 0, key="proj_seed", help="Same seed, same matrices."))
+    seed = int(linked(st.number_input, "Seed", 0, 9999, 0, key="proj_seed", help="Same seed, same matrices."))
 elif kind == "trained":
     result = training_panel(kv)
 elif kind == "real":
     c1, c2 = st.columns(2)
-    layer = int(c1.slider("Layer", 1, 6, 1, key="proj_layer")) - 1
-    head = int(c2.slider("Head", 1, 12, 1, key="proj_head")) - 1
+    layer = int(linked(c1.slider, "Layer", 1, 6, 1, key="proj_layer")) - 1
+    head = int(linked(c2.slider, "Head", 1, 12, 1, key="proj_head")) - 1
 
 # --- the sentence through the projections -----------------------------------------------------------------
 if kind == "real":
@@ -88,15 +90,18 @@ qkv = project(X, proj)  # q, k (T, Dk), v (T, Dv), scores (T, T)
 n = len(labels)
 
 # --- the three matrices -----------------------------------------------------------------------------------
-st.header("The three matrices")
+show.step("The three matrices")
 shape = " × ".join(str(s) for s in proj.m_q.shape)
 cols = st.columns(3)
 for col, (name, m) in zip(cols, [("M_Q", proj.m_q), ("M_K", proj.m_k), ("M_V", proj.m_v)], strict=True):
-    col.plotly_chart(
+    show.chart(
         plots.matrix(
             m, title=f"{name} ({shape})", row_title="in", col_title="out", height=560 if kind == "real" else 320
         ),
         key=f"proj_{name}",
+        name=name,
+        where=col,
+        csv=(m, [str(i) for i in range(m.shape[0])], [str(j) for j in range(m.shape[1])]),
     )
 if kind == "real":
     st.caption(
@@ -113,7 +118,7 @@ else:
     )
 
 # --- Q·Kᵀ next to I·Iᵀ ------------------------------------------------------------------------------------
-st.header("Q·Kᵀ next to " + before_name.split(" ")[0])
+show.step("Q·Kᵀ next to " + before_name.split(" ")[0])
 own = (qkv.scores.argmax(dim=1) == torch.arange(n, device=qkv.scores.device)).float().mean().item()
 answered = predict_first(
     "proj_predict_self",
@@ -129,10 +134,10 @@ if answered:
     qk_title = f"Q·Kᵀ (MiniLM, {proj.name})" if kind == "real" else f"Q·Kᵀ ({proj.name})"
     for col, matrix, title, key in ((a, before, before_name, "proj_before"), (b, qkv.scores, qk_title, "proj_QK")):
         big = float(matrix.abs().max()) >= 100  # three-digit scores get no decimals, or they spill out of the cells
-        col.plotly_chart(
+        show.chart(
             plots.heatmap(matrix, labels, labels, title=title, row_title="query", col_title="key",
                           value_name="score", decimals=0 if big else 1, top_k=top_k, narrow=True),
-            key=key,
+            key=key, name=title.split(" (")[0], where=col, csv=(matrix, labels, labels),
         )  # fmt: skip
     if top_k:
         st.caption(f"{n} tokens: each row keeps its {top_k} highest scores; hover a cell for its words and value.")
@@ -154,17 +159,17 @@ if answered:
         )
 
 # --- before and after M_Q -----------------------------------------------------------------------------------
-st.header("What M_Q does to the vectors")
+show.step("What M_Q does to the vectors")
 if kind == "real":
     st.caption("The real M_Q turns 384 numbers into 32, so before and after do not share a space to draw them in.")
 else:
     moved = before_after(X, proj.m_q)
-    st.plotly_chart(
+    show.chart(
         plots.moves(
             moved.before, moved.after, labels, names=("I (before)", "Q = I·M_Q (after)"),
             title=f"Each word before and after M_Q, in one 2-D view ({float(moved.share.sum()):.0%} of the spread)",
         ),
-        key="proj_moves",
+        key="proj_moves", name="M_Q moves the words",
     )  # fmt: skip
     st.caption(
         "With the identity nothing moves: every arrow has length zero."
@@ -174,10 +179,10 @@ else:
     )
 
 # --- one query, step by step ----------------------------------------------------------------------------------
-st.header("One query against every key")
+show.step("One query against every key")
 default = next((i for i, w in enumerate(labels) if w.lower() in {"bank", "##bank"}), n - 1)
-focus = st.selectbox(
-    "Query word", range(n), index=min(default, n - 1), format_func=labels.__getitem__, key="proj_query"
+focus = linked(
+    st.selectbox, "Query word", range(n), index=min(default, n - 1), format_func=labels.__getitem__, key="proj_query"
 )
 q_row = qkv.q[focus]  # (Dk,)
 scores = qkv.k @ q_row  # (T,) k_j·q for every key j
@@ -186,16 +191,17 @@ st.markdown(
     "numbers); every word also has a key k, its row of K."
 )
 rows = torch.cat([q_row[None, :], qkv.k])  # (1 + T, Dk)
-st.plotly_chart(
-    plots.strip(rows, [f"q: {labels[focus]}"] + [f"k: {w}" for w in labels], title="q on top, then every key",
-                height=min(900, 160 + 30 * (n + 1))),
-    key="proj_qk_rows",
+row_names = [f"q: {labels[focus]}"] + [f"k: {w}" for w in labels]
+show.chart(
+    plots.strip(rows, row_names, title="q on top, then every key", height=min(900, 160 + 30 * (n + 1))),
+    key="proj_qk_rows", name="query and keys",
+    csv=(rows, row_names, [str(i) for i in range(rows.shape[1])]),
 )  # fmt: skip
 st.markdown("**2. The scores.** q is compared with every key: one dot product k·q per word.")
-st.plotly_chart(
+show.chart(
     plots.bars(labels, scores, highlight=[focus], value_name="k·q", title=f"k·q for the query “{labels[focus]}”",
                decimals=1, height=340),
-    key="proj_scores",
+    key="proj_scores", name="scores of the query",
 )  # fmt: skip
 order = sorted(range(n), key=lambda j: -abs(float(scores[j])))
 st.markdown("**3. The mix of values.** The new vector is every value v weighted by its score (no softmax yet):")

@@ -3,8 +3,8 @@
 import numpy as np
 import streamlit as st
 
-from app_support import cached, loaders
-from app_support.widgets import md_escape, predict_first, warn
+from app_support import cached, loaders, show
+from app_support.widgets import linked, md_escape, predict_first, warn
 from attnviz import AttnvizInputError, plots
 
 MAX_TEXT = 5_000  # characters; the model itself stops at 512 positions and says so
@@ -20,15 +20,15 @@ model = loaders.model()
 L, H = model.n_layers, model.n_heads
 
 # --- it → cat ---------------------------------------------------------------------------------------------------
-st.header("Which heads know what “it” refers to?")
+show.step("Which heads know what “it” refers to?")
 st.markdown(
     "In *the cat sat on the mat because it was tired*, “it” means the cat. For each of the 72 heads we measure "
     "how much of the attention of “it” goes to “cat”, and rank the heads."
 )
-text = st.text_input("Sentence", COREF, key="real_coref_text", max_chars=MAX_TEXT)
+text = linked(st.text_input, "Sentence", COREF, key="real_coref_text", max_chars=MAX_TEXT)
 c1, c2 = st.columns(2)
-source = c1.text_input("From the word", "it", key="real_coref_src", max_chars=40)
-target = c2.text_input("To the word", "cat", key="real_coref_tgt", max_chars=40)
+source = linked(c1.text_input, "From the word", "it", key="real_coref_src", max_chars=40)
+target = linked(c2.text_input, "To the word", "cat", key="real_coref_tgt", max_chars=40)
 try:
     coref = cached.coreference(model, text, source, target)
 except AttnvizInputError as err:
@@ -52,7 +52,7 @@ if coref is not None:
         names = [f"layer {s.layer + 1} · head {s.head + 1}" for s in coref.top]
         others = [float(coref.others[s.layer, s.head]) for s in coref.top]
         left, right = st.columns([3, 2])
-        left.plotly_chart(
+        show.chart(
             plots.grouped_bars(
                 names,
                 {
@@ -65,18 +65,22 @@ if coref is not None:
                 height=160 + 56 * len(names),
             ),
             key="real_coref_top",
+            name="top heads",
+            where=left,
         )
-        pick = right.selectbox(
-            "Head to look at", range(len(names)), format_func=names.__getitem__, key="real_coref_pick"
+        pick = linked(
+            right.selectbox, "Head to look at", range(len(names)), format_func=names.__getitem__, key="real_coref_pick"
         )
         chosen = coref.top[pick]
         view = cached.real_view(model, text, True, True)
         labels = list(view.labels)
         row = 1 + coref.source_index  # grouped by words, [CLS] first: word i is row i + 1
         W = view.weights[chosen.layer, chosen.head]  # (G, G)
-        right.plotly_chart(
+        show.chart(
             plots.head_view(labels, labels, W, focus=row, title=f"Lines from “{coref.source_word}”"),
             key="real_coref_view",
+            name="head view",
+            where=right,
         )
         if not np.isnan(others).all():
             gap = [s.weight - o for s, o in zip(coref.top, others, strict=True)]
@@ -86,7 +90,7 @@ if coref is not None:
                 f"average, against {best.weight:.2f} from “{src}”. Of these heads, {names[sharp]} singles "
                 f"“{src}” out most: {coref.top[sharp].weight:.2f} from “{src}”, {others[sharp]:.2f} from the rest."
             )
-        st.plotly_chart(
+        show.chart(
             plots.heatmap(
                 W,
                 labels,
@@ -100,8 +104,11 @@ if coref is not None:
                 highlight_rows=[row],
             ),
             key="real_coref_map",
+            name=names[pick],
+            csv=(W, labels, labels),
         )
-        st.plotly_chart(
+        layer_names, head_names = [f"layer {i + 1}" for i in range(L)], [str(j + 1) for j in range(H)]
+        show.chart(
             plots.heatmap(
                 coref.weights,
                 [f"layer {i + 1}" for i in range(L)],
@@ -115,6 +122,8 @@ if coref is not None:
                 height=330,
             ),
             key="real_coref_all",
+            name="every head from source to target",
+            csv=(coref.weights, layer_names, head_names),
         )
         st.caption(
             f"{int((coref.weights > 2 * coref.uniform).sum())} of {L * H} heads give “{tgt}” more than twice the "
@@ -124,18 +133,22 @@ if coref is not None:
 
 
 # --- bank across layers -----------------------------------------------------------------------------------------
-st.header("How “bank” changes from layer to layer")
+show.step("How “bank” changes from layer to layer")
 st.markdown(
     "Each layer mixes some of the sentence into every word. Follow one word through the layers of two sentences "
     "and measure the cosine between its two vectors at each depth: 1 means the model still sees the same thing, "
     "lower means the contexts have pulled the two apart."
 )
 d1, d2, d3 = st.columns([2, 2, 1])
-text_a = d1.text_input("Sentence A", RIVER, key="real_drift_a", max_chars=MAX_TEXT)
-text_b = d2.text_input("Sentence B", MONEY, key="real_drift_b", max_chars=MAX_TEXT)
-word = d3.text_input("Word", "bank", key="real_drift_word", max_chars=40)
-text_c = st.text_input(
-    "Sentence C, for comparison with A (leave empty to skip)", RIVER_TOO, key="real_drift_c", max_chars=MAX_TEXT
+text_a = linked(d1.text_input, "Sentence A", RIVER, key="real_drift_a", max_chars=MAX_TEXT)
+text_b = linked(d2.text_input, "Sentence B", MONEY, key="real_drift_b", max_chars=MAX_TEXT)
+word = linked(d3.text_input, "Word", "bank", key="real_drift_word", max_chars=40)
+text_c = linked(
+    st.text_input,
+    "Sentence C, for comparison with A (leave empty to skip)",
+    RIVER_TOO,
+    key="real_drift_c",
+    max_chars=MAX_TEXT,
 )
 series: dict[str, tuple[float, ...]] = {}
 depths: tuple[str, ...] = ()
@@ -168,7 +181,7 @@ if "A vs B" in series:
         "depends only on the word and its position, so the same word at the same place starts at exactly 1.",
     )
 if answered:
-    st.plotly_chart(
+    show.chart(
         plots.category_lines(
             depths,
             series,
@@ -176,6 +189,7 @@ if answered:
             y_title="cosine",
         ),
         key="real_drift_chart",
+        name="cosine by layer",
     )
     st.caption(
         " ".join(f"{name}: {c[0]:.3f} at the embeddings, {c[-1]:.3f} after layer {L}." for name, c in series.items())

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_support import cached, loaders, sentence
-from app_support.widgets import EDIT, check_link, link_value, md_escape, predict_first, warn
+from app_support import cached, loaders, sentence, show
+from app_support.widgets import EDIT, check_link, link_value, linked, md_escape, predict_first, warn
 from attnviz import plots
 
 HEAD_VIEW_MAX = 48  # longer sentences: the head view keeps the chosen token and its strongest keys only
@@ -26,11 +26,15 @@ L, H = model.n_layers, model.n_heads
 text = sentence.current()
 
 c1, c2 = st.columns(2)
-words = c1.toggle(
-    "Group pieces into words", value=True, key="real_words", help="“unbelievably” → un ##bel ##ie ##va ##bly and back"
+words = linked(
+    c1.toggle,
+    "Group pieces into words",
+    value=True,
+    key="real_words",
+    help="“unbelievably” → un ##bel ##ie ##va ##bly and back",
 )
-keep_special = c2.toggle(
-    "Show [CLS] and [SEP]", value=True, key="real_special", help="The two tokens the model adds at both ends"
+keep_special = linked(
+    c2.toggle, "Show [CLS] and [SEP]", value=True, key="real_special", help="The two tokens the model adds at both ends"
 )
 view = cached.real_view(model, text, words, keep_special)
 tokens = view.tokens
@@ -45,7 +49,7 @@ if tokens.is_empty:
 labels = list(view.labels)
 G = len(labels)
 
-st.header("How the model reads your sentence")
+show.step("How the model reads your sentence")
 st.code("  ".join(tokens.pieces), language=None, wrap_lines=True)
 pieces_per_word = Counter(w for w, s in zip(tokens.word_ids, tokens.special, strict=True) if w is not None and not s)
 split = [tokens.words[w] for w, n in pieces_per_word.items() if n > 1]
@@ -57,7 +61,7 @@ st.caption(
 )
 
 # --- the grid -------------------------------------------------------------------------------------------------
-st.header(f"All {L * H} heads at once")
+show.step(f"All {L * H} heads at once")
 share = float(view.special_share.mean())
 answered = predict_first(
     "real_predict",
@@ -72,12 +76,20 @@ s1, s2 = st.columns(2)
 layer = s1.selectbox("Layer", range(1, L + 1), key="real_layer", bind="query-params") - 1
 head = s2.selectbox("Head", range(1, H + 1), key="real_head", bind="query-params") - 1
 check_link(
-    raw_layer, layer + 1, f"The link asks for layer “{raw_layer}”; the model has layers 1 to {L}: showing {layer + 1}."
+    raw_layer,
+    layer + 1,
+    f"The link asks for layer “{raw_layer}”; the model has layers 1 to {L}: showing {layer + 1}.",
+    "real_layer",
 )
-check_link(raw_head, head + 1, f"The link asks for head “{raw_head}”; a layer has heads 1 to {H}: showing {head + 1}.")
+check_link(
+    raw_head,
+    head + 1,
+    f"The link asks for head “{raw_head}”; a layer has heads 1 to {H}: showing {head + 1}.",
+    "real_head",
+)
 if answered:
     G_thumb = view.thumbs.shape[-1]
-    st.plotly_chart(
+    show.chart(
         plots.heatmap_mosaic(
             view.thumbs,
             view.thumb_labels,
@@ -86,13 +98,19 @@ if answered:
             highlight=(layer, head),
         ),
         key="real_grid",
+        name="all heads",
+        csv=(
+            view.weights.reshape(L * H * G, G),
+            [f"layer {i + 1} · head {j + 1} · {w}" for i in range(L) for j in range(H) for w in labels],
+            labels,
+        ),
     )
     st.caption(
         "One small map per head: rows look, columns are looked at. Hover a cell to read it; pick a layer and a "
         "head above to see it large (framed in the grid)."
         + (f" Your {G} tokens are pooled into {G_thumb} blocks here." if G_thumb < G else "")
     )
-    st.plotly_chart(
+    show.chart(
         plots.bars(
             [f"layer {i + 1}" for i in range(L)],
             view.layer_difference,
@@ -101,6 +119,7 @@ if answered:
             height=240,
         ),
         key="real_js",
+        name="difference between heads",
     )
     st.caption(
         "0 bits would mean 12 copies of one head: each head learned its own $M_Q$, $M_K$ and $M_V$, and it shows. "
@@ -108,9 +127,9 @@ if answered:
     )
 
 # --- one head, large -------------------------------------------------------------------------------------------
-st.header(f"Layer {layer + 1}, head {head + 1}, large")
+show.step(f"Layer {layer + 1}, head {head + 1}, large")
 W = view.weights[layer, head]  # (G, G)
-st.plotly_chart(
+show.chart(
     plots.heatmap(
         W,
         labels,
@@ -123,6 +142,8 @@ st.plotly_chart(
         zmax=1.0,
     ),
     key="real_large",
+    name=f"layer {layer + 1} head {head + 1}",
+    csv=(W, labels, labels),
 )
 if G > 40:
     st.caption(f"{G} tokens: drag over the map to zoom in (double-click to zoom out), or open the table below.")
@@ -146,10 +167,11 @@ with st.expander("The three strongest keys of every row"):
     )
 
 # --- head view --------------------------------------------------------------------------------------------------
-st.header("Head view: who looks at whom")
+show.step("Head view: who looks at whom")
 long = G > HEAD_VIEW_MAX
 options = list(range(G)) if long else [-1, *range(G)]
-focus = st.columns([1, 2])[0].selectbox(
+focus = linked(
+    st.columns([1, 2])[0].selectbox,
     "Lines from",
     options,
     format_func=lambda g: "every token (its 3 strongest lines)" if g < 0 else labels[g],
@@ -161,9 +183,10 @@ if long:
     keep = [chosen, *np.argsort(-W[chosen])[:HEAD_VIEW_KEYS].tolist()]
     st.caption(f"{G} tokens do not fit in two columns: the view keeps “{md_escape(labels[chosen])}” and the "
                f"{HEAD_VIEW_KEYS} tokens it attends to most.")  # fmt: skip
-st.plotly_chart(
+show.chart(
     plots.head_view(labels, labels, W, focus=chosen, keep=keep, title=f"Layer {layer + 1} · head {head + 1}", top_k=3),
     key="real_head_view",
+    name=f"head view layer {layer + 1} head {head + 1}",
 )
 st.caption(
     "Thicker, darker lines carry more attention."

@@ -3,8 +3,8 @@
 import streamlit as st
 import torch
 
-from app_support import loaders
-from app_support.widgets import md_escape, need_words, predict_first, sentence_tokens, warn
+from app_support import loaders, show
+from app_support.widgets import linked, md_escape, need_words, predict_first, sentence_tokens, warn
 from attnviz import AttnvizInputError, plots
 from attnviz.attention import mix, similarity_matrix
 from attnviz.embeddings import compare, neighbours, vectors_for, word_vector
@@ -27,13 +27,17 @@ labels = list(tokens.labels)
 I = vectors_for(kv, tokens.words, device)  # (T, D)
 
 # --- I ------------------------------------------------------------------------------------------------------
-st.header("I: the sentence as a matrix")
+show.step("I: the sentence as a matrix")
 st.latex(rf"I \in \mathbb{{R}}^{{{len(labels)} \times {I.shape[1]}}}\quad\text{{(words × dimensions)}}")
-st.plotly_chart(plots.strip(I, labels, title="One row per word, 50 numbers each"), key="sim_I")
+dims = [str(i) for i in range(I.shape[1])]
+show.chart(
+    plots.strip(I, labels, title="One row per word, 50 numbers each"), key="sim_I", name="I", csv=(I, labels, dims)
+)
 
 # --- S = I·Iᵀ ----------------------------------------------------------------------------------------------
-st.header("S = I·Iᵀ: every word against every word")
-kind = st.radio(
+show.step("S = I·Iᵀ: every word against every word")
+kind = linked(
+    st.radio,
     "Score",
     ["dot", "cosine"],
     horizontal=True,
@@ -54,7 +58,7 @@ if predict_first(
         "itself best, but with the dot product a long vector can beat it; with cosine the diagonal always wins."
     ),
 ):
-    st.plotly_chart(
+    show.chart(
         plots.heatmap(
             S,
             labels,
@@ -66,6 +70,8 @@ if predict_first(
             decimals=1 if kind == "dot" else 2,
         ),
         key="sim_S",
+        name=f"S {kind}",
+        csv=(S, labels, labels),
     )
     st.caption(
         "S is symmetric: river·bank is the same number as bank·river. "
@@ -73,10 +79,15 @@ if predict_first(
     )
 
 # --- O = S·I -----------------------------------------------------------------------------------------------
-st.header("O = S·I: each word becomes a mix of the sentence")
+show.step("O = S·I: each word becomes a mix of the sentence")
 default = tokens.words.index("bank") if "bank" in tokens.words else len(labels) - 1
-focus = st.columns([1, 2])[0].selectbox(
-    "Word to follow", range(len(labels)), index=default, format_func=labels.__getitem__, key="sim_focus"
+focus = linked(
+    st.columns([1, 2])[0].selectbox,
+    "Word to follow",
+    range(len(labels)),
+    index=default,
+    format_func=labels.__getitem__,
+    key="sim_focus",
 )
 weights = S[focus]  # (T,) row `focus` of S: how much of each word goes into the new vector
 O = mix(S, I)  # (T, D)
@@ -89,7 +100,7 @@ answered = predict_first(
     explain=f"The largest weight in row “{labels[focus]}” of S goes to “{labels[heaviest]}” ({weights[heaviest]:.2f}).",
 )
 if answered:
-    st.plotly_chart(
+    show.chart(
         plots.bars(
             labels,
             weights,
@@ -99,6 +110,7 @@ if answered:
             height=320,
         ),
         key="sim_weights",
+        name="weights of the row",
     )
     terms = sorted(range(len(labels)), key=lambda j: -abs(float(weights[j])))
     st.code(
@@ -113,13 +125,19 @@ if answered:
     )
 
     st.subheader(f"Does “{labels[focus]}” change meaning?")
-    exclude_own = st.toggle("Leave the sentence's own words out of the neighbours", value=True, key="sim_exclude")
+    exclude_own = linked(
+        st.toggle, "Leave the sentence's own words out of the neighbours", value=True, key="sim_exclude"
+    )
     skip = list(tokens.words) if exclude_own else []
     before = neighbours(kv, I[focus].cpu().numpy(), 8, exclude=skip)
     after = neighbours(kv, O[focus].cpu().numpy(), 8, exclude=skip)
     b1, b2 = st.columns(2)
-    b1.plotly_chart(plots.ranking(before, title="Neighbours before (I)"), key="sim_before")
-    b2.plotly_chart(plots.ranking(after, title="Neighbours after (O = S·I)"), key="sim_after")
+    show.chart(
+        plots.ranking(before, title="Neighbours before (I)"), key="sim_before", name="neighbours before", where=b1
+    )
+    show.chart(
+        plots.ranking(after, title="Neighbours after (O = S·I)"), key="sim_after", name="neighbours after", where=b2
+    )
 
     st.caption(
         "The nearest words to the mix are often small words such as “on” or “which”: every word got a large weight, "
@@ -128,8 +146,8 @@ if answered:
 
     st.markdown("**Meaning meter**: how close the word is to two probe words, before and after mixing.")
     p1, p2, _ = st.columns([1, 1, 2])
-    probe_a = p1.text_input("Probe word", "river", key="sim_probe_a")
-    probe_b = p2.text_input("Other probe word", "money", key="sim_probe_b")
+    probe_a = linked(p1.text_input, "Probe word", "river", key="sim_probe_a", max_chars=40)
+    probe_b = linked(p2.text_input, "Other probe word", "money", key="sim_probe_b", max_chars=40)
     try:
         probes = [
             (probe_a.strip().lower(), word_vector(kv, probe_a)),
@@ -151,4 +169,4 @@ if answered:
         st.caption(f"After mixing, “{labels[focus]}” moved more toward “{md_escape(winner)}”.")
 
 with st.expander("O for every word"):
-    st.plotly_chart(plots.strip(O, labels, title="O = S·I, one row per word"), key="sim_O")
+    show.chart(plots.strip(O, labels, title="O = S·I, one row per word"), key="sim_O", name="O", csv=(O, labels, dims))

@@ -5,8 +5,8 @@ import math
 import streamlit as st
 import torch
 
-from app_support import cached, loaders
-from app_support.widgets import need_words, predict_first, sentence_tokens
+from app_support import cached, loaders, show
+from app_support.widgets import linked, need_words, predict_first, sentence_tokens
 from attnviz import plots
 from attnviz.attention import ONE_HOT, causal_mask, scaled_dot_product, softmax_stats, top_weight_curve
 from attnviz.embeddings import vectors_for
@@ -35,7 +35,8 @@ I = vectors_for(kv, tokens.words, device)  # (T, 50)
 d = I.shape[1]
 
 c1, c2 = st.columns([1, 2])
-source = c1.radio(
+source = linked(
+    c1.radio,
     "M_Q, M_K, M_V",
     ["identity", "random"],
     format_func={"identity": "identity", "random": "random (seed 0)"}.get,
@@ -50,9 +51,11 @@ proj = identity_projections(d, device) if source == "identity" else random_proje
 qkv = project(I, proj)  # q, k, v (T, 50)
 
 k1, k2, k3 = st.columns(3)
-use_sqrt = k1.toggle("Divide by √d", value=True, key="soft_sqrt")
-temperature = float(k2.select_slider("Temperature τ", TEMPERATURES, value=1.0, key="soft_temp"))
-causal = k3.toggle("Causal mask", key="soft_causal", help="Each word may look only at itself and the words before it.")
+use_sqrt = linked(k1.toggle, "Divide by √d", value=True, key="soft_sqrt")
+temperature = float(linked(k2.select_slider, "Temperature τ", TEMPERATURES, value=1.0, key="soft_temp"))
+causal = linked(
+    k3.toggle, "Causal mask", key="soft_causal", help="Each word may look only at itself and the words before it."
+)
 
 mask = causal_mask(n, device=device) if causal else None  # (T, T) True where allowed
 att = scaled_dot_product(qkv.q, qkv.k, qkv.v, mask=mask, scale=None if use_sqrt else 1.0, temperature=temperature)
@@ -61,14 +64,16 @@ top_k = plots.auto_top_k(n)
 
 
 def heat(matrix, title: str, key: str, **extra) -> None:
-    st.plotly_chart(
+    show.chart(
         plots.heatmap(matrix, labels, labels, title=title, row_title="query", col_title="key", top_k=top_k, **extra),
         key=key,
+        name=title,
+        csv=(matrix, labels, labels),
     )
 
 
 # --- the chain, step by step -------------------------------------------------------------------------------
-st.header("Step by step")
+show.step("Step by step")
 a, b = st.columns(2)
 with a:
     st.markdown("**1. Raw scores** Q·Kᵀ")
@@ -111,21 +116,26 @@ if causal:
         f"The first word can only look at itself, so its row is a single 1."
     )
 st.markdown("**4. × V**: each output row is its weights times the value vectors, O = A·V")
-st.plotly_chart(plots.strip(att.output, labels, title="O = A·V, one row per word"), key="soft_out")
+show.chart(
+    plots.strip(att.output, labels, title="O = A·V, one row per word"),
+    key="soft_out",
+    name="O",
+    csv=(att.output, labels, [str(i) for i in range(att.output.shape[1])]),
+)
 
 # --- saturation ---------------------------------------------------------------------------------------------------
-st.header("Turn up the scores: softmax saturates")
+show.step("Turn up the scores: softmax saturates")
 m1, m2, m3 = st.columns(3)
 m1.metric(f"Rows over {ONE_HOT:.0%} on one word", f"{stats.one_hot_rows} of {n}")
 m2.metric("Average largest weight", f"{stats.mean_top:.0%}")
 m3.metric("Even split would give", f"{1 / n:.0%}")
 default = tokens.words.index("bank") if "bank" in tokens.words else n - 1
-row = st.selectbox("Row to watch", range(n), index=default, format_func=labels.__getitem__, key="soft_row")
+row = linked(st.selectbox, "Row to watch", range(n), index=default, format_func=labels.__getitem__, key="soft_row")
 left, right = st.columns(2)
-left.plotly_chart(
+show.chart(
     plots.bars(labels, att.weights[row], highlight=[int(att.weights[row].argmax())], value_name="weight",
                title=f"Weights of “{labels[row]}” now", height=340),
-    key="soft_row_bars",
+    key="soft_row_bars", name="weights of the row", where=left,
 )  # fmt: skip
 curve_x = torch.logspace(-1, 1, 41).tolist()  # τ from 0.1 to 10
 allowed = None if mask is None else mask[row]  # (T,)
@@ -134,10 +144,10 @@ curves = [
     for name, scale, dash in (("with √d", 1 / math.sqrt(d), "solid"), ("without √d", 1.0, "dash"))
 ]
 curves.append(plots.Series("now", [temperature], [stats.top_weight[row]], mode="markers", colour=5))
-right.plotly_chart(
+show.chart(
     plots.lines(curves, title=f"Largest weight of “{labels[row]}” against τ", x_title="temperature τ",
                 y_title="largest weight", log_x=True, x_ticks=(0.1, 0.2, 0.5, 1, 2, 5, 10), height=340),
-    key="soft_curve",
+    key="soft_curve", name="largest weight against temperature", where=right,
 )  # fmt: skip
 st.caption(
     "Multiplying the scores by a large number (a small τ) widens the gaps between them, and e^x turns a wide gap "
@@ -146,9 +156,9 @@ st.caption(
 )
 
 # --- why √d -----------------------------------------------------------------------------------------------------------
-st.header("Why divide by √d?")
+show.step("Why divide by √d?")
 var = cached.variance(samples=4000, seed=0)
-st.plotly_chart(
+show.chart(
     plots.lines(
         [
             plots.Series("measured Var(q·k)", var.dims, var.raw, mode="markers"),
@@ -165,6 +175,7 @@ st.plotly_chart(
         height=400,
     ),
     key="soft_variance",
+    name="variance against width",
 )
 widest = len(var.dims) - 1
 st.caption(
