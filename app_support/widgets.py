@@ -184,3 +184,12 @@ def linked(widget: Callable[..., T], label: str, *args: Any, key: str, **kwargs:
         message = f"This link sets “{label}” to “{quoted}”, which cannot be used here: showing {shown}."
         check_link(raw, shown, message, key)
     return value
+
+
+def linked_choice(widget: Callable[..., Any], label: str, choices: Sequence[str], *, default: int, key: str) -> int:
+    """One of ``choices`` (distinct texts, such as the sentence's word labels), bound to the URL by its text; returns
+    its index. Offered by text rather than by position, so a choice that a new sentence no longer has falls back to
+    ``default`` instead of pointing at another word."""
+    options = list(choices)
+    value = linked(widget, label, options, index=min(max(default, 0), len(options) - 1), key=key)
+    return options.index(value) if value in options else min(max(default, 0), len(options) - 1)

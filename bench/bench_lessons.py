@@ -199,7 +199,7 @@ def reruns(repeats: int, only: str = "") -> dict[str, list[tuple[float, float]]]
         ),
         "lesson 2 · word to follow": (
             "lessons/similarity.py",
-            lambda at, i: at.selectbox(key="sim_focus").set_value(i % 12),
+            lambda at, i: at.selectbox(key="sim_focus").select_index(i % 12),
         ),
         "lesson 2 · probe word": (
             "lessons/similarity.py",
@@ -214,14 +214,14 @@ def reruns(repeats: int, only: str = "") -> dict[str, list[tuple[float, float]]]
             lambda at, i: at.radio(key="proj_kind").set_value(["random", "identity"][i % 2]),
         ),
         "lesson 3 · random seed": ("lesson 3", lambda at, i: at.number_input(key="proj_seed").set_value(i % 50)),
-        "lesson 3 · query word": ("lesson 3", lambda at, i: at.selectbox(key="proj_query").set_value(i % 12)),
+        "lesson 3 · query word": ("lesson 3", lambda at, i: at.selectbox(key="proj_query").select_index(i % 12)),
         "lesson 3 · trained: new sentence": (
             "lesson 3 trained",
             lambda at, i: at.text_input(key="sentence").set_value(SENTENCES[i % 6]),
         ),
         "lesson 3 · trained: query word": (
             "lesson 3 trained",
-            lambda at, i: at.selectbox(key="proj_query").set_value(i % 12),
+            lambda at, i: at.selectbox(key="proj_query").select_index(i % 12),
         ),
         "lesson 3 · real model: new sentence": (
             "lesson 3 real",
@@ -249,7 +249,7 @@ def reruns(repeats: int, only: str = "") -> dict[str, list[tuple[float, float]]]
             "lesson 4",
             lambda at, i: at.radio(key="soft_proj").set_value(["random", "identity"][i % 2]),
         ),
-        "lesson 4 · row to watch": ("lesson 4", lambda at, i: at.selectbox(key="soft_row").set_value(i % 12)),
+        "lesson 4 · row to watch": ("lesson 4", lambda at, i: at.selectbox(key="soft_row").select_index(i % 12)),
         "lesson 5 · new sentence": (
             "lessons/multihead.py",
             lambda at, i: at.text_input(key="sentence").set_value(SENTENCES[i % 6]),
@@ -300,7 +300,7 @@ def reruns(repeats: int, only: str = "") -> dict[str, list[tuple[float, float]]]
         ),
         "lesson 5c · head to look at": (
             "lessons/real_examples.py",
-            lambda at, i: at.selectbox(key="real_coref_pick").set_value(i % 5),
+            lambda at, i: at.selectbox(key="real_coref_pick").select_index(i % 5),
         ),
         "lesson 5c · new bank sentence (forward passes)": (
             "lessons/real_examples.py",

@@ -7,7 +7,7 @@ import torch
 
 from app_support import cached, loaders, sentence, show
 from app_support.training_panel import training_panel
-from app_support.widgets import linked, md_escape, need_words, predict_first, sentence_tokens, warn
+from app_support.widgets import linked, linked_choice, md_escape, need_words, predict_first, sentence_tokens, warn
 from attnviz import plots
 from attnviz.attention import similarity_matrix
 from attnviz.embeddings import vectors_for
@@ -181,9 +181,7 @@ else:
 # --- one query, step by step ----------------------------------------------------------------------------------
 show.step("One query against every key")
 default = next((i for i, w in enumerate(labels) if w.lower() in {"bank", "##bank"}), n - 1)
-focus = linked(
-    st.selectbox, "Query word", range(n), index=min(default, n - 1), format_func=labels.__getitem__, key="proj_query"
-)
+focus = linked_choice(st.selectbox, "Query word", labels, default=default, key="proj_query")
 q_row = qkv.q[focus]  # (Dk,)
 scores = qkv.k @ q_row  # (T,) k_j·q for every key j
 st.markdown(

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from app_support import cached, loaders, show
-from app_support.widgets import linked, md_escape, predict_first, warn
+from app_support.widgets import linked, linked_choice, md_escape, predict_first, warn
 from attnviz import AttnvizInputError, plots
 
 MAX_TEXT = 5_000  # characters; the model itself stops at 512 positions and says so
@@ -68,9 +68,7 @@ if coref is not None:
             name="top heads",
             where=left,
         )
-        pick = linked(
-            right.selectbox, "Head to look at", range(len(names)), format_func=names.__getitem__, key="real_coref_pick"
-        )
+        pick = linked_choice(right.selectbox, "Head to look at", names, default=0, key="real_coref_pick")
         chosen = coref.top[pick]
         view = cached.real_view(model, text, True, True)
         labels = list(view.labels)

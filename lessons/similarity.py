@@ -4,7 +4,7 @@ import streamlit as st
 import torch
 
 from app_support import loaders, show
-from app_support.widgets import linked, md_escape, need_words, predict_first, sentence_tokens, warn
+from app_support.widgets import linked, linked_choice, md_escape, need_words, predict_first, sentence_tokens, warn
 from attnviz import AttnvizInputError, plots
 from attnviz.attention import mix, similarity_matrix
 from attnviz.embeddings import compare, neighbours, vectors_for, word_vector
@@ -81,14 +81,7 @@ if predict_first(
 # --- O = S·I -----------------------------------------------------------------------------------------------
 show.step("O = S·I: each word becomes a mix of the sentence")
 default = tokens.words.index("bank") if "bank" in tokens.words else len(labels) - 1
-focus = linked(
-    st.columns([1, 2])[0].selectbox,
-    "Word to follow",
-    range(len(labels)),
-    index=default,
-    format_func=labels.__getitem__,
-    key="sim_focus",
-)
+focus = linked_choice(st.columns([1, 2])[0].selectbox, "Word to follow", labels, default=default, key="sim_focus")
 weights = S[focus]  # (T,) row `focus` of S: how much of each word goes into the new vector
 O = mix(S, I)  # (T, D)
 heaviest = int(weights.argmax())

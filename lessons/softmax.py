@@ -6,7 +6,7 @@ import streamlit as st
 import torch
 
 from app_support import cached, loaders, show
-from app_support.widgets import linked, need_words, predict_first, sentence_tokens
+from app_support.widgets import linked, linked_choice, need_words, predict_first, sentence_tokens
 from attnviz import plots
 from attnviz.attention import ONE_HOT, causal_mask, scaled_dot_product, softmax_stats, top_weight_curve
 from attnviz.embeddings import vectors_for
@@ -130,7 +130,7 @@ m1.metric(f"Rows over {ONE_HOT:.0%} on one word", f"{stats.one_hot_rows} of {n}"
 m2.metric("Average largest weight", f"{stats.mean_top:.0%}")
 m3.metric("Even split would give", f"{1 / n:.0%}")
 default = tokens.words.index("bank") if "bank" in tokens.words else n - 1
-row = linked(st.selectbox, "Row to watch", range(n), index=default, format_func=labels.__getitem__, key="soft_row")
+row = linked_choice(st.selectbox, "Row to watch", labels, default=default, key="soft_row")
 left, right = st.columns(2)
 show.chart(
     plots.bars(labels, att.weights[row], highlight=[int(att.weights[row].argmax())], value_name="weight",

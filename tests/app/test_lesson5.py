@@ -259,7 +259,7 @@ def test_examples_default_it_cat_and_bank(app):
     assert "layer 4 · head 2 singles" in next(c.value for c in at.caption if "mislead" in c.value)
     assert z(chart(at, "real_coref_all")["data"][0]).shape == (6, 12)
     assert chart(at, "real_coref_map")["layout"]["shapes"][0]["y0"] == 7.5  # the row of "it" is framed
-    run(at.selectbox(key="real_coref_pick").set_value(1))
+    run(at.selectbox(key="real_coref_pick").select_index(1))
     assert chart(at, "real_coref_map")["layout"]["title"]["text"].startswith("layer 4 · head 2")
 
     run(at.radio(key="real_drift_predict").set_value("after the last layer"))

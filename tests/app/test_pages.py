@@ -78,7 +78,7 @@ def test_typing_a_sentence_updates_url_and_survives_page_switch(app):
     assert not at.exception, at.exception
     assert at.text_input(key="sentence").value == "I deposited money at the bank"
     assert sentence_param(at) == "I deposited money at the bank"
-    assert at.selectbox(key="sim_focus").value == 5  # "bank" is followed by default
+    assert at.selectbox(key="sim_focus").value == "bank"  # followed by default
     assert not at.exception
 
 
@@ -212,7 +212,7 @@ def test_similarity_controls(app):
     assert any("moved more toward" in c.value for c in at.caption)
     at.radio(key="sim_kind").set_value("cosine").run()
     assert not at.exception, at.exception
-    at.selectbox(key="sim_focus").set_value(4).run()
+    at.selectbox(key="sim_focus").select_index(4).run()
     assert not at.exception, at.exception
     at.toggle(key="sim_exclude").set_value(False).run()
     assert not at.exception, at.exception
@@ -291,8 +291,8 @@ def test_random_choice_and_query_picker(app):
     at.number_input(key="proj_seed").set_value(7).run()
     assert not at.exception
     assert not np.array_equal(z_of(figures(at)["proj_M_Q"]), z_of(first))
-    assert at.selectbox(key="proj_query").value == 5  # "bank"
-    at.selectbox(key="proj_query").set_value(4).run()
+    assert at.selectbox(key="proj_query").value == "bank"
+    at.selectbox(key="proj_query").select_index(4).run()
     assert not at.exception
     assert any("river_O = " in c.value for c in at.code)
     assert any(c.value.startswith("Highest key in each row:") for c in at.caption)
@@ -313,7 +313,7 @@ def test_training_runs_on_the_button_and_is_kept(app):
     _reveal_all(at)
     assert any("trained here" in i.value for i in at.info)
     # another rerun (a new query word) shows the stored run without training again
-    at.selectbox(key="proj_query").set_value(0).run()
+    at.selectbox(key="proj_query").select_index(0).run()
     assert not at.exception
     assert at.metric[0].label == "Held-out: trained"
     # new settings: the last finished run stays on screen, with a note
@@ -402,6 +402,6 @@ def test_softmax_chain_and_controls(app):
     at.select_slider(key="soft_temp").set_value(10.0).run()
     assert next(m.value for m in at.metric if m.label.startswith("Rows over")) != "6 of 6"
     at.radio(key="soft_proj").set_value("random").run()
-    at.selectbox(key="soft_row").set_value(0).run()
+    at.selectbox(key="soft_row").select_index(0).run()
     assert not at.exception
     assert [t["name"] for t in figures(at)["soft_variance"]["data"]][:2] == ["measured Var(q·k)", "var = d"]
