@@ -160,8 +160,12 @@ def flash_section(text: str, source: str, layer: int, head: int, tile: int, labe
     steps = flash.steps
     t = len(labels)
     raw = link_value("l6_step")
-    step = st.slider("Tile", 1, len(steps), len(steps), key="l6_step", help="Walk the tiles in the order they run.")
-    check_link(raw, step, f"The link asks for tile “{raw}”; there are {len(steps)} tiles: showing {step}.")
+    if len(steps) > 1:
+        step = st.slider("Tile", 1, len(steps), len(steps), key="l6_step", help="Walk the tiles in the order they run.")
+        check_link(raw, step, f"The link asks for tile “{raw}”; there are {len(steps)} tiles: showing {step}.")
+    else:
+        step = 1
+        st.caption("One tile holds the whole matrix at this tile size: choose a smaller tile to see the steps.")
     now = steps[step - 1]
     spans = [(s.q_start, s.q_stop, s.k_start, s.k_stop) for s in steps]
     done = lesson6.flash_progress(t, t, spans, step - 1)  # (T, S) 0 not yet, 1 earlier, 2 now
