@@ -291,7 +291,9 @@ def reformer_section(text: str, source: str, layer: int, head: int, knobs: dict,
     )  # fmt: skip
     st.caption(
         "A token attends only to tokens in its own bucket (within its sorted chunk and the one before), in any "
-        "round. Queries pointing the same way tend to share a bucket; more rounds give a missed pair another chance."
+        "round. Queries pointing the same way tend to share a bucket; more rounds give a missed pair another chance. "
+        "The paper also ties each key to its query and keeps a token off its own key; the heads here have keys of "
+        "their own, so the buckets come from the queries and a token still sees itself."
     )
 
 

@@ -231,7 +231,10 @@ def settings(name: str, knobs: Mapping[str, KnobValue], t: int, heads: int = 1) 
         settings_ = {"block_size": int(full["block"]), "window_blocks": 3, "global_blocks": 1}
         return Settings(settings_ | {"random_blocks": int(full["random"]), "seed": 0}, ())
     if name == "reformer":
-        return Settings({"n_buckets": int(full["buckets"]), "n_rounds": int(full["rounds"]), "seed": 0}, ())
+        # The paper keeps a token off its own key because it ties keys to queries (q·q would always win); these
+        # heads have keys of their own, so the token's own key stays, as in exact attention.
+        knobs_ = {"n_buckets": int(full["buckets"]), "n_rounds": int(full["rounds"]), "exclude_self": False}
+        return Settings(knobs_ | {"seed": 0}, ())
     if name == "sparse":
         stride = cut(int(full["stride"]), t, "Stride")
         return Settings({"stride": stride, "pattern": full["pattern"], "causal": False}, tuple(notes))
@@ -253,12 +256,18 @@ def pattern_of(name: str, q: Tensor, kwargs: Mapping[str, object]) -> Tensor | N
     if name == "longformer":
         return longformer_mask(t, int(kwargs["window"]), kwargs["global_tokens"])  # type: ignore[arg-type]
     if name == "bigbird":
-        keys = ("block_size", "window_blocks", "global_blocks", "random_blocks", "seed")
+        keys = ("block_size", "window_blocks", "global_blocks", "random_blocks", "seed")  # the run's own seed
         return bigbird_mask(t, **{key: int(kwargs[key]) for key in keys})  # type: ignore[arg-type]
     if name == "sparse":
         return sparse_mask(t, pattern=kwargs["pattern"], stride=int(kwargs["stride"]), causal=False)  # type: ignore
     if name == "reformer":
-        return reformer_mask(q, n_buckets=int(kwargs["n_buckets"]), n_rounds=int(kwargs["n_rounds"]), seed=0)
+        return reformer_mask(
+            q,
+            n_buckets=int(kwargs["n_buckets"]),
+            n_rounds=int(kwargs["n_rounds"]),
+            seed=int(kwargs.get("seed", 0)),  # type: ignore[arg-type]
+            exclude_self=bool(kwargs.get("exclude_self", True)),
+        )
     return None
 
 
