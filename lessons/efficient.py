@@ -92,7 +92,6 @@ if name != "flash":
 
 st.divider()
 st.caption(
-    "Every variant on its own link: "
-    + " · ".join(f"[{INFO[n].title}](?l6_variant={n})" for n in INFO)
-    + ". Next: swap a variant into the whole model (6b), then time them all (6c)."
+    "The address bar holds the variant, its knobs, the layer and the head: copy it to share exactly this view. "
+    "Next: swap a variant into the whole model (6b), then time them all on this machine (6c)."
 )
