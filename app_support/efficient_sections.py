@@ -31,7 +31,11 @@ def figures_table(comparison: Comparison, *, pattern: bool) -> pd.DataFrame:
             u.weights_rel_frobenius,
         ),
         "attention matrix: largest error of one weight": (a.weights_max_abs, u.weights_max_abs),
-        "mean KL divergence of the rows (nats)": (a.row_kl, u.row_kl),
+        # KL is never negative; a value like -1e-9 is rounding, shown as 0
+        "mean KL divergence of the rows (nats)": (
+            None if a.row_kl is None else max(a.row_kl, 0.0),
+            None if u.row_kl is None else max(u.row_kl, 0.0),
+        ),
         "output: relative error ‖O − O_exact‖ / ‖O_exact‖": (a.output_rel_frobenius, u.output_rel_frobenius),
         "output: mean cosine with exact (1 is perfect)": (a.output_cosine, u.output_cosine),
     }
@@ -121,8 +125,16 @@ def side_by_side(run: lesson6.Run, labels: list[str], title: str, name: str) -> 
     show.matrix_download(approx, labels, labels, key="l6_csv", name=f"{name} attention", where=right)
 
 
-def sweep_chart(s: lesson6.Sweep, knob_label: str, now: KnobValue, *, log_x: bool = False) -> None:
-    """Error against the knob, the band over the draws, uniform attention as a dotted line."""
+def sweep_chart(
+    s: lesson6.Sweep,
+    knob_label: str,
+    now: KnobValue,
+    *,
+    log_x: bool = False,
+    floor: tuple[list[int], list[float]] | None = None,
+) -> None:
+    """Error against the knob, the band over the draws, uniform attention as a dotted line; ``floor`` (x, y) is
+    a bound no setting can beat (the best rank-k matrix, for Linformer)."""
     numeric = all(isinstance(x, int) for x in s.values)
     xs = list(s.values) if numeric else list(range(len(s.values)))
     band = (s.low, s.high) if s.seeds > 1 else None
@@ -136,6 +148,8 @@ def sweep_chart(s: lesson6.Sweep, knob_label: str, now: KnobValue, *, log_x: boo
         ),
         plots.Series("uniform attention", [xs[0], xs[-1]], [s.uniform, s.uniform], dash="dot", colour=7),
     ]
+    if floor is not None:
+        series.append(plots.Series("best rank-k matrix (SVD)", floor[0], floor[1], dash="dash", colour=2))
     if now in s.values:
         i = s.values.index(now)
         series.append(plots.Series("now", [xs[i]], [s.mean[i]], mode="markers", colour=5))
@@ -176,7 +190,7 @@ def flash_section(text: str, source: str, layer: int, head: int, tile: int, labe
         f"**Tile {step} of {len(steps)}**: queries {now.q_start + 1}–{now.q_stop} × keys {now.k_start + 1}–"
         f"{now.k_stop}. Each tile is computed, folded into the running figures of its rows, and thrown away."
     )
-    left, right = st.columns([3, 2])
+    left, right = st.columns([1, 1])
     show.chart(
         plots.heatmap(scores, labels, labels, title="Scaled scores computed so far (framed: this tile)",
                       row_title="query", col_title="key", value_name="score", narrow=True,
@@ -188,15 +202,16 @@ def flash_section(text: str, source: str, layer: int, head: int, tile: int, labe
         {
             "running max m": now.row_max.numpy(),
             "running sum ℓ": now.row_sum.numpy(),
-            "shrink factor e^(m_old − m)": now.correction.numpy(),
+            "shrink e^(m_old − m)": now.correction.numpy(),
         },
         index=pd.Index([labels[r] for r in rows], name="query"),
     )
     right.markdown("**The rows of this tile after it**")
-    right.dataframe(table.style.format("{:.4f}"), key="l6_flash_rows")
+    right.dataframe(table.style.format("{:.4f}"), key="l6_flash_rows", width="stretch")
     right.caption(
         "m only grows. When it does, everything summed so far is multiplied by e^(m_old − m), a number below 1, "
-        "so all terms stay relative to the same maximum and nothing overflows."
+        "so all terms stay relative to the same maximum and nothing overflows. On a row's first tile the factor is 0: "
+        "there was nothing before."
     )
     partial = now.output.numpy()  # (Tq, Dv)
     final = flash.output.numpy()[now.q_start : now.q_stop]
@@ -247,7 +262,7 @@ def linformer_section(text: str, source: str, layer: int, head: int, labels: lis
         plots.Series(f"head {h + 1}", ks, spec.energy[h], colour=4 if h != head else 5) for h in range(len(spec.energy))
     ]
     show.chart(
-        plots.lines(series, title="Share of ‖A‖² the best rank-k matrix keeps, every head of the layer",
+        plots.lines(series, title="Share of ‖A‖² kept at rank k, per head",
                     x_title="rank k", y_title="share kept", height=340),
         key="l6_energy", name="rank energy", where=right,
     )  # fmt: skip

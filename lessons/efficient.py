@@ -88,7 +88,18 @@ if name != "flash":
     show.step(f"Error against {knob.label.split(' (')[0].lower()}")
     others = {k: v for k, v in knobs.items() if k != knob.name}  # the swept knob is not part of the cache key
     s = efficient.sweep(text, source, layer, head, name, efficient.knob_key(others), knob.name)
-    sections.sweep_chart(s, knob.label, knobs[knob.name], log_x=name == "performer")
+    floor = None
+    if name == "linformer":  # Eckart–Young: no rank-k matrix is closer than the truncated SVD
+        energy = efficient.spectrum(text, source, layer).energy[head]  # (T,)
+        ranks = [int(r) for r in s.values]
+        floor = (ranks, [float(max(1.0 - energy[r - 1], 0.0) ** 0.5) for r in ranks])
+    sections.sweep_chart(s, knob.label, knobs[knob.name], log_x=name == "performer", floor=floor)
+    if floor is not None:
+        st.caption(
+            "The dashed line is the best any rank-k matrix can do (the truncated SVD of the exact map). Linformer's "
+            "projections are fixed before the sentence is seen, so they stay above it: pooling keeps stretches of "
+            "the sentence, not the directions that matter for this head."
+        )
 
 st.divider()
 st.caption(

@@ -55,6 +55,23 @@ if "plain" in cases and longest > QUADRATIC_CAP:
     st.caption(f"The plain exact path stops at {QUADRATIC_CAP:,} tokens here: beyond it the T×T matrices alone "
                "would crowd this machine's memory.")  # fmt: skip
 
+if cases:
+    design = [
+        plots.Series(LABELS[c], SIZES, [scaling.nominal_flops(c, n) / 1e9 for n in SIZES], mode="lines+markers")
+        for c in cases
+    ]
+    show.chart(
+        plots.lines(design, title="The work each variant is designed to do (both axes logarithmic)",
+                    x_title="sequence length T", y_title="GFLOP (multiply-adds × 2)", log_x=True, log_y=True,
+                    x_ticks=SIZES, height=380),
+        key="l6c_design", name="scaling design flops",
+    )  # fmt: skip
+    st.caption(
+        "Counted, not measured: the products each algorithm is built from, for the settings in the help of the "
+        "chooser above. A slope of 2 is quadratic, 1 is linear. The measurement below shows what the machine makes "
+        "of it."
+    )
+
 slope_case = "sdpa" if "sdpa" in cases else next(iter(cases), None)
 ends = [efficient.stored(where, slope_case, n) for n in (sizes[0], sizes[-1])] if slope_case else [None, None]
 slope = None

@@ -84,6 +84,9 @@ def test_linformer_singular_values_and_rank(app):
     assert len(sv) == 8 and (np.diff(sv) <= 1e-9).all()  # largest first
     energy = chart(at, "l6_energy")
     assert len(energy["data"]) == 12  # every head of the layer
+    traces = {t["name"]: t for t in chart(at, "l6_sweep")["data"]}
+    variant, best = arr(traces["variant"]["y"]), arr(traces["best rank-k matrix (SVD)"]["y"])
+    assert (best <= variant + 1e-6).all() and best[-1] < 1e-6  # nothing beats the truncated SVD; k = T is exact
     run(at.select_slider(key="l6_rank").set_value(64))
     assert any("more than your 8 tokens" in plain(i) for i in at.info)
     assert float(figures(at)["output: relative error ‖O − O_exact‖ / ‖O_exact‖"][0]) < 1e-4  # pooling at k = T
