@@ -1100,7 +1100,7 @@ def token_buckets(
         "hovertemplate": "%{y}: %{text}<extra></extra>",
     }  # fmt: skip
     layout = {
-        "xaxis": _category_axis(names, side="top", tickangle=-45 if t > 8 else 0),
+        "xaxis": _category_axis(names, showticklabels=False),  # the tokens are written in the cells
         "yaxis": {"type": "category", "autorange": "reversed", "showgrid": False},
     }
     return _figure([trace], layout, title, 110 + 70 * n_rounds)

@@ -188,10 +188,18 @@ def time_and_memory(fn, device: str, min_reps: int, budget_s: float) -> dict:
     return {"median_s": warm[len(warm) // 2], "reps": len(warm), "extra_bytes": peak}
 
 
-def worker_time(name: str, n: int, device: str, quick: bool) -> dict:
-    """One variant at one length: median time, peak extra memory, and the nominal GFLOP it performs."""
+def worker_time(
+    name: str, n: int, device: str, quick: bool, min_reps: int | None = None, budget_s: float | None = None
+) -> dict:
+    """One variant at one length: median time, peak extra memory, and the nominal GFLOP it performs.
+
+    ``min_reps`` and ``budget_s`` override what ``quick`` chooses (the scaling lab wants a few repetitions even
+    when quick: the first calls in a fresh process are slow).
+    """
     fn = make_case(name, *inputs_for_timing(n, device))
-    result = time_and_memory(fn, device, min_reps=1 if quick else 3, budget_s=0.5 if quick else 2.0)
+    reps = (1 if quick else 3) if min_reps is None else min_reps
+    budget = (0.5 if quick else 2.0) if budget_s is None else budget_s
+    result = time_and_memory(fn, device, min_reps=reps, budget_s=budget)
     result["gflop"] = nominal_flops(name, n) / 1e9
     return result
 

@@ -85,7 +85,7 @@ if run.pattern is not None:
 
 if name != "flash":
     knob = info.knobs[0] if name != "reformer" else info.knobs[1]
-    show.step(f"Error against {knob.label.split(' (')[0].lower()}")
+    show.step(f"{knob.label.split(' (')[0]}: the error at every setting")
     others = {k: v for k, v in knobs.items() if k != knob.name}  # the swept knob is not part of the cache key
     s = efficient.sweep(text, source, layer, head, name, efficient.knob_key(others), knob.name)
     floor = None

@@ -107,7 +107,8 @@ if go and todo:
                     bar.progress(i / len(todo), text=f"{LABELS[case]} at {n:,} tokens: {elapsed:.0f} s "
                                  f"(case {i + 1} of {len(todo)})")  # fmt: skip
 
-                task = {"task": "time", "name": case, "n": n, "device": where, "quick": True}
+                task = {"task": "time", "name": case, "n": n, "device": where, "quick": True, "min_reps": 4,
+                        "budget_s": 0.3}  # fmt: skip
                 efficient.keep(where, case, n, scaling.run_case(task, timeout=180, tick=tick))
             bar.progress(1.0, text=f"Measured {len(todo)} case(s).")
         finally:
