@@ -175,7 +175,10 @@ def flash_section(text: str, source: str, layer: int, head: int, tile: int, labe
     t = len(labels)
     raw = link_value("l6_step")
     if len(steps) > 1:
-        step = st.slider("Tile", 1, len(steps), len(steps), key="l6_step", help="Walk the tiles in the order they run.")
+        step = st.slider(
+            "Tile", 1, len(steps), len(steps), key="l6_step", help="Walk the tiles in the order they run.",
+            bind="query-params",
+        )  # fmt: skip
         check_link(raw, step, f"The link asks for tile “{raw}”; there are {len(steps)} tiles: showing {step}.")
     else:
         step = 1
