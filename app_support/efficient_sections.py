@@ -237,7 +237,7 @@ def flash_section(text: str, source: str, layer: int, head: int, tile: int, labe
     c1, c2, c3 = st.columns(3)
     c1.metric("Largest difference from exact attention", f"{diff:.1e}")
     c2.metric("The T×T score matrix would need", human_bytes(mem.full_matrix))
-    c3.metric("The tiles needed at once", human_bytes(mem.tile + mem.running))
+    c3.metric("One tile and its rows' running figures", human_bytes(mem.tile + mem.running))
     big = lesson6.flash_memory(1 << 20, 1 << 20, 64, 256, 256)
     st.caption(
         f"On your {t} tokens both are tiny. At 1,048,576 tokens the score matrix of one head alone would take "

@@ -66,7 +66,7 @@ def test_flash_step_through_and_memory(app):
     assert np.abs(partial).max() < 1e-5  # the first row block has now seen all keys: final
     assert any("output is final" in c.value for c in at.caption)
     labels = [m.label for m in at.metric]
-    assert "The T×T score matrix would need" in labels and "The tiles needed at once" in labels
+    assert "The T×T score matrix would need" in labels and "One tile and its rows' running figures" in labels
 
 
 def test_flash_prediction_is_checked(app):
