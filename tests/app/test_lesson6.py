@@ -261,3 +261,13 @@ def test_scaling_bad_link(app):
     at = ok(app(SCALING, l6c_max="1000000"))
     assert any("1000000" in w for w in warnings(at))
     assert at.select_slider(key="l6c_max").value == 2048
+
+
+def test_scaling_million_tokens_button(app):
+    at = ok(_reveal_all(app(SCALING)))
+    at.button(key="l6c_million").click().run(timeout=600)
+    ok(at)
+    labels = {m.label: m.value for m in at.metric}
+    assert float(labels["Time"].rstrip(" s")) > 0
+    assert "GFLOP/s" in labels["Throughput"]
+    assert any("69 GFLOP" in c.value for c in at.caption)  # 4 · 2^20 · 256 · 64 = 68.7 billion

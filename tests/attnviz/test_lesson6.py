@@ -256,3 +256,9 @@ def test_make_attend_refuses_bad_knobs_at_once():
         lesson6.make_attend("reformer", {"buckets": 5})
     with pytest.raises(AttnvizInputError):
         lesson6.swap(None, (), "flash", {})
+
+
+def test_worker_million_quick_is_the_sliding_window():
+    result = scaling.worker_million("cpu", quick=True)
+    assert result["n"] == 1 << 16 and result["median_s"] > 0
+    assert result["gflop"] == pytest.approx(4 * (1 << 16) * 256 * 64 / 1e9)
