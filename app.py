@@ -22,6 +22,9 @@ LESSONS = [
     st.Page("lessons/multihead.py", title="5 · Multi-head attention", url_path="multihead"),
     st.Page("lessons/real_heads.py", title="5b · Heads of a real transformer", url_path="real-heads"),
     st.Page("lessons/real_examples.py", title="5c · What real heads do", url_path="real-examples"),
+    st.Page("lessons/efficient.py", title="6 · Efficient attention", url_path="efficient"),
+    st.Page("lessons/efficient_swap.py", title="6b · Swap into the real model", url_path="efficient-swap"),
+    st.Page("lessons/efficient_scaling.py", title="6c · Scaling lab", url_path="efficient-scaling"),
 ]
 page = st.navigation({"The course": LESSONS})
 

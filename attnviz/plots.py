@@ -108,6 +108,9 @@ def heatmap(
     row_groups: int = 0,
     highlight_rows: Sequence[int] = (),
     zmax: float | None = None,
+    overlay: object | None = None,
+    overlay_name: str = "left out",
+    boxes: Sequence[tuple[int, int, int, int]] = (),
 ) -> go.Figure:
     """A labelled matrix. Hover shows the row token, the column token and the value.
 
@@ -125,6 +128,9 @@ def heatmap(
         col_groups, row_groups: draw a divider every n columns / rows (e.g. between the heads of a concat).
         highlight_rows: rows to frame, e.g. the word a question is about.
         zmax: top of a sequential scale (e.g. 1 for weights); default the data's own range.
+        overlay: (R, C) bool, cells to cover in translucent grey (what a sparse pattern leaves out); the values
+            stay readable beneath, and the hover says so.
+        boxes: (row_start, row_stop, col_start, col_stop) rectangles to frame, e.g. the tile being computed.
     """
     z = _array(matrix)  # (R, C)
     if top_k is not None:
@@ -203,10 +209,27 @@ def heatmap(
             "type": "rect", "xref": "x", "yref": "y", "x0": -0.5, "x1": n_cols - 0.5, "y0": r - 0.5, "y1": r + 0.5,
             "line": {"color": OKABE_ITO[5], "width": 3},
         })  # fmt: skip
+    for r0, r1, c0, c1 in boxes:
+        shapes.append({
+            "type": "rect", "xref": "x", "yref": "y", "x0": c0 - 0.5, "x1": c1 - 0.5, "y0": r0 - 0.5, "y1": r1 - 0.5,
+            "line": {"color": OKABE_ITO[5], "width": 4},
+        })  # fmt: skip
     if shapes:
         layout["shapes"] = shapes
+    data = [trace]
+    if overlay is not None:
+        cover = np.where(np.asarray(overlay, dtype=bool), 1.0, np.nan)  # (R, C) 1 where covered, a gap elsewhere
+        data.append({
+            "type": "heatmap", "z": cover, "x": cols, "y": rows, "showscale": False, "opacity": 0.72,
+            "colorscale": [[0.0, "#6b6b6b"], [1.0, "#6b6b6b"]], "xgap": trace["xgap"], "ygap": trace["ygap"],
+            "hoverongaps": False, "name": html.escape(overlay_name), "customdata": z,
+            "hovertemplate": f"{html.escape(row_title or 'row')}: <b>%{{y}}</b><br>"
+                             f"{html.escape(col_title or 'column')}: <b>%{{x}}</b><br>"
+                             f"{html.escape(value_name)}: <b>%{{customdata:.{decimals}f}}</b> "
+                             f"({html.escape(overlay_name)})<extra></extra>",
+        })  # fmt: skip
     auto_height = 140 + (34 if n_rows <= 20 else 22) * n_rows
-    return _figure([trace], layout, title, height or min(900, auto_height))
+    return _figure(data, layout, title, height or min(900, auto_height))
 
 
 @dataclass(frozen=True)
@@ -219,6 +242,7 @@ class Series:
     mode: str = "lines"  # "lines", "markers" or "lines+markers"
     dash: str = "solid"  # "solid", "dash", "dot"
     colour: int | None = None  # index into OKABE_ITO; default the series' position
+    band: tuple[object, object] | None = None  # (low, high) (N,) each: a shaded range around the line
 
 
 def lines(
@@ -232,16 +256,27 @@ def lines(
     x_range: tuple[float, float] | None = None,
     x_ticks: Sequence[float] | None = None,
     height: int = 360,
+    marks: Sequence[tuple[float, float, str]] = (),
 ) -> go.Figure:
     """Lines and points on shared axes (loss curves, a measurement against its formula).
 
     A logarithmic axis is labelled at the given ``x_ticks`` (x) or at powers of ten (y), never at plotly's
-    in-between 2s and 5s, which read like a linear scale.
+    in-between 2s and 5s, which read like a linear scale. ``marks`` (x, y, text) are labelled points, e.g. where
+    two curves cross.
     """
     data = []
     for n, s in enumerate(series):
         colour = OKABE_ITO[(n if s.colour is None else s.colour) % len(OKABE_ITO)]
         name = html.escape(s.name, quote=False)
+        if s.band is not None:
+            x = _array(s.x).ravel()
+            # the band is one closed shape: along the top, then back along the bottom
+            data.append({
+                "type": "scatter", "mode": "lines", "name": f"{name} (range)", "fill": "toself",
+                "x": np.concatenate([x, x[::-1]]),
+                "y": np.concatenate([_array(s.band[1]).ravel(), _array(s.band[0]).ravel()[::-1]]),
+                "line": {"width": 0, "color": colour}, "fillcolor": colour, "opacity": 0.2, "hoverinfo": "skip",
+            })  # fmt: skip
         data.append({
             "type": "scatter", "mode": s.mode, "name": name, "x": _array(s.x).ravel(), "y": _array(s.y).ravel(),
             "line": {"color": colour, "dash": s.dash, "width": 3},
@@ -264,6 +299,13 @@ def lines(
         "yaxis": y_axis,
         "legend": {"orientation": "h", "y": -0.25, "x": 0},
     }
+    if marks:
+        layout["annotations"] = [
+            {"x": float(np.log10(x)) if log_x else x, "y": float(np.log10(y)) if log_y else y, "text": html.escape(t),
+             "showarrow": True, "arrowhead": 2, "ax": 0, "ay": -36, "font": {"size": 13},
+             "bgcolor": "rgba(255,255,255,0.85)"}
+            for x, y, t in marks
+        ]  # fmt: skip
     return _figure(data, layout, title, height)
 
 
@@ -1025,3 +1067,40 @@ def heatmap_mosaic(
     fig = _figure([trace], layout, title, (50 if title else 10) + 30 + n_r * panel_height + 10)
     fig.layout.margin = {"l": 70, "r": 10, "t": (50 if title else 10) + 24, "b": 10}
     return fig
+
+
+def token_buckets(
+    labels: Sequence[str], buckets: object, *, title: str = "", n_buckets: int | None = None
+) -> go.Figure:
+    """Tokens coloured by the bucket a hash put them in, one row per round of hashing.
+
+    The bucket number is written in every cell as well, so nothing depends on telling colours apart.
+
+    Args:
+        labels: T tokens.
+        buckets: (R, T) integer buckets.
+        n_buckets: how many buckets there can be (fixes the colours across rounds); default the largest seen + 1.
+    """
+    b = np.asarray(_array(buckets), dtype=np.int64)  # (R, T)
+    n_rounds, t = b.shape
+    count = int(n_buckets if n_buckets is not None else (b.max(initial=0) + 1))
+    colours = OKABE_ITO[:7]  # not the black: the token is written in black on top
+    palette = [colours[i % len(colours)] for i in range(max(count, 1))]
+    # a discrete scale: bucket i takes the band [i/count, (i+1)/count] of the colour scale
+    scale: list[list[object]] = []
+    for i, colour in enumerate(palette):
+        scale += [[i / len(palette), colour], [(i + 1) / len(palette), colour]]
+    names = _safe(labels)
+    text = [[f"{names[j]}<br>bucket {b[r, j]}" for j in range(t)] for r in range(n_rounds)]
+    trace: Spec = {
+        "type": "heatmap", "z": b.astype(float), "x": list(range(t)), "y": [f"round {r + 1}" for r in range(n_rounds)],
+        "zmin": -0.5, "zmax": len(palette) - 0.5, "colorscale": scale, "showscale": False, "xgap": 2, "ygap": 2,
+        "opacity": 0.8,
+        "text": text, "texttemplate": "%{text}", "textfont": {"size": 13, "color": "#000000"},
+        "hovertemplate": "%{y}: %{text}<extra></extra>",
+    }  # fmt: skip
+    layout = {
+        "xaxis": _category_axis(names, showticklabels=False),  # the tokens are written in the cells
+        "yaxis": {"type": "category", "autorange": "reversed", "showgrid": False},
+    }
+    return _figure([trace], layout, title, 110 + 70 * n_rounds)

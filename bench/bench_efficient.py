@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import functools
 import json
 import math
 import os
@@ -34,189 +33,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-HEADS, WIDTH = 8, 64
+from attnviz.scaling import (  # noqa: E402  (the path above makes attnviz importable)
+    HEADS,
+    SETTINGS,
+    WIDTH,
+    make_case,
+    worker_million,
+    worker_time,
+)
+
 SIZES = (256, 1024, 2048, 4096, 8192)
 QUICK_SIZES = (256, 1024)
-MILLION = 1 << 20
-VARIANTS = (
-    "sdpa",
-    "plain",
-    "flash",
-    "linformer",
-    "performer",
-    "nystrom",
-    "nystrom-svd",
-    "longformer",
-    "bigbird",
-    "reformer",
-    "sparse",
-    "mqa",
-)
-# the settings the issue names; the others are the papers' usual ones
-SETTINGS = {
-    "sdpa": "torch.nn.functional.scaled_dot_product_attention",
-    "plain": "attention.scaled_dot_product (keeps scores, scaled and weights)",
-    "flash": "block_q=256, block_k=256",
-    "linformer": "k=256 (projections drawn once, outside the timing, like weights)",
-    "performer": "m=256 orthogonal features (drawn inside the call)",
-    "nystrom": "m=64 landmarks, 6 pseudo-inverse iterations",
-    "nystrom-svd": "m=64 landmarks, torch.linalg.pinv instead of the iteration",
-    "longformer": "w=256, 2 global tokens",
-    "bigbird": "block 64, 3 window + 2 global + 3 random blocks",
-    "reformer": "shared QK, n_buckets=n/64 (chunks of 128), 1 round",
-    "sparse": "strided, l=round(√n), causal",
-    "mqa": "1 K/V head for 8 query heads, flash inside (block_q=2048)",
-}
+VARIANTS = tuple(SETTINGS)  # the cases, in the order of attnviz.scaling.CASES
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Worker side: one case in this process
+# Worker side: one case in this process (the timed cases themselves live in attnviz.scaling, shared with the
+# scaling lab of lesson 6)
 # ----------------------------------------------------------------------------------------------------------
-
-
-def _rss_kib(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/self/status")
-
-
-def _reset_peak() -> bool:
-    """Reset VmHWM to the current resident set (Linux ≥ 4.0); False if not allowed."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _nominal_flops(name: str, n: int, heads: int = HEADS, d: int = WIDTH) -> float:
-    """The multiply-adds (×2) each algorithm is designed to do; not counting softmax or masking."""
-    full = 4.0 * n * n * d * heads
-    if name in ("sdpa", "plain", "flash", "mqa"):
-        return full
-    if name == "linformer":
-        return 8.0 * n * min(256, n) * d * heads  # E·K, F·V, Q·(EK)ᵀ, P·(FV)
-    if name == "performer":
-        return 8.0 * n * 256 * d * heads  # φ(K), φ(K)ᵀV, φ(Q), φ(Q)·(φ(K)ᵀV)
-    if name.startswith("nystrom"):
-        return 12.0 * n * 64 * d * heads  # landmarks, F, B, B·V, F·(A⁺BV)
-    if name == "longformer":
-        return 4.0 * n * min(256, n) * d * heads
-    if name == "bigbird":
-        return 4.0 * n * min(8 * 64, n) * d * heads
-    if name == "reformer":
-        return 4.0 * n * min(256, n) * d * heads  # each chunk of 128 against 2 chunks
-    if name == "sparse":
-        stride = max(1, round(math.sqrt(n)))
-        return 4.0 * n * (stride + n / stride) / 2 * d * heads  # causal: half of band + strided
-    raise ValueError(name)
-
-
-def _inputs_for_timing(n: int, device: str):
-    import torch
-
-    g = torch.Generator().manual_seed(0)
-    return tuple(torch.randn(1, HEADS, n, WIDTH, generator=g).to(device) for _ in range(3))
-
-
-def _make_case(name: str, q, k, v):
-    """A zero-argument function for one timed case; anything it needs besides the call is made here."""
-    import torch.nn.functional as F
-
-    from attnviz.attention import scaled_dot_product
-    from attnviz.efficient import (
-        bigbird_attention,
-        flash_attention,
-        grouped_query_attention,
-        linformer_attention,
-        linformer_projection,
-        longformer_attention,
-        nystrom_attention,
-        performer_attention,
-        reformer_attention,
-        sparse_attention,
-    )
-
-    n, device = q.shape[-2], q.device
-    if name == "sdpa":
-        return lambda: F.scaled_dot_product_attention(q, k, v)
-    if name == "plain":
-        return lambda: scaled_dot_product(q, k, v)
-    if name == "flash":
-        return lambda: flash_attention(q, k, v)
-    if name == "linformer":
-        e, f = (p.to(device) for p in linformer_projection(min(256, n), n, seed=0, n=2))
-        return lambda: linformer_attention(q, k, v, proj_k=e, proj_v=f)
-    if name == "performer":
-        return lambda: performer_attention(q, k, v, n_features=256)
-    if name == "nystrom":
-        return lambda: nystrom_attention(q, k, v, n_landmarks=64)
-    if name == "nystrom-svd":
-        return lambda: nystrom_attention(q, k, v, n_landmarks=64, pinv="svd")
-    if name == "longformer":
-        return lambda: longformer_attention(q, k, v, window=256, global_tokens=(0, 1))
-    if name == "bigbird":
-        return lambda: bigbird_attention(q, k, v)
-    if name == "reformer":
-        return lambda: reformer_attention(q, q, v, n_buckets=max(2, n // 64))
-    if name == "sparse":
-        return lambda: sparse_attention(q, k, v, pattern="strided")
-    if name == "mqa":
-        # the 8 query heads become 8× the query rows against one K/V head: 8× taller tiles keep them as big
-        k1, v1 = k[:, :1].contiguous(), v[:, :1].contiguous()
-        tiled = functools.partial(flash_attention, block_q=256 * HEADS)
-        return lambda: grouped_query_attention(q, k1, v1, attend=tiled)
-    raise ValueError(name)
-
-
-def _time_and_memory(fn, device: str, min_reps: int, budget_s: float) -> dict:
-    """Warm call, then repetitions; median time and peak extra memory."""
-    import gc
-
-    import torch
-
-    cuda = device.startswith("cuda")
-
-    def sync() -> None:
-        if cuda:
-            torch.cuda.synchronize()
-
-    gc.collect()
-    sync()
-    if cuda:
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-    else:
-        base = _rss_kib("VmRSS") * 1024
-        reset = _reset_peak()
-    times = []
-    start = time.perf_counter()
-    while True:
-        t0 = time.perf_counter()
-        out = fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-        del out
-        if len(times) > min_reps and time.perf_counter() - start > budget_s:
-            break
-        if len(times) >= 25:
-            break
-    warm = sorted(times[1:])  # the first call warms up
-    if cuda:
-        peak = torch.cuda.max_memory_allocated() - base
-    else:
-        peak = _rss_kib("VmHWM") * 1024 - base if reset else float("nan")
-    return {"median_s": warm[len(warm) // 2], "reps": len(warm), "extra_bytes": peak}
-
-
-def worker_time(name: str, n: int, device: str, quick: bool) -> dict:
-    fn = _make_case(name, *_inputs_for_timing(n, device))
-    result = _time_and_memory(fn, device, min_reps=1 if quick else 3, budget_s=0.5 if quick else 2.0)
-    result["gflop"] = _nominal_flops(name, n) / 1e9
-    return result
 
 
 def worker_pairs(n: int, device: str, names: list[str], reps: int) -> dict:
@@ -225,8 +59,10 @@ def worker_pairs(n: int, device: str, names: list[str], reps: int) -> dict:
     import torch
     import torch.nn.functional as F
 
-    q, k, v = _inputs_for_timing(n, device)
-    cases = {name: _make_case(name, q, k, v) for name in names}
+    from attnviz.scaling import inputs_for_timing
+
+    q, k, v = inputs_for_timing(n, device)
+    cases = {name: make_case(name, q, k, v) for name in names}
 
     def timed(fn) -> float:
         if device.startswith("cuda"):
@@ -264,25 +100,6 @@ def worker_ceiling(device: str, quick: bool) -> dict:
                 torch.cuda.synchronize()
             best = max(best, 2 * size**3 / (time.perf_counter() - t0))
     return {"gflops": best / 1e9}
-
-
-def worker_million(device: str, quick: bool) -> dict:
-    """Sliding-window attention (w=256, 2 global tokens, H=1, d=64) over 2^20 tokens."""
-    import torch
-
-    from attnviz.efficient import longformer_attention
-
-    n = (1 << 16) if quick else MILLION
-    g = torch.Generator().manual_seed(0)
-    q, k, v = (torch.randn(1, 1, n, WIDTH, generator=g).to(device) for _ in range(3))
-    result = _time_and_memory(
-        lambda: longformer_attention(q, k, v, window=256, global_tokens=(0, 1)),
-        device,
-        min_reps=1 if quick else 2,
-        budget_s=0.0,
-    )
-    result.update(n=n, gflop=4.0 * n * 256 * WIDTH / 1e9)
-    return result
 
 
 def _inputs(kind: str, n: int, heads: int, d: int):

@@ -12,6 +12,9 @@ PAGES = [
     "lessons/multihead.py",
     "lessons/real_heads.py",
     "lessons/real_examples.py",
+    "lessons/efficient.py",
+    "lessons/efficient_swap.py",
+    "lessons/efficient_scaling.py",
 ]
 
 

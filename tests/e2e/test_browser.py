@@ -23,6 +23,9 @@ PAGES = {
     "multihead": "multihead",
     "real-heads": "real-heads",
     "real-examples": "real-examples",
+    "efficient": "efficient",
+    "efficient-swap": "efficient-swap",
+    "efficient-scaling": "efficient-scaling",
 }
 RIVER = ["i", "walked", "by", "the", "river", "bank"]
 MONEY = ["i", "deposited", "money", "at", "the", "bank"]
@@ -115,8 +118,9 @@ def test_every_page_loads_without_error(server, page, name):
     assert page.locator("h1").first.inner_text()[0].isdigit()
     assert page.get_by_text("Page not found").count() == 0
     reveal_all(page)
-    # at least three charts drawn; on a busy machine the rerun after the last "skip" may still be drawing
-    expect(page.locator(".js-plotly-plot").nth(2)).to_be_attached(timeout=30_000)
+    # at least three charts drawn (the scaling lab draws one until something is measured); on a busy machine the
+    # rerun after the last "skip" may still be drawing
+    expect(page.locator(".js-plotly-plot").nth(0 if name == "efficient-scaling" else 2)).to_be_attached(timeout=30_000)
     settle(page)
     assert errors_on(page) == []
     shoot(page, f"lesson-{name}")
@@ -312,3 +316,79 @@ def test_real_examples_words_can_be_edited(server, page):
     settle(page)
     wait_chart(page, "real_coref_top")  # the question stays answered
     assert errors_on(page) == []
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Lesson 6: efficient attention
+# --------------------------------------------------------------------------------------------------------------
+
+EFFICIENT = ("flash", "linformer", "performer", "nystrom", "longformer", "bigbird", "reformer", "sparse", "mqa")
+EXTRA_CHART = {"linformer": "l6_energy", "longformer": "l6_dropped", "bigbird": "l6_dropped", "sparse": "l6_dropped",
+               "reformer": "l6_bucket_map", "mqa": "l6_kv", "flash": "l6_flash_tiles"}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", EFFICIENT)
+def test_efficient_section(server, page, name):
+    cat = urllib.parse.quote("the cat sat on the mat because it was tired")
+    page.goto(f"{server}/efficient?l6_variant={name}&sentence={cat}")
+    settle(page)
+    skip(page, f"l6_predict_{name}")
+    wait_chart(page, "l6_exact")
+    wait_chart(page, "l6_approx")
+    assert plot_data(page, "l6_exact")[0]["y"][:3] == ["[CLS]", "the", "cat"]
+    if name != "flash":
+        wait_chart(page, "l6_sweep")
+    if name in EXTRA_CHART:
+        wait_chart(page, EXTRA_CHART[name])
+    assert errors_on(page) == []
+    shoot(page, f"efficient-{name}")
+
+
+def test_efficient_flash_steps(server, page):
+    page.goto(f"{server}/efficient?l6_variant=flash&l6_tile=4")
+    settle(page)
+    skip(page, "l6_predict_flash")
+    wait_chart(page, "l6_flash_tiles")
+    expect(page.get_by_text("Tile 4 of 4", exact=False)).to_be_visible()  # 8 tokens: 2 × 2 tiles, the last first
+    slider = page.locator(".st-key-l6_step").get_by_role("slider")
+    slider.focus()
+    slider.press("ArrowLeft")
+    page.wait_for_function("() => location.search.includes('l6_step=3')")
+    settle(page)
+    expect(page.get_by_text("Tile 3 of 4", exact=False)).to_be_visible()
+    expect(page.get_by_text("their output still changes", exact=False)).to_be_visible()
+    assert errors_on(page) == []
+    shoot(page, "efficient-flash-step3")
+
+
+def test_efficient_toy_source_and_bad_link(server, page):
+    page.goto(f"{server}/efficient?l6_variant=nonsense&l6_source=toy")
+    settle(page)
+    expect(page.get_by_text("which this lesson does not have", exact=False)).to_be_visible()
+    skip(page, "l6_predict_flash")
+    wait_chart(page, "l6_exact")
+    assert plot_data(page, "l6_exact")[0]["y"][:2] == ["i", "walked"]
+    assert errors_on(page) == []
+    shoot(page, "efficient-toy-bad-link")
+
+
+def test_efficient_swap(server, page):
+    page.goto(f"{server}/efficient-swap?l6b_variant=longformer&l6b_window=3")
+    settle(page)
+    skip(page, "l6b_predict")
+    wait_chart(page, "l6b_cosines")
+    wait_chart(page, "l6b_sim_variant")
+    assert errors_on(page) == []
+    shoot(page, "efficient-swap-longformer")
+
+
+def test_efficient_scaling_lab_measures(server, page):
+    page.goto(f"{server}/efficient-scaling?l6c_max=512")
+    settle(page)
+    skip(page, "l6c_predict")
+    page.locator(".st-key-l6c_run button").click()
+    expect(page.get_by_text("Measured 10 case(s).", exact=False)).to_be_visible(timeout=300_000)
+    settle(page)
+    wait_chart(page, "l6c_median_s", "d.length >= 4")
+    assert errors_on(page) == []
+    shoot(page, "efficient-scaling")

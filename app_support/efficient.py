@@ -1,0 +1,190 @@
+"""Lesson 6's Streamlit side: the variant chooser and its knobs (bound to the URL), and cached results."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+import torch
+
+from app_support import loaders
+from app_support.widgets import check_link, link_value, warn
+from attnviz import lesson6, pretrained
+from attnviz.attention import split_heads
+from attnviz.embeddings import tokenize, vectors_for
+from attnviz.labels import unique_labels
+from attnviz.lesson6 import INFO, KnobValue
+
+SOURCES = {"real": "a head of the pretrained MiniLM", "toy": "12 random heads over GloVe vectors"}
+
+
+def choose_variant(key: str, label: str = "Variant") -> str:
+    """A variant chooser bound to the URL (``?<key>=flash``); a bad link is named and the default shown.
+
+    The options are the short names themselves: a bound widget writes its displayed text into the URL.
+    """
+    raw = link_value(key)
+    names = list(INFO)
+    name = st.selectbox(
+        label, names, key=key, bind="query-params", help=" · ".join(f"{n}: {INFO[n].title}" for n in names)
+    )
+    if raw is not None and raw != name:
+        warn(f"The link asks for the variant “{raw}”, which this lesson does not have: showing {INFO[name].title}.")
+    return name
+
+
+def knob_widgets(prefix: str, name: str, where: object = st) -> dict[str, KnobValue]:
+    """One slider (or choice) per knob of the variant, each bound to the URL as ``<prefix>_<knob>``."""
+    knobs: dict[str, KnobValue] = {}
+    info = INFO[name]
+    columns = where.columns(len(info.knobs))  # type: ignore[attr-defined]
+    for column, knob in zip(columns, info.knobs, strict=True):
+        key = f"{prefix}_{knob.name}"
+        raw = link_value(key)
+        if isinstance(knob.default, str):
+            value = column.radio(
+                knob.label, knob.values, index=knob.values.index(knob.default), key=key, horizontal=True,
+                help=knob.help, bind="query-params",
+            )  # fmt: skip
+        else:
+            value = column.select_slider(
+                knob.label, knob.values, value=knob.default, key=key, help=knob.help, bind="query-params"
+            )
+        check_link(
+            raw,
+            value,
+            f"The link sets {knob.label.lower()} to “{raw}”; the choices are {', '.join(map(str, knob.values))}: "
+            f"using {value}.",
+        )
+        knobs[knob.name] = value
+    return knobs
+
+
+@dataclass(frozen=True, eq=False)
+class HeadInput:
+    """Every head of one layer on the learner's sentence, from the real model or the GloVe toy."""
+
+    source: str  # "real" or "toy"
+    labels: tuple[str, ...]  # T token labels, unique ([CLS], pieces, [SEP] for the real model)
+    notes: tuple[str, ...]  # what to tell the learner (unknown words, truncation)
+    q: torch.Tensor  # (H, T, Dh)
+    k: torch.Tensor  # (H, T, Dh)
+    v: torch.Tensor  # (H, T, Dh)
+
+    @property
+    def length(self) -> int:
+        return int(self.q.shape[-2])
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def head_input(text: str, source: str, layer: int) -> HeadInput:
+    """Q, K, V of every head of ``layer`` (0-based; ignored for the toy) on the sentence."""
+    if source == "real":
+        model = loaders.model()
+        fwd = pretrained.forward(model, text)
+        x = fwd.layers[layer].input  # (T, D)
+        w = model.layers[layer]
+        heads = model.n_heads
+        q = split_heads(x @ w.w_q + w.b_q, heads)  # (H, T, Dh)
+        k = split_heads(x @ w.w_k + w.b_k, heads)  # (H, T, Dh)
+        v = split_heads(x @ w.w_v + w.b_v, heads)  # (H, T, Dh)
+        labels = unique_labels(fwd.tokens.pieces)
+        notes = tuple(fwd.tokens.notes)
+        return HeadInput("real", tuple(labels), notes, q.float().cpu(), k.float().cpu(), v.float().cpu())
+    kv = loaders.glove()
+    tokens = tokenize(text, kv)
+    notes = []
+    if tokens.unknown:
+        notes.append("Not in the GloVe vocabulary, so left out: " + ", ".join(f"“{w}”" for w in tokens.unknown[:12]))
+    if tokens.truncated:
+        notes.append(f"Only the first {len(tokens.words)} known words are used.")
+    if not tokens.words:
+        empty = torch.zeros(lesson6.TOY_HEADS, 0, lesson6.TOY_WIDTH)
+        return HeadInput("toy", (), tuple(notes), empty, empty, empty)
+    x = vectors_for(kv, tokens.words, "cpu")  # (T, 50)
+    q, k, v = lesson6.toy_qkv(x)
+    return HeadInput("toy", tuple(tokens.labels), tuple(notes), q, k, v)
+
+
+def _knob_items(knobs: dict[str, KnobValue]) -> tuple[tuple[str, KnobValue], ...]:
+    return tuple(sorted(knobs.items()))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def run(text: str, source: str, layer: int, head: int, name: str, knobs: tuple) -> lesson6.Run:
+    """One variant against exact attention on one head (see `attnviz.lesson6.run_variant`)."""
+    inp = head_input(text, source, layer)
+    return lesson6.run_variant(name, inp.q, inp.k, inp.v, dict(knobs), head)
+
+
+@st.cache_data(show_spinner="Measuring the error at every setting…", max_entries=32)
+def sweep(text: str, source: str, layer: int, head: int, name: str, knobs: tuple, knob: str) -> lesson6.Sweep:
+    inp = head_input(text, source, layer)
+    return lesson6.sweep(name, inp.q, inp.k, inp.v, dict(knobs), knob, head)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def spectrum(text: str, source: str, layer: int) -> lesson6.Spectrum:
+    """Singular values of every head's exact attention map in the layer."""
+    from attnviz.attention import scaled_dot_product
+
+    inp = head_input(text, source, layer)
+    return lesson6.spectrum(scaled_dot_product(inp.q, inp.k, inp.v).weights)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def flash(text: str, source: str, layer: int, head: int, tile: int):
+    """The tiled pass on one head with every step recorded."""
+    inp = head_input(text, source, layer)
+    return lesson6.flash_steps(inp.q[head], inp.k[head], inp.v[head], tile)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def head_changes(text: str, source: str, layer: int, groups: int) -> np.ndarray:
+    inp = head_input(text, source, layer)
+    return lesson6.head_changes(inp.q, inp.k, inp.v, groups)
+
+
+@st.cache_data(show_spinner="Running the model with and without the variant…", max_entries=32)
+def swap(texts: tuple[str, ...], name: str, knobs: tuple) -> lesson6.Swap:
+    return lesson6.swap(loaders.model(), texts, name, dict(knobs))
+
+
+def knob_key(knobs: dict[str, KnobValue]) -> tuple:
+    """The knobs as a hashable, ordered cache key."""
+    return _knob_items(knobs)
+
+
+# ---------------------------------------------------------------------------------------------- scaling lab
+
+
+@st.cache_resource
+def measurement_lock() -> threading.Lock:
+    """One measurement at a time in this server process: timings of two at once would measure each other."""
+    return threading.Lock()
+
+
+class _Missing(Exception):
+    """A measurement not stored yet (an exception is never cached)."""
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _stored(device: str, case: str, n: int, _result: dict | None = None) -> dict:
+    if _result is None:
+        raise _Missing
+    return _result
+
+
+def stored(device: str, case: str, n: int) -> dict | None:
+    """A finished measurement of ``case`` at length ``n`` on ``device``, or None."""
+    try:
+        return _stored(device, case, n)
+    except _Missing:
+        return None
+
+
+def keep(device: str, case: str, n: int, result: dict) -> None:
+    """Store a measurement that completed (a cancelled one never gets here)."""
+    _stored(device, case, n, _result=result)

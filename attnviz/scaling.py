@@ -1,0 +1,326 @@
+"""Time and peak memory of one attention variant at one sequence length, measured in a fresh process.
+
+Shared by `bench/bench_efficient.py` (the committed tables) and lesson 6's scaling lab (live on the learner's
+device), so both measure the same thing the same way.
+
+Each case runs in its own Python process (``python -m attnviz.scaling '<json task>'``), so that one case's
+memory never counts in another's. On the CPU "extra memory" is the peak resident set (VmHWM, reset just before
+the call) minus the resident set once the inputs exist; on CUDA it is torch.cuda.max_memory_allocated minus
+what was allocated before the call. The driver side (`run_case`) polls the child and calls back between polls,
+so a caller can draw progress, and kills the child if the caller is interrupted.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from attnviz.errors import AttnvizInputError
+
+HEADS, WIDTH = 8, 64  # H and Dh of every timed case (float32, batch 1)
+MILLION = 1 << 20
+CASES = ("sdpa", "plain", "flash", "linformer", "performer", "nystrom", "nystrom-svd", "longformer", "bigbird",
+         "reformer", "sparse", "mqa")  # fmt: skip
+# the settings of each case: those the issue named, the papers' usual ones for the rest
+SETTINGS = {
+    "sdpa": "torch.nn.functional.scaled_dot_product_attention",
+    "plain": "attention.scaled_dot_product (keeps scores, scaled and weights)",
+    "flash": "block_q=256, block_k=256",
+    "linformer": "k=256 (projections drawn once, outside the timing, like weights)",
+    "performer": "m=256 orthogonal features (drawn inside the call)",
+    "nystrom": "m=64 landmarks, 6 pseudo-inverse iterations",
+    "nystrom-svd": "m=64 landmarks, torch.linalg.pinv instead of the iteration",
+    "longformer": "w=256, 2 global tokens",
+    "bigbird": "block 64, 3 window + 2 global + 3 random blocks",
+    "reformer": "shared QK, n_buckets=n/64 (chunks of 128), 1 round",
+    "sparse": "strided, l=round(√n), causal",
+    "mqa": "1 K/V head for 8 query heads, flash inside (block_q=2048)",
+}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Worker side: one case in this process
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _rss_kib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def _reset_peak() -> bool:
+    """Reset VmHWM to the current resident set (Linux ≥ 4.0); False if not allowed."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def nominal_flops(name: str, n: int, heads: int = HEADS, d: int = WIDTH) -> float:
+    """The multiply-adds (×2) each algorithm is designed to do; not counting softmax or masking."""
+    full = 4.0 * n * n * d * heads
+    if name in ("sdpa", "plain", "flash", "mqa"):
+        return full
+    if name == "linformer":
+        return 8.0 * n * min(256, n) * d * heads  # E·K, F·V, Q·(EK)ᵀ, P·(FV)
+    if name == "performer":
+        return 8.0 * n * 256 * d * heads  # φ(K), φ(K)ᵀV, φ(Q), φ(Q)·(φ(K)ᵀV)
+    if name.startswith("nystrom"):
+        return 12.0 * n * 64 * d * heads  # landmarks, F, B, B·V, F·(A⁺BV)
+    if name == "longformer":
+        return 4.0 * n * min(256, n) * d * heads
+    if name == "bigbird":
+        return 4.0 * n * min(8 * 64, n) * d * heads
+    if name == "reformer":
+        return 4.0 * n * min(256, n) * d * heads  # each chunk of 128 against 2 chunks
+    if name == "sparse":
+        stride = max(1, round(math.sqrt(n)))
+        return 4.0 * n * (stride + n / stride) / 2 * d * heads  # causal: half of band + strided
+    raise ValueError(name)
+
+
+def inputs_for_timing(n: int, device: str):
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    return tuple(torch.randn(1, HEADS, n, WIDTH, generator=g).to(device) for _ in range(3))  # (1, H, n, Dh) each
+
+
+def make_case(name: str, q, k, v):
+    """A zero-argument function for one timed case; anything it needs besides the call is made here."""
+    import torch.nn.functional as F
+
+    from attnviz.attention import scaled_dot_product
+    from attnviz.efficient import (
+        bigbird_attention,
+        flash_attention,
+        grouped_query_attention,
+        linformer_attention,
+        linformer_projection,
+        longformer_attention,
+        nystrom_attention,
+        performer_attention,
+        reformer_attention,
+        sparse_attention,
+    )
+
+    n, device = q.shape[-2], q.device
+    if name == "sdpa":
+        return lambda: F.scaled_dot_product_attention(q, k, v)
+    if name == "plain":
+        return lambda: scaled_dot_product(q, k, v)
+    if name == "flash":
+        return lambda: flash_attention(q, k, v)
+    if name == "linformer":
+        e, f = (p.to(device) for p in linformer_projection(min(256, n), n, seed=0, n=2))
+        return lambda: linformer_attention(q, k, v, proj_k=e, proj_v=f)
+    if name == "performer":
+        return lambda: performer_attention(q, k, v, n_features=256)
+    if name == "nystrom":
+        return lambda: nystrom_attention(q, k, v, n_landmarks=64)
+    if name == "nystrom-svd":
+        return lambda: nystrom_attention(q, k, v, n_landmarks=64, pinv="svd")
+    if name == "longformer":
+        return lambda: longformer_attention(q, k, v, window=256, global_tokens=(0, 1))
+    if name == "bigbird":
+        return lambda: bigbird_attention(q, k, v)
+    if name == "reformer":
+        return lambda: reformer_attention(q, q, v, n_buckets=max(2, n // 64))
+    if name == "sparse":
+        return lambda: sparse_attention(q, k, v, pattern="strided")
+    if name == "mqa":
+        # the 8 query heads become 8× the query rows against one K/V head: 8× taller tiles keep them as big
+        k1, v1 = k[:, :1].contiguous(), v[:, :1].contiguous()
+        tiled = functools.partial(flash_attention, block_q=256 * HEADS)
+        return lambda: grouped_query_attention(q, k1, v1, attend=tiled)
+    raise ValueError(name)
+
+
+def time_and_memory(fn, device: str, min_reps: int, budget_s: float) -> dict:
+    """Warm call, then repetitions; median time and peak extra memory."""
+    import gc
+
+    import torch
+
+    cuda = device.startswith("cuda")
+
+    def sync() -> None:
+        if cuda:
+            torch.cuda.synchronize()
+
+    gc.collect()
+    sync()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+    else:
+        base = _rss_kib("VmRSS") * 1024
+        reset = _reset_peak()
+    times = []
+    start = time.perf_counter()
+    while True:
+        t0 = time.perf_counter()
+        out = fn()
+        sync()
+        times.append(time.perf_counter() - t0)
+        del out
+        if len(times) > min_reps and time.perf_counter() - start > budget_s:
+            break
+        if len(times) >= 25:
+            break
+    warm = sorted(times[1:])  # the first call warms up
+    if cuda:
+        peak = torch.cuda.max_memory_allocated() - base
+    else:
+        peak = _rss_kib("VmHWM") * 1024 - base if reset else float("nan")
+    return {"median_s": warm[len(warm) // 2], "reps": len(warm), "extra_bytes": peak}
+
+
+def worker_time(
+    name: str, n: int, device: str, quick: bool, min_reps: int | None = None, budget_s: float | None = None
+) -> dict:
+    """One variant at one length: median time, peak extra memory, and the nominal GFLOP it performs.
+
+    ``min_reps`` and ``budget_s`` override what ``quick`` chooses (the scaling lab wants a few repetitions even
+    when quick: the first calls in a fresh process are slow).
+    """
+    fn = make_case(name, *inputs_for_timing(n, device))
+    reps = (1 if quick else 3) if min_reps is None else min_reps
+    budget = (0.5 if quick else 2.0) if budget_s is None else budget_s
+    result = time_and_memory(fn, device, min_reps=reps, budget_s=budget)
+    result["gflop"] = nominal_flops(name, n) / 1e9
+    return result
+
+
+def worker_million(device: str, quick: bool) -> dict:
+    """Sliding-window attention (w=256, 2 global tokens, H=1, d=64) over 2^20 tokens."""
+    import torch
+
+    from attnviz.efficient import longformer_attention
+
+    n = (1 << 16) if quick else MILLION
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(1, 1, n, WIDTH, generator=g).to(device) for _ in range(3))  # (1, 1, n, Dh) each
+    result = time_and_memory(
+        lambda: longformer_attention(q, k, v, window=256, global_tokens=(0, 1)),
+        device,
+        min_reps=1 if quick else 2,
+        budget_s=0.0,
+    )
+    result.update(n=n, gflop=4.0 * n * 256 * WIDTH / 1e9)
+    return result
+
+
+WORKERS: dict[str, Callable[..., dict]] = {"time": worker_time, "million": worker_million}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Driver side: a fresh process per case
+# ----------------------------------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Interrupted(Exception):
+    """The callback asked the measurement to stop."""
+
+
+def run_case(
+    task: dict,
+    *,
+    timeout: float = 300.0,
+    tick: Callable[[float], None] | None = None,
+    poll_s: float = 0.2,
+    python: str = sys.executable,
+) -> dict:
+    """Run one task (``{"task": "time", "name": ..., "n": ..., "device": ..., "quick": ...}``) in a new process.
+
+    ``tick(elapsed_seconds)`` is called between polls; whatever it raises stops the measurement, and the child
+    is killed on the way out (also on a timeout). Returns the worker's dict, or ``{"error": ...}``.
+    """
+    command = [python, "-m", "attnviz.scaling", json.dumps(task)]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    start = time.monotonic()
+    try:
+        while proc.poll() is None:
+            elapsed = time.monotonic() - start
+            if elapsed > timeout:
+                return {"error": f"stopped after {timeout:.0f} s"}
+            if tick is not None:
+                tick(elapsed)
+            time.sleep(poll_s)
+        out, err = proc.communicate()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    if proc.returncode or not lines:
+        return {"error": (err.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]}
+    return json.loads(lines[-1])
+
+
+@dataclass(frozen=True)
+class Crossover:
+    """Where one variant's curve crosses another's."""
+
+    n: float  # sequence length at the crossing (interpolated on log-log axes)
+    value: float  # the measurement there (seconds or bytes)
+    faster: str  # which of the two is lower beyond the crossing
+
+
+def crossovers(
+    sizes: Sequence[int], a: Sequence[float], b: Sequence[float], name_a: str, name_b: str
+) -> list[Crossover]:
+    """The points where curve ``a`` and curve ``b`` (same sizes) cross, by straight lines between the measured
+    points on log-log axes. A missing (non-positive or NaN) point breaks the curve there.
+    """
+    if not (len(sizes) == len(a) == len(b)):
+        raise ValueError("sizes and both curves must have the same length")
+    found: list[Crossover] = []
+    for i in range(len(sizes) - 1):
+        pts = (a[i], a[i + 1], b[i], b[i + 1])
+        if not all(p > 0 and math.isfinite(p) for p in pts):
+            continue
+        d0 = math.log(a[i]) - math.log(b[i])
+        d1 = math.log(a[i + 1]) - math.log(b[i + 1])
+        if d0 == 0 or d0 * d1 >= 0:
+            continue
+        f = d0 / (d0 - d1)  # where the difference of the logs is 0
+        x = math.exp(math.log(sizes[i]) + f * (math.log(sizes[i + 1]) - math.log(sizes[i])))
+        y = math.exp(math.log(a[i]) + f * (math.log(a[i + 1]) - math.log(a[i])))
+        found.append(Crossover(n=x, value=y, faster=name_a if d1 < 0 else name_b))
+    return found
+
+
+def check_sizes(sizes: Sequence[int], limit: int) -> list[int]:
+    """Sizes a learner asked for, sorted; AttnvizInputError beyond ``limit``."""
+    out = sorted({int(n) for n in sizes})
+    if not out or out[0] < 1:
+        raise AttnvizInputError("choose at least one sequence length of 1 or more")
+    if out[-1] > limit:
+        raise AttnvizInputError(f"this device measures up to {limit:,} tokens, not {out[-1]:,}")
+    return out
+
+
+def main(argv: Sequence[str]) -> None:
+    task = json.loads(argv[0])
+    kind = task.pop("task")
+    print(json.dumps(WORKERS[kind](**task)), flush=True)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    main(sys.argv[1:])

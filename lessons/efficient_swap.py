@@ -1,0 +1,87 @@
+"""Lesson 6b: put an efficient variant in every layer of the pretrained model and see what the embedding keeps."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from app_support import efficient, sentence, show
+from app_support.widgets import EDIT, md_escape, predict_first, warn
+from attnviz import AttnvizInputError, plots
+from attnviz.lesson6 import INFO
+
+OTHERS = 4  # ready sentences compared with the learner's
+
+st.title("6b · Swap into the real model")
+st.markdown(
+    "Page 6 compared one head at a time. Here the variant replaces attention in **all 72 heads** of MiniLM at once, "
+    "and the errors pile up layer after layer. What the model is for, a sentence embedding, tells how much is left: "
+    "the cosine between the embedding with the variant and the one with exact attention (1 means unchanged), and "
+    "whether the similarities between sentences keep their order."
+)
+text = sentence.current()
+if not text.strip():
+    st.warning("The sentence box is empty. Type a sentence in the sidebar, or pick a ready one.", icon=EDIT)
+    st.stop()
+
+c1, c2 = st.columns([1, 2])
+with c1:
+    name = efficient.choose_variant("l6b_variant")
+info = INFO[name]
+knobs = efficient.knob_widgets("l6b", name, where=c2)
+others = [p for p in sentence.PRESETS if p.strip().lower() != text.strip().lower()][:OTHERS]
+texts = (text, *others)
+try:
+    swap = efficient.swap(texts, name, efficient.knob_key(knobs))
+except AttnvizInputError as err:
+    warn(str(err))
+    st.stop()
+st.caption(
+    "Knobs larger than a sentence allows are cut to its length, sentence by sentence. The same setting is used in "
+    "every layer and head."
+)
+
+show.step(f"Your sentence with {info.title} in every layer")
+mine = swap.cosine_to_exact[0]
+answered = predict_first(
+    "l6b_predict",
+    f"After six layers of {info.title}, how close will your sentence's embedding stay to the exact one (cosine)?",
+    ["above 0.99: practically the same", "0.9 to 0.99: close", "below 0.9: noticeably moved"],
+    correct=0 if mine > 0.99 else (1 if mine > 0.9 else 2),
+    explain=f"The cosine is {mine:.6f}. "
+    + ("The variant computes the same attention, so only float rounding differs." if mine > 0.999999 else "")
+    + ("" if mine > 0.999999 else "Each layer's small error changes the next layer's input, and they add up."),
+)
+if not answered:
+    st.stop()
+m1, m2 = st.columns(2)
+m1.metric("Cosine with the exact embedding", f"{mine:.6f}")
+m2.metric("Pairs of similarities kept in order", f"{swap.order_kept:.0%}")
+short = [t if len(t) <= 40 else t[:38] + "…" for t in swap.texts]
+short[0] = "your sentence: " + short[0]
+show.chart(
+    plots.bars(short, swap.cosine_to_exact, horizontal=True, value_name="cosine with exact", decimals=4,
+               highlight=[0], height=120 + 40 * len(short), title="Each sentence: embedding with the variant vs exact"),
+    key="l6b_cosines", name="swap cosines",
+)  # fmt: skip
+
+show.step("Do the sentences keep their order of similarity?")
+left, right = st.columns(2)
+labels = [f"{i + 1}" for i in range(len(texts))]
+show.chart(
+    plots.heatmap(swap.exact_similarity, labels, labels, title="Exact attention", value_name="cosine",
+                  diverging=False, zrange=(0.0, 1.0), narrow=True, row_title="sentence", col_title="sentence"),
+    key="l6b_sim_exact", name="similarity exact", where=left,
+)  # fmt: skip
+show.chart(
+    plots.heatmap(swap.variant_similarity, labels, labels, title=f"With {info.title}", value_name="cosine",
+                  diverging=False, zrange=(0.0, 1.0), narrow=True, row_title="sentence", col_title="sentence"),
+    key="l6b_sim_variant", name="similarity variant", where=right,
+)  # fmt: skip
+st.dataframe(pd.DataFrame({"sentence": list(swap.texts)}, index=pd.Index(labels, name="#")), key="l6b_texts")
+iu = np.triu_indices(len(texts), k=1)
+moved = float(np.abs(swap.exact_similarity[iu] - swap.variant_similarity[iu]).max()) if len(texts) > 1 else 0.0
+st.caption(
+    f"Of all pairs of sentence pairs, {swap.order_kept:.0%} keep which of the two is more similar; the largest "
+    f"change of one similarity is {moved:.3f}. A search engine built on these embeddings ranks by this order."
+)
+st.caption(f"Sentences 2–{len(texts)} are the course's ready sentences; yours is “{md_escape(text)}”.")

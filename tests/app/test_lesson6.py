@@ -1,0 +1,273 @@
+"""Lesson 6 (efficient attention), 6b (a variant swapped into the model) and 6c (the scaling lab), by widget key."""
+
+import numpy as np
+import pytest
+
+from attnviz.lesson6 import INFO
+from tests.app.test_lesson5 import arr, chart, keys, ok, run, warnings, z
+from tests.app.test_pages import _reveal_all, plain
+
+PAGE, SWAP, SCALING = "lessons/efficient.py", "lessons/efficient_swap.py", "lessons/efficient_scaling.py"
+CAT = "the cat sat on the mat because it was tired"
+
+
+def figures(at) -> dict[str, tuple[str, str]]:
+    """The error table: figure → (variant, uniform)."""
+    frame = next(d.value for d in at.dataframe if "this variant" in d.value.columns)
+    return {idx: (row["this variant"], row["uniform (every key the same)"]) for idx, row in frame.iterrows()}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 6 · one section per variant
+# --------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(INFO))
+def test_every_variant_section(app, name):
+    at = ok(app(PAGE, l6_variant=name))
+    assert at.selectbox(key="l6_variant").value == name
+    assert any(INFO[name].title in h.value for h in at.header)
+    assert at.radio(key=f"l6_predict_{name}") is not None
+    assert "l6_exact" not in keys(at)  # the maps wait for the prediction
+    at = ok(_reveal_all(at))
+    exact, approx = chart(at, "l6_exact"), chart(at, "l6_approx")
+    e = z(exact["data"][0])
+    assert e.shape == (8, 8)  # [CLS] I walked by the river bank [SEP]
+    assert exact["data"][0]["y"][0] == "[CLS]"
+    assert np.allclose(np.nansum(e, axis=1), 1, atol=1e-3)
+    assert z(approx["data"][0]).shape == (8, 8)
+    table = figures(at)
+    assert float(table["output: relative error ‖O − O_exact‖ / ‖O_exact‖"][1]) > 0  # uniform is never exact here
+    if name != "flash":
+        assert "l6_sweep" in keys(at)
+    if INFO[name].kind == "pattern":
+        assert len(exact["data"]) == 2  # the pattern's grey cover over the real heatmap
+        assert "l6_dropped" in keys(at)
+
+
+def test_flash_step_through_and_memory(app):
+    at = ok(_reveal_all(app(PAGE, l6_variant="flash", l6_tile="3")))
+    slider = at.slider(key="l6_step")
+    assert slider.max == 9  # 8 tokens in tiles of 3: 3 row blocks × 3 key blocks
+    diff = next(m.value for m in at.metric if m.label == "Largest difference from exact attention")
+    assert float(diff) < 1e-5
+    assert float(figures(at)["output: relative error ‖O − O_exact‖ / ‖O_exact‖"][0]) < 1e-5
+    run(slider.set_value(1))
+    tiles = chart(at, "l6_flash_tiles")
+    scores = z(tiles["data"][0])
+    assert np.isfinite(scores[:3, :3]).all() and np.isnan(scores[3:, :]).all() and np.isnan(scores[:, 3:]).all()
+    assert tiles["layout"]["shapes"][0]["x1"] == 2.5  # the framed tile is keys 1–3
+    rows = next(d.value for d in at.dataframe if "running max m" in d.value.columns)
+    assert len(rows) == 3
+    partial = z(chart(at, "l6_flash_partial")["data"][0])
+    assert np.abs(partial).max() > 1e-4  # after the first tile the rows have not seen every key
+    run(slider.set_value(3))
+    partial = z(chart(at, "l6_flash_partial")["data"][0])
+    assert np.abs(partial).max() < 1e-5  # the first row block has now seen all keys: final
+    assert any("output is final" in c.value for c in at.caption)
+    labels = [m.label for m in at.metric]
+    assert "The T×T score matrix would need" in labels and "One tile and its rows' running figures" in labels
+
+
+def test_flash_prediction_is_checked(app):
+    at = ok(app(PAGE, l6_variant="flash"))
+    run(at.radio(key="l6_predict_flash").set_value("the same, up to rounding"))
+    assert any(s.value.startswith("Right.") for s in at.success)
+
+
+def test_linformer_singular_values_and_rank(app):
+    at = ok(app(PAGE, l6_variant="linformer", l6_rank="100000"))
+    assert any("100000" in w for w in warnings(at))  # the link's value is not on the list: said once
+    at = ok(_reveal_all(at))
+    assert at.select_slider(key="l6_rank").value == 4
+    sv = arr(chart(at, "l6_sv")["data"][0]["y"])
+    assert len(sv) == 8 and (np.diff(sv) <= 1e-9).all()  # largest first
+    energy = chart(at, "l6_energy")
+    assert len(energy["data"]) == 12  # every head of the layer
+    traces = {t["name"]: t for t in chart(at, "l6_sweep")["data"]}
+    variant, best = arr(traces["variant"]["y"]), arr(traces["best rank-k matrix (SVD)"]["y"])
+    assert (best <= variant + 1e-6).all() and best[-1] < 1e-6  # nothing beats the truncated SVD; k = T is exact
+    run(at.select_slider(key="l6_rank").set_value(64))
+    assert any("more than your 8 tokens" in plain(i) for i in at.info)
+    assert float(figures(at)["output: relative error ‖O − O_exact‖ / ‖O_exact‖"][0]) < 1e-4  # pooling at k = T
+
+
+def test_performer_band_over_seeds(app):
+    at = ok(_reveal_all(app(PAGE, l6_variant="performer")))
+    sweep = chart(at, "l6_sweep")
+    assert sweep["data"][0]["fill"] == "toself"  # the band over the draws
+    assert any("5 random draws" in c.value for c in at.caption)
+    assert sweep["layout"]["xaxis"]["type"] == "log"
+
+
+def test_reformer_buckets_and_rounds(app):
+    at = ok(_reveal_all(app(PAGE, l6_variant="reformer", l6_buckets="8", l6_rounds="3")))
+    buckets = chart(at, "l6_bucket_map")
+    assert z(buckets["data"][0]).shape == (3, 8)
+    assert "bucket" in buckets["data"][0]["text"][0][0]
+
+
+def test_mqa_kv_meter(app):
+    at = ok(_reveal_all(app(PAGE, l6_variant="mqa", l6_groups="12")))
+    # twelve groups is ordinary multi-head: nothing moves
+    assert float(figures(at)["attention matrix: relative error ‖A − A_exact‖ / ‖A_exact‖"][0]) < 1e-5
+    meter = chart(at, "l6_kv")
+    assert meter["data"][0]["orientation"] == "h"
+    run(at.selectbox(key="l6_shape").set_value("Llama 2 7B"))
+    run(at.select_slider(key="l6_ctx").set_value(32768))
+    gib = arr(chart(at, "l6_kv")["data"][0]["x"])
+    assert gib.max() == pytest.approx(2 * 32 * 32 * 32768 * 128 * 2 / 2**30)  # 16 GiB at 32k tokens, fp16
+    run(at.select_slider(key="l6_groups").set_value(1))
+    assert float(figures(at)["attention matrix: relative error ‖A − A_exact‖ / ‖A_exact‖"][0]) > 0.01
+
+
+def test_glove_toy_source(app):
+    at = ok(_reveal_all(app(PAGE, l6_variant="longformer", l6_source="toy", sentence=CAT)))
+    exact = chart(at, "l6_exact")
+    assert exact["data"][0]["y"][:3] == ["the", "cat", "sat"]
+    assert z(exact["data"][0]).shape == (10, 10)
+    assert at.selectbox(key="l6_head").value == 1
+
+
+@pytest.mark.parametrize(
+    "query,message",
+    [
+        ({"l6_variant": "nonsense"}, "nonsense"),
+        ({"l6_variant": "linformer", "l6_rank": "-3"}, "-3"),
+        ({"l6_variant": "performer", "l6_features": "lots"}, "lots"),
+        ({"l6_variant": "reformer", "l6_buckets": "3"}, "3"),
+        ({"l6_layer": "9"}, "layers 1 to 6"),
+        ({"l6_head": "0"}, "heads 1 to 12"),
+        ({"l6_variant": "flash", "l6_step": "999"}, "999"),
+    ],
+)
+def test_bad_settings_in_the_link(app, query, message):
+    at = ok(app(PAGE, **query))
+    seen = warnings(at)  # a setting drawn at once warns on the first run, one behind the question after it
+    at = ok(_reveal_all(at))
+    seen += warnings(at)
+    assert any(message in w for w in seen), seen
+    assert "l6_exact" in keys(at)
+
+
+@pytest.mark.parametrize("name", list(INFO))
+def test_extreme_knobs(app, name):
+    """The largest and the smallest value of every knob, from the link."""
+    for pick in (0, -1):
+        query = {f"l6_{k.name}": str(k.values[pick]) for k in INFO[name].knobs}
+        at = ok(_reveal_all(app(PAGE, l6_variant=name, **query)))
+        assert "l6_approx" in keys(at)
+        assert not warnings(at)
+
+
+KNOBS = [(name, knob.name) for name, info in INFO.items() for knob in info.knobs]
+
+
+@pytest.mark.parametrize("name,knob", KNOBS)
+def test_every_knob_moves_by_widget(app, name, knob):
+    """(The URL side of a bound widget is the browser's: tests/e2e checks it.)"""
+    at = ok(_reveal_all(app(PAGE, l6_variant=name, sentence=CAT)))
+    spec = next(k for k in INFO[name].knobs if k.name == knob)
+    other = spec.values[-1] if spec.default != spec.values[-1] else spec.values[0]
+    kind = "radio" if isinstance(spec.default, str) else "select_slider"
+    before = z(chart(at, "l6_approx")["data"][0])
+    run(getattr(at, kind)(key=f"l6_{knob}").set_value(other))
+    assert getattr(at, kind)(key=f"l6_{knob}").value == other
+    after = z(chart(at, "l6_approx")["data"][0])
+    if name != "flash":  # flash is exact at every tile size: only the steps change
+        assert not np.allclose(before, after, equal_nan=True), f"{name}: {knob} = {other} changed nothing"
+    else:  # 64 tokens a side: the 12 tokens fit one tile, so there is nothing to step through
+        assert any("One tile holds the whole matrix" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("text", ["bank", "", "zzqx qqvv"])
+def test_odd_sentences(app, text):
+    at = ok(app(PAGE, sentence=text, l6_variant="sparse"))
+    if not text:
+        assert any("empty" in plain(w) for w in at.warning)
+        return
+    at = ok(_reveal_all(at))
+    assert "l6_exact" in keys(at)  # the real model reads any text: [CLS] … [SEP]
+    at = ok(app(PAGE, sentence=text, l6_variant="sparse", l6_source="toy"))
+    if text == "bank":
+        ok(_reveal_all(at))
+        assert z(chart(at, "l6_exact")["data"][0]).shape == (1, 1)
+    else:
+        assert any("vocabulary" in w for w in warnings(at))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 6b · swap into the model
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_swap_flash_is_exact(app):
+    at = ok(app(SWAP, l6b_variant="flash"))
+    run(at.radio(key="l6b_predict").set_value("above 0.99: practically the same"))
+    assert any(s.value.startswith("Right.") for s in at.success)
+    cosine = next(m.value for m in at.metric if m.label == "Cosine with the exact embedding")
+    assert float(cosine) == pytest.approx(1.0, abs=1e-6)
+    assert next(m.value for m in at.metric if m.label == "Pairs of similarities kept in order") == "100%"
+    assert {"l6b_cosines", "l6b_sim_exact", "l6b_sim_variant"} <= keys(at)
+
+
+def test_swap_a_lossy_variant_moves_the_embedding(app):
+    at = ok(_reveal_all(app(SWAP, l6b_variant="longformer", l6b_window="1", l6b_globals="0")))
+    cosine = float(next(m.value for m in at.metric if m.label == "Cosine with the exact embedding"))
+    assert cosine < 0.999
+    run(at.select_slider(key="l6b_window").set_value(33))
+    assert float(next(m.value for m in at.metric if m.label == "Cosine with the exact embedding")) > 0.9999
+
+
+def test_swap_bad_link(app):
+    at = ok(app(SWAP, l6b_variant="<script>"))
+    assert any("<script>" in w for w in warnings(at))
+    assert at.selectbox(key="l6b_variant").value == "flash"
+    at = ok(app(SWAP, l6b_variant="performer", l6b_features="0"))
+    assert any("0" in w and "features" in w for w in warnings(at))
+    ok(_reveal_all(at))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 6c · the scaling lab
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_scaling_page_without_measuring(app):
+    at = ok(_reveal_all(app(SCALING)))
+    assert at.button(key="l6c_run") is not None
+    assert at.button(key="l6c_million") is not None
+    table = next(d.value for d in at.dataframe if "choose it for" in d.value.columns)
+    assert len(table) == len(INFO)
+    reference = [plain(i) for i in at.info] + [e.label for e in at.expander]
+    assert any("RESULTS.md" in r for r in reference)
+
+
+def test_scaling_measures_and_plots(app):
+    at = ok(app(SCALING, l6c_max="512"))
+    at.multiselect(key="l6c_cases").set_value(["sdpa", "longformer"]).run()
+    ok(at)
+    at.button(key="l6c_run").click().run(timeout=600)
+    ok(_reveal_all(at))
+    time_chart = chart(at, "l6c_median_s")
+    assert {t["name"] for t in time_chart["data"]} >= {"Longformer"}
+    assert time_chart["layout"]["xaxis"]["type"] == "log" and time_chart["layout"]["yaxis"]["type"] == "log"
+    shown = next(d.value for d in at.dataframe if "GFLOP/s (nominal)" in d.value.columns)
+    assert set(shown["n"]) == {256, 512}
+    assert "Measure 0 new case(s)" in at.button(key="l6c_run").label  # kept: nothing new to measure
+
+
+def test_scaling_bad_link(app):
+    at = ok(app(SCALING, l6c_max="1000000"))
+    assert any("1000000" in w for w in warnings(at))
+    assert at.select_slider(key="l6c_max").value == 2048
+
+
+def test_scaling_million_tokens_button(app):
+    at = ok(_reveal_all(app(SCALING)))
+    at.button(key="l6c_million").click().run(timeout=600)
+    ok(at)
+    labels = {m.label: m.value for m in at.metric}
+    assert float(labels["Time"].rstrip(" s")) > 0
+    assert "GFLOP/s" in labels["Throughput"]
+    assert any("69 GFLOP" in c.value for c in at.caption)  # 4 · 2^20 · 256 · 64 = 68.7 billion
