@@ -110,19 +110,18 @@ def side_by_side(run: lesson6.Run, labels: list[str], title: str, name: str) -> 
         plots.heatmap(exact, labels, labels, title="Exact: softmax(Q·Kᵀ/√d)", row_title="query", col_title="key",
                       value_name="weight", diverging=False, zmax=1.0, narrow=True, top_k=top_k, overlay=cover,
                       overlay_name="outside the pattern"),
-        key="l6_exact", name="exact attention", where=left,
+        key="l6_exact", name="exact attention", where=left, csv=(exact, labels, labels),
     )  # fmt: skip
     low = float(min(approx.min(), 0.0))
     show.chart(
         plots.heatmap(approx, labels, labels, title=title, row_title="query", col_title="key", value_name="weight",
                       diverging=low < 0, zmax=None if low < 0 else 1.0, narrow=True, top_k=top_k),
-        key="l6_approx", name=f"{name} attention", where=right,
+        key="l6_approx", name=f"{name} attention", where=right, csv=(approx, labels, labels),
     )  # fmt: skip
     if cover is not None:
         left.caption("Grey cells are outside the pattern: the variant never computes them.")
     if low < 0:
         right.caption(f"Some weights are negative (down to {low:.2f}): this approximation is not a softmax.")
-    show.matrix_download(approx, labels, labels, key="l6_csv", name=f"{name} attention", where=right)
 
 
 def sweep_chart(
@@ -198,7 +197,7 @@ def flash_section(text: str, source: str, layer: int, head: int, tile: int, labe
         plots.heatmap(scores, labels, labels, title="Scaled scores computed so far (framed: this tile)",
                       row_title="query", col_title="key", value_name="score", narrow=True,
                       boxes=[spans[step - 1]], top_k=None, overlay=done == 0, overlay_name="not computed yet"),
-        key="l6_flash_tiles", name="flash tiles", where=left,
+        key="l6_flash_tiles", name="flash tiles", where=left, csv=(scores, labels, labels),
     )  # fmt: skip
     rows = list(range(now.q_start, now.q_stop))
     table = pd.DataFrame(
@@ -224,6 +223,7 @@ def flash_section(text: str, source: str, layer: int, head: int, tile: int, labe
                       row_title="query", col_title="output number", value_name="difference", cell_text=False,
                       height=140 + 30 * len(rows)),
         key="l6_flash_partial", name="flash partial output",
+        csv=(partial - final, [labels[r] for r in rows], [str(i + 1) for i in range(partial.shape[1])]),
     )  # fmt: skip
     last_tile_of_rows = now.k_stop >= t
     st.caption(

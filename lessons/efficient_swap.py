@@ -70,12 +70,13 @@ labels = [f"{i + 1}" for i in range(len(texts))]
 show.chart(
     plots.heatmap(swap.exact_similarity, labels, labels, title="Exact attention", value_name="cosine",
                   diverging=False, zrange=(0.0, 1.0), narrow=True, row_title="sentence", col_title="sentence"),
-    key="l6b_sim_exact", name="similarity exact", where=left,
+    key="l6b_sim_exact", name="similarity exact", where=left, csv=(swap.exact_similarity, labels, labels),
 )  # fmt: skip
 show.chart(
     plots.heatmap(swap.variant_similarity, labels, labels, title=f"With {info.title}", value_name="cosine",
                   diverging=False, zrange=(0.0, 1.0), narrow=True, row_title="sentence", col_title="sentence"),
     key="l6b_sim_variant", name="similarity variant", where=right,
+    csv=(swap.variant_similarity, labels, labels),
 )  # fmt: skip
 st.dataframe(pd.DataFrame({"sentence": list(swap.texts)}, index=pd.Index(labels, name="#")), key="l6b_texts")
 iu = np.triu_indices(len(texts), k=1)

@@ -201,10 +201,14 @@ def test_presenter_mode_reveals_one_step_at_a_time():
 @pytest.mark.parametrize("page", PAGES)
 def test_presenter_mode_renders_every_page(page):
     at = open_link({"present": "true"}, page)
-    while any(b.key == "show_all" for b in at.button):
-        at.button(key="show_all").click().run()
-        for key in [b.key for b in at.button if b.key and b.key.endswith("_reveal")]:
+    for _ in range(20):  # a page may open on a class question (reveal it) or on a first step (show the rest)
+        reveals = [b.key for b in at.button if b.key and b.key.endswith("_reveal")]
+        if not reveals and not any(b.key == "show_all" for b in at.button):
+            break
+        for key in reveals:
             at.button(key=key).click().run()
+        if any(b.key == "show_all" for b in at.button):
+            at.button(key="show_all").click().run()
         assert not at.exception, at.exception
     no_html(at)
     assert any(h.proto.body for h in at.get("html")), "the presenter style sheet is on the page"
@@ -221,13 +225,16 @@ def test_every_control_is_labelled():
                 assert str(w.proto.label).strip(), f"{page}: a {kind} without a label ({w.key})"
 
 
+NO_MATRIX = {"lessons/efficient_scaling.py"}  # times and memory against length: curves and tables, no matrix
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_every_matrix_figure_has_a_csv_download(page):
     at = open_link({}, page)
     charts = {c.proto.id.rsplit("-", 1)[-1]: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
     downloads = {d.proto.id.rsplit("-", 1)[-1] for d in at.get("download_button")}
     heatmaps = {k for k, spec in charts.items() if any(t["type"] == "heatmap" for t in spec["data"])}
-    assert heatmaps, "every page shows a matrix"
+    assert heatmaps or page in NO_MATRIX, "every page shows a matrix"
     assert {f"{k}_csv" for k in heatmaps} <= downloads, heatmaps - {d[:-4] for d in downloads}
 
 
