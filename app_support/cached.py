@@ -101,7 +101,6 @@ class RealView:
     weights: np.ndarray  # (L, H, G, G) float32; rows renormalised when the special tokens are left out
     dropped: np.ndarray  # (L, H, G) the share of each row that went to [CLS]/[SEP] (0 when they are shown)
     special_share: np.ndarray  # (L, H) mean share of a word's attention that goes to [CLS] or [SEP]
-    layer_difference: np.ndarray  # (L,) mean Jensen–Shannon divergence between the heads of each layer, bits
     thumbs: np.ndarray  # (L, H, G', G') G' ≤ GRID_MAX: `weights` pooled into blocks for the grid
     thumb_labels: tuple[str, ...]  # G' labels, "first … last" for a block
 
@@ -135,10 +134,17 @@ def real_view(_model: pretrained.Model, text: str, words: bool, keep_special: bo
         weights=grouped.weights.numpy(),
         dropped=grouped.dropped.numpy(),
         special_share=share.numpy(),
-        layer_difference=head_difference(grouped.weights).mean.numpy(),
         thumbs=pooled.weights.numpy(),
         thumb_labels=thumb_labels,
     )
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def layer_difference(_model: pretrained.Model, text: str, words: bool, keep_special: bool) -> np.ndarray:
+    """(L,) mean Jensen–Shannon divergence between the heads of each layer, bits. Apart from `real_view` because
+    it costs O(H²·G²) per layer, which only lesson 5b shows (on a 500-token text in 5c it took 24 s)."""
+    view = real_view(_model, text, words, keep_special)
+    return head_difference(torch.from_numpy(view.weights)).mean.numpy()
 
 
 @dataclass(frozen=True)

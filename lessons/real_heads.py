@@ -113,7 +113,7 @@ if answered:
     show.chart(
         plots.bars(
             [f"layer {i + 1}" for i in range(L)],
-            view.layer_difference,
+            cached.layer_difference(model, text, words, keep_special),
             value_name="bits",
             title="How different the 12 heads of each layer are (mean Jensen–Shannon divergence)",
             height=240,
