@@ -362,7 +362,7 @@ def main() -> None:
                 continue
             gflops = r["gflop"] / r["median_s"]
             cells.append(
-                f"{_fmt_time(r['median_s'])}<br>{_fmt_mib(r['extra_bytes'])} MiB<br>"
+                f"{_fmt_time(r['median_s'])} · {_fmt_mib(r['extra_bytes'])} MiB · "
                 f"{gflops:.0f} GFLOP/s ({100 * gflops / ceiling:.0f}%)"
             )
         emit(f"| {name} | {SETTINGS[name]} | " + " | ".join(cells) + " |")
@@ -507,7 +507,7 @@ def main() -> None:
         )
     if "error" not in m:
         target(
-            f"sliding window over {m['n']:,} tokens < 1 GiB extra",
+            f"sliding window over {m['n']:,} tokens under 1 GiB extra",
             m["extra_bytes"] / 2**30,
             lambda g: g < 1,
             lambda g: f"{g:.2f} GiB",
