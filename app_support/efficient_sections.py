@@ -174,6 +174,8 @@ def flash_section(text: str, source: str, layer: int, head: int, tile: int, labe
     t = len(labels)
     raw = link_value("l6_step")
     if len(steps) > 1:
+        if st.session_state.get("l6_step", 1) > len(steps):  # a smaller tile count than the tile chosen before
+            del st.session_state["l6_step"]  # start again at the last tile, instead of Streamlit's value error
         step = st.slider(
             "Tile", 1, len(steps), len(steps), key="l6_step", help="Walk the tiles in the order they run.",
             bind="query-params",

@@ -69,6 +69,18 @@ def test_flash_step_through_and_memory(app):
     assert "The T×T score matrix would need" in labels and "One tile and its rows' running figures" in labels
 
 
+def test_fewer_tiles_after_the_last_tile_was_shown(app):
+    # a learner walks to the last tile, then picks a bigger tile size: fewer tiles than the step shown
+    at = ok(_reveal_all(app(PAGE, l6_variant="flash")))
+    for tile in (2, 3, 4, 8, 1, 6):
+        at.select_slider(key="l6_tile").set_value(tile).run()
+        assert not at.exception, (tile, at.exception)
+        if tile in (2, 3, 1):  # these leave more than one tile on 8 tokens
+            slider = at.slider(key="l6_step")
+            slider.set_value(int(slider.max)).run()
+            assert not at.exception, (tile, at.exception)
+
+
 def test_flash_prediction_is_checked(app):
     at = ok(app(PAGE, l6_variant="flash"))
     run(at.radio(key="l6_predict_flash").set_value("the same, up to rounding"))
