@@ -302,6 +302,23 @@ def reruns(repeats: int, only: str = "") -> dict[str, list[tuple[float, float]]]
             "lessons/real_examples.py",
             lambda at, i: at.selectbox(key="real_coref_pick").select_index(i % 5),
         ),
+        "lesson 6 · flash tile size": (
+            "lessons/efficient.py",
+            lambda at, i: at.select_slider(key="l6_tile").set_value((1, 2, 3, 4, 6, 8)[i % 6]),
+        ),
+        "lesson 6 · flash tile step": (
+            "lessons/efficient.py",
+            lambda at, i: at.slider(key="l6_step").set_value(1 + i % 4),
+        ),
+        "lesson 6 · layer": ("lessons/efficient.py", lambda at, i: at.selectbox(key="l6_layer").select_index(i % 6)),
+        "lesson 6 · real/toy source": (
+            "lessons/efficient.py",
+            lambda at, i: at.radio(key="l6_source").set_value(("toy", "real")[i % 2]),
+        ),
+        "lesson 6 · variant": (
+            "lessons/efficient.py",
+            lambda at, i: at.selectbox(key="l6_variant").select_index(i % 9),
+        ),
         "lesson 5c · new bank sentence (forward passes)": (
             "lessons/real_examples.py",
             lambda at, i: at.text_input(key="real_drift_b").set_value(
