@@ -216,7 +216,7 @@ def worker_million(device: str, quick: bool) -> dict:
     result = time_and_memory(
         lambda: longformer_attention(q, k, v, window=256, global_tokens=(0, 1)),
         device,
-        min_reps=1 if quick else 2,
+        min_reps=1 if quick else 4,
         budget_s=0.0,
     )
     result.update(n=n, gflop=4.0 * n * 256 * WIDTH / 1e9)

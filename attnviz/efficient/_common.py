@@ -182,6 +182,8 @@ def merge_(parts: Sequence[Partial], out: Tensor | None = None) -> tuple[Tensor,
     Returns:
         output (..., T, Dv), and the natural log-sum-exp of every row (..., T) (-inf for a row without keys).
     """
+    if len(parts) == 1:  # nothing to rescale
+        return finish(parts[0].acc, parts[0].row_sum, parts[0].row_max, out)
     row_max = parts[0].row_max
     for part in parts[1:]:
         row_max = torch.maximum(row_max, part.row_max)
@@ -200,10 +202,11 @@ def merge_(parts: Sequence[Partial], out: Tensor | None = None) -> tuple[Tensor,
 def finish(acc: Tensor, row_sum: Tensor, row_max: Tensor, out: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """Divide by the softmax sum. Returns output (..., T, Dv) and the natural log-sum-exp (..., T).
 
-    A row that saw any key has row_sum ≥ 1 (its largest term is 2⁰), so clamping at 1 only touches rows
-    that saw none: their accumulator is 0 and their output stays 0, as in the exact path.
+    A row that saw no key has row_sum = 0 and accumulator 0; dividing it by 1 instead leaves its output 0, as
+    in the exact path. (Every other row has row_sum > 0: at least 1 when its slices were shifted by their
+    maximum, at least 2^-SHIFT_FREE_BOUND when they were not, see longformer.banded_attention.)
     """
-    output = torch.div(acc, row_sum.clamp_min(1.0), out=out)  # (..., T, Dv)
+    output = torch.div(acc, row_sum.masked_fill(row_sum == 0, 1.0), out=out)  # (..., T, Dv)
     lse = ((safe_max(row_max) + row_sum.log2()) * LN2).squeeze(-1)  # (..., T); log 0 = -inf for empty rows
     return output, lse
 

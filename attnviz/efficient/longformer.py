@@ -6,19 +6,19 @@ t − w/2 … t + w/2 and to every global token; a global token attends to, and 
 No T×S matrix is ever formed. The queries are cut into chunks of c consecutive tokens; the keys a chunk needs
 are one contiguous run of c + w positions, which is a strided view of K (no copy). Per chunk:
 
-    s = q_chunk·k_runᵀ·scale          (c × (c + w)), -inf outside the band
-    band part:   m₁, l₁, acc₁ = rowmax(s), Σ exp(s − m₁), exp(s − m₁)·v_run
-    global part: the same against the G global keys
-    O = merge(band, global)            the softmax over both, as if computed at once (see _common)
+    s = q_chunk·k_runᵀ·scale + triangles   (c × (c + w)), the triangles -inf outside the band
+    g = q_chunk·k_globalᵀ·scale            (c × G)
+    p = 2^(s − m), 2^(g − m)                m = 0 when |q|·|k| proves no score can overflow, else the row max
+    O = (p·v_run + p_g·v_global) / Σp        one softmax over band and global keys
 
-Global rows are ordinary exact attention over all keys (computed tiled by flash_attention). Time O(T·(c+w)·D),
-memory O(T·D) plus one group of chunks.
+Global rows are ordinary exact attention over all keys, accumulated in the same pass with an online softmax
+(as FlashAttention's), while each group's keys are in the cache. Time O(T·(c+w)·D), memory O(T·D) plus one
+group of chunks.
 """
 
 from __future__ import annotations
 
 import bisect
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -32,20 +32,22 @@ from attnviz.efficient._common import (
     Partial,
     as_mask_4d,
     check_qkv,
+    finish,
     flat,
     mask_gather,
-    mask_rows,
     merge_,
-    partial_softmax_,
     positive_int,
     resolve_scale,
+    safe_max,
     weights_from_lse,
 )
-from attnviz.efficient.flash import flash_attention
 from attnviz.errors import AttnvizInputError
 
 # how many scores one group of chunks may hold at once (4 MiB of float32: it stays in the CPU's cache)
 GROUP_SCORES = 1 << 20
+# the largest base-2 score, in absolute value, for which banded_attention skips subtracting the row maxima:
+# every weight then lies between 2^-40 and 2^40, far from float32's limits (2^±126) even summed over a run
+SHIFT_FREE_BOUND = 40.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,19 +118,32 @@ def banded_attention(
     right: int,
     scale: float,
     mask: Tensor | None = None,
-    key_ok: Tensor | None = None,
+    shared: Tensor | None = None,
     chunk: int | None = None,
     extra: Callable[[int, int], Sequence[Partial]] = lambda start, stop: (),
 ) -> tuple[Tensor, Tensor]:
-    """Exact attention of every token t to the keys t − left … t + right, in chunks; never T×S.
+    """Exact attention of every token t to the keys t − left … t + right and to global tokens, in chunks.
+
+    Never forms T×S. The chunks are handled a group at a time (about GROUP_SCORES scores, which stay in the
+    CPU's cache), each group in three passes over its scores: a product writes them (the band's two
+    triangles come in as -inf through the product's additive term), one pass exponentiates them in place, a
+    product applies them to the values. The global keys go through the same passes, so the softmax over band
+    and global keys is one softmax, not two slices to merge; and the global rows, which see every key, take
+    their share of each group's keys while those are in the cache (an online softmax, as FlashAttention's).
+
+    The usual pass that subtracts each row's maximum is skipped when the scores cannot overflow: |q·k| ≤
+    |q|·|k| bounds every score of a group by its longest query times its longest key, and when that bound is
+    at most SHIFT_FREE_BOUND (in base 2) the softmax is computed unshifted, which is the same softmax (it does
+    not change when all the scores of a row move together) and in float32 just as precise. Otherwise the
+    group is shifted by its row maxima, as usual.
 
     Args:
         q: (..., T, D), k: (..., T, D), v: (..., T, Dv) self-attention: queries and keys are the same tokens.
         left, right: how far the band reaches back and forward.
         scale: multiplies the scores.
         mask: bool broadcastable to (..., T, T), True where allowed (intersected with the band).
-        key_ok: (T,) bool, keys the band may use at all (Longformer removes the global ones: they come in
-            through ``extra``, and must not be counted twice).
+        shared: (G,) long, distinct global positions: every row attends to them besides its band (the band
+            skips them, so they count once), and they attend to every key.
         chunk: queries per chunk (default 32: small products waste less of the run, large ones run faster).
         extra: given a row range, other slices of the softmax for those rows (N, rows, ·) to merge in.
     Returns:
@@ -140,53 +155,112 @@ def banded_attention(
     n_chunks = -(-t // chunk)
     q3, k3, v3 = flat(q), flat(k), flat(v)  # (N, T, D), (N, T, D), (N, T, Dv)
     n, d = q3.shape[0], q3.shape[-1]
+    dev = q.device
     output = q3.new_empty(n, t, dv)  # (N, T, Dv)
     lse = q3.new_empty(n, t)  # (N, T)
-    group = max(1, GROUP_SCORES // (n * chunk * span))  # chunks per group
+    group = min(n_chunks, max(1, GROUP_SCORES // (n * chunk * span)))  # chunks per group
+    base2 = scale * LOG2E  # the products give base-2 scores (see _common)
 
     # the band inside one chunk: query a (row) may see key b (column of the run) when a ≤ b ≤ a + left +
-    # right. Only the first and the last c columns of a run can fall outside it (two triangles):
-    a = torch.arange(chunk, device=q.device)[:, None]
-    b = torch.arange(span, device=q.device)[None, :]
-    before = b[:, :chunk] < a  # (c, c) keys before the window, in the first c columns
-    after = b[:, span - chunk :] > a + left + right  # (c, c) keys after it, in the last c columns
-    pos_ok = torch.ones(t, dtype=torch.bool, device=q.device) if key_ok is None else key_ok.to(q.device)
-    refused = (~pos_ok).nonzero().flatten().tolist()  # positions the band must skip, in order
+    # right. Only the first and the last c columns of a run can fall outside it (two triangles), which the
+    # product adds as -inf:
+    a = torch.arange(chunk, device=dev)[:, None]
+    b = torch.arange(span, device=dev)[None, :]
+    outside = (b < a) | (b > a + left + right)  # (c, c + left + right)
+    triangles = torch.zeros(chunk, span, dtype=q3.dtype, device=dev).masked_fill_(outside, NEG_INF)
+    shared = torch.zeros(0, dtype=torch.long, device=dev) if shared is None else shared.to(dev)
+    n_shared = shared.numel()
+    pos_ok = torch.ones(t, dtype=torch.bool, device=dev)
+    pos_ok[shared] = False  # the band skips the shared keys
+    refused = shared.sort().values.tolist()  # positions the band must skip, in order
+    k_shared = k3[:, shared]  # (N, G, D)
+    v_shared = v3[:, shared]  # (N, G, Dv)
+    k_shared_len = float(torch.linalg.vector_norm(k_shared, dim=-1).amax()) if n_shared else 0.0
+    # the global rows: their queries, and their softmax over the keys seen so far (see flash.py)
+    q_shared = q3[:, shared] * base2  # (N, G, D) base 2
+    shared_max = q3.new_full((n, n_shared, 1), NEG_INF)  # (N, G, 1) running maximum
+    shared_sum = q3.new_zeros(n, n_shared, 1)  # (N, G, 1) running sum
+    shared_acc = q3.new_zeros(n, n_shared, dv)  # (N, G, Dv) running unnormalised output
+    # buffers reused by every group (fresh megabytes each time would be paid for in page faults)
+    scores_buf = q3.new_empty(n * group, chunk, span)  # (N·group, c, c + left + right)
+    shared_buf = q3.new_empty(n * group, chunk, n_shared)  # (N·group, c, G)
+    acc_buf = q3.new_empty(n * group, chunk, dv)  # (N·group, c, Dv)
+    sum_buf = q3.new_empty(n * group, chunk, 1)  # (N·group, c, 1)
+    unshifted = q3.new_zeros(n * group, chunk, 1)  # (N·group, c, 1) the row maximum taken as 0
 
     for c0 in range(0, n_chunks, group):
         c1 = min(c0 + group, n_chunks)
         g, r0, r1 = c1 - c0, c0 * chunk, min(c1 * chunk, t)
-        # 1. the queries of these chunks (the last one padded), scaled for base-2 scores (see _common),
-        #    and the run of keys each chunk needs (a view of K when N = 1, else a copy)
-        q_blk = q3[:, r0:r1] * (scale * LOG2E)  # (N, rows, D)
+        lo, hi = r0 - left, c1 * chunk + right  # the keys this group touches
+        # 1. the queries of these chunks (the last one padded), and the run of keys each chunk needs (a view
+        #    of K when N = 1, else a copy)
+        q_blk = q3[:, r0:r1]  # (N, rows, D)
         if r1 - r0 < g * chunk:
             q_blk = torch.nn.functional.pad(q_blk, (0, 0, 0, g * chunk - (r1 - r0)))
-        k_run = band_windows(k3, r0 - left, g, chunk, span)  # (N, g, c + left + right, D)
-        v_run = band_windows(v3, r0 - left, g, chunk, span)  # (N, g, c + left + right, Dv)
-        # 2. the scores of every chunk against its run, in one batched product
-        scores = torch.bmm(q_blk.reshape(n * g, chunk, d), k_run.reshape(n * g, span, d).transpose(1, 2))
-        scores = scores.view(n, g, chunk, span)  # (N, g, c, c + left + right)
-        # 3. -inf outside the band (the two triangles), and where needed outside the sequence, at refused
-        #    keys and where the mask says no
-        scores[..., :chunk].masked_fill_(before, NEG_INF)
-        scores[..., span - chunk :].masked_fill_(after, NEG_INF)
-        lo, hi = r0 - left, c1 * chunk + right  # the keys this group touches
+        q_blk = q_blk.reshape(n * g, chunk, d)  # (N·g, c, D)
+        k_run = band_windows(k3, lo, g, chunk, span).reshape(n * g, span, d)  # (N·g, c + left + right, D)
+        v_run = band_windows(v3, lo, g, chunk, span).reshape(n * g, span, dv)  # (N·g, c + left + right, Dv)
+        # 2. the base-2 scores of every chunk against its run, -inf outside the band, in one batched
+        #    product; and against the shared keys
+        scores = torch.baddbmm(
+            triangles, q_blk, k_run.transpose(1, 2), alpha=base2, out=scores_buf[: n * g]
+        )  # (N·g, c, c + left + right)
+        to_shared = shared_buf[: n * g]  # (N·g, c, G)
+        if n_shared:
+            flat_shared = to_shared.view(n, g * chunk, n_shared)
+            torch.baddbmm(
+                flat_shared, q_blk.view(n, g * chunk, d), k_shared.transpose(1, 2), beta=0, alpha=base2, out=flat_shared
+            )
+        # 3. -inf where needed outside the sequence, at the shared keys and where the mask says no
         touches_refused = bisect.bisect_left(refused, lo) < bisect.bisect_left(refused, hi)
         if lo < 0 or hi > t or touches_refused or mask is not None:
-            key_pos = lo + torch.arange(g, device=q.device)[:, None] * chunk + b  # (g, c + left + right)
+            key_pos = lo + torch.arange(g, device=dev)[:, None] * chunk + b  # (g, c + left + right)
             allowed = ((key_pos >= 0) & (key_pos < t) & pos_ok[key_pos.clamp(0, t - 1)])[:, None, :]
             if mask is not None:
-                rows = (r0 + torch.arange(g * chunk, device=q.device)).clamp(max=t - 1).view(g, chunk, 1)
+                rows = (r0 + torch.arange(g * chunk, device=dev)).clamp(max=t - 1).view(g, chunk, 1)
                 allowed = allowed & mask_gather(mask, rows, key_pos.clamp(0, t - 1)[:, None, :])
+                shared_ok = mask_gather(mask, rows, shared[None, None, :])  # (..., g, c, G)
+                to_shared.view(*lead, g, chunk, n_shared).masked_fill_(~shared_ok, NEG_INF)
             scores.view(*lead, g, chunk, span).masked_fill_(~allowed, NEG_INF)
-        # 4. the band's slice of each row's softmax, merged with any extra slices for the same rows
-        band_part = partial_softmax_(scores, v_run)  # fields (N, g, c, ·)
-        band_part = Partial(
-            row_max=band_part.row_max.view(n, g * chunk, 1)[:, : r1 - r0],
-            row_sum=band_part.row_sum.view(n, g * chunk, 1)[:, : r1 - r0],
-            acc=band_part.acc.view(n, g * chunk, dv)[:, : r1 - r0],
+        # 4. the softmax numerators: unshifted when the bound allows it, else shifted by each row's maximum
+        q_len = torch.linalg.vector_norm(q_blk, dim=-1).amax()
+        k_len = torch.linalg.vector_norm(k3[:, max(lo, 0) : min(hi, t)], dim=-1).amax()
+        if bool(q_len * torch.clamp(k_len, min=k_shared_len) * abs(base2) <= SHIFT_FREE_BOUND):
+            row_max = unshifted[: n * g]
+        else:
+            row_max = scores.amax(dim=-1, keepdim=True)  # (N·g, c, 1)
+            if n_shared:
+                row_max = torch.maximum(row_max, to_shared.amax(dim=-1, keepdim=True))
+            row_max = safe_max(row_max)
+            scores.sub_(row_max)
+            to_shared.sub_(row_max)
+        weights = scores.exp2_()  # (N·g, c, c + left + right) in place
+        row_sum = torch.sum(weights, dim=-1, keepdim=True, out=sum_buf[: n * g])  # (N·g, c, 1)
+        acc = torch.bmm(weights, v_run, out=acc_buf[: n * g])  # (N·g, c, Dv)
+        if n_shared:
+            to_shared.exp2_()
+            row_sum += to_shared.sum(dim=-1, keepdim=True)
+            acc.view(n, g * chunk, dv).baddbmm_(to_shared.view(n, g * chunk, n_shared), v_shared)
+            # the global rows against this group's own keys r0 … r1 − 1 (each key in exactly one group)
+            tile = q_shared @ k3[:, r0:r1].transpose(1, 2)  # (N, G, rows) base 2
+            if mask is not None:
+                keys = torch.arange(r0, r1, device=dev)[None, :]
+                tile.view(*lead, n_shared, r1 - r0).masked_fill_(~mask_gather(mask, shared[:, None], keys), NEG_INF)
+            new_max = torch.maximum(shared_max, tile.amax(dim=-1, keepdim=True))  # (N, G, 1)
+            shift = safe_max(new_max)
+            correction = torch.exp2(shared_max - shift)  # (N, G, 1) 0 while a row has seen nothing
+            tile = tile.sub_(shift).exp2_()
+            shared_sum.mul_(correction).add_(tile.sum(dim=-1, keepdim=True))
+            shared_acc.mul_(correction).baddbmm_(tile, v3[:, r0:r1])
+            shared_max = new_max
+        band = Partial(
+            row_max=row_max.view(n, g * chunk, 1)[:, : r1 - r0],
+            row_sum=row_sum.view(n, g * chunk, 1)[:, : r1 - r0],
+            acc=acc.view(n, g * chunk, dv)[:, : r1 - r0],
         )
-        _, lse[:, r0:r1] = merge_([band_part, *extra(r0, r1)], out=output[:, r0:r1])
+        _, lse[:, r0:r1] = merge_([band, *extra(r0, r1)], out=output[:, r0:r1])
+    if n_shared:
+        output[:, shared], lse[:, shared] = finish(shared_acc, shared_sum, shared_max)
     return output.view(*lead, t, dv), lse.view(*lead, t)
 
 
@@ -226,49 +300,9 @@ def longformer_attention(
         mask = as_mask_4d(mask, lead)
     glob = _global_index(global_tokens, t, q.device)  # (G,)
     radius = int(window) // 2
-    is_global = torch.zeros(t, dtype=torch.bool, device=q.device)
-    is_global[glob] = True
 
-    k_glob, v_glob = k[..., glob, :], v[..., glob, :]  # (..., G, D), (..., G, Dv)
-    k_glob3, v_glob3 = flat(k_glob), flat(v_glob)  # (N, G, D), (N, G, Dv)
-
-    def global_keys(r0: int, r1: int) -> tuple[Partial, ...]:
-        # every row also sees the global keys (the band skips them, so they count once)
-        if glob.numel() == 0:
-            return ()
-        scores = (flat(q[..., r0:r1, :]) * (scale * LOG2E)) @ k_glob3.transpose(1, 2)  # (N, rows, G) base 2
-        if mask is not None:
-            ok = mask_gather(mask, torch.arange(r0, r1, device=q.device)[:, None], glob[None, :])
-            scores.view(*lead, r1 - r0, glob.numel()).masked_fill_(~ok, NEG_INF)
-        return (partial_softmax_(scores, v_glob3),)
-
-    # 1. every row: its band and the global keys
-    output, lse = banded_attention(
-        q,
-        k,
-        v,
-        left=radius,
-        right=radius,
-        scale=scale,
-        mask=mask,
-        key_ok=~is_global,
-        chunk=chunk,
-        extra=global_keys,
-    )
-    # 2. global rows attend to everything: plain exact attention, tiled so it stays O(T) in memory
-    if glob.numel():
-        few = glob.numel()
-        rows = flash_attention(  # few rows, so tiles of many keys (about GROUP_SCORES scores each)
-            q[..., glob, :],
-            k,
-            v,
-            mask=None if mask is None else mask_rows(mask, glob),
-            scale=scale,
-            block_q=few,
-            block_k=max(512, GROUP_SCORES // (few * math.prod(lead))),
-        )
-        output[..., glob, :] = rows.output
-        lse[..., glob] = rows.logsumexp
+    # every row: its band and the global keys; global rows: every key
+    output, lse = banded_attention(q, k, v, left=radius, right=radius, scale=scale, mask=mask, shared=glob, chunk=chunk)
 
     weights = None
     if return_weights:

@@ -78,3 +78,41 @@ def test_many_groups_of_chunks_give_the_same_result(make_qkv, monkeypatch):
     monkeypatch.setattr(longformer, "GROUP_SCORES", 64)  # one chunk per group
     out = longformer_attention(q, k, v, window=6, global_tokens=(0, 20), chunk=4)
     assert torch.allclose(out.output, exact.output, atol=1e-6)
+
+
+@pytest.mark.parametrize("scale", [0.25, 4.0, 40.0])
+def test_with_and_without_the_shift_by_the_row_maximum(make_qkv, relative_error, monkeypatch, scale):
+    """Small scores skip the shift by each row's maximum; large ones (the bound exceeded) take it; same result."""
+    import attnviz.efficient.longformer as longformer
+
+    t, glob = 60, (0, 31)
+    q, k, v = make_qkv((2, 2, t, 16))
+    pattern = longformer_mask(t, 10, glob)
+    exact = scaled_dot_product(q, k, v, mask=pattern, scale=scale)
+    lse = torch.logsumexp(exact.scaled.masked_fill(~pattern, float("-inf")), -1)
+    results = []
+    for bound in (float("inf"), -1.0):  # never shift, always shift
+        monkeypatch.setattr(longformer, "SHIFT_FREE_BOUND", bound)
+        out = longformer_attention(q, k, v, window=10, global_tokens=glob, chunk=7, scale=scale)
+        results.append(out)
+    monkeypatch.undo()
+    default = longformer_attention(q, k, v, window=10, global_tokens=glob, chunk=7, scale=scale)
+    if scale < 1:
+        assert torch.equal(default.output, results[0].output)  # the bound holds: no shift
+    else:
+        assert torch.equal(default.output, results[1].output)  # scores up to ±hundreds: shifted
+    for out in [default, *results[:1]] if scale < 40 else [default]:
+        assert relative_error(out.output, exact.output) <= 1e-5
+        assert torch.allclose(out.logsumexp, lse, atol=1e-4, rtol=1e-5)
+
+
+def test_rows_without_any_key_give_zero_unshifted(make_qkv):
+    """A row the mask leaves without keys has output 0 and log-sum-exp -inf, shifted or not."""
+    t = 12
+    q, k, v = make_qkv((1, 1, t, 8))
+    mask = torch.ones(t, t, dtype=torch.bool)
+    mask[3] = False
+    out = longformer_attention(q, k, v, mask=mask, window=4, chunk=5)
+    exact = scaled_dot_product(q, k, v, mask=longformer_mask(t, 4) & mask)
+    assert torch.all(out.output[..., 3, :] == 0) and torch.isneginf(out.logsumexp[..., 3]).all()
+    assert torch.allclose(out.output, exact.output, atol=1e-6)
