@@ -15,10 +15,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
+from _plotly_utils.utils import to_typed_array_spec
+from plotly.basedatatypes import BaseFigure
 from streamlit import net_util
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from app_support import sentence
+from attnviz import plots
 
 # the view settings: sidebar toggles bound to the URL, so a teacher can bookmark "?present=true"
 PRESENT, CONTRAST, CELLS = "present", "contrast", "cells"
@@ -271,7 +274,9 @@ def _shape(z: object) -> tuple[int, ...]:
     return np.shape(z) if z is not None else ()
 
 
-def styled(fig: Any, *, cells: bool = False, contrast: bool = False, present: bool = False) -> Any:
+def styled(
+    fig: plots.Figure | go.Figure, *, cells: bool = False, contrast: bool = False, present: bool = False
+) -> plots.Figure | go.Figure:
     """The figure as the view settings want it: values written in the cells of small heatmaps, high-contrast
     scales and lines, presenter-size type.
 
@@ -279,7 +284,7 @@ def styled(fig: Any, *, cells: bool = False, contrast: bool = False, present: bo
     """
     if not (cells or contrast or present):
         return fig
-    spec = fig.to_dict() if isinstance(fig, go.Figure) else dict(fig)
+    spec = fig.to_dict()  # a copy: the original is left alone
     spec.setdefault("layout", {})
     for trace in spec.get("data", []):
         kind = trace.get("type")
@@ -304,7 +309,7 @@ def styled(fig: Any, *, cells: bool = False, contrast: bool = False, present: bo
         _black_type(spec)
     if present:
         _presenter_type(spec)
-    return go.Figure(spec, _validate=False)
+    return plots.Figure(spec)
 
 
 def _black_type(spec: dict) -> None:
@@ -363,8 +368,38 @@ def _presenter_type(spec: dict) -> None:
         layout["height"] = int(min(1100, layout["height"] * 1.25))
 
 
+class _Ready(BaseFigure):
+    """A figure as st.plotly_chart takes it without rebuilding it.
+
+    Streamlit asks a plotly figure for ``to_dict()`` and encodes that; given a plain dict instead, it would first
+    build and validate a go.Figure from it, on every rerun. This is a figure in name only: it holds the JSON-ready
+    dict and gives it back, with numeric arrays packed as plotly.js typed arrays (base64), as plotly would send them.
+    """
+
+    def __init__(self, fig: plots.Figure | go.Figure) -> None:
+        wire = _wire(fig.spec) if isinstance(fig, plots.Figure) else fig.to_dict()
+        object.__setattr__(self, "_wire", wire)
+
+    def to_dict(self) -> dict:
+        return self._wire
+
+
+_NOT_PACKED = {"geojson", "layer", "layers", "range"}  # keys plotly leaves as they are (see convert_to_base64)
+
+
+def _wire(value: Any) -> Any:
+    """A copy of a figure spec's containers with every numeric numpy array packed as a plotly.js typed array."""
+    if isinstance(value, dict):
+        return {k: v if k in _NOT_PACKED else _wire(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_wire(v) for v in value]
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.size:
+        return to_typed_array_spec(value)
+    return value
+
+
 def chart(
-    fig: dict | object,
+    fig: plots.Figure | go.Figure,
     *,
     key: str,
     name: str,
@@ -386,7 +421,7 @@ def chart(
     }
     box = where.container() if csv is not None else where  # type: ignore[attr-defined]
     fig = styled(fig, cells=_flag(CELLS), contrast=_flag(CONTRAST), present=presenting())
-    box.plotly_chart(fig, key=key, config=config)
+    box.plotly_chart(_Ready(fig), key=key, config=config)
     if csv is not None:
         values, rows, cols = csv
         matrix_download(values, rows, cols, key=f"{key}_csv", name=name, where=box)

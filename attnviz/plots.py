@@ -1,15 +1,18 @@
-"""Plot builders: pure functions that return a fresh plotly Figure. No streamlit here.
+"""Plot builders: pure functions that return a fresh figure (`Figure`: plotly's JSON as plain data). No streamlit here.
 
 Colours are colour-blind safe: matrices use a diverging blue–white–orange scale centred on zero (or a
 sequential one for weights that cannot be negative) and categorical colours come from Okabe & Ito.
 Every value is also in the hover text, so nothing is conveyed by colour alone.
 
-Figures are assembled as plain dicts and wrapped without plotly's property validation, which costs
-15–20 ms a figure and would be paid on every rerun; the tests validate every builder's output instead.
+Figures are assembled as plain dicts and handed on as they are: building plotly's object tree (go.Figure) for each
+figure, and copying it back out as JSON for the browser, costs more than a page computes, on every rerun of every
+student's page. `Figure.plotly()` gives the validated go.Figure for whoever wants plotly's object model; the tests
+validate every builder's output that way.
 """
 
 from __future__ import annotations
 
+import copy
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +37,30 @@ MARKERS = ("circle", "diamond", "square", "triangle-up", "x", "star")  # shape a
 Spec = dict[str, Any]
 
 
+class Figure:
+    """A plotly figure as plain data: ``spec = {"data": [trace, ...], "layout": {...}}``, what plotly.js draws.
+
+    Arrays in it are numpy arrays or lists. Builders return a fresh one each call, so it is the caller's.
+    """
+
+    __slots__ = ("spec",)
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+
+    def to_dict(self) -> Spec:
+        """A deep copy of the spec."""
+        return copy.deepcopy(self.spec)
+
+    def plotly(self) -> Figure:
+        """The figure as plotly's object model, every property validated (raises on an invalid one)."""
+        return go.Figure(self.spec)
+
+    def __repr__(self) -> str:
+        kinds = [trace.get("type", "?") for trace in self.spec.get("data", [])]
+        return f"Figure({kinds}, title={self.spec.get('layout', {}).get('title', {}).get('text', '')!r})"
+
+
 def _safe(labels: Sequence[object]) -> list[str]:
     """Plotly reads a few HTML tags in labels; learner text must show as text."""
     return [html.escape(str(label), quote=False) for label in labels]
@@ -45,15 +72,18 @@ def _array(x: object) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
 
-def _figure(data: list[Spec], layout: Spec, title: str, height: int) -> go.Figure:
+def _figure(data: list[Spec], layout: Spec, title: str, height: int) -> Figure:
     base: Spec = {
         "title": {"text": html.escape(title, quote=False), "x": 0, "xanchor": "left"},
         "height": height,
         "margin": {"l": 10, "r": 10, "t": 50 if title else 10, "b": 10},
         "font": {"size": 15},
         "hoverlabel": {"font": {"size": 15}},
+        # no plotly template: Streamlit draws its own chart theme over the figure whatever template it has, and
+        # plotly's default one is three quarters of a small figure's JSON, copied, encoded and sent on every rerun
+        "template": {},
     }
-    return go.Figure({"data": data, "layout": base | layout}, _validate=False)
+    return Figure({"data": data, "layout": base | layout})
 
 
 def auto_top_k(n_cols: int) -> int | None:
@@ -111,7 +141,7 @@ def heatmap(
     overlay: object | None = None,
     overlay_name: str = "left out",
     boxes: Sequence[tuple[int, int, int, int]] = (),
-) -> go.Figure:
+) -> Figure:
     """A labelled matrix. Hover shows the row token, the column token and the value.
 
     Args:
@@ -257,7 +287,7 @@ def lines(
     x_ticks: Sequence[float] | None = None,
     height: int = 360,
     marks: Sequence[tuple[float, float, str]] = (),
-) -> go.Figure:
+) -> Figure:
     """Lines and points on shared axes (loss curves, a measurement against its formula).
 
     A logarithmic axis is labelled at the given ``x_ticks`` (x) or at powers of ten (y), never at plotly's
@@ -318,7 +348,7 @@ def moves(
     title: str = "",
     axis_titles: Sequence[str] = ("PC 1", "PC 2"),
     height: int = 520,
-) -> go.Figure:
+) -> Figure:
     """The same words at two moments in one 2-D view: a point before, a point after, an arrow between.
 
     Args:
@@ -358,7 +388,7 @@ def matrix(
     col_title: str = "column",
     value_name: str = "value",
     height: int = 420,
-) -> go.Figure:
+) -> Figure:
     """A weight matrix drawn as a picture: numbered axes, no cell text (M_Q is 50×50 or 384×32).
 
     Args:
@@ -397,7 +427,7 @@ def strip(
     title: str = "",
     value_name: str = "value",
     height: int | None = None,
-) -> go.Figure:
+) -> Figure:
     """The raw numbers of a few vectors, one row each: (N, D) as a short, wide heatmap."""
     z = _array(vectors)  # (N, D)
     return heatmap(
@@ -426,7 +456,7 @@ def bars(
     decimals: int = 2,
     height: int = 360,
     reference: tuple[str, float] | None = None,
-) -> go.Figure:
+) -> Figure:
     """A bar per label; ``highlight`` marks some bars in the second colour and with a hatch pattern.
 
     ``reference`` (name, value) draws a dotted line across the bars at that value, e.g. a uniform baseline.
@@ -483,7 +513,7 @@ def bars(
 
 def ranking(
     pairs: Sequence[tuple[str, float]], *, title: str = "", value_name: str = "cosine", highlight_first: bool = False
-) -> go.Figure:
+) -> Figure:
     """A ranked list of (word, score) pairs, best at the top: neighbours, analogy answers."""
     return bars(
         [w for w, _ in pairs],
@@ -505,7 +535,7 @@ def scatter(
     title: str = "",
     axis_titles: Sequence[str] = ("PC 1", "PC 2", "PC 3"),
     height: int = 520,
-) -> go.Figure:
+) -> Figure:
     """Labelled points in 2-D or 3-D with arrows from one point to another.
 
     Args:
@@ -571,7 +601,7 @@ def scatter(
 
 def distributions(
     groups: Mapping[str, object], *, title: str = "", value_name: str = "score", height: int = 380
-) -> go.Figure:
+) -> Figure:
     """Overlaid histograms of several groups of scores, each with its mean drawn as a dashed line."""
     data, shapes = [], []
     for n, (name, values) in enumerate(groups.items()):
@@ -631,7 +661,7 @@ def heatmap_grid(
     show_ticks: bool = False,
     highlight: int | None = None,
     panel_height: int = 120,
-) -> go.Figure:
+) -> Figure:
     """Small heatmaps in a grid, one shared colour scale, built as one figure with an axis pair per panel.
 
     Args:
@@ -716,7 +746,12 @@ def heatmap_grid(
             "x0": -0.06, "x1": 1.06, "y0": -0.06, "y1": 1.06, "line": {"color": OKABE_ITO[5], "width": 3},
         })  # fmt: skip
     fig = _figure(data, layout, title, top_px + plot_px + bottom_px)
-    fig.layout.margin = {"l": 70 if row_headers else (10 if not show_ticks else 80), "r": 10, "t": top_px, "b": 10}
+    fig.spec["layout"]["margin"] = {
+        "l": 70 if row_headers else (10 if not show_ticks else 80),
+        "r": 10,
+        "t": top_px,
+        "b": 10,
+    }
     return fig
 
 
@@ -730,7 +765,7 @@ def head_view(
     keep: Sequence[int] | None = None,
     title: str = "",
     value_name: str = "weight",
-) -> go.Figure:
+) -> Figure:
     """Tokens in two columns, lines from a query on the left to the keys it attends to on the right.
 
     A line's width and opacity grow with its weight. With ``focus`` the lines are that token's row of the
@@ -825,7 +860,7 @@ def category_lines(
     decimals: int = 3,
     height: int = 360,
     baseline: tuple[str, float] | None = None,
-) -> go.Figure:
+) -> Figure:
     """One line per series over shared categories (e.g. layers), each with its own colour, marker and dash.
 
     A single series has its values written at its points; with several, the values are in the hover only, so
@@ -879,7 +914,7 @@ def category_lines(
     return _figure(data, layout, title, height)
 
 
-def multihead_diagram(t: int, d_model: int, n_heads: int, head_dim: int) -> go.Figure:
+def multihead_diagram(t: int, d_model: int, n_heads: int, head_dim: int) -> Figure:
     """The toy layer as boxes and arrows with the shapes written on them, one lane per head.
 
     I (T×D) → Q_h, K_h, V_h (T×Dh) → A_h = softmax(Q_h·K_hᵀ/√Dh) (T×T) → O_h = A_h·V_h (T×Dh)
@@ -949,7 +984,7 @@ def grouped_bars(
     decimals: int = 2,
     height: int = 360,
     reference: tuple[str, float] | None = None,
-) -> go.Figure:
+) -> Figure:
     """Horizontal bars, one group per label and one bar per series (colour and hatch tell the series apart).
 
     Args:
@@ -1003,7 +1038,7 @@ def heatmap_mosaic(
     zmax: float = 1.0,
     highlight: tuple[int, int] | None = None,
     panel_height: int | None = None,
-) -> go.Figure:
+) -> Figure:
     """A grid of small square maps drawn as ONE heatmap with empty lines between the panels.
 
     One trace instead of one per panel: a 6 × 12 grid built trace by trace costs plotly about 60 ms per
@@ -1065,13 +1100,11 @@ def heatmap_mosaic(
     }  # fmt: skip
     panel_height = panel_height or int(min(96, max(64, 2 * g)))
     fig = _figure([trace], layout, title, (50 if title else 10) + 30 + n_r * panel_height + 10)
-    fig.layout.margin = {"l": 70, "r": 10, "t": (50 if title else 10) + 24, "b": 10}
+    fig.spec["layout"]["margin"] = {"l": 70, "r": 10, "t": (50 if title else 10) + 24, "b": 10}
     return fig
 
 
-def token_buckets(
-    labels: Sequence[str], buckets: object, *, title: str = "", n_buckets: int | None = None
-) -> go.Figure:
+def token_buckets(labels: Sequence[str], buckets: object, *, title: str = "", n_buckets: int | None = None) -> Figure:
     """Tokens coloured by the bucket a hash put them in, one row per round of hashing.
 
     The bucket number is written in every cell as well, so nothing depends on telling colours apart.

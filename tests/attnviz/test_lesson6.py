@@ -17,9 +17,8 @@ def qkv(t: int = 9, heads: int = 12, d: int = 16, seed: int = 0):
     return tuple(torch.randn(heads, t, d, generator=g) for _ in range(3))  # (H, T, D) each
 
 
-def valid(fig: go.Figure) -> go.Figure:
-    go.Figure(fig.to_dict())  # raises on any invalid property
-    return fig
+def valid(fig: plots.Figure) -> go.Figure:
+    return fig.plotly()  # raises on any invalid property
 
 
 @pytest.mark.parametrize("name", list(INFO))
