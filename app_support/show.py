@@ -7,6 +7,7 @@ sentence and settings, presenter mode, the palette) live in one place.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -15,7 +16,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-from _plotly_utils.utils import to_typed_array_spec
 from plotly.basedatatypes import BaseFigure
 from streamlit import net_util
 from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -385,17 +385,35 @@ class _Ready(BaseFigure):
 
 
 _NOT_PACKED = {"geojson", "layer", "layers", "range"}  # keys plotly leaves as they are (see convert_to_base64)
+_PLAIN = (str, int, float, bool, type(None))
 
 
 def _wire(value: Any) -> Any:
-    """A copy of a figure spec's containers with every numeric numpy array packed as a plotly.js typed array."""
+    """The figure spec as plotly sends it: containers copied, each numeric numpy array packed as a plotly.js typed
+    array (base64). Lists of plain values (labels, hover texts) are shared, not copied: nothing here changes them."""
     if isinstance(value, dict):
         return {k: v if k in _NOT_PACKED else _wire(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
+        if all(isinstance(v, _PLAIN) for v in value):
+            return value
         return [_wire(v) for v in value]
-    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.size:
-        return to_typed_array_spec(value)
+    if isinstance(value, np.ndarray) and value.size:
+        return _packed(value)
     return value
+
+
+_TYPED = {"f": ("f8", np.float64), "i": ("i4", np.int32), "u": ("i4", np.int32)}  # bool arrays stay lists
+
+
+def _packed(a: np.ndarray) -> Any:
+    """A numpy array as plotly.js reads a typed array: {"dtype", "bdata" (base64), "shape"}; other arrays as lists."""
+    kind = _TYPED.get(a.dtype.kind)
+    if kind is None or (a.dtype.kind in "iu" and a.size and (a.min() < -(2**31) or a.max() >= 2**31)):
+        return a.tolist()
+    packed = {"dtype": kind[0], "bdata": base64.b64encode(np.ascontiguousarray(a, dtype=kind[1])).decode("ascii")}
+    if a.ndim > 1:
+        packed["shape"] = ", ".join(str(n) for n in a.shape)
+    return packed
 
 
 def chart(

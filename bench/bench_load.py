@@ -197,6 +197,7 @@ class Student:
         self.page_hash = ""  # the page's script hash, once the server has named it
         self.widgets: dict[str, tuple[str, object]] = {}  # user key → (element type, proto), from the last run
         self.states: dict[str, WidgetState] = {}  # widget id → the value this student gave it
+        self.fragment_of: dict[str, str] = {}  # widget id → the fragment that draws it ("" for the page itself)
         self.cache: dict[str, ForwardMsg] = {}  # hash → large message already received (the browser's cache)
         self.used: set[str] = set()  # hashes of the large messages of the run in progress
         self.finished: asyncio.Future[int] | None = None
@@ -267,6 +268,7 @@ class Student:
                 key = proto.id.split("-", 2)[-1] if proto.id.count("-") >= 2 else ""
                 if key and key != "None":
                     self.seen[key] = (etype, proto)
+                    self.fragment_of[proto.id] = msg.delta.fragment_id
         elif kind == "navigation":
             self.page_hash = msg.navigation.page_script_hash
         elif kind == "page_info_changed":
@@ -285,11 +287,14 @@ class Student:
         if change is not None:
             self.states[change.id] = change
         live = {proto.id for _, proto in self.widgets.values()}
+        # as the browser does: a control drawn inside a fragment (st.fragment) reruns that fragment alone
+        fragment = self.fragment_of.get(change.id, "") if change is not None else ""
         state = ClientState(
             query_string=self.query,
             page_script_hash=self.page_hash,
             page_name="" if self.page_hash else self.page,
             cached_message_hashes=list(self.cache),
+            fragment_id=fragment,
         )
         state.widget_states.widgets.extend(s for i, s in self.states.items() if i in live)
         back = BackMsg(rerun_script=state)
@@ -302,9 +307,14 @@ class Student:
         except TimeoutError:
             raise RerunFailed(f"no script_finished within {self.timeout:.0f} s") from None
         elapsed = time.perf_counter() - t0
-        self.widgets = self.seen
-        # like the browser's cache, keep what the last run drew (a student's cache stays the size of one page)
-        self.cache = {h: m for h, m in self.cache.items() if h in self.used}
+        if status == ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY:
+            # the rest of the page stays as it was: keep its widgets and its messages
+            kept = {k: w for k, w in self.widgets.items() if self.fragment_of.get(w[1].id, "") != fragment}
+            self.widgets = kept | self.seen
+        else:
+            self.widgets = self.seen
+            # like the browser's cache, keep what the last run drew (a student's cache stays the size of one page)
+            self.cache = {h: m for h, m in self.cache.items() if h in self.used}
         if status == ForwardMsg.FINISHED_WITH_COMPILE_ERROR:
             self.run_errors.append("the script did not compile")
         if self.run_errors:
