@@ -36,13 +36,14 @@ with st.sidebar.expander("View and classroom", expanded=True, icon=":material/co
 st.sidebar.caption(f"Computing on: **{describe(loaders.device())}**")
 
 show.page_style()
+show.share_link(page.url_path)  # "" for the first lesson, the root address
 
 
 @st.fragment
 def lesson() -> None:
     """The lesson itself. A control on it reruns this part alone (as a fragment), not the navigation and the sidebar
     around it: with a class on one server, each rerun's work is what the server can serve."""
-    show.share_link(page.url_path)  # "" for the first lesson, the root address
+    show.refresh_link()  # every run of this fragment rewrites the link, so Streamlit keeps the link's place for it
     show.begin_page(page.url_path)
     # Streamlit lets the page from st.navigation run once per run of this script; a rerun of this fragment is the
     # same page again (Streamlit 1.67 keeps that permission in `_can_be_called`)

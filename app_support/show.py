@@ -8,8 +8,9 @@ sentence and settings, presenter mode, the palette) live in one place.
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -18,6 +19,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.basedatatypes import BaseFigure
 from streamlit import net_util
+from streamlit.errors import StreamlitInvalidLayoutContextError
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from app_support import sentence
@@ -189,6 +191,16 @@ def share_link(url_path: str) -> None:
     _fill_link()
 
 
+def refresh_link() -> None:
+    """Rewrite the link to this view (drawn by `share_link`) with the settings as they are now.
+
+    A fragment that writes to the link's place must do so on every run, full runs included: Streamlit keeps that
+    place for a fragment only if the fragment wrote to it during the last full run.
+    """
+    if _SLOT in st.session_state:
+        _fill_link()
+
+
 def _fill_link() -> None:
     slot, url_path = st.session_state[_SLOT]
     slot.code(link(url_path), language=None, wrap_lines=True)
@@ -261,6 +273,34 @@ def step(title: str) -> None:
         if number > 1:
             st.divider()
     st.header(title)
+
+
+def section(body: Callable[[], None]) -> None:
+    """Run one part of a lesson as a fragment: a control inside it reruns this part alone.
+
+    With a class on one server, what a rerun costs is what the server can serve; most controls change one part of
+    the page. The part reads what the page computed before it (its closure, from the run that drew it) and leaves
+    nothing that the rest of the page needs. In presenter mode it runs as plain page code: a hidden step there must
+    stop the whole page, and a fragment would stop only itself.
+    """
+    if presenting():
+        body()
+        return
+    count = st.session_state.get(_RUN, 0)  # sections met before this part, in the run that drew it
+
+    @st.fragment
+    def part() -> None:
+        st.session_state[_RUN] = count  # a rerun of this part numbers its sections as the whole page did
+        try:
+            body()
+        finally:
+            # the link to this view, with this part's settings as they are now. Streamlit lets a fragment write
+            # outside itself only where it wrote during the last full run of the app; a part first drawn by a rerun
+            # of the lesson alone leaves the link as the lesson wrote it.
+            with contextlib.suppress(StreamlitInvalidLayoutContextError):
+                refresh_link()
+
+    part()
 
 
 # --- figures ------------------------------------------------------------------------------------------------------

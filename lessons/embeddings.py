@@ -48,61 +48,68 @@ st.markdown(
     "nearly the same way (the highest **cosine**, see below). The words you typed are left out of the answers "
     "unless you ask for them."
 )
-answered = predict_first(
-    "emb_predict_analogy",
-    "With the input words left out, which word is closest to king − man + woman?",
-    ["princess", "queen", "monarch", "woman"],
-    correct=1,  # checked by tests/attnviz/test_embeddings.py::test_king_queen_score_and_inputs_switch
-    explain="GloVe puts “queen” first, with cosine 0.85; then try the switch below to keep the input words.",
-)
-left, right = st.columns([2, 1])
-expr_text = linked(
-    left.text_input, "Expression (words joined by + and -)", "king - man + woman", key="emb_expr", max_chars=200
-)
-topn = linked(right.slider, "Answers to show", 3, 20, 8, key="emb_topn")
-include = linked(st.toggle, "Keep the input words among the answers", key="emb_include")
-try:
-    expression = parse_expression(expr_text, kv)
-except AttnvizInputError as err:
-    warn(str(err))
-    expression = None
-if expression is not None and answered:
-    analogy = solve_analogy(kv, expression, topn=topn, exclude_inputs=not include)
-    words = [w for w, _ in analogy.answers]
-    col_a, col_b = st.columns([1, 2])
-    show.chart(
-        plots.ranking(analogy.answers, title=str(expression), highlight_first=True),
-        key="emb_analogy_bars",
-        name="analogy answers",
-        where=col_a,
+
+
+def analogies() -> None:
+    """Analogies: the expression, the answers and their picture (reruns alone)."""
+    answered = predict_first(
+        "emb_predict_analogy",
+        "With the input words left out, which word is closest to king − man + woman?",
+        ["princess", "queen", "monarch", "woman"],
+        correct=1,  # checked by tests/attnviz/test_embeddings.py::test_king_queen_score_and_inputs_switch
+        explain="GloVe puts “queen” first, with cosine 0.85; then try the switch below to keep the input words.",
     )
-    if include and words and words[0] in expression.positive:
-        col_a.caption(
-            f"“{words[0]}” wins: the sum is still mostly made of it. That is why analogy tools leave the input "
-            "words out."
+    left, right = st.columns([2, 1])
+    expr_text = linked(
+        left.text_input, "Expression (words joined by + and -)", "king - man + woman", key="emb_expr", max_chars=200
+    )
+    topn = linked(right.slider, "Answers to show", 3, 20, 8, key="emb_topn")
+    include = linked(st.toggle, "Keep the input words among the answers", key="emb_include")
+    try:
+        expression = parse_expression(expr_text, kv)
+    except AttnvizInputError as err:
+        warn(str(err))
+        expression = None
+    if expression is not None and answered:
+        analogy = solve_analogy(kv, expression, topn=topn, exclude_inputs=not include)
+        words = [w for w, _ in analogy.answers]
+        col_a, col_b = st.columns([1, 2])
+        show.chart(
+            plots.ranking(analogy.answers, title=str(expression), highlight_first=True),
+            key="emb_analogy_bars",
+            name="analogy answers",
+            where=col_a,
         )
-    # The arrows: for "a - b + c", b → c and a → answer are the same move if the analogy holds.
-    shown = list(dict.fromkeys([w for _, w in expression.terms] + words[:3]))
-    arrows = [(shown.index(expression.positive[0]), shown.index(words[0]))] if words else []
-    if len(expression.negative) == 1 and len(expression.positive) == 2:
-        arrows.insert(0, (shown.index(expression.negative[0]), shown.index(expression.positive[1])))
-    dims = linked(col_b.radio, "Projection", ["2-D", "3-D"], horizontal=True, key="emb_dims")
-    coords, share = pca(vectors_for(kv, shown, device), 3 if dims == "3-D" else 2)
-    show.chart(
-        plots.scatter(
-            coords,
-            shown,
-            arrows=[a for a in arrows if a[0] != a[1]],
-            title=f"The words flattened onto their main directions ({share.sum():.0%} of their spread)",
-        ),
-        key="emb_analogy_scatter",
-        name="analogy projection",
-        where=col_b,
-    )
-    col_b.caption(
-        "PCA keeps the 2 or 3 directions along which these words differ most. If the analogy holds, the "
-        "arrows are nearly parallel and of similar length: the same step turns man into woman and king into queen."
-    )
+        if include and words and words[0] in expression.positive:
+            col_a.caption(
+                f"“{words[0]}” wins: the sum is still mostly made of it. That is why analogy tools leave the input "
+                "words out."
+            )
+        # The arrows: for "a - b + c", b → c and a → answer are the same move if the analogy holds.
+        shown = list(dict.fromkeys([w for _, w in expression.terms] + words[:3]))
+        arrows = [(shown.index(expression.positive[0]), shown.index(words[0]))] if words else []
+        if len(expression.negative) == 1 and len(expression.positive) == 2:
+            arrows.insert(0, (shown.index(expression.negative[0]), shown.index(expression.positive[1])))
+        dims = linked(col_b.radio, "Projection", ["2-D", "3-D"], horizontal=True, key="emb_dims")
+        coords, share = pca(vectors_for(kv, shown, device), 3 if dims == "3-D" else 2)
+        show.chart(
+            plots.scatter(
+                coords,
+                shown,
+                arrows=[a for a in arrows if a[0] != a[1]],
+                title=f"The words flattened onto their main directions ({share.sum():.0%} of their spread)",
+            ),
+            key="emb_analogy_scatter",
+            name="analogy projection",
+            where=col_b,
+        )
+        col_b.caption(
+            "PCA keeps the 2 or 3 directions along which these words differ most. If the analogy holds, the "
+            "arrows are nearly parallel and of similar length: the same step turns man into woman and king into queen."
+        )
+
+
+show.section(analogies)
 
 # --- dot product and cosine --------------------------------------------------------------------------------
 show.step("How similar are two words?")
@@ -111,69 +118,83 @@ st.markdown(
     "when the two point the same way *and* are long. Divide by both lengths and you get the **cosine**, "
     "between −1 and 1, which only measures direction."
 )
-cat, dog, debt = (word_vector(kv, w) for w in ("cat", "dog", "debt"))
-cat_dog, cat_debt = compare(cat, dog), compare(cat, debt)
-if predict_first(
-    "emb_predict_dot",
-    "Which dot product is larger?",
-    ["cat · dog", "cat · debt", "about the same"],
-    correct=0 if cat_dog.dot > cat_debt.dot else 1,
-    explain=f"cat · dog = {cat_dog.dot:.1f} (cosine {cat_dog.cosine:.2f}) against cat · debt = {cat_debt.dot:.1f} "
-    f"(cosine {cat_debt.cosine:.2f}): cats and dogs turn up in the same kinds of sentences.",
-):
-    c1, c2, c3 = st.columns([1, 1, 2])
-    word_a = linked(c1.text_input, "First word", "cat", key="emb_word_a", max_chars=40)
-    word_b = linked(c2.text_input, "Second word", "dog", key="emb_word_b", max_chars=40)
-    try:
-        va, vb = word_vector(kv, word_a), word_vector(kv, word_b)
-    except AttnvizInputError as err:
-        warn(str(err))
-    else:
-        comp = compare(va, vb)
-        m1, m2 = c3.columns(2)
-        m1.metric("dot product", f"{comp.dot:.2f}")
-        m2.metric("cosine", f"{comp.cosine:.3f}")
-        c3.caption(
-            f"|{md_escape(word_a.strip().lower())}| = {comp.norm_a:.2f}, "
-            f"|{md_escape(word_b.strip().lower())}| = {comp.norm_b:.2f}"
-        )
-        order = np.argsort(-np.abs(comp.products))[:5]
-        show.chart(
-            plots.bars(
-                [str(i) for i in range(comp.products.size)],
-                comp.products,
-                value_name="product",
-                x_title="dimension",
-                highlight=list(order),
-                height=300,
-                decimals=2,
-                title="The 50 products that add up to the dot product (the 5 largest in orange)",
-            ),
-            key="emb_products",
-            name="dot product terms",
-        )
+
+
+def dot_products() -> None:
+    """Dot product and cosine of two words (reruns alone)."""
+    cat, dog, debt = (word_vector(kv, w) for w in ("cat", "dog", "debt"))
+    cat_dog, cat_debt = compare(cat, dog), compare(cat, debt)
+    if predict_first(
+        "emb_predict_dot",
+        "Which dot product is larger?",
+        ["cat · dog", "cat · debt", "about the same"],
+        correct=0 if cat_dog.dot > cat_debt.dot else 1,
+        explain=f"cat · dog = {cat_dog.dot:.1f} (cosine {cat_dog.cosine:.2f}) against cat · debt = {cat_debt.dot:.1f} "
+        f"(cosine {cat_debt.cosine:.2f}): cats and dogs turn up in the same kinds of sentences.",
+    ):
+        c1, c2, c3 = st.columns([1, 1, 2])
+        word_a = linked(c1.text_input, "First word", "cat", key="emb_word_a", max_chars=40)
+        word_b = linked(c2.text_input, "Second word", "dog", key="emb_word_b", max_chars=40)
+        try:
+            va, vb = word_vector(kv, word_a), word_vector(kv, word_b)
+        except AttnvizInputError as err:
+            warn(str(err))
+        else:
+            comp = compare(va, vb)
+            m1, m2 = c3.columns(2)
+            m1.metric("dot product", f"{comp.dot:.2f}")
+            m2.metric("cosine", f"{comp.cosine:.3f}")
+            c3.caption(
+                f"|{md_escape(word_a.strip().lower())}| = {comp.norm_a:.2f}, "
+                f"|{md_escape(word_b.strip().lower())}| = {comp.norm_b:.2f}"
+            )
+            order = np.argsort(-np.abs(comp.products))[:5]
+            show.chart(
+                plots.bars(
+                    [str(i) for i in range(comp.products.size)],
+                    comp.products,
+                    value_name="product",
+                    x_title="dimension",
+                    highlight=list(order),
+                    height=300,
+                    decimals=2,
+                    title="The 50 products that add up to the dot product (the 5 largest in orange)",
+                ),
+                key="emb_products",
+                name="dot product terms",
+            )
+
+
+show.section(dot_products)
 
 # --- neighbours -------------------------------------------------------------------------------------------
 show.step("Nearest neighbours")
-n1, n2 = st.columns([1, 2])
-nn_word = linked(n1.text_input, "Word", "bank", key="emb_nn_word", max_chars=40)
-nn_k = linked(n1.slider, "How many", 5, 30, 10, key="emb_nn_k")
-try:
-    nn_vec = word_vector(kv, nn_word)
-except AttnvizInputError as err:
-    warn(str(err), n2)
-else:
-    near = neighbours(kv, nn_vec, nn_k, exclude=[nn_word.strip().lower()])
-    show.chart(
-        plots.ranking(near, title="Closest words among the 100,000 most common"),
-        key="emb_nn_bars",
-        name="nearest neighbours",
-        where=n2,
-    )
-    n1.caption(
-        "A word has one vector for all its meanings: “bank” sits among money words, far from rivers. "
-        "Lesson 2 shows how its neighbours in a sentence can pull it back."
-    )
+
+
+def nearest() -> None:
+    """Nearest neighbours of a word (reruns alone)."""
+    n1, n2 = st.columns([1, 2])
+    nn_word = linked(n1.text_input, "Word", "bank", key="emb_nn_word", max_chars=40)
+    nn_k = linked(n1.slider, "How many", 5, 30, 10, key="emb_nn_k")
+    try:
+        nn_vec = word_vector(kv, nn_word)
+    except AttnvizInputError as err:
+        warn(str(err), n2)
+    else:
+        near = neighbours(kv, nn_vec, nn_k, exclude=[nn_word.strip().lower()])
+        show.chart(
+            plots.ranking(near, title="Closest words among the 100,000 most common"),
+            key="emb_nn_bars",
+            name="nearest neighbours",
+            where=n2,
+        )
+        n1.caption(
+            "A word has one vector for all its meanings: “bank” sits among money words, far from rivers. "
+            "Lesson 2 shows how its neighbours in a sentence can pull it back."
+        )
+
+
+show.section(nearest)
 
 # --- the claim check ----------------------------------------------------------------------------------------
 show.step("Check a claim: do nouns score higher with nouns than with verbs?")
@@ -182,50 +203,57 @@ st.markdown(
     "larger than that of a noun and a verb. Here it is measured over every pair from two word lists, "
     "which you can edit."
 )
-kind = linked(st.radio, "Score", ["dot", "cosine"], horizontal=True, key="emb_claim_kind")
-with st.expander("Edit the word lists"):
-    e1, e2 = st.columns(2)
-    noun_text = e1.text_area("Nouns", "\n".join(loaders.word_list("nouns")), height=200, key="emb_nouns")
-    verb_text = e2.text_area("Verbs", "\n".join(loaders.word_list("verbs")), height=200, key="emb_verbs")
-nouns, verbs = parse_word_list(noun_text), parse_word_list(verb_text)
-unknown = [w for w in nouns + verbs if w not in kv.key_to_index]
-if unknown:
-    warn("Not in the vocabulary, so left out: " + ", ".join(unknown[:20]))
-try:
-    claim = cached.noun_claim(
-        kv, tuple(w for w in nouns if w not in unknown), tuple(w for w in verbs if w not in unknown), kind
-    )
-except AttnvizInputError as err:
-    warn(str(err))
-else:
-    bands = [0.9, 0.6, 0.4, 0.0]
-    answer = next(i for i, low in enumerate(bands) if claim.win_rate >= low)
-    if predict_first(
-        "emb_predict_claim",
-        "Pick a noun–noun pair and a noun–verb pair at random. How often does the noun–noun pair score higher?",
-        ["almost always (over 90%)", "usually (60–90%)", "about half the time (40–60%)", "rarely (under 40%)"],
-        correct=answer,
-        explain=f"Measured with the {kind} over these lists: {claim.win_rate:.0%} of the time.",
-    ):
-        k1, k2, k3, k4 = st.columns(4)
-        k1.metric("mean noun–noun", f"{claim.noun_noun.mean():.2f}")
-        k2.metric("mean noun–verb", f"{claim.noun_verb.mean():.2f}")
-        k3.metric("noun–noun pair wins", f"{claim.win_rate:.0%}")
-        k4.metric(
-            "nouns closer to nouns",
-            f"{claim.nouns_won:.0%}",
-            help="Share of nouns whose average score with the other nouns beats their average with the verbs.",
+
+
+def claim_check() -> None:
+    """The noun/verb claim measured over two word lists (reruns alone)."""
+    kind = linked(st.radio, "Score", ["dot", "cosine"], horizontal=True, key="emb_claim_kind")
+    with st.expander("Edit the word lists"):
+        e1, e2 = st.columns(2)
+        noun_text = e1.text_area("Nouns", "\n".join(loaders.word_list("nouns")), height=200, key="emb_nouns")
+        verb_text = e2.text_area("Verbs", "\n".join(loaders.word_list("verbs")), height=200, key="emb_verbs")
+    nouns, verbs = parse_word_list(noun_text), parse_word_list(verb_text)
+    unknown = [w for w in nouns + verbs if w not in kv.key_to_index]
+    if unknown:
+        warn("Not in the vocabulary, so left out: " + ", ".join(unknown[:20]))
+    try:
+        claim = cached.noun_claim(
+            kv, tuple(w for w in nouns if w not in unknown), tuple(w for w in verbs if w not in unknown), kind
         )
-        show.chart(
-            plots.distributions(
-                {"noun–noun": claim.noun_noun, "noun–verb": claim.noun_verb},
-                value_name=kind,
-                title="Every pair's score (dashed lines: the means)",
-            ),
-            key="emb_claim_hist",
-            name="claim scores",
-        )
-        st.caption(
-            "The two piles overlap: the claim is a tendency, not a rule. Try cosine instead of dot: part of the gap "
-            "comes from vector lengths, not only directions."
-        )
+    except AttnvizInputError as err:
+        warn(str(err))
+    else:
+        bands = [0.9, 0.6, 0.4, 0.0]
+        answer = next(i for i, low in enumerate(bands) if claim.win_rate >= low)
+        if predict_first(
+            "emb_predict_claim",
+            "Pick a noun–noun pair and a noun–verb pair at random. How often does the noun–noun pair score higher?",
+            ["almost always (over 90%)", "usually (60–90%)", "about half the time (40–60%)", "rarely (under 40%)"],
+            correct=answer,
+            explain=f"Measured with the {kind} over these lists: {claim.win_rate:.0%} of the time.",
+        ):
+            k1, k2, k3, k4 = st.columns(4)
+            k1.metric("mean noun–noun", f"{claim.noun_noun.mean():.2f}")
+            k2.metric("mean noun–verb", f"{claim.noun_verb.mean():.2f}")
+            k3.metric("noun–noun pair wins", f"{claim.win_rate:.0%}")
+            k4.metric(
+                "nouns closer to nouns",
+                f"{claim.nouns_won:.0%}",
+                help="Share of nouns whose average score with the other nouns beats their average with the verbs.",
+            )
+            show.chart(
+                plots.distributions(
+                    {"noun–noun": claim.noun_noun, "noun–verb": claim.noun_verb},
+                    value_name=kind,
+                    title="Every pair's score (dashed lines: the means)",
+                ),
+                key="emb_claim_hist",
+                name="claim scores",
+            )
+            st.caption(
+                "The two piles overlap: the claim is a tendency, not a rule. Try cosine instead of dot: part of the "
+                "gap comes from vector lengths, not only directions."
+            )
+
+
+show.section(claim_check)

@@ -180,61 +180,68 @@ if answered:
 
 # --- one head, large ----------------------------------------------------------------------------------------
 show.step("One head, large")
-focus = linked(st.columns(3)[0].selectbox, "Head", range(H), format_func=lambda h: f"head {h + 1}", key="mh_focus")
-n = str(focus + 1).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
-show.chart(
-    plots.heatmap(
-        A[focus],
-        labels,
-        labels,
-        title=f"A{n} = softmax(Q{n}·K{n}ᵀ/√{Dh})",
-        row_title="word",
-        col_title="attends to",
-        value_name="weight",
-        diverging=False,
-        zmax=1.0,
-    ),
-    key="mh_large",
-    name=f"head {focus + 1}",
-    csv=(A[focus], labels, labels),
-)
 
-with st.expander("The numbers: the concatenation, $W_O$ and the output $O$"):
-    columns = [f"h{h + 1}·{d + 1}" for h in range(H) for d in range(Dh)]
+
+def one_head() -> None:
+    """One head's map, large, with its own formula (reruns alone)."""
+    focus = linked(st.columns(3)[0].selectbox, "Head", range(H), format_func=lambda h: f"head {h + 1}", key="mh_focus")
+    n = str(focus + 1).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
     show.chart(
         plots.heatmap(
-            layer.concat,
+            A[focus],
             labels,
-            [f"h{h + 1}·{d + 1}" for h in range(H) for d in range(Dh)],
-            title=f"[O1 … O{H}]: {T} × {H * Dh}, one block of {Dh} columns per head",
+            labels,
+            title=f"A{n} = softmax(Q{n}·K{n}ᵀ/√{Dh})",
             row_title="word",
-            col_title="column",
-            cell_text=False,
-            col_groups=Dh,
+            col_title="attends to",
+            value_name="weight",
+            diverging=False,
+            zmax=1.0,
         ),
-        key="mh_concat",
-        name="concatenation",
-        csv=(layer.concat, labels, columns),
+        key="mh_large",
+        name=f"head {focus + 1}",
+        csv=(A[focus], labels, labels),
     )
-    show.chart(
-        plots.heatmap(
-            weights.w_o,
-            [f"h{h + 1}·{d + 1}" for h in range(H) for d in range(Dh)],
-            [str(i) for i in range(D)],
-            title=f"W_O: {H * Dh} × {D}, head h's rows carry its output into every one of the {D} numbers",
-            row_title="row",
-            col_title="dimension",
-            cell_text=False,
-            row_groups=Dh,
-            height=min(900, 140 + 8 * H * Dh),
-        ),
-        key="mh_wo",
-        name="W_O",
-        csv=(weights.w_o, columns, [str(i) for i in range(D)]),
-    )
-    show.chart(
-        plots.strip(layer.output, labels, title=f"O = concat·W_O: {T} × {D}, one new vector per word"),
-        key="mh_out",
-        name="O",
-        csv=(layer.output, labels, [str(i) for i in range(D)]),
-    )
+
+    with st.expander("The numbers: the concatenation, $W_O$ and the output $O$"):
+        columns = [f"h{h + 1}·{d + 1}" for h in range(H) for d in range(Dh)]
+        show.chart(
+            plots.heatmap(
+                layer.concat,
+                labels,
+                [f"h{h + 1}·{d + 1}" for h in range(H) for d in range(Dh)],
+                title=f"[O1 … O{H}]: {T} × {H * Dh}, one block of {Dh} columns per head",
+                row_title="word",
+                col_title="column",
+                cell_text=False,
+                col_groups=Dh,
+            ),
+            key="mh_concat",
+            name="concatenation",
+            csv=(layer.concat, labels, columns),
+        )
+        show.chart(
+            plots.heatmap(
+                weights.w_o,
+                [f"h{h + 1}·{d + 1}" for h in range(H) for d in range(Dh)],
+                [str(i) for i in range(D)],
+                title=f"W_O: {H * Dh} × {D}, head h's rows carry its output into every one of the {D} numbers",
+                row_title="row",
+                col_title="dimension",
+                cell_text=False,
+                row_groups=Dh,
+                height=min(900, 140 + 8 * H * Dh),
+            ),
+            key="mh_wo",
+            name="W_O",
+            csv=(weights.w_o, columns, [str(i) for i in range(D)]),
+        )
+        show.chart(
+            plots.strip(layer.output, labels, title=f"O = concat·W_O: {T} × {D}, one new vector per word"),
+            key="mh_out",
+            name="O",
+            csv=(layer.output, labels, [str(i) for i in range(D)]),
+        )
+
+
+show.section(one_head)

@@ -180,43 +180,50 @@ else:
 
 # --- one query, step by step ----------------------------------------------------------------------------------
 show.step("One query against every key")
-default = next((i for i, w in enumerate(labels) if w.lower() in {"bank", "##bank"}), n - 1)
-focus = linked_choice(st.selectbox, "Query word", labels, default=default, key="proj_query")
-q_row = qkv.q[focus]  # (Dk,)
-scores = qkv.k @ q_row  # (T,) k_j·q for every key j
-st.markdown(
-    f"**1. The query and the keys.** “{md_escape(labels[focus])}” becomes q, its row of Q ({q_row.shape[0]} "
-    "numbers); every word also has a key k, its row of K."
-)
-rows = torch.cat([q_row[None, :], qkv.k])  # (1 + T, Dk)
-row_names = [f"q: {labels[focus]}"] + [f"k: {w}" for w in labels]
-show.chart(
-    plots.strip(rows, row_names, title="q on top, then every key", height=min(900, 160 + 30 * (n + 1))),
-    key="proj_qk_rows", name="query and keys",
-    csv=(rows, row_names, [str(i) for i in range(rows.shape[1])]),
-)  # fmt: skip
-st.markdown("**2. The scores.** q is compared with every key: one dot product k·q per word.")
-show.chart(
-    plots.bars(labels, scores, highlight=[focus], value_name="k·q", title=f"k·q for the query “{labels[focus]}”",
-               decimals=1, height=340),
-    key="proj_scores", name="scores of the query",
-)  # fmt: skip
-order = sorted(range(n), key=lambda j: -abs(float(scores[j])))
-st.markdown("**3. The mix of values.** The new vector is every value v weighted by its score (no softmax yet):")
-terms = [(float(scores[j]), labels[j]) for j in order[:6]]
-st.code(
-    f"{labels[focus]}_O = {terms[0][0]:.1f}·v_{terms[0][1]}"
-    + "".join(f" {'−' if w < 0 else '+'} {abs(w):.1f}·v_{name}" for w, name in terms[1:])
-    + (" + …" if n > 6 else ""),
-    language=None,
-)
-if kind == "real":
-    weights = torch.softmax(qkv.scores[focus] / math.sqrt(proj.width), dim=-1)  # (T,)
-    best = weights.argsort(descending=True)[:3].tolist()
-    st.caption(
-        "The real head first divides by √32 and applies softmax (lesson 4); its weights in this row: "
-        + md_escape(", ".join(f"{labels[j]} {float(weights[j]):.0%}" for j in best))
-        + ". Attention to [CLS] or [SEP] often means the head has nothing to do for this word."
+
+
+def one_query() -> None:
+    """One query word against every key, step by step (reruns alone)."""
+    default = next((i for i, w in enumerate(labels) if w.lower() in {"bank", "##bank"}), n - 1)
+    focus = linked_choice(st.selectbox, "Query word", labels, default=default, key="proj_query")
+    q_row = qkv.q[focus]  # (Dk,)
+    scores = qkv.k @ q_row  # (T,) k_j·q for every key j
+    st.markdown(
+        f"**1. The query and the keys.** “{md_escape(labels[focus])}” becomes q, its row of Q ({q_row.shape[0]} "
+        "numbers); every word also has a key k, its row of K."
     )
-else:
-    st.caption("The weights are raw scores: they do not add up to 1 and can be negative. Lesson 4 fixes both.")
+    rows = torch.cat([q_row[None, :], qkv.k])  # (1 + T, Dk)
+    row_names = [f"q: {labels[focus]}"] + [f"k: {w}" for w in labels]
+    show.chart(
+        plots.strip(rows, row_names, title="q on top, then every key", height=min(900, 160 + 30 * (n + 1))),
+        key="proj_qk_rows", name="query and keys",
+        csv=(rows, row_names, [str(i) for i in range(rows.shape[1])]),
+    )  # fmt: skip
+    st.markdown("**2. The scores.** q is compared with every key: one dot product k·q per word.")
+    show.chart(
+        plots.bars(labels, scores, highlight=[focus], value_name="k·q", title=f"k·q for the query “{labels[focus]}”",
+                   decimals=1, height=340),
+        key="proj_scores", name="scores of the query",
+    )  # fmt: skip
+    order = sorted(range(n), key=lambda j: -abs(float(scores[j])))
+    st.markdown("**3. The mix of values.** The new vector is every value v weighted by its score (no softmax yet):")
+    terms = [(float(scores[j]), labels[j]) for j in order[:6]]
+    st.code(
+        f"{labels[focus]}_O = {terms[0][0]:.1f}·v_{terms[0][1]}"
+        + "".join(f" {'−' if w < 0 else '+'} {abs(w):.1f}·v_{name}" for w, name in terms[1:])
+        + (" + …" if n > 6 else ""),
+        language=None,
+    )
+    if kind == "real":
+        weights = torch.softmax(qkv.scores[focus] / math.sqrt(proj.width), dim=-1)  # (T,)
+        best = weights.argsort(descending=True)[:3].tolist()
+        st.caption(
+            "The real head first divides by √32 and applies softmax (lesson 4); its weights in this row: "
+            + md_escape(", ".join(f"{labels[j]} {float(weights[j]):.0%}" for j in best))
+            + ". Attention to [CLS] or [SEP] often means the head has nothing to do for this word."
+        )
+    else:
+        st.caption("The weights are raw scores: they do not add up to 1 and can be negative. Lesson 4 fixes both.")
+
+
+show.section(one_query)

@@ -71,124 +71,133 @@ answered = predict_first(
     explain=f"On your sentence they receive {share:.0%} of all the attention, averaged over the heads and words. "
     "A head that finds nothing to do parks its attention there, so its output hardly changes the word.",
 )
-raw_layer, raw_head = link_value("real_layer"), link_value("real_head")
-s1, s2 = st.columns(2)
-layer = s1.selectbox("Layer", range(1, L + 1), key="real_layer", bind="query-params") - 1
-head = s2.selectbox("Head", range(1, H + 1), key="real_head", bind="query-params") - 1
-check_link(
-    raw_layer,
-    layer + 1,
-    f"The link asks for layer “{raw_layer}”; the model has layers 1 to {L}: showing {layer + 1}.",
-    "real_layer",
-)
-check_link(
-    raw_head,
-    head + 1,
-    f"The link asks for head “{raw_head}”; a layer has heads 1 to {H}: showing {head + 1}.",
-    "real_head",
-)
-if answered:
-    G_thumb = view.thumbs.shape[-1]
+
+
+def one_head() -> None:
+    """The chosen layer and head: its place in the grid, its map, its head view (reruns alone)."""
+    raw_layer, raw_head = link_value("real_layer"), link_value("real_head")
+    s1, s2 = st.columns(2)
+    layer = s1.selectbox("Layer", range(1, L + 1), key="real_layer", bind="query-params") - 1
+    head = s2.selectbox("Head", range(1, H + 1), key="real_head", bind="query-params") - 1
+    check_link(
+        raw_layer,
+        layer + 1,
+        f"The link asks for layer “{raw_layer}”; the model has layers 1 to {L}: showing {layer + 1}.",
+        "real_layer",
+    )
+    check_link(
+        raw_head,
+        head + 1,
+        f"The link asks for head “{raw_head}”; a layer has heads 1 to {H}: showing {head + 1}.",
+        "real_head",
+    )
+    if answered:
+        G_thumb = view.thumbs.shape[-1]
+        show.chart(
+            plots.heatmap_mosaic(
+                view.thumbs,
+                view.thumb_labels,
+                row_headers=[f"layer {i + 1}" for i in range(L)],
+                col_headers=[f"head {j + 1}" for j in range(H)],
+                highlight=(layer, head),
+            ),
+            key="real_grid",
+            name="all heads",
+            csv=(
+                view.weights.reshape(L * H * G, G),
+                [f"layer {i + 1} · head {j + 1} · {w}" for i in range(L) for j in range(H) for w in labels],
+                labels,
+            ),
+        )
+        st.caption(
+            "One small map per head: rows look, columns are looked at. Hover a cell to read it; pick a layer and a "
+            "head above to see it large (framed in the grid)."
+            + (f" Your {G} tokens are pooled into {G_thumb} blocks here." if G_thumb < G else "")
+        )
+        show.chart(
+            plots.bars(
+                [f"layer {i + 1}" for i in range(L)],
+                cached.layer_difference(model, text, words, keep_special),
+                value_name="bits",
+                title="How different the 12 heads of each layer are (mean Jensen–Shannon divergence)",
+                height=240,
+            ),
+            key="real_js",
+            name="difference between heads",
+        )
+        st.caption(
+            "0 bits would mean 12 copies of one head: each head learned its own $M_Q$, $M_K$ and $M_V$, and it shows. "
+            "Part of what heads share is the attention parked on [CLS] and [SEP]: switch those off above and compare."
+        )
+
+    # --- one head, large -------------------------------------------------------------------------------------------
+    show.step(f"Layer {layer + 1}, head {head + 1}, large")
+    W = view.weights[layer, head]  # (G, G)
     show.chart(
-        plots.heatmap_mosaic(
-            view.thumbs,
-            view.thumb_labels,
-            row_headers=[f"layer {i + 1}" for i in range(L)],
-            col_headers=[f"head {j + 1}" for j in range(H)],
-            highlight=(layer, head),
-        ),
-        key="real_grid",
-        name="all heads",
-        csv=(
-            view.weights.reshape(L * H * G, G),
-            [f"layer {i + 1} · head {j + 1} · {w}" for i in range(L) for j in range(H) for w in labels],
+        plots.heatmap(
+            W,
             labels,
+            labels,
+            title=f"Layer {layer + 1} · head {head + 1}: softmax(Q·Kᵀ/√32)",
+            row_title="token",
+            col_title="attends to",
+            value_name="weight",
+            diverging=False,
+            zmax=1.0,
         ),
+        key="real_large",
+        name=f"layer {layer + 1} head {head + 1}",
+        csv=(W, labels, labels),
     )
-    st.caption(
-        "One small map per head: rows look, columns are looked at. Hover a cell to read it; pick a layer and a "
-        "head above to see it large (framed in the grid)."
-        + (f" Your {G} tokens are pooled into {G_thumb} blocks here." if G_thumb < G else "")
+    if G > 40:
+        st.caption(f"{G} tokens: drag over the map to zoom in (double-click to zoom out), or open the table below.")
+    if keep_special:
+        held = float(view.special_share[layer, head])
+        st.caption(f"[CLS] and [SEP] receive {held:.0%} of this head's attention (mean over your words' rows).")
+    else:
+        held = float(view.dropped[layer, head].mean())
+        st.caption(
+            f"[CLS] and [SEP] are left out. They held {held:.0%} of this head's attention; each row is rescaled so the "
+            "rest sums to 1 again. Switch them back on to see the raw weights."
+        )
+    with st.expander("The three strongest keys of every row"):
+        order = np.argsort(-W, axis=1)[:, :3]  # (G, 3)
+        st.dataframe(
+            pd.DataFrame(
+                {f"{n + 1}.": [f"{labels[order[g, n]]}  {W[g, order[g, n]]:.2f}" for g in range(G)] for n in range(3)},
+                index=pd.Index(labels, name="token"),
+            ),
+            key="real_top",
+        )
+
+    # --- head view --------------------------------------------------------------------------------------------------
+    show.step("Head view: who looks at whom")
+    long = G > HEAD_VIEW_MAX
+    options = list(range(G)) if long else [-1, *range(G)]
+    focus = linked(
+        st.columns([1, 2])[0].selectbox,
+        "Lines from",
+        options,
+        format_func=lambda g: "every token (its 3 strongest lines)" if g < 0 else labels[g],
+        key="real_focus",
     )
+    chosen = None if focus < 0 else focus
+    keep = None
+    if long:
+        keep = [chosen, *np.argsort(-W[chosen])[:HEAD_VIEW_KEYS].tolist()]
+        st.caption(f"{G} tokens do not fit in two columns: the view keeps “{md_escape(labels[chosen])}” and the "
+                   f"{HEAD_VIEW_KEYS} tokens it attends to most.")  # fmt: skip
     show.chart(
-        plots.bars(
-            [f"layer {i + 1}" for i in range(L)],
-            cached.layer_difference(model, text, words, keep_special),
-            value_name="bits",
-            title="How different the 12 heads of each layer are (mean Jensen–Shannon divergence)",
-            height=240,
+        plots.head_view(
+            labels, labels, W, focus=chosen, keep=keep, title=f"Layer {layer + 1} · head {head + 1}", top_k=3
         ),
-        key="real_js",
-        name="difference between heads",
+        key="real_head_view",
+        name=f"head view layer {layer + 1} head {head + 1}",
     )
     st.caption(
-        "0 bits would mean 12 copies of one head: each head learned its own $M_Q$, $M_K$ and $M_V$, and it shows. "
-        "Part of what heads share is the attention parked on [CLS] and [SEP]: switch those off above and compare."
+        "Thicker, darker lines carry more attention."
+        + (" Hover a word on the right to read its weight." if chosen is not None else " Pick a token to read weights.")
     )
 
-# --- one head, large -------------------------------------------------------------------------------------------
-show.step(f"Layer {layer + 1}, head {head + 1}, large")
-W = view.weights[layer, head]  # (G, G)
-show.chart(
-    plots.heatmap(
-        W,
-        labels,
-        labels,
-        title=f"Layer {layer + 1} · head {head + 1}: softmax(Q·Kᵀ/√32)",
-        row_title="token",
-        col_title="attends to",
-        value_name="weight",
-        diverging=False,
-        zmax=1.0,
-    ),
-    key="real_large",
-    name=f"layer {layer + 1} head {head + 1}",
-    csv=(W, labels, labels),
-)
-if G > 40:
-    st.caption(f"{G} tokens: drag over the map to zoom in (double-click to zoom out), or open the table below.")
-if keep_special:
-    held = float(view.special_share[layer, head])
-    st.caption(f"[CLS] and [SEP] receive {held:.0%} of this head's attention (mean over your words' rows).")
-else:
-    held = float(view.dropped[layer, head].mean())
-    st.caption(
-        f"[CLS] and [SEP] are left out. They held {held:.0%} of this head's attention; each row is rescaled so the "
-        "rest sums to 1 again. Switch them back on to see the raw weights."
-    )
-with st.expander("The three strongest keys of every row"):
-    order = np.argsort(-W, axis=1)[:, :3]  # (G, 3)
-    st.dataframe(
-        pd.DataFrame(
-            {f"{n + 1}.": [f"{labels[order[g, n]]}  {W[g, order[g, n]]:.2f}" for g in range(G)] for n in range(3)},
-            index=pd.Index(labels, name="token"),
-        ),
-        key="real_top",
-    )
 
-# --- head view --------------------------------------------------------------------------------------------------
-show.step("Head view: who looks at whom")
-long = G > HEAD_VIEW_MAX
-options = list(range(G)) if long else [-1, *range(G)]
-focus = linked(
-    st.columns([1, 2])[0].selectbox,
-    "Lines from",
-    options,
-    format_func=lambda g: "every token (its 3 strongest lines)" if g < 0 else labels[g],
-    key="real_focus",
-)
-chosen = None if focus < 0 else focus
-keep = None
-if long:
-    keep = [chosen, *np.argsort(-W[chosen])[:HEAD_VIEW_KEYS].tolist()]
-    st.caption(f"{G} tokens do not fit in two columns: the view keeps “{md_escape(labels[chosen])}” and the "
-               f"{HEAD_VIEW_KEYS} tokens it attends to most.")  # fmt: skip
-show.chart(
-    plots.head_view(labels, labels, W, focus=chosen, keep=keep, title=f"Layer {layer + 1} · head {head + 1}", top_k=3),
-    key="real_head_view",
-    name=f"head view layer {layer + 1} head {head + 1}",
-)
-st.caption(
-    "Thicker, darker lines carry more attention."
-    + (" Hover a word on the right to read its weight." if chosen is not None else " Pick a token to read weights.")
-)
+show.section(one_head)

@@ -80,86 +80,94 @@ if predict_first(
 
 # --- O = S·I -----------------------------------------------------------------------------------------------
 show.step("O = S·I: each word becomes a mix of the sentence")
-default = tokens.words.index("bank") if "bank" in tokens.words else len(labels) - 1
-focus = linked_choice(st.columns([1, 2])[0].selectbox, "Word to follow", labels, default=default, key="sim_focus")
-weights = S[focus]  # (T,) row `focus` of S: how much of each word goes into the new vector
 O = mix(S, I)  # (T, D)
-heaviest = int(weights.argmax())
-answered = predict_first(
-    "sim_predict_mix",
-    f"Which word of your sentence will weigh most in the new “{labels[focus]}”?",
-    ["the word itself", "the most related other word", "every word about equally"],
-    correct=0 if heaviest == focus else 1,
-    explain=f"The largest weight in row “{labels[focus]}” of S goes to “{labels[heaviest]}” ({weights[heaviest]:.2f}).",
-)
-if answered:
-    show.chart(
-        plots.bars(
-            labels,
-            weights,
-            highlight=[focus],
-            value_name=f"weight ({kind})",
-            title=f"The weights in row “{labels[focus]}” of S",
-            height=320,
-        ),
-        key="sim_weights",
-        name="weights of the row",
-    )
-    terms = sorted(range(len(labels)), key=lambda j: -abs(float(weights[j])))
-    st.code(
-        f"{labels[focus]}_O = "
-        + " + ".join(f"{float(weights[j]):.2f}·{labels[j]}" for j in terms[:8])
-        + (" + …" if len(terms) > 8 else ""),
-        language=None,
-    )
-    st.caption(
-        f"The weights add up to {float(weights.sum()):.2f}, not 1, so O is longer than I: lesson 4's softmax fixes "
-        "that. Directions are what the neighbours below compare, so the length does not matter here."
-    )
 
-    st.subheader(f"Does “{labels[focus]}” change meaning?")
-    exclude_own = linked(
-        st.toggle, "Leave the sentence's own words out of the neighbours", value=True, key="sim_exclude"
-    )
-    skip = list(tokens.words) if exclude_own else []
-    before = neighbours(kv, I[focus].cpu().numpy(), 8, exclude=skip)
-    after = neighbours(kv, O[focus].cpu().numpy(), 8, exclude=skip)
-    b1, b2 = st.columns(2)
-    show.chart(
-        plots.ranking(before, title="Neighbours before (I)"), key="sim_before", name="neighbours before", where=b1
-    )
-    show.chart(
-        plots.ranking(after, title="Neighbours after (O = S·I)"), key="sim_after", name="neighbours after", where=b2
-    )
 
-    st.caption(
-        "The nearest words to the mix are often small words such as “on” or “which”: every word got a large weight, "
-        "so the mix resembles an average sentence. The meter below is a sharper test."
+def follow_a_word() -> None:
+    """One word's row of S, what mixing does to its meaning, the meaning meter (reruns alone)."""
+    default = tokens.words.index("bank") if "bank" in tokens.words else len(labels) - 1
+    focus = linked_choice(st.columns([1, 2])[0].selectbox, "Word to follow", labels, default=default, key="sim_focus")
+    weights = S[focus]  # (T,) row `focus` of S: how much of each word goes into the new vector
+    heaviest = int(weights.argmax())
+    answered = predict_first(
+        "sim_predict_mix",
+        f"Which word of your sentence will weigh most in the new “{labels[focus]}”?",
+        ["the word itself", "the most related other word", "every word about equally"],
+        correct=0 if heaviest == focus else 1,
+        explain=f"The largest weight in row “{labels[focus]}” of S goes to “{labels[heaviest]}” "
+        f"({weights[heaviest]:.2f}).",
     )
+    if answered:
+        show.chart(
+            plots.bars(
+                labels,
+                weights,
+                highlight=[focus],
+                value_name=f"weight ({kind})",
+                title=f"The weights in row “{labels[focus]}” of S",
+                height=320,
+            ),
+            key="sim_weights",
+            name="weights of the row",
+        )
+        terms = sorted(range(len(labels)), key=lambda j: -abs(float(weights[j])))
+        st.code(
+            f"{labels[focus]}_O = "
+            + " + ".join(f"{float(weights[j]):.2f}·{labels[j]}" for j in terms[:8])
+            + (" + …" if len(terms) > 8 else ""),
+            language=None,
+        )
+        st.caption(
+            f"The weights add up to {float(weights.sum()):.2f}, not 1, so O is longer than I: lesson 4's softmax fixes "
+            "that. Directions are what the neighbours below compare, so the length does not matter here."
+        )
 
-    st.markdown("**Meaning meter**: how close the word is to two probe words, before and after mixing.")
-    p1, p2, _ = st.columns([1, 1, 2])
-    probe_a = linked(p1.text_input, "Probe word", "river", key="sim_probe_a", max_chars=40)
-    probe_b = linked(p2.text_input, "Other probe word", "money", key="sim_probe_b", max_chars=40)
-    try:
-        probes = [
-            (probe_a.strip().lower(), word_vector(kv, probe_a)),
-            (probe_b.strip().lower(), word_vector(kv, probe_b)),
-        ]
-    except AttnvizInputError as err:
-        warn(str(err))
-    else:
-        changes = []
-        for col, (name, vec) in zip(st.columns(2), probes, strict=True):
-            was, now = compare(I[focus].cpu().numpy(), vec).cosine, compare(O[focus].cpu().numpy(), vec).cosine
-            col.metric(
-                f"cos({labels[focus]}, {md_escape(name)}) after mixing — before: {was:.3f}",
-                f"{now:.3f}",
-                f"{now - was:+.3f}",
-            )
-            changes.append(now - was)
-        winner = probes[0][0] if changes[0] > changes[1] else probes[1][0]
-        st.caption(f"After mixing, “{labels[focus]}” moved more toward “{md_escape(winner)}”.")
+        st.subheader(f"Does “{labels[focus]}” change meaning?")
+        exclude_own = linked(
+            st.toggle, "Leave the sentence's own words out of the neighbours", value=True, key="sim_exclude"
+        )
+        skip = list(tokens.words) if exclude_own else []
+        before = neighbours(kv, I[focus].cpu().numpy(), 8, exclude=skip)
+        after = neighbours(kv, O[focus].cpu().numpy(), 8, exclude=skip)
+        b1, b2 = st.columns(2)
+        show.chart(
+            plots.ranking(before, title="Neighbours before (I)"), key="sim_before", name="neighbours before", where=b1
+        )
+        show.chart(
+            plots.ranking(after, title="Neighbours after (O = S·I)"), key="sim_after", name="neighbours after", where=b2
+        )
+
+        st.caption(
+            "The nearest words to the mix are often small words such as “on” or “which”: every word got a large "
+            "weight, so the mix resembles an average sentence. The meter below is a sharper test."
+        )
+
+        st.markdown("**Meaning meter**: how close the word is to two probe words, before and after mixing.")
+        p1, p2, _ = st.columns([1, 1, 2])
+        probe_a = linked(p1.text_input, "Probe word", "river", key="sim_probe_a", max_chars=40)
+        probe_b = linked(p2.text_input, "Other probe word", "money", key="sim_probe_b", max_chars=40)
+        try:
+            probes = [
+                (probe_a.strip().lower(), word_vector(kv, probe_a)),
+                (probe_b.strip().lower(), word_vector(kv, probe_b)),
+            ]
+        except AttnvizInputError as err:
+            warn(str(err))
+        else:
+            changes = []
+            for col, (name, vec) in zip(st.columns(2), probes, strict=True):
+                was, now = compare(I[focus].cpu().numpy(), vec).cosine, compare(O[focus].cpu().numpy(), vec).cosine
+                col.metric(
+                    f"cos({labels[focus]}, {md_escape(name)}) after mixing — before: {was:.3f}",
+                    f"{now:.3f}",
+                    f"{now - was:+.3f}",
+                )
+                changes.append(now - was)
+            winner = probes[0][0] if changes[0] > changes[1] else probes[1][0]
+            st.caption(f"After mixing, “{labels[focus]}” moved more toward “{md_escape(winner)}”.")
+
+
+show.section(follow_a_word)
 
 with st.expander("O for every word"):
     show.chart(plots.strip(O, labels, title="O = S·I, one row per word"), key="sim_O", name="O", csv=(O, labels, dims))

@@ -125,35 +125,42 @@ show.chart(
 
 # --- saturation ---------------------------------------------------------------------------------------------------
 show.step("Turn up the scores: softmax saturates")
-m1, m2, m3 = st.columns(3)
-m1.metric(f"Rows over {ONE_HOT:.0%} on one word", f"{stats.one_hot_rows} of {n}")
-m2.metric("Average largest weight", f"{stats.mean_top:.0%}")
-m3.metric("Even split would give", f"{1 / n:.0%}")
-default = tokens.words.index("bank") if "bank" in tokens.words else n - 1
-row = linked_choice(st.selectbox, "Row to watch", labels, default=default, key="soft_row")
-left, right = st.columns(2)
-show.chart(
-    plots.bars(labels, att.weights[row], highlight=[int(att.weights[row].argmax())], value_name="weight",
-               title=f"Weights of “{labels[row]}” now", height=340),
-    key="soft_row_bars", name="weights of the row", where=left,
-)  # fmt: skip
-curve_x = torch.logspace(-1, 1, 41).tolist()  # τ from 0.1 to 10
-allowed = None if mask is None else mask[row]  # (T,)
-curves = [
-    plots.Series(name, curve_x, top_weight_curve(att.scores[row], curve_x, scale, allowed), dash=dash)
-    for name, scale, dash in (("with √d", 1 / math.sqrt(d), "solid"), ("without √d", 1.0, "dash"))
-]
-curves.append(plots.Series("now", [temperature], [stats.top_weight[row]], mode="markers", colour=5))
-show.chart(
-    plots.lines(curves, title=f"Largest weight of “{labels[row]}” against τ", x_title="temperature τ",
-                y_title="largest weight", log_x=True, x_ticks=(0.1, 0.2, 0.5, 1, 2, 5, 10), height=340),
-    key="soft_curve", name="largest weight against temperature", where=right,
-)  # fmt: skip
-st.caption(
-    "Multiplying the scores by a large number (a small τ) widens the gaps between them, and e^x turns a wide gap "
-    "into a landslide: one word takes everything, the others get nothing, and training gets almost no signal "
-    "through them. A large τ flattens the row toward an even average."
-)
+
+
+def saturation() -> None:
+    """How one row's weights saturate as the scores grow (reruns alone)."""
+    m1, m2, m3 = st.columns(3)
+    m1.metric(f"Rows over {ONE_HOT:.0%} on one word", f"{stats.one_hot_rows} of {n}")
+    m2.metric("Average largest weight", f"{stats.mean_top:.0%}")
+    m3.metric("Even split would give", f"{1 / n:.0%}")
+    default = tokens.words.index("bank") if "bank" in tokens.words else n - 1
+    row = linked_choice(st.selectbox, "Row to watch", labels, default=default, key="soft_row")
+    left, right = st.columns(2)
+    show.chart(
+        plots.bars(labels, att.weights[row], highlight=[int(att.weights[row].argmax())], value_name="weight",
+                   title=f"Weights of “{labels[row]}” now", height=340),
+        key="soft_row_bars", name="weights of the row", where=left,
+    )  # fmt: skip
+    curve_x = torch.logspace(-1, 1, 41).tolist()  # τ from 0.1 to 10
+    allowed = None if mask is None else mask[row]  # (T,)
+    curves = [
+        plots.Series(name, curve_x, top_weight_curve(att.scores[row], curve_x, scale, allowed), dash=dash)
+        for name, scale, dash in (("with √d", 1 / math.sqrt(d), "solid"), ("without √d", 1.0, "dash"))
+    ]
+    curves.append(plots.Series("now", [temperature], [stats.top_weight[row]], mode="markers", colour=5))
+    show.chart(
+        plots.lines(curves, title=f"Largest weight of “{labels[row]}” against τ", x_title="temperature τ",
+                    y_title="largest weight", log_x=True, x_ticks=(0.1, 0.2, 0.5, 1, 2, 5, 10), height=340),
+        key="soft_curve", name="largest weight against temperature", where=right,
+    )  # fmt: skip
+    st.caption(
+        "Multiplying the scores by a large number (a small τ) widens the gaps between them, and e^x turns a wide gap "
+        "into a landslide: one word takes everything, the others get nothing, and training gets almost no signal "
+        "through them. A large τ flattens the row toward an even average."
+    )
+
+
+show.section(saturation)
 
 # --- why √d -----------------------------------------------------------------------------------------------------------
 show.step("Why divide by √d?")
