@@ -442,15 +442,16 @@ def _wire(value: Any) -> Any:
     return value
 
 
-_TYPED = {"f": ("f8", np.float64), "i": ("i4", np.int32), "u": ("i4", np.int32)}  # bool arrays stay lists
-
-
 def _packed(a: np.ndarray) -> Any:
-    """A numpy array as plotly.js reads a typed array: {"dtype", "bdata" (base64), "shape"}; other arrays as lists."""
-    kind = _TYPED.get(a.dtype.kind)
-    if kind is None or (a.dtype.kind in "iu" and a.size and (a.min() < -(2**31) or a.max() >= 2**31)):
+    """A numpy array as plotly.js reads a typed array: {"dtype", "bdata" (base64), "shape"}, float32 kept as float32;
+    other arrays (bool, strings, integers beyond 32 bits) as lists."""
+    if a.dtype.kind == "f":
+        code, dtype = ("f4", np.float32) if a.dtype.itemsize <= 4 else ("f8", np.float64)
+    elif a.dtype.kind in "iu" and a.min() >= -(2**31) and a.max() < 2**31:
+        code, dtype = "i4", np.int32
+    else:
         return a.tolist()
-    packed = {"dtype": kind[0], "bdata": base64.b64encode(np.ascontiguousarray(a, dtype=kind[1])).decode("ascii")}
+    packed = {"dtype": code, "bdata": base64.b64encode(np.ascontiguousarray(a, dtype=dtype)).decode("ascii")}
     if a.ndim > 1:
         packed["shape"] = ", ".join(str(n) for n in a.shape)
     return packed
