@@ -11,7 +11,8 @@ balancer with sticky sessions would). Nothing leaves the machine.
 Each student is an asyncio websocket client that speaks what the browser speaks: it fetches the XSRF cookie,
 opens `/_stcore/stream` with the `streamlit` subprotocol and the token, and sends `BackMsg.rerun_script` with the
 page's name or script hash, the URL's query string, the state of every widget it has set and the hashes of the
-large messages it already holds (the server then sends a reference instead, as it does to a browser). It reads
+large messages it already holds (the server then sends a reference instead, as it does to a browser), and for a
+control drawn inside a fragment (st.fragment) the fragment's id, so that only that fragment reruns. It reads
 ForwardMsgs until `script_finished`, and learns the widgets' ids and options from the deltas of the run before.
 
 A student opens one lesson (the class is spread over the lessons in `INTERACTIONS`), answers its "predict first"
