@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 from plotly.basedatatypes import BaseFigure
 from streamlit import net_util
@@ -314,9 +313,7 @@ def _shape(z: object) -> tuple[int, ...]:
     return np.shape(z) if z is not None else ()
 
 
-def styled(
-    fig: plots.Figure | go.Figure, *, cells: bool = False, contrast: bool = False, present: bool = False
-) -> plots.Figure | go.Figure:
+def styled(fig: plots.Figure, *, cells: bool = False, contrast: bool = False, present: bool = False) -> plots.Figure:
     """The figure as the view settings want it: values written in the cells of small heatmaps, high-contrast
     scales and lines, presenter-size type.
 
@@ -416,9 +413,8 @@ class _Ready(BaseFigure):
     dict and gives it back, with numeric arrays packed as plotly.js typed arrays (base64), as plotly would send them.
     """
 
-    def __init__(self, fig: plots.Figure | go.Figure) -> None:
-        wire = _wire(fig.spec) if isinstance(fig, plots.Figure) else fig.to_dict()
-        object.__setattr__(self, "_wire", wire)
+    def __init__(self, fig: plots.Figure) -> None:
+        object.__setattr__(self, "_wire", _wire(fig.spec))
 
     def to_dict(self) -> dict:
         return self._wire
@@ -458,7 +454,7 @@ def _packed(a: np.ndarray) -> Any:
 
 
 def chart(
-    fig: plots.Figure | go.Figure,
+    fig: plots.Figure,
     *,
     key: str,
     name: str,

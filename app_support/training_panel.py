@@ -7,7 +7,6 @@ raises out of the progress callback, and nothing is kept.
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import streamlit as st
 from gensim.models import KeyedVectors
 
@@ -22,7 +21,9 @@ def use_sentence(text: str) -> None:
     st.session_state[sentence.KEY], st.session_state[sentence.NOTE_KEY] = sentence.clean(text)
 
 
-def loss_chart(losses: list[float] | tuple[float, ...], held: list[float] | tuple[float, ...], steps: int) -> go.Figure:
+def loss_chart(
+    losses: list[float] | tuple[float, ...], held: list[float] | tuple[float, ...], steps: int
+) -> plots.Figure:
     """Training and held-out loss against the step, on an x axis as long as the whole run."""
     x = list(range(1, len(losses) + 1))
     return plots.lines(

@@ -52,7 +52,7 @@ class Figure:
         """A deep copy of the spec."""
         return copy.deepcopy(self.spec)
 
-    def plotly(self) -> Figure:
+    def plotly(self) -> go.Figure:
         """The figure as plotly's object model, every property validated (raises on an invalid one)."""
         return go.Figure(self.spec)
 

@@ -113,8 +113,8 @@ def which_heads() -> None:
             show.chart(
                 plots.heatmap(
                     coref.weights,
-                    [f"layer {i + 1}" for i in range(L)],
-                    [str(j + 1) for j in range(H)],
+                    layer_names,
+                    head_names,
                     title=f"All {L * H} heads: attention from “{coref.source_word}” to “{coref.target_word}”",
                     row_title="layer",
                     col_title="head",
