@@ -21,15 +21,21 @@ def pick_device() -> torch.device:
 
 
 def set_cpu_threads(default: int = 1) -> int:
-    """Give torch's CPU operations ``default`` threads each, unless ATTNVIZ_TORCH_THREADS says otherwise.
+    """Give torch's CPU operations, and numpy's and scipy's BLAS, ``default`` threads each, unless
+    ATTNVIZ_TORCH_THREADS says otherwise.
 
     A server runs many learners' small tensor operations at once. With one thread each they share the cores;
     with several, every operation's threads wait on one another (a 12-word MiniLM pass took 677 ms instead of
-    31 ms on a busy 2-core machine; see bench/RESULTS.md). Returns the number now in use.
+    31 ms on a busy 2-core machine; see bench/RESULTS.md). numpy's OpenBLAS keeps its own pool, two threads here
+    that spin while they wait: lesson 1's neighbour search over 400,000 vectors cost the server 175 ms of CPU per
+    rerun for 94 ms of wall time. The BLAS limit covers the libraries loaded so far. Returns the number now in use.
     """
+    from threadpoolctl import threadpool_limits
+
     forced = os.environ.get("ATTNVIZ_TORCH_THREADS", "").strip()
     threads = int(forced) if forced.isdigit() and int(forced) > 0 else default
     torch.set_num_threads(threads)
+    threadpool_limits(threads, user_api="blas")
     return torch.get_num_threads()
 
 
