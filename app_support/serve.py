@@ -1,38 +1,197 @@
 """Start the app's server and load the heavy objects while it starts.
 
-    python -m app_support.serve [streamlit options]      (what `make run` does)
+    python -m app_support.serve [streamlit options]                  one server (what `make run` does)
+    python -m app_support.serve --replicas K [streamlit options]     K servers on ports P, P+1, …, P+K-1
 
 `streamlit run app.py` works too; it only loads the word vectors when the first learner arrives, so the first
-page waits for them. Here they load in a background thread while the server starts and the browser connects,
-into the same per-process cache (st.cache_resource) the lessons read.
+page waits for them. With one server they load here in a background thread while the server starts and the
+browser connects, into the same per-process cache (st.cache_resource) the lessons read.
+
+With `--replicas K` (a class larger than one process holds, behind a sticky load balancer: README, "Serving a
+class") this process loads the word vectors and the model first, then forks the K servers. They share those
+pages of memory with this process (copy-on-write: nothing writes into them), so K replicas cost little more
+memory than one. P is `--server.port` (default 8501). All replicas get the same cookie secret (the one given,
+or a fresh random one), so a cookie one of them signed is good at all of them. This process stays as their
+supervisor: it restarts a replica that dies and stops them all on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import secrets
+import signal
+import socket
 import sys
 import threading
+import time
 from pathlib import Path
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
+DEFAULT_PORT = 8501
 
 
-def _warm() -> None:
+def _quiet_cache_warning() -> None:
     import logging
 
     # the cache is filled outside any session, which Streamlit would otherwise warn about once
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
+
+
+def _warm() -> None:
+    _quiet_cache_warning()
     from app_support import loaders
 
     loaders.device()
     loaders.glove()
 
 
-def main() -> None:
+def _preload() -> None:
+    """Everything a replica would load on its own, loaded once before the fork: the libraries the lessons import,
+    the device (one torch thread per operation, set before torch starts any thread pool), the word vectors, the
+    model and the training sets."""
+    _quiet_cache_warning()
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # no tokenizer threads to lose in the fork
+    import gc
+
+    import app_support.cached
+    import app_support.efficient_sections
+    import app_support.show
+    import app_support.training_panel  # noqa: F401
+    from app_support import loaders
+
+    loaders.device()
+    loaders.glove()
+    loaders.model()
+    loaders.training_sets()
+    gc.collect()
+    gc.freeze()  # out of the collector's sight: its passes would write to (and so copy) the shared pages
+
+
+def split_args(argv: list[str]) -> tuple[int, int, list[str]]:
+    """``--replicas K`` and the port out of the command line: (K, P, the rest for Streamlit, port removed)."""
+    replicas, port, rest = 1, DEFAULT_PORT, []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        name, eq, value = arg.partition("=")
+        if name in {"--replicas", "--server.port"}:
+            if not eq:
+                if i + 1 >= len(argv):
+                    raise SystemExit(f"{name} needs a value")
+                value, i = argv[i + 1], i + 1
+            if not value.isdigit() or int(value) < 1:
+                raise SystemExit(f"{name} needs a positive whole number, not {value!r}")
+            if name == "--replicas":
+                replicas = int(value)
+            else:
+                port = int(value)
+        else:
+            rest.append(arg)
+        i += 1
+    return replicas, port, rest
+
+
+def tcp_nodelay() -> None:
+    """Have the server send each message as soon as it is written (TCP_NODELAY) on every connection it accepts.
+
+    Streamlit 1.67 binds its listening socket as ``socket.socket(family)``, protocol 0, and asyncio only turns
+    Nagle's algorithm off on sockets whose protocol says TCP. With Nagle on, the first small message of a rerun
+    leaves at once and the rest wait for the browser's acknowledgement, which a browser delays by 40 ms (more on
+    some systems): every rerun arrived 40 ms late, however fast the script was. The listening socket is rebuilt
+    with its protocol named, which its accepted connections inherit."""
+    from streamlit.web.server.starlette import starlette_server as server
+
+    bind = getattr(server, "_bind_socket", None)
+    if bind is None or getattr(bind, "names_tcp", False):
+        return
+
+    def bind_tcp(address: str, port: int, backlog: int) -> socket.socket:
+        sock = bind(address, port, backlog)
+        if sock.proto == socket.IPPROTO_TCP or sock.type != socket.SOCK_STREAM:
+            return sock
+        tcp = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+        tcp.setblocking(False)
+        tcp.set_inheritable(True)
+        return tcp
+
+    bind_tcp.names_tcp = True  # type: ignore[attr-defined]
+    server._bind_socket = bind_tcp
+
+
+def _run_streamlit(args: list[str]) -> None:
     from streamlit.web import cli
 
-    threading.Thread(target=_warm, name="attnviz-warm-up", daemon=True).start()
-    sys.argv = ["streamlit", "run", str(APP), *sys.argv[1:]]
+    tcp_nodelay()
+    sys.argv = ["streamlit", "run", str(APP), *args]
     cli.main()
+
+
+def _fork_replica(port: int, args: list[str]) -> int:
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:  # the child: a plain Streamlit server on its own port
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        _run_streamlit([*args, "--server.port", str(port)])
+        code = 0
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    finally:
+        os._exit(code)
+
+
+def serve_replicas(replicas: int, port: int, args: list[str]) -> None:
+    """Preload, fork `replicas` servers on port, port+1, …, and supervise them until told to stop."""
+    if not any(a.startswith("--server.cookieSecret") for a in args):
+        os.environ.setdefault("STREAMLIT_SERVER_COOKIE_SECRET", secrets.token_hex(32))
+    _preload()
+    stopping = False
+    children: dict[int, tuple[int, float]] = {}  # pid → (port, start time)
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for i in range(replicas):
+        children[_fork_replica(port + i, args)] = (port + i, time.monotonic())
+    print(f"attnviz: {replicas} replicas on ports {port}–{port + replicas - 1} (pid {os.getpid()})", flush=True)
+    quick_deaths = 0
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        gone = children.pop(pid, None)
+        if gone is None or stopping:
+            continue
+        their_port, started = gone
+        quick_deaths = quick_deaths + 1 if time.monotonic() - started < 10 else 0
+        if quick_deaths >= 3:
+            print("attnviz: replicas keep dying at start; stopping (see the log above)", flush=True)
+            stop(signal.SIGTERM, None)
+            continue
+        print(f"attnviz: the replica on port {their_port} ended ({status}); starting it again", flush=True)
+        time.sleep(1)
+        children[_fork_replica(their_port, args)] = (their_port, time.monotonic())
+
+
+def main() -> None:
+    replicas, port, args = split_args(sys.argv[1:])
+    if replicas > 1:
+        serve_replicas(replicas, port, args)
+        return
+    threading.Thread(target=_warm, name="attnviz-warm-up", daemon=True).start()
+    _run_streamlit([*args, "--server.port", str(port)])
 
 
 if __name__ == "__main__":

@@ -4,9 +4,10 @@
     python bench/bench_load.py --quick              N = 1 and 10, 20 s each (about 2 minutes)
     python bench/bench_load.py --sizes 30 --duration 45 --replicas 2 --out bench/RESULTS.md
 
-The server is `python -m streamlit run app.py` with the repository's `.streamlit/config.toml`, on 127.0.0.1 and a
-free port (`--replicas K` starts K of them and gives each student one of them for the whole session, as a load
-balancer with sticky sessions would). Nothing leaves the machine.
+The server is the app's launcher, `python -m app_support.serve`, with the repository's `.streamlit/config.toml`, on
+127.0.0.1 and a free port. `--replicas K` has it fork K servers on K ports after loading the vectors and the model
+once (they share those pages), and gives each student one of them for the whole session, as a load balancer with
+sticky sessions would. Nothing leaves the machine.
 
 Each student is an asyncio websocket client that speaks what the browser speaks: it fetches the XSRF cookie,
 opens `/_stcore/stream` with the `streamlit` subprotocol and the token, and sends `BackMsg.rerun_script` with the
@@ -21,7 +22,9 @@ slider, radio, selectbox, toggle, a word typed in a box, now and then a new sent
 Latency is the time from sending the rerun to `script_finished`. Errors are exceptions drawn on the page, a
 connection the server closed, and reruns that did not finish within `--timeout` seconds.
 
-Server memory is sampled from /proc/<pid>/status (VmRSS) four times a second; "after" is the resident size once
+Server memory is the proportional set size (PSS, /proc/<pid>/smaps_rollup) summed over the launcher and its
+replicas, sampled every 2 s (each reading costs the kernel 15–25 ms per process): a page shared by k of them counts 1/k in each, so the sum is the memory the
+server takes (RSS would count the shared vectors and model once per replica). "After" is the memory once
 every student has left and the disconnected-session TTL of the config has passed (a short visit by one more
 student makes the server drop the expired sessions). The figures print as a markdown table; `--out` appends it.
 Every phase is bounded: students stop at the end of `--duration`, a rerun waits at most `--timeout`, and the
@@ -94,62 +97,97 @@ WIDGETS = {"slider", "radio", "selectbox", "checkbox", "number_input", "text_inp
 # ------------------------------------------------------------------------------------------------ the server
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(count: int) -> list[int]:
+    """`count` consecutive free ports on 127.0.0.1."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + count > 65535:
+            continue
+        try:
+            for port in range(base + 1, base + count):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return list(range(base, base + count))
+    raise RuntimeError(f"no {count} consecutive free ports")
 
 
 class Server:
-    """One `streamlit run app.py` on 127.0.0.1, its log in artifacts/bench-load/."""
+    """The app's launcher, `python -m app_support.serve --replicas K`, on 127.0.0.1: one Streamlit server, or K
+    forked from one process that loaded the vectors and the model first (README, "Serving a class"). Its log is in
+    artifacts/bench-load/server.log."""
 
-    def __init__(self, index: int) -> None:
-        self.port = free_port()
+    def __init__(self, replicas: int) -> None:
+        self.ports = free_ports(replicas)
         LOGS.mkdir(parents=True, exist_ok=True)
-        self.log = (LOGS / f"server-{index}.log").open("w")
+        self.log = (LOGS / "server.log").open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
+            [sys.executable, "-m", "app_support.serve", "--replicas", str(replicas),
+             "--server.port", str(self.ports[0]), "--server.address", "127.0.0.1", "--server.headless", "true"],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
 
-    async def ready(self, timeout: float = 90) -> None:
+    async def ready(self, timeout: float = 120) -> None:
         end = time.monotonic() + timeout
+        waiting = list(self.ports)
         while time.monotonic() < end:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the server exited with {self.proc.returncode}; see {self.log.name}")
-            with contextlib.suppress(OSError):
-                status, _ = await http_get(self.port, "/_stcore/health")
-                if status == 200:
-                    return
+            for port in list(waiting):
+                with contextlib.suppress(OSError):
+                    status, _ = await http_get(port, "/_stcore/health")
+                    if status == 200:
+                        waiting.remove(port)
+            if not waiting:
+                return
             await asyncio.sleep(0.2)
         raise RuntimeError(f"the server did not answer its health check within {timeout:.0f} s")
 
-    def memory(self) -> tuple[int, int]:
-        """Resident and peak resident bytes (VmRSS, VmHWM); zeros once the process is gone."""
-        try:
-            text = Path(f"/proc/{self.proc.pid}/status").read_text()
-        except OSError:
-            return 0, 0
-        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-        return tuple(int(fields[k].split()[0]) * 1024 for k in ("VmRSS", "VmHWM"))  # type: ignore[return-value]
+    def pids(self) -> list[int]:
+        """The launcher and the replicas it forked."""
+        pids = [self.proc.pid]
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+                pids += [int(p) for p in (task / "children").read_text().split()]
+        return pids
+
+    def memory(self) -> int:
+        """Bytes of memory the server takes: the proportional set size (PSS) summed over its processes. A page that k
+        processes share counts 1/k in each, so replicas sharing the vectors and the model are not counted k times
+        (for one process, PSS is its resident size less the library pages other programs share)."""
+        total = 0
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+                found = re.search(r"^Pss:\s+(\d+) kB", text, re.M)
+                total += int(found.group(1)) * 1024 if found else 0
+        return total
 
     def cpu_seconds(self) -> float:
-        try:
-            parts = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+        """CPU time (user + system) of the launcher and its live replicas."""
+        total = 0.0
+        for pid in self.pids():
+            try:
+                parts = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+        return total
 
     def stop(self) -> None:
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
             try:
-                self.proc.wait(10)
+                self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # a replica the launcher could not stop
         self.log.close()
 
 
@@ -400,9 +438,9 @@ class Result:
     n: int
     stats: Stats
     duration: float
-    rss_start: int
-    rss_peak: int
-    rss_after: int
+    mem_start: int
+    mem_peak: int
+    mem_after: int
     cpu_share: float  # server CPU seconds per wall second (1.0 = one core busy)
     client_cpu: float  # the same for this process, the students' side
 
@@ -415,18 +453,18 @@ def percentile(values: list[float], q: float) -> float:
 
 
 class Memory:
-    """Samples the servers' resident memory (summed over replicas) until stopped."""
+    """Samples the server's memory (PSS summed over its processes) until stopped."""
 
-    def __init__(self, servers: list[Server]) -> None:
-        self.servers, self.peak, self.task = servers, 0, None
+    def __init__(self, server: Server) -> None:
+        self.server, self.peak, self.task = server, 0, None
 
     def now(self) -> int:
-        return sum(s.memory()[0] for s in self.servers)
+        return self.server.memory()
 
     async def _sample(self) -> None:
         while True:
             self.peak = max(self.peak, self.now())
-            await asyncio.sleep(0.25)
+            await asyncio.sleep(2.0)  # reading smaps_rollup walks the process's page tables: ~15–25 ms each
 
     def start(self) -> None:
         self.peak = self.now()
@@ -444,13 +482,13 @@ def pages() -> list[str]:
     return list(INTERACTIONS)
 
 
-async def warm_up(servers: list[Server], timeout: float) -> float:
+async def warm_up(server: Server, timeout: float) -> float:
     """One visit to every lesson on every replica, so that loading the vectors and the model is not measured."""
     t0 = time.perf_counter()
     stats = Stats()
-    for server in servers:
+    for port in server.ports:
         for page in pages():
-            student = Student(server.port, page, random.Random(0), stats, timeout)
+            student = Student(port, page, random.Random(0), stats, timeout)
             try:
                 await student.open()
                 await student.rerun()
@@ -467,18 +505,18 @@ async def warm_up(servers: list[Server], timeout: float) -> float:
 
 
 async def one_class(
-    servers: list[Server], n: int, duration: float, think: tuple[float, float], ttl: float, timeout: float, seed: int
+    server: Server, n: int, duration: float, think: tuple[float, float], ttl: float, timeout: float, seed: int
 ) -> Result:
-    stats, memory = Stats(), Memory(servers)
-    cpu0, wall0, mine0 = sum(s.cpu_seconds() for s in servers), time.perf_counter(), time.process_time()
-    rss_start = memory.now()
+    stats, memory = Stats(), Memory(server)
+    cpu0, wall0, mine0 = server.cpu_seconds(), time.perf_counter(), time.process_time()
+    mem_start = memory.now()
     memory.start()
     ramp = min(10.0, 0.2 * n)  # students arrive over up to 10 s
     end = time.monotonic() + ramp + duration
     rng = random.Random(seed + n)
     students = [
-        Student(servers[i % len(servers)].port, pages()[i % len(pages())], random.Random(rng.random()), stats, timeout)
-        for i in range(n)
+        Student(port, pages()[i % len(pages())], random.Random(rng.random()), stats, timeout)
+        for i, port in enumerate(server.ports[i % len(server.ports)] for i in range(n))
     ]
 
     async def arrive(i: int, student: Student) -> None:
@@ -487,21 +525,21 @@ async def one_class(
 
     await asyncio.gather(*(arrive(i, s) for i, s in enumerate(students)))
     wall = time.perf_counter() - wall0
-    cpu = sum(s.cpu_seconds() for s in servers) - cpu0
+    cpu = server.cpu_seconds() - cpu0
     mine = time.process_time() - mine0
-    rss_peak = await memory.stop()
+    mem_peak = await memory.stop()
     # Everyone has left. Wait out the disconnected-session TTL, then one short visit per replica: saving its session
     # makes the session store drop the expired ones (it expires entries when written to).
     await asyncio.sleep(ttl + 2)
-    for server in servers:
-        visitor = Student(server.port, "similarity", random.Random(0), Stats(), timeout)
+    for port in server.ports:
+        visitor = Student(port, "similarity", random.Random(0), Stats(), timeout)
         try:
             await visitor.open()
             await visitor.rerun()
         finally:
             await visitor.close()
     await asyncio.sleep(3)
-    return Result(n, stats, wall, rss_start, rss_peak, memory.now(), cpu / wall, mine / wall)
+    return Result(n, stats, wall, mem_start, mem_peak, memory.now(), cpu / wall, mine / wall)
 
 
 # ---------------------------------------------------------------------------------------------------- report
@@ -540,14 +578,15 @@ def table(results: list[Result], args: argparse.Namespace, warm: float, load: tu
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"### {when}: {args.replicas} server process{'es' if args.replicas > 1 else ''}, "
-        f"{args.duration:.0f} s per class size, think time {args.think[0]:g}–{args.think[1]:g} s",
+        f"{args.duration:.0f} s per class size, think time {args.think[0]:g}–{args.think[1]:g} s"
+        + (" (forked from one process that loaded the vectors and the model)" if args.replicas > 1 else ""),
         "",
         f"{machine()}. Load average before the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}. "
         f"Config: {config_summary()}. Warm-up visit to every lesson (loads the vectors and the model): "
-        f"{warm:.1f} s.",
+        f"{warm:.1f} s. Memory: PSS summed over the server's processes.",
         "",
         "| students | reruns | p50 ms | p95 ms | max ms | page load p95 ms | errors | server CPU (cores) "
-        "| RSS before MiB | RSS peak MiB | RSS after TTL MiB |",
+        "| memory before MiB | memory peak MiB | memory after TTL MiB |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
@@ -556,7 +595,7 @@ def table(results: list[Result], args: argparse.Namespace, warm: float, load: tu
             f"| {r.n} | {len(s.latencies)} | {percentile(s.latencies, 0.5) * 1e3:.0f} "
             f"| {percentile(s.latencies, 0.95) * 1e3:.0f} | {max(s.latencies, default=float('nan')) * 1e3:.0f} "
             f"| {percentile(s.loads, 0.95) * 1e3:.0f} | {sum(s.errors.values())} | {r.cpu_share:.2f} "
-            f"| {r.rss_start / MIB:.0f} | {r.rss_peak / MIB:.0f} | {r.rss_after / MIB:.0f} |"
+            f"| {r.mem_start / MIB:.0f} | {r.mem_peak / MIB:.0f} | {r.mem_after / MIB:.0f} |"
         )
     errors = Counter()
     for r in results:
@@ -587,14 +626,14 @@ async def main(args: argparse.Namespace) -> str:
     if args.ttl_wait is not None:
         ttl = args.ttl_wait
     load = os.getloadavg()
-    servers = [Server(i) for i in range(args.replicas)]
+    server = Server(args.replicas)
     results: list[Result] = []
     try:
-        await asyncio.gather(*(s.ready() for s in servers))
-        warm = await warm_up(servers, args.timeout)
-        print(f"servers ready on ports {[s.port for s in servers]}; warm-up {warm:.1f} s", file=sys.stderr)
+        await server.ready()
+        warm = await warm_up(server, args.timeout)
+        print(f"servers ready on ports {server.ports}; warm-up {warm:.1f} s", file=sys.stderr)
         for n in args.sizes:
-            result = await one_class(servers, n, args.duration, args.think, ttl, args.timeout, args.seed)
+            result = await one_class(server, n, args.duration, args.think, ttl, args.timeout, args.seed)
             results.append(result)
             print(
                 f"N={n}: {len(result.stats.latencies)} reruns, p95 "
@@ -610,8 +649,7 @@ async def main(args: argparse.Namespace) -> str:
                         file=sys.stderr,
                     )
     finally:
-        for s in servers:
-            s.stop()
+        server.stop()
     return table(results, args, warm if results else float("nan"), load)
 
 

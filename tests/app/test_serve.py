@@ -1,0 +1,115 @@
+"""The launcher, `python -m app_support.serve`: its command line, TCP_NODELAY, and forked replicas."""
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from app_support import serve
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], (1, 8501, [])),
+        (["--server.port", "9000"], (1, 9000, [])),
+        (["--replicas", "3", "--server.port=9100", "--server.headless", "true"], (3, 9100, ["--server.headless", "true"])),
+        (["--replicas=2"], (2, 8501, [])),
+    ],
+)
+def test_command_line(argv, expected):
+    assert serve.split_args(argv) == expected
+
+
+@pytest.mark.parametrize("argv", [["--replicas"], ["--replicas", "0"], ["--replicas", "two"], ["--server.port=-1"]])
+def test_bad_command_line_says_why(argv):
+    with pytest.raises(SystemExit, match="needs"):
+        serve.split_args(argv)
+
+
+def test_accepted_connections_send_at_once():
+    """Nagle's algorithm off on every connection the server accepts (else each rerun waited for a delayed ACK)."""
+    from streamlit.web.server.starlette import starlette_server
+
+    serve.tcp_nodelay()
+    serve.tcp_nodelay()  # a second call changes nothing
+    listener = starlette_server._bind_socket("127.0.0.1", 0, 8)
+    assert listener.proto == socket.IPPROTO_TCP and not listener.getblocking()
+
+    async def accept_one() -> int:
+        accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        def on_connect(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            sock = writer.get_extra_info("socket")
+            accepted.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(on_connect, sock=listener)
+        async with server:
+            _, writer = await asyncio.open_connection("127.0.0.1", listener.getsockname()[1])
+            value = await asyncio.wait_for(accepted, 10)
+            writer.close()
+        return value
+
+    assert asyncio.run(accept_one()) != 0
+
+
+def _free_ports(count: int) -> int:
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        try:
+            for port in range(base + 1, base + count):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    pytest.fail("no consecutive free ports")
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def test_replicas_are_forked_serve_and_stop_together(tmp_path):
+    """`--replicas 2`: two servers, children of the launcher, both answering; SIGTERM stops all of them."""
+    port = _free_ports(2)
+    log = (tmp_path / "serve.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app_support.serve", "--replicas", "2", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not (_healthy(port) and _healthy(port + 1)):
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "the replicas did not answer within 120 s"
+            time.sleep(0.5)
+        children = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+        assert len(children) == 2
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        for child in children:
+            with pytest.raises(ProcessLookupError):
+                os.kill(child, 0)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        log.close()
