@@ -23,12 +23,13 @@ Latency is the time from sending the rerun to `script_finished`. Errors are exce
 connection the server closed, and reruns that did not finish within `--timeout` seconds.
 
 Server memory is the proportional set size (PSS, /proc/<pid>/smaps_rollup) summed over the launcher and its
-replicas, sampled every 2 s (each reading costs the kernel 15–25 ms per process): a page shared by k of them counts 1/k in each, so the sum is the memory the
-server takes (RSS would count the shared vectors and model once per replica). "After" is the memory once
-every student has left and the disconnected-session TTL of the config has passed (a short visit by one more
-student makes the server drop the expired sessions). The figures print as a markdown table; `--out` appends it.
-Every phase is bounded: students stop at the end of `--duration`, a rerun waits at most `--timeout`, and the
-whole run stops at `--deadline` seconds whatever happens, taking its servers down with it.
+replicas, sampled every 2 s (each reading costs the kernel 15–25 ms per process): a page shared by k of them counts
+1/k in each, so the sum is the memory the server takes (RSS would count the shared vectors and model once per
+replica). "After" is the memory once every student has left and the disconnected-session TTL of the config has
+passed (a short visit by one more student makes the server drop the expired sessions). The figures print as a
+markdown table; `--out` appends it. Every phase is bounded: students stop at the end of `--duration`, a rerun
+waits at most `--timeout`, and the whole run stops at `--deadline` seconds whatever happens, taking its servers
+down with it.
 """
 
 from __future__ import annotations

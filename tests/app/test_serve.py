@@ -22,7 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
     [
         ([], (1, 8501, [])),
         (["--server.port", "9000"], (1, 9000, [])),
-        (["--replicas", "3", "--server.port=9100", "--server.headless", "true"], (3, 9100, ["--server.headless", "true"])),
+        (
+            ["--replicas", "3", "--server.port=9100", "--server.headless", "true"],
+            (3, 9100, ["--server.headless", "true"]),
+        ),  # noqa: E501
         (["--replicas=2"], (2, 8501, [])),
     ],
 )

@@ -1,4 +1,5 @@
-"""A real server (`python -m app_support.serve`, as `make run` starts it) and a real headless Chromium (Debian's, driven by Playwright).
+"""A real server (`python -m app_support.serve`, as `make run` starts it) and a real headless Chromium (Debian's,
+driven by Playwright).
 
 Screenshots go to artifacts/screenshots/ (or $ATTNVIZ_SCREENSHOTS). Outside CI the tests skip when Chromium is
 missing; under CI=true they fail instead, so a green CI always means the browser really ran.
