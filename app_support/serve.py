@@ -185,7 +185,22 @@ def serve_replicas(replicas: int, port: int, args: list[str]) -> None:
         children[_fork_replica(their_port, args)] = (their_port, time.monotonic())
 
 
+def one_pool_per_process() -> None:
+    """Tell OpenMP and MKL, before torch loads them, how many threads an operation gets: the number torch is
+    given (ATTNVIZ_TORCH_THREADS, default 1, see attnviz.device.set_cpu_threads).
+
+    torch.set_num_threads sets it for the thread that calls it, but Streamlit runs every rerun on a new thread, and
+    there OpenMP starts from its default, one thread per core: each rerun's first matrix product built a new team
+    of OpenMP threads, 6–15 ms of a 50 ms rerun (a 12 × 384 product in a fresh thread: 7.5 ms median; with
+    OMP_NUM_THREADS set, 0.07 ms)."""
+    forced = os.environ.get("ATTNVIZ_TORCH_THREADS", "").strip()
+    threads = forced if forced.isdigit() and int(forced) > 0 else "1"
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, threads)
+
+
 def main() -> None:
+    one_pool_per_process()  # first: nothing has loaded torch yet
     replicas, port, args = split_args(sys.argv[1:])
     if replicas > 1:
         serve_replicas(replicas, port, args)

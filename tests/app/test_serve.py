@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
         (
             ["--replicas", "3", "--server.port=9100", "--server.headless", "true"],
             (3, 9100, ["--server.headless", "true"]),
-        ),  # noqa: E501
+        ),
         (["--replicas=2"], (2, 8501, [])),
     ],
 )
@@ -116,3 +116,20 @@ def test_replicas_are_forked_serve_and_stop_together(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
         log.close()
+
+
+@pytest.mark.parametrize(("forced", "expected"), [(None, "1"), ("2", "2"), ("0", "1"), ("many", "1")])
+def test_openmp_and_mkl_get_torchs_thread_count(monkeypatch, forced, expected):
+    """Set before torch loads, so that every rerun's new thread starts with that many, not one per core."""
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "ATTNVIZ_TORCH_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    if forced is not None:
+        monkeypatch.setenv("ATTNVIZ_TORCH_THREADS", forced)
+    serve.one_pool_per_process()
+    assert os.environ["OMP_NUM_THREADS"] == os.environ["MKL_NUM_THREADS"] == expected
+
+
+def test_openmp_setting_already_given_is_kept(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    serve.one_pool_per_process()
+    assert os.environ["OMP_NUM_THREADS"] == "4"
