@@ -10,9 +10,9 @@ import streamlit as st
 import torch
 from gensim.models import KeyedVectors
 
-from attnviz import pretrained
+from attnviz import embeddings, pretrained
 from attnviz.attention import ScoreVariance, score_variance
-from attnviz.embeddings import ClaimCheck, check_noun_claim
+from attnviz.embeddings import Analogy, ClaimCheck, check_noun_claim
 from attnviz.heads import head_difference, pool_blocks
 from attnviz.labels import unique_labels
 from attnviz.training import TrainResult
@@ -25,6 +25,19 @@ if TYPE_CHECKING:
 def noun_claim(_kv: KeyedVectors, nouns: tuple[str, ...], verbs: tuple[str, ...], kind: str) -> ClaimCheck:
     """The claim check over two word lists (the vectors never change, so they are not part of the key)."""
     return check_noun_claim(_kv, nouns, verbs, kind)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def neighbours(_kv: KeyedVectors, vector: np.ndarray, topn: int, exclude: tuple[str, ...]) -> list[tuple[str, float]]:
+    """`attnviz.embeddings.neighbours`: a search through 100,000 vectors (3 ms), the same for a whole class that
+    looks at the same word."""
+    return embeddings.neighbours(_kv, vector, topn, exclude=exclude)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def analogy(_kv: KeyedVectors, text: str, topn: int, exclude_inputs: bool) -> Analogy:
+    """`attnviz.embeddings.solve_analogy` of an expression given as text that `parse_expression` accepts."""
+    return embeddings.solve_analogy(_kv, embeddings.parse_expression(text, _kv), topn, exclude_inputs)
 
 
 # ---------------------------------------------------------------------------------------------- lesson 3

@@ -8,11 +8,9 @@ from app_support.widgets import linked, md_escape, need_words, predict_first, se
 from attnviz import AttnvizInputError, plots
 from attnviz.embeddings import (
     compare,
-    neighbours,
     parse_expression,
     parse_word_list,
     pca,
-    solve_analogy,
     vectors_for,
     word_vector,
 )
@@ -71,7 +69,7 @@ def analogies() -> None:
         warn(str(err))
         expression = None
     if expression is not None and answered:
-        analogy = solve_analogy(kv, expression, topn=topn, exclude_inputs=not include)
+        analogy = cached.analogy(kv, expr_text, topn, not include)  # the text parsed above
         words = [w for w, _ in analogy.answers]
         col_a, col_b = st.columns([1, 2])
         show.chart(
@@ -181,7 +179,7 @@ def nearest() -> None:
     except AttnvizInputError as err:
         warn(str(err), n2)
     else:
-        near = neighbours(kv, nn_vec, nn_k, exclude=[nn_word.strip().lower()])
+        near = cached.neighbours(kv, nn_vec, nn_k, (nn_word.strip().lower(),))
         show.chart(
             plots.ranking(near, title="Closest words among the 100,000 most common"),
             key="emb_nn_bars",

@@ -3,11 +3,11 @@
 import streamlit as st
 import torch
 
-from app_support import loaders, show
+from app_support import cached, loaders, show
 from app_support.widgets import linked, linked_choice, md_escape, need_words, predict_first, sentence_tokens, warn
 from attnviz import AttnvizInputError, plots
 from attnviz.attention import mix, similarity_matrix
-from attnviz.embeddings import compare, neighbours, vectors_for, word_vector
+from attnviz.embeddings import compare, vectors_for, word_vector
 
 kv = loaders.glove()
 device = loaders.device()
@@ -126,9 +126,9 @@ def follow_a_word() -> None:
         exclude_own = linked(
             st.toggle, "Leave the sentence's own words out of the neighbours", value=True, key="sim_exclude"
         )
-        skip = list(tokens.words) if exclude_own else []
-        before = neighbours(kv, I[focus].cpu().numpy(), 8, exclude=skip)
-        after = neighbours(kv, O[focus].cpu().numpy(), 8, exclude=skip)
+        skip = tuple(tokens.words) if exclude_own else ()
+        before = cached.neighbours(kv, I[focus].cpu().numpy(), 8, skip)
+        after = cached.neighbours(kv, O[focus].cpu().numpy(), 8, skip)
         b1, b2 = st.columns(2)
         show.chart(
             plots.ranking(before, title="Neighbours before (I)"), key="sim_before", name="neighbours before", where=b1
