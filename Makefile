@@ -5,11 +5,17 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
+REPLICAS ?= 3
 
-.PHONY: run test lint bench bench-load browser screenshots
+.PHONY: run class test lint bench bench-load browser screenshots
 
 run: $(VENV)/.app-installed
 	$(PY) -m app_support.serve --server.port $(PORT)
+
+# A class larger than one process holds: REPLICAS servers on ports PORT, PORT+1, … sharing one copy of the vectors
+# and the model; put a sticky load balancer in front (README, "Serving a class")
+class: $(VENV)/.app-installed
+	$(PY) -m app_support.serve --replicas $(REPLICAS) --server.port $(PORT)
 
 test: $(VENV)/.dev-installed browser
 	$(PY) -m ruff check .
