@@ -27,7 +27,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, free_port  # noqa: E402  (after the path fix)
+from app_support.serve import one_pool_per_process  # noqa: E402  (after the path fix)
+
+one_pool_per_process()  # as the launcher does, before torch loads: the reruns run on new threads, as in the server
+
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, free_port  # noqa: E402
 
 SENTENCES = [  # twelve known words each
     "I walked by the river bank and watched the boats drift slowly past",
