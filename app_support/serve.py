@@ -34,8 +34,9 @@ DEFAULT_PORT = 8501
 def _quiet_cache_warning() -> None:
     import logging
 
-    # the cache is filled outside any session, which Streamlit would otherwise warn about once
+    # the caches are made and filled outside any session, which Streamlit would otherwise warn about
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
+    logging.getLogger("streamlit.runtime.caching.cache_data_api").setLevel(logging.ERROR)
 
 
 def _warm() -> None:
@@ -182,7 +183,8 @@ def serve_replicas(replicas: int, port: int, args: list[str]) -> None:
             continue
         print(f"attnviz: the replica on port {their_port} ended ({status}); starting it again", flush=True)
         time.sleep(1)
-        children[_fork_replica(their_port, args)] = (their_port, time.monotonic())
+        if not stopping:
+            children[_fork_replica(their_port, args)] = (their_port, time.monotonic())
 
 
 def one_pool_per_process() -> None:
