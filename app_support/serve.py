@@ -34,6 +34,9 @@ DEFAULT_PORT = 8501
 def _quiet_cache_warning() -> None:
     import logging
 
+    import streamlit.runtime.caching.cache_data_api
+    import streamlit.runtime.scriptrunner_utils.script_run_context  # noqa: F401  (their loggers exist from here)
+
     # the caches are made and filled outside any session, which Streamlit would otherwise warn about
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
     logging.getLogger("streamlit.runtime.caching.cache_data_api").setLevel(logging.ERROR)
