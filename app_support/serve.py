@@ -149,6 +149,8 @@ def _fork_replica(port: int, args: list[str]) -> int:
 
 def serve_replicas(replicas: int, port: int, args: list[str]) -> None:
     """Preload, fork `replicas` servers on port, port+1, …, and supervise them until told to stop."""
+    if not hasattr(os, "fork"):
+        raise SystemExit("--replicas needs fork (Linux or macOS); here, start one server per port (README)")
     if not any(a.startswith("--server.cookieSecret") for a in args):
         os.environ.setdefault("STREAMLIT_SERVER_COOKIE_SECRET", secrets.token_hex(32))
     _preload()
