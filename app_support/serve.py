@@ -43,7 +43,6 @@ def _quiet_cache_warning() -> None:
 
 
 def _warm() -> None:
-    _quiet_cache_warning()
     from app_support import loaders
 
     loaders.device()
@@ -212,6 +211,11 @@ def main() -> None:
     if replicas > 1:
         serve_replicas(replicas, port, args)
         return
+    # Streamlit is imported here, before the warm-up thread starts: two threads importing the same package at
+    # once can stop with Python's import deadlock error
+    from streamlit.web import cli  # noqa: F401
+
+    _quiet_cache_warning()
     threading.Thread(target=_warm, name="attnviz-warm-up", daemon=True).start()
     _run_streamlit([*args, "--server.port", str(port)])
 

@@ -133,3 +133,30 @@ def test_openmp_setting_already_given_is_kept(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "4")
     serve.one_pool_per_process()
     assert os.environ["OMP_NUM_THREADS"] == "4"
+
+
+def test_one_server_starts_and_stops(tmp_path):
+    """`make run`'s launcher: the server answers while the vectors load in a thread (a thread that imported
+    Streamlit at the same time as the server once stopped the start with Python's import deadlock error)."""
+    port = _free_ports(1)
+    log_path = tmp_path / "serve.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app_support.serve", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true"],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 120
+            while not _healthy(port):
+                assert proc.poll() is None, log_path.read_text()[-3000:]
+                assert time.monotonic() < deadline, "the server did not answer within 120 s"
+                time.sleep(0.5)
+            time.sleep(3)  # the warm-up thread runs on
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+    assert "Traceback" not in log_path.read_text()
