@@ -29,7 +29,7 @@ bench: $(VENV)/.dev-installed
 	$(PY) bench/bench_lessons.py
 
 # A class of 1, 10, 30 and 60 students on the real server (about 8 minutes); the table is added to bench/RESULTS.md
-bench-load: $(VENV)/.app-installed
+bench-load: $(VENV)/.dev-installed
 	$(PY) bench/bench_load.py --out bench/RESULTS.md
 
 $(VENV)/.app-installed: requirements.txt requirements-nodeps.txt

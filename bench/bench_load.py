@@ -44,7 +44,6 @@ import platform
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -61,6 +60,10 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.conftest import free_ports  # noqa: E402  (after the path fix)
+
 CONFIG = ROOT / ".streamlit" / "config.toml"
 LOGS = ROOT / "artifacts" / "bench-load"
 PRESETS: list[str] = json.loads((ROOT / "assets" / "presets.json").read_text())
@@ -96,24 +99,6 @@ WIDGETS = {"slider", "radio", "selectbox", "checkbox", "number_input", "text_inp
 
 
 # ------------------------------------------------------------------------------------------------ the server
-
-
-def free_ports(count: int) -> list[int]:
-    """`count` consecutive free ports on 127.0.0.1."""
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + count > 65535:
-            continue
-        try:
-            for port in range(base + 1, base + count):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return list(range(base, base + count))
-    raise RuntimeError(f"no {count} consecutive free ports")
 
 
 class Server:

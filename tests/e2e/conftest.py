@@ -31,10 +31,26 @@ SHOTS = Path(os.environ.get("ATTNVIZ_SCREENSHOTS", ROOT / "artifacts" / "screens
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+def free_ports(count: int) -> list[int]:
+    """`count` consecutive free ports on 127.0.0.1 (a launcher with `--replicas` takes P, P+1, …)."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + count > 65536:
+            continue
+        try:
+            for port in range(base + 1, base + count):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return list(range(base, base + count))
+    raise RuntimeError(f"no {count} consecutive free ports")
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
 
 
 @pytest.fixture(scope="session")
