@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from app_support import serve
+from tests.e2e.conftest import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,21 +67,6 @@ def test_accepted_connections_send_at_once():
     assert asyncio.run(accept_one()) != 0
 
 
-def _free_ports(count: int) -> int:
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        try:
-            for port in range(base + 1, base + count):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    pytest.fail("no consecutive free ports")
-
-
 def _healthy(port: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
@@ -91,7 +77,7 @@ def _healthy(port: int) -> bool:
 
 def test_replicas_are_forked_serve_and_stop_together(tmp_path):
     """`--replicas 2`: two servers, children of the launcher, both answering; SIGTERM stops all of them."""
-    port = _free_ports(2)
+    port = free_ports(2)[0]
     log = (tmp_path / "serve.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "app_support.serve", "--replicas", "2", "--server.port", str(port),
@@ -138,7 +124,7 @@ def test_openmp_setting_already_given_is_kept(monkeypatch):
 def test_one_server_starts_and_stops(tmp_path):
     """`make run`'s launcher: the server answers while the vectors load in a thread (a thread that imported
     Streamlit at the same time as the server once stopped the start with Python's import deadlock error)."""
-    port = _free_ports(1)
+    port = free_ports(1)[0]
     log_path = tmp_path / "serve.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
@@ -160,3 +146,12 @@ def test_one_server_starts_and_stops(tmp_path):
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(5)
     assert "Traceback" not in log_path.read_text()
+
+
+def test_thread_count_is_read_before_torch_loads():
+    """The launcher reads the thread count without loading torch: OpenMP reads its setting once, when torch loads."""
+    code = (
+        "import sys; from app_support import serve; serve.one_pool_per_process(); "
+        "assert 'torch' not in sys.modules and 'numpy' not in sys.modules, sorted(sys.modules)"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
