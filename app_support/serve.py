@@ -199,8 +199,9 @@ def one_pool_per_process() -> None:
     there OpenMP starts from its default, one thread per core: each rerun's first matrix product built a new team
     of OpenMP threads, 6–15 ms of a 50 ms rerun (a 12 × 384 product in a fresh thread: 7.5 ms median; with
     OMP_NUM_THREADS set, 0.07 ms)."""
-    forced = os.environ.get("ATTNVIZ_TORCH_THREADS", "").strip()
-    threads = forced if forced.isdigit() and int(forced) > 0 else "1"
+    from attnviz.threads import requested  # imports nothing heavy: torch is not loaded here
+
+    threads = str(requested())
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(name, threads)
 

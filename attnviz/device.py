@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 
 import torch
+from threadpoolctl import threadpool_limits
+
+from attnviz.threads import requested as requested_threads
 
 
 def pick_device() -> torch.device:
@@ -27,13 +30,11 @@ def set_cpu_threads(default: int = 1) -> int:
     A server runs many learners' small tensor operations at once. With one thread each they share the cores;
     with several, every operation's threads wait on one another (a 12-word MiniLM pass took 677 ms instead of
     31 ms on a busy 2-core machine; see bench/RESULTS.md). numpy's OpenBLAS keeps its own pool, two threads here
-    that spin while they wait: lesson 1's neighbour search over 400,000 vectors cost the server 175 ms of CPU per
-    rerun for 94 ms of wall time. The BLAS limit covers the libraries loaded so far. Returns the number now in use.
+    that spin while they wait: a whole rerun of lesson 1 (searches through 100,000 vectors) cost the server 175 ms
+    of CPU for 94 ms of wall time. The BLAS limit covers the libraries loaded so far. Returns the number now in
+    use.
     """
-    from threadpoolctl import threadpool_limits
-
-    forced = os.environ.get("ATTNVIZ_TORCH_THREADS", "").strip()
-    threads = int(forced) if forced.isdigit() and int(forced) > 0 else default
+    threads = requested_threads(default)
     torch.set_num_threads(threads)
     threadpool_limits(threads, user_api="blas")
     return torch.get_num_threads()
