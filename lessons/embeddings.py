@@ -69,7 +69,7 @@ def analogies() -> None:
         warn(str(err))
         expression = None
     if expression is not None and answered:
-        analogy = cached.analogy(kv, expr_text, topn, not include)  # the text parsed above
+        analogy = cached.analogy(kv, expression, topn, not include)
         words = [w for w, _ in analogy.answers]
         col_a, col_b = st.columns([1, 2])
         show.chart(
