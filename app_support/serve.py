@@ -92,6 +92,8 @@ def split_args(argv: list[str]) -> tuple[int, int, list[str]]:
         else:
             rest.append(arg)
         i += 1
+    if port + replicas - 1 > 65535:
+        raise SystemExit(f"ports {port}–{port + replicas - 1} do not exist: the last port is 65535")
     return replicas, port, rest
 
 
