@@ -76,9 +76,12 @@ INFO: Mapping[str, VariantInfo] = {
         "flash", "FlashAttention", "Dao et al., 2022",
         (Knob("tile", "Tile size (query rows = keys per tile)", (1, 2, 3, 4, 6, 8, 16, 32, 64), 4,
               "Bigger tiles: fewer steps, more fast memory per step. The result never changes."),),
-        r"m' = \max(m, \max_j s_j),\quad \ell' = \ell\,e^{m-m'} + \sum_j e^{s_j-m'},\quad "
-        r"\mathrm{acc}' = \mathrm{acc}\,e^{m-m'} + \sum_j e^{s_j-m'} v_j,\quad O = \mathrm{acc}/\ell",
-        "O(T²·D), the same as exact", "O(T) per row: one tile, never the T×S matrix",
+        r"\begin{aligned} m' &= \max\big(m,\ \max_j s_j\big) \\ "
+        r"\ell' &= \ell\,e^{m-m'} + \textstyle\sum_j e^{s_j-m'} \\ "
+        r"\mathrm{acc}' &= \mathrm{acc}\,e^{m-m'} + \textstyle\sum_j e^{s_j-m'}\,v_j \\ "
+        r"O &= \mathrm{acc}/\ell \quad \text{after the last tile} \end{aligned}",
+        "O(T²·D), the same as exact",
+        "O(T) in total: a running max and sum per query row, plus one tile; never the T×S matrix",
         "everything: it is exact attention", "nothing but a more complex kernel",
         "always, when a kernel exists: it is the default of modern frameworks", "exact",
     ),
@@ -96,12 +99,17 @@ INFO: Mapping[str, VariantInfo] = {
     "performer": VariantInfo(
         "performer", "Performer (FAVOR+)", "Choromanski et al., 2021",
         (Knob("features", "Random features m", (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024), 16,
-              "More features: a better estimate of exp(q·k), linearly more work."),),
-        r"e^{q\cdot k/\sqrt d} \approx \varphi(q)\cdot\varphi(k),\quad "
-        r"O = D^{-1}\,\varphi(Q)\,\big(\varphi(K)^\top V\big)",
+              "More features: a less noisy estimate of exp(q·k/√d), linearly more work."),),
+        r"\begin{aligned} e^{q\cdot k/\sqrt d} &\approx \varphi(q)\cdot\varphi(k) \\ "
+        r"\varphi(x)_i &= \tfrac{1}{\sqrt m}\, e^{\,\omega_i\cdot x/d^{1/4} \,-\, \|x\|^2/(2\sqrt d)},"
+        r"\quad \omega_i \sim \mathcal N(0, I_d),\ i = 1, \dots, m \\ "
+        r"O_t &= \frac{\varphi(q_t)\cdot\big(\sum_s \varphi(k_s)\, v_s^\top\big)}"
+        r"{\varphi(q_t)\cdot\sum_s \varphi(k_s)} \end{aligned}",
         "O(T·m·D)", "O(T·m)",
-        "nothing exactly; an unbiased estimate of every softmax weight",
-        "random error that falls only like 1/√m; no causal mask without a prefix sum",
+        "nothing exactly; each kernel value e^(q·k/√d) is estimated without bias, each weight (a ratio of two "
+        "estimates) only nearly",
+        "a random error whose size grows like e^(‖q+k‖²/(2√d)) and shrinks like 1/√m; no causal mask without a "
+        "prefix sum",
         "very long inputs where rough attention is enough (proteins, long documents)", "approx",
     ),
     "nystrom": VariantInfo(
@@ -448,6 +456,99 @@ def flash_progress(t: int, s: int, steps: Sequence[tuple[int, int, int, int]], u
     for i, (q0, q1, k0, k1) in enumerate(steps[: upto + 1]):
         done[q0:q1, k0:k1] = 2 if i == upto else 1
     return done
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Median seconds of one attention pass on one head, three ways, measured on ``device``."""
+
+    device: str  # where it ran, e.g. "CPU (1 thread)"
+    tiled: float  # attnviz's readable tiled loop (flash_attention), with the page's tile size
+    fused: float  # torch.nn.functional.scaled_dot_product_attention
+    plain: float  # the matrix path: scores, weights and output all kept (attention.scaled_dot_product)
+    fused_backend: str  # the kernel PyTorch chose for the fused call ("FLASH_ATTENTION", "MATH", …)
+
+
+def _fused_backend(q: Tensor) -> str:
+    try:  # a private helper of PyTorch: which kernel scaled_dot_product_attention will run for these inputs
+        from torch.nn.attention import SDPBackend
+
+        return SDPBackend(int(torch._fused_sdp_choice(q, q, q))).name
+    except Exception:  # any change in PyTorch's internals: say it is unknown, never fail the page
+        return "not reported"
+
+
+def flash_timings(q: Tensor, k: Tensor, v: Tensor, tile: int, min_run_time: float = 0.1) -> Timings:
+    """Time the tiled pass, PyTorch's fused kernel and the matrix path on one head (median of blocked runs).
+
+    Args:
+        q, k: (T, Dh); v: (T, Dv), on the device to measure.
+        min_run_time: seconds each of the three is run for (torch.utils.benchmark's blocked_autorange).
+    """
+    from torch.utils import benchmark
+
+    from attnviz.device import describe
+
+    q4, k4, v4 = q[None, None], k[None, None], v[None, None]  # (1, 1, T, D): the shape the fused call expects
+    calls = {
+        "tiled": lambda: flash_attention(q4, k4, v4, block_q=tile, block_k=tile),
+        "fused": lambda: torch.nn.functional.scaled_dot_product_attention(q4, k4, v4),
+        "plain": lambda: scaled_dot_product(q4, k4, v4),
+    }
+    seconds = {}
+    for key, call in calls.items():
+        timer = benchmark.Timer(stmt="call()", globals={"call": call}, num_threads=torch.get_num_threads())
+        seconds[key] = float(timer.blocked_autorange(min_run_time=min_run_time).median)
+    return Timings(device=describe(q.device), fused_backend=_fused_backend(q4), **seconds)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Performer: how hard the kernel is to estimate
+# ----------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KernelSpread:
+    """‖x + y‖² for every query–key pair, x = q/d^{1/4}, y = k/d^{1/4}: it sets the noise of FAVOR+'s estimate.
+
+    One positive random feature estimates e^{x·y} = e^{q·k/√d} without bias, with relative variance
+    e^{‖x+y‖²} − 1 (Choromanski et al., 2021, Lemma 2); m independent features divide that variance by m.
+    """
+
+    sq: np.ndarray  # (T, S) ‖q_t + k_s‖²/√d
+    typical: float  # the median over the pairs
+    largest: float  # the largest
+
+
+def kernel_spread(q: Tensor, k: Tensor) -> KernelSpread:
+    """‖q_t + k_s‖²/√d over every pair (the usual scale 1/√d split evenly between q and k).
+
+    Args:
+        q: (T, D), k: (S, D).
+    """
+    q64, k64 = q.double().detach().cpu(), k.double().detach().cpu()
+    sq = ((q64[:, None, :] + k64[None, :, :]) ** 2).sum(-1) / math.sqrt(q.shape[-1])  # (T, S)
+    flat_ = sq.flatten()
+    return KernelSpread(sq=sq.numpy(), typical=float(flat_.median()), largest=float(flat_.max()))
+
+
+def kernel_relative_sd(sq: float, m: int) -> float:
+    """Relative standard deviation of one kernel estimate from m independent features, for ‖x + y‖² = ``sq``."""
+    return math.sqrt(math.expm1(sq) / m)
+
+
+def features_needed(sq: float, target: float = 0.1) -> float:
+    """How many independent features bring one kernel estimate's relative standard deviation down to ``target``."""
+    return math.expm1(sq) / target**2
+
+
+def error_slope(s: Sweep) -> float:
+    """The exponent b of a least-squares fit error ≈ c·m^b over a numeric sweep (−0.5 is 1/√m)."""
+    m = np.log(np.asarray(s.values, dtype=float))
+    err = np.log(np.maximum(np.asarray(s.mean, dtype=float), 1e-300))
+    if len(m) < 2:
+        raise AttnvizInputError("a slope needs at least two settings")
+    return float(np.polyfit(m, err, 1)[0])
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -87,3 +87,22 @@ def test_performer_blocks_of_queries_change_nothing(make_qkv):
     out = performer_attention(q, k, v, n_features=16, return_weights=True)
     assert out.q_features.shape == (1, 2, 600, 16)
     assert torch.allclose(out.weights @ v, out.output, atol=1e-5)
+
+
+def test_orthogonal_features_estimate_the_kernel_without_bias():
+    # QR's sign convention made the "orthogonal" directions non-uniform: this estimate was 18% low
+    from attnviz.efficient.performer import softmax_kernel_estimate
+
+    d = 4
+    q = torch.tensor([[0.5, 0.0, 0.0, 0.0]]) * d**0.25  # x = q/d^{1/4} = (0.5, 0, 0, 0)
+    k = torch.tensor([[0.0, 0.5, 0.0, 0.0]]) * d**0.25
+    exact = torch.exp(q @ k.T / d**0.5)
+    for orthogonal in (True, False):
+        ratios = [
+            float(softmax_kernel_estimate(q, k, orthogonal_features(1024, d, seed=s, orthogonal=orthogonal)) / exact)
+            for s in range(8)
+        ]
+        assert sum(ratios) / len(ratios) == pytest.approx(1.0, abs=0.02), orthogonal
+    w = orthogonal_features(4096, d, seed=0)
+    unit = w / w.norm(dim=1, keepdim=True)
+    assert unit.mean(dim=0).abs().max() < 0.05  # the directions point every way, not towards one side
