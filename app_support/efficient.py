@@ -141,6 +141,14 @@ def flash(text: str, source: str, layer: int, head: int, tile: int):
     return lesson6.flash_steps(inp.q[head], inp.k[head], inp.v[head], tile)
 
 
+@st.cache_data(show_spinner="Timing attention three ways on this machine…", max_entries=32)
+def flash_timings(text: str, source: str, layer: int, head: int, tile: int) -> lesson6.Timings:
+    """The tiled pass, PyTorch's fused kernel and the matrix path on one head, timed here (one at a time)."""
+    inp = head_input(text, source, layer)
+    with measurement_lock():
+        return lesson6.flash_timings(inp.q[head], inp.k[head], inp.v[head], tile, min_run_time=0.05)
+
+
 @st.cache_data(show_spinner=False, max_entries=32)
 def head_changes(text: str, source: str, layer: int, groups: int) -> np.ndarray:
     inp = head_input(text, source, layer)

@@ -8,8 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from app_support import efficient, show
-from app_support.widgets import check_link, link_value, predict_first
+from app_support.widgets import check_link, link_value, linked, predict_first
 from attnviz import lesson6, plots
+from attnviz.efficient.io import fewer_from, flash_io, sram_numbers, standard_io
 from attnviz.lesson6 import INFO, KnobValue, human_bytes
 from attnviz.metrics import Comparison
 
@@ -175,9 +176,9 @@ def flash_section(text: str, source: str, layer: int, head: int, tile: int, labe
     raw = link_value("l6_step")
     if len(steps) > 1:
         if st.session_state.get("l6_step", 1) > len(steps):  # a smaller tile count than the tile chosen before
-            del st.session_state["l6_step"]  # start again at the last tile, instead of Streamlit's value error
+            del st.session_state["l6_step"]  # start again at the first tile, instead of Streamlit's value error
         step = st.slider(
-            "Tile", 1, len(steps), len(steps), key="l6_step", help="Walk the tiles in the order they run.",
+            "Tile", 1, len(steps), 1, key="l6_step", help="Walk the tiles in the order they run.",
             bind="query-params",
         )  # fmt: skip
         check_link(raw, step, f"The link asks for tile “{raw}”; there are {len(steps)} tiles: showing {step}.")
@@ -212,10 +213,16 @@ def flash_section(text: str, source: str, layer: int, head: int, tile: int, labe
     )
     right.markdown("**The rows of this tile after it**")
     right.dataframe(table.style.format("{:.4f}"), key="l6_flash_rows", width="stretch")
+    first_tile = now.k_start == 0
+    grew = int((now.correction < 1).sum()) if not first_tile else 0
     right.caption(
         "m only grows. When it does, everything summed so far is multiplied by e^(m_old − m), a number below 1, "
-        "so all terms stay relative to the same maximum and nothing overflows. On a row's first tile the factor is 0: "
-        "there was nothing before."
+        "so all terms stay relative to the same maximum and nothing overflows. "
+        + (
+            "This is the rows' first tile, so the factor is 0: there was nothing before."
+            if first_tile
+            else f"In this tile the maximum grew in {grew} of {len(rows)} row(s); where it did not, the factor is 1."
+        )
     )
     partial = now.output.numpy()  # (Tq, Dv)
     final = flash.output.numpy()[now.q_start : now.q_stop]
@@ -228,10 +235,12 @@ def flash_section(text: str, source: str, layer: int, head: int, tile: int, labe
         csv=(partial - final, [labels[r] for r in rows], [str(i + 1) for i in range(partial.shape[1])]),
     )  # fmt: skip
     last_tile_of_rows = now.k_stop >= t
+    gap = float(np.abs(partial - final).max())
     st.caption(
-        "These rows have now seen every key: their output is final."
+        f"These rows have now seen every key: their output is final (largest difference {gap:.1e}, rounding)."
         if last_tile_of_rows
-        else f"These rows have seen keys 1–{now.k_stop} of {t}: their output still changes with the next tiles."
+        else f"These rows have seen keys 1–{now.k_stop} of {t}: their output still changes with the next tiles "
+        f"(by up to {gap:.3f} here)."
     )
     exact_out = efficient.run(text, source, layer, head, "flash", (("tile", tile),)).exact.output.numpy()
     diff = float(np.abs(flash.output.numpy() - exact_out).max())
@@ -246,6 +255,177 @@ def flash_section(text: str, source: str, layer: int, head: int, tile: int, labe
         f"{human_bytes(big.full_matrix)}; a 256 × 256 tile and its rows' running figures take "
         f"{human_bytes(big.tile + big.running)}. That difference is why long contexts are possible at all."
     )
+    flash_traffic(text, source, layer, head, tile, t)
+
+
+SRAM_KIB = (16, 32, 64, 100, 192, 228)  # per streaming multiprocessor; the paper's analysis takes M ≈ 100 KB
+
+
+def flash_traffic(text: str, source: str, layer: int, head: int, tile: int, t: int) -> None:
+    """The paper's count of slow-memory traffic for the learner's length, beside times measured on this machine."""
+    show.step("Why it is fast on a GPU: memory traffic, counted")
+    d = int(efficient.head_input(text, source, layer).q.shape[-1])
+    st.markdown(
+        "A GPU keeps Q, K, V and O in its large but slow memory (HBM) and computes in a small fast memory on the "
+        "chip (SRAM), M numbers per streaming multiprocessor. Dao et al. count every number moved between the two "
+        "(their Theorem 2): standard attention writes the T×T scores and weights out and reads them back, "
+        "Θ(T·d + T²); FlashAttention keeps each tile on the chip and moves Θ(T²·d²/M). Below, both algorithms of "
+        "the paper are counted exactly as written, for your length and this head's width d."
+    )
+    kib = linked(
+        st.select_slider, "Fast memory M per multiprocessor (KiB)", SRAM_KIB, value=100, key="l6_sram",
+        help="An A100 has 192 KB of SRAM per multiprocessor, an H100 228 KB; the paper's analysis takes about 100 KB. "
+        "Counted in float32 numbers: 1 KiB holds 256.",
+    )  # fmt: skip
+    m = sram_numbers(kib)
+    standard, tiled = standard_io(t, d), flash_io(t, d, m)
+    rows = {
+        standard.algorithm: (standard.reads, standard.writes, standard.total),
+        tiled.algorithm: (tiled.reads, tiled.writes, tiled.total),
+    }
+    frame = pd.DataFrame(
+        {
+            "numbers read": [f"{r:,}" for r, _, _ in rows.values()],
+            "numbers written": [f"{w:,}" for _, w, _ in rows.values()],
+            "in all": [f"{a:,}" for _, _, a in rows.values()],
+            "bytes (float32)": [human_bytes(4 * a) for _, _, a in rows.values()],
+        },
+        index=pd.Index(list(rows), name=f"T = {t}, d = {d}, M = {m:,} numbers"),
+    )
+    st.dataframe(frame, key="l6_flash_io", width="stretch")
+    ratio = standard.total / tiled.total
+    round_trips = tiled.total - (2 + (tiled.outer_loops or 0)) * t * d  # everything but the reads of Q, K and V
+    st.caption(
+        f"FlashAttention's blocks here: B_c = ⌈M/4d⌉ = {tiled.block_cols} keys, B_r = min(B_c, d) = "
+        f"{tiled.block_rows} query rows, so Q, O, ℓ and m go back and forth T_c = {tiled.outer_loops} time(s). "
+        + (
+            f"At your {t} tokens it moves {1 / ratio:.2f}× as much as standard attention: the T×T scores and "
+            f"weights cost standard attention only 4T² = {4 * t * t:,} numbers of traffic, while FlashAttention "
+            f"sends O, ℓ and m back and forth (written first as zeros, then read and written once per block of "
+            f"keys): {round_trips:,} numbers."
+            if ratio < 1
+            else f"At your {t} tokens standard attention moves {ratio:.2f}× as much."
+        )
+    )
+    lengths = sorted({t, *(1 << e for e in range(4, 17))})
+    totals_std = [standard_io(n, d).total for n in lengths]
+    totals_flash = [flash_io(n, d, m).total for n in lengths]
+    show.chart(
+        plots.lines(
+            [plots.Series("standard attention (Algorithm 0)", lengths, totals_std, colour=7),
+             plots.Series("FlashAttention (Algorithm 1)", lengths, totals_flash, colour=5)],
+            title=f"Numbers moved between HBM and SRAM (d = {d}, M = {kib} KiB)", x_title="tokens T",
+            y_title="numbers read + written", log_x=True, log_y=True, height=360,
+            x_ticks=[n for n in lengths if n >= 16 and (n.bit_length() - 1) % 2 == 0],
+            marks=[(t, standard.total, f"your {t} tokens")],
+        ),
+        key="l6_flash_io_chart", name="HBM traffic",
+    )  # fmt: skip
+    start = fewer_from(d, m)
+    far = lengths[-1]
+    st.caption(
+        (
+            f"From T = {start:,} on FlashAttention moves fewer numbers; at T = {far:,} standard attention moves "
+            f"{standard_io(far, d).total / flash_io(far, d, m).total:.0f}× as many. "
+            if start is not None
+            else f"With so little fast memory the blocks hold too few keys (B_c = {tiled.block_cols}): "
+            "FlashAttention never moves fewer numbers for long inputs. "
+        )
+        + "A larger M means longer blocks of keys, fewer round trips of Q and O, and less traffic."
+    )
+
+    timings = efficient.flash_timings(text, source, layer, head, tile)
+    times = pd.DataFrame(
+        {
+            "median time": [f"{x * 1e6:,.0f} µs" for x in (timings.fused, timings.plain, timings.tiled)],
+            "what runs": [
+                f"torch.nn.functional.scaled_dot_product_attention: one fused C++ kernel ({timings.fused_backend})",
+                "attnviz's matrix path: the scores, the weights and the output, each kept whole",
+                f"attnviz's readable tiled loop (this page's algorithm): one Python step per {tile} × {tile} tile",
+            ],
+        },
+        index=pd.Index(["PyTorch, fused", "the matrix path", "our tiled loop"], name="way"),
+    )
+    st.markdown(f"**Measured here, on this server's {timings.device}, for your {t} tokens, one head (d = {d})**")
+    st.dataframe(times, key="l6_flash_times", width="stretch")
+    slower = timings.tiled / timings.fused
+    st.caption(
+        f"Median of repeated runs (torch.utils.benchmark), measured once per sentence, head and tile size. "
+        f"Our tiled loop is {slower:.0f}× {'slower' if slower >= 1 else 'faster'} than PyTorch's fused kernel here: "
+        "it is written to show the algorithm, one Python step per tile, not to be fast. These are CPU times: the "
+        "paper's speed-up comes from moving fewer bytes between a GPU's HBM and its SRAM, which the counts above "
+        "measure and these times do not."
+    )
+
+
+# ---------------------------------------------------------------------------------------------- Performer
+
+
+def performer_section(text: str, source: str, layer: int, head: int, s: lesson6.Sweep, labels: list[str]) -> None:
+    """Why the error falls as it does on this head: the length of q + k, which sets the noise of each estimate."""
+    show.step("How fast the error can fall: the length of q + k")
+    inp = efficient.head_input(text, source, layer)
+    spread = lesson6.kernel_spread(inp.q[head], inp.k[head])
+    slope = lesson6.error_slope(s)
+    b = f"{slope:.2f}".replace("-", "−")
+    m_lo, m_hi = int(s.values[0]), int(s.values[-1])
+    typical, largest = spread.typical, spread.largest
+    needed = lesson6.features_needed(typical)
+    left, right = st.columns([3, 2])
+    show.chart(
+        plots.heatmap(spread.sq, labels, labels, title="‖q + k‖²/√d for every query–key pair", row_title="query",
+                      col_title="key", value_name="‖q+k‖²/√d", diverging=False, narrow=True,
+                      top_k=None, decimals=1),
+        key="l6_qk_spread", name="q plus k", where=left, csv=(spread.sq, labels, labels),
+    )  # fmt: skip
+    right.metric("Typical pair: ‖q + k‖²/√d (median)", f"{typical:.1f}")
+    right.metric("Largest pair", f"{largest:.1f}")
+    right.metric("m for 10% noise on a typical kernel value", lesson6.large_number(needed))
+    right.metric(f"Measured: error ∝ m^b from m = {m_lo} to {m_hi}", f"b = {b}")
+    beats = [int(v) for v, e in zip(s.values, s.mean, strict=True) if e < s.uniform]
+    st.markdown(
+        "**What the paper guarantees.** FAVOR+ estimates the kernel e^(q·k/√d) without bias: the average over the "
+        "random directions is exact. One direction's estimate has relative variance e^(‖q+k‖²/√d) − 1 (the paper's "
+        "Lemma 2, for independent directions; the orthogonal ones used here lower it), and m directions "
+        "divide it by m. So for each pair the error does fall like 1/√m, but with a constant that grows like "
+        "e^(‖q+k‖²/(2√d)). "
+        "A weight divides one estimate by the sum of its row's estimates: a ratio, only nearly unbiased."
+    )
+    if slope > -0.4:
+        verdict = (
+            f"On this head the measured error falls like m^{b}, far slower than 1/√m (b = −0.5): from "
+            f"{s.mean[0]:.2f} at m = {m_lo} to {s.mean[-1]:.2f} at m = {m_hi}, where 1/√m would have cut it "
+            f"{(m_hi / m_lo) ** 0.5:.0f}-fold."
+        )
+    else:
+        verdict = (
+            f"On this head the measured error falls like m^{b}, close to 1/√m (b = −0.5): from "
+            f"{s.mean[0]:.2f} at m = {m_lo} to {s.mean[-1]:.2f} at m = {m_hi}."
+        )
+    why = (
+        f" A typical pair has ‖q + k‖²/√d = {typical:.1f}, so one kernel value needs about "
+        f"{lesson6.large_number(needed)} features to be within 10%"
+    )
+    if needed > m_hi and slope > -0.4:
+        why += (
+            f", far more than {m_hi}: each estimate is still decided by the few directions that happen to point "
+            "along q + k, and adding features barely helps yet."
+        )
+    elif needed <= m_hi and slope <= -0.4:
+        why += f"; m = {m_hi} is beyond that, and the error falls as the theory says."
+    else:
+        why += (
+            f" (m on this page goes up to {m_hi}). The weights are ratios of many such estimates, so this single-pair "
+            "figure is a guide, not the whole story."
+        )
+    against = (
+        f" At no m does it come below uniform attention's {s.uniform:.2f}."
+        if not beats
+        else f" It is below uniform attention's {s.uniform:.2f} from m = {beats[0]} on."
+        if all(int(v) in beats for v in s.values if int(v) >= beats[0])
+        else f" It is below uniform attention's {s.uniform:.2f} at m = {', '.join(map(str, beats))}."
+    )
+    st.markdown(verdict + why + against)
 
 
 # ---------------------------------------------------------------------------------------------- Linformer

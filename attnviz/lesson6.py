@@ -534,12 +534,19 @@ def kernel_spread(q: Tensor, k: Tensor) -> KernelSpread:
 
 def kernel_relative_sd(sq: float, m: int) -> float:
     """Relative standard deviation of one kernel estimate from m independent features, for ‖x + y‖² = ``sq``."""
-    return math.sqrt(math.expm1(sq) / m)
+    return math.sqrt(_expm1(sq) / m)
+
+
+def _expm1(x: float) -> float:
+    try:
+        return math.expm1(x)
+    except OverflowError:  # beyond e^709: no number of features is enough
+        return math.inf
 
 
 def features_needed(sq: float, target: float = 0.1) -> float:
     """How many independent features bring one kernel estimate's relative standard deviation down to ``target``."""
-    return math.expm1(sq) / target**2
+    return _expm1(sq) / target**2
 
 
 def error_slope(s: Sweep) -> float:
@@ -670,6 +677,22 @@ def human_bytes(n: float) -> str:
             return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
         n /= 1024
     raise AssertionError  # unreachable
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def large_number(x: float) -> str:
+    """12345 → '12,345'; 4.9e8 → '4.9 × 10⁸'; infinity → 'more than 10³⁰⁸'."""
+    if math.isinf(x):
+        return "more than 10³⁰⁸"
+    if abs(x) < 1e6:
+        return f"{x:,.0f}"
+    exponent = math.floor(math.log10(abs(x)))
+    mantissa = x / 10**exponent
+    if round(mantissa, 1) >= 10:  # 9.96e8 rounds up to 10.0
+        mantissa, exponent = mantissa / 10, exponent + 1
+    return f"{mantissa:.1f} × 10{str(exponent).translate(_SUPERSCRIPT)}"
 
 
 def log_ticks(low: float, high: float) -> list[float]:

@@ -100,6 +100,8 @@ if name != "flash":
             "projections are fixed before the sentence is seen, so they stay above it: pooling keeps stretches of "
             "the sentence, not the directions that matter for this head."
         )
+    if name == "performer":
+        sections.performer_section(text, source, layer, head, s, labels)
 
 st.divider()
 st.caption(

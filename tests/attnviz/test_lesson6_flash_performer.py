@@ -83,3 +83,11 @@ def test_flash_timings_three_ways():
     assert timings.device.startswith("CPU")
     assert all(0 < t < 1 for t in (timings.tiled, timings.fused, timings.plain))
     assert timings.fused_backend  # a name, or "not reported"
+
+
+def test_large_number():
+    assert lesson6.large_number(12345.4) == "12,345"
+    assert lesson6.large_number(4.9e8) == "4.9 × 10⁸"
+    assert lesson6.large_number(9.96e8) == "1.0 × 10⁹"
+    assert lesson6.large_number(math.inf) == "more than 10³⁰⁸"
+    assert lesson6.features_needed(800.0) == math.inf  # e^800 overflows a float: said, not raised
