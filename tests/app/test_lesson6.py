@@ -87,6 +87,50 @@ def test_flash_prediction_is_checked(app):
     assert any(s.value.startswith("Right.") for s in at.success)
 
 
+def test_flash_walk_starts_at_tile_one_and_a_link_picks_a_tile(app):
+    at = ok(_reveal_all(app(PAGE, l6_variant="flash")))
+    assert at.slider(key="l6_step").value == 1  # the walk starts at its start, not at its end
+    assert any("Tile 1 of 4" in m.value for m in at.markdown)
+    assert "l6_step" not in at.query_params  # the default stays out of the link
+    assert any("This is the rows' first tile" in c.value for c in at.caption)
+    at = ok(_reveal_all(app(PAGE, l6_variant="flash", l6_step="3")))
+    assert at.slider(key="l6_step").value == 3
+    assert any("Tile 3 of 4" in m.value for m in at.markdown)
+
+
+def test_flash_memory_traffic_follows_the_paper(app):
+    from attnviz.efficient.io import flash_io, sram_numbers, standard_io
+
+    at = ok(_reveal_all(app(PAGE, l6_variant="flash")))
+    frame = next(d.value for d in at.dataframe if "numbers read" in d.value.columns)
+    totals = [int(x.replace(",", "")) for x in frame["in all"]]
+    assert totals == [standard_io(8, 32).total, flash_io(8, 32, sram_numbers(100)).total]
+    assert totals == [4 * 8 * 32 + 4 * 64, 1584]  # 8 tokens, d = 32: one block of keys, T_c = 1
+    assert any("From T = 18 on FlashAttention moves fewer numbers" in c.value for c in at.caption)
+    lines = chart(at, "l6_flash_io_chart")["data"]
+    assert [t["name"] for t in lines] == ["standard attention (Algorithm 0)", "FlashAttention (Algorithm 1)"]
+    run(at.select_slider(key="l6_sram").set_value(16))
+    frame = next(d.value for d in at.dataframe if "numbers read" in d.value.columns)
+    assert int(frame["in all"].iloc[1].replace(",", "")) == flash_io(8, 32, 4096).total
+    times = next(d.value for d in at.dataframe if "median time" in d.value.columns)
+    assert list(times.index) == ["PyTorch, fused", "the matrix path", "our tiled loop"]
+    assert all(t.endswith(" µs") for t in times["median time"])
+    assert any("CPU" in m.value and "Measured here" in m.value for m in at.markdown)
+
+
+def test_performer_q_plus_k_and_slope(app):
+    at = ok(_reveal_all(app(PAGE, l6_variant="performer")))
+    spread = z(chart(at, "l6_qk_spread")["data"][0])
+    assert spread.shape == (8, 8) and (spread >= 0).all()
+    metrics = {m.label: m.value for m in at.metric}
+    slope = float(metrics["Measured: error ∝ m^b from m = 1 to 1024"].split("=")[1].replace("−", "-"))
+    # the real head's typical ‖q + k‖²/√d is large: the error does not fall like 1/√m, and the page says so
+    assert float(metrics["Typical pair: ‖q + k‖²/√d (median)"]) > 10
+    assert slope > -0.4
+    assert any("far slower than 1/√m" in m.value for m in at.markdown)
+    assert any("without bias" in m.value and "nearly unbiased" in m.value for m in at.markdown)
+
+
 def test_linformer_singular_values_and_rank(app):
     at = ok(app(PAGE, l6_variant="linformer", l6_rank="100000"))
     assert any("100000" in w for w in warnings(at))  # the link's value is not on the list: said once

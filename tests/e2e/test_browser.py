@@ -349,10 +349,11 @@ def test_efficient_flash_steps(server, page):
     settle(page)
     skip(page, "l6_predict_flash")
     wait_chart(page, "l6_flash_tiles")
-    expect(page.get_by_text("Tile 4 of 4", exact=False)).to_be_visible()  # 8 tokens: 2 × 2 tiles, the last first
+    expect(page.get_by_text("Tile 1 of 4", exact=False)).to_be_visible()  # 8 tokens: 2 × 2 tiles, the first first
     slider = page.locator(".st-key-l6_step").get_by_role("slider")
     slider.focus()
-    slider.press("ArrowLeft")
+    slider.press("ArrowRight")
+    slider.press("ArrowRight")
     page.wait_for_function("() => location.search.includes('l6_step=3')")
     settle(page)
     expect(page.get_by_text("Tile 3 of 4", exact=False)).to_be_visible()
