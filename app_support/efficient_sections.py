@@ -226,18 +226,25 @@ def flash_section(text: str, source: str, layer: int, head: int, tile: int, labe
     )
     partial = now.output.numpy()  # (Tq, Dv)
     final = flash.output.numpy()[now.q_start : now.q_stop]
+    # one colour scale for every tile of these rows (the largest difference, after their first tile), so the
+    # difference is seen to shrink, and a final output reads as 0 rather than as an empty box
+    reach = max(float(np.abs(x.output.numpy() - final).max()) for x in steps if x.q_start == now.q_start)
+    reach = reach if reach > 0 else 1.0
     show.chart(
         plots.heatmap(partial - final, [labels[r] for r in rows], [str(i + 1) for i in range(partial.shape[1])],
                       title="Partial output minus the final output (0 when the rows have seen all keys)",
                       row_title="query", col_title="output number", value_name="difference", cell_text=False,
-                      height=140 + 30 * len(rows)),
+                      height=140 + 30 * len(rows), zrange=(-reach, reach)),
         key="l6_flash_partial", name="flash partial output",
         csv=(partial - final, [labels[r] for r in rows], [str(i + 1) for i in range(partial.shape[1])]),
     )  # fmt: skip
     last_tile_of_rows = now.k_stop >= t
     gap = float(np.abs(partial - final).max())
     st.caption(
-        f"These rows have now seen every key: their output is final (largest difference {gap:.1e}, rounding)."
+        (
+            "These rows have now seen every key: their output is final"
+            + (" (the difference is exactly 0)." if gap == 0 else f" (largest difference {gap:.1e}, rounding).")
+        )
         if last_tile_of_rows
         else f"These rows have seen keys 1–{now.k_stop} of {t}: their output still changes with the next tiles "
         f"(by up to {gap:.3f} here)."
@@ -297,7 +304,8 @@ def flash_traffic(text: str, source: str, layer: int, head: int, tile: int, t: i
     round_trips = tiled.total - (2 + (tiled.outer_loops or 0)) * t * d  # everything but the reads of Q, K and V
     st.caption(
         f"FlashAttention's blocks here: B_c = ⌈M/4d⌉ = {tiled.block_cols} keys, B_r = min(B_c, d) = "
-        f"{tiled.block_rows} query rows, so Q, O, ℓ and m go back and forth T_c = {tiled.outer_loops} time(s). "
+        f"{tiled.block_rows} query rows, so Q, O, ℓ and m go back and forth T_c = {tiled.outer_loops} "
+        f"time{'' if tiled.outer_loops == 1 else 's'}. "
         + (
             f"At your {t} tokens it moves {1 / ratio:.2f}× as much as standard attention: the T×T scores and "
             f"weights cost standard attention only 4T² = {4 * t * t:,} numbers of traffic, while FlashAttention "
@@ -373,7 +381,7 @@ def performer_section(text: str, source: str, layer: int, head: int, s: lesson6.
     needed = lesson6.features_needed(typical)
     left, right = st.columns([3, 2])
     show.chart(
-        plots.heatmap(spread.sq, labels, labels, title="‖q + k‖²/√d for every query–key pair", row_title="query",
+        plots.heatmap(spread.sq, labels, labels, title="‖q + k‖²/√d, pair by pair", row_title="query",
                       col_title="key", value_name="‖q+k‖²/√d", diverging=False, narrow=True,
                       top_k=None, decimals=1),
         key="l6_qk_spread", name="q plus k", where=left, csv=(spread.sq, labels, labels),
