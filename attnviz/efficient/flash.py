@@ -14,8 +14,11 @@ acc. For each block of keys:
     acc  = acc·c + p·v
     O    = acc / l                         after the last tile: exactly softmax(q·kᵀ·scale)·v
 
-Extra memory is one tile plus O(T) per row instead of O(T·S). On a GPU the tile stays in on-chip memory;
-on a CPU it stays in cache, which is also why it is fast. As in the FlashAttention kernels the scores are
+Extra memory is O(T) in total instead of O(T·S): two numbers per query row (m and l) plus one tile (and the
+block's accumulator, which becomes its output). On a GPU the tile stays in on-chip memory (SRAM) and the T×S
+matrix never travels to and from the large, slow memory (HBM): that traffic, counted in `attnviz.efficient.io`
+after the paper's Theorem 2, is where the speed-up comes from. This loop is written to be read; it is slower
+than a fused kernel such as PyTorch's scaled_dot_product_attention. As in the FlashAttention kernels the scores are
 kept in base 2 (scaled by log₂e as well, exponentials as powers of two: see _common); the recorded steps
 are converted back to natural units.
 """

@@ -195,6 +195,7 @@ def test_glove_toy_source(app):
         ({"l6_layer": "9"}, "layers 1 to 6"),
         ({"l6_head": "0"}, "heads 1 to 12"),
         ({"l6_variant": "flash", "l6_step": "999"}, "999"),
+        ({"l6_variant": "flash", "l6_sram": "7"}, "“7”"),
     ],
 )
 def test_bad_settings_in_the_link(app, query, message):
