@@ -412,14 +412,14 @@ def performer_section(text: str, source: str, layer: int, head: int, s: lesson6.
     )
     if slope > -0.4:
         verdict = (
-            f"On this head the measured error falls like m^{b}, far slower than 1/√m (b = −0.5): from "
-            f"{s.mean[0]:.2f} at m = {m_lo} to {s.mean[-1]:.2f} at m = {m_hi}, where 1/√m would have cut it "
-            f"{(m_hi / m_lo) ** 0.5:.0f}-fold."
+            f"On this head a least-squares fit over every m gives error ∝ m^{b}, far slower than 1/√m (b = −0.5): "
+            f"the error goes from {s.mean[0]:.2f} at m = {m_lo} to {s.mean[-1]:.2f} at m = {m_hi}, where 1/√m would "
+            f"have cut it {(m_hi / m_lo) ** 0.5:.0f}-fold."
         )
     else:
         verdict = (
-            f"On this head the measured error falls like m^{b}, close to 1/√m (b = −0.5): from "
-            f"{s.mean[0]:.2f} at m = {m_lo} to {s.mean[-1]:.2f} at m = {m_hi}."
+            f"On this head a least-squares fit over every m gives error ∝ m^{b}, close to 1/√m (b = −0.5): the "
+            f"error goes from {s.mean[0]:.2f} at m = {m_lo} to {s.mean[-1]:.2f} at m = {m_hi}."
         )
     why = (
         f" A typical pair has ‖q + k‖²/√d = {typical:.1f}, so one kernel value needs about "
