@@ -363,7 +363,8 @@ def flash_traffic(text: str, source: str, layer: int, head: int, tile: int, t: i
     st.dataframe(times, key="l6_flash_times", width="stretch")
     slower = timings.tiled / timings.fused
     st.caption(
-        f"Median of repeated runs (torch.utils.benchmark), measured once per sentence, head and tile size. "
+        "Median of repeated runs after a warm-up (a single run where one takes half a second or more), measured "
+        "once per sentence, head and tile size. "
         f"Our tiled loop is {_times(slower if slower >= 1 else 1 / slower)} {'slower' if slower >= 1 else 'faster'} "
         "than PyTorch's fused kernel here: "
         "it is written to show the algorithm, one Python step per tile, not to be fast. "

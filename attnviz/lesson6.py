@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -478,27 +479,53 @@ def _fused_backend(q: Tensor) -> str:
         return "not reported"
 
 
+def median_seconds(call: Callable[[], object], min_run_time: float) -> float:
+    """The median time of ``call`` over repeated runs for about ``min_run_time`` seconds, after one warm-up run.
+
+    A warm-up run that takes ten times ``min_run_time`` or more is the answer itself (a first call's own overhead
+    is milliseconds; a long tiled loop on a long sentence would otherwise hold the page for seconds more).
+    """
+    t0 = time.perf_counter()
+    call()
+    first = time.perf_counter() - t0
+    if first >= 10 * min_run_time:
+        return first
+    times: list[float] = []
+    start = time.perf_counter()
+    while not times or (time.perf_counter() - start < min_run_time and len(times) < 10_000):
+        t0 = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
 def flash_timings(q: Tensor, k: Tensor, v: Tensor, tile: int, min_run_time: float = 0.1) -> Timings:
-    """Time the tiled pass, PyTorch's fused kernel and the matrix path on one head (median of blocked runs).
+    """Time the tiled pass, PyTorch's fused kernel and the matrix path on one head (see `median_seconds`).
 
     Args:
-        q, k: (T, Dh); v: (T, Dv), on the device to measure.
-        min_run_time: seconds each of the three is run for (torch.utils.benchmark's blocked_autorange).
+        q, k: (T, Dh); v: (T, Dv), on the device to measure (CUDA calls are synchronised before the clock stops).
+        min_run_time: seconds each of the three is run for.
     """
-    from torch.utils import benchmark
-
     from attnviz.device import describe
 
     q4, k4, v4 = q[None, None], k[None, None], v[None, None]  # (1, 1, T, D): the shape the fused call expects
+    cuda = q.device.type == "cuda"
+
+    def synced(fn: Callable[[], object]) -> Callable[[], object]:
+        def call() -> object:
+            out = fn()
+            if cuda:
+                torch.cuda.synchronize(q.device)
+            return out
+
+        return call
+
     calls = {
         "tiled": lambda: flash_attention(q4, k4, v4, block_q=tile, block_k=tile),
         "fused": lambda: torch.nn.functional.scaled_dot_product_attention(q4, k4, v4),
         "plain": lambda: scaled_dot_product(q4, k4, v4),
     }
-    seconds = {}
-    for key, call in calls.items():
-        timer = benchmark.Timer(stmt="call()", globals={"call": call}, num_threads=torch.get_num_threads())
-        seconds[key] = float(timer.blocked_autorange(min_run_time=min_run_time).median)
+    seconds = {key: median_seconds(synced(call), min_run_time) for key, call in calls.items()}
     return Timings(device=describe(q.device), fused_backend=_fused_backend(q4), **seconds)
 
 

@@ -91,3 +91,19 @@ def test_large_number():
     assert lesson6.large_number(9.96e8) == "1.0 × 10⁹"
     assert lesson6.large_number(math.inf) == "more than 10³⁰⁸"
     assert lesson6.features_needed(800.0) == math.inf  # e^800 overflows a float: said, not raised
+
+
+def test_median_seconds_repeats_fast_calls_and_not_slow_ones():
+    import time
+
+    calls = []
+    fast = lesson6.median_seconds(lambda: calls.append(1), min_run_time=0.02)
+    assert len(calls) > 10 and 0 < fast < 0.01  # warm-up, then as many runs as fit in 0.02 s
+    slow_calls = []
+
+    def slow():
+        slow_calls.append(1)
+        time.sleep(0.12)
+
+    assert lesson6.median_seconds(slow, min_run_time=0.01) >= 0.12
+    assert len(slow_calls) == 1  # ten times min_run_time already: the warm-up run is the answer
