@@ -17,8 +17,8 @@ TOO_WIDE = 40  # a heatmap wider than this keeps only each row's strongest keys
 
 
 INFINITE = "∞"  # what the table shows for the KL of a pattern that drops weight
-KL_PATTERN = "mean KL divergence of the rows (nats; ∞: the pattern gives 0 to keys the exact map weighs)"
-KL_CLAMPED = "mean KL divergence of the rows (nats; variant weights below 1e-9 raised to 1e-9, rows renormalised)"
+KL_PATTERN = "mean KL of the rows, nats (∞: weighted keys get 0)"
+KL_CLAMPED = "mean KL of the rows, nats (weights < 1e-9 read as 1e-9)"
 
 
 def figures_table(run: lesson6.Run) -> pd.DataFrame:
@@ -131,8 +131,11 @@ def side_by_side(run: lesson6.Run, labels: list[str], title: str, name: str) -> 
     exact = run.exact.weights.numpy()  # (T, S)
     approx = run.approx.weights.numpy()  # (T, S)
     cover = None if run.pattern is None else ~run.pattern.numpy()
+    exact_title = "Exact: softmax(Q·Kᵀ/√d)"
+    if name == "reformer":  # the paper's shared-QK attention (see lesson6.run_variant)
+        exact_title = "Exact shared-QK: K = Q/‖Q‖, none on itself"
     show.chart(
-        plots.heatmap(exact, labels, labels, title="Exact: softmax(Q·Kᵀ/√d)", row_title="query", col_title="key",
+        plots.heatmap(exact, labels, labels, title=exact_title, row_title="query", col_title="key",
                       value_name="weight", diverging=False, zmax=1.0, narrow=True, top_k=top_k, overlay=cover,
                       overlay_name="outside the pattern"),
         key="l6_exact", name="exact attention", where=left, csv=(exact, labels, labels),
@@ -315,11 +318,17 @@ def dropped_section(run: lesson6.Run, labels: list[str]) -> None:
                    reference=("mean", float(per_row.mean()))),
         key="l6_dropped", name="attention dropped",
     )  # fmt: skip
+    worst = int(per_row.argmax())
     st.caption(
-        f"On average {per_row.mean():.0%} of a row's weight is outside the pattern "
-        f"(1 − the {run.comparison.approx.mass_kept:.0%} it keeps); the worst row, "
-        f"“{labels[int(per_row.argmax())]}”, loses {per_row.max():.0%}."
+        f"On average {per_row.mean():.1%} of a row's weight is outside the pattern "
+        f"(1 − the {run.comparison.approx.mass_kept:.1%} it keeps); the worst row, "
+        f"“{md_escape(labels[worst])}”, loses {per_row[worst]:.1%}."
     )
+    if lesson6.weight_outside(run.exact.weights, run.pattern):
+        st.caption(
+            "That is why the table's KL(exact‖variant) is ∞: a key the exact map weighs p > 0 gets exactly 0 from "
+            "the pattern, and p·log(p/0) is infinite. (Elsewhere the KL reads variant weights below 1e-9 as 1e-9.)"
+        )
 
 
 def reformer_section(run: lesson6.Run, knobs: dict, labels: list[str], q: Tensor) -> None:
@@ -359,20 +368,30 @@ def reformer_section(run: lesson6.Run, knobs: dict, labels: list[str], q: Tensor
         )
         st.markdown("**Similar queries, same bucket: the most similar pairs of your sentence**")
         st.dataframe(table, key="l6_bucket_pairs", hide_index=True)
+    said = []
     if pairs.same_mean is not None and pairs.apart_mean is not None:
         closer = "higher" if pairs.same_mean > pairs.apart_mean else "not higher"
-        st.caption(
+        said.append(
             f"Pairs that share a bucket in some round have a mean query cosine of {pairs.same_mean:.2f}; pairs "
-            f"never in the same bucket, {pairs.apart_mean:.2f}: {closer}. The hash sees only directions, so a "
-            "repeated word with the same query always lands with its twin."
+            f"never in the same bucket, {pairs.apart_mean:.2f}: {closer}."
         )
+    twins = [(a, b) for a, b in zip(*iu, strict=True) if pairs.cosine[a, b] > 1 - 1e-6]
+    if twins:
+        a, b = twins[0]
+        said.append(
+            f"The hash sees only directions: “{md_escape(labels[a])}” and “{md_escape(labels[b])}” have the same "
+            f"query, so they share a bucket in every round ({len(twins)} such pair(s) here); the chunks can still "
+            "keep them apart."
+        )
+    if said:
+        st.caption(" ".join(said))
     kept = run.comparison.approx.mass_kept or 0.0
     chance = lesson6.uniform_share(run.pattern, run.exact_mask)
-    better = "more than" if kept > chance else "no more than"
+    versus = f"beats chance by {kept - chance:.1%}" if kept > chance else "is no better than chance"
     peak = float(run.exact.weights.max(dim=-1).values.mean())
     st.caption(
         f"The buckets keep {kept:.1%} of the exact shared-QK weight; uniform attention puts {chance:.1%} on the "
-        f"same cells, so the hash finds {better} chance. The exact shared-QK map is flat here: a row's largest "
+        f"same cells: the hash's choice {versus}. The exact shared-QK map is flat here: a row's largest "
         f"weight is {peak:.2f} on average, against {1 / max(t - 1, 1):.2f} if all {max(t - 1, 1)} other keys "
         "weighed the same. These queries were not trained to be shared with the keys."
     )

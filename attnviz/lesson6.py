@@ -151,8 +151,8 @@ INFO: Mapping[str, VariantInfo] = {
               "Each round hashes with a new R; a pair counts if it met in any round.")),
         r"\begin{gathered}k_s = \frac{q_s}{\lVert q_s\rVert},\quad h(x) = \arg\max\,[xR;\,-xR],\quad "
         r"c = \lceil 2T/n_{\text{buckets}} \rceil \\ "
-        r"t \text{ sees } s \ne t \iff \text{in some round } r\!: h_r(q_t) = h_r(q_s) \text{ and, sorted by bucket, "
-        r"} s \text{ is in } t\text{'s chunk of } c \text{ or the one before}\end{gathered}",
+        r"t \text{ sees } s \ne t \iff \exists r\!:\; h_r(q_t) = h_r(q_s) \,\land\, "
+        r"\mathrm{chunk}_r(s) \in \{\mathrm{chunk}_r(t),\, \mathrm{chunk}_r(t) - 1\}\end{gathered}",
         "O(R·T·c·D) plus a sort (c: sorted tokens per chunk)", "O(R·T·c)",
         "exact softmax inside each bucket",
         "pairs hashed apart in every round, even when their weight is large",
