@@ -387,7 +387,7 @@ def reformer_section(run: lesson6.Run, knobs: dict, labels: list[str], q: Tensor
         st.caption(" ".join(said))
     kept = run.comparison.approx.mass_kept or 0.0
     chance = lesson6.uniform_share(run.pattern, run.exact_mask)
-    versus = f"beats chance by {kept - chance:.1%}" if kept > chance else "is no better than chance"
+    versus = f"beats chance by {100 * (kept - chance):.1f} points" if kept > chance else "is no better than chance"
     peak = float(run.exact.weights.max(dim=-1).values.mean())
     st.caption(
         f"The buckets keep {kept:.1%} of the exact shared-QK weight; uniform attention puts {chance:.1%} on the "
@@ -426,7 +426,7 @@ def longformer_section(run: lesson6.Run, labels: list[str]) -> None:
     show.chart(
         plots.bars([f"d = {d}" for d in dilations], kept, title=f"Exact weight kept by a window of w = {window} "
                    "at each dilation", value_name="weight kept", highlight=[dilations.index(now)], height=280),
-        key="l6_dilation", name="dilation",
+        key="l6_dilation_kept", name="dilation",
     )  # fmt: skip
     reach = (window // 2) * now
     st.caption(

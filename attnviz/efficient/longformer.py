@@ -325,8 +325,9 @@ def longformer_attention(
             q, k, v, left=radius, right=radius, scale=scale, mask=mask, shared=glob, chunk=chunk
         )
     else:
-        # a band d times as wide, the positions between the dilated ones masked out
-        between = longformer_mask(t, window, (), q.device, dilation)  # (T, T)
+        # a band d times as wide, the positions between the dilated ones masked out (the global rows and
+        # columns stay allowed: the mask also reaches the global keys and the global rows)
+        between = longformer_mask(t, window, glob.tolist(), q.device, dilation)  # (T, T)
         reach = radius * dilation
         band_mask = between if mask is None else between & mask
         output, lse = banded_attention(
