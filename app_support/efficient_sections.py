@@ -300,9 +300,10 @@ def linformer_section(text: str, source: str, layer: int, head: int, labels: lis
         key="l6_energy", name="rank energy", where=right,
     )  # fmt: skip
     st.caption(
-        f"Your sentence has {t} tokens, so a map has {t} singular values. The best rank-k matrix keeps the first k "
-        f"(Eckart–Young): for this head {int(spec.rank_90[head])} of {t} keep 90% of it; across the layer's heads "
-        f"the median is {int(np.median(spec.rank_90))}. Linformer bets on that, with a fixed k for every input."
+        f"Your sentence has {t} tokens, so a map has {t} singular values. The best rank-k matrix keeps the first "
+        f"k of them (Eckart–Young): for this head the first {int(spec.rank_90[head])} of {t} hold 90% of ‖A‖²; "
+        f"across the layer's heads the median is {int(np.median(spec.rank_90))}. Linformer uses one fixed k for "
+        "every input, betting that maps are this close to low rank."
     )
 
 
@@ -319,16 +320,21 @@ def dropped_section(run: lesson6.Run, labels: list[str]) -> None:
         key="l6_dropped", name="attention dropped",
     )  # fmt: skip
     worst = int(per_row.argmax())
+    if not lesson6.weight_outside(run.exact.weights, run.pattern):
+        st.caption(
+            f"The pattern covers every pair of your {len(labels)} tokens: nothing is dropped, and the variant is "
+            "exact attention here. A longer sentence, or smaller settings, leaves pairs out."
+        )
+        return
     st.caption(
         f"On average {per_row.mean():.1%} of a row's weight is outside the pattern "
         f"(1 − the {run.comparison.approx.mass_kept:.1%} it keeps); the worst row, "
         f"“{md_escape(labels[worst])}”, loses {per_row[worst]:.1%}."
     )
-    if lesson6.weight_outside(run.exact.weights, run.pattern):
-        st.caption(
-            "That is why the table's KL(exact‖variant) is ∞: a key the exact map weighs p > 0 gets exactly 0 from "
-            "the pattern, and p·log(p/0) is infinite. (Elsewhere the KL reads variant weights below 1e-9 as 1e-9.)"
-        )
+    st.caption(
+        "That is why the table's KL(exact‖variant) is ∞: a key the exact map weighs p > 0 gets exactly 0 from "
+        "the pattern, and p·log(p/0) is infinite. (Elsewhere the KL reads variant weights below 1e-9 as 1e-9.)"
+    )
 
 
 def reformer_section(run: lesson6.Run, knobs: dict, labels: list[str], q: Tensor) -> None:
@@ -457,7 +463,7 @@ def bigbird_section(run: lesson6.Run, labels: list[str]) -> None:
     hops = lesson6.bigbird_hops(t, kwargs)
 
     def layers(n: int | None) -> str:
-        return "never (some token is cut off)" if n is None else f"{n} layer(s)"
+        return "never (some token is cut off)" if n is None else ("1 layer" if n == 1 else f"{n} layers")
 
     st.markdown(
         "Zaheer et al. prove two things about BigBird's pattern, both resting on the **global tokens**: with at "
@@ -475,6 +481,11 @@ def bigbird_section(run: lesson6.Run, labels: list[str]) -> None:
         f"with the window alone, in {layers(hops.window)}. BigBird's published models were pretrained on inputs "
         "of 4,096 tokens; the cost grows linearly with the length, but no published BigBird was trained on millions."
     )
+    if hops.pattern == 1:
+        st.caption(
+            f"In 1 layer means the pattern covers every pair of your {t} tokens: at this length BigBird is exact "
+            "attention. Smaller blocks, or a longer sentence, show the difference."
+        )
 
 
 # ---------------------------------------------------------------------------------------------- Nyströmformer
@@ -495,8 +506,8 @@ def nystrom_section(run: lesson6.Run, labels: list[str]) -> None:
     st.caption(
         f"Nothing is sampled or learned: your {len(labels)} tokens are cut into {m} stretches that follow each "
         "other, and a landmark query is the plain mean of the queries of one stretch (a landmark key, the mean of "
-        "its keys). Tokens that share a landmark are seen through their average, so the map is sharpest where "
-        "neighbouring tokens attend alike."
+        "its keys). The three small softmax matrices see the tokens only through these averages and their own "
+        f"queries and keys; with one token per stretch (m = T = {len(labels)}) the approximation is exact."
     )
 
 

@@ -108,6 +108,12 @@ if name != "flash":
             "whatever produced that matrix (a fixed projection, a learned one, or one fitted to this very sentence). "
             "Linformer's map has rank at most k, so its line can never go below the dashed one."
         )
+        if knobs[knob.name] in s.values:
+            i = s.values.index(knobs[knob.name])
+            st.caption(
+                f"At k = {s.values[i]}: Linformer's error is {s.mean[i]:.3f}, the best rank-{s.values[i]} matrix's "
+                f"{floor[1][i]:.3f}."
+            )
 
 st.divider()
 st.caption(
