@@ -1,6 +1,7 @@
 """Lesson 6's pattern variants as the page shows them: the shared-QK Reformer, the Sparse Transformer's
 direction, Longformer's dilation, BigBird's reach, Nyströmformer's landmarks."""
 
+import itertools
 import re
 
 import numpy as np
@@ -62,7 +63,7 @@ def test_shared_qk_reformer_keeps_more_weight_than_uniform_on_repeated_words(rep
 
 
 def test_bucket_pairs_cosines(repeated):
-    words, (q, _, _) = repeated
+    _, (q, _, _) = repeated
     buckets = torch.tensor([[0, 1, 1, 0, 0, 2, 2, 0, 1, 3]])
     pairs = lesson6.bucket_pairs(q[0], buckets)
     assert pairs.cosine[0, 4] == pytest.approx(1.0) and pairs.rounds_shared[0, 4] == 1
@@ -101,7 +102,7 @@ def test_longformer_windows_are_distinct_and_dilation_runs():
     assert all(w % 2 == 1 for w in windows)  # w and w + 1 see the same w//2 neighbours: only odd ones
     q, k, v = qkv(t=15)
     patterns = [lesson6.run_variant("longformer", q, k, v, {"window": w}).pattern for w in windows[:7]]
-    assert all(not torch.equal(a, b) for a, b in zip(patterns, patterns[1:], strict=False))
+    assert all(not torch.equal(a, b) for a, b in itertools.pairwise(patterns))
     run = lesson6.run_variant("longformer", q, k, v, {"window": 5, "globals": 1, "dilation": 3})
     i, j = torch.arange(15)[:, None], torch.arange(15)[None, :]
     band = ((i - j).abs() <= 6) & ((i - j) % 3 == 0)
