@@ -144,7 +144,7 @@ def side_by_side(run: lesson6.Run, labels: list[str], title: str, name: str) -> 
     show.chart(
         plots.heatmap(approx, labels, labels, title=title, row_title="query", col_title="key", value_name="weight",
                       diverging=low < 0, zmax=None if low < 0 else 1.0, narrow=True, top_k=top_k),
-        key="l6_approx", name=f"{name} attention", where=right, csv=(approx, labels, labels),
+        key="l6_approx", name=f"{INFO[name].title.split(' (')[0]} map", where=right, csv=(approx, labels, labels),
     )  # fmt: skip
     if cover is not None:
         left.caption("Grey cells are outside the pattern: the variant never computes them.")

@@ -154,7 +154,7 @@ INFO: Mapping[str, VariantInfo] = {
         r"t \text{ sees } s \ne t \iff \exists r\!:\; h_r(q_t) = h_r(q_s) \,\land\, "
         r"\mathrm{chunk}_r(s) \in \{\mathrm{chunk}_r(t),\, \mathrm{chunk}_r(t) - 1\}\end{gathered}",
         "O(R·T·c·D) plus a sort (c: sorted tokens per chunk)", "O(R·T·c)",
-        "exact softmax inside each bucket",
+        "exact softmax on the pairs its buckets and chunks allow",
         "pairs hashed apart in every round, even when their weight is large",
         "very long inputs where each query needs only its nearest keys", "pattern",
     ),
