@@ -381,6 +381,8 @@ def reformer_section(run: lesson6.Run, knobs: dict, labels: list[str], q: Tensor
             f"Pairs that share a bucket in some round have a mean query cosine of {pairs.same_mean:.2f}; pairs "
             f"never in the same bucket, {pairs.apart_mean:.2f}: {closer}."
         )
+    elif pairs.same_mean is not None:
+        said.append(f"Every pair of your {t} tokens shared a bucket in at least one of the {n_rounds} round(s).")
     twins = [(a, b) for a, b in zip(*iu, strict=True) if pairs.cosine[a, b] > 1 - 1e-6]
     if twins:
         a, b = twins[0]
@@ -435,17 +437,19 @@ def longformer_section(run: lesson6.Run, labels: list[str]) -> None:
         key="l6_dilation_kept", name="dilation",
     )  # fmt: skip
     reach = (window // 2) * now
+    tokens = "token" if reach == 1 else "tokens"
     st.caption(
         f"With dilation d = {now} the window's {2 * (window // 2) + 1} positions lie {now} apart and reach "
-        f"{reach} token(s) to each side; the grey cells of the exact map above are this pattern, and it keeps "
+        f"{reach} {tokens} to each side; the grey cells of the exact map above are this pattern, and it keeps "
         f"{kept[dilations.index(now)]:.1%} of the weight (d = 1: {kept[0]:.1%}). Same cost, wider reach, with "
         "holes. In the paper's character-level language models, only 2 heads of the upper layers are dilated; "
         "the lower layers keep d = 1."
     )
     names = ", ".join(f"“{md_escape(labels[g])}”" for g in glob) if glob else "none"
+    first = "" if not glob else " (your first token)" if len(glob) == 1 else f" (your first {len(glob)} tokens)"
     st.caption(
-        f"Global tokens here: {names} (the first {len(glob)} token(s)). The paper chooses them for the task: "
-        "[CLS] for classification, the question's tokens for question answering."
+        f"Global tokens here: {names}{first}. The paper chooses them for the task: [CLS] for classification, the "
+        "question's tokens for question answering."
     )
     st.caption(
         "The cost grows linearly with the length at a fixed window, so the mechanism itself runs on very long "
@@ -471,9 +475,9 @@ def bigbird_section(run: lesson6.Run, labels: list[str]) -> None:
         "approximator of continuous sequence-to-sequence functions, as full attention is; and the encoder–decoder "
         "is Turing complete (with arbitrary precision, as the proof for full attention assumes). The **random "
         "blocks** are not needed for either theorem; they are motivated by graph theory: in a random graph the "
-        "shortest path between any two nodes has only O(log n) steps, so information crosses the sequence in few "
-        "layers. The paper also proves a limit: a task that one layer of full attention solves needs about n "
-        "layers (up to log factors) with any sparse pattern of about n pairs."
+        "shortest path between two nodes is typically only O(log n) steps long, so information crosses the "
+        "sequence in few layers. The paper also proves a limit: a task that one layer of full attention solves "
+        "needs about n layers (up to log factors) with any sparse pattern of about n pairs."
     )
     st.caption(
         f"On your {t} tokens (blocks of {int(kwargs['block_size'])}): information reaches every token from every "
