@@ -111,8 +111,9 @@ if name != "flash":
         if knobs[knob.name] in s.values:
             i = s.values.index(knobs[knob.name])
             st.caption(
-                f"At k = {s.values[i]}: Linformer's error is {s.mean[i]:.3f}, the best rank-{s.values[i]} matrix's "
-                f"{floor[1][i]:.3f}."
+                f"At k = {s.values[i]}: Linformer's error is {s.mean[i]:.3f}"
+                + (f" (mean of {s.seeds} draws)" if s.seeds > 1 else "")
+                + f", the best rank-{s.values[i]} matrix's {floor[1][i]:.3f}."
             )
 
 st.divider()
