@@ -7,7 +7,7 @@ above T, a stride above T) is cut to what the sentence has, and the result says 
 
     flash       tile size (exact at every size: the knob trades memory for speed)
     linformer   rank k and the kind of projection          performer   random features m
-    nystrom     landmarks m                                longformer  window w and global tokens
+    nystrom     landmarks m                                longformer  window w, global tokens, dilation d
     bigbird     random blocks and the block size           reformer    buckets and rounds of hashing
     sparse      stride l and the pattern                   mqa         K/V groups G
 """
@@ -35,6 +35,7 @@ from attnviz.efficient import (
     reformer_mask,
     sparse_mask,
 )
+from attnviz.efficient.nystrom import segment_of
 from attnviz.errors import AttnvizInputError
 from attnviz.metrics import Comparison, attention_mass_kept, compare, relative_frobenius_error
 
@@ -126,13 +127,17 @@ INFO: Mapping[str, VariantInfo] = {
     ),
     "longformer": VariantInfo(
         "longformer", "Longformer", "Beltagy et al., 2020",
-        (Knob("window", "Window w", (1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33), 3,
-              "Each token sees w//2 neighbours on each side."),
+        (Knob("window", "Window w", (1, 3, 5, 7, 9, 13, 17, 25, 33), 3,
+              "Each token sees itself and (w − 1)/2 window positions on each side."),
          Knob("globals", "Global tokens (from the start)", (0, 1, 2, 3, 4), 1,
-              "Tokens that see everything and that everyone sees ([CLS] first).")),
-        r"\text{token } t \text{ sees } s \iff |t-s| \le w/2 \;\lor\; t \in G \;\lor\; s \in G",
+              "The first g tokens see every token and every token sees them. With the real model the first is "
+              "[CLS]; with GloVe it is your first word."),
+         Knob("dilation", "Dilation d", (1, 2, 3, 4), 1,
+              "The window's positions are d apart: t ± d, t ± 2d, … (1: the plain sliding window).")),
+        r"\text{token } t \text{ sees } s \iff \big(|t-s| \le d\,\tfrac{w-1}{2} \;\land\; d \mid t-s\big)"
+        r" \;\lor\; t \in G \;\lor\; s \in G",
         "O(T·(w + g)·D)", "O(T·(w + g))",
-        "exact softmax on its pattern: window plus global tokens",
+        "exact softmax on its pattern: (dilated) window plus global tokens",
         "every weight outside the window (unless global)",
         "long documents where most links are local (with a few global tokens for the task)", "pattern",
     ),
@@ -148,13 +153,17 @@ INFO: Mapping[str, VariantInfo] = {
     ),
     "reformer": VariantInfo(
         "reformer", "Reformer (LSH attention)", "Kitaev et al., 2020",
-        (Knob("buckets", "Buckets", (1, 2, 4, 6, 8, 12, 16), 4, "Random hyperplanes cut the space into buckets."),
+        (Knob("buckets", "Buckets", (1, 2, 4, 6, 8, 12, 16), 4,
+              "Angular LSH: a random rotation R sends x to bucket argmax [xR; −xR], so vectors pointing the same "
+              "way tend to share a bucket."),
          Knob("rounds", "Rounds of hashing", (1, 2, 3, 4, 6, 8), 1,
-              "Each round hashes again; a pair counts if it met in any round.")),
-        r"h(x) = \arg\max\,[xR;\,-xR],\quad "
-        r"\text{token } t \text{ sees } s \iff h_r(q_t) = h_r(q_s) \text{ in some round } r",
-        "O(R·T·c·D) plus a sort", "O(R·T·c)",
-        "exact softmax inside each bucket",
+              "Each round hashes with a new R; a pair counts if it met in any round.")),
+        r"\begin{gathered}k_s = \frac{q_s}{\lVert q_s\rVert},\quad h(x) = \arg\max\,[xR;\,-xR],\quad "
+        r"c = \lceil 2T/n_{\text{buckets}} \rceil \\ "
+        r"t \text{ sees } s \ne t \iff \exists r\!:\; h_r(q_t) = h_r(q_s) \,\land\, "
+        r"\mathrm{chunk}_r(s) \in \{\mathrm{chunk}_r(t),\, \mathrm{chunk}_r(t) - 1\}\end{gathered}",
+        "O(R·T·c·D) plus a sort (c: sorted tokens per chunk)", "O(R·T·c)",
+        "exact softmax on the pairs its buckets and chunks allow",
         "pairs hashed apart in every round, even when their weight is large",
         "very long inputs where each query needs only its nearest keys", "pattern",
     ),
@@ -162,7 +171,8 @@ INFO: Mapping[str, VariantInfo] = {
         "sparse", "Sparse Transformer", "Child et al., 2019",
         (Knob("stride", "Stride l", (1, 2, 3, 4, 5, 6, 8, 10, 12, 16), 3, "About √T in the paper."),
          Knob("pattern", "Pattern", ("strided", "fixed"), "strided",
-              "strided: the last l tokens and every l-th before. fixed: own block and the end of every block.")),
+              "Both directions here. strided: every token less than l away and every l-th token, on either side. "
+              "fixed: the token's own block of l and the last token of every block.")),
         r"\text{strided: } |t-s| < l \;\lor\; (t-s) \bmod l = 0,\qquad "
         r"\text{fixed: } \lfloor s/l\rfloor = \lfloor t/l\rfloor \;\lor\; s \bmod l = l-1",
         "O(T·√T·D) with l = √T", "O(T·√T)",
@@ -235,14 +245,15 @@ def settings(name: str, knobs: Mapping[str, KnobValue], t: int, heads: int = 1) 
         return Settings({"n_landmarks": m, "pinv_iterations": 12}, tuple(notes))
     if name == "longformer":
         g = cut(int(full["globals"]), t, "Global tokens")
-        return Settings({"window": int(full["window"]), "global_tokens": tuple(range(g))}, tuple(notes))
+        knobs_ = {"window": int(full["window"]), "global_tokens": tuple(range(g)), "dilation": int(full["dilation"])}
+        return Settings(knobs_, tuple(notes))
     if name == "bigbird":
         settings_ = {"block_size": int(full["block"]), "window_blocks": 3, "global_blocks": 1}
         return Settings(settings_ | {"random_blocks": int(full["random"]), "seed": 0}, ())
     if name == "reformer":
-        # The paper keeps a token off its own key because it ties keys to queries (q·q would always win); these
-        # heads have keys of their own, so the token's own key stays, as in exact attention.
-        knobs_ = {"n_buckets": int(full["buckets"]), "n_rounds": int(full["rounds"]), "exclude_self": False}
+        # The paper's shared-QK attention: run_variant passes k = q/‖q‖, and a token attends to itself only when
+        # nothing else is in its bucket (q·q/‖q‖ would always win)
+        knobs_ = {"n_buckets": int(full["buckets"]), "n_rounds": int(full["rounds"]), "exclude_self": True}
         return Settings(knobs_ | {"seed": 0}, ())
     if name == "sparse":
         stride = cut(int(full["stride"]), t, "Stride")
@@ -263,7 +274,8 @@ def pattern_of(name: str, q: Tensor, kwargs: Mapping[str, object]) -> Tensor | N
     """
     t = q.shape[-2]
     if name == "longformer":
-        return longformer_mask(t, int(kwargs["window"]), kwargs["global_tokens"])  # type: ignore[arg-type]
+        window, dilation = int(kwargs["window"]), int(kwargs.get("dilation", 1))  # type: ignore[call-overload]
+        return longformer_mask(t, window, kwargs["global_tokens"], dilation=dilation)  # type: ignore[arg-type]
     if name == "bigbird":
         keys = ("block_size", "window_blocks", "global_blocks", "random_blocks", "seed")  # the run's own seed
         return bigbird_mask(t, **{key: int(kwargs[key]) for key in keys})  # type: ignore[arg-type]
@@ -290,6 +302,24 @@ class Run:
     approx: Attention  # the variant's own result, weights (T, S) rebuilt for the picture
     comparison: Comparison  # its error figures beside uniform attention's
     pattern: Tensor | None  # (T, S) bool, for the sparse variants
+    exact_mask: Tensor | None = None  # (T, S) bool, the keys exact attention may use (Reformer: not itself)
+
+
+def shared_keys(q: Tensor) -> Tensor:
+    """The Reformer's keys in shared-QK attention: every token's query at unit length, k = q/‖q‖.
+
+    Args:
+        q: (..., T, D)
+    Returns:
+        (..., T, D)
+    """
+    return torch.nn.functional.normalize(q, dim=-1)
+
+
+def not_self(t: int) -> Tensor | None:
+    """(T, T) bool, every key but the token's own: shared-QK attention's rule (None for one token, which has no
+    other key and so attends to itself)."""
+    return None if t < 2 else ~torch.eye(t, dtype=torch.bool)
 
 
 def run_variant(
@@ -301,6 +331,10 @@ def run_variant(
         q, k, v: (H, T, Dh) every head of a layer (only mqa uses the others).
         head: which head is compared.
         seed: the draw, for the random variants (Linformer's Gaussian projections, Performer, Reformer, BigBird).
+
+    The Reformer runs as the paper defines it, shared-QK: its keys are the head's queries at unit length
+    (`shared_keys`), and the exact attention it is compared with is full shared-QK attention with every token
+    off its own key (`not_self`), the model the Reformer approximates.
     """
     if q.dim() != 3:
         raise ValueError("q, k and v are (H, T, Dh)")
@@ -312,15 +346,18 @@ def run_variant(
     if "seed" in kwargs:
         kwargs["seed"] = seed
     qh, kh, vh = q[head], k[head], v[head]  # (T, Dh) each
-    exact = scaled_dot_product(qh, kh, vh)
+    exact_mask = None
+    if name == "reformer":
+        kh, exact_mask = shared_keys(qh), not_self(t)  # (T, Dh), (T, T)
+    exact = scaled_dot_product(qh, kh, vh, mask=exact_mask)
     if name == "mqa":
         approx_all = VARIANTS[name](q, k, v, **kwargs)  # weights (H, T, S)
         approx = Attention(output=approx_all.output[head], weights=approx_all.weights[head], scale=approx_all.scale)
     else:
         approx = VARIANTS[name](qh, kh, vh, return_weights=True, **kwargs)
     pattern = pattern_of(name, qh, kwargs)
-    comparison = compare(exact, approx, vh, pattern=pattern)
-    return Run(name, Settings(kwargs, chosen.notes), exact, approx, comparison, pattern)
+    comparison = compare(exact, approx, vh, mask=exact_mask, pattern=pattern)
+    return Run(name, Settings(kwargs, chosen.notes), exact, approx, comparison, pattern, exact_mask)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -421,6 +458,139 @@ def mass_dropped(weights: Tensor, pattern: Tensor) -> float:
 def mass_dropped_per_row(weights: Tensor, pattern: Tensor) -> Tensor:
     """(T,) the exact weight each row loses to the pattern."""
     return (weights * ~pattern).sum(dim=-1)
+
+
+def weight_outside(weights: Tensor, pattern: Tensor) -> bool:
+    """Whether any exact weight falls outside the pattern: then KL(exact‖variant) is infinite (log p/0)."""
+    return bool((weights * ~pattern).gt(0).any())
+
+
+def uniform_share(pattern: Tensor, allowed: Tensor | None = None) -> float:
+    """Mean over rows of the weight uniform attention (over the ``allowed`` keys) puts on the pattern: what a
+    pattern of this size keeps by chance, to set beside `attention_mass_kept` of the exact map.
+
+    Args:
+        pattern, allowed: (T, S) bool.
+    """
+    ok = torch.ones_like(pattern) if allowed is None else allowed
+    return float(((pattern & ok).sum(-1) / ok.sum(-1).clamp_min(1)).double().mean())
+
+
+def mean_row_l1(exact_weights: Tensor, approx_weights: Tensor) -> float:
+    """Mean over rows of Σ_s |A_exact − A|: a row that loses weight p to a pattern and is renormalised moves by
+    2p (p taken off the dropped keys, p added to the kept ones)."""
+    return float((approx_weights.double() - exact_weights.double()).abs().sum(-1).mean())
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Reformer: similar queries share buckets
+# ----------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BucketPairs:
+    """How the hash treated each pair of tokens, by the cosine of their queries."""
+
+    cosine: np.ndarray  # (T, T) cosine between the queries (= between the shared keys)
+    rounds_shared: np.ndarray  # (T, T) in how many rounds the pair landed in the same bucket
+    same_mean: float | None  # mean cosine of the pairs sharing a bucket in some round (None: no such pair)
+    apart_mean: float | None  # mean cosine of the pairs never in the same bucket (None: no such pair)
+
+
+def bucket_pairs(q: Tensor, buckets: Tensor) -> BucketPairs:
+    """Cosines of the query pairs against the buckets they were hashed into.
+
+    Args:
+        q: (T, D) queries.
+        buckets: (R, T) long, the bucket of every token in every round.
+    """
+    unit = shared_keys(q.double())  # (T, D)
+    cos = (unit @ unit.T).numpy()  # (T, T)
+    b = buckets.numpy()
+    shared = (b[:, :, None] == b[:, None, :]).sum(0)  # (T, T)
+    off = ~np.eye(cos.shape[0], dtype=bool)
+    same, apart = cos[off & (shared > 0)], cos[off & (shared == 0)]
+    return BucketPairs(
+        cosine=cos,
+        rounds_shared=shared,
+        same_mean=float(same.mean()) if same.size else None,
+        apart_mean=float(apart.mean()) if apart.size else None,
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Longformer: dilation; BigBird: how many layers information needs; Nyströmformer: the landmarks
+# ----------------------------------------------------------------------------------------------------------
+
+
+def dilation_kept(weights: Tensor, window: int, global_tokens: Sequence[int], dilations: Sequence[int]) -> list[float]:
+    """The exact weight the Longformer pattern keeps (mean over rows) at every dilation, the rest fixed.
+
+    Args:
+        weights: (T, S) the exact map.
+    """
+    t = weights.shape[-2]
+    return [attention_mass_kept(weights, longformer_mask(t, window, global_tokens, dilation=d)) for d in dilations]
+
+
+def hops(pattern: Tensor) -> int | None:
+    """The most layers information needs to reach any token from any other through the pattern (a token t
+    reads key s in one layer where pattern[t, s]); None when some token can never reach another.
+
+    Args:
+        pattern: (T, T) bool.
+    """
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import shortest_path
+
+    t = pattern.shape[-1]
+    if t < 2:
+        return 0
+    # breadth-first search from every token: O(T·edges), where powers of the pattern would cost O(T⁴)
+    dist = shortest_path(csr_matrix(pattern.cpu().numpy()), method="D", unweighted=True)  # (T, T)
+    return None if np.isinf(dist).any() else int(dist.max())
+
+
+@dataclass(frozen=True)
+class SparseReach:
+    """How many pairs the Sparse Transformer's pattern covers, both ways and causal."""
+
+    both: int  # pairs of the pattern reaching both ways (what the page computes with)
+    causal: int  # pairs of the paper's causal pattern (s ≤ t)
+    last_row: int  # keys the last token sees, both ways
+
+
+def sparse_reach(t: int, pattern: str, stride: int) -> SparseReach:
+    both = sparse_mask(t, pattern=pattern, stride=stride, causal=False)  # type: ignore[arg-type]  # (T, T)
+    back = sparse_mask(t, pattern=pattern, stride=stride, causal=True)  # type: ignore[arg-type]  # (T, T)
+    return SparseReach(both=int(both.sum()), causal=int(back.sum()), last_row=int(both[-1].sum()))
+
+
+@dataclass(frozen=True)
+class BigBirdHops:
+    """Layers information needs to reach every token from every other (see `hops`); None: never."""
+
+    pattern: int | None  # the pattern as set
+    no_global: int | None  # the same without the global block
+    window: int | None  # the window blocks alone
+
+
+def bigbird_hops(t: int, kwargs: Mapping[str, object]) -> BigBirdHops:
+    """`hops` of BigBird's pattern with its settings (``kwargs`` as `settings` gives them), without its global
+    block, and with the window alone."""
+    common = {key: int(kwargs[key]) for key in ("block_size", "window_blocks", "seed")}  # type: ignore[call-overload]
+    glob, rand = int(kwargs["global_blocks"]), int(kwargs["random_blocks"])  # type: ignore[call-overload]
+    return BigBirdHops(
+        pattern=hops(bigbird_mask(t, global_blocks=glob, random_blocks=rand, **common)),
+        no_global=hops(bigbird_mask(t, global_blocks=0, random_blocks=rand, **common)),
+        window=hops(bigbird_mask(t, global_blocks=0, random_blocks=0, **common)),
+    )
+
+
+def landmark_segments(t: int, m: int) -> list[range]:
+    """The contiguous stretch of positions each of Nyströmformer's m landmarks is the mean of."""
+    seg = segment_of(t, m).tolist()
+    return [range(seg.index(j), len(seg) - seg[::-1].index(j)) for j in range(m)]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -639,8 +809,10 @@ def head_changes(q: Tensor, k: Tensor, v: Tensor, groups: int) -> np.ndarray:
 
 def _fit_call(name: str, knobs: Mapping[str, KnobValue], q: Tensor, k: Tensor, v: Tensor, **extra: object) -> Attention:
     # the knobs are cut to each call's own length: every sentence of a comparison has its own T
-    kwargs = settings(name, knobs, q.shape[-2], q.shape[-3] if q.dim() >= 3 else 1).kwargs
-    return VARIANTS[name](q, k, v, **(dict(kwargs) | extra))
+    kwargs = dict(settings(name, knobs, q.shape[-2], q.shape[-3] if q.dim() >= 3 else 1).kwargs)
+    if name == "reformer":  # the model's own keys here, not shared-QK: its own key stays, as before
+        kwargs["exclude_self"] = False
+    return VARIANTS[name](q, k, v, **(kwargs | extra))
 
 
 def make_attend(name: str, knobs: Mapping[str, KnobValue]) -> AttentionFn:

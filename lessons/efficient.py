@@ -64,7 +64,7 @@ if not sections.ask(name, run, f"head {head + 1}"):
 
 sections.side_by_side(run, labels, f"{info.title}", name)
 st.markdown("**How far from exact, beside uniform attention**")
-st.dataframe(sections.figures_table(run.comparison, pattern=run.pattern is not None), key="l6_figures")
+st.dataframe(sections.figures_table(run), key="l6_figures")
 verdict = (
     "closer to exact than uniform attention"
     if run.comparison.beats_uniform
@@ -77,7 +77,15 @@ if name == "flash":
 elif name == "linformer":
     sections.linformer_section(text, source, layer, head, labels)
 elif name == "reformer":
-    sections.reformer_section(text, source, layer, head, knobs, labels)
+    sections.reformer_section(run, knobs, labels, inp.q[head])
+elif name == "sparse":
+    sections.sparse_section(run, labels)
+elif name == "longformer":
+    sections.longformer_section(run, labels)
+elif name == "bigbird":
+    sections.bigbird_section(run, labels)
+elif name == "nystrom":
+    sections.nystrom_section(run, labels)
 elif name == "mqa":
     sections.mqa_section(text, source, layer, int(run.settings.kwargs["groups"]), int(inp.q.shape[0]))
 if run.pattern is not None:
@@ -96,10 +104,17 @@ if name != "flash":
     sections.sweep_chart(s, knob.label, knobs[knob.name], log_x=name == "performer", floor=floor)
     if floor is not None:
         st.caption(
-            "The dashed line is the best any rank-k matrix can do (the truncated SVD of the exact map). Linformer's "
-            "projections are fixed before the sentence is seen, so they stay above it: pooling keeps stretches of "
-            "the sentence, not the directions that matter for this head."
+            "The dashed line is the truncated SVD of the exact map: by Eckart–Young no rank-k matrix is closer to it, "
+            "whatever produced that matrix (a fixed projection, a learned one, or one fitted to this very sentence). "
+            "Linformer's map has rank at most k, so its line can never go below the dashed one."
         )
+        if knobs[knob.name] in s.values:
+            i = s.values.index(knobs[knob.name])
+            st.caption(
+                f"At k = {s.values[i]}: Linformer's error is {s.mean[i]:.3f}"
+                + (f" (mean of {s.seeds} draws)" if s.seeds > 1 else "")
+                + f", the best rank-{s.values[i]} matrix's {floor[1][i]:.3f}."
+            )
     if name == "performer":
         sections.performer_section(text, source, layer, head, s, labels)
 

@@ -14,6 +14,11 @@ are one contiguous run of c + w positions, which is a strided view of K (no copy
 Global rows are ordinary exact attention over all keys, accumulated in the same pass with an online softmax
 (as FlashAttention's), while each group's keys are in the cache. Time O(T·(c+w)·D), memory O(T·D) plus one
 group of chunks.
+
+Dilation d (the paper's dilated sliding window) spreads the window's keys d apart: t − d·w/2, …, t − d, t, t + d,
+…, t + d·w/2. It goes through the same banded pass with a band d times as wide and the positions between the
+dilated ones masked out: a simple path (the T×T mask is built), for pictures and short inputs; d = 1 is the
+fast path above, untouched.
 """
 
 from __future__ import annotations
@@ -57,19 +62,28 @@ class LongformerAttention(Attention):
     window: int  # w: each token sees w//2 neighbours on each side, itself included in the middle
     global_tokens: Tensor  # (G,) long, positions that attend everywhere and are attended by all
     logsumexp: Tensor  # (..., T) log of each row's softmax denominator
+    dilation: int = 1  # d: the window's keys are d apart
 
 
 def longformer_mask(
-    t: int, window: int, global_tokens: Sequence[int] = (), device: torch.device | str | None = None
+    t: int,
+    window: int,
+    global_tokens: Sequence[int] = (),
+    device: torch.device | str | None = None,
+    dilation: int = 1,
 ) -> Tensor:
     """The Longformer pattern as a picture, without attending through it.
 
+    Args:
+        dilation: d; the window's keys are t ± d·j for j = 0 … w//2 (1: the plain sliding window).
     Returns:
         (T, T) bool, True where token t (row) may attend to token s (column).
     """
     radius = window // 2
+    dilation = positive_int(dilation, "the dilation")
     pos = torch.arange(t, device=device)
-    allowed = (pos[:, None] - pos[None, :]).abs() <= radius  # (T, T) the band
+    gap = pos[:, None] - pos[None, :]  # (T, T)
+    allowed = (gap.abs() <= radius * dilation) & (gap % dilation == 0)  # (T, T) the (dilated) band
     glob = _global_index(global_tokens, t, device)
     allowed[glob, :] = True  # global rows see everything
     allowed[:, glob] = True  # every row sees the global columns
@@ -273,6 +287,7 @@ def longformer_attention(
     *,
     window: int = 256,
     global_tokens: Sequence[int] = (),
+    dilation: int = 1,
     chunk: int | None = None,
     return_weights: bool = False,
 ) -> LongformerAttention:
@@ -286,6 +301,8 @@ def longformer_attention(
         scale: multiplies the scores; default 1/√D.
         window: w; token t sees t − w//2 … t + w//2.
         global_tokens: positions that attend to all tokens and that all tokens attend to ([CLS], a question).
+        dilation: d; the window's keys are t ± d·j, j = 0 … w//2 (1: the plain window, the fast path; above 1
+            a simple path that builds the T×T pattern, for short inputs).
         chunk: queries per chunk (a speed knob; the result does not depend on it).
         return_weights: also rebuild the T×S weights (zero off the pattern) for pictures, small T.
     Returns:
@@ -300,14 +317,33 @@ def longformer_attention(
         mask = as_mask_4d(mask, lead)
     glob = _global_index(global_tokens, t, q.device)  # (G,)
     radius = int(window) // 2
+    dilation = positive_int(dilation, "the dilation")
 
-    # every row: its band and the global keys; global rows: every key
-    output, lse = banded_attention(q, k, v, left=radius, right=radius, scale=scale, mask=mask, shared=glob, chunk=chunk)
+    if dilation == 1:
+        # every row: its band and the global keys; global rows: every key
+        output, lse = banded_attention(
+            q, k, v, left=radius, right=radius, scale=scale, mask=mask, shared=glob, chunk=chunk
+        )
+    else:
+        # a band d times as wide, the positions between the dilated ones masked out (the global rows and
+        # columns stay allowed: the mask also reaches the global keys and the global rows)
+        between = longformer_mask(t, window, glob.tolist(), q.device, dilation)  # (T, T)
+        reach = radius * dilation
+        band_mask = between if mask is None else between & mask
+        output, lse = banded_attention(
+            q, k, v, left=reach, right=reach, scale=scale, mask=band_mask, shared=glob, chunk=chunk
+        )
 
     weights = None
     if return_weights:
-        allowed = longformer_mask(t, window, glob.tolist(), q.device)
+        allowed = longformer_mask(t, window, glob.tolist(), q.device, dilation)
         weights = weights_from_lse(q, k, lse, scale, allowed if mask is None else allowed & mask)
     return LongformerAttention(
-        output=output, weights=weights, scale=scale, window=int(window), global_tokens=glob, logsumexp=lse
+        output=output,
+        weights=weights,
+        scale=scale,
+        window=int(window),
+        global_tokens=glob,
+        logsumexp=lse,
+        dilation=dilation,
     )

@@ -45,6 +45,12 @@ class NystromAttention(Attention):
     kernel_b: Tensor  # (..., M, S) B = softmax(Q̃·Kᵀ·scale)
 
 
+def segment_of(length: int, n_segments: int, device: torch.device | str | None = None) -> Tensor:
+    """(L,) long: the segment (landmark) each position is averaged into, M consecutive segments whose sizes
+    differ by at most one (position i goes to segment ⌊i·M/L⌋)."""
+    return torch.arange(length, device=device) * n_segments // length
+
+
 def segment_means(x: Tensor, n_segments: int, keep: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """The mean of each of M consecutive segments of the sequence (sizes differ by at most one).
 
@@ -55,7 +61,7 @@ def segment_means(x: Tensor, n_segments: int, keep: Tensor | None = None) -> tup
         means (..., M, D), and (..., M) bool: whether the segment held any kept position.
     """
     length = x.shape[-2]
-    segment = torch.arange(length, device=x.device) * n_segments // length  # (L,) segment of each position
+    segment = segment_of(length, n_segments, x.device)  # (L,) segment of each position
     weight = torch.ones(length, dtype=x.dtype, device=x.device) if keep is None else keep.to(x.dtype)
     if keep is not None:
         x = x * keep.unsqueeze(-1)  # dropped positions add nothing

@@ -328,3 +328,80 @@ def test_scaling_million_tokens_button(app):
     assert float(labels["Time"].rstrip(" s")) > 0
     assert "GFLOP/s" in labels["Throughput"]
     assert any("69 GFLOP" in c.value for c in at.caption)  # 4 · 2^20 · 256 · 64 = 68.7 billion
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 6 · the pattern variants' own sections
+# --------------------------------------------------------------------------------------------------------------
+
+RIVER = "she sat on the bank and watched the river"
+REPEATED = "the cat sat on the mat and the cat slept"
+
+
+def captions(at) -> str:
+    return " ".join(plain(c) for c in at.caption)
+
+
+@pytest.mark.parametrize("name", ["longformer", "bigbird", "sparse", "reformer"])
+def test_pattern_kl_is_shown_infinite(app, name):
+    from app_support.efficient_sections import KL_PATTERN
+
+    query = {"l6_block": "1"} if name == "bigbird" else {}  # blocks of 2 cover all 11 tokens: nothing dropped
+    at = ok(_reveal_all(app(PAGE, l6_variant=name, sentence=RIVER, **query)))
+    table = figures(at)
+    assert table[KL_PATTERN][0] == "∞"
+    assert float(table[KL_PATTERN][1]) > 0
+    assert "KL(exact‖variant) is ∞" in captions(at)
+
+
+def test_reformer_shared_qk_on_repeated_words(app):
+    at = ok(_reveal_all(app(PAGE, l6_variant="reformer", l6_source="toy", sentence=REPEATED)))
+    assert chart(at, "l6_exact")["layout"]["title"]["text"].startswith("Exact shared-QK")
+    pairs = next(d.value for d in at.dataframe if "cosine of their queries" in d.value.columns)
+    assert pairs.iloc[0]["cosine of their queries"] == "1.00"  # a repeated word: the same query
+    assert pairs.iloc[0]["same bucket in"] == "1 of 1 round(s)"
+    text = captions(at)
+    assert "have the same query, so they share a bucket in every round" in text
+    assert "chunks of c = 5 (⌈2·10/4⌉" in text
+    assert "beats chance by" in text
+    kept = float(figures(at)["exact attention weight the pattern keeps"][0])
+    assert f"The buckets keep {kept:.1%}"[:-3] in text  # the figure of the table, in the sentence
+
+
+def test_longformer_dilation_and_globals(app):
+    at = ok(_reveal_all(app(PAGE, l6_variant="longformer", l6_source="toy", sentence=RIVER, l6_dilation="2")))
+    cover = z(chart(at, "l6_exact")["data"][1])  # the grey cells: outside the pattern
+    outside = ~np.isnan(cover) if np.isnan(cover).any() else cover > 0
+    i, j = np.arange(9)[:, None], np.arange(9)[None, :]
+    pattern = ((np.abs(i - j) <= 2) & ((i - j) % 2 == 0)) | (i == 0) | (j == 0)  # w = 3, d = 2, one global
+    assert np.array_equal(~outside, pattern)
+    bars = chart(at, "l6_dilation_kept")["data"][0]
+    kept = arr(bars["y"])
+    assert len(kept) == 4
+    assert kept[1] == pytest.approx(float(figures(at)["exact attention weight the pattern keeps"][0]), abs=1e-3)
+    text = captions(at)
+    assert "Global tokens here: “she” (your first token)" in text
+    assert "4,096 tokens" in text and "only 2 heads of the upper layers" in text
+
+
+def test_bigbird_theory_and_reach(app):
+    at = ok(_reveal_all(app(PAGE, l6_variant="bigbird", sentence=RIVER, l6_block="1")))
+    body = " ".join(m.value for m in at.markdown)
+    assert "universal approximator" in body and "Turing complete" in body and "O(log n)" in body
+    text = captions(at)
+    assert "4,096 tokens" in text and "with the window alone, in 10 layers" in text  # 11 tokens, band of 1
+
+
+def test_nystrom_landmarks_table(app):
+    at = ok(_reveal_all(app(PAGE, l6_variant="nystrom", sentence=RIVER, l6_landmarks="3")))
+    table = next(d.value for d in at.dataframe if "tokens averaged" in d.value.columns)
+    # 11 tokens, 3 landmarks: token i goes to landmark ⌊3i/11⌋
+    expected = ["[CLS] · she · sat · on", "the · bank · and · watched", "the·2 · river · [SEP]"]
+    assert list(table["tokens averaged"]) == expected
+    assert list(table["positions"]) == ["1–4", "5–8", "9–11"]
+
+
+def test_sparse_says_both_directions(app):
+    at = ok(_reveal_all(app(PAGE, l6_variant="sparse", sentence=RIVER)))
+    assert "sees 6 of 11 keys" in captions(at) and "79 of 121 pairs" in captions(at)
+    assert "keeps the 45 of them" in captions(at)

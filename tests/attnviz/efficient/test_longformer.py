@@ -116,3 +116,38 @@ def test_rows_without_any_key_give_zero_unshifted(make_qkv):
     exact = scaled_dot_product(q, k, v, mask=longformer_mask(t, 4) & mask)
     assert torch.all(out.output[..., 3, :] == 0) and torch.isneginf(out.logsumexp[..., 3]).all()
     assert torch.allclose(out.output, exact.output, atol=1e-6)
+
+
+@pytest.mark.parametrize("t,window,glob,dilation,chunk", [(37, 6, (), 2, None), (37, 5, (0, 5, 36), 3, 4),
+                                                         (20, 3, (0,), 4, 7), (9, 1, (0,), 2, None)])  # fmt: skip
+def test_dilated_window_equals_exact_on_its_pattern(make_qkv, relative_error, t, window, glob, dilation, chunk):
+    q, k, v = make_qkv((2, 3, t, 16), dv=8)
+    pattern = longformer_mask(t, window, glob, dilation=dilation)
+    exact = scaled_dot_product(q, k, v, mask=pattern)
+    out = longformer_attention(
+        q, k, v, window=window, global_tokens=glob, dilation=dilation, chunk=chunk, return_weights=True
+    )
+    assert out.dilation == dilation
+    assert relative_error(out.output, exact.output) <= 1e-5
+    assert torch.allclose(out.weights, exact.weights, atol=1e-6)
+    assert torch.allclose(out.weights.sum(-1), torch.ones(2, 3, t), atol=1e-5)
+
+
+def test_dilated_mask_is_the_papers_window():
+    m = longformer_mask(15, 5, (), dilation=3)
+    i, j = torch.arange(15)[:, None], torch.arange(15)[None, :]
+    # t sees t, t ± 3, t ± 6: the same 5 positions, 3 apart
+    assert torch.equal(m, ((i - j).abs() <= 6) & ((i - j) % 3 == 0))
+    assert m[7].nonzero().flatten().tolist() == [1, 4, 7, 10, 13]
+    assert torch.equal(longformer_mask(15, 5, (2,), dilation=1), longformer_mask(15, 5, (2,)))
+    with pytest.raises(AttnvizInputError):
+        longformer_mask(15, 5, (), dilation=0)
+
+
+def test_dilated_window_with_a_causal_mask(make_qkv):
+    t = 24
+    q, k, v = make_qkv((1, 2, t, 8))
+    mask = causal_mask(t)
+    exact = scaled_dot_product(q, k, v, mask=longformer_mask(t, 6, (1,), dilation=2) & mask)
+    out = longformer_attention(q, k, v, mask=mask, window=6, global_tokens=(1,), dilation=2, chunk=5)
+    assert torch.allclose(out.output, exact.output, atol=1e-6)
