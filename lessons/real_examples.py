@@ -139,7 +139,7 @@ def which_heads() -> None:
                 view.weights[layer, head],
                 focus=row,
                 title=f"Sentence {name}: lines from “{shift.source}”",
-            ),  # fmt: skip
+            ),
             key=f"real_coref_view_{name.lower()}",
             name=f"head view sentence {name}",
             where=where,
