@@ -78,7 +78,7 @@ answered = predict_first(
     + (
         "much less than their weight, so much of that attention moves your words little, as parking would."
         if moved < share / 2
-        else "not much less than their weight, so it is not just parked."
+        else "not much less than their weight: by this measure, more than parked."
     ),
 )
 
