@@ -170,9 +170,7 @@ def which_heads() -> None:
             f"the tokens right beside each token ({nb.min():.0%} to {nb.max():.0%} by head), "
             f"{census.special[0].mean():.0%} on [CLS] and [SEP] and {census.itself[0].mean():.0%} on the token "
             f"itself; {int(census.heads_over_half[0])} of {H} heads put over half next door"
-            + (": most of layer 1's weight is not next door here. " if nb.mean() < 0.5 else ". ")
-            + f"Layer {best[0] + 1}, where the best referent head is, puts {census.neighbours[best[0]].mean():.0%} "
-            "next door."
+            + (": most of layer 1's weight is not next door here." if nb.mean() < 0.5 else ".")
         )
         with st.expander("Where each layer's weight goes, in sentence A"):
             st.dataframe(census_table(census), key="real_coref_census")

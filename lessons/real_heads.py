@@ -73,8 +73,8 @@ answered = predict_first(
     correct=0 if share < 0.1 else (1 if share < 0.3 else 2),
     explain=f"On your sentence they receive {share:.0%} of all the attention, averaged over the heads and words. "
     "A head is thought to park its attention there when it has nothing to do (Clark et al., 2019). Counted as "
-    f"weight × the length of the vector each token passes on (αᵢⱼ·‖f(xⱼ)‖), they make up {moved:.0%} of what the heads "
-    "give your words: "
+    r"weight × the length of the vector each token passes on ($\alpha_{ij} \lVert f(x_j) \rVert$, see below), "
+    f"they make up {moved:.0%} of what the heads give your words: "
     + (
         "much less than their weight, so much of that attention moves your words little, as parking would."
         if moved < share / 2
@@ -162,11 +162,12 @@ def one_head() -> None:
             name="special tokens weight and norm",
         )
         st.caption(
-            "A head adds Σⱼ αᵢⱼ·f(xⱼ) to word i, where f(xⱼ) = (xⱼ·$M_V$ + b_V)·W_O is what token j passes on. "
-            "The solid bars are the weight αᵢⱼ that [CLS] and [SEP] receive; the hatched bars their share of "
-            'αᵢⱼ·‖f(xⱼ)‖, which also counts how long the passed-on vectors are (Kobayashi et al., "Attention is not '
-            "only a weight\", 2020, who measured BERT's [CLS], [SEP] and punctuation this way and found their vectors "
-            f"short). On your sentence: {share:.0%} of the weight, {moved:.0%} of the weighted length."
+            r"A head adds $\sum_j \alpha_{ij}\, f(x_j)$ to word $i$, where $f(x_j) = (x_j M_V + b_V)\, W_O$ is what "
+            r"token $j$ passes on. The solid bars are the weight $\alpha_{ij}$ that [CLS] and [SEP] receive; the "
+            r"hatched bars their share of $\alpha_{ij} \lVert f(x_j) \rVert$, which also counts how long the "
+            "passed-on vectors are (Kobayashi et al., “Attention is not only a weight”, 2020, who measured BERT's "
+            "[CLS], [SEP] and punctuation this way and found their vectors short). On your sentence: "
+            f"{share:.0%} of the weight, {moved:.0%} of the weighted length."
         )
         census = cached.census(model, text)
         if census is not None:
