@@ -129,7 +129,7 @@ def one_head() -> None:
                 [f"layer {i + 1}" for i in range(L)],
                 cached.layer_difference(model, text, words, keep_special),
                 value_name="bits",
-                title="How different the 12 heads of each layer are (mean Jensen–Shannon divergence)",
+                title="How different each layer's heads are",
                 height=240,
             ),
             key="real_js",
@@ -137,7 +137,9 @@ def one_head() -> None:
         )
         js = cached.layer_difference(model, text, words, keep_special)
         st.caption(
-            f"0 bits would mean {H} copies of one head: each head learned its own $M_Q$, $M_K$ and $M_V$. Here the "
+            "Each bar: the Jensen–Shannon divergence between two heads' rows, averaged over the rows and over every "
+            f"pair of heads in the layer, in bits (0 to 1). 0 bits would mean {H} copies of one head: each head "
+            "learned its own $M_Q$, $M_K$ and $M_V$. Here the "
             f"heads of layer {int(np.argmin(js)) + 1} are the most alike, at {float(js.min()):.2f} bits; of layer "
             f"{int(np.argmax(js)) + 1} the most different, at {float(js.max()):.2f}. "
             + (
@@ -152,10 +154,10 @@ def one_head() -> None:
                 layer_names,
                 {
                     "share of the weight": np.nanmean(weight_share, axis=1),
-                    "share of weight × ‖value‖": np.nanmean(norm_share, axis=1),
+                    "share of weight × ‖f(x)‖": np.nanmean(norm_share, axis=1),
                 },
                 value_name="[CLS] and [SEP], mean over the heads of the layer",
-                title="What [CLS] and [SEP] receive, and what they pass on",
+                title="[CLS]/[SEP]: weight and weighted length",
                 height=420,
             ),
             key="real_parking",
