@@ -172,7 +172,9 @@ def test_real_grid_enlarge_and_head_view(app):
     run(at.selectbox(key="real_focus").set_value(6))
     view = chart(at, "real_head_view")
     assert np.allclose(arr(view["data"][1]["customdata"]), large[6], atol=1e-3)
-    assert len(at.dataframe) == 1 and at.dataframe[0].value.shape == (8, 3)
+    top_keys = [d.value for d in at.dataframe if list(d.value.columns) == ["1.", "2.", "3."]]
+    assert len(top_keys) == 1 and top_keys[0].shape == (8, 3)
+    assert len(at.dataframe) == 2  # and the census of the layers
 
 
 def test_real_prediction_and_layer_difference(app):
@@ -202,12 +204,12 @@ def test_real_parking_and_census_are_measured(app):
 
 def test_real_special_tokens_removed_with_their_share_said(app):
     at = ok(_reveal_all(app(REAL)))
-    held = next(c.value for c in at.caption if "receive" in c.value)
+    held = next(c.value for c in at.caption if "of this head's attention" in c.value)
     run(at.toggle(key="real_special").set_value(False))
     large = chart(at, "real_large")
     assert large["data"][0]["y"] == ["I", "walked", "by", "the", "river", "bank"]
     assert np.allclose(z(large["data"][0]).sum(axis=1), 1, atol=1e-4)  # renormalised
-    said = next(c.value for c in at.caption if "left out" in c.value)
+    said = next(c.value for c in at.caption if "are left out. They held" in c.value)
     assert held.split("receive ")[1].split("%")[0] in said  # the share they held is the share they received
     assert chart(at, "real_grid")["data"][0]["y"][0] == "I (layer 1)"
 
