@@ -185,9 +185,9 @@ show.section(which_heads)
 
 
 # --- verb → subject -----------------------------------------------------------------------------------------------
-SETS = {
-    "far": "sentences with words between the subject and its verb",
-    "page3": "page 3's labelled sentences",
+SETS = {  # shown name → set
+    "with words between subject and verb": "far",
+    "page 3's labelled sentences": "page3",
 }
 show.step("Which heads look from a verb to its subject")
 st.markdown(
@@ -200,8 +200,7 @@ st.markdown(
 def verb_subject() -> None:
     """Heads ranked by the weight from labelled verbs to their subjects (reruns alone)."""
     sets = cached.verb_subject_sets()
-    choice = linked(st.radio, "Sentences", list(SETS), format_func=lambda k: f"{SETS[k]} ({len(sets[k])})",
-                    key="real_vs_set", horizontal=True)  # fmt: skip
+    choice = SETS[linked(st.radio, "Sentences", list(SETS), key="real_vs_set", horizontal=True)]
     found = cached.pair_heads(model, choice, sets[choice])
     names = [head_name(lh, hh) for lh, hh in found.top]
     n = len(found.sentences)
@@ -225,8 +224,8 @@ def verb_subject() -> None:
     best = found.top[0]
     if found.adjacent == n:
         place = (
-            f"In all {n} pairs the subject stands right before its verb, so this set cannot tell a subject head from "
-            "a head that looks one word back."
+            f"In all {n} of these pairs the subject stands right before its verb, so this set cannot tell a subject "
+            "head from a head that looks one word back."
         )
     else:
         place = f"The subject stands right before its verb in {found.adjacent} of these {n} pairs."

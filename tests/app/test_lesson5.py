@@ -321,7 +321,7 @@ def test_examples_answers_survive_a_bad_edit(app):
 
 def test_examples_verb_subject_heads(app):
     at = ok(app(EXAMPLES))
-    assert at.radio(key="real_vs_set").value == "far"
+    assert at.radio(key="real_vs_set").value == "with words between subject and verb"
     top = chart(at, "real_vs_top")
     assert top["data"][0]["customdata"][0] == "layer 1 · head 2"
     means = arr(top["data"][0]["x"])
@@ -330,10 +330,10 @@ def test_examples_verb_subject_heads(app):
     assert "in 0 of these 24 pairs" in said and "even half" in said
     assert "“smiled” framed" in chart(at, "real_vs_map")["layout"]["title"]["text"]
     assert z(chart(at, "real_vs_all")["data"][0]).shape == (6, 12)
-    run(at.radio(key="real_vs_set").set_value("page3"))
+    run(at.radio(key="real_vs_set").set_value("page 3's labelled sentences"))
     assert chart(at, "real_vs_top")["data"][0]["customdata"][0] == "layer 1 · head 3"
     said = next(c.value for c in at.caption if "right before its verb" in c.value)
-    assert "In all 100 pairs" in said and "looks one word back" in said
+    assert "In all 100 of these pairs" in said and "looks one word back" in said
     run(at.selectbox(key="real_vs_sentence").select_index(1))
     assert "“barked” framed" in chart(at, "real_vs_map")["layout"]["title"]["text"]
 

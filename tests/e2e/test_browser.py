@@ -303,7 +303,7 @@ def test_real_examples_words_can_be_edited(server, page):
     wait_chart(page, "real_coref_top")
     wait_chart(page, "real_drift_chart")
     assert [t["name"] for t in plot_data(page, "real_drift_chart")] == ["A vs B", "A vs C"]
-    box = page.get_by_label("From the word", exact=True)
+    box = page.get_by_label("It means, in A", exact=True)
     box.fill("dog")
     box.press("Enter")
     settle(page)
@@ -311,7 +311,7 @@ def test_real_examples_words_can_be_edited(server, page):
     assert page.locator(".st-key-real_coref_top").count() == 0
     assert plot_data(page, "real_drift_chart")  # the other example is untouched
     shoot(page, "real-examples-missing-word")
-    box.fill("it")
+    box.fill("cat")
     box.press("Enter")
     settle(page)
     wait_chart(page, "real_coref_top")  # the question stays answered
