@@ -145,7 +145,7 @@ def one_head() -> None:
             + (
                 "[CLS] and [SEP] are in the maps: switch them off above to compare the heads on your words alone."
                 if keep_special
-                else "[CLS] and [SEP] are left out, so this compares the heads on your words alone."
+                else "With [CLS] and [SEP] switched off, this compares the heads on your words alone."
             )
         )
         layer_names = [f"layer {i + 1}" for i in range(L)]
