@@ -176,7 +176,7 @@ def which_heads() -> None:
         with st.expander("Where each layer's weight goes, in sentence A"):
             st.dataframe(census_table(census), key="real_coref_census")
             st.caption(
-                "Averaged over the rows of the sentence's own tokens and over the 12 heads of a layer; "
+                f"Averaged over the rows of the sentence's own tokens and over the {H} heads of a layer; "
                 "each row's four shares sum to 100%."
             )
 

@@ -185,7 +185,7 @@ def one_head() -> None:
                     if census.heads_over_half.sum()
                     else "."
                 )
-                + " A head with most of its weight next door draws a diagonal just off the middle of its map."
+                + " A head with most of its weight next door draws a line just beside the diagonal of its map."
             )
 
     # --- one head, large -------------------------------------------------------------------------------------------
