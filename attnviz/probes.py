@@ -365,7 +365,9 @@ def pair_heads(model: Model, examples: Sequence[Example], *, top: int = 5) -> Pa
             back_n += n_words - 1
         for q, s in ex.pairs:
             weights.append(inner[:, :, q, s])  # (L, H)
-            previous.append(inner[:, :, q, q - 1] if q > 0 else torch.full(inner.shape[:2], float("nan")))
+            previous.append(
+                inner[:, :, q, q - 1] if q > 0 else torch.full(inner.shape[:2], float("nan"), device=inner.device)
+            )
             on_top.append(inner[:, :, q].argmax(dim=-1) == s)  # (L, H)
             adjacent.append(s == q - 1)
             sentences.append(n)
