@@ -7,7 +7,8 @@ Each function turns one claim that is often made about BERT-style heads into a n
   the referent from a head that always sends "it" to the same noun (the Winograd-schema idea, Levesque et al.,
   "The Winograd Schema Challenge", 2012).
 - `layer_census`: how much of each head's weight goes to the token itself, to the tokens right beside it, to
-  [CLS]/[SEP], and elsewhere (Clark et al., "What Does BERT Look At?", 2019, count heads the same way).
+  [CLS]/[SEP], and elsewhere (Clark et al., "What Does BERT Look At?", 2019, measure BERT's heads on the same
+  four kinds of target: the previous and next token, [CLS] and [SEP], and broad attention).
 - `special_contribution`: the weight share of [CLS]/[SEP] beside their share of ‖weight · f(x)‖, where
   f(x) = (x·M_V + b_V)·W_O is what a token passes on (Kobayashi et al., "Attention is Not Only a Weight:
   Analyzing Transformers with Vector Norms", 2020). A large weight on a token whose f(x) is short moves little.
