@@ -162,46 +162,6 @@ def layer_difference(_model: pretrained.Model, text: str, words: bool, keep_spec
 
 
 @dataclass(frozen=True)
-class Coreference:
-    """The heads that link one word to another, measured by `attnviz.pretrained.find_coreference_heads`."""
-
-    tokens: pretrained.Tokens
-    source_word: str  # as found in the sentence
-    target_word: str
-    source_index: int  # into tokens.words
-    target_index: int
-    weights: np.ndarray  # (L, H) attention from the source to the target in every head
-    others: np.ndarray  # (L, H) mean attention from the sentence's other words to the target (NaN if none)
-    uniform: float  # what an evenly spread head would give the target
-    top: tuple[pretrained.HeadScore, ...]  # the strongest heads first
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def coreference(_model: pretrained.Model, text: str, source: str, target: str, top: int = 5) -> Coreference:
-    """Rank every head by how much ``source`` attends to ``target``. Bad words fail before any forward pass."""
-    tokens = pretrained.encode(_model, text)
-    pretrained.find_word(_model, tokens, source)  # raises AttnvizInputError with a message for the learner
-    pretrained.find_word(_model, tokens, target)
-    found = pretrained.find_coreference_heads(_model, tokens, source, target, top=top)
-    # does the source stand out, or does every word look at the target in that head? Words grouped, [CLS] first.
-    grouped = real_view(_model, text, True, True).weights  # (L, H, G, G)
-    rest = [1 + w for w in range(len(tokens.words)) if w not in (found.source_index, found.target_index)]
-    to_target = grouped[:, :, rest, 1 + found.target_index]  # (L, H, R)
-    others = to_target.mean(axis=-1) if rest else np.full(grouped.shape[:2], np.nan, dtype=np.float32)  # (L, H)
-    return Coreference(
-        tokens=found.tokens,
-        source_word=found.source_word,
-        target_word=found.target_word,
-        source_index=found.source_index,
-        target_index=found.target_index,
-        weights=found.weights.float().cpu().numpy(),
-        others=others,
-        uniform=found.uniform,
-        top=found.top,
-    )
-
-
-@dataclass(frozen=True)
 class Drift:
     """One word followed through the layers of two sentences (`attnviz.pretrained.drift_across_layers`)."""
 
