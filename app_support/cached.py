@@ -10,6 +10,7 @@ import streamlit as st
 import torch
 from gensim.models import KeyedVectors
 
+from app_support import loaders
 from attnviz import embeddings, pretrained
 from attnviz.attention import ScoreVariance, score_variance
 from attnviz.embeddings import Analogy, ClaimCheck, Expression, check_noun_claim
@@ -161,46 +162,6 @@ def layer_difference(_model: pretrained.Model, text: str, words: bool, keep_spec
 
 
 @dataclass(frozen=True)
-class Coreference:
-    """The heads that link one word to another, measured by `attnviz.pretrained.find_coreference_heads`."""
-
-    tokens: pretrained.Tokens
-    source_word: str  # as found in the sentence
-    target_word: str
-    source_index: int  # into tokens.words
-    target_index: int
-    weights: np.ndarray  # (L, H) attention from the source to the target in every head
-    others: np.ndarray  # (L, H) mean attention from the sentence's other words to the target (NaN if none)
-    uniform: float  # what an evenly spread head would give the target
-    top: tuple[pretrained.HeadScore, ...]  # the strongest heads first
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def coreference(_model: pretrained.Model, text: str, source: str, target: str, top: int = 5) -> Coreference:
-    """Rank every head by how much ``source`` attends to ``target``. Bad words fail before any forward pass."""
-    tokens = pretrained.encode(_model, text)
-    pretrained.find_word(_model, tokens, source)  # raises AttnvizInputError with a message for the learner
-    pretrained.find_word(_model, tokens, target)
-    found = pretrained.find_coreference_heads(_model, tokens, source, target, top=top)
-    # does the source stand out, or does every word look at the target in that head? Words grouped, [CLS] first.
-    grouped = real_view(_model, text, True, True).weights  # (L, H, G, G)
-    rest = [1 + w for w in range(len(tokens.words)) if w not in (found.source_index, found.target_index)]
-    to_target = grouped[:, :, rest, 1 + found.target_index]  # (L, H, R)
-    others = to_target.mean(axis=-1) if rest else np.full(grouped.shape[:2], np.nan, dtype=np.float32)  # (L, H)
-    return Coreference(
-        tokens=found.tokens,
-        source_word=found.source_word,
-        target_word=found.target_word,
-        source_index=found.source_index,
-        target_index=found.target_index,
-        weights=found.weights.float().cpu().numpy(),
-        others=others,
-        uniform=found.uniform,
-        top=found.top,
-    )
-
-
-@dataclass(frozen=True)
 class Drift:
     """One word followed through the layers of two sentences (`attnviz.pretrained.drift_across_layers`)."""
 
@@ -218,3 +179,143 @@ def drift(_model: pretrained.Model, text_a: str, text_b: str, word: str) -> Drif
         pretrained.find_word(_model, tokens, word)
     found = pretrained.drift_across_layers(_model, a, b, word)
     return Drift(labels=found.labels, cosines=found.cosines, notes_a=a.notes, notes_b=b.notes)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Pages 5b and 5c: measurements of `attnviz.probes`, as plain arrays
+# ----------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Census:
+    """Each head's weight split into itself / neighbours (±1) / [CLS] and [SEP] / elsewhere (`probes.layer_census`)."""
+
+    itself: np.ndarray  # (L, H)
+    neighbours: np.ndarray  # (L, H)
+    special: np.ndarray  # (L, H)
+    elsewhere: np.ndarray  # (L, H)
+    heads_over_half: np.ndarray  # (L,) heads with more than half their weight on the neighbours
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def census(_model: pretrained.Model, text: str) -> Census | None:
+    """The census of the sentence's 72 heads, on the pieces; None when the text has no words."""
+    from attnviz.probes import layer_census
+
+    tokens, raw = real_weights(_model, text)
+    if tokens.is_empty:
+        return None
+    found = layer_census(torch.from_numpy(raw), tokens.special)
+    return Census(
+        itself=found.itself.numpy(),
+        neighbours=found.neighbours.numpy(),
+        special=found.special.numpy(),
+        elsewhere=found.elsewhere.numpy(),
+        heads_over_half=found.heads_over(0.5).numpy(),
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def special_contribution(_model: pretrained.Model, text: str, words: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(L, H) [CLS]/[SEP]'s share of the weight and (L, H) their share of ‖weight · f(x)‖ (Kobayashi et al., 2020)."""
+    from attnviz.probes import special_contribution as measure
+
+    found = measure(_model, text, words=words)
+    return found.weight_share.numpy(), found.norm_share.numpy()
+
+
+@dataclass(frozen=True)
+class Shift:
+    """A minimal pair measured by `attnviz.probes.referent_shift`, as arrays."""
+
+    notes_a: tuple[str, ...]  # the model's notes on each sentence ([UNK], truncation)
+    notes_b: tuple[str, ...]
+    source: str  # the pronoun as found in sentence A
+    referent_a: str
+    referent_b: str
+    source_row_a: int  # the pronoun's row in `real_view(text, True, True)` of each sentence
+    source_row_b: int
+    a_to_a: np.ndarray  # (L, H) sentence A: pronoun → referent a
+    a_to_b: np.ndarray  # (L, H)
+    b_to_a: np.ndarray  # (L, H) sentence B: pronoun → referent a
+    b_to_b: np.ndarray  # (L, H)
+    score: np.ndarray  # (L, H) (a_to_a − b_to_a) + (b_to_b − a_to_b)
+    resolved: np.ndarray  # (L, H) bool: the true referent gets more weight than the other in both sentences
+    top: tuple[tuple[int, int], ...]  # (layer, head), highest score first
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def referent_shift(
+    _model: pretrained.Model, text_a: str, text_b: str, source: str, referent_a: str, referent_b: str
+) -> Shift:
+    """Rank the heads on a minimal pair. Bad words fail with a message for the learner."""
+    from attnviz.probes import referent_shift as measure
+
+    found = measure(_model, text_a, text_b, source, referent_a, referent_b)
+    row_a = 1 + pretrained.find_word(_model, found.tokens_a, source)
+    row_b = 1 + pretrained.find_word(_model, found.tokens_b, source)
+    return Shift(
+        notes_a=found.tokens_a.notes,
+        notes_b=found.tokens_b.notes,
+        source=found.source,
+        referent_a=found.referent_a,
+        referent_b=found.referent_b,
+        source_row_a=row_a,
+        source_row_b=row_b,
+        a_to_a=found.a_to_a.float().cpu().numpy(),
+        a_to_b=found.a_to_b.float().cpu().numpy(),
+        b_to_a=found.b_to_a.float().cpu().numpy(),
+        b_to_b=found.b_to_b.float().cpu().numpy(),
+        score=found.score.float().cpu().numpy(),
+        resolved=found.resolved.cpu().numpy(),
+        top=found.top,
+    )
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """Labelled verb → subject pairs measured by `attnviz.probes.pair_heads`, as arrays."""
+
+    sentences: tuple[str, ...]  # N sentences, one per pair
+    queries: tuple[str, ...]  # N verbs
+    targets: tuple[str, ...]  # N subjects
+    query_rows: tuple[int, ...]  # N: the verb's row in `real_view(sentence, True, True)`
+    mean: np.ndarray  # (L, H) mean weight from the verb to its subject
+    mean_previous: np.ndarray  # (L, H) mean weight from the verb to the word before it
+    top_share: np.ndarray  # (L, H) share of pairs where the subject is the verb's most weighted word
+    any_previous: np.ndarray  # (L, H) every word to the word before it, over all the sentences
+    uniform: float  # what an evenly spread head gives a one-piece subject, on average
+    adjacent: int  # pairs whose subject stands right before the verb
+    top: tuple[tuple[int, int], ...]  # (layer, head) by mean weight, highest first
+
+
+@st.cache_data(show_spinner=False, max_entries=2)
+def verb_subject_sets() -> dict[str, tuple]:
+    """The labelled verb → subject sentences: page 3's training set (both splits), and ours with words between."""
+    from attnviz.probes import parse_pairs
+
+    page3 = loaders.training_sets()["verb_subject"]
+    far = loaders.ASSETS / "probes" / "verb_subject_far.txt"
+    return {"page3": page3.train + page3.heldout, "far": parse_pairs(far.read_text(encoding="utf-8"), far.name)}
+
+
+@st.cache_data(show_spinner="Running the model on every labelled sentence (once per server)…", max_entries=4)
+def pair_heads(_model: pretrained.Model, name: str, _examples: tuple) -> Pairs:
+    """Every head on one labelled set (keyed by its name: the shipped sets never change while the app runs)."""
+    from attnviz.probes import pair_heads as measure
+
+    found = measure(_model, _examples)
+    pairs = [(ex, q, s) for ex in _examples for q, s in ex.pairs]
+    return Pairs(
+        sentences=tuple(" ".join(ex.words) for ex, _, _ in pairs),
+        queries=tuple(ex.words[q] for ex, q, _ in pairs),
+        targets=tuple(ex.words[s] for ex, _, s in pairs),
+        query_rows=tuple(1 + q for _, q, _ in pairs),
+        mean=found.mean.numpy(),
+        mean_previous=found.mean_previous.numpy(),
+        top_share=found.top_share.numpy(),
+        any_previous=found.any_previous.numpy(),
+        uniform=found.uniform,
+        adjacent=int(found.adjacent.sum()),
+        top=found.top,
+    )

@@ -43,7 +43,7 @@ def sidebar_box() -> str:
     if KEY not in st.session_state:
         _store(st.query_params.get(KEY, DEFAULT))
     st.sidebar.text_input(
-        "Your sentence (every lesson uses it)",
+        "Your sentence (page 5c has its own)",
         key=KEY,
         on_change=_on_edit,
         help=f"Type any sentence. Up to {MAX_CHARS} characters are used.",

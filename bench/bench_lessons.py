@@ -299,12 +299,20 @@ def reruns(repeats: int, only: str = "") -> dict[str, list[tuple[float, float]]]
         "lesson 5c · new it → cat sentence (forward passes)": (
             "lessons/real_examples.py",
             lambda at, i: at.text_input(key="real_coref_text").set_value(
-                f"the cat sat on the {PLACES[i % len(PLACES)]} because it was tired {'and hungry ' * (i // 16)}"
+                f"the cat sat on the mat by the {PLACES[i % len(PLACES)]} because it was tired {'and hungry ' * (i // 16)}"
             ),
         ),
         "lesson 5c · head to look at": (
             "lessons/real_examples.py",
             lambda at, i: at.selectbox(key="real_coref_pick").select_index(i % 5),
+        ),
+        "lesson 5c · verb → subject head": (
+            "lessons/real_examples.py",
+            lambda at, i: at.selectbox(key="real_vs_pick").select_index(i % 5),
+        ),
+        "lesson 5c · verb → subject sentence": (
+            "lessons/real_examples.py",
+            lambda at, i: at.selectbox(key="real_vs_sentence").select_index(i % 24),
         ),
         "lesson 6 · flash tile size": (
             "lessons/efficient.py",

@@ -1,148 +1,301 @@
-"""Lesson 5c: two things real heads do, measured: linking "it" to "cat", and moving "bank" toward its sense."""
+"""Page 5c: three things real heads are said to do, measured: following what "it" refers to, looking from a verb to
+its subject, and moving "bank" toward its sense."""
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from app_support import cached, loaders, show
+from app_support.real_probes import census_table, kept_answer
 from app_support.widgets import linked, linked_choice, md_escape, predict_first, warn
 from attnviz import AttnvizInputError, plots
 
 MAX_TEXT = 5_000  # characters; the model itself stops at 512 positions and says so
-COREF = "the cat sat on the mat because it was tired"
+COREF_A = "the cat sat on the mat because it was tired"
+COREF_B = "the cat sat on the mat because it was soft"
 RIVER, MONEY, RIVER_TOO = "I walked by the river bank", "I deposited money at the bank", "we sat on the grassy bank"
+SHOWN = 5  # heads in each ranking
 
 st.title("5c · What real heads do")
 st.markdown(
-    "Two ready experiments on the pretrained model of page 5b, each with its own sentences, so they work whatever "
-    "the sidebar says. Edit them: every number below is measured on what you type, nothing is looked up."
+    "Three experiments on the pretrained model of page 5b. This page does **not** use the sentence in the sidebar: "
+    "each experiment needs sentences made for it (two sentences that differ in one word, sentences whose verb and "
+    "subject are labelled), so it brings its own. Edit them: every number below is measured on the sentences shown."
 )
 model = loaders.model()
 L, H = model.n_layers, model.n_heads
 
-# --- it → cat ---------------------------------------------------------------------------------------------------
-show.step("Which heads know what “it” refers to?")
+
+def head_name(layer: int, head: int) -> str:
+    return f"layer {layer + 1} · head {head + 1}"
+
+
+# --- it → its referent --------------------------------------------------------------------------------------------
+show.step("Which heads follow the referent when it changes")
 st.markdown(
-    "In *the cat sat on the mat because it was tired*, “it” means the cat. For each of the 72 heads we measure "
-    "how much of the attention of “it” goes to “cat”, and rank the heads."
+    "In the ready pair below, “it” is the cat in sentence A; change the last word and in sentence B it is the mat. A "
+    "head that sends “it” to “cat” in both tells us nothing about what “it” means. So we score each of the 72 heads "
+    "by how far the weight of the pronoun moves with its meaning: (weight on A's referent in A − in B) + (weight on "
+    "B's referent in B − in A). 0: the head weights the two nouns alike in both sentences, however much; 2 would be "
+    "a complete switch."
 )
 
 
 def which_heads() -> None:
-    """Heads that point “it” at what it refers to, in a sentence of the learner's (reruns alone)."""
-    text = linked(st.text_input, "Sentence", COREF, key="real_coref_text", max_chars=MAX_TEXT)
-    c1, c2 = st.columns(2)
-    source = linked(c1.text_input, "From the word", "it", key="real_coref_src", max_chars=40)
-    target = linked(c2.text_input, "To the word", "cat", key="real_coref_tgt", max_chars=40)
+    """Heads ranked on a minimal pair of the learner's (reruns alone)."""
+    text_a = linked(st.text_input, "Sentence A", COREF_A, key="real_coref_text", max_chars=MAX_TEXT)
+    text_b = linked(st.text_input, "Sentence B (the same, one word changed)", COREF_B, key="real_coref_text_b",
+                    max_chars=MAX_TEXT)  # fmt: skip
+    c1, c2, c3 = st.columns(3)
+    source = linked(c1.text_input, "The pronoun", "it", key="real_coref_src", max_chars=40)
+    ref_a = linked(c2.text_input, "It means, in A", "cat", key="real_coref_tgt", max_chars=40)
+    ref_b = linked(c3.text_input, "It means, in B", "mat", key="real_coref_tgt_b", max_chars=40)
     try:
-        coref = cached.coreference(model, text, source, target)
+        shift = cached.referent_shift(model, text_a, text_b, source, ref_a, ref_b)
     except AttnvizInputError as err:
-        warn(f"{err}. Pick two different words that are both in the sentence.")
-        coref = None
-    if coref is not None:
-        for note in coref.tokens.notes:
-            warn(note)
-        best = coref.top[0]
-        src, tgt = md_escape(coref.source_word), md_escape(coref.target_word)
-        stage = 0 if best.layer < L // 3 else (1 if best.layer < 2 * L // 3 else 2)
-        answered = predict_first(
+        warn(f"{err}. Both sentences need the pronoun and both nouns, three different words.")
+        return
+    for note in dict.fromkeys(
+        [f"Sentence A: {n}" for n in shift.notes_a] + [f"Sentence B: {n}" for n in shift.notes_b]
+    ):
+        warn(note)
+    src, a, b = (md_escape(w) for w in (shift.source, shift.referent_a, shift.referent_b))
+    # the head that an "it → cat" ranking on sentence A alone would put first
+    strong = np.unravel_index(int(np.argmax(shift.a_to_a)), shift.a_to_a.shape)
+    sl, sh = int(strong[0]), int(strong[1])
+    follows = bool(shift.b_to_b[sl, sh] > shift.b_to_a[sl, sh])
+    answered = kept_answer(
+        "real_coref_predict",
+        lambda: predict_first(
             "real_coref_predict",
-            f"Where do you expect the head that links “{src}” to “{tgt}” most strongly?",
-            ["in the first layers (1–2)", "in the middle layers (3–4)", "in the last layers (5–6)"],
-            correct=stage,
-            explain=f"The strongest is layer {best.layer + 1}, head {best.head + 1}: it sends {best.weight:.0%} of the "
-            f"attention of “{src}” to “{tgt}”, where spreading it evenly would give {coref.uniform:.0%}.",
+            f"In sentence A, {head_name(sl, sh)} gives “{a}” more of the attention of “{src}” than any other head "
+            f"does ({shift.a_to_a[sl, sh]:.2f}). In sentence B, where “{src}” is the {b}, which noun will that head "
+            "weight more?",
+            ["the new referent, as sentence B says", "still the referent of sentence A"],
+            correct=0 if follows else 1,
+            explain=f"In B it gives “{a}” {shift.b_to_a[sl, sh]:.2f} and “{b}” {shift.b_to_b[sl, sh]:.2f}: "
+            + (
+                "it does follow the change."
+                if follows
+                else f"it sends “{src}” to “{a}” whatever the sentence says. A high weight on one sentence does not "
+                "show that a head knows what a word refers to."
+            ),
+        ),
+    )
+    if not answered:
+        return
+    names = [head_name(lh, hh) for lh, hh in shift.top]
+    best = shift.top[0]
+    show.chart(
+        plots.bars(
+            names,
+            [float(shift.score[lh, hh]) for lh, hh in shift.top],
+            title=f"Top {len(names)} heads by score",
+            value_name="score (how far the weight moves)",
+            horizontal=True,
+            height=120 + 40 * len(names),
+        ),
+        key="real_coref_top",
+        name="heads that follow the referent",
+    )
+    rows = [*shift.top, (sl, sh)] if (sl, sh) not in shift.top else list(shift.top)
+    st.dataframe(
+        pd.DataFrame(
+            {
+                f"A: “{shift.referent_a}”": [f"{shift.a_to_a[r]:.2f}" for r in rows],
+                f"B: “{shift.referent_a}”": [f"{shift.b_to_a[r]:.2f}" for r in rows],
+                f"A: “{shift.referent_b}”": [f"{shift.a_to_b[r]:.2f}" for r in rows],
+                f"B: “{shift.referent_b}”": [f"{shift.b_to_b[r]:.2f}" for r in rows],
+                "score": [f"{shift.score[r]:.2f}" for r in rows],
+            },
+            index=pd.Index([head_name(*r) for r in rows], name=f"weight from “{shift.source}” to"),
+        ),
+        key="real_coref_table",
+    )
+    top_score = float(shift.score[best])
+    n_resolved = int(shift.resolved.sum())
+    verdict = (
+        "No head moves much: "
+        if top_score < 0.1
+        else ("One head moves clearly more than the rest: " if top_score > 2 * float(shift.score[shift.top[1]]) else "")
+    )
+    st.caption(
+        f"{verdict}the largest score is {top_score:.2f} of a possible 2, in {names[0]}: “{src}” gives “{a}” "
+        f"{shift.a_to_a[best]:.2f} in A and {shift.b_to_a[best]:.2f} in B, “{b}” {shift.a_to_b[best]:.2f} in A and "
+        f"{shift.b_to_b[best]:.2f} in B. {n_resolved} of {L * H} heads give the true referent more weight than the "
+        f"other noun in both sentences. The head first by weight on “{a}” in A alone, {head_name(sl, sh)}, scores "
+        f"{shift.score[sl, sh]:.2f}."
+    )
+
+    pick = linked_choice(st.selectbox, "Head to look at", names, default=0, key="real_coref_pick")
+    layer, head = shift.top[pick]
+    left, right = st.columns(2)
+    for where, text, row, name in ((left, text_a, shift.source_row_a, "A"), (right, text_b, shift.source_row_b, "B")):
+        view = cached.real_view(model, text, True, True)
+        show.chart(
+            plots.head_view(
+                list(view.labels),
+                list(view.labels),
+                view.weights[layer, head],
+                focus=row,
+                title=f"Sentence {name}: lines from “{shift.source}”",
+            ),
+            key=f"real_coref_view_{name.lower()}",
+            name=f"head view sentence {name}",
+            where=where,
         )
-        if answered:
-            names = [f"layer {s.layer + 1} · head {s.head + 1}" for s in coref.top]
-            others = [float(coref.others[s.layer, s.head]) for s in coref.top]
-            left, right = st.columns([3, 2])
-            show.chart(
-                plots.grouped_bars(
-                    names,
-                    {
-                        f"from “{coref.source_word}”": [s.weight for s in coref.top],
-                        "from the other words (mean)": others,
-                    },
-                    value_name=f"attention to “{coref.target_word}”",
-                    title=f"The top {len(names)} heads for “{coref.source_word}” → “{coref.target_word}”",
-                    reference=("spread evenly", coref.uniform),
-                    height=160 + 56 * len(names),
-                ),
-                key="real_coref_top",
-                name="top heads",
-                where=left,
-            )
-            pick = linked_choice(right.selectbox, "Head to look at", names, default=0, key="real_coref_pick")
-            chosen = coref.top[pick]
-            view = cached.real_view(model, text, True, True)
-            labels = list(view.labels)
-            row = 1 + coref.source_index  # grouped by words, [CLS] first: word i is row i + 1
-            W = view.weights[chosen.layer, chosen.head]  # (G, G)
-            show.chart(
-                plots.head_view(labels, labels, W, focus=row, title=f"Lines from “{coref.source_word}”"),
-                key="real_coref_view",
-                name="head view",
-                where=right,
-            )
-            if not np.isnan(others).all():
-                gap = [s.weight - o for s, o in zip(coref.top, others, strict=True)]
-                sharp = int(np.nanargmax(gap))
-                st.caption(
-                    f"A high weight alone can mislead: in {names[0]} the other words give “{tgt}” {others[0]:.2f} on "
-                    f"average, against {best.weight:.2f} from “{src}”. Of these heads, {names[sharp]} singles "
-                    f"“{src}” out most: {coref.top[sharp].weight:.2f} from “{src}”, {others[sharp]:.2f} from the rest."
-                )
-            show.chart(
-                plots.heatmap(
-                    W,
-                    labels,
-                    labels,
-                    title=f"{names[pick]}: the whole map, the row of “{coref.source_word}” framed",
-                    row_title="word",
-                    col_title="attends to",
-                    value_name="weight",
-                    diverging=False,
-                    zmax=1.0,
-                    highlight_rows=[row],
-                ),
-                key="real_coref_map",
-                name=names[pick],
-                csv=(W, labels, labels),
-            )
-            layer_names, head_names = [f"layer {i + 1}" for i in range(L)], [str(j + 1) for j in range(H)]
-            show.chart(
-                plots.heatmap(
-                    coref.weights,
-                    layer_names,
-                    head_names,
-                    title=f"All {L * H} heads: attention from “{coref.source_word}” to “{coref.target_word}”",
-                    row_title="layer",
-                    col_title="head",
-                    value_name="weight",
-                    diverging=False,
-                    zmax=1.0,
-                    height=330,
-                ),
-                key="real_coref_all",
-                name="every head from source to target",
-                csv=(coref.weights, layer_names, head_names),
-            )
+    layer_names, head_names = [f"layer {i + 1}" for i in range(L)], [str(j + 1) for j in range(H)]
+    show.chart(
+        plots.heatmap(
+            shift.score,
+            layer_names,
+            head_names,
+            title=f"Score of all {L * H} heads",
+            row_title="layer",
+            col_title="head",
+            value_name="score",
+            diverging=True,
+            cell_text=False,
+            height=330,
+        ),
+        key="real_coref_all",
+        name="every head on the minimal pair",
+        csv=(shift.score, layer_names, head_names),
+    )
+
+    census = cached.census(model, text_a)
+    if census is not None:
+        nb = census.neighbours[0]
+        st.caption(
+            f"Where do the first layers look? In sentence A, layer 1's heads put {nb.mean():.0%} of their weight on "
+            f"the tokens right beside each token ({nb.min():.0%} to {nb.max():.0%} by head), "
+            f"{census.special[0].mean():.0%} on [CLS] and [SEP] and {census.itself[0].mean():.0%} on the token "
+            f"itself; {int(census.heads_over_half[0])} of {H} heads put over half next door"
+            + (": most of layer 1's weight is not next door here." if nb.mean() < 0.5 else ".")
+        )
+        with st.expander("Where each layer's weight goes, in sentence A"):
+            st.dataframe(census_table(census), key="real_coref_census")
             st.caption(
-                f"{int((coref.weights > 2 * coref.uniform).sum())} of {L * H} heads give “{tgt}” more than twice the "
-                "even share. In this model the first layers mostly look at neighbouring words (the diagonals on page "
-                "5b): linking a pronoun to its noun takes context that a few layers have gathered."
+                f"Averaged over the rows of the sentence's own tokens and over the {H} heads of a layer; "
+                "each row's four shares sum to 100%."
             )
 
 
 show.section(which_heads)
 
 
-# --- bank across layers -----------------------------------------------------------------------------------------
+# --- verb → subject -----------------------------------------------------------------------------------------------
+SETS = {  # shown name → set
+    "with words between subject and verb": "far",
+    "page 3's labelled sentences": "page3",
+}
+show.step("Which heads look from a verb to its subject")
+st.markdown(
+    "Page 3 trains $M_Q$ and $M_K$ on word vectors so that verbs attend to their subjects. Did training give the real "
+    "model such a head? For sentences whose verb and subject are labelled, we measure in each of the 72 heads the "
+    "weight from the verb to its subject, and rank the heads by its mean."
+)
+
+
+def verb_subject() -> None:
+    """Heads ranked by the weight from labelled verbs to their subjects (reruns alone)."""
+    sets = cached.verb_subject_sets()
+    choice = SETS[linked(st.radio, "Sentences", list(SETS), key="real_vs_set", horizontal=True)]
+    found = cached.pair_heads(model, choice, sets[choice])
+    names = [head_name(lh, hh) for lh, hh in found.top]
+    n = len(found.sentences)
+    left, right = st.columns([3, 2])
+    show.chart(
+        plots.grouped_bars(
+            names,
+            {
+                "verb → its subject": [float(found.mean[r]) for r in found.top],
+                "any word → the word before it": [float(found.any_previous[r]) for r in found.top],
+            },
+            value_name="mean weight",
+            title=f"The top {len(names)} heads, over {n} verbs",
+            reference=("spread evenly", found.uniform),
+            height=160 + 56 * len(names),
+        ),
+        key="real_vs_top",
+        name="verb to subject heads",
+        where=left,
+    )
+    best = found.top[0]
+    if found.adjacent == n:
+        place = (
+            f"In all {n} of these pairs the subject stands right before its verb, so this set cannot tell a subject "
+            "head from a head that looks one word back."
+        )
+    else:
+        place = f"The subject stands right before its verb in {found.adjacent} of these {n} pairs."
+    back = float(found.any_previous[best])
+    kind = (
+        f" It gives the word before any word {back:.2f} on average in these sentences: it looks one word back, "
+        "whatever the word."
+        if back >= 0.8 * float(found.mean[best])
+        else f" The word before any word gets only {back:.2f} from it."
+    )
+    right.caption(
+        f"{place} The best head, {names[0]}, gives the subject {found.mean[best]:.2f} of the verb's attention on "
+        f"average, where spreading it evenly would give about {found.uniform:.2f}; the subject is the verb's most "
+        f"weighted word in {found.top_share[best]:.0%} of the pairs.{kind}"
+        + (" No head gives the subject even half of the verb's attention on average." if found.mean[best] < 0.5 else "")
+    )
+    c1, c2 = st.columns(2)
+    pick = linked_choice(c1.selectbox, "Head", names, default=0, key="real_vs_pick")
+    labels = [f"{s}  ({q} → {t})" for s, q, t in zip(found.sentences, found.queries, found.targets, strict=True)]
+    sent = linked_choice(c2.selectbox, "Sentence", labels, default=0, key="real_vs_sentence")
+    layer, head = found.top[pick]
+    view = cached.real_view(model, found.sentences[sent], True, True)
+    W = view.weights[layer, head]  # (G, G)
+    show.chart(
+        plots.heatmap(
+            W,
+            list(view.labels),
+            list(view.labels),
+            title=f"{names[pick]}, the row of “{found.queries[sent]}” framed",
+            row_title="word",
+            col_title="attends to",
+            value_name="weight",
+            diverging=False,
+            zmax=1.0,
+            highlight_rows=[found.query_rows[sent]],
+        ),
+        key="real_vs_map",
+        name=f"{names[pick]} verb to subject",
+        csv=(W, list(view.labels), list(view.labels)),
+    )
+    layer_names, head_names = [f"layer {i + 1}" for i in range(L)], [str(j + 1) for j in range(H)]
+    show.chart(
+        plots.heatmap(
+            found.mean,
+            layer_names,
+            head_names,
+            title=f"Verb → subject, all {L * H} heads",
+            row_title="layer",
+            col_title="head",
+            value_name="weight",
+            diverging=False,
+            zmax=1.0,
+            cell_text=False,
+            height=330,
+        ),
+        key="real_vs_all",
+        name="every head verb to subject",
+        csv=(found.mean, layer_names, head_names),
+    )
+
+
+show.section(verb_subject)
+
+
+# --- bank across layers -------------------------------------------------------------------------------------------
 show.step("How “bank” changes from layer to layer")
 st.markdown(
     "Each layer mixes some of the sentence into every word. Follow one word through the layers of two sentences "
-    "and measure the cosine between its two vectors at each depth: 1 means the model still sees the same thing, "
-    "lower means the contexts have pulled the two apart."
+    "and measure the cosine between its two vectors at each depth: 1 means the two vectors point the same way, "
+    "lower means the contexts have pulled them apart."
 )
 
 
@@ -181,20 +334,25 @@ def bank_across_layers() -> None:
     if "A vs B" in series:
         ab = np.array(series["A vs B"])
         lowest = int(ab.argmin())
-        answered = predict_first(
+        shown = md_escape(word.strip())
+        answered = kept_answer(
             "real_drift_predict",
-            f"Where will “{md_escape(word.strip())}” in A and “{md_escape(word.strip())}” in B be furthest apart?",
-            ["before any layer (the embeddings)", "in the middle layers", "after the last layer"],
-            correct=0 if lowest == 0 else (2 if lowest == len(ab) - 1 else 1),
-            explain=f"The lowest cosine is {ab[lowest]:.3f}, at {depths[lowest]}. At the embeddings a word's vector "
-            "depends only on the word and its position, so the same word at the same place starts at exactly 1.",
+            lambda: predict_first(
+                "real_drift_predict",
+                f"Where will “{shown}” in A and “{shown}” in B be furthest apart?",
+                ["before any layer (the embeddings)", "in the middle layers", "after the last layer"],
+                correct=0 if lowest == 0 else (2 if lowest == len(ab) - 1 else 1),
+                explain=f"The lowest cosine is {ab[lowest]:.3f}, at {depths[lowest]}. At the embeddings a word's "
+                "vector depends only on the word and its position, so the same word at the same place starts at "
+                f"exactly 1; here the cosine there is {ab[0]:.3f}.",
+            ),
         )
     if answered:
         show.chart(
             plots.category_lines(
                 depths,
                 series,
-                title=f"cos(“{word.strip()}” in A, “{word.strip()}” in the other sentence), layer by layer",
+                title=f"cos(“{word.strip()}” in A, in the other), by layer",
                 y_title="cosine",
             ),
             key="real_drift_chart",

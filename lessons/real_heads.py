@@ -1,4 +1,4 @@
-"""Lesson 5b: the 72 heads of a real pretrained transformer on the learner's sentence."""
+"""Page 5b: the 72 heads of a real pretrained transformer on the learner's sentence."""
 
 from collections import Counter
 
@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from app_support import cached, loaders, sentence, show
+from app_support.real_probes import census_table
 from app_support.widgets import EDIT, check_link, link_value, linked, md_escape, predict_first, warn
 from attnviz import plots
 
@@ -14,15 +15,15 @@ HEAD_VIEW_MAX = 48  # longer sentences: the head view keeps the chosen token and
 HEAD_VIEW_KEYS = 24
 
 st.title("5b · Heads of a real transformer")
-st.markdown(
-    "A trained model, bundled with the course: **all-MiniLM-L6-v2**, a small BERT-style encoder with 6 layers of "
-    "12 heads. Each head has width Dh = 32, and the 12 of a layer together make width 384. We run it with our own "
-    "code: every layer calls the very `multi_head` of page 5. Nothing here is random: training shaped each head's "
-    "$M_Q$, $M_K$ and $M_V$."
-)
-
 model = loaders.model()
 L, H = model.n_layers, model.n_heads
+cfg = model.config
+st.markdown(
+    f"A trained model, bundled with the course: **all-MiniLM-L6-v2**, a small BERT-style encoder with {L} layers of "
+    f"{H} heads. Each head has width Dh = {cfg.head_dim}, and the {H} of a layer together make width "
+    f"{cfg.hidden_size}. We run it with our own code: every layer calls the very `multi_head` of page 5. Nothing here "
+    "is random: training shaped each head's $M_Q$, $M_K$ and $M_V$."
+)
 text = sentence.current()
 
 c1, c2 = st.columns(2)
@@ -54,8 +55,8 @@ st.code("  ".join(tokens.pieces), language=None, wrap_lines=True)
 pieces_per_word = Counter(w for w, s in zip(tokens.word_ids, tokens.special, strict=True) if w is not None and not s)
 split = [tokens.words[w] for w, n in pieces_per_word.items() if n > 1]
 st.caption(
-    f"{len(tokens)} tokens. The model knows 30,522 pieces; a word it does not know whole is cut into pieces, "
-    "and a piece that continues a word starts with ##. "
+    f"{len(tokens)} tokens. The model knows {cfg.vocab_size:,} pieces; a word it does not know whole is cut into "
+    "pieces, and a piece that continues a word starts with ##. "
     + (f"Here: {', '.join(md_escape(w) for w in dict.fromkeys(split))}. " if split else "")
     + "It adds [CLS] at the start and [SEP] at the end."
 )
@@ -63,13 +64,22 @@ st.caption(
 # --- the grid -------------------------------------------------------------------------------------------------
 show.step(f"All {L * H} heads at once")
 share = float(view.special_share.mean())
+weight_share, norm_share = cached.special_contribution(model, text, words)  # (L, H) each
+moved = float(np.nanmean(norm_share))
 answered = predict_first(
     "real_predict",
     "[CLS] and [SEP] are not words of yours. What share of the heads' attention do you expect them to receive?",
     ["almost none (under 10%)", "some (10% to 30%)", "a lot (over 30%)"],
     correct=0 if share < 0.1 else (1 if share < 0.3 else 2),
     explain=f"On your sentence they receive {share:.0%} of all the attention, averaged over the heads and words. "
-    "A head that finds nothing to do parks its attention there, so its output hardly changes the word.",
+    "A head is thought to park its attention there when it has nothing to do (Clark et al., 2019). Counted as "
+    r"weight × the length of the vector each token passes on ($\alpha_{ij} \lVert f(x_j) \rVert$, see below), "
+    f"they make up {moved:.0%} of what the heads give your words: "
+    + (
+        "much less than their weight, so much of that attention moves your words little, as parking would."
+        if moved < share / 2
+        else "not much less than their weight: by this measure, more than parked."
+    ),
 )
 
 
@@ -119,16 +129,64 @@ def one_head() -> None:
                 [f"layer {i + 1}" for i in range(L)],
                 cached.layer_difference(model, text, words, keep_special),
                 value_name="bits",
-                title="How different the 12 heads of each layer are (mean Jensen–Shannon divergence)",
+                title="How different each layer's heads are",
                 height=240,
             ),
             key="real_js",
             name="difference between heads",
         )
+        js = cached.layer_difference(model, text, words, keep_special)
         st.caption(
-            "0 bits would mean 12 copies of one head: each head learned its own $M_Q$, $M_K$ and $M_V$, and it shows. "
-            "Part of what heads share is the attention parked on [CLS] and [SEP]: switch those off above and compare."
+            "Each bar: the Jensen–Shannon divergence between two heads' rows, averaged over the rows and over every "
+            f"pair of heads in the layer, in bits (0 to 1). 0 bits would mean {H} copies of one head: each head "
+            "learned its own $M_Q$, $M_K$ and $M_V$. Here the "
+            f"heads of layer {int(np.argmin(js)) + 1} are the most alike, at {float(js.min()):.2f} bits; of layer "
+            f"{int(np.argmax(js)) + 1} the most different, at {float(js.max()):.2f}. "
+            + (
+                "[CLS] and [SEP] are in the maps: switch them off above to compare the heads on your words alone."
+                if keep_special
+                else "With [CLS] and [SEP] switched off, this compares the heads on your words alone."
+            )
         )
+        layer_names = [f"layer {i + 1}" for i in range(L)]
+        show.chart(
+            plots.grouped_bars(
+                layer_names,
+                {
+                    "share of the weight": np.nanmean(weight_share, axis=1),
+                    "share of weight × ‖f(x)‖": np.nanmean(norm_share, axis=1),
+                },
+                value_name="[CLS] and [SEP], mean over the heads of the layer",
+                title="[CLS]/[SEP]: weight and weighted length",
+                height=420,
+            ),
+            key="real_parking",
+            name="special tokens weight and norm",
+        )
+        st.caption(
+            r"A head adds $\sum_j \alpha_{ij}\, f(x_j)$ to word $i$, where $f(x_j) = (x_j M_V + b_V)\, W_O$ is what "
+            r"token $j$ passes on. The solid bars are the weight $\alpha_{ij}$ that [CLS] and [SEP] receive; the "
+            r"hatched bars their share of $\alpha_{ij} \lVert f(x_j) \rVert$, which also counts how long the "
+            "passed-on vectors are (Kobayashi et al., “Attention is not only a weight”, 2020, who measured BERT's "
+            "[CLS], [SEP] and punctuation this way and found their vectors short). On your sentence: "
+            f"{share:.0%} of the weight, {moved:.0%} of the weighted length."
+        )
+        census = cached.census(model, text)
+        if census is not None:
+            nb = census.neighbours
+            st.markdown("**Where each layer looks**, on your sentence's tokens (pieces, not words):")
+            st.dataframe(census_table(census), key="real_census")
+            st.caption(
+                f"Layer 1 puts {nb[0].mean():.0%} of its weight on the tokens right beside each token and "
+                f"{census.special[0].mean():.0%} on [CLS] and [SEP]; {int(census.heads_over_half.sum())} of "
+                f"{L * H} heads put over half next door"
+                + (
+                    " (" + ", ".join(f"{n} in layer {i + 1}" for i, n in enumerate(census.heads_over_half) if n) + ")."
+                    if census.heads_over_half.sum()
+                    else "."
+                )
+                + " A head with most of its weight next door draws a line just beside the diagonal of its map."
+            )
 
     # --- one head, large -------------------------------------------------------------------------------------------
     show.step(f"Layer {layer + 1}, head {head + 1}, large")
@@ -153,7 +211,10 @@ def one_head() -> None:
         st.caption(f"{G} tokens: drag over the map to zoom in (double-click to zoom out), or open the table below.")
     if keep_special:
         held = float(view.special_share[layer, head])
-        st.caption(f"[CLS] and [SEP] receive {held:.0%} of this head's attention (mean over your words' rows).")
+        st.caption(
+            f"[CLS] and [SEP] receive {held:.0%} of this head's attention (mean over your words' rows); counted as "
+            f"weight × the length of what they pass on, {float(norm_share[layer, head]):.0%}."
+        )
     else:
         held = float(view.dropped[layer, head].mean())
         st.caption(

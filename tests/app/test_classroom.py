@@ -64,8 +64,10 @@ LINKS = {
     },
     "real_examples": {
         "real_coref_text": "the dog chased the ball because it was fast",
-        "real_coref_src": "ball",
+        "real_coref_text_b": "the dog chased the ball because it was round",
         "real_coref_tgt": "dog",
+        "real_coref_tgt_b": "ball",
+        "real_vs_set": "page 3's labelled sentences",
         "real_drift_a": "the bank of the river was muddy",
         "real_drift_b": "the bank raised its interest rate",
         "real_drift_word": "the",

@@ -172,7 +172,9 @@ def test_real_grid_enlarge_and_head_view(app):
     run(at.selectbox(key="real_focus").set_value(6))
     view = chart(at, "real_head_view")
     assert np.allclose(arr(view["data"][1]["customdata"]), large[6], atol=1e-3)
-    assert len(at.dataframe) == 1 and at.dataframe[0].value.shape == (8, 3)
+    top_keys = [d.value for d in at.dataframe if list(d.value.columns) == ["1.", "2.", "3."]]
+    assert len(top_keys) == 1 and top_keys[0].shape == (8, 3)
+    assert len(at.dataframe) == 2  # and the census of the layers
 
 
 def test_real_prediction_and_layer_difference(app):
@@ -183,14 +185,31 @@ def test_real_prediction_and_layer_difference(app):
     assert len(arr(bars["data"][0]["y"])) == 6 and arr(bars["data"][0]["y"]).min() > 0.05  # the heads of a layer differ
 
 
+def test_real_parking_and_census_are_measured(app):
+    at = ok(app(REAL))
+    run(at.radio(key="real_predict").set_value("a lot (over 30%)"))
+    said = next(s.value for s in at.success if s.value.startswith("Right."))
+    assert "receive 64%" in said and "make up 23%" in said and "thought to park" in said
+    bars = chart(at, "real_parking")
+    weight, norm = arr(bars["data"][0]["x"]), arr(bars["data"][1]["x"])
+    assert len(weight) == 6 and (norm < weight).all()  # what they pass on is less than their weight, every layer
+    assert any("64% of the weight, 23% of the weighted length" in c.value for c in at.caption)
+    census = next(d.value for d in at.dataframe if "itself" in d.value.columns)
+    assert list(census.index) == [f"layer {i}" for i in range(1, 7)]
+    assert census.loc["layer 1", "next-door tokens (±1)"] == "25%" and census.loc["layer 1", "[CLS] and [SEP]"] == "44%"
+    assert any("2 of 72 heads put over half next door (1 in layer 1, 1 in layer 2)" in c.value for c in at.caption)
+    run(at.selectbox(key="real_layer").set_value(3))
+    assert any("receive" in c.value and "weight × the length" in c.value for c in at.caption)
+
+
 def test_real_special_tokens_removed_with_their_share_said(app):
     at = ok(_reveal_all(app(REAL)))
-    held = next(c.value for c in at.caption if "receive" in c.value)
+    held = next(c.value for c in at.caption if "of this head's attention" in c.value)
     run(at.toggle(key="real_special").set_value(False))
     large = chart(at, "real_large")
     assert large["data"][0]["y"] == ["I", "walked", "by", "the", "river", "bank"]
     assert np.allclose(z(large["data"][0]).sum(axis=1), 1, atol=1e-4)  # renormalised
-    said = next(c.value for c in at.caption if "left out" in c.value)
+    said = next(c.value for c in at.caption if "are left out. They held" in c.value)
     assert held.split("receive ")[1].split("%")[0] in said  # the share they held is the share they received
     assert chart(at, "real_grid")["data"][0]["y"][0] == "I (layer 1)"
 
@@ -249,18 +268,30 @@ def test_real_long_sentence_is_pooled_and_the_head_view_trimmed(app):
 # --------------------------------------------------------------------------------------------------------------
 
 
-def test_examples_default_it_cat_and_bank(app):
-    at = ok(app(EXAMPLES, sentence="zzqxv"))  # whatever the sidebar says
-    run(at.radio(key="real_coref_predict").set_value("in the last layers (5–6)"))
-    assert any(s.value.startswith("Right.") and "layer 6, head 12" in s.value for s in at.success)
+def test_examples_minimal_pair_and_bank(app):
+    at = ok(app(EXAMPLES, sentence="zzqxv"))  # whatever the sidebar says: page 5c brings its own sentences
+    question = next(m.value for m in at.markdown if "Predict first" in m.value and "sentence B" in m.value)
+    assert "layer 6 · head 12" in question and "(0.68)" in question  # the largest weight on "cat" in A
+    run(at.radio(key="real_coref_predict").set_value("still the referent of sentence A"))
+    assert any(s.value.startswith("Right.") and "0.64" in s.value for s in at.success)  # it keeps "cat" in B
     top = chart(at, "real_coref_top")
-    assert top["data"][0]["customdata"][0] == "layer 6 · head 12"
-    assert arr(top["data"][0]["x"])[0] > 8 * top["layout"]["shapes"][0]["x0"]  # far above the even share
-    assert "layer 4 · head 2 singles" in next(c.value for c in at.caption if "mislead" in c.value)
+    assert top["data"][0]["customdata"][0] == "layer 4 · head 2"
+    scores = arr(top["data"][0]["x"])
+    assert scores[0] == pytest.approx(0.385, abs=0.005) and list(scores) == sorted(scores, reverse=True)
+    table = at.dataframe[0].value
+    assert list(table.index) == [
+        "layer 4 · head 2", "layer 5 · head 9", "layer 5 · head 4", "layer 5 · head 1", "layer 4 · head 8",
+        "layer 6 · head 12",
+    ]  # fmt: skip
+    assert table.loc["layer 6 · head 12", "score"] == "0.04"
+    said = next(c.value for c in at.caption if "of a possible 2" in c.value)
+    assert "0.38 of a possible 2, in layer 4 · head 2" in said and "7 of 72 heads" in said
+    where = next(c.value for c in at.caption if "first layers look" in c.value)
+    assert "put 20% of their weight" in where and "1 of 12 heads" in where and "not next door" in where
     assert z(chart(at, "real_coref_all")["data"][0]).shape == (6, 12)
-    assert chart(at, "real_coref_map")["layout"]["shapes"][0]["y0"] == 7.5  # the row of "it" is framed
+    assert chart(at, "real_coref_view_b")["layout"]["title"]["text"].startswith("Sentence B")
     run(at.selectbox(key="real_coref_pick").select_index(1))
-    assert chart(at, "real_coref_map")["layout"]["title"]["text"].startswith("layer 4 · head 2")
+    assert at.selectbox(key="real_coref_pick").value == "layer 5 · head 9"
 
     run(at.radio(key="real_drift_predict").set_value("after the last layer"))
     assert any(s.value.startswith("Right.") for s in at.success)
@@ -271,12 +302,50 @@ def test_examples_default_it_cat_and_bank(app):
     assert any("closer to C" in c.value for c in at.caption)
 
 
+def test_examples_answers_survive_a_bad_edit(app):
+    at = ok(app(EXAMPLES))
+    run(at.radio(key="real_coref_predict").set_value("the new referent, as sentence B says"))
+    run(at.radio(key="real_drift_predict").set_value("in the middle layers"))
+    run(at.text_input(key="real_coref_tgt").set_value("dog"))
+    assert any("'dog' is not a word" in w for w in warnings(at))
+    assert "real_coref_top" not in keys(at)
+    run(at.text_input(key="real_drift_b").set_value("I deposited money at the shop"))
+    assert "real_drift_predict" not in [r.key for r in at.radio]  # no A vs B: no question
+    run(at.text_input(key="real_coref_tgt").set_value("cat"))
+    run(at.text_input(key="real_drift_b").set_value("I deposited money at the bank"))
+    assert at.radio(key="real_coref_predict").value == "the new referent, as sentence B says"  # not asked again
+    assert at.radio(key="real_drift_predict").value == "in the middle layers"
+    assert {"real_coref_top", "real_drift_chart"} <= keys(at)
+    assert not [b.key for b in at.button if b.key and b.key.endswith("_skip")]
+
+
+def test_examples_verb_subject_heads(app):
+    at = ok(app(EXAMPLES))
+    assert at.radio(key="real_vs_set").value == "with words between subject and verb"
+    top = chart(at, "real_vs_top")
+    assert top["data"][0]["customdata"][0] == "layer 1 · head 2"
+    means = arr(top["data"][0]["x"])
+    assert list(means) == sorted(means, reverse=True) and means[0] == pytest.approx(0.19, abs=0.01)
+    said = next(c.value for c in at.caption if "stands right before its verb" in c.value)
+    assert "in 0 of these 24 pairs" in said and "even half" in said
+    assert "“smiled” framed" in chart(at, "real_vs_map")["layout"]["title"]["text"]
+    assert z(chart(at, "real_vs_all")["data"][0]).shape == (6, 12)
+    run(at.radio(key="real_vs_set").set_value("page 3's labelled sentences"))
+    assert chart(at, "real_vs_top")["data"][0]["customdata"][0] == "layer 1 · head 3"
+    said = next(c.value for c in at.caption if "right before its verb" in c.value)
+    assert "In all 100 of these pairs" in said and "looks one word back" in said
+    run(at.selectbox(key="real_vs_sentence").select_index(1))
+    assert "“barked” framed" in chart(at, "real_vs_map")["layout"]["title"]["text"]
+
+
 @pytest.mark.parametrize(
     "key,value,message",
     [
         ("real_coref_src", "dog", "'dog' is not a word of the sentence"),
         ("real_coref_tgt", "", "name a word"),
-        ("real_coref_tgt", "it", "two different words"),
+        ("real_coref_tgt", "it", "three different words"),
+        ("real_coref_tgt_b", "cat", "three different words"),
+        ("real_coref_text_b", "the dog slept", "sentence B"),
         ("real_coref_text", "", "not a word of the sentence"),
         ("real_coref_text", "   ", "not a word of the sentence"),
         ("real_coref_src", "<script>alert(1)</script>", "not a word of the sentence"),
@@ -301,10 +370,10 @@ def test_examples_long_text_is_truncated_with_a_note(app):
 
 def test_examples_odd_text_and_scripts(app):
     at = ok(app(EXAMPLES))
-    run(at.text_input(key="real_coref_text").set_value("the 😀 cat sat because it was tired 東京"))
-    assert any("[UNK]" in w for w in warnings(at))
+    run(at.text_input(key="real_coref_text").set_value("the 😀 cat sat on the mat because it was tired 東京"))
+    assert any("Sentence A" in w and "[UNK]" in w for w in warnings(at))
     ok(_reveal_all(at))
-    assert "real_coref_map" in keys(at)
+    assert "real_coref_view_a" in keys(at)
 
 
 @pytest.mark.parametrize(

@@ -130,7 +130,7 @@ def test_typing_a_sentence_updates_heatmap_and_url(server, page):
     page.goto(f"{server}/similarity")
     settle(page)
     assert heatmap_rows(page, RIVER) == RIVER
-    box = page.get_by_label("Your sentence (every lesson uses it)", exact=True)
+    box = page.get_by_label("Your sentence (page 5c has its own)", exact=True)
     box.fill("I deposited money at the bank")
     box.press("Enter")
     page.wait_for_function("() => decodeURIComponent(location.search.replace(/\\+/g, ' ')).includes('deposited')")
@@ -141,7 +141,7 @@ def test_typing_a_sentence_updates_heatmap_and_url(server, page):
     # a reload loses nothing, and the other lesson sees the same sentence
     page.reload()
     settle(page)
-    expect(page.get_by_label("Your sentence (every lesson uses it)", exact=True)).to_have_value(
+    expect(page.get_by_label("Your sentence (page 5c has its own)", exact=True)).to_have_value(
         "I deposited money at the bank", timeout=30_000
     )
     page.get_by_role("link", name="1 · Words as vectors").click()
@@ -160,7 +160,7 @@ def test_link_with_hostile_sentence_executes_nothing(server, page):
     reveal_all(page)
     assert dialogs == []
     assert page.locator("img[src=x]").count() == 0
-    expect(page.get_by_label("Your sentence (every lesson uses it)", exact=True)).to_have_value(hostile, timeout=30_000)
+    expect(page.get_by_label("Your sentence (page 5c has its own)", exact=True)).to_have_value(hostile, timeout=30_000)
     assert errors_on(page) == []
     shoot(page, "hostile-link")
 
@@ -303,7 +303,7 @@ def test_real_examples_words_can_be_edited(server, page):
     wait_chart(page, "real_coref_top")
     wait_chart(page, "real_drift_chart")
     assert [t["name"] for t in plot_data(page, "real_drift_chart")] == ["A vs B", "A vs C"]
-    box = page.get_by_label("From the word", exact=True)
+    box = page.get_by_label("It means, in A", exact=True)
     box.fill("dog")
     box.press("Enter")
     settle(page)
@@ -311,7 +311,7 @@ def test_real_examples_words_can_be_edited(server, page):
     assert page.locator(".st-key-real_coref_top").count() == 0
     assert plot_data(page, "real_drift_chart")  # the other example is untouched
     shoot(page, "real-examples-missing-word")
-    box.fill("it")
+    box.fill("cat")
     box.press("Enter")
     settle(page)
     wait_chart(page, "real_coref_top")  # the question stays answered

@@ -87,7 +87,7 @@ def test_link_to_this_view_follows_the_widgets(server, page, browser):
     assert urllib.parse.urlsplit(link).path == "/similarity"
     assert query == {"sim_kind": "cosine", "sentence": " ".join(RIVER)}
     # the sentence changes, the setting stays in the address and the link
-    box = page.get_by_role("textbox", name="Your sentence (every lesson uses it)")
+    box = page.get_by_role("textbox", name="Your sentence (page 5c has its own)")
     box.fill("I deposited money at the bank")
     box.press("Enter")
     settle(page)
@@ -105,7 +105,7 @@ def test_link_to_this_view_follows_the_widgets(server, page, browser):
         reveal_all(other)
         assert other.get_by_role("radio", name="cosine").is_checked()
         assert (
-            other.get_by_role("textbox", name="Your sentence (every lesson uses it)").input_value() == query["sentence"]
+            other.get_by_role("textbox", name="Your sentence (page 5c has its own)").input_value() == query["sentence"]
         )
         assert errors_on(other) == []
     finally:

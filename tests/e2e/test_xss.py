@@ -71,7 +71,7 @@ def test_hostile_link_executes_nothing(server, page, path):
     assert page.evaluate(LIVE_MARKUP_JS) == []
     assert not [c for c in console if "xss-probe" in c or "alert" in c], console
     # the text is kept as typed: the box shows it, and it never turned into markup
-    box = page.get_by_label("Your sentence (every lesson uses it)", exact=True)
+    box = page.get_by_label("Your sentence (page 5c has its own)", exact=True)
     expect(box).to_have_value(PAYLOAD[:300], timeout=30_000)
     assert errors_on(page) == []
     shoot(page, f"xss-{path or 'embeddings'}")
@@ -82,5 +82,5 @@ def test_the_issues_example_link(server, page):
     visit(page, f"{server}/?sentence={urllib.parse.quote(SENTENCE)}")
     assert dialogs == [] and probes == []
     assert page.evaluate(LIVE_MARKUP_JS) == []
-    expect(page.get_by_label("Your sentence (every lesson uses it)", exact=True)).to_have_value(SENTENCE)
+    expect(page.get_by_label("Your sentence (page 5c has its own)", exact=True)).to_have_value(SENTENCE)
     assert errors_on(page) == []
