@@ -380,6 +380,53 @@ def moves(
     return _figure(data, layout, title, height)
 
 
+def query_key_moves(
+    before: object,
+    q: object,
+    k: object,
+    labels: Sequence[str],
+    *,
+    title: str = "",
+    axis_titles: Sequence[str] = ("PC 1", "PC 2"),
+    height: int = 560,
+) -> Figure:
+    """Words, their queries and their keys in one 2-D view: an arrow from each word to its query (M_Q) and one
+    to its key (M_K), so that a query can be seen landing near another word's key.
+
+    Args:
+        before, q, k: (N, 2) coordinates in one shared projection.
+        labels: N words; queries are labelled "q word", keys "k word", the plain words only on hover.
+    """
+    a, qq, kk = _array(before), _array(q), _array(k)  # (N, 2) each
+    words = _safe(labels)
+    sets = ((a, "word vectors I", "", 7), (qq, "queries Q = I·M_Q", "q ", 0), (kk, "keys K = I·M_K", "k ", 1))
+    data = []
+    for n, (coords, name, prefix, colour) in enumerate(sets):
+        data.append({
+            "type": "scatter", "mode": "markers" if n == 0 else "markers+text", "x": coords[:, 0],
+            "y": coords[:, 1], "name": name, "text": [prefix + w for w in words],
+            "textposition": "top center" if n == 1 else "bottom center",
+            "textfont": {"color": OKABE_ITO[colour] if n else "#555555"},
+            "marker": {"color": OKABE_ITO[colour] if n else "#AAAAAA", "size": 10 if n else 7,
+                       "symbol": MARKERS[n]},
+            "hovertemplate": f"<b>%{{text}}</b> ({name})<extra></extra>" if n else "<b>%{text}</b><extra></extra>",
+        })  # fmt: skip
+    arrows = [
+        {"x": end[i, 0], "y": end[i, 1], "ax": a[i, 0], "ay": a[i, 1], "xref": "x", "yref": "y", "axref": "x",
+         "ayref": "y", "showarrow": True, "arrowhead": 2, "arrowsize": 1, "arrowwidth": 1.2,
+         "arrowcolor": OKABE_ITO[colour], "opacity": 0.45, "standoff": 4, "startstandoff": 3}
+        for end, colour in ((qq, 0), (kk, 1))
+        for i in range(len(words))
+    ]  # fmt: skip
+    layout = {
+        "legend": {"orientation": "h", "y": -0.12},
+        "annotations": arrows,
+        "xaxis": {"title": {"text": axis_titles[0]}, "zeroline": False},
+        "yaxis": {"title": {"text": axis_titles[1]}, "zeroline": False, "scaleanchor": "x", "scaleratio": 1},
+    }
+    return _figure(data, layout, title, height)
+
+
 def matrix(
     m: object,
     *,

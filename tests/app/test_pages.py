@@ -279,7 +279,8 @@ def test_identity_choice_reproduces_lesson_two(app):
     assert not at.exception
     assert any(s.value.startswith("Right.") for s in at.success)
     assert any("Largest difference between the two: 0." in c.value for c in at.caption)
-    assert any("every arrow has length zero" in c.value for c in at.caption)
+    assert any("query and key sit on the word itself" in c.value for c in at.caption)
+    assert any("With the identity the two columns are equal." in c.value for c in at.caption)
 
 
 def test_random_choice_and_query_picker(app):
