@@ -310,18 +310,23 @@ def one_query() -> None:
         + "".join(f" {'−' if w < 0 else '+'} {abs(w):.1f}·v_{name}" for w, name in terms[1:])
         + (" + …" if n > 6 else ""),
         language=None,
+        wrap_lines=True,
     )
-    values_step(focus, scores)
     if kind == "real":
         weights = torch.softmax(qkv.scores[focus] / math.sqrt(proj.width), dim=-1)  # (T,)
         best = weights.argsort(descending=True)[:3].tolist()
         st.caption(
-            "The real head first divides by √32 and applies softmax (lesson 4); its weights in this row: "
+            "The real head first divides by √32 and applies softmax (page 4); its weights in this row: "
             + md_escape(", ".join(f"{labels[j]} {float(weights[j]):.0%}" for j in best))
-            + ". Attention to [CLS] or [SEP] often means the head has nothing to do for this word."
+            + ". In BERT, Clark et al. (2019) found heavy attention to [SEP] to work as a no-op: a head with "
+            "nothing to do for a word parks its weight there."
         )
     else:
-        st.caption("The weights are raw scores: they do not add up to 1 and can be negative. Lesson 4 fixes both.")
+        st.caption(
+            f"The weights are raw scores: in this row they add up to {float(scores.sum()):.1f}, and the smallest is "
+            f"{float(scores.min()):.1f}. Page 4 turns every row into positive weights that add up to 1."
+        )
+    values_step(focus, scores)
 
 
 show.section(one_query)

@@ -180,7 +180,10 @@ def received() -> None:
                    if mask is None else None),
         key="soft_received", name="attention received",
     )  # fmt: skip
-    words = [(names[i], float(got[i])) for i in range(len(names)) if not special[i]]
+    # ranked: the words, not [CLS]/[SEP] or lone punctuation such as "," (still drawn above)
+    words = [
+        (names[i], float(got[i])) for i in range(len(names)) if not special[i] and any(c.isalnum() for c in names[i])
+    ]
     if len(words) < 2:
         return
     ranked = sorted(words, key=lambda w: -w[1])
@@ -342,8 +345,9 @@ def padding() -> None:
     m3.metric("The same without the mask", f"{batch.unmasked_difference:.2f}", help="Largest difference.")
     st.caption(
         f"The {pads[short]} [PAD] columns are exactly {batch.pad_weight:g} in all 6 layers × 12 heads, so the real "
-        f"tokens' last-layer outputs differ from the sentence run alone by at most {batch.max_difference:.1e}: "
-        "rounding, nothing more. Without the mask they would differ by up to "
+        f"tokens' last-layer outputs differ from the sentence run alone by at most {batch.max_difference:.1e}"
+        + (": rounding, nothing more." if batch.max_difference < 1e-4 else ".")
+        + " Without the mask they would differ by up to "
         f"{batch.unmasked_difference:.2f}. The [PAD] rows still attend to the real tokens; their outputs are "
         "simply never read."
     )

@@ -209,7 +209,7 @@ def test_claim_check_controls(app):
 def test_similarity_controls(app):
     at = _reveal_all(app("lessons/similarity.py"))
     assert [m.label.split(" after")[0] for m in at.metric] == ["cos(bank, river)", "cos(bank, money)"]
-    assert any("moved more toward" in c.value for c in at.caption)
+    assert any(c.value.startswith("After mixing, “bank”") for c in at.caption)
     at.radio(key="sim_kind").set_value("cosine").run()
     assert not at.exception, at.exception
     at.selectbox(key="sim_focus").select_index(4).run()
@@ -220,6 +220,38 @@ def test_similarity_controls(app):
     assert not at.exception, at.exception
     assert any("zzqxv" in plain(w) for w in at.warning)
     assert not at.exception
+
+
+def meter(at) -> tuple[list[float], str]:
+    """The meaning meter's two changes and its verdict."""
+    deltas = [float(m.proto.delta) for m in at.metric if m.label.startswith("cos(")]
+    verdict = next(c.value for c in at.caption if "mixing" in c.value.lower() and "“" in c.value)
+    return deltas, verdict
+
+
+@pytest.mark.parametrize(
+    "probe_a,probe_b,expected",
+    [
+        ("loan", "lending", "further from both probes"),  # measured: both fall for the default sentence
+        ("river", "money", None),
+    ],
+)
+def test_meaning_meter_wording_holds_whichever_way_the_cosines_move(app, probe_a, probe_b, expected):
+    at = _reveal_all(app("lessons/similarity.py"))
+    at.text_input(key="sim_probe_a").set_value(probe_a).run()
+    at.text_input(key="sim_probe_b").set_value(probe_b).run()
+    assert not at.exception
+    deltas, verdict = meter(at)
+    assert len(deltas) == 2
+    if expected:
+        assert all(d < 0 for d in deltas)
+        assert expected in verdict
+    if all(d < 0 for d in deltas):
+        assert "further from both" in verdict and "moved toward" not in verdict
+    elif all(d > 0 for d in deltas):
+        assert "closer to both" in verdict
+    else:
+        assert "moved toward" in verdict and "away from" in verdict
 
 
 # ---------------------------------------------------------------------------------------------- lesson 3
