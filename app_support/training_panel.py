@@ -20,6 +20,11 @@ from attnviz.training import TrainConfig, TrainResult, train_projections
 REPLAY_SECONDS = 4.0  # a stored run is replayed at its measured pace, but never slower than this in all
 
 
+def _pause(seconds: float) -> None:
+    """The replay's wait between two drawn steps (a function of its own, so that a test can record it)."""
+    time.sleep(seconds)
+
+
 def use_sentence(text: str) -> None:
     """Button callback: put ``text`` in the shared sentence box (callbacks run before the box is drawn)."""
     st.session_state[sentence.KEY], st.session_state[sentence.NOTE_KEY] = sentence.clean(text)
@@ -61,12 +66,9 @@ def training_panel(kv: KeyedVectors) -> TrainResult:
         settings = (goal, train_seed, steps)
         result = cached.trained(*settings)
         watched: set = st.session_state.setdefault("proj_watched", set())  # settings this session saw train
-        b1, b2 = st.columns([1, 3])
-        pressed = b1.button("Train", key="proj_train", type="primary", icon=":material/model_training:")
-        again = result is not None and settings in watched and b2.button(
-            "Train again", key="proj_retrain", icon=":material/replay:",
-            help="Recompute the run from scratch instead of showing the stored one.",
-        )  # fmt: skip
+        pressed = st.button("Train", key="proj_train", type="primary", icon=":material/model_training:")
+        # "Train again" is drawn under a replayed curve; its click is read here, before the loop
+        again = bool(st.session_state.get("proj_retrain")) and result is not None
         if pressed or again:
             bar, live = st.progress(0.0, text="Starting…"), st.empty()
             seen: tuple[list[float], list[float]] = ([], [])
@@ -90,7 +92,7 @@ def training_panel(kv: KeyedVectors) -> TrainResult:
                 pause = min(result.seconds, REPLAY_SECONDS) / steps
                 for step, (loss, held) in enumerate(zip(result.losses, result.heldout_losses, strict=True), 1):
                     if step % every == 0:
-                        time.sleep(pause * every)
+                        _pause(pause * every)
                     on_step(step, loss, held)
                 st.session_state["proj_replayed"] = settings
             watched.add(settings)
@@ -133,6 +135,10 @@ def training_panel(kv: KeyedVectors) -> TrainResult:
                 "and training is deterministic, so the curve above is that run's recorded losses, step by step. "
                 "**Train again** recomputes it from scratch."
             )
+            left.button(
+                "Train again", key="proj_retrain", icon=":material/replay:",
+                help="Recompute the run from scratch instead of showing the stored one.",
+            )  # fmt: skip
         example = sets[result.dataset].example if result.dataset in sets else ""
         if example:
             st.button(
