@@ -574,6 +574,46 @@ def ranking(
     )
 
 
+def _label_positions(xy: np.ndarray, names: list[str], arrows: Sequence[tuple[int, int]]) -> list[str]:
+    """A text position for each 2-D point's label that keeps labels off each other and off arriving arrowheads.
+
+    Greedy: each label in turn takes the first of four places whose rough box (characters × a char width, in data
+    units) overlaps no label already placed; a point that an arrow ends on puts its label on the far side first.
+    """
+    span = np.ptp(xy, axis=0) if len(xy) > 1 else np.ones(2)
+    span = np.where(span > 0, span, 1.0)
+    char_w, line_h = 0.022 * span[0], 0.09 * span[1]
+    arriving = {b: xy[b] - xy[a] for a, b in arrows}  # the direction each arrow comes in from
+    places = {
+        "top center": (0.0, 1.0), "bottom center": (0.0, -1.0), "middle right": (1.0, 0.0), "middle left": (-1.0, 0.0),
+    }  # fmt: skip
+    boxes: list[tuple[float, float, float, float]] = []
+    out = []
+    for i, name in enumerate(names):
+        w, h = char_w * max(len(name), 1), line_h
+        order = list(places)
+        if i in arriving:  # put the label where the arrow does not come from
+            d = arriving[i] / span
+            order.sort(key=lambda p: places[p][0] * d[0] + places[p][1] * d[1])
+            order.reverse()
+        chosen, box = order[0], None
+        for place in order:
+            dx, dy = places[place]
+            cx, cy = xy[i, 0] + dx * (w / 2 + char_w), xy[i, 1] + dy * line_h
+            cand = (cx - w / 2, cx + w / 2, cy - h / 2, cy + h / 2)
+            clash = any(c[0] < cand[1] and cand[0] < c[1] and c[2] < cand[3] and cand[2] < c[3] for c in boxes)
+            if not clash:
+                chosen, box = place, cand
+                break
+        if box is None:
+            dx, dy = places[chosen]
+            cx, cy = xy[i, 0] + dx * (w / 2 + char_w), xy[i, 1] + dy * line_h
+            box = (cx - w / 2, cx + w / 2, cy - h / 2, cy + h / 2)
+        boxes.append(box)
+        out.append(chosen)
+    return out
+
+
 def scatter(
     coords: object,
     labels: Sequence[str],
@@ -593,6 +633,7 @@ def scatter(
     names = _safe(labels)
     three_d = xyz.shape[1] == 3
     kind = "scatter3d" if three_d else "scatter"
+    positions = "top center" if three_d else _label_positions(xyz, names, arrows)
 
     def xyz_of(idx: list[int]) -> Spec:
         out = {"x": xyz[idx, 0], "y": xyz[idx, 1]}
@@ -602,7 +643,7 @@ def scatter(
         "type": kind,
         "mode": "markers+text",
         "text": names,
-        "textposition": "top center",
+        "textposition": positions,
         "marker": {"size": 5 if three_d else 9, "color": OKABE_ITO[2]},
         "hovertemplate": "<b>%{text}</b><extra></extra>",
         "showlegend": False,
@@ -640,6 +681,9 @@ def scatter(
     layout: Spec = {"legend": {"orientation": "h", "y": -0.15}, "annotations": annotations}
     if three_d:
         layout["scene"] = {f"{a}axis": {"title": {"text": t}} for a, t in zip("xyz", axis_titles, strict=False)}
+        # the default camera sits so close that the axis titles fall outside the figure: step back
+        layout["scene"]["camera"] = {"eye": {"x": 1.7, "y": 1.7, "z": 1.1}}
+        layout["margin"] = {"l": 0, "r": 0, "t": 50 if title else 10, "b": 0}
     else:
         layout["xaxis"] = {"title": {"text": axis_titles[0]}, "zeroline": False}
         layout["yaxis"] = {"title": {"text": axis_titles[1]}, "zeroline": False, "scaleanchor": "x", "scaleratio": 1}
