@@ -1010,20 +1010,25 @@ def multihead_diagram(t: int, d_model: int, n_heads: int, head_dim: int) -> Figu
 
     I (T×D) → Q_h, K_h, V_h (T×Dh) → A_h = softmax(Q_h·K_hᵀ/√Dh) (T×T) → O_h = A_h·V_h (T×Dh)
     → concat (T×H·Dh) → ·W_O (H·Dh×D) → O (T×D).
+
+    Compact so that it reads on a phone (about 350 px wide): every label is two short lines in 11 px type, and
+    the columns stand 1.45 units apart, so a box is about 45 px wide there.
     """
     sub = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
-    lane_px = 34
+    lane_px = 44
     mid = (n_heads - 1) / 2
     shapes: list[Spec] = []
     notes: list[Spec] = []
+    font = {"size": 11, "color": "#111111"}
+    x_in, x_qkv, x_a, x_o, x_cat, x_out = 0.0, 1.45, 2.9, 4.35, 5.8, 7.25  # the columns
 
-    def box(x: float, y0: float, y1: float, text: str, colour: str, w: float = 0.8) -> None:
+    def box(x: float, y0: float, y1: float, text: str, colour: str, w: float = 1.0) -> None:
         shapes.append({
-            "type": "rect", "xref": "x", "yref": "y", "x0": x - w / 2, "x1": x + w / 2, "y0": y0 - 0.38,
-            "y1": y1 + 0.38, "line": {"color": colour, "width": 2}, "fillcolor": "rgba(255,255,255,0.9)",
+            "type": "rect", "xref": "x", "yref": "y", "x0": x - w / 2, "x1": x + w / 2, "y0": y0 - 0.4,
+            "y1": y1 + 0.4, "line": {"color": colour, "width": 2}, "fillcolor": "rgba(255,255,255,0.9)",
         })  # fmt: skip
         notes.append({"text": text, "x": x, "y": (y0 + y1) / 2, "xref": "x", "yref": "y", "showarrow": False,
-                      "font": {"size": 13, "color": "#111111"}})  # fmt: skip
+                      "font": font})  # fmt: skip
 
     def arrow(x0: float, y0: float, x1: float, y1: float) -> None:
         notes.append({
@@ -1033,37 +1038,38 @@ def multihead_diagram(t: int, d_model: int, n_heads: int, head_dim: int) -> Figu
         })  # fmt: skip
 
     def step(x: float, text: str) -> None:
-        notes.append({"text": text, "x": x, "y": -0.9, "xref": "x", "yref": "y", "showarrow": False,
-                      "yanchor": "bottom", "font": {"size": 13, "color": "#111111"}})  # fmt: skip
+        notes.append({"text": text, "x": x, "y": -0.75, "xref": "x", "yref": "y", "showarrow": False,
+                      "yanchor": "bottom", "font": font})  # fmt: skip
 
-    box(0, mid, mid, f"I<br>{t} × {d_model}", "#333333")
-    step(1.05, f"· M<sub>Q</sub>, M<sub>K</sub>, M<sub>V</sub><br>({d_model} × {head_dim} each)")
-    step(3.05, f"softmax(Q·Kᵀ/√{head_dim})<br>→ A ({t} × {t})")
-    step(5.1, f"A·V<br>({t} × {head_dim})")
-    step(7.0, "side by side")
-    step(9.0, f"· W<sub>O</sub><br>({n_heads * head_dim} × {d_model})")
+    box(x_in, mid, mid, f"I<br>{t} × {d_model}", "#333333")
+    step((x_in + x_qkv) / 2 + 0.1, f"· M<sub>Q,K,V</sub><br>({d_model} × {head_dim} each)")
+    step((x_qkv + x_a) / 2 + 0.1, f"Q·Kᵀ/√{head_dim},<br>softmax<br>→ A ({t} × {t})")
+    step((x_a + x_o) / 2 + 0.1, f"A·V<br>({t} × {head_dim})")
+    step((x_o + x_cat) / 2, "side<br>by side")
+    step((x_cat + x_out) / 2, f"· W<sub>O</sub><br>({n_heads * head_dim} × {d_model})")
     for h in range(n_heads):
         colour = OKABE_ITO[h % len(OKABE_ITO)] if OKABE_ITO[h % len(OKABE_ITO)] != "#F0E442" else "#B8A800"
         n = str(h + 1).translate(sub)
-        arrow(0.42, mid, 1.58, h)
-        box(2.1, h, h, f"Q{n} K{n} V{n}  {t}×{head_dim}", colour, w=1.0)
-        arrow(2.62, h, 3.58, h)
-        box(4.1, h, h, f"A{n}  {t}×{t}", colour, w=1.0)
-        arrow(4.62, h, 5.58, h)
-        box(6.1, h, h, f"O{n}  {t}×{head_dim}", colour, w=1.0)
-        arrow(6.62, h, 7.58, mid)
-    box(8.0, mid, mid, f"concat<br>{t} × {n_heads * head_dim}", "#333333")
-    arrow(8.42, mid, 9.58, mid)
-    box(10.0, mid, mid, f"O<br>{t} × {d_model}", "#333333")
+        arrow(x_in + 0.5, mid, x_qkv - 0.5, h)
+        box(x_qkv, h, h, f"Q{n} K{n} V{n}<br>{t}×{head_dim}", colour)
+        arrow(x_qkv + 0.5, h, x_a - 0.5, h)
+        box(x_a, h, h, f"A{n}<br>{t}×{t}", colour)
+        arrow(x_a + 0.5, h, x_o - 0.5, h)
+        box(x_o, h, h, f"O{n}<br>{t}×{head_dim}", colour)
+        arrow(x_o + 0.5, h, x_cat - 0.5, mid)
+    box(x_cat, mid, mid, f"concat<br>{t} × {n_heads * head_dim}", "#333333")
+    arrow(x_cat + 0.5, mid, x_out - 0.5, mid)
+    box(x_out, mid, mid, f"O<br>{t} × {d_model}", "#333333")
     layout = {
         "shapes": shapes,
         "annotations": notes,
-        "xaxis": {"range": [-0.5, 10.5], "visible": False, "fixedrange": True},
-        "yaxis": {"range": [n_heads - 0.4, -1.45], "visible": False, "fixedrange": True},
+        "xaxis": {"range": [-0.55, 7.8], "visible": False, "fixedrange": True},
+        "yaxis": {"range": [n_heads - 0.45, -1.75], "visible": False, "fixedrange": True},
         "plot_bgcolor": "white",
         "showlegend": False,
+        "margin": {"l": 4, "r": 4, "t": 10, "b": 4},
     }
-    return _figure([], layout, "", 90 + lane_px * n_heads)
+    return _figure([], layout, "", 100 + lane_px * n_heads)
 
 
 def grouped_bars(

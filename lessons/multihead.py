@@ -80,8 +80,9 @@ show.chart(plots.multihead_diagram(T, D, H, Dh), key="mh_diagram", name="multi-h
 st.latex(
     rf"O_h = \underbrace{{\mathrm{{softmax}}\!\left(\frac{{Q_h K_h^\top}}{{\sqrt{{{Dh}}}}}\right)}}"
     rf"_{{A_h:\ {T}\times{T}}}"
-    rf"\,V_h \qquad O = [\,O_1 \cdots O_{{{H}}}\,]\,W_O \;\in\; \mathbb{{R}}^{{{T}\times{D}}}"
+    rf"\,V_h"
 )
+st.latex(rf"O = [\,O_1 \cdots O_{{{H}}}\,]\,W_O \;\in\; \mathbb{{R}}^{{{T}\times{D}}}")  # two lines: fits a phone
 st.caption(
     f"Each head works in a small space of {Dh} numbers, so the {H} heads together cost about what one head of "
     f"width {H * Dh} would. Because $W_O$ brings the result back to {D} numbers per word, the next layer cannot "

@@ -175,7 +175,7 @@ def test_multihead_diagram_writes_the_shapes(n_heads):
     fig = valid(plots.multihead_diagram(6, 50, n_heads, 8))
     texts = " ".join(a.text for a in fig.layout.annotations)
     assert "6 × 50" in texts and f"6 × {n_heads * 8}" in texts and f"({n_heads * 8} × 50)" in texts
-    assert "A₁  6×6" in texts and "√8" in texts
+    assert "A₁<br>6×6" in texts and "√8" in texts
     assert sum(1 for s in fig.layout.shapes if s.type == "rect") == 3 + 3 * n_heads
 
 
