@@ -187,15 +187,15 @@ def received() -> None:
     if len(words) < 2:
         return
     ranked = sorted(words, key=lambda w: -w[1])
-    listing = ", ".join(f"{md_escape(w)} {v:.2f}" for w, v in ranked[:3])
-    text = f"Most received: {listing}. Least: " + ", ".join(f"{md_escape(w)} {v:.2f}" for w, v in ranked[-3:][::-1])
+    listing = ", ".join(f"“{md_escape(w)}” {v:.2f}" for w, v in ranked[:3])
+    text = f"Most received: {listing}. Least: " + ", ".join(f"“{md_escape(w)}” {v:.2f}" for w, v in ranked[-3:][::-1])
     if where == "minilm":
         specials = sum(float(got[i]) for i, sp in enumerate(special) if sp)
         text += f". [CLS] and [SEP] (hatched) receive {specials:.2f} together."
     elif mask is None:
         self_share = float(att.weights.diagonal().sum() / got.sum())
         text += f". {self_share:.0%} of all the attention handed out goes from a word to itself (the diagonal)."
-    st.caption(text)
+    st.caption(text if text.endswith(".") else text + ".")
     lower = {w.lower(): v for w, v in words}
     focus = [w for w in SEED_FOCUS if w in lower]
     if "please" in lower and focus:
