@@ -400,12 +400,14 @@ def query_key_moves(
     a, qq, kk = _array(before), _array(q), _array(k)  # (N, 2) each
     words = _safe(labels)
     sets = ((a, "word vectors I", "", 7), (qq, "queries Q = I·M_Q", "q ", 0), (kk, "keys K = I·M_K", "k ", 1))
+    placed = _label_positions(np.concatenate([qq, kk]), [f"q {w}" for w in words] + [f"k {w}" for w in words], ())
+    where = ["top center"] * len(words), placed[: len(words)], placed[len(words) :]
     data = []
     for n, (coords, name, prefix, colour) in enumerate(sets):
         data.append({
             "type": "scatter", "mode": "markers" if n == 0 else "markers+text", "x": coords[:, 0],
             "y": coords[:, 1], "name": name, "text": [prefix + w for w in words],
-            "textposition": "top center" if n == 1 else "bottom center",
+            "textposition": where[n],
             "textfont": {"color": OKABE_ITO[colour] if n else "#555555"},
             "marker": {"color": OKABE_ITO[colour] if n else "#AAAAAA", "size": 10 if n else 7,
                        "symbol": MARKERS[n]},
