@@ -147,7 +147,7 @@ class QueryKeyView:
     share: Tensor  # (2,) share of the variance of all three sets together that the two axes explain
 
 
-def query_key_view(x: Tensor, m_q: Tensor, m_k: Tensor) -> QueryKeyView:
+def query_key_view(x: Tensor, m_q: Tensor, m_k: Tensor, unit: bool = True) -> QueryKeyView:
     """Project the rows of ``x``, ``x·m_q`` and ``x·m_k`` onto the same two principal directions.
 
     A score is q_i·k_j: where M_Q sends word i and where M_K sends word j, so the two are drawn together.
@@ -155,12 +155,17 @@ def query_key_view(x: Tensor, m_q: Tensor, m_k: Tensor) -> QueryKeyView:
     Args:
         x: (T, D) token vectors.
         m_q, m_k: (D, D) square projections (the GloVe choices of lesson 3).
+        unit: scale every row to length 1 first, so that the picture shows directions only (queries are often
+            much longer than keys, and lengths would otherwise pull the two sets apart).
     """
     for m in (m_q, m_k):
         if m.ndim != 2 or m.shape[0] != m.shape[1] or x.shape[-1] != m.shape[0]:
             raise AttnvizInputError("the query/key picture needs square projections that fit the vectors")
     q, k = x @ m_q, x @ m_k  # (T, D) each
-    coords, share = pca(torch.cat([x, q, k]), k=2)  # (3T, 2)
+    rows = torch.cat([x, q, k])  # (3T, D)
+    if unit:
+        rows = torch.nn.functional.normalize(rows, dim=-1)
+    coords, share = pca(rows, k=2)  # (3T, 2)
     t = x.shape[0]
     return QueryKeyView(before=coords[:t], q=coords[t : 2 * t], k=coords[2 * t :], share=share)
 

@@ -186,7 +186,8 @@ else:
     show.chart(
         plots.query_key_moves(
             view.before, view.q, view.k, labels,
-            title=f"Each word, its query and its key, in one 2-D view ({float(view.share.sum()):.0%} of the spread)",
+            title=f"Directions of each word, its query and its key, in one 2-D view ({float(view.share.sum()):.0%} of "
+            "the spread)",
         ),
         key="proj_moves", name="queries and keys",
     )  # fmt: skip
@@ -195,8 +196,9 @@ else:
         if kind == "identity"
         else "A score is q·k: one word's query against another word's key. A matrix turns, stretches and squeezes "
         "vectors, so $M_Q$ and $M_K$ can send two different words' query and key the same way even when the words "
-        "themselves point apart. The 2-D view is fitted on all three sets together and keeps only part of the "
-        "spread, so read the exact scores in Q·Kᵀ above."
+        "themselves point apart. Every vector is scaled to length 1 before drawing, so the picture shows directions "
+        "only (q·k also grows with the two lengths), and the 2-D view keeps only part of the spread: the table "
+        "below measures the directions in all dimensions."
     )
 pairs = sorted(range(n), key=lambda i: -float(qkv.scores[i, matched.best[i]]))[: min(n, 6)]
 st.dataframe(

@@ -102,6 +102,10 @@ def test_query_key_view_shares_one_projection():
     same = query_key_view(x, torch.eye(50), torch.eye(50))  # identity: queries and keys sit on the words
     torch.testing.assert_close(same.q, same.before)
     torch.testing.assert_close(same.k, same.before)
+    # directions only: scaling every word changes nothing; without `unit` the lengths show
+    torch.testing.assert_close(query_key_view(10 * x, p.m_q, p.m_k).q.abs(), view.q.abs(), atol=1e-4, rtol=0)
+    raw = query_key_view(10 * x, p.m_q, p.m_k, unit=False)
+    assert float(raw.q.abs().max()) > 5 * float(view.q.abs().max())
     with pytest.raises(AttnvizInputError):
         query_key_view(x, torch.ones(50, 8), p.m_k)
 
