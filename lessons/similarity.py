@@ -57,8 +57,9 @@ if predict_first(
     explain=(
         "With cosine the diagonal is exactly 1, the largest a cosine can be."
         if kind == "cosine"
-        else f"In your sentence the diagonal is the largest cell in {share:.0%} of the rows. A word usually matches "
-        "itself best, but with the dot product a long vector can beat it; with cosine the diagonal always wins."
+        else f"In your sentence the diagonal is the largest cell in {share:.0%} of the rows. A word's dot product "
+        "with itself is its squared length, so another word beats it only by being longer and pointing close enough; "
+        "with cosine the diagonal is 1, which nothing can beat."
     ),
 ):
     show.chart(
