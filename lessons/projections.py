@@ -34,7 +34,8 @@ st.markdown(
     "word looks for; **K**, the key, is what it offers to be found by; **V**, the value, is what it hands over. "
     "Change the matrices and you change who looks at whom."
 )
-st.latex(r"Q = I\,M_Q \qquad K = I\,M_K \qquad V = I\,M_V \qquad O = (Q\,K^\top)\,V")
+st.latex(r"Q = I\,M_Q \qquad K = I\,M_K \qquad V = I\,M_V")
+st.latex(r"O = (Q\,K^\top)\,V")  # a line of its own: the four do not fit a phone's width
 
 CHOICES = {
     "identity": "Identity (page 2 again)",
@@ -186,8 +187,7 @@ else:
     show.chart(
         plots.query_key_moves(
             view.before, view.q, view.k, labels,
-            title=f"Directions of each word, its query and its key, in one 2-D view ({float(view.share.sum()):.0%} of "
-            "the spread)",
+            title=f"Directions in 2-D ({float(view.share.sum()):.0%} of the spread)",
         ),
         key="proj_moves", name="queries and keys",
     )  # fmt: skip
