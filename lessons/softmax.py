@@ -307,7 +307,7 @@ st.markdown(
 def padding() -> None:
     """The padding mask on MiniLM's tokens: pieces, mask, one head's weights, the outputs compared (reruns alone)."""
     other = linked(
-        st.text_input, "Second sentence", "she sat on the bank and watched the river", key="soft_pad_other",
+        st.text_input, "Second sentence", "my dog sleeps", key="soft_pad_other",
         max_chars=300,
     )  # fmt: skip
     batch = cached.padded(loaders.model(), sentence.current(), other)
