@@ -551,3 +551,10 @@ def test_padding_mask_on_minilm_tokens(app):
     at.text_input(key="soft_pad_other").set_value("I walked by the river bank").run()
     assert not at.exception
     assert any("nothing is padded" in i.value for i in at.info)
+
+
+def test_padding_batch_of_a_long_paste_takes_the_first_words(app):
+    at = _reveal_all(app(SOFT, sentence="I walked by the river bank " * 400))
+    assert not at.exception
+    assert any("this batch takes its first 40" in c.value for c in at.caption)
+    assert len(frame(at, "1").columns) == 42  # 40 words and [CLS], [SEP]
