@@ -687,8 +687,13 @@ def scatter(
         layout["scene"]["camera"] = {"eye": {"x": 1.7, "y": 1.7, "z": 1.1}}
         layout["margin"] = {"l": 0, "r": 0, "t": 50 if title else 10, "b": 0}
     else:
-        layout["xaxis"] = {"title": {"text": axis_titles[0]}, "zeroline": False}
-        layout["yaxis"] = {"title": {"text": axis_titles[1]}, "zeroline": False, "scaleanchor": "x", "scaleratio": 1}
+        # room around the points for their labels, which plotly's autorange does not count
+        low, high = xyz.min(axis=0), xyz.max(axis=0)
+        pad = 0.18 * np.where(high > low, high - low, 1.0)
+        layout["xaxis"] = {"title": {"text": axis_titles[0]}, "zeroline": False,
+                           "range": [float(low[0] - pad[0]), float(high[0] + pad[0])]}  # fmt: skip
+        layout["yaxis"] = {"title": {"text": axis_titles[1]}, "zeroline": False, "scaleanchor": "x", "scaleratio": 1,
+                           "range": [float(low[1] - pad[1]), float(high[1] + pad[1])]}  # fmt: skip
     return _figure(data, layout, title, height)
 
 

@@ -104,7 +104,7 @@ def analogies() -> None:
                 coords,
                 shown,
                 arrows=[a for a in arrows if a[0] != a[1]],
-                title=f"The words flattened onto their main directions ({share.sum():.0%} of their spread)",
+                title=f"Main directions, PCA ({share.sum():.0%} of the spread)",
             ),
             key="emb_analogy_scatter",
             name="analogy projection",
@@ -176,7 +176,7 @@ def dot_products() -> None:
                     highlight=list(order),
                     height=300,
                     decimals=2,
-                    title="The 50 products that add up to the dot product (the 5 largest in orange)",
+                    title=f"The {comp.products.size} products (the 5 largest hatched)",
                 ),
                 key="emb_products",
                 name="dot product terms",
@@ -201,7 +201,7 @@ def nearest() -> None:
     else:
         near = cached.neighbours(kv, nn_vec, nn_k, (nn_word.strip().lower(),))
         show.chart(
-            plots.ranking(near, title=f"Closest words among the {SEARCH_WORDS:,} most common"),
+            plots.ranking(near, title=f"Nearest of the {SEARCH_WORDS:,} commonest"),
             key="emb_nn_bars",
             name="nearest neighbours",
             where=n2,
