@@ -558,3 +558,14 @@ def test_padding_batch_of_a_long_paste_takes_the_first_words(app):
     assert not at.exception
     assert any("this batch takes its first 40" in c.value for c in at.caption)
     assert len(frame(at, "1").columns) == 42  # 40 words and [CLS], [SEP]
+
+
+@pytest.mark.parametrize("text", ["😀🎉 river bank", "<script>alert(1)</script> the bank", "x" * 300 + " the bank"])
+def test_received_and_padding_with_odd_text(app, text):
+    at = _reveal_all(app(SOFT, sentence=text))
+    assert not at.exception, at.exception
+    at.radio(key="soft_recv_on").set_value("minilm").run()
+    assert not at.exception, at.exception
+    at.text_input(key="soft_pad_other").set_value("<b>hi</b> 😀").run()
+    assert not at.exception, at.exception
+    no_html(at)
