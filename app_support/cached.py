@@ -19,6 +19,7 @@ from attnviz.labels import unique_labels
 from attnviz.training import TrainResult
 
 if TYPE_CHECKING:
+    from attnviz.padding import PaddedBatch
     from attnviz.pretrained import Model
 
 
@@ -96,6 +97,14 @@ def real_sentence(_model: Model, text: str) -> RealSentence:
 def variance(samples: int, seed: int) -> ScoreVariance:
     """Var(q·k) against the width, measured once per server."""
     return score_variance(samples=samples, seed=seed)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)  # at 512 tokens one batch keeps ~75 MB of weights
+def padded(_model: Model, first: str, second: str) -> PaddedBatch:
+    """Two sentences through MiniLM as one padded batch, and each alone (`attnviz.padding.padded_batch`)."""
+    from attnviz.padding import padded_batch  # only lesson 4 needs it
+
+    return padded_batch(_model, (first, second))
 
 
 # ----------------------------------------------------------------------------------------------------------

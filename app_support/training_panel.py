@@ -7,6 +7,8 @@ raises out of the progress callback, and nothing is kept.
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 from gensim.models import KeyedVectors
 
@@ -14,6 +16,13 @@ from app_support import cached, loaders, sentence, show
 from app_support.widgets import linked
 from attnviz import plots
 from attnviz.training import TrainConfig, TrainResult, train_projections
+
+REPLAY_SECONDS = 4.0  # a stored run is replayed at its measured pace, but never slower than this in all
+
+
+def _pause(seconds: float) -> None:
+    """The replay's wait between two drawn steps (a function of its own, so that a test can record it)."""
+    time.sleep(seconds)
 
 
 def use_sentence(text: str) -> None:
@@ -49,14 +58,18 @@ def training_panel(kv: KeyedVectors) -> TrainResult:
         train_seed = int(linked(c3.number_input, "Training seed", 0, 9999, 0, key="proj_train_seed"))
         data = sets[goal]
         st.markdown(
-            f"**Goal:** {data.goal}. We learn M_Q and M_K (50 × 50 each; M_V stays the identity) from "
+            f"**Goal:** {data.goal}. We learn $M_Q$ and $M_K$ (50 × 50 each; $M_V$ stays the identity) from "
             f"{len(data.train)} labelled sentences, then test on {len(data.heldout)} held-out sentences whose "
             "query and target words never occur in training. Training turns each row of Q·Kᵀ into probabilities "
-            "with softmax (lesson 4) and raises the probability of the right word."
+            "with softmax (page 4) and raises the probability of the right word."
         )
         settings = (goal, train_seed, steps)
         result = cached.trained(*settings)
-        if st.button("Train", key="proj_train", type="primary", icon=":material/model_training:") and result is None:
+        watched: set = st.session_state.setdefault("proj_watched", set())  # settings this session saw train
+        pressed = st.button("Train", key="proj_train", type="primary", icon=":material/model_training:")
+        # "Train again" is drawn under a replayed curve; its click is read here, before the loop
+        again = bool(st.session_state.get("proj_retrain")) and result is not None
+        if pressed or again:
             bar, live = st.progress(0.0, text="Starting…"), st.empty()
             seen: tuple[list[float], list[float]] = ([], [])
             every = max(1, steps // 25)
@@ -68,12 +81,26 @@ def training_panel(kv: KeyedVectors) -> TrainResult:
                     bar.progress(step / steps, text=f"Step {step} of {steps} · training loss {loss:.3f}")
                     show.chart(loss_chart(*seen, steps), key=f"proj_live_{step}", name="training loss", where=live)
 
-            # a rerun (any click) stops the loop inside on_step; only a finished run is stored
-            result = train_projections(data, kv, TrainConfig(steps=steps, seed=train_seed), on_step=on_step)
-            cached.keep_trained(*settings, result)
+            if result is None or again:
+                # a rerun (any click) stops the loop inside on_step; only a finished run is stored
+                result = train_projections(data, kv, TrainConfig(steps=steps, seed=train_seed), on_step=on_step)
+                cached.keep_trained(*settings, result)
+                st.session_state.pop("proj_replayed", None)
+            else:
+                # this server already trained these settings (this student or another): replay its recorded
+                # losses at the pace they were measured, at most REPLAY_SECONDS in all
+                pause = min(result.seconds, REPLAY_SECONDS) / steps
+                for step, (loss, held) in enumerate(zip(result.losses, result.heldout_losses, strict=True), 1):
+                    if step % every == 0:
+                        _pause(pause * every)
+                    on_step(step, loss, held)
+                st.session_state["proj_replayed"] = settings
+            watched.add(settings)
             st.session_state["proj_last"] = settings
             bar.empty()
             live.empty()
+        if result is not None and settings not in watched:
+            result = None  # stored by another session: this student presses Train and watches it
         if result is None and "proj_last" in st.session_state:
             result = cached.trained(*st.session_state["proj_last"])
             if result is not None:
@@ -83,7 +110,7 @@ def training_panel(kv: KeyedVectors) -> TrainResult:
                     "Press Train for the new settings."
                 )
         if result is None:
-            st.info("Press **Train**: it takes a few seconds on this computer, and you can watch the loss fall.")
+            st.info("Press **Train** and watch the loss fall, step by step.")
             st.stop()
         left, right = st.columns([3, 2])
         show.chart(
@@ -98,10 +125,20 @@ def training_panel(kv: KeyedVectors) -> TrainResult:
         m2.metric("random start", f"{result.random_acc:.0%}")
         m3.metric("chance", f"{result.chance:.0%}")
         right.caption(
-            "Share of held-out query words whose largest score goes to the right word. Identity sends almost every "
-            f"word to itself. Training took {result.seconds:.1f} s ({result.config.steps} steps, seed "
-            f"{result.config.seed}); the training sentences reach {result.train_acc:.0%}."
+            "Share of held-out query words whose largest score goes to the right word; the identity column is page "
+            f"2's S doing the same job. Training took {result.seconds:.1f} s on this server ({result.config.steps} "
+            f"steps, seed {result.config.seed}); the training sentences reach {result.train_acc:.0%}."
         )
+        if st.session_state.get("proj_replayed") == (result.dataset, result.config.seed, result.config.steps):
+            left.caption(
+                "Replayed: this server had already trained these exact settings (you earlier, or another student), "
+                "and training is deterministic, so the curve above is that run's recorded losses, step by step. "
+                "**Train again** recomputes it from scratch."
+            )
+            left.button(
+                "Train again", key="proj_retrain", icon=":material/replay:",
+                help="Recompute the run from scratch instead of showing the stored one.",
+            )  # fmt: skip
         example = sets[result.dataset].example if result.dataset in sets else ""
         if example:
             st.button(

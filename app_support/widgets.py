@@ -181,7 +181,8 @@ def linked(widget: Callable[..., T], label: str, *args: Any, key: str, **kwargs:
     shown = kwargs["format_func"](value) if "format_func" in kwargs and value is not None else value
     if raw is not None:
         quoted = raw if len(raw) <= 40 else raw[:40] + "…"
-        message = f"This link sets “{label}” to “{quoted}”, which cannot be used here: showing {shown}."
+        named = label.replace("$", "")  # a typeset label ($M_Q$) reads as plain text in the escaped warning
+        message = f"This link sets “{named}” to “{quoted}”, which cannot be used here: showing {shown}."
         check_link(raw, shown, message, key)
     return value
 

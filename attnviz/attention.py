@@ -301,3 +301,46 @@ def top_weight_curve(
     if allowed is not None:
         scaled = scaled.masked_fill(~allowed[None, :], float("-inf"))
     return torch.softmax(scaled, dim=-1).max(dim=-1).values.tolist()  # (N,)
+
+
+def even_split(allowed: Tensor) -> Tensor:
+    """The weight each key would get if a row spread its attention evenly over the keys it may see.
+
+    Args:
+        allowed: (..., T, S) bool, True where attention is allowed (e.g. `causal_mask`).
+    Returns:
+        (..., T) 1 / (number of allowed keys) per row; 0 for a row with none. Under the causal mask row i sees
+        i + 1 keys, so the even split is 1/(i+1), not 1/S.
+    """
+    counts = allowed.sum(dim=-1).to(torch.float32)  # (..., T)
+    return torch.where(counts > 0, 1.0 / counts.clamp(min=1), torch.zeros_like(counts))  # (..., T)
+
+
+@dataclass(frozen=True)
+class Received:
+    """How much attention each key receives, summed over the rows that look at it."""
+
+    total: Tensor  # (..., S) column sums of the weights; over all keys they add up to the number of rows
+    mean: Tensor  # (..., S) total / the number of rows allowed to see the key (0 where none may)
+    even: Tensor  # (..., S) what `mean` would be if every row spread its weight evenly over its allowed keys
+
+
+def attention_received(weights: Tensor, allowed: Tensor | None = None) -> Received:
+    """Column sums of an attention matrix: the attention each word receives from the whole sentence.
+
+    Args:
+        weights: (..., T, S) softmax rows.
+        allowed: bool, broadcastable to (..., T, S), True where attention is allowed; default everywhere.
+    Returns:
+        Received.
+    """
+    if weights.ndim < 2:
+        raise AttnvizInputError("expected a (T, S) matrix of weights")
+    allowed = torch.ones_like(weights, dtype=torch.bool) if allowed is None else allowed.expand_as(weights)
+    total = weights.sum(dim=-2)  # (..., S)
+    lookers = allowed.sum(dim=-2).to(weights.dtype)  # (..., S) rows that may attend to each key
+    mean = torch.where(lookers > 0, total / lookers.clamp(min=1), torch.zeros_like(total))  # (..., S)
+    split = even_split(allowed).to(weights.dtype)  # (..., T)
+    even_total = (allowed.to(weights.dtype) * split[..., :, None]).sum(dim=-2)  # (..., S)
+    even = torch.where(lookers > 0, even_total / lookers.clamp(min=1), torch.zeros_like(total))  # (..., S)
+    return Received(total=total, mean=mean, even=even)

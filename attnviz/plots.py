@@ -380,6 +380,55 @@ def moves(
     return _figure(data, layout, title, height)
 
 
+def query_key_moves(
+    before: object,
+    q: object,
+    k: object,
+    labels: Sequence[str],
+    *,
+    title: str = "",
+    axis_titles: Sequence[str] = ("PC 1", "PC 2"),
+    height: int = 560,
+) -> Figure:
+    """Words, their queries and their keys in one 2-D view: an arrow from each word to its query (M_Q) and one
+    to its key (M_K), so that a query can be seen landing near another word's key.
+
+    Args:
+        before, q, k: (N, 2) coordinates in one shared projection.
+        labels: N words; queries are labelled "q word", keys "k word", the plain words only on hover.
+    """
+    a, qq, kk = _array(before), _array(q), _array(k)  # (N, 2) each
+    words = _safe(labels)
+    sets = ((a, "word vectors I", "", 7), (qq, "queries Q = I·M_Q", "q ", 0), (kk, "keys K = I·M_K", "k ", 1))
+    placed = _label_positions(np.concatenate([qq, kk]), [f"q {w}" for w in words] + [f"k {w}" for w in words], ())
+    where = ["top center"] * len(words), placed[: len(words)], placed[len(words) :]
+    data = []
+    for n, (coords, name, prefix, colour) in enumerate(sets):
+        data.append({
+            "type": "scatter", "mode": "markers" if n == 0 else "markers+text", "x": coords[:, 0],
+            "y": coords[:, 1], "name": name, "text": [prefix + w for w in words],
+            "textposition": where[n],
+            "textfont": {"color": OKABE_ITO[colour] if n else "#555555"},
+            "marker": {"color": OKABE_ITO[colour] if n else "#AAAAAA", "size": 10 if n else 7,
+                       "symbol": MARKERS[n]},
+            "hovertemplate": f"<b>%{{text}}</b> ({name})<extra></extra>" if n else "<b>%{text}</b><extra></extra>",
+        })  # fmt: skip
+    arrows = [
+        {"x": end[i, 0], "y": end[i, 1], "ax": a[i, 0], "ay": a[i, 1], "xref": "x", "yref": "y", "axref": "x",
+         "ayref": "y", "showarrow": True, "arrowhead": 2, "arrowsize": 1, "arrowwidth": 1.2,
+         "arrowcolor": OKABE_ITO[colour], "opacity": 0.45, "standoff": 4, "startstandoff": 3}
+        for end, colour in ((qq, 0), (kk, 1))
+        for i in range(len(words))
+    ]  # fmt: skip
+    layout = {
+        "legend": {"orientation": "h", "y": -0.12},
+        "annotations": arrows,
+        "xaxis": {"title": {"text": axis_titles[0]}, "zeroline": False},
+        "yaxis": {"title": {"text": axis_titles[1]}, "zeroline": False, "scaleanchor": "x", "scaleratio": 1},
+    }
+    return _figure(data, layout, title, height)
+
+
 def matrix(
     m: object,
     *,
@@ -527,6 +576,46 @@ def ranking(
     )
 
 
+def _label_positions(xy: np.ndarray, names: list[str], arrows: Sequence[tuple[int, int]]) -> list[str]:
+    """A text position for each 2-D point's label that keeps labels off each other and off arriving arrowheads.
+
+    Greedy: each label in turn takes the first of four places whose rough box (characters × a char width, in data
+    units) overlaps no label already placed; a point that an arrow ends on puts its label on the far side first.
+    """
+    span = np.ptp(xy, axis=0) if len(xy) > 1 else np.ones(2)
+    span = np.where(span > 0, span, 1.0)
+    char_w, line_h = 0.022 * span[0], 0.09 * span[1]
+    arriving = {b: xy[b] - xy[a] for a, b in arrows}  # the direction each arrow comes in from
+    places = {
+        "top center": (0.0, 1.0), "bottom center": (0.0, -1.0), "middle right": (1.0, 0.0), "middle left": (-1.0, 0.0),
+    }  # fmt: skip
+    boxes: list[tuple[float, float, float, float]] = []
+    out = []
+    for i, name in enumerate(names):
+        w, h = char_w * max(len(name), 1), line_h
+        order = list(places)
+        if i in arriving:  # put the label where the arrow does not come from
+            d = arriving[i] / span
+            order.sort(key=lambda p: places[p][0] * d[0] + places[p][1] * d[1])
+            order.reverse()
+        chosen, box = order[0], None
+        for place in order:
+            dx, dy = places[place]
+            cx, cy = xy[i, 0] + dx * (w / 2 + char_w), xy[i, 1] + dy * line_h
+            cand = (cx - w / 2, cx + w / 2, cy - h / 2, cy + h / 2)
+            clash = any(c[0] < cand[1] and cand[0] < c[1] and c[2] < cand[3] and cand[2] < c[3] for c in boxes)
+            if not clash:
+                chosen, box = place, cand
+                break
+        if box is None:
+            dx, dy = places[chosen]
+            cx, cy = xy[i, 0] + dx * (w / 2 + char_w), xy[i, 1] + dy * line_h
+            box = (cx - w / 2, cx + w / 2, cy - h / 2, cy + h / 2)
+        boxes.append(box)
+        out.append(chosen)
+    return out
+
+
 def scatter(
     coords: object,
     labels: Sequence[str],
@@ -546,6 +635,7 @@ def scatter(
     names = _safe(labels)
     three_d = xyz.shape[1] == 3
     kind = "scatter3d" if three_d else "scatter"
+    positions = "top center" if three_d else _label_positions(xyz, names, arrows)
 
     def xyz_of(idx: list[int]) -> Spec:
         out = {"x": xyz[idx, 0], "y": xyz[idx, 1]}
@@ -555,7 +645,7 @@ def scatter(
         "type": kind,
         "mode": "markers+text",
         "text": names,
-        "textposition": "top center",
+        "textposition": positions,
         "marker": {"size": 5 if three_d else 9, "color": OKABE_ITO[2]},
         "hovertemplate": "<b>%{text}</b><extra></extra>",
         "showlegend": False,
@@ -593,9 +683,17 @@ def scatter(
     layout: Spec = {"legend": {"orientation": "h", "y": -0.15}, "annotations": annotations}
     if three_d:
         layout["scene"] = {f"{a}axis": {"title": {"text": t}} for a, t in zip("xyz", axis_titles, strict=False)}
+        # the default camera sits so close that the axis titles fall outside the figure: step back
+        layout["scene"]["camera"] = {"eye": {"x": 1.7, "y": 1.7, "z": 1.1}}
+        layout["margin"] = {"l": 0, "r": 0, "t": 50 if title else 10, "b": 0}
     else:
-        layout["xaxis"] = {"title": {"text": axis_titles[0]}, "zeroline": False}
-        layout["yaxis"] = {"title": {"text": axis_titles[1]}, "zeroline": False, "scaleanchor": "x", "scaleratio": 1}
+        # room around the points for their labels, which plotly's autorange does not count
+        low, high = xyz.min(axis=0), xyz.max(axis=0)
+        pad = 0.18 * np.where(high > low, high - low, 1.0)
+        layout["xaxis"] = {"title": {"text": axis_titles[0]}, "zeroline": False,
+                           "range": [float(low[0] - pad[0]), float(high[0] + pad[0])]}  # fmt: skip
+        layout["yaxis"] = {"title": {"text": axis_titles[1]}, "zeroline": False, "scaleanchor": "x", "scaleratio": 1,
+                           "range": [float(low[1] - pad[1]), float(high[1] + pad[1])]}  # fmt: skip
     return _figure(data, layout, title, height)
 
 
@@ -919,20 +1017,25 @@ def multihead_diagram(t: int, d_model: int, n_heads: int, head_dim: int) -> Figu
 
     I (T×D) → Q_h, K_h, V_h (T×Dh) → A_h = softmax(Q_h·K_hᵀ/√Dh) (T×T) → O_h = A_h·V_h (T×Dh)
     → concat (T×H·Dh) → ·W_O (H·Dh×D) → O (T×D).
+
+    Compact so that it reads on a phone (about 350 px wide): every label is two short lines in 11 px type, and
+    the columns stand 1.45 units apart, so a box is about 45 px wide there.
     """
     sub = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
-    lane_px = 34
+    lane_px = 44
     mid = (n_heads - 1) / 2
     shapes: list[Spec] = []
     notes: list[Spec] = []
+    font = {"size": 11, "color": "#111111"}
+    x_in, x_qkv, x_a, x_o, x_cat, x_out = 0.0, 1.45, 2.9, 4.35, 5.8, 7.25  # the columns
 
-    def box(x: float, y0: float, y1: float, text: str, colour: str, w: float = 0.8) -> None:
+    def box(x: float, y0: float, y1: float, text: str, colour: str, w: float = 1.0) -> None:
         shapes.append({
-            "type": "rect", "xref": "x", "yref": "y", "x0": x - w / 2, "x1": x + w / 2, "y0": y0 - 0.38,
-            "y1": y1 + 0.38, "line": {"color": colour, "width": 2}, "fillcolor": "rgba(255,255,255,0.9)",
+            "type": "rect", "xref": "x", "yref": "y", "x0": x - w / 2, "x1": x + w / 2, "y0": y0 - 0.4,
+            "y1": y1 + 0.4, "line": {"color": colour, "width": 2}, "fillcolor": "rgba(255,255,255,0.9)",
         })  # fmt: skip
         notes.append({"text": text, "x": x, "y": (y0 + y1) / 2, "xref": "x", "yref": "y", "showarrow": False,
-                      "font": {"size": 13, "color": "#111111"}})  # fmt: skip
+                      "font": font})  # fmt: skip
 
     def arrow(x0: float, y0: float, x1: float, y1: float) -> None:
         notes.append({
@@ -942,37 +1045,38 @@ def multihead_diagram(t: int, d_model: int, n_heads: int, head_dim: int) -> Figu
         })  # fmt: skip
 
     def step(x: float, text: str) -> None:
-        notes.append({"text": text, "x": x, "y": -0.9, "xref": "x", "yref": "y", "showarrow": False,
-                      "yanchor": "bottom", "font": {"size": 13, "color": "#111111"}})  # fmt: skip
+        notes.append({"text": text, "x": x, "y": -0.75, "xref": "x", "yref": "y", "showarrow": False,
+                      "yanchor": "bottom", "font": font})  # fmt: skip
 
-    box(0, mid, mid, f"I<br>{t} × {d_model}", "#333333")
-    step(1.05, f"· M<sub>Q</sub>, M<sub>K</sub>, M<sub>V</sub><br>({d_model} × {head_dim} each)")
-    step(3.05, f"softmax(Q·Kᵀ/√{head_dim})<br>→ A ({t} × {t})")
-    step(5.1, f"A·V<br>({t} × {head_dim})")
-    step(7.0, "side by side")
-    step(9.0, f"· W<sub>O</sub><br>({n_heads * head_dim} × {d_model})")
+    box(x_in, mid, mid, f"I<br>{t} × {d_model}", "#333333")
+    step((x_in + x_qkv) / 2 + 0.1, f"· M<sub>Q,K,V</sub><br>({d_model} × {head_dim} each)")
+    step((x_qkv + x_a) / 2 + 0.1, f"Q·Kᵀ/√{head_dim},<br>softmax<br>→ A ({t} × {t})")
+    step((x_a + x_o) / 2 + 0.1, f"A·V<br>({t} × {head_dim})")
+    step((x_o + x_cat) / 2, "side<br>by side")
+    step((x_cat + x_out) / 2, f"· W<sub>O</sub><br>({n_heads * head_dim} × {d_model})")
     for h in range(n_heads):
         colour = OKABE_ITO[h % len(OKABE_ITO)] if OKABE_ITO[h % len(OKABE_ITO)] != "#F0E442" else "#B8A800"
         n = str(h + 1).translate(sub)
-        arrow(0.42, mid, 1.58, h)
-        box(2.1, h, h, f"Q{n} K{n} V{n}  {t}×{head_dim}", colour, w=1.0)
-        arrow(2.62, h, 3.58, h)
-        box(4.1, h, h, f"A{n}  {t}×{t}", colour, w=1.0)
-        arrow(4.62, h, 5.58, h)
-        box(6.1, h, h, f"O{n}  {t}×{head_dim}", colour, w=1.0)
-        arrow(6.62, h, 7.58, mid)
-    box(8.0, mid, mid, f"concat<br>{t} × {n_heads * head_dim}", "#333333")
-    arrow(8.42, mid, 9.58, mid)
-    box(10.0, mid, mid, f"O<br>{t} × {d_model}", "#333333")
+        arrow(x_in + 0.5, mid, x_qkv - 0.5, h)
+        box(x_qkv, h, h, f"Q{n} K{n} V{n}<br>{t}×{head_dim}", colour)
+        arrow(x_qkv + 0.5, h, x_a - 0.5, h)
+        box(x_a, h, h, f"A{n}<br>{t}×{t}", colour)
+        arrow(x_a + 0.5, h, x_o - 0.5, h)
+        box(x_o, h, h, f"O{n}<br>{t}×{head_dim}", colour)
+        arrow(x_o + 0.5, h, x_cat - 0.5, mid)
+    box(x_cat, mid, mid, f"concat<br>{t} × {n_heads * head_dim}", "#333333")
+    arrow(x_cat + 0.5, mid, x_out - 0.5, mid)
+    box(x_out, mid, mid, f"O<br>{t} × {d_model}", "#333333")
     layout = {
         "shapes": shapes,
         "annotations": notes,
-        "xaxis": {"range": [-0.5, 10.5], "visible": False, "fixedrange": True},
-        "yaxis": {"range": [n_heads - 0.4, -1.45], "visible": False, "fixedrange": True},
+        "xaxis": {"range": [-0.55, 7.8], "visible": False, "fixedrange": True},
+        "yaxis": {"range": [n_heads - 0.45, -1.75], "visible": False, "fixedrange": True},
         "plot_bgcolor": "white",
         "showlegend": False,
+        "margin": {"l": 4, "r": 4, "t": 10, "b": 4},
     }
-    return _figure([], layout, "", 90 + lane_px * n_heads)
+    return _figure([], layout, "", 100 + lane_px * n_heads)
 
 
 def grouped_bars(

@@ -137,12 +137,115 @@ def before_after(x: Tensor, m: Tensor) -> BeforeAfter:
     return BeforeAfter(before=coords[:t], after=coords[t:], share=share)
 
 
+@dataclass(frozen=True, eq=False)
+class QueryKeyView:
+    """Token vectors, their queries and their keys, in one shared 2-D view."""
+
+    before: Tensor  # (T, 2) the rows of I
+    q: Tensor  # (T, 2) the rows of Q = I·M_Q
+    k: Tensor  # (T, 2) the rows of K = I·M_K
+    share: Tensor  # (2,) share of the variance of all three sets together that the two axes explain
+
+
+def query_key_view(x: Tensor, m_q: Tensor, m_k: Tensor, unit: bool = True) -> QueryKeyView:
+    """Project the rows of ``x``, ``x·m_q`` and ``x·m_k`` onto the same two principal directions.
+
+    A score is q_i·k_j: where M_Q sends word i and where M_K sends word j, so the two are drawn together.
+
+    Args:
+        x: (T, D) token vectors.
+        m_q, m_k: (D, D) square projections (the GloVe choices of lesson 3).
+        unit: scale every row to length 1 first, so that the picture shows directions only (queries are often
+            much longer than keys, and lengths would otherwise pull the two sets apart).
+    """
+    for m in (m_q, m_k):
+        if m.ndim != 2 or m.shape[0] != m.shape[1] or x.shape[-1] != m.shape[0]:
+            raise AttnvizInputError("the query/key picture needs square projections that fit the vectors")
+    q, k = x @ m_q, x @ m_k  # (T, D) each
+    rows = torch.cat([x, q, k])  # (3T, D)
+    if unit:
+        rows = torch.nn.functional.normalize(rows, dim=-1)
+    coords, share = pca(rows, k=2)  # (3T, 2)
+    t = x.shape[0]
+    return QueryKeyView(before=coords[:t], q=coords[t : 2 * t], k=coords[2 * t :], share=share)
+
+
+@dataclass(frozen=True, eq=False)
+class Alignment:
+    """For each query, its best key: how well the two line up after the projections and before them."""
+
+    best: Tensor  # (T,) long, the key with the largest score q_i·k_j, the word itself left out
+    cos_after: Tensor  # (T,) cos(q_i, k_best)
+    cos_before: Tensor  # (T,) cos(x_i, x_best), the same two words as plain vectors
+
+
+def alignment(x: Tensor, qkv: QKV) -> Alignment:
+    """Which key each query scores highest (itself excluded) and the cosines of that pair, after and before.
+
+    Args:
+        x: (T, D) the vectors that went in (T ≥ 2).
+        qkv: `project(x, …)`.
+    """
+    t = x.shape[0]
+    if t < 2:
+        raise AttnvizInputError("alignment needs two words or more")
+    eye = torch.eye(t, dtype=torch.bool, device=qkv.scores.device)  # (T, T)
+    best = qkv.scores.masked_fill(eye, float("-inf")).argmax(dim=-1)  # (T,)
+    unit = torch.nn.functional.normalize
+    cos_after = (unit(qkv.q, dim=-1) * unit(qkv.k[best], dim=-1)).sum(dim=-1)  # (T,)
+    cos_before = (unit(x, dim=-1) * unit(x[best], dim=-1)).sum(dim=-1)  # (T,)
+    return Alignment(best=best, cos_after=cos_after, cos_before=cos_before)
+
+
+@dataclass(frozen=True, eq=False)
+class ValueEffect:
+    """One word's output mixed from the values of one M_V, against the same mix with M_V = I."""
+
+    output: Tensor  # (Dout,) the mix of values, carried back to width D when a way back is given
+    plain: Tensor  # (D,) the same weights applied to the word vectors themselves (M_V = I)
+    cosine: float  # cos(output, plain): 1 when M_V keeps directions, about 0 for a scrambling one
+    norm_ratio: float  # |output| / |plain|
+
+
+def value_effect(
+    weights: Tensor, x: Tensor, m_v: Tensor, b_v: Tensor | None = None, back: Tensor | None = None
+) -> ValueEffect:
+    """What M_V does to one word's output: Σ_j w_j·(x_j·M_V + b_V) [·back] against Σ_j w_j·x_j.
+
+    Args:
+        weights: (T,) the word's mixing weights (raw scores or a softmax row).
+        x: (T, D) the vectors that went in.
+        m_v: (D, Dv) the value projection; b_v: (Dv,) its bias, if any.
+        back: (Dv, D) a matrix that carries the values back to width D (the real head's rows of W_O);
+            needed when Dv ≠ D.
+    Returns:
+        ValueEffect.
+    """
+    v = x @ m_v if b_v is None else x @ m_v + b_v  # (T, Dv)
+    out = weights @ v  # (Dv,)
+    if back is not None:
+        out = out @ back  # (D,)
+    plain = weights @ x  # (D,)
+    if out.shape != plain.shape:
+        raise AttnvizInputError("the values do not come back to the width of the words: pass `back`")
+    cos = torch.nn.functional.cosine_similarity(out, plain, dim=0)
+    return ValueEffect(
+        output=out, plain=plain, cosine=float(cos), norm_ratio=float(out.norm() / plain.norm().clamp(min=1e-12))
+    )
+
+
 __all__ = [
     "QKV",
+    "Alignment",
     "BeforeAfter",
     "Projections",
+    "QueryKeyView",
+    "ValueEffect",
+    "alignment",
     "before_after",
     "identity_projections",
     "project",
+    "query_key_view",
     "random_projections",
+    "value_effect",
 ]

@@ -7,6 +7,7 @@ from app_support import cached, loaders, show
 from app_support.widgets import linked, md_escape, need_words, predict_first, sentence_tokens, warn
 from attnviz import AttnvizInputError, plots
 from attnviz.embeddings import (
+    SEARCH_WORDS,
     compare,
     parse_expression,
     parse_word_list,
@@ -21,8 +22,8 @@ device = loaders.device()
 st.title("1 · Words as vectors")
 st.markdown(
     "A model cannot read letters, so every word is first turned into a list of numbers: a **vector**. "
-    "Here each word is 50 numbers from GloVe, learned from 6 billion words of text so that words used in "
-    "similar places get similar numbers. Because they are vectors, we can add them, subtract them and "
+    f"Here each word is {kv.vector_size} numbers from GloVe (the 6-billion-word version), learned so that words "
+    "used in similar places get similar numbers. Because they are vectors, we can add them, subtract them and "
     "measure how much two of them point the same way."
 )
 
@@ -32,30 +33,38 @@ tokens = sentence_tokens()
 if need_words(tokens):
     vectors = vectors_for(kv, tokens.words)  # (T, 50)
     show.chart(
-        plots.strip(vectors, tokens.labels, title="Each row is one word's 50 numbers"),
+        plots.strip(vectors, tokens.labels, title=f"Each row is one word's {kv.vector_size} numbers"),
         key="emb_strip",
         name="sentence vectors",
         csv=(vectors, tokens.labels, [str(i) for i in range(vectors.shape[1])]),
     )
-    st.caption("No single number means “animal” or “royal”: meaning is spread across all 50. Hover to read them.")
+    st.caption(
+        f"GloVe was not trained to give any single number a meaning such as “animal” or “royal”: what a word means is "
+        f"spread across all {kv.vector_size}. Hover to read them."
+    )
 
 # --- analogies ---------------------------------------------------------------------------------------------
 show.step("Arithmetic with meanings")
 st.markdown(
     "Take the vector of *king*, subtract *man*, add *woman*, then look for the word whose vector points most "
-    "nearly the same way (the highest **cosine**, see below). The words you typed are left out of the answers "
-    "unless you ask for them."
+    "nearly the same way (the highest **cosine**, see below). Precisely, as gensim's `most_similar` does it: each "
+    "vector is first scaled to length 1, so that no word counts more for being long, and the unit vectors are "
+    f"added and subtracted. The answers come from the {SEARCH_WORDS:,} most common words; the words you typed are "
+    "left out unless you ask for them."
 )
 
 
 def analogies() -> None:
     """Analogies: the expression, the answers and their picture (reruns alone)."""
+    options = ["princess", "queen", "monarch", "woman"]
+    first, score = cached.analogy(kv, parse_expression("king - man + woman", kv), 1, True).answers[0]
     answered = predict_first(
         "emb_predict_analogy",
         "With the input words left out, which word is closest to king − man + woman?",
-        ["princess", "queen", "monarch", "woman"],
-        correct=1,  # checked by tests/attnviz/test_embeddings.py::test_king_queen_score_and_inputs_switch
-        explain="GloVe puts “queen” first, with cosine 0.85; then try the switch below to keep the input words.",
+        options,
+        correct=options.index(first) if first in options else None,
+        explain=f"GloVe puts “{first}” first, with cosine {score:.2f}; then try the switch below to keep the input "
+        "words.",
     )
     left, right = st.columns([2, 1])
     expr_text = linked(
@@ -95,15 +104,26 @@ def analogies() -> None:
                 coords,
                 shown,
                 arrows=[a for a in arrows if a[0] != a[1]],
-                title=f"The words flattened onto their main directions ({share.sum():.0%} of their spread)",
+                title=f"Main directions, PCA ({share.sum():.0%} of the spread)",
             ),
             key="emb_analogy_scatter",
             name="analogy projection",
             where=col_b,
         )
+        moves = ""
+        if len(arrows) == 2:
+            (a0, a1), (b0, b1) = arrows
+            vec = vectors_for(kv, [shown[a0], shown[a1], shown[b0], shown[b1]])  # (4, D)
+            step_a, step_b = (vec[1] - vec[0]).numpy(), (vec[3] - vec[2]).numpy()
+            moves = (
+                f" In all {kv.vector_size} dimensions the two moves, {shown[a0]} → {shown[a1]} and {shown[b0]} → "
+                f"{shown[b1]}, have cosine {compare(step_a, step_b).cosine:.2f} and lengths "
+                f"{np.linalg.norm(step_a):.1f} and {np.linalg.norm(step_b):.1f}."
+            )
         col_b.caption(
             "PCA keeps the 2 or 3 directions along which these words differ most. If the analogy holds, the "
-            "arrows are nearly parallel and of similar length: the same step turns man into woman and king into queen."
+            "arrows are nearly parallel and of similar length: the same step turns one word into the other."
+            + md_escape(moves)
         )
 
 
@@ -156,7 +176,7 @@ def dot_products() -> None:
                     highlight=list(order),
                     height=300,
                     decimals=2,
-                    title="The 50 products that add up to the dot product (the 5 largest in orange)",
+                    title=f"The {comp.products.size} products (the 5 largest hatched)",
                 ),
                 key="emb_products",
                 name="dot product terms",
@@ -181,14 +201,16 @@ def nearest() -> None:
     else:
         near = cached.neighbours(kv, nn_vec, nn_k, (nn_word.strip().lower(),))
         show.chart(
-            plots.ranking(near, title="Closest words among the 100,000 most common"),
+            plots.ranking(near, title=f"Nearest of the {SEARCH_WORDS:,} commonest"),
             key="emb_nn_bars",
             name="nearest neighbours",
             where=n2,
         )
+        word = md_escape(nn_word.strip().lower())
+        closest = md_escape(", ".join(w for w, _ in near[:3]))
         n1.caption(
-            "A word has one vector for all its meanings: “bank” sits among money words, far from rivers. "
-            "Lesson 2 shows how its neighbours in a sentence can pull it back."
+            f"A word has one vector for all its meanings, whatever sentence it is in: “{word}” is always nearest to "
+            f"{closest}. Page 2 shows how the other words of a sentence can pull it elsewhere."
         )
 
 
@@ -248,9 +270,23 @@ def claim_check() -> None:
                 key="emb_claim_hist",
                 name="claim scores",
             )
+            other = "cosine" if kind == "dot" else "dot"
+            swapped = cached.noun_claim(
+                kv, tuple(w for w in nouns if w not in unknown), tuple(w for w in verbs if w not in unknown), other
+            )
             st.caption(
-                "The two piles overlap: the claim is a tendency, not a rule. Try cosine instead of dot: part of the "
-                "gap comes from vector lengths, not only directions."
+                (
+                    f"The two piles overlap: in {1 - claim.win_rate:.0%} of the pairings the noun–verb pair scores "
+                    "higher, so the claim is a tendency, not a rule."
+                    if claim.win_rate < 1
+                    else "Here every noun–noun pair beats every noun–verb pair."
+                )
+                + f" Measured with the {other} instead, the noun–noun pair wins {swapped.win_rate:.0%} of the time"
+                + (
+                    ": the dot product's lead is partly the vectors' lengths, not only their directions."
+                    if kind == "dot" and swapped.win_rate < claim.win_rate
+                    else "."
+                )
             )
 
 

@@ -80,8 +80,9 @@ show.chart(plots.multihead_diagram(T, D, H, Dh), key="mh_diagram", name="multi-h
 st.latex(
     rf"O_h = \underbrace{{\mathrm{{softmax}}\!\left(\frac{{Q_h K_h^\top}}{{\sqrt{{{Dh}}}}}\right)}}"
     rf"_{{A_h:\ {T}\times{T}}}"
-    rf"\,V_h \qquad O = [\,O_1 \cdots O_{{{H}}}\,]\,W_O \;\in\; \mathbb{{R}}^{{{T}\times{D}}}"
+    rf"\,V_h"
 )
+st.latex(rf"O = [\,O_1 \cdots O_{{{H}}}\,]\,W_O \;\in\; \mathbb{{R}}^{{{T}\times{D}}}")  # two lines: fits a phone
 st.caption(
     f"Each head works in a small space of {Dh} numbers, so the {H} heads together cost about what one head of "
     f"width {H * Dh} would. Because $W_O$ brings the result back to {D} numbers per word, the next layer cannot "
@@ -92,7 +93,7 @@ st.caption(
 show.step("Each head's map")
 st.markdown(
     "These heads are **random, not trained**: each is drawn from its own seed. Adding a head keeps the ones "
-    "already there. Even random matrices make heads that look at different words."
+    "already there. Do different random matrices make heads that look at different words?"
 )
 agree = float(difference.agree)
 answered = predict_first(
@@ -131,7 +132,7 @@ if answered:
         ),
     )
     st.caption(
-        "Row = the word that looks, column = the word it looks at; each row sums to 1. Darker = less, yellow = more."
+        "Row = the word that looks, column = the word it looks at; each row sums to 1. Hover a cell for its value."
         + ("" if T <= LABELLED else f" With {T} words the labels do not fit: hover a cell, or enlarge a head below.")
     )
 
@@ -150,7 +151,9 @@ if answered:
     if len(set(tokens.words)) < T:
         st.caption(
             "A repeated word gets the same row every time: this toy layer sees only the words, not where they "
-            "stand. Real models add each position's own vector to the word's (page 5b)."
+            "stand. Transformers add a vector for each position to the word's vector before the first layer "
+            "(learned ones in BERT and MiniLM, fixed sines and cosines in the original paper), so there the rows "
+            "differ."
         )
     if H > 1:
         m1, m2 = st.columns([2, 3])

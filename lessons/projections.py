@@ -2,6 +2,7 @@
 
 import math
 
+import pandas as pd
 import streamlit as st
 import torch
 
@@ -12,7 +13,15 @@ from attnviz import plots
 from attnviz.attention import similarity_matrix
 from attnviz.embeddings import vectors_for
 from attnviz.labels import unique_labels
-from attnviz.projections import Projections, before_after, identity_projections, project, random_projections
+from attnviz.projections import (
+    Projections,
+    alignment,
+    identity_projections,
+    project,
+    query_key_view,
+    random_projections,
+    value_effect,
+)
 from attnviz.training import TrainResult
 
 kv = loaders.glove()
@@ -20,21 +29,27 @@ device = loaders.device()
 
 st.title("3 · Queries, keys and values")
 st.markdown(
-    "Lesson 2's attention compares words as they are, so a word mostly matches itself and its look-alikes. "
+    "Page 2's attention compares words as they are, so a word mostly matches itself and its look-alikes. "
     "Real attention first multiplies every word vector by three learned matrices. **Q**, the query, is what a "
     "word looks for; **K**, the key, is what it offers to be found by; **V**, the value, is what it hands over. "
     "Change the matrices and you change who looks at whom."
 )
-st.latex(r"Q = I\,M_Q \qquad K = I\,M_K \qquad V = I\,M_V \qquad O = (Q\,K^\top)\,V")
+st.latex(r"Q = I\,M_Q \qquad K = I\,M_K \qquad V = I\,M_V")
+st.latex(r"O = (Q\,K^\top)\,V")  # a line of its own: the four do not fit a phone's width
 
 CHOICES = {
-    "identity": "Identity (lesson 2 again)",
+    "identity": "Identity (page 2 again)",
     "random": "Random (seeded)",
     "trained": "Trained here",
     "real": "From a real transformer (MiniLM)",
 }
 kind = linked(
-    st.radio, "What are M_Q, M_K and M_V?", list(CHOICES), format_func=CHOICES.get, horizontal=True, key="proj_kind"
+    st.radio,
+    "What are $M_Q$, $M_K$ and $M_V$?",
+    list(CHOICES),
+    format_func=CHOICES.get,
+    horizontal=True,
+    key="proj_kind",
 )
 
 
@@ -68,7 +83,7 @@ if kind == "real":
     st.info(
         "This is all-MiniLM-L6-v2, a real 6-layer transformer. It does not read GloVe words: it reads its own "
         "WordPiece tokens (below, with [CLS] and [SEP] added), each a 384-number vector X, and one head's "
-        "M_Q, M_K, M_V (384 × 32 each, plus a bias) turn it into 32-number queries, keys and values.",
+        "$M_Q$, $M_K$, $M_V$ (384 × 32 each, plus a bias) turn it into 32-number queries, keys and values.",
         icon=":material/neurology:",
     )
 else:
@@ -77,7 +92,7 @@ else:
         st.stop()
     labels = list(tokens.labels)
     X = vectors_for(kv, tokens.words, device)  # (T, 50)
-    before, before_name = similarity_matrix(X), "I·Iᵀ (lesson 2's S)"
+    before, before_name = similarity_matrix(X), "I·Iᵀ (page 2's S)"
     if kind == "identity":
         proj = identity_projections(X.shape[1], device)
     elif kind == "random":
@@ -113,17 +128,19 @@ else:
         {
             "identity": "The identity: ones on the diagonal, zeros elsewhere. Every vector comes out unchanged.",
             "random": "Random numbers: every output number is a random blend of all 50 input numbers.",
-            "trained": "Learned by the loop above. M_V is the identity here: only who-looks-at-whom was trained.",
+            "trained": "Learned by the loop above. $M_V$ is the identity here: only who-looks-at-whom was trained.",
         }[kind]
     )
 
 # --- Q·Kᵀ next to I·Iᵀ ------------------------------------------------------------------------------------
 show.step("Q·Kᵀ next to " + before_name.split(" ")[0])
-own = (qkv.scores.argmax(dim=1) == torch.arange(n, device=qkv.scores.device)).float().mean().item()
+diagonal = torch.arange(n, device=qkv.scores.device)
+own = (qkv.scores.argmax(dim=1) == diagonal).float().mean().item()
+own_before = (before.argmax(dim=1) == diagonal.to(before.device)).float().mean().item()
 answered = predict_first(
     "proj_predict_self",
-    "In lesson 2 most words scored highest with themselves. In how many rows of Q·Kᵀ will the word itself "
-    "have the largest score?",
+    f"In {before_name.split(' ')[0]} the word itself has the largest score in {own_before:.0%} of your sentence's "
+    "rows. In how many rows of Q·Kᵀ will the word itself have the largest score?",
     ["most rows (80% or more)", "some rows", "few or none (20% or less)"],
     correct=0 if own >= 0.8 else 2 if own <= 0.2 else 1,
     explain=f"Here the word itself wins {own:.0%} of the {n} rows of Q·Kᵀ ({proj.name}).",
@@ -143,7 +160,7 @@ if answered:
         st.caption(f"{n} tokens: each row keeps its {top_k} highest scores; hover a cell for its words and value.")
     if kind == "identity":
         gap = float((qkv.scores - before).abs().max())
-        st.caption(f"Largest difference between the two: {gap:g}. With the identity, Q·Kᵀ is lesson 2's S exactly.")
+        st.caption(f"Largest difference between the two: {gap:g}. With the identity, Q·Kᵀ is page 2's S exactly.")
     else:
         winners = [f"{labels[i]} → {labels[j]}" for i, j in enumerate(qkv.scores.argmax(dim=1).tolist())]
         st.caption(
@@ -151,35 +168,117 @@ if answered:
             + md_escape(", ".join(winners[:24]))
             + (" …" if n > 24 else "")
             + (
-                ". Training only scored the rows of nouns (or verbs), so the other rows are free: they often look "
-                "for the same kind of word."
+                ". Training only scored the rows of nouns (or verbs); the other rows were never asked for anything."
                 if kind == "trained"
                 else ""
             )
         )
 
-# --- before and after M_Q -----------------------------------------------------------------------------------
-show.step("What M_Q does to the vectors")
+# --- where M_Q sends the queries and M_K the keys ----------------------------------------------------------------
+show.step("Where $M_Q$ sends the queries and $M_K$ the keys")
+matched = alignment(X, qkv)  # each query's best other key, and how the pair lines up after and before
 if kind == "real":
-    st.caption("The real M_Q turns 384 numbers into 32, so before and after do not share a space to draw them in.")
+    st.caption(
+        "The real $M_Q$ and $M_K$ turn 384 numbers into 32, so the words and their queries and keys do not share a "
+        "space to draw them in. The alignment can still be measured, below."
+    )
 else:
-    moved = before_after(X, proj.m_q)
+    view = query_key_view(X, proj.m_q, proj.m_k)
     show.chart(
-        plots.moves(
-            moved.before, moved.after, labels, names=("I (before)", "Q = I·M_Q (after)"),
-            title=f"Each word before and after M_Q, in one 2-D view ({float(moved.share.sum()):.0%} of the spread)",
+        plots.query_key_moves(
+            view.before, view.q, view.k, labels,
+            title=f"Directions in 2-D ({float(view.share.sum()):.0%} of the spread)",
         ),
-        key="proj_moves", name="M_Q moves the words",
+        key="proj_moves", name="queries and keys",
     )  # fmt: skip
     st.caption(
-        "With the identity nothing moves: every arrow has length zero."
+        "With the identity nothing moves: a word's query and key sit on the word itself."
         if kind == "identity"
-        else "A matrix turns, stretches and squeezes vectors. The 2-D view is fitted on both sets together, so the "
-        "arrows show the matrix's doing. Words pushed the same way end up with high dot products with each other."
+        else "A score is q·k: one word's query against another word's key. A matrix turns, stretches and squeezes "
+        "vectors, so $M_Q$ and $M_K$ can send two different words' query and key the same way even when the words "
+        "themselves point apart. Every vector is scaled to length 1 before drawing, so the picture shows directions "
+        "only (q·k also grows with the two lengths), and the 2-D view keeps only part of the spread: the table "
+        "below measures the directions in all dimensions."
     )
+pairs = sorted(range(n), key=lambda i: -float(qkv.scores[i, matched.best[i]]))[: min(n, 6)]
+st.dataframe(
+    pd.DataFrame(
+        {
+            "query": [labels[i] for i in pairs],
+            "its best other key": [labels[int(matched.best[i])] for i in pairs],
+            "q·k": [f"{float(qkv.scores[i, matched.best[i]]):.1f}" for i in pairs],
+            "cos(q, k)": [f"{float(matched.cos_after[i]):.2f}" for i in pairs],
+            "cos of the two words (before)": [f"{float(matched.cos_before[i]):.2f}" for i in pairs],
+        }
+    ),
+    hide_index=True,
+    key="proj_align",
+)
+closer = int((matched.cos_after > matched.cos_before).sum())
+st.caption(
+    f"For each query word, the other word whose key it scores highest ({len(pairs)} strongest shown). Over all {n} "
+    f"words, the query and that key point more nearly the same way than the two words did before in {closer} of "
+    f"{n}: mean cosine {float(matched.cos_after.mean()):.2f} after against {float(matched.cos_before.mean()):.2f} "
+    "before." + (" With the identity the two columns are equal." if kind == "identity" else "")
+)
 
 # --- one query, step by step ----------------------------------------------------------------------------------
 show.step("One query against every key")
+
+
+def values_step(focus: int, scores: torch.Tensor) -> None:
+    """What M_V does: the same mix of values with M_V = I and with other choices of M_V, measured."""
+    st.markdown(
+        "**4. What $M_V$ does.** The weights decide *how much* of each word goes into the mix; $M_V$ decides *what* "
+        "each word hands over. The same weights, with different $M_V$:"
+    )
+    word = labels[focus]
+    if kind == "real":
+        weights = torch.softmax(qkv.scores[focus] / math.sqrt(proj.width), dim=-1)  # (T,) the head's real row
+        plain = value_effect(weights, X, torch.eye(X.shape[1], device=X.device))
+        real_v = value_effect(weights, X, hp.m_v, hp.b_v, back=hp.m_o)
+        st.dataframe(
+            pd.DataFrame({
+                "M_V": ["identity: the mix of the hidden states X", "the head's M_V, then its rows of W_O"],
+                "length of the output": [f"{float(plain.output.norm()):.2f}", f"{float(real_v.output.norm()):.2f}"],
+                "cosine with the identity's output": ["1.00", f"{real_v.cosine:.2f}"],
+            }),
+            hide_index=True,
+            key="proj_values",
+        )  # fmt: skip
+        st.caption(
+            f"For “{md_escape(word)}”, this head's output, carried back to 384 numbers by its rows of $W_O$ (page 5), "
+            f"has cosine {real_v.cosine:.2f} with the plain mix of the hidden states it attended to, and "
+            f"{real_v.norm_ratio:.2f} times its length. The model adds it to the word's own vector (the residual "
+            "connection)."
+        )
+        return
+    value_seed = seed if kind == "random" else 0
+    choices = {"identity (the GloVe vectors)": torch.eye(X.shape[1], device=X.device)}
+    choices[f"random (seed {value_seed})"] = random_projections(X.shape[1], seed=value_seed, device=X.device).m_v
+    skip = tuple(tokens.words)
+    effects = {name: value_effect(scores, X, m) for name, m in choices.items()}
+    near = {name: cached.neighbours(kv, e.output.detach().cpu().numpy(), 3, skip) for name, e in effects.items()}
+    st.dataframe(
+        pd.DataFrame({
+            "M_V": list(effects),
+            "length of the output": [f"{float(e.output.norm()):.1f}" for e in effects.values()],
+            "cosine with the identity's output": [f"{e.cosine:.2f}" for e in effects.values()],
+            "nearest GloVe words": [", ".join(w for w, _ in near[name]) for name in effects],
+        }),
+        hide_index=True,
+        key="proj_values",
+    )  # fmt: skip
+    rnd = effects[f"random (seed {value_seed})"]
+    chosen = "the identity, as chosen above" if kind in ("identity", "trained") else "the random one chosen above"
+    st.caption(
+        f"Here $M_V$ is {chosen}. A random $M_V$ keeps the weights but turns every value: the output for "
+        f"“{md_escape(word)}” has cosine {rnd.cosine:.2f} with the identity's and {rnd.norm_ratio:.2f} times its "
+        "length, and its nearest words ("
+        + md_escape(", ".join(w for w, _ in near[f"random (seed {value_seed})"]))
+        + ") no longer come from mixing your sentence's meanings. A trained $M_V$ is paired with $W_O$ (page 5), "
+        "which carries the values back into the words' space."
+    )
 
 
 def one_query() -> None:
@@ -213,17 +312,23 @@ def one_query() -> None:
         + "".join(f" {'−' if w < 0 else '+'} {abs(w):.1f}·v_{name}" for w, name in terms[1:])
         + (" + …" if n > 6 else ""),
         language=None,
+        wrap_lines=True,
     )
     if kind == "real":
         weights = torch.softmax(qkv.scores[focus] / math.sqrt(proj.width), dim=-1)  # (T,)
         best = weights.argsort(descending=True)[:3].tolist()
         st.caption(
-            "The real head first divides by √32 and applies softmax (lesson 4); its weights in this row: "
+            "The real head first divides by √32 and applies softmax (page 4); its weights in this row: "
             + md_escape(", ".join(f"{labels[j]} {float(weights[j]):.0%}" for j in best))
-            + ". Attention to [CLS] or [SEP] often means the head has nothing to do for this word."
+            + ". In BERT, Clark et al. (2019) found heavy attention to [SEP] to work as a no-op: a head with "
+            "nothing to do for a word parks its weight there."
         )
     else:
-        st.caption("The weights are raw scores: they do not add up to 1 and can be negative. Lesson 4 fixes both.")
+        st.caption(
+            f"The weights are raw scores: in this row they add up to {float(scores.sum()):.1f}, and the smallest is "
+            f"{float(scores.min()):.1f}. Page 4 turns every row into positive weights that add up to 1."
+        )
+    values_step(focus, scores)
 
 
 show.section(one_query)

@@ -28,10 +28,13 @@ I = vectors_for(kv, tokens.words, device)  # (T, D)
 
 # --- I ------------------------------------------------------------------------------------------------------
 show.step("I: the sentence as a matrix")
-st.latex(rf"I \in \mathbb{{R}}^{{{len(labels)} \times {I.shape[1]}}}\quad\text{{(words × dimensions)}}")
+st.latex(rf"I \in \mathbb{{R}}^{{{len(labels)} \times {I.shape[1]}}}\quad(\text{{words}} \times \text{{dimensions}})")
 dims = [str(i) for i in range(I.shape[1])]
 show.chart(
-    plots.strip(I, labels, title="One row per word, 50 numbers each"), key="sim_I", name="I", csv=(I, labels, dims)
+    plots.strip(I, labels, title=f"One row per word, {I.shape[1]} numbers each"),
+    key="sim_I",
+    name="I",
+    csv=(I, labels, dims),
 )
 
 # --- S = I·Iᵀ ----------------------------------------------------------------------------------------------
@@ -54,8 +57,9 @@ if predict_first(
     explain=(
         "With cosine the diagonal is exactly 1, the largest a cosine can be."
         if kind == "cosine"
-        else f"In your sentence the diagonal is the largest cell in {share:.0%} of the rows. A word usually matches "
-        "itself best, but with the dot product a long vector can beat it; with cosine the diagonal always wins."
+        else f"In your sentence the diagonal is the largest cell in {share:.0%} of the rows. A word's dot product "
+        "with itself is its squared length, so another word beats it only by being longer and pointing close enough; "
+        "with cosine the diagonal is 1, which nothing can beat."
     ),
 ):
     show.chart(
@@ -73,14 +77,32 @@ if predict_first(
         name=f"S {kind}",
         csv=(S, labels, labels),
     )
+    first, last = md_escape(labels[0]), md_escape(labels[-1])
     st.caption(
-        "S is symmetric: river·bank is the same number as bank·river. "
+        f"S is symmetric: {first}·{last} is the same number as {last}·{first} "
+        f"({float(S[0, -1]):.2f}). "
         + ("The diagonal is each word's squared length." if kind == "dot" else "The diagonal is all ones.")
     )
 
 # --- O = S·I -----------------------------------------------------------------------------------------------
 show.step("O = S·I: each word becomes a mix of the sentence")
 O = mix(S, I)  # (T, D)
+
+
+def meter_verdict(word: str, a: str, b: str, change_a: float, change_b: float) -> str:
+    """One sentence on the meter that stays true whichever way the two cosines moved."""
+    word, a, b = md_escape(word), md_escape(a), md_escape(b)
+    (best, d_best), (other, d_other) = sorted(((a, change_a), (b, change_b)), key=lambda p: -p[1])
+    if d_best > 0 and d_other > 0:
+        return f"After mixing, “{word}” is closer to both, and gained more toward “{best}”."
+    if d_best > 0:
+        return f"After mixing, “{word}” moved toward “{best}” and away from “{other}”."
+    if d_best == d_other == 0:
+        return f"Mixing left “{word}” exactly as close to both."
+    return (
+        f"After mixing, “{word}” is further from both probes; it lost less toward “{best}” ({d_best:+.3f}) than "
+        f"toward “{other}” ({d_other:+.3f})."
+    )
 
 
 def follow_a_word() -> None:
@@ -111,15 +133,20 @@ def follow_a_word() -> None:
             name="weights of the row",
         )
         terms = sorted(range(len(labels)), key=lambda j: -abs(float(weights[j])))
+        shown_terms = [f"{float(weights[j]):.2f}·{labels[j]}" for j in terms[:8]]
+        lines = [" + ".join(shown_terms[i : i + 4]) for i in range(0, len(shown_terms), 4)]  # 4 terms a line
         st.code(
             f"{labels[focus]}_O = "
-            + " + ".join(f"{float(weights[j]):.2f}·{labels[j]}" for j in terms[:8])
-            + (" + …" if len(terms) > 8 else ""),
+            + "\n    + ".join(lines)
+            + (f" + … ({len(terms) - 8} more)" if len(terms) > 8 else ""),
             language=None,
+            wrap_lines=True,
         )
+        grown = float(O[focus].norm() / I[focus].norm())
         st.caption(
-            f"The weights add up to {float(weights.sum()):.2f}, not 1, so O is longer than I: lesson 4's softmax fixes "
-            "that. Directions are what the neighbours below compare, so the length does not matter here."
+            f"The weights add up to {float(weights.sum()):.2f}, not 1, so the new vector is {grown:.1f} times as long "
+            "as the old one: page 4's softmax fixes that. Directions are what the neighbours below compare, so the "
+            "length does not matter here."
         )
 
         st.subheader(f"Does “{labels[focus]}” change meaning?")
@@ -137,9 +164,11 @@ def follow_a_word() -> None:
             plots.ranking(after, title="Neighbours after (O = S·I)"), key="sim_after", name="neighbours after", where=b2
         )
 
+        own = float(weights[focus].abs() / weights.abs().sum())
         st.caption(
-            "The nearest words to the mix are often small words such as “on” or “which”: every word got a large "
-            "weight, so the mix resembles an average sentence. The meter below is a sharper test."
+            f"“{md_escape(labels[focus])}” itself gives only {own:.0%} of the weight; the rest comes from the other "
+            f"{len(labels) - 1} words, so the mix leans toward the sentence as a whole. The meter below is a sharper "
+            "test."
         )
 
         st.markdown("**Meaning meter**: how close the word is to two probe words, before and after mixing.")
@@ -158,13 +187,12 @@ def follow_a_word() -> None:
             for col, (name, vec) in zip(st.columns(2), probes, strict=True):
                 was, now = compare(I[focus].cpu().numpy(), vec).cosine, compare(O[focus].cpu().numpy(), vec).cosine
                 col.metric(
-                    f"cos({labels[focus]}, {md_escape(name)}) after mixing — before: {was:.3f}",
+                    f"cos({md_escape(labels[focus])}, {md_escape(name)}) after mixing — before: {was:.3f}",
                     f"{now:.3f}",
                     f"{now - was:+.3f}",
                 )
                 changes.append(now - was)
-            winner = probes[0][0] if changes[0] > changes[1] else probes[1][0]
-            st.caption(f"After mixing, “{labels[focus]}” moved more toward “{md_escape(winner)}”.")
+            st.caption(meter_verdict(labels[focus], probes[0][0], probes[1][0], changes[0], changes[1]))
 
 
 show.section(follow_a_word)

@@ -209,7 +209,7 @@ def test_claim_check_controls(app):
 def test_similarity_controls(app):
     at = _reveal_all(app("lessons/similarity.py"))
     assert [m.label.split(" after")[0] for m in at.metric] == ["cos(bank, river)", "cos(bank, money)"]
-    assert any("moved more toward" in c.value for c in at.caption)
+    assert any(c.value.startswith("After mixing, “bank”") for c in at.caption)
     at.radio(key="sim_kind").set_value("cosine").run()
     assert not at.exception, at.exception
     at.selectbox(key="sim_focus").select_index(4).run()
@@ -220,6 +220,38 @@ def test_similarity_controls(app):
     assert not at.exception, at.exception
     assert any("zzqxv" in plain(w) for w in at.warning)
     assert not at.exception
+
+
+def meter(at) -> tuple[list[float], str]:
+    """The meaning meter's two changes and its verdict."""
+    deltas = [float(m.proto.delta) for m in at.metric if m.label.startswith("cos(")]
+    verdict = next(c.value for c in at.caption if "mixing" in c.value.lower() and "“" in c.value)
+    return deltas, verdict
+
+
+@pytest.mark.parametrize(
+    "probe_a,probe_b,expected",
+    [
+        ("loan", "lending", "further from both probes"),  # measured: both fall for the default sentence
+        ("river", "money", None),
+    ],
+)
+def test_meaning_meter_wording_holds_whichever_way_the_cosines_move(app, probe_a, probe_b, expected):
+    at = _reveal_all(app("lessons/similarity.py"))
+    at.text_input(key="sim_probe_a").set_value(probe_a).run()
+    at.text_input(key="sim_probe_b").set_value(probe_b).run()
+    assert not at.exception
+    deltas, verdict = meter(at)
+    assert len(deltas) == 2
+    if expected:
+        assert all(d < 0 for d in deltas)
+        assert expected in verdict
+    if all(d < 0 for d in deltas):
+        assert "further from both" in verdict and "moved toward" not in verdict
+    elif all(d > 0 for d in deltas):
+        assert "closer to both" in verdict
+    else:
+        assert "moved toward" in verdict and "away from" in verdict
 
 
 # ---------------------------------------------------------------------------------------------- lesson 3
@@ -279,7 +311,8 @@ def test_identity_choice_reproduces_lesson_two(app):
     assert not at.exception
     assert any(s.value.startswith("Right.") for s in at.success)
     assert any("Largest difference between the two: 0." in c.value for c in at.caption)
-    assert any("every arrow has length zero" in c.value for c in at.caption)
+    assert any("query and key sit on the word itself" in c.value for c in at.caption)
+    assert any("With the identity the two columns are equal." in c.value for c in at.caption)
 
 
 def test_random_choice_and_query_picker(app):
@@ -405,3 +438,134 @@ def test_softmax_chain_and_controls(app):
     at.selectbox(key="soft_row").select_index(0).run()
     assert not at.exception
     assert [t["name"] for t in figures(at)["soft_variance"]["data"]][:2] == ["measured Var(q·k)", "var = d"]
+
+
+# ------------------------------------------------------------------------------------- second wave, lessons 3–4
+
+SEED_SENTENCE = "Please, GPT, can you tell me what is the most likely pet in a household?"
+
+
+def frame(at, first_column: str):
+    """The table whose first column is ``first_column`` (AppTest does not keep a dataframe's key)."""
+    return next(d.value for d in at.dataframe if str(d.value.columns[0]) == first_column)
+
+
+def test_queries_and_keys_are_drawn_together_and_aligned(app):
+    at = _reveal_all(app(PROJ))
+    at.radio(key="proj_kind").set_value("random").run()
+    assert not at.exception
+    fig = figures(at)["proj_moves"]
+    assert [t["name"] for t in fig["data"]] == ["word vectors I", "queries Q = I·M_Q", "keys K = I·M_K"]
+    assert fig["data"][2]["text"][0] == "k i"
+    assert len(fig["layout"]["annotations"]) == 12  # an arrow from each of the 6 words to its query and its key
+    table = frame(at, "query")
+    assert list(table.columns)[:3] == ["query", "its best other key", "q·k"]
+    assert (table["query"] != table["its best other key"]).all()
+    assert any("mean cosine" in c.value and "after against" in c.value for c in at.caption)
+
+
+def test_value_matrix_changes_the_output_measured(app):
+    at = _reveal_all(app(PROJ))
+    values = frame(at, "M_V")
+    assert list(values["M_V"]) == ["identity (the GloVe vectors)", "random (seed 0)"]
+    assert values["cosine with the identity's output"].iloc[0] == "1.00"
+    assert float(values["cosine with the identity's output"].iloc[1]) < 0.9
+    assert any("Here $M_V$ is the identity" in c.value for c in at.caption)
+    at.radio(key="proj_kind").set_value("random").run()
+    at.number_input(key="proj_seed").set_value(5).run()
+    assert list(frame(at, "M_V")["M_V"]) == ["identity (the GloVe vectors)", "random (seed 5)"]
+    at.radio(key="proj_kind").set_value("real").run()
+    _reveal_all(at)
+    assert not at.exception
+    real = frame(at, "M_V")
+    assert list(real["M_V"])[1] == "the head's M_V, then its rows of W_O"
+    assert any("carried back to 384 numbers" in c.value for c in at.caption)
+
+
+def test_a_second_student_replays_a_stored_run(app, monkeypatch):
+    import app_support.training_panel as panel
+
+    pauses: list[float] = []
+    monkeypatch.setattr(panel, "_pause", pauses.append)  # the replay's pacing, recorded instead of waited
+    first = app(PROJ)
+    first.radio(key="proj_kind").set_value("trained").run()
+    first.slider(key="proj_steps").set_value(30).run()
+    first.button(key="proj_train").click().run()
+    assert not first.exception and first.metric
+    # another session, same settings: the stored run is not shown until this student presses Train
+    second = app(PROJ)
+    second.radio(key="proj_kind").set_value("trained").run()
+    second.slider(key="proj_steps").set_value(30).run()
+    assert not second.metric
+    assert any("Press **Train**" in i.value for i in second.info)
+    second.button(key="proj_train").click().run()
+    assert not second.exception, second.exception
+    assert len(pauses) == 30 // max(1, 30 // 25)  # paced step by step, as the run was measured
+    assert 0 < sum(pauses) <= panel.REPLAY_SECONDS
+    assert second.metric[0].label == "Held-out: trained"
+    assert any(c.value.startswith("Replayed: this server had already trained") for c in second.caption)
+    # train again recomputes: the same settings give the same losses (training is deterministic)
+    before = figures(second)["proj_loss"]["data"][0]["y"]
+    second.button(key="proj_retrain").click().run()
+    assert not second.exception
+    assert not any(c.value.startswith("Replayed") for c in second.caption)
+    assert figures(second)["proj_loss"]["data"][0]["y"] == before
+
+
+def test_attention_received_on_the_weights_and_in_minilm(app):
+    at = _reveal_all(app(SOFT, sentence=SEED_SENTENCE))
+    fig = figures(at)["soft_received"]
+    received = np.array(fig["data"][0]["y"] if not isinstance(fig["data"][0]["y"], dict) else z_of(
+        {"data": [{"z": fig["data"][0]["y"]}]}), dtype=float)  # fmt: skip
+    n = len(at.selectbox(key="soft_row").options)
+    assert received.shape == (n,) and received.sum() == pytest.approx(n, abs=1e-3)  # every row hands out 1
+    claim = next(i.value for i in at.info if "“please”" in i.value)
+    assert "Measured here, “please” receives" in claim
+    assert "It holds for every one of them." in claim or "It does not hold for" in claim
+    at.radio(key="soft_recv_on").set_value("minilm").run()
+    assert not at.exception
+    assert any("[CLS] and [SEP] (hatched) receive" in c.value for c in at.caption)
+    assert any("“please”" in i.value for i in at.info)
+
+
+def test_even_split_under_the_causal_mask_is_per_row(app):
+    at = _reveal_all(app(SOFT))
+    assert next(m.value for m in at.metric if m.label.startswith("Even split")) == "17%"  # 1/6
+    at.toggle(key="soft_causal").set_value(True).run()
+    metric = next(m for m in at.metric if m.label.startswith("Even split"))
+    assert metric.label == "Even split would give (average)"
+    assert metric.value == f"{sum(1 / (i + 1) for i in range(6)) / 6:.0%}"
+
+
+def test_padding_mask_on_minilm_tokens(app):
+    at = _reveal_all(app(SOFT))
+    tokens = frame(at, "1")
+    assert list(tokens.iloc[0]) == ["[CLS]", "i", "walked", "by", "the", "river", "bank", "[SEP]"]
+    assert list(tokens.iloc[1]) == ["[CLS]", "my", "dog", "sleeps", "[SEP]", "[PAD]", "[PAD]", "[PAD]"]
+    values = {m.label: m.value for m in at.metric}
+    assert values["Largest weight on a [PAD] key"] == "0"
+    assert float(values["Real tokens' outputs, padded vs alone"]) < 1e-4
+    assert float(values["The same without the mask"]) > 0.05
+    weights = z_of(figures(at)["soft_pad_weights"])
+    assert weights.shape == (8, 8) and np.all(weights[:, 5:] == 0)  # the [PAD] keys of "my dog sleeps"
+    at.text_input(key="soft_pad_other").set_value("I walked by the river bank").run()
+    assert not at.exception
+    assert any("nothing is padded" in i.value for i in at.info)
+
+
+def test_padding_batch_of_a_long_paste_takes_the_first_words(app):
+    at = _reveal_all(app(SOFT, sentence="I walked by the river bank " * 400))
+    assert not at.exception
+    assert any("this batch takes its first 40" in c.value for c in at.caption)
+    assert len(frame(at, "1").columns) == 42  # 40 words and [CLS], [SEP]
+
+
+@pytest.mark.parametrize("text", ["😀🎉 river bank", "<script>alert(1)</script> the bank", "x" * 120 + " the bank"])
+def test_received_and_padding_with_odd_text(app, text):
+    at = _reveal_all(app(SOFT, sentence=text))
+    assert not at.exception, at.exception
+    at.radio(key="soft_recv_on").set_value("minilm").run()
+    assert not at.exception, at.exception
+    at.text_input(key="soft_pad_other").set_value("<b>hi</b> 😀").run()
+    assert not at.exception, at.exception
+    no_html(at)

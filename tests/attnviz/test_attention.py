@@ -227,3 +227,43 @@ def test_softmax_stats_and_saturation_curve():
         top_weight_curve(scores, [0.0])
     with pytest.raises(AttnvizInputError):
         softmax_stats(torch.ones(2, 2, 2))
+
+
+# ------------------------------------------------------------------------------ even split, attention received
+
+
+@pytest.mark.parametrize("t", [1, 2, 5, 9])
+def test_even_split_under_the_causal_mask_is_per_row(t):
+    from attnviz.attention import even_split
+
+    mask = causal_mask(t)  # (T, T)
+    expected = torch.tensor([1.0 / (i + 1) for i in range(t)])
+    torch.testing.assert_close(even_split(mask), expected)
+    # equal scores: softmax gives exactly that even split, row by row (row i over its i+1 keys, not 1/T)
+    q = torch.zeros(t, 4)
+    att = scaled_dot_product(q, torch.randn(t, 4), torch.randn(t, 4), mask=mask)
+    torch.testing.assert_close(att.weights.max(dim=-1).values, expected)
+    torch.testing.assert_close(att.weights.sum(dim=-1), torch.ones(t))
+    assert torch.equal(even_split(torch.ones(t, t, dtype=torch.bool)), torch.full((t,), 1.0 / t))
+    assert float(even_split(torch.zeros(2, 3, dtype=torch.bool)).abs().max()) == 0.0
+
+
+def test_attention_received_is_the_column_sums():
+    from attnviz.attention import attention_received
+
+    q, k, v = _qkv((6, 8), 6, 8, seed=3)
+    att = scaled_dot_product(q, k, v)
+    got = attention_received(att.weights)
+    torch.testing.assert_close(got.total, att.weights.sum(dim=0))
+    assert got.total.sum().item() == pytest.approx(6.0, abs=1e-5)  # 6 rows, each summing to 1
+    torch.testing.assert_close(got.mean, got.total / 6)
+    torch.testing.assert_close(got.even, torch.full((6,), 1 / 6))
+    # under the causal mask key j is seen by the T−j rows from j on; the first key gets the most for free
+    mask = causal_mask(6)
+    masked = attention_received(scaled_dot_product(q, k, v, mask=mask).weights, mask)
+    lookers = torch.arange(6, 0, -1, dtype=torch.float32)
+    torch.testing.assert_close(masked.mean, masked.total / lookers)
+    even_total = torch.tensor([sum(1 / (i + 1) for i in range(j, 6)) for j in range(6)])
+    torch.testing.assert_close(masked.even, even_total / lookers)
+    with pytest.raises(AttnvizInputError):
+        attention_received(torch.ones(3))

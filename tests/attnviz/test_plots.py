@@ -175,7 +175,7 @@ def test_multihead_diagram_writes_the_shapes(n_heads):
     fig = valid(plots.multihead_diagram(6, 50, n_heads, 8))
     texts = " ".join(a.text for a in fig.layout.annotations)
     assert "6 × 50" in texts and f"6 × {n_heads * 8}" in texts and f"({n_heads * 8} × 50)" in texts
-    assert "A₁  6×6" in texts and "√8" in texts
+    assert "A₁<br>6×6" in texts and "√8" in texts
     assert sum(1 for s in fig.layout.shapes if s.type == "rect") == 3 + 3 * n_heads
 
 
@@ -214,3 +214,22 @@ def test_heatmap_mosaic_is_one_trace_with_gaps():
     rect = fig.layout.shapes[0]
     assert rect.x0 < 10 < 13 < rect.x1 and rect.y0 < 5 < 8 < rect.y1
     assert {a.text for a in fig.layout.annotations} == {"layer 1", "layer 2", "h1", "h2", "h3"}
+
+
+def test_scatter_labels_of_close_points_take_different_places():
+    coords = np.array([[0.0, 0.0], [0.05, 0.0], [3.0, 2.0]])
+    fig = valid(plots.scatter(coords, ["king", "prince", "throne"]))
+    places = list(fig.data[0].textposition)
+    assert places[0] != places[1] and len(places) == 3
+    # an arrow that arrives from below puts the label above its point, off the arrowhead
+    fig = valid(plots.scatter(np.array([[0.0, -2.0], [0.0, 0.0]]), ["man", "woman"], arrows=[(0, 1)]))
+    assert fig.data[0].textposition[1] == "top center"
+
+
+def test_query_key_moves_draws_words_queries_and_keys():
+    rng = np.random.default_rng(0)
+    fig = valid(plots.query_key_moves(rng.normal(size=(3, 2)), rng.normal(size=(3, 2)), rng.normal(size=(3, 2)),
+                                      ["a", "b", "<c>"]))  # fmt: skip
+    assert [t.name for t in fig.data] == ["word vectors I", "queries Q = I·M_Q", "keys K = I·M_K"]
+    assert list(fig.data[1].text) == ["q a", "q b", "q &lt;c&gt;"] and fig.data[2].text[0] == "k a"
+    assert len(fig.layout.annotations) == 6

@@ -89,3 +89,61 @@ def test_real_head_projections_give_the_forward_pass_scores(model, layer, head):
     assert torch.allclose(qkv.scores, trace.scores, atol=1e-3)
     weights = torch.softmax(qkv.scores / 32**0.5, dim=-1)
     assert torch.allclose(weights, trace.weights, atol=1e-5)
+
+
+def test_query_key_view_shares_one_projection():
+    from attnviz.projections import query_key_view
+
+    x = _x()
+    p = random_projections(50, seed=2)
+    view = query_key_view(x, p.m_q, p.m_k)
+    assert view.before.shape == view.q.shape == view.k.shape == (6, 2)
+    assert 0 < float(view.share.sum()) <= 1
+    same = query_key_view(x, torch.eye(50), torch.eye(50))  # identity: queries and keys sit on the words
+    torch.testing.assert_close(same.q, same.before)
+    torch.testing.assert_close(same.k, same.before)
+    # directions only: scaling every word changes nothing; without `unit` the lengths show
+    torch.testing.assert_close(query_key_view(10 * x, p.m_q, p.m_k).q.abs(), view.q.abs(), atol=1e-4, rtol=0)
+    raw = query_key_view(10 * x, p.m_q, p.m_k, unit=False)
+    assert float(raw.q.abs().max()) > 5 * float(view.q.abs().max())
+    with pytest.raises(AttnvizInputError):
+        query_key_view(x, torch.ones(50, 8), p.m_k)
+
+
+def test_alignment_names_the_best_other_key_and_its_cosines():
+    from attnviz.projections import alignment
+
+    x = _x()
+    p = random_projections(50, seed=4)
+    qkv = project(x, p)
+    al = alignment(x, qkv)
+    for i in range(6):
+        j = int(al.best[i])
+        assert j != i
+        others = [qkv.scores[i, m] for m in range(6) if m != i]
+        assert qkv.scores[i, j] == max(others)
+        expected = torch.nn.functional.cosine_similarity(qkv.q[i], qkv.k[j], dim=0)
+        assert float(al.cos_after[i]) == pytest.approx(float(expected), abs=1e-5)
+    ident = alignment(x, project(x, identity_projections(50)))  # identity: after = before
+    torch.testing.assert_close(ident.cos_after, ident.cos_before)
+    with pytest.raises(AttnvizInputError):
+        alignment(x[:1], project(x[:1], p))
+
+
+def test_value_effect_identity_random_and_a_way_back():
+    from attnviz.projections import value_effect
+
+    x = _x()
+    w = torch.softmax(torch.randn(6, generator=torch.Generator().manual_seed(1)), dim=0)  # (T,)
+    same = value_effect(w, x, torch.eye(50))
+    assert same.cosine == pytest.approx(1.0, abs=1e-6) and same.norm_ratio == pytest.approx(1.0, abs=1e-6)
+    scaled = value_effect(w, x, 2 * torch.eye(50))
+    assert scaled.cosine == pytest.approx(1.0, abs=1e-6) and scaled.norm_ratio == pytest.approx(2.0, abs=1e-5)
+    rnd = value_effect(w, x, random_projections(50, seed=0).m_v)
+    assert abs(rnd.cosine) < 0.5  # a random matrix scrambles the direction
+    torch.testing.assert_close(rnd.output, w @ (x @ random_projections(50, seed=0).m_v))
+    down, up = torch.randn(50, 8), torch.randn(8, 50)
+    back = value_effect(w, x, down, back=up)
+    torch.testing.assert_close(back.output, (w @ (x @ down)) @ up)
+    with pytest.raises(AttnvizInputError):
+        value_effect(w, x, down)
