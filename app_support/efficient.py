@@ -11,7 +11,7 @@ import torch
 
 from app_support import loaders
 from app_support.widgets import check_link, link_value, warn
-from attnviz import lesson6, pretrained
+from attnviz import lesson6, pretrained, scaling
 from attnviz.attention import split_heads
 from attnviz.embeddings import tokenize, vectors_for
 from attnviz.labels import unique_labels
@@ -188,3 +188,61 @@ def stored(device: str, case: str, n: int) -> dict | None:
 def keep(device: str, case: str, n: int, result: dict) -> None:
     """Store a measurement that completed (a cancelled one never gets here)."""
     _stored(device, case, n, _result=result)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One case for `measure`: what to run in a fresh process, and where to keep the result."""
+
+    case: str  # the name it is stored under
+    n: int  # the length it is stored under
+    task: dict  # what `scaling.run_case` runs
+    label: str  # what the progress bar says while it runs
+
+
+def measure(jobs: list[Job], *, device: str, cancel_key: str, timeout: float, expected_s: float | None = None) -> int:
+    """Run the jobs one after another under the server-wide lock, with a progress bar and a Cancel button.
+
+    Cancel (or any other control used meanwhile) kills the running child process at once, releases the lock and
+    lets the page redraw with what was measured. Returns how many jobs finished; -1 when another measurement holds
+    the lock (the learner is told).
+    """
+    from app_support import interrupt
+
+    lock = measurement_lock()
+    if not lock.acquire(blocking=False):
+        warn("Another measurement is running on this server right now (timings of two at once would measure each "
+             "other). Try again in a minute.")  # fmt: skip
+        return -1
+    done = 0
+    st.session_state.pop(STOPPED, None)
+    try:
+        st.button("Cancel", key=cancel_key, icon=":material/stop:")
+        bar = st.progress(0.0, text="Starting…")
+        for i, job in enumerate(jobs):
+
+            def tick(elapsed: float, i: int = i, job: Job = job) -> None:
+                if interrupt.waiting():
+                    raise scaling.Interrupted
+                share = min(elapsed / expected_s, 0.99) if expected_s else i / len(jobs)
+                bar.progress(share, text=f"{job.label}: {elapsed:.0f} s (case {i + 1} of {len(jobs)})")
+
+            keep(device, job.case, job.n, scaling.run_case(job.task, timeout=timeout, tick=tick))
+            done += 1
+        bar.progress(1.0, text=f"Measured {len(jobs)} case(s).")
+    except scaling.Interrupted:
+        st.session_state[STOPPED] = (
+            f"Measurement stopped after {done} of {len(jobs)} case(s); the running one was ended and the rest were "
+            "not started. What was measured is kept."
+        )
+    finally:
+        lock.release()
+    return done
+
+
+STOPPED = "l6c_stopped_note"  # session state: what the last cancelled measurement left
+
+
+def stopped_note() -> str | None:
+    """What the learner's last cancelled measurement left, if it was cancelled."""
+    return st.session_state.get(STOPPED)
