@@ -246,3 +246,30 @@ STOPPED = "l6c_stopped_note"  # session state: what the last cancelled measureme
 def stopped_note() -> str | None:
     """What the learner's last cancelled measurement left, if it was cancelled."""
     return st.session_state.get(STOPPED)
+
+
+# ---------------------------------------------------------------------------------------------- decoding loop
+
+DECODE_GROUPS = (scaling.DECODER.heads, 8, 1)  # multi-head, grouped (8 K/V heads, as Mistral 7B), multi-query
+
+
+def decoding_times(device: str, context: int) -> dict[int, dict] | None:
+    """The timed decoding loops kept for this context length, K/V heads → result; None until all are measured."""
+    found = {g: stored(device, f"decode-{g}", context) for g in DECODE_GROUPS}
+    return None if any(r is None for r in found.values()) else found  # type: ignore[return-value]
+
+
+def time_decoding(device: str, context: int) -> bool:
+    """Time the decoding loop for every K/V head count under the server-wide lock; False if the lock was busy."""
+    lock = measurement_lock()
+    if not lock.acquire(blocking=False):
+        warn("Another measurement is running on this server right now (timings of two at once would measure each "
+             "other). Try again in a minute.")  # fmt: skip
+        return False
+    try:
+        with st.spinner("Decoding token by token with each cache…"):
+            for g in DECODE_GROUPS:
+                keep(device, f"decode-{g}", context, scaling.time_decoding(g, context))
+    finally:
+        lock.release()
+    return True

@@ -164,9 +164,7 @@ class Decoding:
     step_seconds: tuple[float, ...] | None  # N: how long each step took (all layers), when a clock was given
 
 
-def decode(
-    q: Tensor, k: Tensor, v: Tensor, *, prefill: int = 0, clock: Callable[[], float] | None = None
-) -> Decoding:
+def decode(q: Tensor, k: Tensor, v: Tensor, *, prefill: int = 0, clock: Callable[[], float] | None = None) -> Decoding:
     """Generate token by token with a KV cache: step t appends token t's K and V, then attends its query.
 
     The first ``prefill`` tokens (a prompt) go into the cache at once; the loop decodes the other N = T − prefill.

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from attnviz.lesson6 import INFO
+from attnviz import lesson6
+from attnviz.lesson6 import INFO, human_bytes
 from tests.app.test_lesson5 import arr, chart, keys, ok, run, warnings, z
 from tests.app.test_pages import _reveal_all, plain
 
@@ -121,16 +122,39 @@ def test_reformer_buckets_and_rounds(app):
 
 def test_mqa_kv_meter(app):
     at = ok(_reveal_all(app(PAGE, l6_variant="mqa", l6_groups="12")))
-    # twelve groups is ordinary multi-head: nothing moves
+    # twelve groups is ordinary multi-head: nothing moves, and the question says so
+    assert "ordinary multi-head attention" in at.radio(key="l6_predict_mqa").label
     assert float(figures(at)["attention matrix: relative error ‖A − A_exact‖ / ‖A_exact‖"][0]) < 1e-5
     meter = chart(at, "l6_kv")
     assert meter["data"][0]["orientation"] == "h"
-    run(at.selectbox(key="l6_shape").set_value("Llama 2 7B"))
+    assert at.selectbox(key="l6_shape").value.startswith("Llama 2 7B")  # a decoder: it has a KV cache
     run(at.select_slider(key="l6_ctx").set_value(32768))
     gib = arr(chart(at, "l6_kv")["data"][0]["x"])
     assert gib.max() == pytest.approx(2 * 32 * 32 * 32768 * 128 * 2 / 2**30)  # 16 GiB at 32k tokens, fp16
+    run(at.selectbox(key="l6_shape").set_value("Llama 2 70B (8 K/V heads)"))
+    labels = list(chart(at, "l6_kv")["data"][0]["customdata"])
+    assert "G = 8 · as released" in labels and "G = 64 (multi-head)" in labels
+    encoder = next(s.name for s in lesson6.SHAPES if not s.decoder)
+    run(at.selectbox(key="l6_shape").set_value(encoder))
+    assert any("keeps no KV cache" in c.value for c in at.caption)
     run(at.select_slider(key="l6_groups").set_value(1))
+    assert "loses its own keys" in at.radio(key="l6_predict_mqa").label
     assert float(figures(at)["attention matrix: relative error ‖A − A_exact‖ / ‖A_exact‖"][0]) > 0.01
+
+
+def test_mqa_decoding_loop_is_timed(app):
+    at = ok(_reveal_all(app(PAGE, l6_variant="mqa", l6_decode_ctx="256")))
+    assert not at.table or not any("time per token" in t.value.columns for t in at.table)  # behind the button
+    at.button(key="l6_decode_run").click().run(timeout=300)
+    ok(at)
+    table = next(t.value for t in at.table if "time per token" in t.value.columns)
+    assert list(table["K/V heads"]) == [32, 8, 1]
+    # one layer, batch 2, 256 + 8 tokens, 128 wide, float32: 2 · 2 · G · 264 · 128 · 4 bytes
+    assert list(table["cache of the layer"]) == [human_bytes(2 * 2 * g * 264 * 128 * 4) for g in (32, 8, 1)]
+    caption = next(c.value for c in at.caption if "multi-query's cache is" in c.value)
+    assert "32× smaller" in caption and "memory bandwidth" in caption
+    ok(at.run())
+    assert at.button(key="l6_decode_run").disabled  # kept for this length: nothing new to time
 
 
 def test_glove_toy_source(app):

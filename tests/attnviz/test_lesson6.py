@@ -114,7 +114,10 @@ def test_flash_steps_and_memory():
 
 
 def test_kv_cache_of_real_shapes():
-    llama = next(s for s in lesson6.SHAPES if s.name == "Llama 2 7B")
+    llama = next(s for s in lesson6.SHAPES if s.name.startswith("Llama 2 7B"))
+    assert lesson6.SHAPES[0] is llama and llama.decoder  # the meter opens on a decoder, which has a KV cache
+    encoders = [s for s in lesson6.SHAPES if not s.decoder]
+    assert encoders and all("hypothetical" in s.name for s in encoders)
     assert lesson6.cache_bytes(llama, 32, 4096) == 2 * 32 * 32 * 4096 * 128 * 2  # 2 GiB in fp16
     assert lesson6.cache_bytes(llama, 1, 4096) * 32 == lesson6.cache_bytes(llama, 32, 4096)
     assert lesson6.group_options(12) == [1, 2, 3, 4, 6, 12]
