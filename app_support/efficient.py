@@ -20,18 +20,45 @@ from attnviz.lesson6 import INFO, KnobValue
 SOURCES = {"real": "a head of the pretrained MiniLM", "toy": "12 random heads over GloVe vectors"}
 
 
-def choose_variant(key: str, label: str = "Variant") -> str:
-    """A variant chooser bound to the URL (``?<key>=flash``); a bad link is named and the default shown.
+URL_KEY = "l6_variant"  # the URL names the variant by its short name, on page 6 and on page 6b
+_CHOICE = "_l6_variant_choice"  # session state: the variant last shown on page 6 or 6b, carried between them
 
-    The options are the short names themselves: a bound widget writes its displayed text into the URL.
+
+def _carry(key: str) -> None:
+    st.session_state[_CHOICE] = st.session_state[key]  # before the rerun, so the choice is not set back
+
+
+def choose_variant(key: str, label: str = "Variant", old_key: str | None = None) -> str:
+    """A variant chooser showing the variants' names, kept in the URL as ``?l6_variant=<short name>``.
+
+    Pages 6 and 6b share the choice: opening one shows the variant last chosen on the other, unless the link names
+    one. ``old_key`` is a URL parameter older links used instead (6b's ``l6b_variant``); it is read, then replaced.
+    A bad link is named and the default shown. (Not a widget bound to the URL: a bound widget writes its displayed
+    name into the address, and links name variants by their short names.)
     """
-    raw = link_value(key)
     names = list(INFO)
+    raw = st.query_params.get(URL_KEY)
+    if raw is None and old_key is not None:
+        raw = st.query_params.get(old_key)
+    carried = st.session_state.get(_CHOICE)
+    if key not in st.session_state:  # the first run of this page (a link, a reload or a page switch)
+        st.session_state[key] = raw if raw in names else carried if carried in names else names[0]
+    elif carried in names and st.session_state[key] != carried:  # chosen meanwhile on the other page
+        st.session_state[key] = carried
     name = st.selectbox(
-        label, names, key=key, bind="query-params", help=" · ".join(f"{n}: {INFO[n].title}" for n in names)
-    )
-    if raw is not None and raw != name:
+        label, names, key=key, format_func=lambda n: INFO[n].title, on_change=_carry, args=(key,),
+        help="Each variant has its own section below; the URL keeps the choice.",
+    )  # fmt: skip
+    st.session_state[_CHOICE] = name
+    if raw is not None and raw != name and raw not in names:
         warn(f"The link asks for the variant “{raw}”, which this lesson does not have: showing {INFO[name].title}.")
+    if old_key is not None and old_key in st.query_params:
+        del st.query_params[old_key]
+    if name == names[0]:
+        if URL_KEY in st.query_params:
+            del st.query_params[URL_KEY]  # the default stays out of the link
+    elif st.query_params.get(URL_KEY) != name:
+        st.query_params[URL_KEY] = name
     return name
 
 

@@ -25,7 +25,7 @@ if not text.strip():
 
 c1, c2 = st.columns([1, 2])
 with c1:
-    name = efficient.choose_variant("l6b_variant")
+    name = efficient.choose_variant("l6b_variant", old_key="l6b_variant")
 info = INFO[name]
 knobs = efficient.knob_widgets("l6b", name, where=c2)
 others = [p for p in sentence.PRESETS if p.strip().lower() != text.strip().lower()][:OTHERS]

@@ -264,6 +264,28 @@ def test_swap_bad_link(app):
     ok(_reveal_all(at))
 
 
+def test_variant_names_shown_and_carried_between_6_and_6b(app):
+    at = ok(app(PAGE, l6_variant="mqa"))
+    chooser = at.selectbox(key="l6_variant")
+    assert chooser.options == [info.title for info in INFO.values()]  # the names the page uses, not the ids
+    assert chooser.value == "mqa"
+    run(chooser.set_value("performer"))
+    assert at.query_params["l6_variant"] == "performer"  # links still name the variant by its short name
+    ok(at.switch_page(SWAP).run())
+    assert at.selectbox(key="l6b_variant").value == "performer"  # carried from page 6
+    run(at.selectbox(key="l6b_variant").set_value("sparse"))
+    ok(at.switch_page(PAGE).run())
+    assert at.selectbox(key="l6_variant").value == "sparse"  # and back
+    run(at.selectbox(key="l6_variant").set_value("flash"))
+    assert "l6_variant" not in at.query_params  # the default stays out of the link
+
+
+def test_swap_old_link_still_works(app):
+    at = ok(app(SWAP, l6b_variant="longformer"))
+    assert at.selectbox(key="l6b_variant").value == "longformer"
+    assert at.query_params.get("l6_variant") == "longformer" and "l6b_variant" not in at.query_params
+
+
 # --------------------------------------------------------------------------------------------------------------
 # 6c · the scaling lab
 # --------------------------------------------------------------------------------------------------------------
