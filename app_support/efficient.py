@@ -267,6 +267,12 @@ def measure(jobs: list[Job], *, device: str, cancel_key: str, timeout: float, ex
     return done
 
 
+@st.cache_data(show_spinner=False, max_entries=4)
+def sdpa_kernel(device: str) -> str:
+    """The ATen operator PyTorch's SDPA runs on ``device`` for the scaling lab's inputs."""
+    return scaling.sdpa_kernel(device)
+
+
 STOPPED = "l6c_stopped_note"  # session state: what the last cancelled measurement left
 
 
@@ -300,3 +306,25 @@ def time_decoding(device: str, context: int) -> bool:
     finally:
         lock.release()
     return True
+
+
+def choose_many(key: str, label: str, options: dict[str, str], default: list[str], where: object = st) -> list[str]:
+    """A multiselect showing ``options``' names (short name → name), kept in the URL by short name
+    (``?<key>=sdpa&<key>=flash``; a comma-separated value is read too). Unknown names in a link are named and
+    dropped. (Not a widget bound to the URL: that would write the displayed names into the address.)
+    """
+    raw = [part for value in st.query_params.get_all(key) for part in value.split(",") if part]
+    if key not in st.session_state:
+        known = [c for c in raw if c in options]
+        st.session_state[key] = list(dict.fromkeys(known)) if raw else list(default)
+        unknown = [c for c in raw if c not in options]
+        if unknown:
+            warn(f"The link asks for {', '.join(f'“{c}”' for c in unknown[:5])}, which this page does not "
+                 "measure: left out.")  # fmt: skip
+    chosen = where.multiselect(label, list(options), key=key, format_func=options.get)  # type: ignore[attr-defined]
+    if chosen == list(default):
+        if key in st.query_params:
+            del st.query_params[key]  # the default stays out of the link
+    elif st.query_params.get_all(key) != chosen:
+        st.query_params[key] = chosen
+    return chosen

@@ -91,6 +91,53 @@ def nominal_flops(name: str, n: int, heads: int = HEADS, d: int = WIDTH) -> floa
     raise ValueError(name)
 
 
+# how each case's time and extra memory are designed to grow with T (the papers, and the code of each case here)
+GROWTH = {
+    "sdpa": ("T²", "T"),  # a fused kernel: every score, never the T×T matrix
+    "plain": ("T²", "T²"),  # keeps scores, scaled scores and weights
+    "flash": ("T²", "T"),
+    "linformer": ("T", "T"),
+    "performer": ("T", "T"),
+    "nystrom": ("T", "T"),
+    "nystrom-svd": ("T", "T"),
+    "longformer": ("T", "T"),
+    "bigbird": ("T", "T"),
+    "reformer": ("T·log T", "T"),  # the sort of the buckets; the chunks are linear
+    "sparse": ("T·√T", "T·√T"),  # stride √T: √T neighbours plus T/√T strided keys per query
+    "mqa": ("T²", "T"),  # exact attention (tiled) over one shared K/V head
+}
+
+
+def loglog_slope(sizes: Sequence[float], values: Sequence[float]) -> float | None:
+    """The least-squares slope of log(value) against log(size): 2 for T², 1 for T, 1.5 for T·√T.
+
+    Points that are not finite and positive are left out; None with fewer than two points left (or one size).
+    """
+    pts = [(math.log(n), math.log(y)) for n, y in zip(sizes, values, strict=True) if n > 0 and y > 0 and
+           math.isfinite(y)]  # fmt: skip
+    if len(pts) < 2:
+        return None
+    mx = sum(x for x, _ in pts) / len(pts)
+    my = sum(y for _, y in pts) / len(pts)
+    sxx = sum((x - mx) ** 2 for x, _ in pts)
+    if sxx == 0:
+        return None
+    return sum((x - mx) * (y - my) for x, y in pts) / sxx
+
+
+def sdpa_kernel(device: str = "cpu") -> str:
+    """The ATen operator PyTorch's scaled_dot_product_attention runs for the timed inputs on ``device``."""
+    import torch
+    import torch.nn.functional as F
+    from torch.profiler import profile
+
+    q = torch.randn(1, HEADS, 256, WIDTH, device=device)  # (1, H, T, Dh)
+    with profile() as prof:
+        F.scaled_dot_product_attention(q, q, q)
+    names = [e.name for e in prof.events() if e.name.startswith("aten::_scaled_dot_product")]
+    return names[0] if names else "aten::scaled_dot_product_attention"
+
+
 def inputs_for_timing(n: int, device: str):
     import torch
 

@@ -295,10 +295,21 @@ def test_scaling_page_without_measuring(app):
     at = ok(_reveal_all(app(SCALING)))
     assert at.button(key="l6c_run") is not None
     assert at.button(key="l6c_million") is not None
-    table = next(d.value for d in at.dataframe if "choose it for" in d.value.columns)
-    assert len(table) == len(INFO)
+    table = next(t.value for t in at.table if "choose it for" in t.value.columns)  # a table: every word shown
+    assert len(table) == len(INFO) and list(table.index) == [i.title for i in INFO.values()]
+    closing = next(m.value for m in at.markdown if "**Fidelity:**" in m.value)
+    moved = lesson6.head_changes(*_layer3_qkv(), 1)  # page 6's default view: MiniLM's layer 3, one K/V group
+    assert f"move by {moved.min():.0%} to {moved.max():.0%}" in closing and f"head 1: {moved[0]:.0%}" in closing
+    assert "measure above" in closing  # nothing measured yet: no crossing is claimed
     reference = [plain(i) for i in at.info] + [e.label for e in at.expander]
     assert any("RESULTS.md" in r for r in reference)
+
+
+def _layer3_qkv():
+    from app_support import efficient
+
+    inp = efficient.head_input("I walked by the river bank", "real", 2)
+    return inp.q, inp.k, inp.v
 
 
 def test_scaling_measures_and_plots(app):
@@ -313,6 +324,14 @@ def test_scaling_measures_and_plots(app):
     shown = next(d.value for d in at.dataframe if "GFLOP/s (nominal)" in d.value.columns)
     assert set(shown["n"]) == {256, 512}
     assert "Measure 0 new case(s)" in at.button(key="l6c_run").label  # kept: nothing new to measure
+    slopes = next(t.value for t in at.table if "time: measured slope" in t.value.columns)
+    times = {n: float(shown[(shown["variant"] == "Longformer") & (shown["n"] == n)]["time"].iloc[0][:-3]) for n in
+             (256, 512)}  # fmt: skip
+    expected = np.log(times[512] / times[256]) / np.log(2)  # two points: the slope is the line through them
+    assert float(slopes.loc["Longformer", "time: measured slope"]) == pytest.approx(expected, abs=0.02)
+    assert slopes.loc["PyTorch SDPA (fused C++ kernel)", "memory: designed"] == "T"
+    assert at.multiselect(key="l6c_cases").value == ["sdpa", "longformer"]
+    assert at.query_params["l6c_cases"] == ["sdpa", "longformer"]  # the link names the cases by their short names
 
 
 def test_scaling_bad_link(app):

@@ -171,6 +171,17 @@ def test_crossovers_on_log_log_axes():
 
 def test_check_sizes_and_flops():
     assert scaling.check_sizes([1024, 256, 256], 4096) == [256, 1024]
+    assert set(scaling.GROWTH) == set(scaling.CASES) == set(scaling.SETTINGS)
+
+
+def test_loglog_slope():
+    sizes = [256, 512, 1024, 2048]
+    assert scaling.loglog_slope(sizes, [n**2 for n in sizes]) == pytest.approx(2.0)
+    assert scaling.loglog_slope(sizes, [3 * n**1.5 for n in sizes]) == pytest.approx(1.5)
+    assert scaling.loglog_slope(sizes, [5.0, 5.0, 5.0, 5.0]) == pytest.approx(0.0)
+    assert scaling.loglog_slope(sizes, [0.0, 4.0, 16.0, math.nan]) == pytest.approx(2.0)  # 0 and NaN left out
+    assert scaling.loglog_slope(sizes, [0.0, 0.0, 1.0, math.nan]) is None
+    assert scaling.loglog_slope([512, 512], [1.0, 2.0]) is None
     with pytest.raises(AttnvizInputError):
         scaling.check_sizes([8192], 4096)
     with pytest.raises(AttnvizInputError):
