@@ -368,8 +368,9 @@ def mqa_section(text: str, source: str, layer: int, groups: int, heads: int) -> 
     if shape.decoder:
         released = lesson6.cache_bytes(shape, shape.kv_heads, length)
         st.caption(
-            f"{formula}. As released, with {shape.kv_heads} K/V head(s): {human_bytes(released)}. Every generated "
-            "token reads the whole cache once; whether a smaller cache also decodes faster is timed below."
+            f"{formula}. As released, with {shape.kv_heads} K/V head{'s' if shape.kv_heads > 1 else ''}: "
+            f"{human_bytes(released)}. Every generated token reads the whole cache once; whether a smaller cache "
+            "also decodes faster is timed below."
         )
     else:
         st.caption(
@@ -377,9 +378,11 @@ def mqa_section(text: str, source: str, layer: int, groups: int, heads: int) -> 
             "and keeps no KV cache. The bars show what a decoder of its shape would keep."
         )
     changes = efficient.head_changes(text, source, layer, groups)
+    whose = f"MiniLM layer {layer + 1}" if source == "real" else "the toy heads"
     show.chart(
-        plots.bars([f"head {h + 1}" for h in range(heads)], changes, value_name="relative error",
-                   title=f"How far each head's map moves with {groups} shared K/V group(s)", height=300),
+        plots.bars([f"head {h + 1}" for h in range(heads)], changes, value_name="relative error", height=300,
+                   title=f"Back on your sentence, {whose}: how far each head's map moves with {groups} shared K/V "
+                   f"group{'s' if groups > 1 else ''}"),
         key="l6_head_changes", name="heads moved",
     )  # fmt: skip
     decoding_section()

@@ -38,9 +38,8 @@ st.markdown(
 )
 
 raw_max = link_value("l6c_max")
-c1, c2 = st.columns([3, 1])
-cases = efficient.choose_many("l6c_cases", "Variants to measure", {c: LABELS[c] for c in scaling.CASES}, DEFAULT,
-                              where=c1)  # fmt: skip
+cases = efficient.choose_many("l6c_cases", "Variants to measure", {c: LABELS[c] for c in scaling.CASES}, DEFAULT)
+c2, _ = st.columns([1, 2])
 longest = c2.select_slider("Longest sequence", SIZES, value=2048, key="l6c_max", bind="query-params")
 check_link(raw_max, longest, f"The link asks for sequences up to “{raw_max}”; this device measures {SIZES[0]} to "
            f"{SIZES[-1]:,}: using {longest:,}.")  # fmt: skip
@@ -295,12 +294,13 @@ if time_crossings:
 elif rows and answered and base_name is not None and len({r["case"] for r in rows}) > 1:
     where_text = f"here no measured variant was faster than {base_name} up to {max(r['n'] for r in rows):,} tokens"
 else:
-    where_text = "measure above (with SDPA chosen) to see where on this device"
+    where_text = "measure SDPA and a cheaper variant above to see where on this device"
 st.markdown(
     fidelity + "\n"
     "- **Very long inputs:** Longformer or BigBird when links are mostly local; Reformer when each token needs its "
-    "nearest few; Performer or Linformer when a rough global mix is enough. Each must be trained with its variant: "
-    "page 6b swaps one into the trained MiniLM and measures how far its sentence embedding moves.\n"
+    "nearest few; Performer or Linformer when a rough global mix is enough. A model is trained (or at least "
+    "fine-tuned) with its variant: page 6b swaps one into the trained MiniLM as it is and measures how far its "
+    "sentence embedding moves.\n"
     "- **Low latency:** a fused exact kernel, until a cheaper variant overtakes it. Where that happens depends on "
     f"the device and the settings: {where_text}. A trained model cannot take a linear variant without training "
     "with it (page 6b).\n"
