@@ -300,7 +300,7 @@ def test_scaling_page_without_measuring(app):
     closing = next(m.value for m in at.markdown if "**Fidelity:**" in m.value)
     moved = lesson6.head_changes(*_layer3_qkv(), 1)  # page 6's default view: MiniLM's layer 3, one K/V group
     assert f"move by {moved.min():.0%} to {moved.max():.0%}" in closing and f"head 1: {moved[0]:.0%}" in closing
-    assert "measure above" in closing  # nothing measured yet: no crossing is claimed
+    assert "measure SDPA and a cheaper variant above" in closing  # nothing measured yet: no crossing is claimed
     reference = [plain(i) for i in at.info] + [e.label for e in at.expander]
     assert any("RESULTS.md" in r for r in reference)
 
