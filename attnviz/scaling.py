@@ -395,6 +395,21 @@ def crossovers(
     return found
 
 
+def faster_from(sizes: Sequence[int], base: Sequence[float], other: Sequence[float]) -> int | None:
+    """The smallest measured size from which ``other`` is below ``base`` at that size and at every larger one
+    (None if it is not below at the largest). Sizes ascending; a point missing in either (NaN, ≤ 0) is skipped."""
+    if not (len(sizes) == len(base) == len(other)):
+        raise ValueError("sizes and both curves must have the same length")
+    found = None
+    for n, a, b in reversed(list(zip(sizes, base, other, strict=True))):
+        if not (a > 0 and b > 0 and math.isfinite(a) and math.isfinite(b)):
+            continue
+        if b >= a:
+            break
+        found = n
+    return found
+
+
 def check_sizes(sizes: Sequence[int], limit: int) -> list[int]:
     """Sizes a learner asked for, sorted; AttnvizInputError beyond ``limit``."""
     out = sorted({int(n) for n in sizes})

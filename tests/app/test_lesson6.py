@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from attnviz import lesson6
+from attnviz import lesson6, scaling
 from attnviz.lesson6 import INFO, human_bytes
 from tests.app.test_lesson5 import arr, chart, keys, ok, run, warnings, z
 from tests.app.test_pages import _reveal_all, plain
@@ -330,6 +330,14 @@ def test_scaling_measures_and_plots(app):
     expected = np.log(times[512] / times[256]) / np.log(2)  # two points: the slope is the line through them
     assert float(slopes.loc["Longformer", "time: measured slope"]) == pytest.approx(expected, abs=0.02)
     assert slopes.loc["PyTorch SDPA (fused C++ kernel)", "memory: designed"] == "T"
+    ms = {(v, n): float(t[:-3]) for v, n, t in zip(shown["variant"], shown["n"], shown["time"], strict=True)}
+    sdpa = [ms["PyTorch SDPA (fused C++ kernel)", n] for n in (256, 512)]
+    start = scaling.faster_from([256, 512], sdpa, [times[256], times[512]])
+    closing = next(m.value for m in at.markdown if "**Low latency:**" in m.value)
+    if start is None:
+        assert "no cheaper variant measured was faster than PyTorch SDPA (fused C++ kernel) up to 512" in closing
+    else:
+        assert f"Longformer was faster than PyTorch SDPA (fused C++ kernel) from {start:,} tokens on" in closing
     assert at.multiselect(key="l6c_cases").value == ["sdpa", "longformer"]
     assert at.query_params["l6c_cases"] == ["sdpa", "longformer"]  # the link names the cases by their short names
 

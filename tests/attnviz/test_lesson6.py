@@ -174,6 +174,17 @@ def test_check_sizes_and_flops():
     assert set(scaling.GROWTH) == set(scaling.CASES) == set(scaling.SETTINGS)
 
 
+def test_faster_from():
+    sizes = [256, 512, 1024, 2048]
+    assert scaling.faster_from(sizes, [1, 2, 4, 8], [2, 2.5, 3, 4]) == 1024
+    assert scaling.faster_from(sizes, [1, 2, 4, 8], [0.5, 3, 3, 4]) == 1024  # faster at 256, then not: from 1024
+    assert scaling.faster_from(sizes, [1, 2, 4, 8], [0.5, 1, 2, 4]) == 256
+    assert scaling.faster_from(sizes, [1, 2, 4, 8], [0.5, 1, 2, 9]) is None  # not faster at the longest
+    assert scaling.faster_from(sizes, [1, 2, 4, 8], [2, 1, math.nan, 4]) == 512  # a missing point is skipped
+    with pytest.raises(ValueError):
+        scaling.faster_from(sizes, [1, 2], [1, 2])
+
+
 def test_loglog_slope():
     sizes = [256, 512, 1024, 2048]
     assert scaling.loglog_slope(sizes, [n**2 for n in sizes]) == pytest.approx(2.0)
