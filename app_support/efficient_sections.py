@@ -71,8 +71,8 @@ def ask(name: str, run: lesson6.Run, head_label: str) -> bool:
             f"With {groups} K/V groups, one per head, this is ordinary multi-head attention: {head_label} keeps its "
             "own keys. How far will its attention map move (relative error)?"
             if groups == heads
-            else f"With {groups} K/V group(s), {head_label} loses its own keys and shares averaged ones. How far "
-            "will its attention map move (relative error)?"
+            else f"With {groups} K/V group{'s' if groups > 1 else ''}, {head_label} loses its own keys and shares "
+            "averaged ones. How far will its attention map move (relative error)?"
         )
         return predict_first(
             key,

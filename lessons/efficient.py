@@ -14,7 +14,7 @@ st.markdown(
     "Exact attention compares every token with every other: T² scores for T tokens. At 1,000 tokens that is a "
     "million numbers per head, at 100,000 it is ten billion. The variants below cut different costs. "
     f"Some compute only the scores of a pattern ({_of_kind['pattern']}); some approximate the whole matrix "
-    f"({_of_kind['approx']}). FlashAttention computes every score, exactly; it only never stores the T×T matrix. "
+    f"({_of_kind['approx']}). FlashAttention computes every score exactly, but never stores the T×T matrix. "
     "Multi-Query / Grouped-Query attention keeps all T² scores and shrinks the keys and values instead, and with "
     "them the cache a decoder keeps. Pick one, set its knob, and see what it keeps and what it costs on **your** "
     "sentence."
