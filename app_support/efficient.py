@@ -11,7 +11,7 @@ import torch
 
 from app_support import loaders
 from app_support.widgets import check_link, link_value, warn
-from attnviz import lesson6, pretrained
+from attnviz import lesson6, pretrained, scaling
 from attnviz.attention import split_heads
 from attnviz.embeddings import tokenize, vectors_for
 from attnviz.labels import unique_labels
@@ -20,18 +20,45 @@ from attnviz.lesson6 import INFO, KnobValue
 SOURCES = {"real": "a head of the pretrained MiniLM", "toy": "12 random heads over GloVe vectors"}
 
 
-def choose_variant(key: str, label: str = "Variant") -> str:
-    """A variant chooser bound to the URL (``?<key>=flash``); a bad link is named and the default shown.
+URL_KEY = "l6_variant"  # the URL names the variant by its short name, on page 6 and on page 6b
+_CHOICE = "_l6_variant_choice"  # session state: the variant last shown on page 6 or 6b, carried between them
 
-    The options are the short names themselves: a bound widget writes its displayed text into the URL.
+
+def _carry(key: str) -> None:
+    st.session_state[_CHOICE] = st.session_state[key]  # before the rerun, so the choice is not set back
+
+
+def choose_variant(key: str, label: str = "Variant", old_key: str | None = None) -> str:
+    """A variant chooser showing the variants' names, kept in the URL as ``?l6_variant=<short name>``.
+
+    Pages 6 and 6b share the choice: opening one shows the variant last chosen on the other, unless the link names
+    one. ``old_key`` is a URL parameter older links used instead (6b's ``l6b_variant``); it is read, then replaced.
+    A bad link is named and the default shown. (Not a widget bound to the URL: a bound widget writes its displayed
+    name into the address, and links name variants by their short names.)
     """
-    raw = link_value(key)
     names = list(INFO)
+    raw = st.query_params.get(URL_KEY)
+    if raw is None and old_key is not None:
+        raw = st.query_params.get(old_key)
+    carried = st.session_state.get(_CHOICE)
+    if key not in st.session_state:  # the first run of this page (a link, a reload or a page switch)
+        st.session_state[key] = raw if raw in names else carried if carried in names else names[0]
+    elif carried in names and st.session_state[key] != carried:  # chosen meanwhile on the other page
+        st.session_state[key] = carried
     name = st.selectbox(
-        label, names, key=key, bind="query-params", help=" · ".join(f"{n}: {INFO[n].title}" for n in names)
-    )
-    if raw is not None and raw != name:
+        label, names, key=key, format_func=lambda n: INFO[n].title, on_change=_carry, args=(key,),
+        help="Each variant has its own section below; the URL keeps the choice.",
+    )  # fmt: skip
+    st.session_state[_CHOICE] = name
+    if raw is not None and raw != name and raw not in names:
         warn(f"The link asks for the variant “{raw}”, which this lesson does not have: showing {INFO[name].title}.")
+    if old_key is not None and old_key in st.query_params:
+        del st.query_params[old_key]
+    if name == names[0]:
+        if URL_KEY in st.query_params:
+            del st.query_params[URL_KEY]  # the default stays out of the link
+    elif st.query_params.get(URL_KEY) != name:
+        st.query_params[URL_KEY] = name
     return name
 
 
@@ -196,3 +223,116 @@ def stored(device: str, case: str, n: int) -> dict | None:
 def keep(device: str, case: str, n: int, result: dict) -> None:
     """Store a measurement that completed (a cancelled one never gets here)."""
     _stored(device, case, n, _result=result)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One case for `measure`: what to run in a fresh process, and where to keep the result."""
+
+    case: str  # the name it is stored under
+    n: int  # the length it is stored under
+    task: dict  # what `scaling.run_case` runs
+    label: str  # what the progress bar says while it runs
+
+
+def measure(jobs: list[Job], *, device: str, cancel_key: str, timeout: float, expected_s: float | None = None) -> int:
+    """Run the jobs one after another under the server-wide lock, with a progress bar and a Cancel button.
+
+    Cancel (or any other control used meanwhile) kills the running child process at once, releases the lock and
+    lets the page redraw with what was measured. Returns how many jobs finished; -1 when another measurement holds
+    the lock (the learner is told).
+    """
+    from app_support import interrupt
+
+    lock = measurement_lock()
+    if not lock.acquire(blocking=False):
+        warn("Another measurement is running on this server right now (timings of two at once would measure each "
+             "other). Try again in a minute.")  # fmt: skip
+        return -1
+    done = 0
+    st.session_state.pop(STOPPED, None)
+    try:
+        st.button("Cancel", key=cancel_key, icon=":material/stop:")
+        bar = st.progress(0.0, text="Starting…")
+        for i, job in enumerate(jobs):
+
+            def tick(elapsed: float, i: int = i, job: Job = job) -> None:
+                if interrupt.waiting():
+                    raise scaling.Interrupted
+                share = min(elapsed / expected_s, 0.99) if expected_s else i / len(jobs)
+                bar.progress(share, text=f"{job.label}: {elapsed:.0f} s (case {i + 1} of {len(jobs)})")
+
+            keep(device, job.case, job.n, scaling.run_case(job.task, timeout=timeout, tick=tick))
+            done += 1
+        bar.progress(1.0, text=f"Measured {len(jobs)} case(s).")
+    except scaling.Interrupted:
+        st.session_state[STOPPED] = (
+            f"Measurement stopped after {done} of {len(jobs)} case(s); the running one was ended and the rest were "
+            "not started. What was measured is kept."
+        )
+    finally:
+        lock.release()
+    return done
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def sdpa_kernel(device: str) -> str:
+    """The ATen operator PyTorch's SDPA runs on ``device`` for the scaling lab's inputs."""
+    return scaling.sdpa_kernel(device)
+
+
+STOPPED = "l6c_stopped_note"  # session state: what the last cancelled measurement left
+
+
+def stopped_note() -> str | None:
+    """What the learner's last cancelled measurement left, if it was cancelled."""
+    return st.session_state.get(STOPPED)
+
+
+# ---------------------------------------------------------------------------------------------- decoding loop
+
+DECODE_GROUPS = (scaling.DECODER.heads, 8, 1)  # multi-head, grouped (8 K/V heads, as Mistral 7B), multi-query
+
+
+def decoding_times(device: str, context: int) -> dict[int, dict] | None:
+    """The timed decoding loops kept for this context length, K/V heads → result; None until all are measured."""
+    found = {g: stored(device, f"decode-{g}", context) for g in DECODE_GROUPS}
+    return None if any(r is None for r in found.values()) else found  # type: ignore[return-value]
+
+
+def time_decoding(device: str, context: int) -> bool:
+    """Time the decoding loop for every K/V head count under the server-wide lock; False if the lock was busy."""
+    lock = measurement_lock()
+    if not lock.acquire(blocking=False):
+        warn("Another measurement is running on this server right now (timings of two at once would measure each "
+             "other). Try again in a minute.")  # fmt: skip
+        return False
+    try:
+        with st.spinner("Decoding token by token with each cache…"):
+            for g in DECODE_GROUPS:
+                keep(device, f"decode-{g}", context, scaling.time_decoding(g, context))
+    finally:
+        lock.release()
+    return True
+
+
+def choose_many(key: str, label: str, options: dict[str, str], default: list[str], where: object = st) -> list[str]:
+    """A multiselect showing ``options``' names (short name → name), kept in the URL by short name
+    (``?<key>=sdpa&<key>=flash``; a comma-separated value is read too). Unknown names in a link are named and
+    dropped. (Not a widget bound to the URL: that would write the displayed names into the address.)
+    """
+    raw = [part for value in st.query_params.get_all(key) for part in value.split(",") if part]
+    if key not in st.session_state:
+        known = [c for c in raw if c in options]
+        st.session_state[key] = list(dict.fromkeys(known)) if raw else list(default)
+        unknown = [c for c in raw if c not in options]
+        if unknown:
+            warn(f"The link asks for {', '.join(f'“{c}”' for c in unknown[:5])}, which this page does not "
+                 "measure: left out.")  # fmt: skip
+    chosen = where.multiselect(label, list(options), key=key, format_func=options.get)  # type: ignore[attr-defined]
+    if chosen == list(default):
+        if key in st.query_params:
+            del st.query_params[key]  # the default stays out of the link
+    elif st.query_params.get_all(key) != chosen:
+        st.query_params[key] = chosen
+    return chosen

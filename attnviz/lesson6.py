@@ -767,18 +767,22 @@ class ModelShape:
     name: str
     layers: int
     heads: int  # query heads
-    kv_heads: int  # as released (equal to heads: multi-head)
+    kv_heads: int  # K/V heads as released (equal to heads: multi-head; 1: multi-query)
     head_dim: int
     dtype: torch.dtype  # what the cache is usually kept in
+    decoder: bool = True  # False: an encoder, which reads its whole input at once and keeps no KV cache
 
 
+# the published configurations (the models' config.json): layers, attention heads, K/V heads, head width
 SHAPES: tuple[ModelShape, ...] = (
-    ModelShape("all-MiniLM-L6-v2 (this course's model)", 6, 12, 12, 32, torch.float32),
-    ModelShape("BERT-base", 12, 12, 12, 64, torch.float32),
-    ModelShape("Llama 2 7B", 32, 32, 32, 128, torch.float16),
-    ModelShape("Llama 3 8B (released with 8 K/V groups)", 32, 32, 8, 128, torch.float16),
-    ModelShape("Llama 2 70B (released with 8 K/V groups)", 80, 64, 8, 128, torch.float16),
-)
+    ModelShape("Llama 2 7B (multi-head)", 32, 32, 32, 128, torch.float16),
+    ModelShape("Mistral 7B v0.1 (8 K/V heads)", 32, 32, 8, 128, torch.float16),
+    ModelShape("Llama 2 70B (8 K/V heads)", 80, 64, 8, 128, torch.float16),
+    ModelShape("Falcon 7B (multi-query: 1 K/V head)", 32, 71, 1, 64, torch.float16),
+    ModelShape("all-MiniLM-L6-v2, this course's model (an encoder: hypothetical)", 6, 12, 12, 32, torch.float32,
+               decoder=False),
+    ModelShape("BERT-base (an encoder: hypothetical)", 12, 12, 12, 64, torch.float32, decoder=False),
+)  # fmt: skip
 
 
 def cache_bytes(shape: ModelShape, groups: int, length: int, batch: int = 1) -> int:

@@ -9,10 +9,15 @@ from attnviz import AttnvizInputError
 from attnviz.lesson6 import INFO
 
 st.title("6 · Efficient attention")
+_of_kind = {kind: ", ".join(i.title for i in INFO.values() if i.kind == kind) for kind in ("pattern", "approx")}
 st.markdown(
     "Exact attention compares every token with every other: T² scores for T tokens. At 1,000 tokens that is a "
-    "million numbers per head, at 100,000 it is ten billion. Each variant below avoids that matrix in its own way. "
-    "Pick one, set its knob, and see what it keeps and what it costs on **your** sentence."
+    "million numbers per head, at 100,000 it is ten billion. The variants below cut different costs. "
+    f"Some compute only the scores of a pattern ({_of_kind['pattern']}); some approximate the whole matrix "
+    f"({_of_kind['approx']}). FlashAttention computes every score exactly, but never stores the T×T matrix. "
+    "Multi-Query / Grouped-Query attention keeps all T² scores and shrinks the keys and values instead, and with "
+    "them the cache a decoder keeps. Pick one, set its knob, and see what it keeps and what it costs on **your** "
+    "sentence."
 )
 text = sentence.current()
 if not text.strip():

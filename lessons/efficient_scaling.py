@@ -6,19 +6,21 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app_support import efficient, loaders, show
+from app_support import efficient, loaders, sentence, show
 from app_support.widgets import check_link, link_value, predict_first, warn
 from attnviz import plots, scaling
 from attnviz.lesson6 import INFO, human_bytes
 
 RESULTS = Path(__file__).resolve().parent.parent / "bench" / "RESULTS.md"
 LABELS = {
-    "sdpa": "PyTorch's fused kernel (SDPA)", "plain": "plain exact (keeps T×T)", "flash": "FlashAttention (ours)",
-    "linformer": "Linformer", "performer": "Performer", "nystrom": "Nyströmformer",
-    "nystrom-svd": "Nyströmformer (SVD pinv)", "longformer": "Longformer", "bigbird": "BigBird",
-    "reformer": "Reformer", "sparse": "Sparse Transformer", "mqa": "Multi-query (1 K/V head)",
+    "sdpa": "PyTorch SDPA (fused C++ kernel)", "plain": "plain exact (keeps T×T)",
+    "flash": "FlashAttention (ours, Python)", "linformer": "Linformer", "performer": "Performer",
+    "nystrom": "Nyströmformer", "nystrom-svd": "Nyströmformer (SVD pinv)", "longformer": "Longformer",
+    "bigbird": "BigBird", "reformer": "Reformer", "sparse": "Sparse Transformer",
+    "mqa": "Multi-query (1 K/V head, whole sequence)",
 }  # fmt: skip
 DEFAULT = ["sdpa", "plain", "flash", "longformer", "performer"]
+EXACT = ("sdpa", "plain", "flash", "mqa")  # every score computed: slope 2 in time
 
 device = loaders.device()
 gpu = device.type == "cuda"
@@ -29,16 +31,15 @@ st.title("6c · Scaling lab")
 st.markdown(
     f"How do the variants behave as the input grows? Each case below runs **here, on {device.type.upper()}**, in "
     f"a fresh process so that no case's memory counts in another's: {scaling.HEADS} heads of width "
-    f"{scaling.WIDTH}, random inputs, float32. Exact attention's time and memory grow like T², the linear "
-    "variants' like T: on log-log axes, slopes 2 and 1."
+    f"{scaling.WIDTH}, random inputs, float32. On log-log axes a curve's slope tells how it grows: 2 is T², 1.5 is "
+    "T·√T, 1 is T (T·log T reads a little above 1). Time and memory need not grow alike: every exact kernel "
+    "computes all T² scores, but only the plain path stores them; a fused kernel's memory grows like T. The slopes "
+    "of what you measure are computed below, beside what each method is designed to do."
 )
 
 raw_max = link_value("l6c_max")
-c1, c2 = st.columns([3, 1])
-cases = c1.multiselect(
-    "Variants to measure", list(scaling.CASES), default=DEFAULT, key="l6c_cases", bind="query-params",
-    help=" · ".join(f"{c}: {LABELS[c]}" for c in scaling.CASES),
-)  # fmt: skip
+cases = efficient.choose_many("l6c_cases", "Variants to measure", {c: LABELS[c] for c in scaling.CASES}, DEFAULT)
+c2, _ = st.columns([1, 2])
 longest = c2.select_slider("Longest sequence", SIZES, value=2048, key="l6c_max", bind="query-params")
 check_link(raw_max, longest, f"The link asks for sequences up to “{raw_max}”; this device measures {SIZES[0]} to "
            f"{SIZES[-1]:,}: using {longest:,}.")  # fmt: skip
@@ -67,10 +68,26 @@ if cases:
         key="l6c_design", name="scaling design flops",
     )  # fmt: skip
     st.caption(
-        "Counted, not measured: the products each algorithm is built from, for the settings in the help of the "
-        "chooser above. A slope of 2 is quadratic, 1 is linear. The measurement below shows what the machine makes "
-        "of it."
+        "Counted, not measured: the products each algorithm is built from, with the settings in the table below. "
+        "The measurement further down shows what the machine makes of it."
     )
+    if "mqa" in cases:
+        st.caption(
+            "Multi-query attention runs here over the whole sequence at once, as a prompt is read: it computes all "
+            "T² scores like exact attention, so it is not designed to be faster here. What it saves is the KV cache "
+            "while decoding one token at a time, which page 6 times (choose Multi-Query / Grouped-Query there)."
+        )
+    with st.expander("The settings each case runs with, and how it is designed to grow"):
+        st.table(
+            pd.DataFrame(
+                {
+                    "settings": [scaling.SETTINGS[c] for c in cases],
+                    "time grows like": [scaling.GROWTH[c][0] for c in cases],
+                    "extra memory grows like": [scaling.GROWTH[c][1] for c in cases],
+                },
+                index=pd.Index([LABELS[c] for c in cases], name="variant"),
+            )
+        )
 
 slope_case = "sdpa" if "sdpa" in cases else next(iter(cases), None)
 ends = [efficient.stored(where, slope_case, n) for n in (sizes[0], sizes[-1])] if slope_case else [None, None]
@@ -85,34 +102,27 @@ answered = predict_first(
     correct=None if slope is None else (0 if slope < 0.5 else (1 if slope < 1.5 else 2)),
     explain="Measure first (the button below), then the answer is read off the curve."
     if slope is None
-    else f"Measured: the time grew {(sizes[-1] / sizes[0]) ** slope:.0f}× (a slope of {slope:.2f} on log-log axes). "
-    "Short inputs hide the T² behind fixed costs (starting the call, passes over memory); it shows as T grows.",
+    else f"Measured: the time grew {(sizes[-1] / sizes[0]) ** slope:.0f}× (a slope of {slope:.2f} on log-log axes)."
+    + (
+        " Short inputs hide the T² behind fixed costs (starting the call, passes over memory); it shows as T grows."
+        if slope < 1.5
+        else ""
+    ),
 )
 
 b1, b2 = st.columns([1, 3])
 go = b1.button(f"Measure {len(todo)} new case(s)", key="l6c_run", disabled=not todo, type="primary")
-b2.caption("Cases measured before (by anyone on this server) are kept and not measured again.")
+b2.caption("Cases measured before (by anyone on this server) are kept and not measured again. Cancel stops the "
+           "running case at once; what was measured is kept.")  # fmt: skip
 if go and todo:
-    lock = efficient.measurement_lock()
-    if not lock.acquire(blocking=False):
-        warn("Another measurement is running on this server right now (timings of two at once would measure each "
-             "other). Try again in a minute.")  # fmt: skip
-    else:
-        try:
-            st.button("Cancel", key="l6c_cancel", icon=":material/stop:")
-            bar = st.progress(0.0, text="Starting…")
-            for i, (case, n) in enumerate(todo):
-
-                def tick(elapsed: float, i: int = i, case: str = case, n: int = n) -> None:
-                    bar.progress(i / len(todo), text=f"{LABELS[case]} at {n:,} tokens: {elapsed:.0f} s "
-                                 f"(case {i + 1} of {len(todo)})")  # fmt: skip
-
-                task = {"task": "time", "name": case, "n": n, "device": where, "quick": True, "min_reps": 4,
-                        "budget_s": 0.3}  # fmt: skip
-                efficient.keep(where, case, n, scaling.run_case(task, timeout=180, tick=tick))
-            bar.progress(1.0, text=f"Measured {len(todo)} case(s).")
-        finally:
-            lock.release()
+    jobs = [
+        efficient.Job(case, n, {"task": "time", "name": case, "n": n, "device": where, "quick": True, "min_reps": 4,
+                                "budget_s": 0.3}, f"{LABELS[case]} at {n:,} tokens")
+        for case, n in todo
+    ]  # fmt: skip
+    efficient.measure(jobs, device=where, cancel_key="l6c_cancel", timeout=180)
+if (note := efficient.stopped_note()) is not None:
+    st.info(note, icon=":material/stop:")
 
 # --- the curves --------------------------------------------------------------------------------------------------
 rows = []
@@ -164,7 +174,8 @@ if rows and answered:
     st.caption(
         "Marked: where a variant's curve crosses below "
         + (LABELS[base] if base else "an exact baseline (choose SDPA or plain to see crossings)")
-        + ". Memory on the CPU is the rise of the process's peak resident set, so small cases can read 0 (not drawn)."
+        + ". Memory on the CPU is the rise of the process's peak resident set, so small cases can read 0 (not drawn). "
+        "Timings on a shared machine vary from run to run: a crossing between close curves can move or vanish."
     )
     shown = good.assign(
         time=good["median_s"].map(lambda s: f"{s * 1e3:.2f} ms"),
@@ -172,6 +183,47 @@ if rows and answered:
         gflops=(good["gflop"] / good["median_s"]).map(lambda g: f"{g:.1f}"),
     )[["variant", "n", "time", "memory", "gflops"]].rename(columns={"gflops": "GFLOP/s (nominal)"})
     st.dataframe(shown, key="l6c_table", hide_index=True)
+
+    show.step("Which curve grows how: the measured slopes")
+    slopes = []
+    for case in cases:
+        ns, ts = curve(case, "median_s")
+        _, ms = curve(case, "extra_bytes")
+        if len(ns) < 2:
+            continue
+        t_slope, m_slope = scaling.loglog_slope(ns, ts), scaling.loglog_slope(ns, ms)
+        slopes.append({
+            "variant": LABELS[case], "lengths": f"{ns[0]:,}–{ns[-1]:,}",
+            "time: measured slope": "–" if t_slope is None else f"{t_slope:.2f}",
+            "time: designed": scaling.GROWTH[case][0],
+            "memory: measured slope": "–" if m_slope is None else f"{m_slope:.2f}",
+            "memory: designed": scaling.GROWTH[case][1],
+        })  # fmt: skip
+    if slopes:
+        st.table(pd.DataFrame(slopes).set_index("variant"))
+        st.caption(
+            "Least-squares slopes on log-log axes over the lengths measured; memory points that read 0 are left out "
+            "(–: fewer than two). Short inputs hide growth behind fixed costs, so slopes rise as the longest length "
+            "grows."
+        )
+    else:
+        st.caption("Measure at least two lengths of a variant to see its slopes.")
+    ratio_at = sorted(set(curve("sdpa", "median_s")[0]) & set(curve("flash", "median_s")[0]))
+    if ratio_at:
+        n = ratio_at[-1]
+        t_sdpa = curve("sdpa", "median_s")[1][curve("sdpa", "median_s")[0].index(n)]
+        t_flash = curve("flash", "median_s")[1][curve("flash", "median_s")[0].index(n)]
+        st.markdown(
+            ("**Why ours is slower than PyTorch's.**" if t_flash > t_sdpa else "**Ours beside PyTorch's.**")
+            + f" At {n:,} tokens our FlashAttention took {t_flash / t_sdpa:.2f}× the time of PyTorch's SDPA. "
+            "Both compute the same exact attention tile by tile: "
+            f"on this {where.upper()} PyTorch runs `{efficient.sdpa_kernel(where)}`, a fused kernel in C++, while "
+            "ours is the readable version, a Python loop over tiles. FlashAttention's speed-up in its paper (Dao et "
+            "al., 2022) comes from memory traffic on a GPU: tiles stay in fast on-chip SRAM instead of travelling to "
+            "and from the GPU's main memory (HBM). "
+            + ("A CPU run does not show that effect." if not gpu else "Ours, Python driving many small tiles, "
+               "cannot show it even on this GPU: it needs a kernel written for the GPU.")
+        )  # fmt: skip
 
 # --- a million tokens ---------------------------------------------------------------------------------------------
 show.step("A million tokens")
@@ -181,22 +233,10 @@ st.markdown(
 )
 million = efficient.stored(where, "million", 1 << 20)
 if st.button("Run it", key="l6c_million", icon=":material/play_arrow:"):
-    lock = efficient.measurement_lock()
-    if not lock.acquire(blocking=False):
-        warn("Another measurement is running on this server right now. Try again in a minute.")
-    else:
-        try:
-            st.button("Cancel", key="l6c_million_cancel", icon=":material/stop:")
-            bar = st.progress(0.0, text="Starting…")
-
-            def tick(elapsed: float) -> None:
-                bar.progress(min(elapsed / 60.0, 0.99), text=f"Running: {elapsed:.0f} s")
-
-            million = scaling.run_case({"task": "million", "device": where, "quick": False}, timeout=300, tick=tick)
-            efficient.keep(where, "million", 1 << 20, million)
-            bar.progress(1.0, text="Done.")
-        finally:
-            lock.release()
+    task = {"task": "million", "device": where, "quick": False}
+    job = efficient.Job("million", 1 << 20, task, "Sliding window over 1,048,576 tokens")
+    efficient.measure([job], device=where, cancel_key="l6c_million_cancel", timeout=300, expected_s=60.0)
+    million = efficient.stored(where, "million", 1 << 20)
 if million is not None:
     if "error" in million:
         warn(f"The run did not finish: {million['error']}")
@@ -206,7 +246,11 @@ if million is not None:
         extra = million["extra_bytes"]
         m2.metric("Peak extra memory", "n/a" if extra != extra else human_bytes(max(extra, 0)))
         m3.metric("Throughput", f"{million['gflop'] / million['median_s']:.1f} GFLOP/s")
-        st.caption(f"{million['gflop']:.0f} GFLOP of useful multiply-adds (4·n·w·d), on {where.upper()}.")
+        st.caption(
+            f"{million['gflop']:.0f} GFLOP on {where.upper()}, counting the band only: 4·n·w·d is Q·Kᵀ and P·V for the "
+            "w keys of each query's window (2 FLOPs per multiply-add). The two global tokens' rows and columns, the "
+            "softmax and the masking are not counted, so the throughput is a lower bound."
+        )
 
 # --- the committed tables ----------------------------------------------------------------------------------------
 show.step("Reference: the committed benchmark")
@@ -224,7 +268,7 @@ else:
 
 # --- closing comparison -------------------------------------------------------------------------------------------
 show.step("Which to choose")
-st.dataframe(
+st.table(
     pd.DataFrame(
         {
             "keeps exact": [i.keeps_exact for i in INFO.values()],
@@ -234,14 +278,54 @@ st.dataframe(
             "choose it for": [i.choose_when for i in INFO.values()],
         },
         index=pd.Index([i.title for i in INFO.values()], name="variant"),
-    ),
-    key="l6c_choose",
+    )
 )
+# fidelity: what converting the course's trained model to one K/V group does, on the learner's sentence (page 6)
+text = sentence.current()
+fidelity = (
+    "- **Fidelity:** only an exact kernel leaves a trained model as it is: FlashAttention. Multi-query and "
+    "grouped-query attention are exact attention over shared keys and values, but converting a trained multi-head "
+    "model to them changes it"
+)
+if text.strip():
+    moved = efficient.head_changes(text, "real", 2, 1)  # (12,) page 6's default: MiniLM's layer 3, one K/V group
+    fidelity += (
+        f": with one K/V group the attention maps of MiniLM's layer 3 move by {moved.min():.0%} to {moved.max():.0%} "
+        f"on your sentence (head 1: {moved[0]:.0%}; page 6 shows them)"
+    )
+fidelity += ". The GQA paper retrains a converted model briefly (5% of its pre-training steps) to recover."
+base_name = LABELS["sdpa"] if "sdpa" in cases else LABELS["plain"] if "plain" in cases else None
+cheaper = [c for c in cases if c not in EXACT]
+base_case = "sdpa" if "sdpa" in cases else "plain" if "plain" in cases else None
+overtaken: list[tuple[int, str, int]] = []  # (from which length, variant, up to which) faster than the baseline
+longest_common = 0
+if base_case is not None:
+    for case in cheaper:
+        b = {n: efficient.stored(where, base_case, n) for n in sizes}
+        o = {n: efficient.stored(where, case, n) for n in sizes}
+        common = [n for n in sizes if b[n] and o[n] and b[n].get("median_s") and o[n].get("median_s")]
+        if not common:
+            continue
+        longest_common = max(longest_common, common[-1])
+        start = scaling.faster_from(common, [b[n]["median_s"] for n in common], [o[n]["median_s"] for n in common])
+        if start is not None:
+            overtaken.append((start, case, common[-1]))
+if overtaken:
+    start, case, last = min(overtaken)
+    where_text = f"here {LABELS[case]} was faster than {base_name} from {start:,} tokens on (measured to {last:,})"
+elif longest_common:
+    where_text = f"here no cheaper variant measured was faster than {base_name} up to {longest_common:,} tokens"
+else:
+    where_text = "measure SDPA and a cheaper variant above to see where on this device"
 st.markdown(
-    "- **Fidelity:** FlashAttention (exact) and, for decoding, grouped-query attention (exact softmax, shared K/V).\n"
+    fidelity + "\n"
     "- **Very long inputs:** Longformer or BigBird when links are mostly local; Reformer when each token needs its "
-    "nearest few; Performer or Linformer when a rough global mix is enough.\n"
-    "- **Low latency:** a fused exact kernel up to a few thousand tokens (see the crossings above); beyond, a "
-    "linear variant.\n"
-    "- **Memory:** FlashAttention removes the T×T matrix; multi-query / grouped-query shrinks the KV cache."
+    "nearest few; Performer or Linformer when a rough global mix is enough. A model is trained (or at least "
+    "fine-tuned) with its variant: page 6b swaps one into the trained MiniLM as it is and measures how far its "
+    "sentence embedding moves.\n"
+    "- **Low latency:** a fused exact kernel, until a cheaper variant overtakes it. Where that happens depends on "
+    f"the device and the settings: {where_text}. A trained model cannot take a linear variant without training "
+    "with it (page 6b).\n"
+    "- **Memory:** FlashAttention never stores the T×T matrix (memory like T, time still like T²); multi-query / "
+    "grouped-query shrinks the KV cache a decoder keeps (page 6)."
 )

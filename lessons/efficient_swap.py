@@ -23,9 +23,9 @@ if not text.strip():
     st.warning("The sentence box is empty. Type a sentence in the sidebar, or pick a ready one.", icon=EDIT)
     st.stop()
 
-c1, c2 = st.columns([1, 2])
+c1, c2 = st.columns([1, 1])  # the chooser wide enough for the longest name
 with c1:
-    name = efficient.choose_variant("l6b_variant")
+    name = efficient.choose_variant("l6b_variant", old_key="l6b_variant")
 info = INFO[name]
 knobs = efficient.knob_widgets("l6b", name, where=c2)
 others = [p for p in sentence.PRESETS if p.strip().lower() != text.strip().lower()][:OTHERS]
@@ -49,7 +49,17 @@ answered = predict_first(
     correct=0 if mine > 0.99 else (1 if mine > 0.9 else 2),
     explain=f"The cosine is {mine:.6f}. "
     + ("The variant computes the same attention, so only float rounding differs." if mine > 0.999999 else "")
-    + ("" if mine > 0.999999 else "Each layer's small error changes the next layer's input, and they add up."),
+    + (
+        ""
+        if mine > 0.999999
+        else "Each layer's error changes the next layer's input, and the errors add up"
+        + (
+            ": MiniLM was trained with exact attention, and swapping the variant in without training with it moves "
+            "the embedding this far."
+            if mine <= 0.9
+            else "."
+        )
+    ),
 )
 if not answered:
     st.stop()

@@ -15,6 +15,7 @@ checkpoint becomes grouped by averaging the K and V heads of each group (the GQA
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -129,3 +130,80 @@ def grouped_query_attention(
         kv_cache_bytes=batch * g * s * (dh + dv) * width,
         kv_cache_bytes_multi_head=batch * heads * s * (dh + dv) * width,
     )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Decoding with a KV cache: one new token per step
+# ----------------------------------------------------------------------------------------------------------
+
+
+def decode_step(q: Tensor, k_cache: Tensor, v_cache: Tensor, scale: float | None = None) -> Tensor:
+    """One new query per head against everything cached so far, each K/V head read once for its group.
+
+    Args:
+        q: (B, H, Dh) the new token's queries.
+        k_cache, v_cache: (B, G, S, Dh) the cached keys and values, G dividing H.
+    Returns:
+        (B, H, Dh) the new token's attention output.
+    """
+    b, h, d = q.shape
+    g = k_cache.shape[1]
+    scale = d**-0.5 if scale is None else scale
+    q_g = q.reshape(b, g, h // g, d)  # (B, G, H/G, Dh): the query heads of a group share its K/V head
+    scores = (q_g @ k_cache.mT) * scale  # (B, G, H/G, S)
+    weights = scores.softmax(dim=-1)  # (B, G, H/G, S)
+    return (weights @ v_cache).reshape(b, h, v_cache.shape[-1])  # (B, H, Dh)
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """A decoding loop's outputs and the size of its cache after every step."""
+
+    outputs: Tensor  # (L, B, H, N, Dh) one output per layer, query head and generated token
+    cache_bytes: tuple[int, ...]  # N: bytes held in the cache (all layers, K and V) after each step
+    step_seconds: tuple[float, ...] | None  # N: how long each step took (all layers), when a clock was given
+
+
+def decode(q: Tensor, k: Tensor, v: Tensor, *, prefill: int = 0, clock: Callable[[], float] | None = None) -> Decoding:
+    """Generate token by token with a KV cache: step t appends token t's K and V, then attends its query.
+
+    The first ``prefill`` tokens (a prompt) go into the cache at once; the loop decodes the other N = T − prefill.
+    The cache is allocated once for T tokens (as a static cache is) and only its filled part is read.
+
+    Args:
+        q: (L, B, H, T, Dh) queries of every layer (attention only: no projections between layers).
+        k, v: (L, B, G, T, Dh) keys and values, G K/V heads dividing the H query heads.
+        clock: seconds now (``time.perf_counter``), to time each step; setting up the cache is not timed.
+    Returns:
+        Decoding; its outputs equal causal attention's rows prefill … T−1.
+    """
+    layers, batch, heads, t, d = q.shape
+    g = k.shape[2]
+    if k.shape != v.shape or k.shape[:2] != (layers, batch) or k.shape[3:] != (t, d):
+        raise ValueError("k and v must be (L, B, G, T, Dh) with q's L, B, T and Dh")
+    if heads % g:
+        raise AttnvizInputError(f"{g} K/V heads do not divide {heads} query heads evenly")
+    if not 0 <= prefill < t:
+        raise AttnvizInputError(f"the prompt must be 0 to {t - 1} tokens, not {prefill}")
+    k_cache = torch.empty_like(k)  # (L, B, G, T, Dh): room for every token, filled as the loop goes
+    v_cache = torch.empty_like(v)
+    k_cache[..., :prefill, :] = k[..., :prefill, :]
+    v_cache[..., :prefill, :] = v[..., :prefill, :]
+    outputs = q.new_empty(layers, batch, heads, t - prefill, v.shape[-1])  # (L, B, H, N, Dh)
+    sizes, seconds = [], []
+    for step in range(prefill, t):
+        start = clock() if clock is not None else 0.0
+        for layer in range(layers):
+            # 1. append this token's K and V to the layer's cache
+            k_cache[layer, :, :, step] = k[layer, :, :, step]
+            v_cache[layer, :, :, step] = v[layer, :, :, step]
+            # 2. its query reads the whole cache so far
+            filled = slice(0, step + 1)
+            outputs[layer, :, :, step - prefill] = decode_step(
+                q[layer, :, :, step], k_cache[layer, :, :, filled], v_cache[layer, :, :, filled]
+            )
+        if clock is not None:
+            seconds.append(clock() - start)
+        held = (k_cache[..., : step + 1, :], v_cache[..., : step + 1, :])  # what the loop has written so far
+        sizes.append(sum(x.numel() * x.element_size() for x in held))
+    return Decoding(outputs=outputs, cache_bytes=tuple(sizes), step_seconds=tuple(seconds) if clock else None)

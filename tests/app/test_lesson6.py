@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from attnviz.lesson6 import INFO
+from attnviz import lesson6, scaling
+from attnviz.lesson6 import INFO, human_bytes
 from tests.app.test_lesson5 import arr, chart, keys, ok, run, warnings, z
 from tests.app.test_pages import _reveal_all, plain
 
@@ -165,16 +166,39 @@ def test_reformer_buckets_and_rounds(app):
 
 def test_mqa_kv_meter(app):
     at = ok(_reveal_all(app(PAGE, l6_variant="mqa", l6_groups="12")))
-    # twelve groups is ordinary multi-head: nothing moves
+    # twelve groups is ordinary multi-head: nothing moves, and the question says so
+    assert "ordinary multi-head attention" in at.radio(key="l6_predict_mqa").label
     assert float(figures(at)["attention matrix: relative error ‖A − A_exact‖ / ‖A_exact‖"][0]) < 1e-5
     meter = chart(at, "l6_kv")
     assert meter["data"][0]["orientation"] == "h"
-    run(at.selectbox(key="l6_shape").set_value("Llama 2 7B"))
+    assert at.selectbox(key="l6_shape").value.startswith("Llama 2 7B")  # a decoder: it has a KV cache
     run(at.select_slider(key="l6_ctx").set_value(32768))
     gib = arr(chart(at, "l6_kv")["data"][0]["x"])
     assert gib.max() == pytest.approx(2 * 32 * 32 * 32768 * 128 * 2 / 2**30)  # 16 GiB at 32k tokens, fp16
+    run(at.selectbox(key="l6_shape").set_value("Llama 2 70B (8 K/V heads)"))
+    labels = list(chart(at, "l6_kv")["data"][0]["customdata"])
+    assert "G = 8 · as released" in labels and "G = 64 (multi-head)" in labels
+    encoder = next(s.name for s in lesson6.SHAPES if not s.decoder)
+    run(at.selectbox(key="l6_shape").set_value(encoder))
+    assert any("keeps no KV cache" in c.value for c in at.caption)
     run(at.select_slider(key="l6_groups").set_value(1))
+    assert "loses its own keys" in at.radio(key="l6_predict_mqa").label
     assert float(figures(at)["attention matrix: relative error ‖A − A_exact‖ / ‖A_exact‖"][0]) > 0.01
+
+
+def test_mqa_decoding_loop_is_timed(app):
+    at = ok(_reveal_all(app(PAGE, l6_variant="mqa", l6_decode_ctx="256")))
+    assert not at.table or not any("time per token" in t.value.columns for t in at.table)  # behind the button
+    at.button(key="l6_decode_run").click().run(timeout=300)
+    ok(at)
+    table = next(t.value for t in at.table if "time per token" in t.value.columns)
+    assert list(table["K/V heads"]) == [32, 8, 1]
+    # one layer, batch 2, 256 + 8 tokens, 128 wide, float32: 2 · 2 · G · 264 · 128 · 4 bytes
+    assert list(table["cache of the layer"]) == [human_bytes(2 * 2 * g * 264 * 128 * 4) for g in (32, 8, 1)]
+    caption = next(c.value for c in at.caption if "multi-query's cache is" in c.value)
+    assert "32× smaller" in caption and "memory bandwidth" in caption
+    ok(at.run())
+    assert at.button(key="l6_decode_run").disabled  # kept for this length: nothing new to time
 
 
 def test_glove_toy_source(app):
@@ -285,6 +309,28 @@ def test_swap_bad_link(app):
     ok(_reveal_all(at))
 
 
+def test_variant_names_shown_and_carried_between_6_and_6b(app):
+    at = ok(app(PAGE, l6_variant="mqa"))
+    chooser = at.selectbox(key="l6_variant")
+    assert chooser.options == [info.title for info in INFO.values()]  # the names the page uses, not the ids
+    assert chooser.value == "mqa"
+    run(chooser.set_value("performer"))
+    assert at.query_params["l6_variant"] == "performer"  # links still name the variant by its short name
+    ok(at.switch_page(SWAP).run())
+    assert at.selectbox(key="l6b_variant").value == "performer"  # carried from page 6
+    run(at.selectbox(key="l6b_variant").set_value("sparse"))
+    ok(at.switch_page(PAGE).run())
+    assert at.selectbox(key="l6_variant").value == "sparse"  # and back
+    run(at.selectbox(key="l6_variant").set_value("flash"))
+    assert "l6_variant" not in at.query_params  # the default stays out of the link
+
+
+def test_swap_old_link_still_works(app):
+    at = ok(app(SWAP, l6b_variant="longformer"))
+    assert at.selectbox(key="l6b_variant").value == "longformer"
+    assert at.query_params.get("l6_variant") == "longformer" and "l6b_variant" not in at.query_params
+
+
 # --------------------------------------------------------------------------------------------------------------
 # 6c · the scaling lab
 # --------------------------------------------------------------------------------------------------------------
@@ -294,10 +340,21 @@ def test_scaling_page_without_measuring(app):
     at = ok(_reveal_all(app(SCALING)))
     assert at.button(key="l6c_run") is not None
     assert at.button(key="l6c_million") is not None
-    table = next(d.value for d in at.dataframe if "choose it for" in d.value.columns)
-    assert len(table) == len(INFO)
+    table = next(t.value for t in at.table if "choose it for" in t.value.columns)  # a table: every word shown
+    assert len(table) == len(INFO) and list(table.index) == [i.title for i in INFO.values()]
+    closing = next(m.value for m in at.markdown if "**Fidelity:**" in m.value)
+    moved = lesson6.head_changes(*_layer3_qkv(), 1)  # page 6's default view: MiniLM's layer 3, one K/V group
+    assert f"move by {moved.min():.0%} to {moved.max():.0%}" in closing and f"head 1: {moved[0]:.0%}" in closing
+    assert "measure SDPA and a cheaper variant above" in closing  # nothing measured yet: no crossing is claimed
     reference = [plain(i) for i in at.info] + [e.label for e in at.expander]
     assert any("RESULTS.md" in r for r in reference)
+
+
+def _layer3_qkv():
+    from app_support import efficient
+
+    inp = efficient.head_input("I walked by the river bank", "real", 2)
+    return inp.q, inp.k, inp.v
 
 
 def test_scaling_measures_and_plots(app):
@@ -312,6 +369,22 @@ def test_scaling_measures_and_plots(app):
     shown = next(d.value for d in at.dataframe if "GFLOP/s (nominal)" in d.value.columns)
     assert set(shown["n"]) == {256, 512}
     assert "Measure 0 new case(s)" in at.button(key="l6c_run").label  # kept: nothing new to measure
+    slopes = next(t.value for t in at.table if "time: measured slope" in t.value.columns)
+    times = {n: float(shown[(shown["variant"] == "Longformer") & (shown["n"] == n)]["time"].iloc[0][:-3]) for n in
+             (256, 512)}  # fmt: skip
+    expected = np.log(times[512] / times[256]) / np.log(2)  # two points: the slope is the line through them
+    assert float(slopes.loc["Longformer", "time: measured slope"]) == pytest.approx(expected, abs=0.02)
+    assert slopes.loc["PyTorch SDPA (fused C++ kernel)", "memory: designed"] == "T"
+    ms = {(v, n): float(t[:-3]) for v, n, t in zip(shown["variant"], shown["n"], shown["time"], strict=True)}
+    sdpa = [ms["PyTorch SDPA (fused C++ kernel)", n] for n in (256, 512)]
+    start = scaling.faster_from([256, 512], sdpa, [times[256], times[512]])
+    closing = next(m.value for m in at.markdown if "**Low latency:**" in m.value)
+    if start is None:
+        assert "no cheaper variant measured was faster than PyTorch SDPA (fused C++ kernel) up to 512" in closing
+    else:
+        assert f"Longformer was faster than PyTorch SDPA (fused C++ kernel) from {start:,} tokens on" in closing
+    assert at.multiselect(key="l6c_cases").value == ["sdpa", "longformer"]
+    assert at.query_params["l6c_cases"] == ["sdpa", "longformer"]  # the link names the cases by their short names
 
 
 def test_scaling_bad_link(app):

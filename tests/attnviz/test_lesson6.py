@@ -118,7 +118,10 @@ def test_flash_steps_and_memory():
 
 
 def test_kv_cache_of_real_shapes():
-    llama = next(s for s in lesson6.SHAPES if s.name == "Llama 2 7B")
+    llama = next(s for s in lesson6.SHAPES if s.name.startswith("Llama 2 7B"))
+    assert lesson6.SHAPES[0] is llama and llama.decoder  # the meter opens on a decoder, which has a KV cache
+    encoders = [s for s in lesson6.SHAPES if not s.decoder]
+    assert encoders and all("hypothetical" in s.name for s in encoders)
     assert lesson6.cache_bytes(llama, 32, 4096) == 2 * 32 * 32 * 4096 * 128 * 2  # 2 GiB in fp16
     assert lesson6.cache_bytes(llama, 1, 4096) * 32 == lesson6.cache_bytes(llama, 32, 4096)
     assert lesson6.group_options(12) == [1, 2, 3, 4, 6, 12]
@@ -172,6 +175,28 @@ def test_crossovers_on_log_log_axes():
 
 def test_check_sizes_and_flops():
     assert scaling.check_sizes([1024, 256, 256], 4096) == [256, 1024]
+    assert set(scaling.GROWTH) == set(scaling.CASES) == set(scaling.SETTINGS)
+
+
+def test_faster_from():
+    sizes = [256, 512, 1024, 2048]
+    assert scaling.faster_from(sizes, [1, 2, 4, 8], [2, 2.5, 3, 4]) == 1024
+    assert scaling.faster_from(sizes, [1, 2, 4, 8], [0.5, 3, 3, 4]) == 1024  # faster at 256, then not: from 1024
+    assert scaling.faster_from(sizes, [1, 2, 4, 8], [0.5, 1, 2, 4]) == 256
+    assert scaling.faster_from(sizes, [1, 2, 4, 8], [0.5, 1, 2, 9]) is None  # not faster at the longest
+    assert scaling.faster_from(sizes, [1, 2, 4, 8], [2, 1, math.nan, 4]) == 512  # a missing point is skipped
+    with pytest.raises(ValueError):
+        scaling.faster_from(sizes, [1, 2], [1, 2])
+
+
+def test_loglog_slope():
+    sizes = [256, 512, 1024, 2048]
+    assert scaling.loglog_slope(sizes, [n**2 for n in sizes]) == pytest.approx(2.0)
+    assert scaling.loglog_slope(sizes, [3 * n**1.5 for n in sizes]) == pytest.approx(1.5)
+    assert scaling.loglog_slope(sizes, [5.0, 5.0, 5.0, 5.0]) == pytest.approx(0.0)
+    assert scaling.loglog_slope(sizes, [0.0, 4.0, 16.0, math.nan]) == pytest.approx(2.0)  # 0 and NaN left out
+    assert scaling.loglog_slope(sizes, [0.0, 0.0, 1.0, math.nan]) is None
+    assert scaling.loglog_slope([512, 512], [1.0, 2.0]) is None
     with pytest.raises(AttnvizInputError):
         scaling.check_sizes([8192], 4096)
     with pytest.raises(AttnvizInputError):
