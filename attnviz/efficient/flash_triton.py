@@ -1,0 +1,198 @@
+"""FlashAttention's forward pass as a GPU kernel, written in Triton to be read next to ``flash.py``.
+
+The algorithm is the one in ``attnviz.efficient.flash`` (Dao et al. 2022, Algorithm 1, with the loop order of
+FlashAttention-2): one block of query rows keeps a running maximum m, a running sum ℓ and an unnormalised output
+acc, takes the keys and values one tile at a time, and divides by ℓ once at the end. What changes in kernel form:
+
+* the outer loop over query blocks is gone: the GPU launches one *program* per (block of query rows, head), all
+  at once, and ``tl.program_id`` tells each program which block is its own;
+* the block's queries, m, ℓ and acc live in the program's registers and on-chip memory (SRAM) for the whole loop
+  over K/V tiles; only Q, K, V are read from the GPU's main memory (HBM), and only O and the log-sum-exp are written
+  back to it. The T×S matrix of scores exists one BLOCK_M×BLOCK_N tile at a time, on chip, and never in HBM.
+
+This module needs ``triton`` and runs on a CUDA GPU (or on the CPU in Triton's interpreter, ``TRITON_INTERPRET=1``
+set before triton is imported, which the tests use: slow, but the same program). Nothing else in attnviz imports it
+unless a tensor is on CUDA and triton is installed (see ``flash.flash_attention``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import triton
+import triton.language as tl
+from torch import Tensor
+
+from attnviz.efficient._common import LOG2E, check_qkv, flat, resolve_scale
+
+MIN_HEAD_DIM = 16  # tl.dot needs at least 16 along every side of its tiles
+MAX_HEAD_DIM = 128  # a 128-wide block of queries, keys and values still fits in one program's on-chip memory
+
+
+@triton.jit
+def flash_forward_kernel(
+    Q,  # (N, T, D) queries, contiguous; N = batch × heads
+    K,  # (N, S, D) keys
+    V,  # (N, S, DV) values
+    O,  # (N, T, DV) output, written once per row at the end
+    LSE,  # (N, T) float32 log-sum-exp per row (natural log), what a backward pass would need
+    T,  # query rows
+    S,  # keys
+    causal_offset,  # query t may see keys 0 .. t + causal_offset (S − T: aligned to the end, as in causal_mask)
+    qk_scale,  # scale · log₂e: scores in base 2, so every exponential is a power of two (exp2)
+    CAUSAL: tl.constexpr,
+    D: tl.constexpr,  # head width of q and k (a power of two, 16..128)
+    DV: tl.constexpr,  # head width of v
+    BLOCK_M: tl.constexpr,  # query rows per program
+    BLOCK_N: tl.constexpr,  # keys per tile
+    PRECISION: tl.constexpr,  # "ieee" for float32 inputs: exact products, not the GPU's faster tf32
+):
+    # 0. Which block am I? Program (i, n) owns query rows i·BLOCK_M .. i·BLOCK_M + BLOCK_M − 1 of head n.
+    #    (In flash.py this is the outer loop `for q0 in range(0, t, block_q)`; here every block runs at once.)
+    block = tl.program_id(0)
+    head = tl.program_id(1)
+    rows = block * BLOCK_M + tl.arange(0, BLOCK_M)  # (BLOCK_M,) query indices of this block
+    dims = tl.arange(0, D)  # (D,)
+    dvs = tl.arange(0, DV)  # (DV,)
+    row_ok = rows < T  # (BLOCK_M,) the last block may run past T: those rows are padding, never stored
+    Q = Q + head * T * D  # this head's queries
+    K = K + head * S * D
+    V = V + head * S * DV
+
+    # 1. Load this block of queries once; it stays on chip for the whole loop over K/V tiles.
+    q = tl.load(Q + rows[:, None] * D + dims[None, :], mask=row_ok[:, None], other=0.0)  # (BLOCK_M, D)
+
+    # 2. The running state, per query row, in float32 whatever the input type:
+    m = tl.full([BLOCK_M], float("-inf"), tl.float32)  # (BLOCK_M,) running maximum m (base 2)
+    l = tl.zeros([BLOCK_M], tl.float32)  # (BLOCK_M,) running sum ℓ
+    acc = tl.zeros([BLOCK_M, DV], tl.float32)  # (BLOCK_M, DV) running unnormalised output
+
+    # Causal: tiles wholly to the right of this block's last row hold nothing allowed, so the loop stops early.
+    k_end = S
+    if CAUSAL:
+        k_end = tl.minimum(S, (block + 1) * BLOCK_M + causal_offset)
+
+    # 3. One K/V tile at a time (flash.py's inner loop `for k0 in range(0, k_end, block_k)`).
+    for k0 in range(0, k_end, BLOCK_N):
+        cols = k0 + tl.arange(0, BLOCK_N)  # (BLOCK_N,) key indices of this tile
+        col_ok = cols < S  # (BLOCK_N,) the last tile may run past S
+        kt = tl.load(K + cols[None, :] * D + dims[:, None], mask=col_ok[None, :], other=0.0)  # (D, BLOCK_N) Kᵀ
+        v = tl.load(V + cols[:, None] * DV + dvs[None, :], mask=col_ok[:, None], other=0.0)  # (BLOCK_N, DV)
+
+        # 3a. the tile of scores, base 2, masked: keys past S, and (causal) keys after the query, get −inf
+        s = tl.dot(q, kt, input_precision=PRECISION) * qk_scale  # (BLOCK_M, BLOCK_N) float32
+        allowed = col_ok[None, :]  # (1, BLOCK_N)
+        if CAUSAL:
+            allowed = allowed & (cols[None, :] <= rows[:, None] + causal_offset)  # (BLOCK_M, BLOCK_N)
+        s = tl.where(allowed, s, float("-inf"))
+
+        # 3b. the new running maximum m', and c = 2^(m − m'): how much the old ℓ and acc must shrink
+        m_new = tl.maximum(m, tl.max(s, 1))  # (BLOCK_M,)
+        shift = tl.where(m_new == float("-inf"), 0.0, m_new)  # a row that saw no key yet: shift by 0, not −inf
+        c = tl.exp2(m - shift)  # (BLOCK_M,)  0 while the row had seen nothing
+
+        # 3c. this tile's weights relative to m'
+        p = tl.exp2(s - shift[:, None])  # (BLOCK_M, BLOCK_N); 0 where masked
+
+        # 3d. fold the tile in: ℓ = ℓ·c + rowsum(p), acc = acc·c + p·V
+        l = l * c + tl.sum(p, 1)
+        acc = acc * c[:, None] + tl.dot(p.to(v.dtype), v, input_precision=PRECISION)  # (BLOCK_M, DV)
+        m = m_new
+
+    # 4. Divide by ℓ once, at the end (a row that saw no key keeps output 0, as in flash.py), and write back:
+    #    O (BLOCK_M, DV) and the log-sum-exp, converted from base 2 to natural units.
+    seen = l > 0  # (BLOCK_M,)
+    out = acc / tl.where(seen, l, 1.0)[:, None]  # (BLOCK_M, DV)
+    lse = tl.where(seen, (m + tl.log2(tl.where(seen, l, 1.0))) * 0.6931471805599453, float("-inf"))  # (BLOCK_M,)
+    tl.store(O + head * T * DV + rows[:, None] * DV + dvs[None, :], out.to(O.dtype.element_ty), mask=row_ok[:, None])
+    tl.store(LSE + head * T + rows, lse, mask=row_ok)
+
+
+def _padded_width(width: int, what: str) -> int:
+    """The power of two ≥ 16 the kernel runs at for this head width (zero columns fill the rest)."""
+    if width > MAX_HEAD_DIM:
+        raise ValueError(f"the Triton kernel handles head widths up to {MAX_HEAD_DIM}; {what} is {width} wide")
+    return max(MIN_HEAD_DIM, 1 << max(0, math.ceil(math.log2(width))))
+
+
+def supports(q: Tensor, k: Tensor, v: Tensor) -> bool:
+    """Whether the kernel accepts these shapes and types (the caller still needs a CUDA device or the interpreter)."""
+    return (
+        q.dtype in (torch.float32, torch.float16, torch.bfloat16)
+        and q.dtype == k.dtype == v.dtype
+        and 0 < q.shape[-1] <= MAX_HEAD_DIM
+        and 0 < v.shape[-1] <= MAX_HEAD_DIM
+    )
+
+
+def flash_attention_triton(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    scale: float | None = None,
+    *,
+    causal: bool = False,
+    block_m: int = 64,
+    block_n: int = 64,
+) -> tuple[Tensor, Tensor]:
+    """softmax(Q·Kᵀ·scale)·V by the kernel above; the same result as ``flash.flash_attention``.
+
+    Args:
+        q: (..., T, D) queries, float32, float16 or bfloat16, e.g. (B·H, T, D) or (H, T, D).
+        k: (..., S, D) keys, same type.
+        v: (..., S, Dv) values, same type.
+        scale: multiplies the scores; default 1/√D.
+        causal: query t sees keys 0 .. t + S − T only (aligned to the end, as ``causal_mask``).
+        block_m: query rows per program (a power of two, at least 16).
+        block_n: keys per tile (a power of two, at least 16).
+    Returns:
+        output (..., T, Dv) in q's type, and the natural log-sum-exp (..., T) in float32 (−inf for a row without
+        keys, whose output is 0). Head widths that are not a power of two from 16 to 128 are padded with zeros
+        (which changes no score and no output); widths above 128 raise ValueError.
+    """
+    check_qkv(q, k, v)
+    if not supports(q, k, v):
+        raise ValueError(
+            f"the Triton kernel takes float32, float16 or bfloat16 q, k, v of one type with head widths 1..{MAX_HEAD_DIM}; "
+            f"got {q.dtype}/{k.dtype}/{v.dtype}, widths {q.shape[-1]} and {v.shape[-1]}"
+        )
+    for block, name in ((block_m, "block_m"), (block_n, "block_n")):
+        if block < 16 or block & (block - 1):
+            raise ValueError(f"{name} must be a power of two, at least 16; got {block}")
+    scale = resolve_scale(scale, q.shape[-1])  # from the true width, before any padding
+    lead, t, s, d, dv = q.shape[:-2], q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1]
+    d_pad, dv_pad = _padded_width(d, "q"), _padded_width(dv, "v")
+    q3, k3, v3 = flat(q), flat(k), flat(v)  # (N, T, D), (N, S, D), (N, S, Dv)
+    if d_pad != d:
+        q3 = torch.nn.functional.pad(q3, (0, d_pad - d))  # (N, T, D_pad) zero columns: q·k unchanged
+        k3 = torch.nn.functional.pad(k3, (0, d_pad - d))  # (N, S, D_pad)
+    if dv_pad != dv:
+        v3 = torch.nn.functional.pad(v3, (0, dv_pad - dv))  # (N, S, Dv_pad) zero columns, cut off below
+    q3, k3, v3 = q3.contiguous(), k3.contiguous(), v3.contiguous()
+    n = q3.shape[0]
+    out = q3.new_empty(n, t, dv_pad)  # (N, T, Dv_pad)
+    lse = torch.empty(n, t, device=q.device, dtype=torch.float32)  # (N, T)
+    if n and t:
+        grid = (triton.cdiv(t, block_m), n)  # one program per (block of query rows, head)
+        flash_forward_kernel[grid](
+            q3,
+            k3,
+            v3,
+            out,
+            lse,
+            t,
+            s,
+            s - t,
+            scale * LOG2E,
+            CAUSAL=bool(causal),
+            D=d_pad,
+            DV=dv_pad,
+            BLOCK_M=block_m,
+            BLOCK_N=block_n,
+            PRECISION="ieee" if q.dtype == torch.float32 else "tf32",
+        )
+    return out[..., :dv].reshape(*lead, t, dv), lse.view(*lead, t)
+
+
+__all__ = ["flash_attention_triton", "flash_forward_kernel", "supports"]
