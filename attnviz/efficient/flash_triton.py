@@ -28,6 +28,7 @@ from attnviz.efficient._common import LOG2E, check_qkv, flat, resolve_scale
 
 MIN_HEAD_DIM = 16  # tl.dot needs at least 16 along every side of its tiles
 MAX_HEAD_DIM = 128  # a 128-wide block of queries, keys and values still fits in one program's on-chip memory
+KERNEL_BLOCKS = (64, 64)  # (query rows per program, keys per tile) that flash.flash_attention launches with
 
 
 @triton.jit
@@ -133,8 +134,8 @@ def flash_attention_triton(
     scale: float | None = None,
     *,
     causal: bool = False,
-    block_m: int = 64,
-    block_n: int = 64,
+    block_m: int = KERNEL_BLOCKS[0],
+    block_n: int = KERNEL_BLOCKS[1],
 ) -> tuple[Tensor, Tensor]:
     """softmax(Q·Kᵀ·scale)·V by the kernel above; the same result as ``flash.flash_attention``.
 
@@ -154,8 +155,8 @@ def flash_attention_triton(
     check_qkv(q, k, v)
     if not supports(q, k, v):
         raise ValueError(
-            f"the Triton kernel takes float32, float16 or bfloat16 q, k, v of one type with head widths 1..{MAX_HEAD_DIM}; "
-            f"got {q.dtype}/{k.dtype}/{v.dtype}, widths {q.shape[-1]} and {v.shape[-1]}"
+            "the Triton kernel takes float32, float16 or bfloat16 q, k, v of one type with head widths "
+            f"1..{MAX_HEAD_DIM}; got {q.dtype}/{k.dtype}/{v.dtype}, widths {q.shape[-1]} and {v.shape[-1]}"
         )
     for block, name in ((block_m, "block_m"), (block_n, "block_n")):
         if block < 16 or block & (block - 1):
@@ -195,4 +196,4 @@ def flash_attention_triton(
     return out[..., :dv].reshape(*lead, t, dv), lse.view(*lead, t)
 
 
-__all__ = ["flash_attention_triton", "flash_forward_kernel", "supports"]
+__all__ = ["KERNEL_BLOCKS", "flash_attention_triton", "flash_forward_kernel", "supports"]
