@@ -122,7 +122,7 @@ def make_case(name: str, q, k, v):
     if name == "plain":
         return lambda: scaled_dot_product(q, k, v)
     if name == "flash":
-        return lambda: flash_attention(q, k, v)
+        return lambda: flash_attention(q, k, v, gpu_kernel=True)  # the Triton kernel on CUDA, if installed
     if name == "linformer":
         e, f = (p.to(device) for p in linformer_projection(min(256, n), n, seed=0, n=2))
         return lambda: linformer_attention(q, k, v, proj_k=e, proj_v=f)
@@ -143,7 +143,7 @@ def make_case(name: str, q, k, v):
     if name == "mqa":
         # the 8 query heads become 8× the query rows against one K/V head: 8× taller tiles keep them as big
         k1, v1 = k[:, :1].contiguous(), v[:, :1].contiguous()
-        tiled = functools.partial(flash_attention, block_q=256 * HEADS)
+        tiled = functools.partial(flash_attention, block_q=256 * HEADS, gpu_kernel=True)
         return lambda: grouped_query_attention(q, k1, v1, attend=tiled)
     raise ValueError(name)
 

@@ -105,6 +105,7 @@ def flash_attention(
     causal: bool = False,
     record_steps: bool = False,
     return_weights: bool = False,
+    gpu_kernel: bool = False,
 ) -> FlashAttention:
     """softmax(Q·Kᵀ·scale + M)·V, exactly, one (block_q × block_k) tile at a time.
 
@@ -121,18 +122,18 @@ def flash_attention(
             diagonal instead of computing and discarding them.
         record_steps: keep a copy of the running state after every tile (for teaching; costs memory).
         return_weights: also rebuild the T×S weights from the kept log-sum-exps (for pictures, small T).
+        gpu_kernel: on a CUDA tensor with triton installed, and with no mask, steps or weights asked for, run the
+            same algorithm as one fused GPU kernel (``flash_triton.flash_attention_triton``) instead of this loop,
+            with the kernel's own 64×64 tiles, which the result's ``block_q`` and ``block_k`` then record. Anywhere
+            else (on the CPU always) this loop runs.
     Returns:
         FlashAttention; ``output`` equals scaled_dot_product's to float precision.
-
-    On a CUDA tensor, with triton installed and no mask, steps or weights asked for, the same algorithm runs as
-    one fused GPU kernel (``flash_triton.flash_attention_triton``) with its own 64×64 tiles, which the result's
-    ``block_q`` and ``block_k`` then record. On the CPU this loop always runs.
     """
     check_qkv(q, k, v)
     block_q = positive_int(block_q, "block_q")
     block_k = positive_int(block_k, "block_k")
     scale = resolve_scale(scale, q.shape[-1])
-    if mask is None and not record_steps and not return_weights and _triton_kernel_applies(q, k, v):
+    if gpu_kernel and mask is None and not record_steps and not return_weights and _triton_kernel_applies(q, k, v):
         # on a CUDA GPU with triton installed: the same algorithm as one fused kernel (flash_triton.py), with its
         # own tile sizes, which the result records
         from attnviz.efficient.flash_triton import KERNEL_BLOCKS, flash_attention_triton

@@ -49,10 +49,10 @@ def flash_forward_kernel(
     BLOCK_N: tl.constexpr,  # keys per tile
     PRECISION: tl.constexpr,  # "ieee" for float32 inputs: exact products, not the GPU's faster tf32
 ):
-    # 0. Which block am I? Program (i, n) owns query rows i·BLOCK_M .. i·BLOCK_M + BLOCK_M − 1 of head n.
+    # A. Which block am I? Program (i, n) owns query rows i·BLOCK_M .. i·BLOCK_M + BLOCK_M − 1 of head n.
     #    (In flash.py this is the outer loop `for q0 in range(0, t, block_q)`; here every block runs at once.)
     block = tl.program_id(0)
-    head = tl.program_id(1)
+    head = tl.program_id(1).to(tl.int64)  # 64-bit, so head · T · D cannot overflow for long sequences
     rows = block * BLOCK_M + tl.arange(0, BLOCK_M)  # (BLOCK_M,) query indices of this block
     dims = tl.arange(0, D)  # (D,)
     dvs = tl.arange(0, DV)  # (DV,)
@@ -61,10 +61,10 @@ def flash_forward_kernel(
     K = K + head * S * D
     V = V + head * S * DV
 
-    # 1. Load this block of queries once; it stays on chip for the whole loop over K/V tiles.
+    # B. Load this block of queries once; it stays on chip for the whole loop over K/V tiles.
     q = tl.load(Q + rows[:, None] * D + dims[None, :], mask=row_ok[:, None], other=0.0)  # (BLOCK_M, D)
 
-    # 2. The running state, per query row, in float32 whatever the input type:
+    # C. The running state, per query row, in float32 whatever the input type:
     m = tl.full([BLOCK_M], float("-inf"), tl.float32)  # (BLOCK_M,) running maximum m (base 2)
     l = tl.zeros([BLOCK_M], tl.float32)  # (BLOCK_M,) running sum ℓ
     acc = tl.zeros([BLOCK_M, DV], tl.float32)  # (BLOCK_M, DV) running unnormalised output
@@ -74,38 +74,39 @@ def flash_forward_kernel(
     if CAUSAL:
         k_end = tl.minimum(S, (block + 1) * BLOCK_M + causal_offset)
 
-    # 3. One K/V tile at a time (flash.py's inner loop `for k0 in range(0, k_end, block_k)`).
+    # One K/V tile at a time (flash.py's inner loop `for k0 in range(0, k_end, block_k)`); steps 1-5 as in flash.py.
     for k0 in range(0, k_end, BLOCK_N):
         cols = k0 + tl.arange(0, BLOCK_N)  # (BLOCK_N,) key indices of this tile
         col_ok = cols < S  # (BLOCK_N,) the last tile may run past S
         kt = tl.load(K + cols[None, :] * D + dims[:, None], mask=col_ok[None, :], other=0.0)  # (D, BLOCK_N) Kᵀ
         v = tl.load(V + cols[:, None] * DV + dvs[None, :], mask=col_ok[:, None], other=0.0)  # (BLOCK_N, DV)
 
-        # 3a. the tile of scores, base 2, masked: keys past S, and (causal) keys after the query, get −inf
+        # 1. the tile of scores, base 2, masked: keys past S, and (causal) keys after the query, get −inf
         s = tl.dot(q, kt, input_precision=PRECISION) * qk_scale  # (BLOCK_M, BLOCK_N) float32
         allowed = col_ok[None, :]  # (1, BLOCK_N)
         if CAUSAL:
             allowed = allowed & (cols[None, :] <= rows[:, None] + causal_offset)  # (BLOCK_M, BLOCK_N)
         s = tl.where(allowed, s, float("-inf"))
 
-        # 3b. the new running maximum m', and c = 2^(m − m'): how much the old ℓ and acc must shrink
+        # 2. the new running maximum m', and c = 2^(m − m'): how much the old ℓ and acc must shrink
         m_new = tl.maximum(m, tl.max(s, 1))  # (BLOCK_M,)
         shift = tl.where(m_new == float("-inf"), 0.0, m_new)  # a row that saw no key yet: shift by 0, not −inf
         c = tl.exp2(m - shift)  # (BLOCK_M,)  0 while the row had seen nothing
 
-        # 3c. this tile's weights relative to m'
+        # 3. this tile's weights relative to m'
         p = tl.exp2(s - shift[:, None])  # (BLOCK_M, BLOCK_N); 0 where masked
 
-        # 3d. fold the tile in: ℓ = ℓ·c + rowsum(p), acc = acc·c + p·V
+        # 4. fold the tile in: ℓ = ℓ·c + rowsum(p), acc = acc·c + p·V
         l = l * c + tl.sum(p, 1)
         acc = acc * c[:, None] + tl.dot(p.to(v.dtype), v, input_precision=PRECISION)  # (BLOCK_M, DV)
         m = m_new
 
-    # 4. Divide by ℓ once, at the end (a row that saw no key keeps output 0, as in flash.py), and write back:
+    # 5. Divide by ℓ once, at the end (a row that saw no key keeps output 0, as in flash.py), and write back:
     #    O (BLOCK_M, DV) and the log-sum-exp, converted from base 2 to natural units.
     seen = l > 0  # (BLOCK_M,)
     out = acc / tl.where(seen, l, 1.0)[:, None]  # (BLOCK_M, DV)
-    lse = tl.where(seen, (m + tl.log2(tl.where(seen, l, 1.0))) * 0.6931471805599453, float("-inf"))  # (BLOCK_M,)
+    lse2 = m + tl.log2(tl.where(seen, l, 1.0))  # (BLOCK_M,) log₂ Σ 2^s
+    lse = tl.where(seen, lse2 * 0.6931471805599453, float("-inf"))  # (BLOCK_M,) × ln 2: natural units
     tl.store(O + head * T * DV + rows[:, None] * DV + dvs[None, :], out.to(O.dtype.element_ty), mask=row_ok[:, None])
     tl.store(LSE + head * T + rows, lse, mask=row_ok)
 

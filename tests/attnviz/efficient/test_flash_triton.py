@@ -5,6 +5,7 @@ for that import and the module is dropped again afterwards, so nothing else in t
 kernel. On a machine with CUDA the kernel is also compiled and run there, in a fresh process without the variable.
 """
 
+import functools
 import importlib
 import os
 import subprocess
@@ -134,7 +135,7 @@ def test_float16_within_half_precision():
 
 def test_bad_input_gives_clear_errors():
     q, k, v = qkv((1,), 8, 8, 256)
-    with pytest.raises(ValueError, match="head widths 1..128"):
+    with pytest.raises(ValueError, match=r"head widths 1\.\.128"):
         ft.flash_attention_triton(q, k, v)
     q, k, v = qkv((1,), 8, 8, 16)
     with pytest.raises(ValueError, match="power of two"):
@@ -146,20 +147,21 @@ def test_bad_input_gives_clear_errors():
 def test_cpu_tensors_keep_the_python_loop():
     q, k, v = qkv((2,), 9, 9, 16)
     assert not flash_module._triton_kernel_applies(q, k, v)
-    assert flash_attention(q, k, v, block_q=4, block_k=4).block_q == 4
+    assert flash_attention(q, k, v, block_q=4, block_k=4, gpu_kernel=True).block_q == 4
 
 
 def test_dispatch_runs_the_kernel_where_it_applies_and_mqa_inherits_it(monkeypatch):
     monkeypatch.setattr(flash_module, "_triton_kernel_applies", lambda q, k, v: True)  # as on a CUDA GPU
     q, k, v = qkv((4,), 33, 33, 16)  # (H, T, D)
-    result = flash_attention(q, k, v, causal=True, block_q=8, block_k=8)
+    assert flash_attention(q, k, v, causal=True, block_q=8, block_k=8).block_q == 8  # only when asked for
+    result = flash_attention(q, k, v, causal=True, block_q=8, block_k=8, gpu_kernel=True)
     assert (result.block_q, result.block_k) == ft.KERNEL_BLOCKS  # the tiles that actually ran
     torch.testing.assert_close(result.output, exact(q, k, v, True)[0], atol=1e-5, rtol=1e-5)
     # a mask, steps or weights still need the loop
-    assert flash_attention(q, k, v, block_q=8, block_k=8, record_steps=True).block_q == 8
+    assert flash_attention(q, k, v, block_q=8, block_k=8, record_steps=True, gpu_kernel=True).block_q == 8
     # multi-query: 4 query heads against 1 K/V head, flash inside
     k1, v1 = k[:1], v[:1]  # (1, S, D)
-    mqa = grouped_query_attention(q, k1, v1, attend=flash_attention)
+    mqa = grouped_query_attention(q, k1, v1, attend=functools.partial(flash_attention, gpu_kernel=True))
     ref = exact(q, k1.expand_as(k), v1.expand_as(v), False)[0]
     torch.testing.assert_close(mqa.output, ref, atol=1e-5, rtol=1e-5)
 
@@ -189,7 +191,8 @@ def test_on_cuda_compiled():
                     out, _ = flash_attention_triton(q.to(dt), k.to(dt), v.to(dt), causal=causal)
                     assert out.dtype == dt
                     torch.testing.assert_close(out.float(), ref, atol=tol, rtol=tol)
-                assert flash_attention(q, k, v, causal=causal).block_q == 64  # the dispatch took the kernel
+                assert flash_attention(q, k, v, causal=causal, gpu_kernel=True).block_q == 64  # the kernel ran
+                assert flash_attention(q, k, v, causal=causal).block_q == 256  # the loop, unless asked
         print("ok")
         """
     )
