@@ -308,18 +308,18 @@ def flash_kernel() -> None:
             "log-sum-exp are written back to the GPU's main memory."
         )
         st.markdown(kernel_note(loaders.device().type, importlib.util.find_spec("triton") is not None))
-        st.code(triton_kernel_source(), language="python")
+        st.code(triton_kernel_source(), language="python", wrap_lines=True)
 
 
 def kernel_note(device: str, triton_installed: bool) -> str:
     """Whether anything on this server runs the kernel (``device`` as torch names it: "cpu", "cuda", …)."""
-    walk = "This page never runs it: the walk above records every tile, so it is flash.py's Python loop. "
+    walk = "This page never runs the kernel: the walk above records every tile, so it is flash.py's Python loop. "
     if device == "cuda" and triton_installed:
         return walk + "On this server's GPU, lesson 6c's timings of FlashAttention (ours) do run this kernel."
     if device == "cuda":
-        return walk + "Triton is not installed on this server, so nothing here runs it, though it has a GPU."
+        return walk + "This server has a GPU, but Triton is not installed on it, so no page runs the kernel here."
     return walk + (
-        f"This server computes on its {device.upper()}, and the kernel needs a CUDA GPU, so nothing here runs it "
+        f"This server computes on its {device.upper()}, and the kernel needs a CUDA GPU, so no page runs it here "
         "(the tests run it on a CPU in Triton's interpreter, slowly, to check it against exact attention)."
     )
 

@@ -37,77 +37,85 @@ def flash_forward_kernel(
     K,  # (N, S, D) keys
     V,  # (N, S, DV) values
     O,  # (N, T, DV) output, written once per row at the end
-    LSE,  # (N, T) float32 log-sum-exp per row (natural log), what a backward pass would need
+    LSE,  # (N, T) float32 log-sum-exp per row (natural log)
     T,  # query rows
     S,  # keys
-    causal_offset,  # query t may see keys 0 .. t + causal_offset (S − T: aligned to the end, as in causal_mask)
-    qk_scale,  # scale · log₂e: scores in base 2, so every exponential is a power of two (exp2)
+    causal_offset,  # S − T: query t may see keys 0 .. t + causal_offset
+    qk_scale,  # scale · log₂e: scores in base 2, exponentials as exp2
     CAUSAL: tl.constexpr,
     D: tl.constexpr,  # head width of q and k (a power of two, 16..128)
     DV: tl.constexpr,  # head width of v
     BLOCK_M: tl.constexpr,  # query rows per program
     BLOCK_N: tl.constexpr,  # keys per tile
-    PRECISION: tl.constexpr,  # "ieee" for float32 inputs: exact products, not the GPU's faster tf32
+    PRECISION: tl.constexpr,  # "ieee" for float32: exact products, not tf32
 ):
-    # A. Which block am I? Program (i, n) owns query rows i·BLOCK_M .. i·BLOCK_M + BLOCK_M − 1 of head n.
-    #    (In flash.py this is the outer loop `for q0 in range(0, t, block_q)`; here every block runs at once.)
+    # A. Which block am I? Program (i, n) owns query rows i·BLOCK_M ..
+    #    i·BLOCK_M + BLOCK_M − 1 of head n. In flash.py this is the outer loop
+    #    `for q0 in range(0, t, block_q)`; here every block runs at once.
     block = tl.program_id(0)
-    head = tl.program_id(1).to(tl.int64)  # 64-bit, so head · T · D cannot overflow for long sequences
-    rows = block * BLOCK_M + tl.arange(0, BLOCK_M)  # (BLOCK_M,) query indices of this block
+    head = tl.program_id(1).to(tl.int64)  # 64-bit: head·T·D cannot overflow
+    rows = block * BLOCK_M + tl.arange(0, BLOCK_M)  # (BLOCK_M,) query indices
     dims = tl.arange(0, D)  # (D,)
     dvs = tl.arange(0, DV)  # (DV,)
-    row_ok = rows < T  # (BLOCK_M,) the last block may run past T: those rows are padding, never stored
+    row_ok = rows < T  # (BLOCK_M,) the last block may run past T
     Q = Q + head * T * D  # this head's queries
-    K = K + head * S * D
-    V = V + head * S * DV
+    K = K + head * S * D  # its keys
+    V = V + head * S * DV  # its values
 
-    # B. Load this block of queries once; it stays on chip for the whole loop over K/V tiles.
-    q = tl.load(Q + rows[:, None] * D + dims[None, :], mask=row_ok[:, None], other=0.0)  # (BLOCK_M, D)
+    # B. Load this block of queries once: it stays on chip for the whole loop.
+    q_at = Q + rows[:, None] * D + dims[None, :]  # (BLOCK_M, D) addresses
+    q = tl.load(q_at, mask=row_ok[:, None], other=0.0)  # (BLOCK_M, D)
 
-    # C. The running state, per query row, in float32 whatever the input type:
-    m = tl.full([BLOCK_M], float("-inf"), tl.float32)  # (BLOCK_M,) running maximum m (base 2)
+    # C. The running state per query row, in float32 whatever the input type:
+    m = tl.full([BLOCK_M], float("-inf"), tl.float32)  # (BLOCK_M,) maximum m
     l = tl.zeros([BLOCK_M], tl.float32)  # (BLOCK_M,) running sum ℓ
-    acc = tl.zeros([BLOCK_M, DV], tl.float32)  # (BLOCK_M, DV) running unnormalised output
+    acc = tl.zeros([BLOCK_M, DV], tl.float32)  # (BLOCK_M, DV) unnormalised output
 
-    # Causal: tiles wholly to the right of this block's last row hold nothing allowed, so the loop stops early.
+    # Causal: tiles wholly right of this block's last row hold nothing allowed.
     k_end = S
     if CAUSAL:
         k_end = tl.minimum(S, (block + 1) * BLOCK_M + causal_offset)
 
-    # One K/V tile at a time (flash.py's inner loop `for k0 in range(0, k_end, block_k)`); steps 1-5 as in flash.py.
+    # One K/V tile at a time: flash.py's inner loop, its steps 1–5.
     for k0 in range(0, k_end, BLOCK_N):
         cols = k0 + tl.arange(0, BLOCK_N)  # (BLOCK_N,) key indices of this tile
         col_ok = cols < S  # (BLOCK_N,) the last tile may run past S
-        kt = tl.load(K + cols[None, :] * D + dims[:, None], mask=col_ok[None, :], other=0.0)  # (D, BLOCK_N) Kᵀ
-        v = tl.load(V + cols[:, None] * DV + dvs[None, :], mask=col_ok[:, None], other=0.0)  # (BLOCK_N, DV)
+        kt_at = K + cols[None, :] * D + dims[:, None]  # (D, BLOCK_N) Kᵀ addresses
+        kt = tl.load(kt_at, mask=col_ok[None, :], other=0.0)  # (D, BLOCK_N)
+        v_at = V + cols[:, None] * DV + dvs[None, :]  # (BLOCK_N, DV) addresses
+        v = tl.load(v_at, mask=col_ok[:, None], other=0.0)  # (BLOCK_N, DV)
 
-        # 1. the tile of scores, base 2, masked: keys past S, and (causal) keys after the query, get −inf
-        s = tl.dot(q, kt, input_precision=PRECISION) * qk_scale  # (BLOCK_M, BLOCK_N) float32
+        # 1. the tile of scores, base 2; −inf for keys past S (and, causal,
+        #    for keys after the query)
+        s = tl.dot(q, kt, input_precision=PRECISION) * qk_scale  # (BLOCK_M, BLOCK_N)
         allowed = col_ok[None, :]  # (1, BLOCK_N)
         if CAUSAL:
-            allowed = allowed & (cols[None, :] <= rows[:, None] + causal_offset)  # (BLOCK_M, BLOCK_N)
-        s = tl.where(allowed, s, float("-inf"))
+            allowed = allowed & (cols[None, :] <= rows[:, None] + causal_offset)
+        s = tl.where(allowed, s, float("-inf"))  # (BLOCK_M, BLOCK_N)
 
-        # 2. the new running maximum m', and c = 2^(m − m'): how much the old ℓ and acc must shrink
+        # 2. the new running maximum m', and c = 2^(m − m'): how much the old
+        #    ℓ and acc must shrink (a row that saw no key yet shifts by 0)
         m_new = tl.maximum(m, tl.max(s, 1))  # (BLOCK_M,)
-        shift = tl.where(m_new == float("-inf"), 0.0, m_new)  # a row that saw no key yet: shift by 0, not −inf
-        c = tl.exp2(m - shift)  # (BLOCK_M,)  0 while the row had seen nothing
+        shift = tl.where(m_new == float("-inf"), 0.0, m_new)  # (BLOCK_M,)
+        c = tl.exp2(m - shift)  # (BLOCK_M,) 0 while the row had seen nothing
 
         # 3. this tile's weights relative to m'
         p = tl.exp2(s - shift[:, None])  # (BLOCK_M, BLOCK_N); 0 where masked
 
         # 4. fold the tile in: ℓ = ℓ·c + rowsum(p), acc = acc·c + p·V
-        l = l * c + tl.sum(p, 1)
-        acc = acc * c[:, None] + tl.dot(p.to(v.dtype), v, input_precision=PRECISION)  # (BLOCK_M, DV)
+        l = l * c + tl.sum(p, 1)  # (BLOCK_M,)
+        pv = tl.dot(p.to(v.dtype), v, input_precision=PRECISION)  # (BLOCK_M, DV)
+        acc = acc * c[:, None] + pv  # (BLOCK_M, DV)
         m = m_new
 
-    # 5. Divide by ℓ once, at the end (a row that saw no key keeps output 0, as in flash.py), and write back:
-    #    O (BLOCK_M, DV) and the log-sum-exp, converted from base 2 to natural units.
+    # 5. Divide by ℓ once, at the end (a row that saw no key keeps output 0, as
+    #    in flash.py); write O and the log-sum-exp, back in natural units (× ln 2)
     seen = l > 0  # (BLOCK_M,)
     out = acc / tl.where(seen, l, 1.0)[:, None]  # (BLOCK_M, DV)
     lse2 = m + tl.log2(tl.where(seen, l, 1.0))  # (BLOCK_M,) log₂ Σ 2^s
-    lse = tl.where(seen, lse2 * 0.6931471805599453, float("-inf"))  # (BLOCK_M,) × ln 2: natural units
-    tl.store(O + head * T * DV + rows[:, None] * DV + dvs[None, :], out.to(O.dtype.element_ty), mask=row_ok[:, None])
+    lse = tl.where(seen, lse2 * 0.6931471805599453, float("-inf"))  # (BLOCK_M,)
+    o_at = O + head * T * DV + rows[:, None] * DV + dvs[None, :]  # (BLOCK_M, DV)
+    tl.store(o_at, out.to(O.dtype.element_ty), mask=row_ok[:, None])
     tl.store(LSE + head * T + rows, lse, mask=row_ok)
 
 

@@ -16,7 +16,7 @@ def test_the_expander_shows_the_kernel_and_says_it_does_not_run_on_this_cpu(app)
     assert codes == [triton_kernel_source().rstrip("\n")]
     assert "def flash_forward_kernel(" in codes[0] and "tl.program_id(0)" in codes[0]
     text = " ".join(m.value for m in expander.markdown)
-    assert "This page never runs it" in text
+    assert "This page never runs the kernel" in text
     assert "This server computes on its CPU" in text  # the tests run without a GPU
 
 
@@ -25,4 +25,4 @@ def test_the_note_follows_the_device():
     assert "Triton is not installed" in kernel_note("cuda", False)
     assert "on its CPU" in kernel_note("cpu", True) and "needs a CUDA GPU" in kernel_note("cpu", False)
     for device in ("cpu", "cuda"):
-        assert kernel_note(device, True).startswith("This page never runs it")
+        assert kernel_note(device, True).startswith("This page never runs the kernel")
