@@ -319,7 +319,7 @@ def kernel_note(device: str, triton_installed: bool) -> str:
     if device == "cuda":
         return walk + "This server has a GPU, but Triton is not installed on it, so no page runs the kernel here."
     return walk + (
-        f"This server computes on its {device.upper()}, and the kernel needs a CUDA GPU, so no page runs it here "
+        f"This server computes on its {device.upper()}, and the kernel needs a GPU, so no page runs it here "
         "(the tests run it on a CPU in Triton's interpreter, slowly, to check it against exact attention)."
     )
 
