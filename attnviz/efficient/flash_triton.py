@@ -12,11 +12,13 @@ acc, takes the keys and values one tile at a time, and divides by ℓ once at th
 
 This module needs ``triton`` and runs on a CUDA GPU (or on the CPU in Triton's interpreter, ``TRITON_INTERPRET=1``
 set before triton is imported, which the tests use: slow, but the same program). Nothing else in attnviz imports it
-unless a tensor is on CUDA and triton is installed (see ``flash.flash_attention``).
+unless ``flash.flash_attention(..., gpu_kernel=True)`` is called on CUDA tensors with triton installed, as lesson
+6c's timings of FlashAttention and multi-query attention do; lesson 6's page shows its source without running it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -185,23 +187,24 @@ def flash_attention_triton(
     lse = torch.empty(n, t, device=q.device, dtype=torch.float32)  # (N, T)
     if n and t:
         grid = (triton.cdiv(t, block_m), n)  # one program per (block of query rows, head)
-        flash_forward_kernel[grid](
-            q3,
-            k3,
-            v3,
-            out,
-            lse,
-            t,
-            s,
-            s - t,
-            scale * LOG2E,
-            CAUSAL=bool(causal),
-            D=d_pad,
-            DV=dv_pad,
-            BLOCK_M=block_m,
-            BLOCK_N=block_n,
-            PRECISION="ieee" if q.dtype == torch.float32 else "tf32",
-        )
+        with torch.cuda.device(q.device) if q.is_cuda else contextlib.nullcontext():  # launch on q's GPU
+            flash_forward_kernel[grid](
+                q3,
+                k3,
+                v3,
+                out,
+                lse,
+                t,
+                s,
+                s - t,
+                scale * LOG2E,
+                CAUSAL=bool(causal),
+                D=d_pad,
+                DV=dv_pad,
+                BLOCK_M=block_m,
+                BLOCK_N=block_n,
+                PRECISION="ieee" if q.dtype == torch.float32 else "tf32",
+            )
     return out[..., :dv].reshape(*lead, t, dv), lse.view(*lead, t)
 
 
