@@ -173,6 +173,40 @@ def test_the_kernel_source_shown_in_lesson_6_is_the_kernel():
     assert source.rstrip().endswith("tl.store(LSE + head * T + rows, lse, mask=row_ok)")
 
 
+def test_compiles_for_a100_and_h100_without_a_gpu(tmp_path):  # a few seconds
+    # the interpreter runs Python, not the GPU compiler: compile the same kernel ahead of time for sm_80 and sm_90
+    # (down to the machine code, cubin) in a fresh process without TRITON_INTERPRET, as a GPU would at first launch
+    script = textwrap.dedent(
+        """
+        import triton
+        from triton.backends.compiler import GPUTarget
+        from triton.compiler import ASTSource
+        from attnviz.efficient.flash_triton import flash_forward_kernel as kernel
+
+        names = kernel.arg_names
+        for dtype, precision, causal, width, arch in (
+            ("fp32", "ieee", True, 16, 90), ("bf16", "tf32", True, 128, 90), ("fp16", "tf32", False, 64, 80)
+        ):
+            signature = {name: f"*{dtype}" for name in ("Q", "K", "V", "O")}
+            signature.update(LSE="*fp32", T="i32", S="i32", causal_offset="i32", qk_scale="fp32")
+            signature.update({name: "constexpr" for name in names[9:]})
+            constants = dict(CAUSAL=causal, D=width, DV=width, BLOCK_M=64, BLOCK_N=64, PRECISION=precision)
+            constants = {(names.index(name),): value for name, value in constants.items()}
+            source = ASTSource(kernel, signature, constants)
+            compiled = triton.compile(source, target=GPUTarget("cuda", arch, 32))
+            assert compiled.asm["cubin"], (dtype, causal, arch)
+        print("ok")
+        """
+    )
+    env = {key: value for key, value in os.environ.items() if key != "TRITON_INTERPRET"}
+    env["TRITON_CACHE_DIR"] = str(tmp_path)
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-3000:]
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU: the compiled kernel cannot run here")
 def test_on_cuda_compiled():
     script = textwrap.dedent(
