@@ -303,9 +303,9 @@ def flash_kernel() -> None:
         st.markdown(
             "Each *program* of the kernel owns one block of BLOCK_M query rows (`tl.program_id(0)`; "
             "`program_id(1)` is the head): flash.py's outer loop over query blocks, with every block running at once "
-            "on the GPU. The `for k0` loop is the walk above, one K/V tile at a time; the block's queries and its m, "
-            "ℓ and acc stay in the program's registers and on-chip memory (SRAM) through it, and only O and the "
-            "log-sum-exp are written back to the GPU's main memory."
+            "on the GPU. The `for k0` loop is the walk above for one block of rows, one K/V tile at a time; the "
+            "block's queries and its m, ℓ and acc stay in the program's registers and on-chip memory (SRAM) through "
+            "it, and only O and the log-sum-exp are written back to the GPU's main memory."
         )
         st.markdown(kernel_note(loaders.device().type, importlib.util.find_spec("triton") is not None))
         st.code(triton_kernel_source(), language="python", wrap_lines=True)
