@@ -3,14 +3,17 @@ singular values, the KV-cache meter, …). Each takes what the page already chos
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pandas as pd
 import streamlit as st
 from torch import Tensor
 
-from app_support import efficient, show
+from app_support import efficient, loaders, show
 from app_support.widgets import check_link, link_value, linked, md_escape, predict_first
 from attnviz import lesson6, plots, scaling
+from attnviz.efficient.flash import triton_kernel_source
 from attnviz.efficient.io import fewer_from, flash_io, sram_numbers, standard_io
 from attnviz.lesson6 import INFO, KnobValue, human_bytes
 
@@ -304,7 +307,35 @@ def flash_section(text: str, source: str, layer: int, head: int, tile: int, labe
         f"{human_bytes(big.tile + big.running)}. What FlashAttention saves is that memory, not work: it still "
         "computes every one of the T² scores, so its time still grows like T²."
     )
+    flash_kernel()
     flash_traffic(text, source, layer, head, tile, t)
+
+
+def flash_kernel() -> None:
+    """The Triton kernel's source, beside the walk, and whether this server runs it."""
+    with st.expander("The same algorithm as a GPU kernel (Triton)"):
+        st.markdown(
+            "Each *program* of the kernel owns one block of BLOCK_M query rows (`tl.program_id(0)`; "
+            "`program_id(1)` is the head): flash.py's outer loop over query blocks, with every block running at once "
+            "on the GPU. The `for k0` loop is the walk above for one block of rows, one K/V tile at a time; the "
+            "block's queries and its m, ℓ and acc stay in the program's registers and on-chip memory (SRAM) through "
+            "it, and only O and the log-sum-exp are written back to the GPU's main memory."
+        )
+        st.markdown(kernel_note(loaders.device().type, importlib.util.find_spec("triton") is not None))
+        st.code(triton_kernel_source(), language="python", wrap_lines=True)
+
+
+def kernel_note(device: str, triton_installed: bool) -> str:
+    """Whether anything on this server runs the kernel (``device`` as torch names it: "cpu", "cuda", …)."""
+    walk = "This page never runs the kernel: the walk above records every tile, so it is flash.py's Python loop. "
+    if device == "cuda" and triton_installed:
+        return walk + "On this server's GPU, lesson 6c's timings of FlashAttention (ours) do run this kernel."
+    if device == "cuda":
+        return walk + "This server has a GPU, but Triton is not installed on it, so no page runs the kernel here."
+    return walk + (
+        f"This server computes on its {device.upper()}, and the kernel needs a GPU, so no page runs it here "
+        "(the tests run it on a CPU in Triton's interpreter, slowly, to check it against exact attention)."
+    )
 
 
 def _times(ratio: float) -> str:

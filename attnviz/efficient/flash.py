@@ -25,7 +25,10 @@ are converted back to natural units.
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -72,6 +75,24 @@ class FlashAttention(Attention):
     steps: tuple[FlashStep, ...] = ()  # every tile in order, when record_steps=True
 
 
+def _triton_kernel_applies(q: Tensor, k: Tensor, v: Tensor) -> bool:
+    """True on CUDA when triton is importable and the kernel takes these tensors (else the loop below runs)."""
+    if not q.is_cuda or importlib.util.find_spec("triton") is None:
+        return False
+    from attnviz.efficient.flash_triton import supports
+
+    return supports(q, k, v)
+
+
+def triton_kernel_source() -> str:
+    """The source of flash_triton's kernel, read from its file (so it can be shown without triton installed)."""
+    spec = importlib.util.find_spec("attnviz.efficient.flash_triton")
+    text = Path(spec.origin).read_text(encoding="utf-8")
+    node = next(n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef) and n.name == "flash_forward_kernel")
+    first = min([d.lineno for d in node.decorator_list] + [node.lineno])
+    return "\n".join(text.splitlines()[first - 1 : node.end_lineno]) + "\n"
+
+
 def flash_attention(
     q: Tensor,
     k: Tensor,
@@ -84,6 +105,7 @@ def flash_attention(
     causal: bool = False,
     record_steps: bool = False,
     return_weights: bool = False,
+    gpu_kernel: bool = False,
 ) -> FlashAttention:
     """softmax(Q·Kᵀ·scale + M)·V, exactly, one (block_q × block_k) tile at a time.
 
@@ -100,6 +122,10 @@ def flash_attention(
             diagonal instead of computing and discarding them.
         record_steps: keep a copy of the running state after every tile (for teaching; costs memory).
         return_weights: also rebuild the T×S weights from the kept log-sum-exps (for pictures, small T).
+        gpu_kernel: on a CUDA tensor with triton installed, and with no mask, steps or weights asked for, run the
+            same algorithm as one fused GPU kernel (``flash_triton.flash_attention_triton``) instead of this loop,
+            with the kernel's own 64×64 tiles, which the result's ``block_q`` and ``block_k`` then record. Anywhere
+            else (on the CPU always) this loop runs.
     Returns:
         FlashAttention; ``output`` equals scaled_dot_product's to float precision.
     """
@@ -107,6 +133,20 @@ def flash_attention(
     block_q = positive_int(block_q, "block_q")
     block_k = positive_int(block_k, "block_k")
     scale = resolve_scale(scale, q.shape[-1])
+    if gpu_kernel and mask is None and not record_steps and not return_weights and _triton_kernel_applies(q, k, v):
+        # on a CUDA GPU with triton installed: the same algorithm as one fused kernel (flash_triton.py), with its
+        # own tile sizes, which the result records
+        from attnviz.efficient.flash_triton import KERNEL_BLOCKS, flash_attention_triton
+
+        output_, lse = flash_attention_triton(q, k, v, scale, causal=causal)
+        return FlashAttention(
+            output=output_,
+            weights=None,
+            scale=scale,
+            block_q=KERNEL_BLOCKS[0],
+            block_k=KERNEL_BLOCKS[1],
+            logsumexp=lse.to(q.dtype),
+        )
     lead, t, s, dv = q.shape[:-2], q.shape[-2], k.shape[-2], v.shape[-1]
     if mask is not None:
         mask = as_mask_4d(mask, lead)
