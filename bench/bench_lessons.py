@@ -299,7 +299,8 @@ def reruns(repeats: int, only: str = "") -> dict[str, list[tuple[float, float]]]
         "lesson 5c · new it → cat sentence (forward passes)": (
             "lessons/real_examples.py",
             lambda at, i: at.text_input(key="real_coref_text").set_value(
-                f"the cat sat on the mat by the {PLACES[i % len(PLACES)]} because it was tired {'and hungry ' * (i // 16)}"
+                f"the cat sat on the mat by the {PLACES[i % len(PLACES)]} because it was tired "
+                + "and hungry " * (i // 16)
             ),
         ),
         "lesson 5c · head to look at": (
