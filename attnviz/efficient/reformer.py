@@ -19,6 +19,7 @@ Time and memory O(n_rounds·T·c·D).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -45,6 +46,9 @@ from attnviz.errors import AttnvizInputError
 # the (base-2) score given to a token's key for itself: finite, so a token alone in its bucket still attends
 # to itself, and far below any real score, so that it does not when it has company
 SELF_SCORE = -1e5
+
+# at most this many rotated numbers (rows × n_buckets/2, over rounds and heads) exist at once while hashing
+HASH_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,12 +81,24 @@ def lsh_buckets(x: Tensor, n_buckets: int, n_rounds: int = 1, seed: int = 0) -> 
         buckets (R, ..., T) long, and rotations (R, D, n_buckets/2).
     """
     n_buckets, n_rounds, _ = _check(x.shape[-2], n_buckets, n_rounds, 1)
-    d = x.shape[-1]
-    rotations = torch.randn(n_rounds, d, n_buckets // 2, generator=generator(seed)).to(x.device, x.dtype)
+    lead, t, d = x.shape[:-2], x.shape[-2], x.shape[-1]
+    half = n_buckets // 2
+    rotations = torch.randn(n_rounds, d, half, generator=generator(seed)).to(x.device, x.dtype)
+    buckets = torch.zeros(n_rounds, *lead, t, dtype=torch.long, device=x.device)  # (R, ..., T)
     if n_buckets == 1:
-        return torch.zeros(n_rounds, *x.shape[:-1], dtype=torch.long, device=x.device), rotations
-    rotated = torch.einsum("...td,rdb->r...tb", x, rotations)  # (R, ..., T, nb/2)
-    return torch.cat([rotated, -rotated], dim=-1).argmax(dim=-1), rotations  # (R, ..., T)
+        return buckets, rotations
+    # the rotated tokens of all rows at once would be R·N·T·nb/2 numbers, T² when nb grows like T: hash the
+    # rows in blocks instead, so that extra memory grows like T; each row's buckets are the same either way
+    rows = max(1, HASH_BLOCK // (n_rounds * math.prod(lead) * half))
+    for start in range(0, t, rows):
+        block = slice(start, start + rows)
+        rotated = torch.einsum("...td,rdb->r...tb", x[..., block, :], rotations)  # (R, ..., rows, nb/2)
+        # argmax over [x·R ; −x·R] without building it: the largest x·R, or the smallest, negated; a tie goes
+        # to the first half, as argmax gives the first of equal values
+        top, top_at = rotated.max(dim=-1)  # (R, ..., rows) each
+        low, low_at = rotated.min(dim=-1)  # (R, ..., rows) each
+        buckets[..., block] = torch.where(top >= -low, top_at, low_at + half)
+    return buckets, rotations
 
 
 def _chunks(x: Tensor, n_chunks: int, chunk: int) -> Tensor:
@@ -183,7 +199,7 @@ def reformer_attention(
             )
         if exclude_self:
             is_self = pos_q[..., :, None] == pos_k[..., None, :]
-            scores = scores.masked_fill(is_self & allowed, SELF_SCORE)
+            scores.masked_fill_(is_self & allowed, SELF_SCORE)  # in place: scores is ours
         if n_rounds > 1:
             # 4. a pair met in m rounds would count m times: weigh each meeting by 1/m
             met = torch.zeros_like(scores)  # (N, nc, c, 2c)
@@ -192,7 +208,7 @@ def reformer_attention(
                 gap = _at(other_chunk, pos_q)[..., :, None] - _at(other_chunk, pos_k)[..., None, :]
                 met += same_bucket & ((gap == 0) | (gap == 1))  # same chunk, or the key's chunk just before
             scores -= met.clamp_min(1.0).log2()  # base 2, as the scores
-        scores = scores.masked_fill(~allowed, NEG_INF)
+        scores.masked_fill_(~allowed, NEG_INF)
         part = partial_softmax_(scores, gather(v3, pos_k))  # fields (N, nc, c, ·), in sorted order
         # back from sorted order to positions
         parts.append(
