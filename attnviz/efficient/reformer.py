@@ -49,6 +49,8 @@ SELF_SCORE = -1e5
 
 # at most this many rotated numbers (rows × n_buckets/2, over rounds and heads) exist at once while hashing
 HASH_BLOCK = 1 << 20
+# and at most about this many scores (queries × keys, over the chunks attended together and the heads)
+ATTEND_BLOCK = 1 << 22
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -186,13 +188,11 @@ def reformer_attention(
     ranks = torch.argsort(torch.argsort(all_buckets * t + pos, dim=-1), dim=-1)  # (R, N, T) sorted place
     chunk_of = ranks // chunk  # (R, N, T)
 
-    parts = []
-    for r in range(n_rounds):
-        # 1-2. sort by bucket, cut into chunks, pair each chunk with the one before
-        order, pos_q, pos_k, bucket_q, bucket_k, key_ok = _round_pairs(all_buckets[r], n_chunks, chunk)
+    def attend(pos_q: Tensor, pos_k: Tensor, bucket_q: Tensor, bucket_k: Tensor, key_ok: Tensor) -> Partial:
+        """3-4 for some chunks of one round: pos_q, bucket_q (N, G, c); pos_k, bucket_k, key_ok (N, G, 2c)."""
         # 3. scores inside the chunks, kept only within the same bucket
-        scores = gather(q3, pos_q) @ gather(k3, pos_k).transpose(-2, -1)  # (N, nc, c, 2c)
-        allowed = (bucket_q[..., :, None] == bucket_k[..., None, :]) & key_ok[..., None, :]  # (N, nc, c, 2c)
+        scores = gather(q3, pos_q) @ gather(k3, pos_k).transpose(-2, -1)  # (N, G, c, 2c)
+        allowed = (bucket_q[..., :, None] == bucket_k[..., None, :]) & key_ok[..., None, :]  # (N, G, c, 2c)
         if mask is not None:
             allowed &= mask_gather_per_row(
                 mask, lead, pos_q.clamp(min=0)[..., :, None], pos_k.clamp(min=0)[..., None, :]
@@ -202,21 +202,31 @@ def reformer_attention(
             scores.masked_fill_(is_self & allowed, SELF_SCORE)  # in place: scores is ours
         if n_rounds > 1:
             # 4. a pair met in m rounds would count m times: weigh each meeting by 1/m
-            met = torch.zeros_like(scores)  # (N, nc, c, 2c)
+            met = torch.zeros_like(scores)  # (N, G, c, 2c)
             for other_buckets, other_chunk in zip(all_buckets, chunk_of, strict=True):  # (N, T) each
                 same_bucket = _at(other_buckets, pos_q)[..., :, None] == _at(other_buckets, pos_k)[..., None, :]
                 gap = _at(other_chunk, pos_q)[..., :, None] - _at(other_chunk, pos_k)[..., None, :]
                 met += same_bucket & ((gap == 0) | (gap == 1))  # same chunk, or the key's chunk just before
             scores -= met.clamp_min(1.0).log2()  # base 2, as the scores
         scores.masked_fill_(~allowed, NEG_INF)
-        part = partial_softmax_(scores, gather(v3, pos_k))  # fields (N, nc, c, ·), in sorted order
+        return partial_softmax_(scores, gather(v3, pos_k))  # fields (N, G, c, ·), in sorted order
+
+    # chunks attended together: their scores and masks (N·G·c·2c each) stay a fixed size however long T is
+    group = max(1, ATTEND_BLOCK // (n * chunk * 2 * chunk))
+    parts = []
+    for r in range(n_rounds):
+        # 1-2. sort by bucket, cut into chunks, pair each chunk with the one before
+        order, pos_q, pos_k, bucket_q, bucket_k, key_ok = _round_pairs(all_buckets[r], n_chunks, chunk)
+        row_max = q3.new_empty(n, n_chunks, chunk, 1)  # in sorted order, as the chunks
+        row_sum = q3.new_empty(n, n_chunks, chunk, 1)
+        acc = v3.new_empty(n, n_chunks, chunk, dv)
+        for first in range(0, n_chunks, group):
+            g = slice(first, first + group)
+            part = attend(pos_q[:, g], pos_k[:, g], bucket_q[:, g], bucket_k[:, g], key_ok[:, g])
+            row_max[:, g], row_sum[:, g], acc[:, g] = part.row_max, part.row_sum, part.acc
         # back from sorted order to positions
         parts.append(
-            Partial(
-                row_max=_unsort(part.row_max, order, t),
-                row_sum=_unsort(part.row_sum, order, t),
-                acc=_unsort(part.acc, order, t),
-            )
+            Partial(row_max=_unsort(row_max, order, t), row_sum=_unsort(row_sum, order, t), acc=_unsort(acc, order, t))
         )
     output3, lse3 = merge_(parts)  # (N, T, Dv), (N, T)
     output, lse = output3.view(*lead, t, dv), lse3.view(*lead, t)
