@@ -14,7 +14,11 @@ Kitaev, Kaiser, Levskaya, "Reformer: The Efficient Transformer" (2020). Per roun
 
 The Reformer ties keys to queries (shared-QK attention): bucketing uses the queries, and a key is in its
 token's bucket. Pass k = q (or unit-length q) for the paper's setting; a separate k is scored as given.
-Time and memory O(n_rounds·T·c·D).
+Time O(n_rounds·T·(c + n_buckets)·D): attending within chunks, and hashing (each token against the n_buckets/2
+columns of every rotation). Extra memory grows like T, whatever the number of buckets: the rotated tokens are
+made a block of rows at a time and the chunk scores a group of chunks at a time (HASH_BLOCK, ATTEND_BLOCK), so
+only per-token results (sort orders, each round's partial outputs) grow with T. The blocks change no result:
+buckets and outputs are bit for bit those of hashing and attending everything at once.
 """
 
 from __future__ import annotations
@@ -91,7 +95,7 @@ def lsh_buckets(x: Tensor, n_buckets: int, n_rounds: int = 1, seed: int = 0) -> 
         return buckets, rotations
     # the rotated tokens of all rows at once would be R·N·T·nb/2 numbers, T² when nb grows like T: hash the
     # rows in blocks instead, so that extra memory grows like T; each row's buckets are the same either way
-    rows = max(1, HASH_BLOCK // (n_rounds * math.prod(lead) * half))
+    rows = max(1, HASH_BLOCK // max(1, n_rounds * math.prod(lead) * half))
     for start in range(0, t, rows):
         block = slice(start, start + rows)
         rotated = torch.einsum("...td,rdb->r...tb", x[..., block, :], rotations)  # (R, ..., rows, nb/2)
@@ -212,7 +216,7 @@ def reformer_attention(
         return partial_softmax_(scores, gather(v3, pos_k))  # fields (N, G, c, ·), in sorted order
 
     # chunks attended together: their scores and masks (N·G·c·2c each) stay a fixed size however long T is
-    group = max(1, ATTEND_BLOCK // (n * chunk * 2 * chunk))
+    group = max(1, ATTEND_BLOCK // max(1, n * chunk * 2 * chunk))
     parts = []
     for r in range(n_rounds):
         # 1-2. sort by bucket, cut into chunks, pair each chunk with the one before
