@@ -14,11 +14,16 @@ Kitaev, Kaiser, Levskaya, "Reformer: The Efficient Transformer" (2020). Per roun
 
 The Reformer ties keys to queries (shared-QK attention): bucketing uses the queries, and a key is in its
 token's bucket. Pass k = q (or unit-length q) for the paper's setting; a separate k is scored as given.
-Time and memory O(n_rounds·T·c·D).
+Time O(n_rounds·T·(c + n_buckets)·D): attending within chunks, and hashing (each token against the n_buckets/2
+columns of every rotation). Extra memory grows like T, whatever the number of buckets: the rotated tokens are
+made a block of rows at a time and the chunk scores a group of chunks at a time (HASH_BLOCK, ATTEND_BLOCK), so
+only per-token results (sort orders, each round's partial outputs) grow with T. The blocks change no result:
+buckets and outputs are bit for bit those of hashing and attending everything at once.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -45,6 +50,11 @@ from attnviz.errors import AttnvizInputError
 # the (base-2) score given to a token's key for itself: finite, so a token alone in its bucket still attends
 # to itself, and far below any real score, so that it does not when it has company
 SELF_SCORE = -1e5
+
+# at most this many rotated numbers (rows × n_buckets/2, over rounds and heads) exist at once while hashing
+HASH_BLOCK = 1 << 20
+# and at most about this many scores (queries × keys, over the chunks attended together and the heads)
+ATTEND_BLOCK = 1 << 22
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,12 +87,24 @@ def lsh_buckets(x: Tensor, n_buckets: int, n_rounds: int = 1, seed: int = 0) -> 
         buckets (R, ..., T) long, and rotations (R, D, n_buckets/2).
     """
     n_buckets, n_rounds, _ = _check(x.shape[-2], n_buckets, n_rounds, 1)
-    d = x.shape[-1]
-    rotations = torch.randn(n_rounds, d, n_buckets // 2, generator=generator(seed)).to(x.device, x.dtype)
+    lead, t, d = x.shape[:-2], x.shape[-2], x.shape[-1]
+    half = n_buckets // 2
+    rotations = torch.randn(n_rounds, d, half, generator=generator(seed)).to(x.device, x.dtype)
+    buckets = torch.zeros(n_rounds, *lead, t, dtype=torch.long, device=x.device)  # (R, ..., T)
     if n_buckets == 1:
-        return torch.zeros(n_rounds, *x.shape[:-1], dtype=torch.long, device=x.device), rotations
-    rotated = torch.einsum("...td,rdb->r...tb", x, rotations)  # (R, ..., T, nb/2)
-    return torch.cat([rotated, -rotated], dim=-1).argmax(dim=-1), rotations  # (R, ..., T)
+        return buckets, rotations
+    # the rotated tokens of all rows at once would be R·N·T·nb/2 numbers, T² when nb grows like T: hash the
+    # rows in blocks instead, so that extra memory grows like T; each row's buckets are the same either way
+    rows = max(1, HASH_BLOCK // max(1, n_rounds * math.prod(lead) * half))
+    for start in range(0, t, rows):
+        block = slice(start, start + rows)
+        rotated = torch.einsum("...td,rdb->r...tb", x[..., block, :], rotations)  # (R, ..., rows, nb/2)
+        # argmax over [x·R ; −x·R] without building it: the largest x·R, or the smallest, negated; a tie goes
+        # to the first half, as argmax gives the first of equal values
+        top, top_at = rotated.max(dim=-1)  # (R, ..., rows) each
+        low, low_at = rotated.min(dim=-1)  # (R, ..., rows) each
+        buckets[..., block] = torch.where(top >= -low, top_at, low_at + half)
+    return buckets, rotations
 
 
 def _chunks(x: Tensor, n_chunks: int, chunk: int) -> Tensor:
@@ -170,37 +192,45 @@ def reformer_attention(
     ranks = torch.argsort(torch.argsort(all_buckets * t + pos, dim=-1), dim=-1)  # (R, N, T) sorted place
     chunk_of = ranks // chunk  # (R, N, T)
 
-    parts = []
-    for r in range(n_rounds):
-        # 1-2. sort by bucket, cut into chunks, pair each chunk with the one before
-        order, pos_q, pos_k, bucket_q, bucket_k, key_ok = _round_pairs(all_buckets[r], n_chunks, chunk)
+    def attend(pos_q: Tensor, pos_k: Tensor, bucket_q: Tensor, bucket_k: Tensor, key_ok: Tensor) -> Partial:
+        """3-4 for some chunks of one round: pos_q, bucket_q (N, G, c); pos_k, bucket_k, key_ok (N, G, 2c)."""
         # 3. scores inside the chunks, kept only within the same bucket
-        scores = gather(q3, pos_q) @ gather(k3, pos_k).transpose(-2, -1)  # (N, nc, c, 2c)
-        allowed = (bucket_q[..., :, None] == bucket_k[..., None, :]) & key_ok[..., None, :]  # (N, nc, c, 2c)
+        scores = gather(q3, pos_q) @ gather(k3, pos_k).transpose(-2, -1)  # (N, G, c, 2c)
+        allowed = (bucket_q[..., :, None] == bucket_k[..., None, :]) & key_ok[..., None, :]  # (N, G, c, 2c)
         if mask is not None:
             allowed &= mask_gather_per_row(
                 mask, lead, pos_q.clamp(min=0)[..., :, None], pos_k.clamp(min=0)[..., None, :]
             )
         if exclude_self:
             is_self = pos_q[..., :, None] == pos_k[..., None, :]
-            scores = scores.masked_fill(is_self & allowed, SELF_SCORE)
+            scores.masked_fill_(is_self & allowed, SELF_SCORE)  # in place: scores is ours
         if n_rounds > 1:
             # 4. a pair met in m rounds would count m times: weigh each meeting by 1/m
-            met = torch.zeros_like(scores)  # (N, nc, c, 2c)
+            met = torch.zeros_like(scores)  # (N, G, c, 2c)
             for other_buckets, other_chunk in zip(all_buckets, chunk_of, strict=True):  # (N, T) each
                 same_bucket = _at(other_buckets, pos_q)[..., :, None] == _at(other_buckets, pos_k)[..., None, :]
                 gap = _at(other_chunk, pos_q)[..., :, None] - _at(other_chunk, pos_k)[..., None, :]
                 met += same_bucket & ((gap == 0) | (gap == 1))  # same chunk, or the key's chunk just before
             scores -= met.clamp_min(1.0).log2()  # base 2, as the scores
-        scores = scores.masked_fill(~allowed, NEG_INF)
-        part = partial_softmax_(scores, gather(v3, pos_k))  # fields (N, nc, c, ·), in sorted order
+        scores.masked_fill_(~allowed, NEG_INF)
+        return partial_softmax_(scores, gather(v3, pos_k))  # fields (N, G, c, ·), in sorted order
+
+    # chunks attended together: their scores and masks (N·G·c·2c each) stay a fixed size however long T is
+    group = max(1, ATTEND_BLOCK // max(1, n * chunk * 2 * chunk))
+    parts = []
+    for r in range(n_rounds):
+        # 1-2. sort by bucket, cut into chunks, pair each chunk with the one before
+        order, pos_q, pos_k, bucket_q, bucket_k, key_ok = _round_pairs(all_buckets[r], n_chunks, chunk)
+        row_max = q3.new_empty(n, n_chunks, chunk, 1)  # in sorted order, as the chunks
+        row_sum = q3.new_empty(n, n_chunks, chunk, 1)
+        acc = v3.new_empty(n, n_chunks, chunk, dv)
+        for first in range(0, n_chunks, group):
+            g = slice(first, first + group)
+            part = attend(pos_q[:, g], pos_k[:, g], bucket_q[:, g], bucket_k[:, g], key_ok[:, g])
+            row_max[:, g], row_sum[:, g], acc[:, g] = part.row_max, part.row_sum, part.acc
         # back from sorted order to positions
         parts.append(
-            Partial(
-                row_max=_unsort(part.row_max, order, t),
-                row_sum=_unsort(part.row_sum, order, t),
-                acc=_unsort(part.acc, order, t),
-            )
+            Partial(row_max=_unsort(row_max, order, t), row_sum=_unsort(row_sum, order, t), acc=_unsort(acc, order, t))
         )
     output3, lse3 = merge_(parts)  # (N, T, Dv), (N, T)
     output, lse = output3.view(*lead, t, dv), lse3.view(*lead, t)
