@@ -162,7 +162,8 @@ INFO: Mapping[str, VariantInfo] = {
         r"c = \lceil 2T/n_{\text{buckets}} \rceil \\ "
         r"t \text{ sees } s \ne t \iff \exists r\!:\; h_r(q_t) = h_r(q_s) \,\land\, "
         r"\mathrm{chunk}_r(s) \in \{\mathrm{chunk}_r(t),\, \mathrm{chunk}_r(t) - 1\}\end{gathered}",
-        "O(R·T·c·D) plus a sort (c: sorted tokens per chunk)", "O(R·T·c)",
+        "O(R·T·(n_buckets + c)·D) plus a sort: hashing, then chunks of c sorted tokens",
+        "O(R·T·c)",
         "exact softmax on the pairs its buckets and chunks allow",
         "pairs hashed apart in every round, even when their weight is large",
         "very long inputs where each query needs only its nearest keys", "pattern",
