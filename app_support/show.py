@@ -36,10 +36,8 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9]+")
 SKIP_PARAMS = {sentence.KEY, *VIEW_PARAMS}  # the sentence is named first; view settings do not change the data
 CELL_TEXT_MAX = 20  # "numbers in cells" writes values in heatmaps up to this many rows and columns
 PRESENT_FONT = 20  # figure font size in presenter mode (the page's own text is scaled by `_PRESENT_CSS`)
+HIGH_CONTRAST_DIVERGING, HIGH_CONTRAST_SEQUENTIAL = plots.HIGH_CONTRAST_DIVERGING, plots.HIGH_CONTRAST_SEQUENTIAL
 
-# high contrast: the same colour-blind-safe hues as attnviz.plots, with darker ends and a wider lightness range
-HIGH_CONTRAST_DIVERGING = [[0.0, "#08306b"], [0.25, "#4a98c9"], [0.5, "#ffffff"], [0.75, "#f98e2b"], [1.0, "#7f2704"]]
-HIGH_CONTRAST_SEQUENTIAL = "Inferno"  # black through red to pale yellow: the lightness alone orders the values
 
 _PRESENT_CSS = """<style>
 /* presenter mode: large type for a projector, content across the whole width */
@@ -332,9 +330,9 @@ def styled(fig: plots.Figure, *, cells: bool = False, contrast: bool = False, pr
                 decimals = int(found.group(1)) if found else 2
                 trace["texttemplate"] = f"%{{z:.{decimals}f}}"  # plotly picks a dark or light font per cell
                 trace["textfont"] = {"size": 12 if max(shape) > 12 else 13}
-            if contrast and trace.get("colorscale") is not None:
-                diverging = isinstance(trace["colorscale"], list)  # attnviz.plots: a list diverges, a name does not
-                trace["colorscale"] = HIGH_CONTRAST_DIVERGING if diverging else HIGH_CONTRAST_SEQUENTIAL
+            stronger = plots.high_contrast_scale(trace.get("colorscale")) if contrast else None
+            if stronger is not None:  # the value scales only: a grey cover or a palette of categories stays
+                trace["colorscale"] = stronger
         elif contrast and kind in {"scatter", "scattergl"}:
             # only plotly's default widths and sizes grow: a width or size the figure set may carry a value (the
             # head view draws stronger attention as thicker lines)
@@ -343,6 +341,11 @@ def styled(fig: plots.Figure, *, cells: bool = False, contrast: bool = False, pr
         elif contrast and kind == "bar":
             trace.setdefault("marker", {})["line"] = {"color": "#000000", "width": 1.5}
     if contrast:
+        for name, axis in spec["layout"].items():  # a colour scale shared by several traces (a grid of maps)
+            if name.startswith("coloraxis") and isinstance(axis, dict):
+                stronger = plots.high_contrast_scale(axis.get("colorscale"))
+                if stronger is not None:
+                    axis["colorscale"] = stronger
         _black_type(spec)
     if present:
         _presenter_type(spec)

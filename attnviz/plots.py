@@ -26,8 +26,24 @@ from attnviz.labels import unique_labels
 # Okabe & Ito (2008), "Color Universal Design": distinguishable with every common colour-vision deficiency.
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 ARROW_COLOURS = (OKABE_ITO[0], OKABE_ITO[1], OKABE_ITO[5], OKABE_ITO[3], OKABE_ITO[7])
+# Every colour scale is given as explicit stops, never by name: the plotly.js that Streamlit ships knows only its own
+# short list of names (`PLOTLY_JS_SCALES`) and draws an unknown one, e.g. "Inferno", as a grey-to-red default.
 DIVERGING = [[0.0, "#2166ac"], [0.25, "#92c5de"], [0.5, "#f7f7f7"], [0.75, "#fdb863"], [1.0, "#b35806"]]
-SEQUENTIAL = "Cividis"
+# cividis (Nuñez, Anderton & Renslow 2018): blue to yellow, readable with every common colour-vision deficiency
+CIVIDIS = [[i / 9, c] for i, c in enumerate(("#00224e", "#123570", "#3b496c", "#575d6d", "#707173", "#8a8678",
+                                             "#a59c74", "#c3b369", "#e1cc55", "#fee838"))]  # fmt: skip
+# inferno (matplotlib): black through purple and red to pale yellow; lightness alone orders the values
+INFERNO = [[i / 9, c] for i, c in enumerate(("#000004", "#1b0c41", "#4a0c6b", "#781c6d", "#a52c60", "#cf4446",
+                                             "#ed6925", "#fb9b06", "#f7d13d", "#fcffa4"))]  # fmt: skip
+SEQUENTIAL = CIVIDIS
+# high contrast: the same hues as DIVERGING with darker ends and a wider lightness range; inferno for weights
+HIGH_CONTRAST_DIVERGING = [[0.0, "#08306b"], [0.25, "#4a98c9"], [0.5, "#ffffff"], [0.75, "#f98e2b"], [1.0, "#7f2704"]]
+HIGH_CONTRAST_SEQUENTIAL = INFERNO
+# the scale names plotly.js itself knows (src/components/colorscale/scales.js); any other name is drawn as a default
+PLOTLY_JS_SCALES = frozenset({
+    "Greys", "YlGnBu", "Greens", "YlOrRd", "Bluered", "RdBu", "Reds", "Blues", "Picnic", "Rainbow", "Portland", "Jet",
+    "Hot", "Blackbody", "Earth", "Electric", "Viridis", "Cividis",
+})  # fmt: skip
 CELL_TEXT_MAX = 14  # write the value in every cell when the matrix is at most this many rows and columns
 NARROW_CELL_TEXT_MAX = 10  # the same for a heatmap that shares the width with another
 TOP_K_ABOVE = 30  # a wider attention map keeps only its strongest keys per row (see `auto_top_k`)
@@ -84,6 +100,16 @@ def _figure(data: list[Spec], layout: Spec, title: str, height: int) -> Figure:
         "template": {},
     }
     return Figure({"data": data, "layout": base | layout})
+
+
+def high_contrast_scale(scale: object) -> list | None:
+    """The high-contrast version of one of this module's colour scales (`DIVERGING`, `SEQUENTIAL`), or None for any
+    other scale (a single colour, a palette of categories), which stays as it is."""
+    if scale == DIVERGING:
+        return HIGH_CONTRAST_DIVERGING
+    if scale == SEQUENTIAL:
+        return HIGH_CONTRAST_SEQUENTIAL
+    return None
 
 
 def auto_top_k(n_cols: int) -> int | None:

@@ -6,10 +6,83 @@ import torch
 from attnviz import plots
 
 
+def colour_scales(spec: object) -> list[object]:
+    """Every ``colorscale`` anywhere in a figure's spec (traces, colour axes, markers)."""
+    found = []
+    if isinstance(spec, dict):
+        for key, value in spec.items():
+            if key == "colorscale":
+                found.append(value)
+            else:
+                found += colour_scales(value)
+    elif isinstance(spec, list | tuple):
+        for value in spec:
+            found += colour_scales(value)
+    return found
+
+
+def drawn_as_given(scale: object) -> bool:
+    """A colour scale the browser's plotly.js draws as meant: explicit stops from 0 to 1, or one of its own names.
+    (plotly.py accepts many more names, e.g. "Inferno", which plotly.js silently replaces by a grey-to-red one.)"""
+    if isinstance(scale, str):
+        return scale in plots.PLOTLY_JS_SCALES
+    stops = [float(at) for at, _ in scale]
+    return len(stops) >= 2 and stops[0] == 0.0 and stops[-1] == 1.0 and stops == sorted(stops)
+
+
 def valid(fig: plots.Figure) -> go.Figure:
-    """Builders skip plotly's object model for speed; here every property is checked (go.Figure raises)."""
+    """Builders skip plotly's object model for speed; here every property is checked (go.Figure raises), and every
+    colour scale is one the browser draws as meant."""
     assert isinstance(fig, plots.Figure)
+    for scale in colour_scales(fig.spec):
+        assert drawn_as_given(scale), scale
     return fig.plotly()
+
+
+def test_plotly_js_scale_names_are_those_streamlit_ships():
+    """`plots.PLOTLY_JS_SCALES` is the list in the plotly.js bundled with Streamlit (its `scales` object)."""
+    import re
+    from pathlib import Path
+
+    import streamlit
+
+    bundles = list((Path(streamlit.__file__).parent / "static").rglob("PlotlyChart*.js"))
+    assert bundles, "Streamlit's plotly.js bundle not found"
+    text = "".join(b.read_text(encoding="utf-8", errors="replace") for b in bundles)
+    shipped = set(re.findall(r"\b([A-Z][A-Za-z]+):\[\[0,`(?:rgb|#)", text))
+    assert shipped == plots.PLOTLY_JS_SCALES
+    assert "Inferno" not in shipped  # the name the high-contrast view used to pass
+
+
+def test_every_colour_scale_is_explicit_stops_in_every_view():
+    """One figure from each builder that colours by value, as drawn and restyled for high contrast: no scale is a
+    name (not even one plotly.js knows), and high contrast swaps the value scales for its own."""
+    from app_support import show
+
+    rng = np.random.default_rng(3)
+    words = ["the", "cat", "sat"]
+    figures = [
+        plots.heatmap(rng.normal(size=(3, 3)), words, words),
+        plots.heatmap(rng.random((3, 3)), words, words, diverging=False, zmax=1.0, overlay=np.eye(3, dtype=bool)),
+        plots.matrix(rng.normal(size=(4, 5))),
+        plots.strip(rng.normal(size=(2, 10)), ["a", "b"]),
+        plots.heatmap_grid(rng.random((2, 3, 3)), words, words, n_cols=2, names=["h1", "h2"]),
+        plots.heatmap_mosaic(rng.random((1, 2, 3, 3)), words, row_headers=["l1"], col_headers=["h1", "h2"]),
+        plots.token_buckets(words, np.array([[0, 1, 0]])),
+        plots.scatter(rng.normal(size=(4, 3)), list("abcd"), arrows=[(0, 1)]),
+    ]
+    for fig in figures:
+        for view in (fig, show.styled(fig, contrast=True), show.styled(fig, contrast=True, cells=True, present=True)):
+            scales = colour_scales(view.to_dict())
+            assert all(isinstance(s, list) and drawn_as_given(s) for s in scales), scales
+    seq = show.styled(figures[1], contrast=True).to_dict()["data"]
+    assert seq[0]["colorscale"] == plots.INFERNO, "weights: inferno in high contrast"
+    assert seq[1]["colorscale"] == [[0.0, "#6b6b6b"], [1.0, "#6b6b6b"]], "the grey cover stays grey"
+    assert show.styled(figures[0], contrast=True).to_dict()["data"][0]["colorscale"] == plots.HIGH_CONTRAST_DIVERGING
+    grid = show.styled(figures[4], contrast=True).to_dict()["layout"]["coloraxis"]
+    assert grid["colorscale"] == plots.INFERNO, "a shared colour axis is restyled too"
+    buckets = show.styled(figures[6], contrast=True).to_dict()["data"][0]["colorscale"]
+    assert buckets == figures[6].spec["data"][0]["colorscale"], "a palette of categories is left alone"
 
 
 def test_heatmap_labels_hover_and_repeats():
