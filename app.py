@@ -3,13 +3,15 @@ classroom view settings (presenter mode, high contrast, numbers in cells, the li
 
 import streamlit as st
 
-from app_support import loaders, sentence, show
-from attnviz.device import describe
+from app_support import sentence, show
 
+# Nothing here imports torch, gensim or the word vectors before the page's first elements are on their way: the
+# navigation, the sidebar and the chart library reach the browser while the server loads them (app_support.serve
+# starts that at launch), which is most of a fresh server's first page.
 present = str(st.query_params.get(show.PRESENT, "")).lower() in {"true", "1", "yes", "on"}
 st.set_page_config(
     page_title="attnviz — learn attention",
-    page_icon=":material/highlight:",
+    page_icon="🔦",  # an emoji: a :material/…: icon here is fetched from a Google server, so offline it fails
     layout="wide",
     initial_sidebar_state="collapsed" if present else "auto",  # presenter mode: no sidebar until asked for
 )
@@ -28,12 +30,13 @@ LESSONS = [
 ]
 page = st.navigation({"The course": LESSONS})
 
-st.sidebar.markdown("### :material/highlight: attnviz")
+st.sidebar.markdown("### 🔦 attnviz")
 st.sidebar.caption("Attention, computed live on your own words.")
 sentence.sidebar_box()
 with st.sidebar.expander("View and classroom", expanded=True, icon=":material/co_present:"):
     show.view_settings(st)
-st.sidebar.caption(f"Computing on: **{describe(loaders.device())}**")
+device_note = st.sidebar.empty()  # filled after the lesson: choosing the device loads torch
+show.prefetch_charts(device_note)
 
 show.page_style()
 show.share_link(page.url_path)  # "" for the first lesson, the root address
@@ -51,4 +54,15 @@ def lesson() -> None:
     page.run()
 
 
-lesson()
+def computing_on() -> None:
+    from app_support import loaders  # torch: by now the lesson has loaded it, or the server's warm-up has
+    from attnviz.device import describe
+
+    device_note.caption(f"Computing on: **{describe(loaders.device())}**")
+    loaders.page_served.set()
+
+
+try:
+    lesson()
+finally:  # a page that stops early (presenter mode's next step, a sentence with no known word) still gets it
+    computing_on()

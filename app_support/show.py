@@ -31,6 +31,7 @@ _STEPS = "_show_steps"  # session state: {"page": url path, "shown": sections re
 _RUN = "_show_run"  # session state: sections met so far in this script run
 _UNUSED = "_show_unused"  # session state: URL parameters this run could not use (left out of the link)
 _SLOT = "_show_link_slot"  # session state: this run's (popover slot, page path) that shows the link
+_PREFETCHED = "_show_prefetched"  # session state: the chart library was asked for (`prefetch_charts`)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9]+")
 SKIP_PARAMS = {sentence.KEY, *VIEW_PARAMS}  # the sentence is named first; view settings do not change the data
@@ -111,6 +112,24 @@ def view_settings(where: Any = st.sidebar) -> None:
         help=f"Write each value in the cells of matrices up to {CELL_TEXT_MAX} × {CELL_TEXT_MAX}. "
         "Hovering a cell always shows its exact value.",
     )
+
+
+def prefetch_charts(slot: Any) -> None:
+    """On a session's first run, put an empty chart out of sight in ``slot`` (an ``st.empty``), which the caller
+    fills with something else later in the run.
+
+    The browser fetches and parses its chart library (plotly.js, about 4.6 MB) only when a chart first arrives; a
+    fresh server's first page sends its first chart after loading torch and the word vectors, seconds later. With
+    this, the browser loads the library in those seconds, on its own core, instead of after them."""
+    if st.session_state.get(_PREFETCHED):
+        return
+    st.session_state[_PREFETCHED] = True
+    with slot.container(key="show_prefetch", height=1, border=False):
+        st.plotly_chart(
+            _Ready(plots.Figure({"data": [], "layout": {"height": 10, "template": {}}})),
+            key="show_prefetch_chart",
+            config={"staticPlot": True, "displayModeBar": False},
+        )
 
 
 def page_style() -> None:
@@ -328,8 +347,13 @@ def styled(fig: plots.Figure, *, cells: bool = False, contrast: bool = False, pr
             if cells and "texttemplate" not in trace and len(shape) == 2 and max(shape) <= CELL_TEXT_MAX:
                 found = _DECIMALS.search(str(trace.get("hovertemplate", "")))
                 decimals = int(found.group(1)) if found else 2
-                trace["texttemplate"] = f"%{{z:.{decimals}f}}"  # plotly picks a dark or light font per cell
-                trace["textfont"] = {"size": 12 if max(shape) > 12 else 13}
+                notes = spec["layout"].get("annotations") or []
+                if plots.cells_fit(spec, trace, decimals):
+                    # no font size: plotly.js fits the numbers to the cells as drawn, and picks a dark or light font
+                    trace["texttemplate"] = f"%{{z:.{decimals}f}}"
+                elif plots.CELLS_NOTE not in notes:
+                    spec["layout"]["annotations"] = [*notes, plots.CELLS_NOTE]
+                    spec["layout"]["margin"] = (spec["layout"].get("margin") or {}) | {"b": 34}
             stronger = plots.high_contrast_scale(trace.get("colorscale")) if contrast else None
             if stronger is not None:  # the value scales only: a grey cover or a palette of categories stays
                 trace["colorscale"] = stronger

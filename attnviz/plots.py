@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import html
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -112,6 +113,70 @@ def high_contrast_scale(scale: object) -> list | None:
     return None
 
 
+# Numbers in cells. plotly.js sizes them itself when the trace sets no size (its heatmap `textfont.size` is "auto",
+# src/traces/heatmap/plot.js): the largest size at which the widest number fits the narrowest cell, at most the
+# figure's font size, measured on the figure as drawn (so on a phone as on a projector). `cell_font_size` is that
+# rule; `heatmap` uses it, with the width the figure gets on a 1280-pixel screen, to leave the numbers out where
+# even there they would be smaller than `CELL_FONT_MIN` (hovering a cell always gives its value).
+LINE_SPACING = 1.3  # plotly.js's line height in font sizes; a digit is about half of it wide
+CELL_FONT_MIN = 9  # px: smaller numbers are left out
+PAGE_WIDTH = 1180  # px: the main column of a 1280-pixel screen (sidebar folded), the width a full-width figure gets
+_COLORBAR = 90  # px: a vertical colour bar with its numbers and title
+
+
+# said under a heatmap whose numbers do not fit its cells
+CELLS_NOTE = {"text": "The cells are too small for their numbers: hover a cell to read it.", "xref": "paper",
+              "yref": "paper", "x": 0, "xanchor": "left", "y": 0, "yanchor": "top", "yshift": -6, "showarrow": False,
+              "font": {"size": 13}}  # fmt: skip
+
+
+def cells_fit(spec: Spec, trace: Spec, decimals: int) -> bool:
+    """Whether numbers with ``decimals`` decimals fit the cells of a heatmap ``trace`` of the figure ``spec`` (made by
+    `heatmap`, whose layout says what share of the page it gets) at `CELL_FONT_MIN` or more on a 1280-pixel screen."""
+    z = _array(trace.get("z"))
+    if z.ndim != 2 or not z.size:
+        return False
+    layout = spec.get("layout", {})
+    share = float((layout.get("meta") or {}).get("attnviz_share", 1.0))
+    area = _plot_area(float(layout.get("height") or 450), z.shape[0], trace.get("y") or [""], narrow=share < 1,
+                      title=bool((layout.get("title") or {}).get("text")))  # fmt: skip
+    return cell_font_size(*area, *z.shape, _widest_number(z, decimals)) >= CELL_FONT_MIN
+
+
+def cell_font_size(
+    width: float, height: float, n_rows: int, n_cols: int, chars: int, *, cap: float = 15, gap: float = 1
+) -> int:
+    """The font size (px) plotly.js gives the numbers in a heatmap's cells when the trace leaves the size "auto".
+
+    Args:
+        width, height: the plot area (px) the n_rows × n_cols cells share.
+        chars: characters of the longest number written, e.g. 5 for "-0.25".
+        cap: the figure's font size, which plotly.js never exceeds.
+        gap: the white line between cells (xgap, ygap).
+    Returns:
+        0 when nothing fits.
+    """
+    if min(n_rows, n_cols, chars) < 1:
+        return 0
+    across = (width / n_cols - gap) / chars / (LINE_SPACING / 2)
+    down = (height / n_rows - gap) / LINE_SPACING
+    return max(0, min(math.floor(across), math.floor(down), math.floor(cap)))
+
+
+def _plot_area(height: float, n_rows: int, rows: Sequence[str], *, narrow: bool, title: bool) -> tuple[float, float]:
+    """The plot area (width, height) of a heatmap on a 1280-pixel screen: the figure's share of the page, less the row
+    labels and the colour bar; its height less the title and the column labels."""
+    width = PAGE_WIDTH / (2 if narrow else 1) - _COLORBAR - 8 * max((len(r) for r in rows), default=1) - 20
+    return max(width, 1.0), max(height - (50 if title else 10) - 60, 1.0)
+
+
+def _widest_number(z: np.ndarray, decimals: int) -> int:
+    finite = z[np.isfinite(z)]
+    if not finite.size:
+        return 1
+    return max(len(f"{float(v):.{decimals}f}") for v in (finite.min(), finite.max()))
+
+
 def auto_top_k(n_cols: int) -> int | None:
     """How many keys per row a heatmap of ``n_cols`` columns should keep: all (None) up to `TOP_K_ABOVE`."""
     return TOP_K if n_cols > TOP_K_ABOVE else None
@@ -197,6 +262,7 @@ def heatmap(
     rows, cols = _safe(unique_labels(rows)), _safe(unique_labels(cols))
     if cell_text is None:
         cell_text = max(n_rows, n_cols) <= (NARROW_CELL_TEXT_MAX if narrow else CELL_TEXT_MAX)
+    wanted_text = cell_text
     slanted = n_cols > 8 or (narrow and (n_cols > 6 or sum(len(c) for c in cols) > 24))
     finite = z[np.isfinite(z)]
     limit = float(np.abs(finite).max()) if finite.size else 1.0
@@ -224,7 +290,12 @@ def heatmap(
     elif zmax is not None:
         trace |= {"zmin": 0.0, "zmax": zmax}
     if cell_text:
-        trace |= {"texttemplate": f"%{{z:.{decimals}f}}", "textfont": {"size": 12 if narrow else 13}}
+        area = _plot_area(height or min(900, 140 + (34 if n_rows <= 20 else 22) * n_rows), n_rows, rows,
+                          narrow=narrow, title=bool(title))  # fmt: skip
+        fits = cell_font_size(*area, n_rows, n_cols, _widest_number(z, decimals)) >= CELL_FONT_MIN
+        if fits:  # no size: plotly.js fits the numbers to the cells as drawn (see `cell_font_size`)
+            trace["texttemplate"] = f"%{{z:.{decimals}f}}"
+        cell_text = fits  # otherwise a note under the map says so
     layout = {
         "xaxis": {
             "type": "category",
@@ -285,6 +356,11 @@ def heatmap(
                              f"({html.escape(overlay_name)})<extra></extra>",
         })  # fmt: skip
     auto_height = 140 + (34 if n_rows <= 20 else 22) * n_rows
+    if wanted_text and not cell_text:
+        layout["annotations"] = [*layout.get("annotations", []), CELLS_NOTE]
+        layout["margin"] = (layout.get("margin") or {"l": 10, "r": 10, "t": 50 if title else 10}) | {"b": 34}
+    # a hint for whoever writes numbers into the cells later (app_support.show): the share of the page it gets
+    layout["meta"] = {"attnviz_share": 0.5 if narrow else 1.0}
     return _figure(data, layout, title, height or min(900, auto_height))
 
 

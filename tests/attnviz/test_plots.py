@@ -287,3 +287,42 @@ def test_heatmap_mosaic_is_one_trace_with_gaps():
     rect = fig.layout.shapes[0]
     assert rect.x0 < 10 < 13 < rect.x1 and rect.y0 < 5 < 8 < rect.y1
     assert {a.text for a in fig.layout.annotations} == {"layer 1", "layer 2", "h1", "h2", "h3"}
+
+
+def test_cell_font_size_is_plotly_js_auto_rule():
+    # 10 columns of "-0.25" in 440 px: (44 - 1) / 5 characters / 0.65 = 13.2 → 13; 36 px rows allow 26; cap 15
+    assert plots.cell_font_size(440, 360, 10, 10, 5) == 13
+    assert plots.cell_font_size(440, 360, 10, 10, 4) == 15, "never above the figure's font size"
+    assert plots.cell_font_size(440, 360, 10, 10, 4, cap=20) == 16
+    assert plots.cell_font_size(440, 60, 10, 10, 4) == 3, "short rows limit it too"
+    assert plots.cell_font_size(250, 360, 10, 10, 4) == 9, "a phone: smaller, and still inside the cell"
+    assert plots.cell_font_size(10, 10, 20, 20, 4) == 0
+    assert plots.cell_font_size(440, 360, 0, 10, 4) == 0
+    # whatever it returns, the widest number fits the cell (a digit is at most 0.65 of the size wide)
+    for width in (120, 250, 440, 900):
+        for n in (3, 10, 20):
+            size = plots.cell_font_size(width, 400, n, n, 5)
+            assert size * 0.65 * 5 <= width / n - 1 + 1e-9
+
+
+def test_heatmap_numbers_fit_the_cells_or_a_note_says_why():
+    words = [f"w{i}" for i in range(10)]
+    small = plots.heatmap(np.random.default_rng(0).normal(size=(10, 10)), words, words, narrow=True)
+    trace = valid(small).data[0]
+    assert trace.texttemplate and trace.textfont.size is None, "plotly.js sizes the numbers to the cells"
+    assert small.spec["layout"]["meta"] == {"attnviz_share": 0.5}
+    assert plots.CELLS_NOTE not in small.spec["layout"].get("annotations", [])
+    wide = [f"word{i}" for i in range(20)]
+    crowded = plots.heatmap(np.random.default_rng(0).normal(size=(20, 20)), wide, wide, narrow=True, cell_text=True)
+    assert valid(crowded).data[0].texttemplate is None, "20 columns in half a page: too small to read"
+    assert plots.CELLS_NOTE in crowded.spec["layout"]["annotations"]
+    full = plots.heatmap(np.random.default_rng(0).normal(size=(20, 20)), wide, wide, cell_text=True)
+    assert valid(full).data[0].texttemplate, "the same matrix across the whole page fits"
+    # "numbers in cells" (app_support.show) asks the same question of a figure made without them
+    from app_support import show
+
+    big = plots.heatmap(np.random.default_rng(0).normal(size=(18, 18)), wide[:18], wide[:18], narrow=True)
+    styled = show.styled(big, cells=True).to_dict()
+    assert "texttemplate" not in styled["data"][0] and plots.CELLS_NOTE in styled["layout"]["annotations"]
+    roomy = show.styled(plots.heatmap(np.ones((18, 18)), wide[:18], wide[:18]), cells=True).to_dict()
+    assert roomy["data"][0]["texttemplate"] == "%{z:.2f}" and "size" not in roomy["data"][0].get("textfont", {})
