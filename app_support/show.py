@@ -52,6 +52,25 @@ _PRESENT_CSS = """<style>
 .stMainBlockContainer [data-testid="stMetricValue"] { font-size: 2.8rem; }
 .stMainBlockContainer button p { font-size: 1.3rem; }
 .stMainBlockContainer .katex { font-size: 1.6em; }
+/* controls: the text in boxes and choices as large as the page's, the slider's value above its handle */
+.stMainBlockContainer input, .stMainBlockContainer textarea,
+.stMainBlockContainer [data-baseweb="select"] div, .stMainBlockContainer [data-baseweb="select"] span,
+.stMainBlockContainer [data-baseweb="input"] input { font-size: 1.35rem !important; line-height: 1.4; }
+.stMainBlockContainer [data-baseweb="select"] > div { min-height: 2.9rem; }
+.stMainBlockContainer [data-testid="stSliderThumbValue"] { font-size: 1.3rem; top: -2.4rem; white-space: nowrap; }
+.stMainBlockContainer [data-testid="stSlider"] { padding-top: 1rem; }
+.stMainBlockContainer [data-testid="stSliderTickBarMin"],
+.stMainBlockContainer [data-testid="stSliderTickBarMax"] { font-size: 1.15rem; }
+/* captions carry explanations: full-size text, dark enough to read from the back of the room */
+.stMainBlockContainer [data-testid="stCaptionContainer"],
+.stMainBlockContainer [data-testid="stCaptionContainer"] p { font-size: 1.3rem; color: #31333f; opacity: 1; }
+.stMainBlockContainer [data-testid="stWidgetLabel"] p { font-size: 1.35rem; }
+/* display formulas never run off the page: scaled down to their box by the script below, else scrolled */
+.stMainBlockContainer .katex-display { max-width: 100%; overflow-x: auto; overflow-y: hidden; }
+/* tables drawn as HTML (st.table, markdown): large type, cells wrap instead of widening the page */
+.stMainBlockContainer [data-testid="stTable"] th, .stMainBlockContainer [data-testid="stTable"] td,
+.stMainBlockContainer [data-testid="stMarkdownContainer"] table { font-size: 1.25rem; }
+.stMainBlockContainer [data-testid="stMarkdownContainer"] table { display: block; max-width: 100%; overflow-x: auto; }
 /* the sidebar keeps the sentence and the view switches; the rest waits for normal mode */
 .st-key-sidebar_preset, [data-testid="stSidebar"] [data-testid="stCaptionContainer"] { display: none; }
 @media (max-width: 640px) {
@@ -132,10 +151,38 @@ def prefetch_charts(slot: Any) -> None:
         )
 
 
+# Presenter mode's type makes some display formulas wider than the page; this shrinks each one that does until it
+# fits its box (down to 60 % of its size, then it scrolls), on every page and whenever the page changes. Our own
+# constant script: no learner text goes into it.
+_FIT_FORMULAS_JS = """<script>
+(() => {
+  if (window.attnvizFitFormulas) { window.attnvizFitFormulas(); return; }
+  const fit = () => {
+    for (const box of document.querySelectorAll('.stMainBlockContainer .katex-display')) {
+      const formula = box.querySelector(':scope > .katex');
+      if (!formula || !box.clientWidth) continue;
+      formula.style.fontSize = '';
+      const wide = box.scrollWidth, room = box.clientWidth;
+      if (wide <= room + 1) continue;
+      const size = parseFloat(getComputedStyle(formula).fontSize);
+      formula.style.fontSize = (size * Math.max(0.6, (room - 2) / wide)).toFixed(1) + 'px';
+    }
+  };
+  let queued = false;
+  const later = () => { if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; fit(); }); } };
+  window.attnvizFitFormulas = later;
+  new MutationObserver(later).observe(document.body, {childList: true, subtree: true});
+  window.addEventListener('resize', later);
+  later();
+})();
+</script>"""
+
+
 def page_style() -> None:
     """The page's own CSS for the view settings (never any learner text)."""
     if presenting():
         st.html(_PRESENT_CSS)
+        st.html(_FIT_FORMULAS_JS, unsafe_allow_javascript=True)
     if _flag(CONTRAST):
         st.html(_CONTRAST_CSS)
 
