@@ -33,8 +33,10 @@ DIVERGING = [[0.0, "#2166ac"], [0.25, "#92c5de"], [0.5, "#f7f7f7"], [0.75, "#fdb
 # cividis (Nuñez, Anderton & Renslow 2018): blue to yellow, readable with every common colour-vision deficiency
 CIVIDIS = [[i / 9, c] for i, c in enumerate(("#00224e", "#123570", "#3b496c", "#575d6d", "#707173", "#8a8678",
                                              "#a59c74", "#c3b369", "#e1cc55", "#fee838"))]  # fmt: skip
-# inferno (matplotlib): black through purple and red to pale yellow; lightness alone orders the values
-INFERNO = [[i / 9, c] for i, c in enumerate(("#000004", "#1b0c41", "#4a0c6b", "#781c6d", "#a52c60", "#cf4446",
+# inferno (matplotlib): black through purple and red to pale yellow; lightness alone orders the values. Its first
+# colour is written rgb(0,0,4), not #000004: Streamlit's chart theme replaces the colours #000001 to #000024 (and
+# plotly's default ones) in a figure's JSON with its own, so #000004 was drawn as a pale red.
+INFERNO = [[i / 9, c] for i, c in enumerate(("rgb(0,0,4)", "#1b0c41", "#4a0c6b", "#781c6d", "#a52c60", "#cf4446",
                                              "#ed6925", "#fb9b06", "#f7d13d", "#fcffa4"))]  # fmt: skip
 SEQUENTIAL = CIVIDIS
 # high contrast: the same hues as DIVERGING with darker ends and a wider lightness range; inferno for weights

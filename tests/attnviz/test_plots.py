@@ -54,6 +54,26 @@ def test_plotly_js_scale_names_are_those_streamlit_ships():
     assert "Inferno" not in shipped  # the name the high-contrast view used to pass
 
 
+def test_no_colour_is_one_streamlit_replaces():
+    """Streamlit's chart theme rewrites some colours in a figure's JSON (its placeholders #000001… and plotly's
+    default palette) to its own; a scale or palette that contains one is drawn with another colour."""
+    import re
+    from pathlib import Path
+
+    import streamlit
+
+    text = "".join(
+        b.read_text(encoding="utf-8", errors="replace")
+        for b in (Path(streamlit.__file__).parent / "static").rglob("PlotlyChart*.js")
+    )
+    start = text.index("`#000001`")
+    replaced = {c.lower() for c in re.findall(r"`(#[0-9a-fA-F]{6})`", text[start - 200 : start + 3000])}
+    assert {"#000001", "#000004", "#000024"} <= replaced
+    ours = [c for scale in (plots.DIVERGING, plots.CIVIDIS, plots.INFERNO, plots.HIGH_CONTRAST_DIVERGING)
+            for _, c in scale] + list(plots.OKABE_ITO)  # fmt: skip
+    assert not {c.lower() for c in ours} & replaced
+
+
 def test_every_colour_scale_is_explicit_stops_in_every_view():
     """One figure from each builder that colours by value, as drawn and restyled for high contrast: no scale is a
     name (not even one plotly.js knows), and high contrast swaps the value scales for its own."""
