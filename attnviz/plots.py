@@ -304,14 +304,17 @@ def heatmap(
             "title": {"text": col_title},
             "side": "top",
             "showgrid": False,
-            "tickangle": -45 if slanted else 0,
+            # upright where they fit; where they would not (a phone), plotly.js turns them ("auto") and makes room
+            **({"tickangle": -45} if slanted else {"automargin": True}),
         },
         "yaxis": {"type": "category", "title": {"text": row_title}, "autorange": "reversed", "showgrid": False},
     }
-    if slanted and title:
-        # slanted labels above the matrix would run into the title: give the title its own room at the top, and
-        # leave the column axis unnamed (the hover names it), since its name would sit on the title's line
-        layout["xaxis"]["title"] = {"text": ""}
+    if title:
+        # labels above the matrix, slanted here or turned by plotly.js on a narrow screen, would run into the title:
+        # the title gets its own room at the top. Slanted labels leave the column axis unnamed (the hover names it),
+        # since its name would sit on the title's line
+        if slanted:
+            layout["xaxis"]["title"] = {"text": ""}
         layout["title"] = {"text": html.escape(title, quote=False), "x": 0, "xanchor": "left", "automargin": True,
                            "yref": "container", "y": 1, "yanchor": "top", "pad": {"t": 6}}  # fmt: skip
     if col_tick_step > 1:
