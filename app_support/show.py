@@ -130,7 +130,8 @@ def view_settings(where: Any = st.sidebar) -> None:
         "Numbers in cells",
         key=CELLS,
         bind="query-params",
-        help=f"Write each value in the cells of matrices up to {CELL_TEXT_MAX} × {CELL_TEXT_MAX}. "
+        help=f"Write each value in the cells of matrices up to {CELL_TEXT_MAX} × {CELL_TEXT_MAX}, sized to the cells; "
+        "where the cells are too small to read them, a note under the map says so. "
         "Hovering a cell always shows its exact value.",
     )
 
