@@ -35,11 +35,16 @@ st.sidebar.caption("Attention, computed live on your own words.")
 sentence.sidebar_box()
 with st.sidebar.expander("View and classroom", expanded=True, icon=":material/co_present:"):
     show.view_settings(st)
-device_note = st.sidebar.empty()  # filled after the lesson: choosing the device loads torch
-show.prefetch_charts(device_note)
+show.prefetch_charts(st.sidebar)
 
 show.page_style()
 show.share_link(page.url_path)  # "" for the first lesson, the root address
+
+# only now torch: what is above is on its way to the browser while it loads (the lesson needs it anyway)
+from app_support import loaders  # noqa: E402
+from attnviz.device import describe  # noqa: E402
+
+st.sidebar.caption(f"Computing on: **{describe(loaders.device())}**")
 
 
 @st.fragment
@@ -54,15 +59,7 @@ def lesson() -> None:
     page.run()
 
 
-def computing_on() -> None:
-    from app_support import loaders  # torch: by now the lesson has loaded it, or the server's warm-up has
-    from attnviz.device import describe
-
-    device_note.caption(f"Computing on: **{describe(loaders.device())}**")
-    loaders.page_served.set()
-
-
 try:
     lesson()
-finally:  # a page that stops early (presenter mode's next step, a sentence with no known word) still gets it
-    computing_on()
+finally:  # the launcher's warm-up loads what other pages need once a first page is drawn (or has stopped early)
+    loaders.page_served.set()

@@ -136,9 +136,9 @@ def view_settings(where: Any = st.sidebar) -> None:
     )
 
 
-def prefetch_charts(slot: Any) -> None:
-    """On a session's first run, put an empty chart out of sight in ``slot`` (an ``st.empty``), which the caller
-    fills with something else later in the run.
+def prefetch_charts(where: Any = st.sidebar) -> None:
+    """On a session's first run, put an empty chart out of sight (one pixel high) in ``where``; the next full run
+    drops it.
 
     The browser fetches and parses its chart library (plotly.js, about 4.6 MB) only when a chart first arrives; a
     fresh server's first page sends its first chart after loading torch and the word vectors, seconds later. With
@@ -146,7 +146,7 @@ def prefetch_charts(slot: Any) -> None:
     if st.session_state.get(_PREFETCHED):
         return
     st.session_state[_PREFETCHED] = True
-    with slot.container(key="show_prefetch", height=1, border=False):
+    with where.container(key="show_prefetch", height=1, border=False):
         st.plotly_chart(
             _Ready(plots.Figure({"data": [], "layout": {"height": 10, "template": {}}})),
             key="show_prefetch_chart",
