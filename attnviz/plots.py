@@ -121,9 +121,11 @@ def high_contrast_scale(scale: object) -> list | None:
 # rule; `heatmap` uses it, with the width the figure gets on a 1280-pixel screen, to leave the numbers out where
 # even there they would be smaller than `CELL_FONT_MIN` (hovering a cell always gives its value).
 LINE_SPACING = 1.3  # plotly.js's line height in font sizes; a digit is about half of it wide
-CELL_FONT_MIN = 9  # px: smaller numbers are left out
-PAGE_WIDTH = 1180  # px: the main column of a 1280-pixel screen (sidebar folded), the width a full-width figure gets
-_COLORBAR = 90  # px: a vertical colour bar with its numbers and title
+CELL_FONT_MIN = 7  # px: smaller numbers are left out
+PAGE_WIDTH = 980  # px: the main column of a 1280-pixel screen with the sidebar open, what a full-width figure gets
+# px taken from that width by the colour bar with its numbers and title, the row axis's title, the plot's margins
+# and the gap between two figures side by side (measured: a 10 × 10 map in half of it has 210 px of cells)
+_AROUND = 220
 
 
 # said under a heatmap whose numbers do not fit its cells
@@ -168,7 +170,7 @@ def cell_font_size(
 def _plot_area(height: float, n_rows: int, rows: Sequence[str], *, narrow: bool, title: bool) -> tuple[float, float]:
     """The plot area (width, height) of a heatmap on a 1280-pixel screen: the figure's share of the page, less the row
     labels and the colour bar; its height less the title and the column labels."""
-    width = PAGE_WIDTH / (2 if narrow else 1) - _COLORBAR - 8 * max((len(r) for r in rows), default=1) - 20
+    width = PAGE_WIDTH / (2 if narrow else 1) - _AROUND - 8 * max((len(r) for r in rows), default=1)
     return max(width, 1.0), max(height - (50 if title else 10) - 60, 1.0)
 
 
