@@ -58,9 +58,7 @@ _PRESENT_CSS = """<style>
 .stMainBlockContainer [data-baseweb="input"] input { font-size: 1.35rem !important; line-height: 1.4; }
 .stMainBlockContainer [data-baseweb="select"] > div { min-height: 2.9rem; }
 .stMainBlockContainer [data-testid="stSliderThumbValue"] { font-size: 1.3rem; top: -2.4rem; white-space: nowrap; }
-.stMainBlockContainer [data-testid="stSlider"] [data-baseweb="slider"] { padding-top: 1.3rem; }
-.stMainBlockContainer [data-baseweb="tag"] { height: auto; }
-.stMainBlockContainer [data-baseweb="tag"] span { font-size: 1.15rem !important; }
+.stMainBlockContainer [data-testid="stSlider"] > label + div { margin-top: 1.7rem; }  /* room for the value */
 .stMainBlockContainer [data-testid="stSliderTickBarMin"],
 .stMainBlockContainer [data-testid="stSliderTickBarMax"] { font-size: 1.15rem; }
 /* captions carry explanations: full-size text, dark enough to read from the back of the room */
