@@ -35,7 +35,8 @@ st.sidebar.caption("Attention, computed live on your own words.")
 sentence.sidebar_box()
 with st.sidebar.expander("View and classroom", expanded=True, icon=":material/co_present:"):
     show.view_settings(st)
-show.prefetch_charts(st.sidebar)
+prefetch = st.sidebar.empty()
+show.prefetch_charts(prefetch)
 
 show.page_style()
 show.share_link(page.url_path)  # "" for the first lesson, the root address
@@ -45,6 +46,7 @@ from app_support import loaders  # noqa: E402
 from attnviz.device import describe  # noqa: E402
 
 st.sidebar.caption(f"Computing on: **{describe(loaders.device())}**")
+prefetch.empty()  # the empty chart has done its work by now; the lesson's charts are the only ones on the page
 
 
 @st.fragment

@@ -134,9 +134,9 @@ def view_settings(where: Any = st.sidebar) -> None:
     )
 
 
-def prefetch_charts(where: Any = st.sidebar) -> None:
-    """On a session's first run, put an empty chart out of sight (one pixel high) in ``where``; the next full run
-    drops it.
+def prefetch_charts(slot: Any) -> None:
+    """On a session's first run, put an empty chart out of sight (one pixel high) in ``slot`` (an ``st.empty``),
+    which the caller empties once the server has loaded what the page needs.
 
     The browser fetches and parses its chart library (plotly.js, about 4.6 MB) only when a chart first arrives; a
     fresh server's first page sends its first chart after loading torch and the word vectors, seconds later. With
@@ -144,7 +144,7 @@ def prefetch_charts(where: Any = st.sidebar) -> None:
     if st.session_state.get(_PREFETCHED):
         return
     st.session_state[_PREFETCHED] = True
-    with where.container(key="show_prefetch", height=1, border=False):
+    with slot.container(key="show_prefetch", height=1, border=False):
         st.plotly_chart(
             _Ready(plots.Figure({"data": [], "layout": {"height": 10, "template": {}}})),
             key="show_prefetch_chart",
