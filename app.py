@@ -3,13 +3,15 @@ classroom view settings (presenter mode, high contrast, numbers in cells, the li
 
 import streamlit as st
 
-from app_support import loaders, sentence, show
-from attnviz.device import describe
+from app_support import sentence, show
 
+# Nothing here imports torch, gensim or the word vectors before the page's first elements are on their way: the
+# navigation, the sidebar and the chart library reach the browser while the server loads them (app_support.serve
+# starts that at launch), which is most of a fresh server's first page.
 present = str(st.query_params.get(show.PRESENT, "")).lower() in {"true", "1", "yes", "on"}
 st.set_page_config(
     page_title="attnviz — learn attention",
-    page_icon=":material/highlight:",
+    page_icon="🔦",  # an emoji: a :material/…: icon here is fetched from a Google server, so offline it fails
     layout="wide",
     initial_sidebar_state="collapsed" if present else "auto",  # presenter mode: no sidebar until asked for
 )
@@ -28,15 +30,23 @@ LESSONS = [
 ]
 page = st.navigation({"The course": LESSONS})
 
-st.sidebar.markdown("### :material/highlight: attnviz")
+st.sidebar.markdown("### 🔦 attnviz")
 st.sidebar.caption("Attention, computed live on your own words.")
 sentence.sidebar_box()
 with st.sidebar.expander("View and classroom", expanded=True, icon=":material/co_present:"):
     show.view_settings(st)
-st.sidebar.caption(f"Computing on: **{describe(loaders.device())}**")
+prefetch = st.sidebar.empty()
+show.prefetch_charts(prefetch)
 
 show.page_style()
 show.share_link(page.url_path)  # "" for the first lesson, the root address
+
+# only now torch: what is above is on its way to the browser while it loads (the lesson needs it anyway)
+from app_support import loaders  # noqa: E402
+from attnviz.device import describe  # noqa: E402
+
+st.sidebar.caption(f"Computing on: **{describe(loaders.device())}**")
+prefetch.empty()  # the empty chart has done its work by now; the lesson's charts are the only ones on the page
 
 
 @st.fragment
@@ -51,4 +61,7 @@ def lesson() -> None:
     page.run()
 
 
-lesson()
+try:
+    lesson()
+finally:  # the launcher's warm-up loads what other pages need once a first page is drawn (or has stopped early)
+    loaders.page_served.set()

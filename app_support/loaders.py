@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
     from attnviz.pretrained import Model
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
+# set by app.py after each full run: the launcher's warm-up (app_support.serve) waits for the first before it loads
+# what the later pages need, so that the first page does not share the CPU with it
+page_served = threading.Event()
 
 
 @st.cache_resource(show_spinner="Loading 400,000 word vectors (once per server)…")

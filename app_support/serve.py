@@ -4,8 +4,9 @@
     python -m app_support.serve --replicas K [streamlit options]     K servers on ports P, P+1, …, P+K-1
 
 `streamlit run app.py` works too; it only loads the word vectors when the first learner arrives, so the first
-page waits for them. With one server they load here in a background thread while the server starts and the
-browser connects, into the same per-process cache (st.cache_resource) the lessons read.
+page waits for them. With one server they load here in a background thread as soon as the server listens, while
+the browser connects, into the same per-process cache (st.cache_resource) the lessons read; once a first page has
+been drawn, the same thread loads what the other lessons need (their modules, the model, the training sets).
 
 With `--replicas K` (a class larger than one process holds, behind a sticky load balancer: README, "Serving a
 class") this process loads the word vectors and the model first, then forks the K servers. They share those
@@ -42,11 +43,50 @@ def _quiet_cache_warning() -> None:
     logging.getLogger("streamlit.runtime.caching.cache_data_api").setLevel(logging.ERROR)
 
 
-def _warm() -> None:
-    from app_support import loaders
+def _warm(listening: threading.Event) -> None:
+    """Load what the first page needs, then, once a page has been served, what the other pages need.
 
-    loaders.device()
-    loaders.glove()
+    It waits for the server to listen first: the browser then loads the app's scripts (on its own core) while this
+    loads torch, gensim and the word vectors, which a lesson needs before it can draw anything. Python's collector
+    is off until the vectors are in (`main`): imports allocate millions of objects that live as long as the process,
+    and the collections it ran through them were about a tenth of the time."""
+    import gc
+
+    listening.wait(15)
+    try:
+        import app_support.cached
+        import app_support.widgets  # every lesson's imports: torch, gensim, scipy, the plots
+        from app_support import loaders
+
+        loaders.device()
+        loaders.glove()
+    finally:
+        gc.freeze()
+        gc.enable()
+    # the rest in the background, after the first page is drawn (so as not to slow it): later pages then find the
+    # model and their modules ready
+    loaders.page_served.wait(120)
+    import app_support.efficient_sections
+    import app_support.training_panel  # noqa: F401
+
+    loaders.training_sets()
+    loaders.model()
+
+
+def _when_listening(listening: threading.Event) -> None:
+    """Set ``listening`` as soon as Streamlit's server accepts connections (its ``_on_server_start`` hook)."""
+    from streamlit.web import bootstrap
+
+    started = getattr(bootstrap, "_on_server_start", None)
+    if started is None:  # another Streamlit: start at once
+        listening.set()
+        return
+
+    def on_start(server: object) -> None:
+        listening.set()
+        started(server)
+
+    bootstrap._on_server_start = on_start
 
 
 def _preload() -> None:
@@ -214,12 +254,17 @@ def main() -> None:
     if replicas > 1:
         serve_replicas(replicas, port, args)
         return
+    import gc
+
+    gc.disable()  # until the warm-up has loaded the first page's libraries and data (`_warm`), then frozen
     # Streamlit is imported here, before the warm-up thread starts: two threads importing the same package at
     # once can stop with Python's import deadlock error
     from streamlit.web import cli  # noqa: F401
 
     _quiet_cache_warning()
-    threading.Thread(target=_warm, name="attnviz-warm-up", daemon=True).start()
+    listening = threading.Event()
+    _when_listening(listening)
+    threading.Thread(target=_warm, args=(listening,), name="attnviz-warm-up", daemon=True).start()
     _run_streamlit([*args, "--server.port", str(port)])
 
 

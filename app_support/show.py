@@ -31,15 +31,14 @@ _STEPS = "_show_steps"  # session state: {"page": url path, "shown": sections re
 _RUN = "_show_run"  # session state: sections met so far in this script run
 _UNUSED = "_show_unused"  # session state: URL parameters this run could not use (left out of the link)
 _SLOT = "_show_link_slot"  # session state: this run's (popover slot, page path) that shows the link
+_PREFETCHED = "_show_prefetched"  # session state: the chart library was asked for (`prefetch_charts`)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9]+")
 SKIP_PARAMS = {sentence.KEY, *VIEW_PARAMS}  # the sentence is named first; view settings do not change the data
 CELL_TEXT_MAX = 20  # "numbers in cells" writes values in heatmaps up to this many rows and columns
 PRESENT_FONT = 20  # figure font size in presenter mode (the page's own text is scaled by `_PRESENT_CSS`)
+HIGH_CONTRAST_DIVERGING, HIGH_CONTRAST_SEQUENTIAL = plots.HIGH_CONTRAST_DIVERGING, plots.HIGH_CONTRAST_SEQUENTIAL
 
-# high contrast: the same colour-blind-safe hues as attnviz.plots, with darker ends and a wider lightness range
-HIGH_CONTRAST_DIVERGING = [[0.0, "#08306b"], [0.25, "#4a98c9"], [0.5, "#ffffff"], [0.75, "#f98e2b"], [1.0, "#7f2704"]]
-HIGH_CONTRAST_SEQUENTIAL = "Inferno"  # black through red to pale yellow: the lightness alone orders the values
 
 _PRESENT_CSS = """<style>
 /* presenter mode: large type for a projector, content across the whole width */
@@ -53,6 +52,25 @@ _PRESENT_CSS = """<style>
 .stMainBlockContainer [data-testid="stMetricValue"] { font-size: 2.8rem; }
 .stMainBlockContainer button p { font-size: 1.3rem; }
 .stMainBlockContainer .katex { font-size: 1.6em; }
+/* controls: the text in boxes and choices as large as the page's, the slider's value above its handle */
+.stMainBlockContainer input, .stMainBlockContainer textarea,
+.stMainBlockContainer [data-baseweb="select"] div, .stMainBlockContainer [data-baseweb="select"] span,
+.stMainBlockContainer [data-baseweb="input"] input { font-size: 1.35rem !important; line-height: 1.4; }
+.stMainBlockContainer [data-baseweb="select"] > div { min-height: 2.9rem; }
+.stMainBlockContainer [data-testid="stSliderThumbValue"] { font-size: 1.3rem; top: -2.4rem; white-space: nowrap; }
+.stMainBlockContainer [data-testid="stSlider"] > label + div { margin-top: 1.7rem; }  /* room for the value */
+.stMainBlockContainer [data-testid="stSliderTickBarMin"],
+.stMainBlockContainer [data-testid="stSliderTickBarMax"] { font-size: 1.15rem; }
+/* captions carry explanations: full-size text, dark enough to read from the back of the room */
+.stMainBlockContainer [data-testid="stCaptionContainer"],
+.stMainBlockContainer [data-testid="stCaptionContainer"] p { font-size: 1.3rem; color: #31333f; opacity: 1; }
+.stMainBlockContainer [data-testid="stWidgetLabel"] p { font-size: 1.35rem; }
+/* display formulas never run off the page: scaled down to their box by the script below, else scrolled */
+.stMainBlockContainer .katex-display { max-width: 100%; overflow-x: auto; overflow-y: hidden; }
+/* tables drawn as HTML (st.table, markdown): large type, cells wrap instead of widening the page */
+.stMainBlockContainer [data-testid="stTable"] th, .stMainBlockContainer [data-testid="stTable"] td,
+.stMainBlockContainer [data-testid="stMarkdownContainer"] table { font-size: 1.25rem; }
+.stMainBlockContainer [data-testid="stMarkdownContainer"] table { display: block; max-width: 100%; overflow-x: auto; }
 /* the sidebar keeps the sentence and the view switches; the rest waits for normal mode */
 .st-key-sidebar_preset, [data-testid="stSidebar"] [data-testid="stCaptionContainer"] { display: none; }
 @media (max-width: 640px) {
@@ -110,15 +128,62 @@ def view_settings(where: Any = st.sidebar) -> None:
         "Numbers in cells",
         key=CELLS,
         bind="query-params",
-        help=f"Write each value in the cells of matrices up to {CELL_TEXT_MAX} × {CELL_TEXT_MAX}. "
+        help=f"Write each value in the cells of matrices up to {CELL_TEXT_MAX} × {CELL_TEXT_MAX}, sized to the cells; "
+        "where the cells are too small to read them, a note under the map says so. "
         "Hovering a cell always shows its exact value.",
     )
+
+
+def prefetch_charts(slot: Any) -> None:
+    """On a session's first run, put an empty chart out of sight (one pixel high) in ``slot`` (an ``st.empty``),
+    which the caller empties once the server has loaded what the page needs.
+
+    The browser fetches and parses its chart library (plotly.js, about 4.6 MB) only when a chart first arrives; a
+    fresh server's first page sends its first chart after loading torch and the word vectors, seconds later. With
+    this, the browser loads the library in those seconds, on its own core, instead of after them."""
+    if st.session_state.get(_PREFETCHED):
+        return
+    st.session_state[_PREFETCHED] = True
+    with slot.container(key="show_prefetch", height=1, border=False):
+        st.plotly_chart(
+            _Ready(plots.Figure({"data": [], "layout": {"height": 10, "template": {}}})),
+            key="show_prefetch_chart",
+            config={"staticPlot": True, "displayModeBar": False},
+        )
+
+
+# Presenter mode's type makes some display formulas wider than the page; this shrinks each one that does until it
+# fits its box (down to 60 % of its size, then it scrolls), on every page and whenever the page changes. Our own
+# constant script: no learner text goes into it.
+_FIT_FORMULAS_JS = """<script>
+(() => {
+  if (window.attnvizFitFormulas) { window.attnvizFitFormulas(); return; }
+  const fit = () => {
+    for (const box of document.querySelectorAll('.stMainBlockContainer .katex-display')) {
+      const formula = box.querySelector(':scope > .katex');
+      if (!formula || !box.clientWidth) continue;
+      formula.style.fontSize = '';
+      const wide = box.scrollWidth, room = box.clientWidth;
+      if (wide <= room + 1) continue;
+      const size = parseFloat(getComputedStyle(formula).fontSize);
+      formula.style.fontSize = (size * Math.max(0.6, (room - 2) / wide)).toFixed(1) + 'px';
+    }
+  };
+  let queued = false;
+  const later = () => { if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; fit(); }); } };
+  window.attnvizFitFormulas = later;
+  new MutationObserver(later).observe(document.body, {childList: true, subtree: true});
+  window.addEventListener('resize', later);
+  later();
+})();
+</script>"""
 
 
 def page_style() -> None:
     """The page's own CSS for the view settings (never any learner text)."""
     if presenting():
         st.html(_PRESENT_CSS)
+        st.html(_FIT_FORMULAS_JS, unsafe_allow_javascript=True)
     if _flag(CONTRAST):
         st.html(_CONTRAST_CSS)
 
@@ -330,11 +395,16 @@ def styled(fig: plots.Figure, *, cells: bool = False, contrast: bool = False, pr
             if cells and "texttemplate" not in trace and len(shape) == 2 and max(shape) <= CELL_TEXT_MAX:
                 found = _DECIMALS.search(str(trace.get("hovertemplate", "")))
                 decimals = int(found.group(1)) if found else 2
-                trace["texttemplate"] = f"%{{z:.{decimals}f}}"  # plotly picks a dark or light font per cell
-                trace["textfont"] = {"size": 12 if max(shape) > 12 else 13}
-            if contrast and trace.get("colorscale") is not None:
-                diverging = isinstance(trace["colorscale"], list)  # attnviz.plots: a list diverges, a name does not
-                trace["colorscale"] = HIGH_CONTRAST_DIVERGING if diverging else HIGH_CONTRAST_SEQUENTIAL
+                notes = spec["layout"].get("annotations") or []
+                if plots.cells_fit(spec, trace, decimals):
+                    # no font size: plotly.js fits the numbers to the cells as drawn, and picks a dark or light font
+                    trace["texttemplate"] = f"%{{z:.{decimals}f}}"
+                elif plots.CELLS_NOTE not in notes:
+                    spec["layout"]["annotations"] = [*notes, plots.CELLS_NOTE]
+                    spec["layout"]["margin"] = (spec["layout"].get("margin") or {}) | {"b": 34}
+            stronger = plots.high_contrast_scale(trace.get("colorscale")) if contrast else None
+            if stronger is not None:  # the value scales only: a grey cover or a palette of categories stays
+                trace["colorscale"] = stronger
         elif contrast and kind in {"scatter", "scattergl"}:
             # only plotly's default widths and sizes grow: a width or size the figure set may carry a value (the
             # head view draws stronger attention as thicker lines)
@@ -343,6 +413,11 @@ def styled(fig: plots.Figure, *, cells: bool = False, contrast: bool = False, pr
         elif contrast and kind == "bar":
             trace.setdefault("marker", {})["line"] = {"color": "#000000", "width": 1.5}
     if contrast:
+        for name, axis in spec["layout"].items():  # a colour scale shared by several traces (a grid of maps)
+            if name.startswith("coloraxis") and isinstance(axis, dict):
+                stronger = plots.high_contrast_scale(axis.get("colorscale"))
+                if stronger is not None:
+                    axis["colorscale"] = stronger
         _black_type(spec)
     if present:
         _presenter_type(spec)

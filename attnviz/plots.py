@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import html
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,8 +27,26 @@ from attnviz.labels import unique_labels
 # Okabe & Ito (2008), "Color Universal Design": distinguishable with every common colour-vision deficiency.
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 ARROW_COLOURS = (OKABE_ITO[0], OKABE_ITO[1], OKABE_ITO[5], OKABE_ITO[3], OKABE_ITO[7])
+# Every colour scale is given as explicit stops, never by name: the plotly.js that Streamlit ships knows only its own
+# short list of names (`PLOTLY_JS_SCALES`) and draws an unknown one, e.g. "Inferno", as a grey-to-red default.
 DIVERGING = [[0.0, "#2166ac"], [0.25, "#92c5de"], [0.5, "#f7f7f7"], [0.75, "#fdb863"], [1.0, "#b35806"]]
-SEQUENTIAL = "Cividis"
+# cividis (Nuñez, Anderton & Renslow 2018): blue to yellow, readable with every common colour-vision deficiency
+CIVIDIS = [[i / 9, c] for i, c in enumerate(("#00224e", "#123570", "#3b496c", "#575d6d", "#707173", "#8a8678",
+                                             "#a59c74", "#c3b369", "#e1cc55", "#fee838"))]  # fmt: skip
+# inferno (matplotlib): black through purple and red to pale yellow; lightness alone orders the values. Its first
+# colour is written rgb(0,0,4), not #000004: Streamlit's chart theme replaces the colours #000001 to #000024 (and
+# plotly's default ones) in a figure's JSON with its own, so #000004 was drawn as a pale red.
+INFERNO = [[i / 9, c] for i, c in enumerate(("rgb(0,0,4)", "#1b0c41", "#4a0c6b", "#781c6d", "#a52c60", "#cf4446",
+                                             "#ed6925", "#fb9b06", "#f7d13d", "#fcffa4"))]  # fmt: skip
+SEQUENTIAL = CIVIDIS
+# high contrast: the same hues as DIVERGING with darker ends and a wider lightness range; inferno for weights
+HIGH_CONTRAST_DIVERGING = [[0.0, "#08306b"], [0.25, "#4a98c9"], [0.5, "#ffffff"], [0.75, "#f98e2b"], [1.0, "#7f2704"]]
+HIGH_CONTRAST_SEQUENTIAL = INFERNO
+# the scale names plotly.js itself knows (src/components/colorscale/scales.js); any other name is drawn as a default
+PLOTLY_JS_SCALES = frozenset({
+    "Greys", "YlGnBu", "Greens", "YlOrRd", "Bluered", "RdBu", "Reds", "Blues", "Picnic", "Rainbow", "Portland", "Jet",
+    "Hot", "Blackbody", "Earth", "Electric", "Viridis", "Cividis",
+})  # fmt: skip
 CELL_TEXT_MAX = 14  # write the value in every cell when the matrix is at most this many rows and columns
 NARROW_CELL_TEXT_MAX = 10  # the same for a heatmap that shares the width with another
 TOP_K_ABOVE = 30  # a wider attention map keeps only its strongest keys per row (see `auto_top_k`)
@@ -84,6 +103,82 @@ def _figure(data: list[Spec], layout: Spec, title: str, height: int) -> Figure:
         "template": {},
     }
     return Figure({"data": data, "layout": base | layout})
+
+
+def high_contrast_scale(scale: object) -> list | None:
+    """The high-contrast version of one of this module's colour scales (`DIVERGING`, `SEQUENTIAL`), or None for any
+    other scale (a single colour, a palette of categories), which stays as it is."""
+    if scale == DIVERGING:
+        return HIGH_CONTRAST_DIVERGING
+    if scale == SEQUENTIAL:
+        return HIGH_CONTRAST_SEQUENTIAL
+    return None
+
+
+# Numbers in cells. plotly.js sizes them itself when the trace sets no size (its heatmap `textfont.size` is "auto",
+# src/traces/heatmap/plot.js): the largest size at which the widest number fits the narrowest cell, at most the
+# figure's font size, measured on the figure as drawn (so on a phone as on a projector). `cell_font_size` is that
+# rule; `heatmap` uses it, with the width the figure gets on a 1280-pixel screen, to leave the numbers out where
+# even there they would be smaller than `CELL_FONT_MIN` (hovering a cell always gives its value).
+LINE_SPACING = 1.3  # plotly.js's line height in font sizes; a digit is about half of it wide
+CELL_FONT_MIN = 7  # px: smaller numbers are left out
+PAGE_WIDTH = 980  # px: the main column of a 1280-pixel screen with the sidebar open, what a full-width figure gets
+# px taken from that width by the colour bar with its numbers and title, the row axis's title, the plot's margins
+# and the gap between two figures side by side (measured: a 10 × 10 map in half of it has 210 px of cells)
+_AROUND = 220
+
+
+# said under a heatmap whose numbers do not fit its cells
+CELLS_NOTE = {"text": "The cells are too small for their numbers: hover a cell to read it.", "xref": "paper",
+              "yref": "paper", "x": 0, "xanchor": "left", "y": 0, "yanchor": "top", "yshift": -6, "showarrow": False,
+              "font": {"size": 13}}  # fmt: skip
+
+
+def cells_fit(spec: Spec, trace: Spec, decimals: int) -> bool:
+    """Whether numbers with ``decimals`` decimals fit the cells of a heatmap ``trace`` of the figure ``spec`` (made by
+    `heatmap`, whose layout says what share of the page it gets) at `CELL_FONT_MIN` or more on a 1280-pixel screen."""
+    z = _array(trace.get("z"))
+    if z.ndim != 2 or not z.size:
+        return False
+    layout = spec.get("layout", {})
+    share = float((layout.get("meta") or {}).get("attnviz_share", 1.0))
+    area = _plot_area(float(layout.get("height") or 450), z.shape[0], trace.get("y") or [""], narrow=share < 1,
+                      title=bool((layout.get("title") or {}).get("text")))  # fmt: skip
+    return cell_font_size(*area, *z.shape, _widest_number(z, decimals)) >= CELL_FONT_MIN
+
+
+def cell_font_size(
+    width: float, height: float, n_rows: int, n_cols: int, chars: int, *, cap: float = 15, gap: float = 1
+) -> int:
+    """The font size (px) plotly.js gives the numbers in a heatmap's cells when the trace leaves the size "auto".
+
+    Args:
+        width, height: the plot area (px) the n_rows × n_cols cells share.
+        chars: characters of the longest number written, e.g. 5 for "-0.25".
+        cap: the figure's font size, which plotly.js never exceeds.
+        gap: the white line between cells (xgap, ygap).
+    Returns:
+        0 when nothing fits.
+    """
+    if min(n_rows, n_cols, chars) < 1:
+        return 0
+    across = (width / n_cols - gap) / chars / (LINE_SPACING / 2)
+    down = (height / n_rows - gap) / LINE_SPACING
+    return max(0, min(math.floor(across), math.floor(down), math.floor(cap)))
+
+
+def _plot_area(height: float, n_rows: int, rows: Sequence[str], *, narrow: bool, title: bool) -> tuple[float, float]:
+    """The plot area (width, height) of a heatmap on a 1280-pixel screen: the figure's share of the page, less the row
+    labels and the colour bar; its height less the title and the column labels."""
+    width = PAGE_WIDTH / (2 if narrow else 1) - _AROUND - 8 * max((len(r) for r in rows), default=1)
+    return max(width, 1.0), max(height - (50 if title else 10) - 60, 1.0)
+
+
+def _widest_number(z: np.ndarray, decimals: int) -> int:
+    finite = z[np.isfinite(z)]
+    if not finite.size:
+        return 1
+    return max(len(f"{float(v):.{decimals}f}") for v in (finite.min(), finite.max()))
 
 
 def auto_top_k(n_cols: int) -> int | None:
@@ -171,6 +266,7 @@ def heatmap(
     rows, cols = _safe(unique_labels(rows)), _safe(unique_labels(cols))
     if cell_text is None:
         cell_text = max(n_rows, n_cols) <= (NARROW_CELL_TEXT_MAX if narrow else CELL_TEXT_MAX)
+    wanted_text = cell_text
     slanted = n_cols > 8 or (narrow and (n_cols > 6 or sum(len(c) for c in cols) > 24))
     finite = z[np.isfinite(z)]
     limit = float(np.abs(finite).max()) if finite.size else 1.0
@@ -198,21 +294,29 @@ def heatmap(
     elif zmax is not None:
         trace |= {"zmin": 0.0, "zmax": zmax}
     if cell_text:
-        trace |= {"texttemplate": f"%{{z:.{decimals}f}}", "textfont": {"size": 12 if narrow else 13}}
+        area = _plot_area(height or min(900, 140 + (34 if n_rows <= 20 else 22) * n_rows), n_rows, rows,
+                          narrow=narrow, title=bool(title))  # fmt: skip
+        fits = cell_font_size(*area, n_rows, n_cols, _widest_number(z, decimals)) >= CELL_FONT_MIN
+        if fits:  # no size: plotly.js fits the numbers to the cells as drawn (see `cell_font_size`)
+            trace["texttemplate"] = f"%{{z:.{decimals}f}}"
+        cell_text = fits  # otherwise a note under the map says so
     layout = {
         "xaxis": {
             "type": "category",
             "title": {"text": col_title},
             "side": "top",
             "showgrid": False,
-            "tickangle": -45 if slanted else 0,
+            # upright where they fit; where they would not (a phone), plotly.js turns them ("auto") and makes room
+            **({"tickangle": -45} if slanted else {"automargin": True}),
         },
         "yaxis": {"type": "category", "title": {"text": row_title}, "autorange": "reversed", "showgrid": False},
     }
-    if slanted and title:
-        # slanted labels above the matrix would run into the title: give the title its own room at the top, and
-        # leave the column axis unnamed (the hover names it), since its name would sit on the title's line
-        layout["xaxis"]["title"] = {"text": ""}
+    if title:
+        # labels above the matrix, slanted here or turned by plotly.js on a narrow screen, would run into the title:
+        # the title gets its own room at the top. Slanted labels leave the column axis unnamed (the hover names it),
+        # since its name would sit on the title's line
+        if slanted:
+            layout["xaxis"]["title"] = {"text": ""}
         layout["title"] = {"text": html.escape(title, quote=False), "x": 0, "xanchor": "left", "automargin": True,
                            "yref": "container", "y": 1, "yanchor": "top", "pad": {"t": 6}}  # fmt: skip
     if col_tick_step > 1:
@@ -259,6 +363,11 @@ def heatmap(
                              f"({html.escape(overlay_name)})<extra></extra>",
         })  # fmt: skip
     auto_height = 140 + (34 if n_rows <= 20 else 22) * n_rows
+    if wanted_text and not cell_text:
+        layout["annotations"] = [*layout.get("annotations", []), CELLS_NOTE]
+        layout["margin"] = (layout.get("margin") or {"l": 10, "r": 10, "t": 50 if title else 10}) | {"b": 34}
+    # a hint for whoever writes numbers into the cells later (app_support.show): the share of the page it gets
+    layout["meta"] = {"attnviz_share": 0.5 if narrow else 1.0}
     return _figure(data, layout, title, height or min(900, auto_height))
 
 

@@ -6,10 +6,103 @@ import torch
 from attnviz import plots
 
 
+def colour_scales(spec: object) -> list[object]:
+    """Every ``colorscale`` anywhere in a figure's spec (traces, colour axes, markers)."""
+    found = []
+    if isinstance(spec, dict):
+        for key, value in spec.items():
+            if key == "colorscale":
+                found.append(value)
+            else:
+                found += colour_scales(value)
+    elif isinstance(spec, list | tuple):
+        for value in spec:
+            found += colour_scales(value)
+    return found
+
+
+def drawn_as_given(scale: object) -> bool:
+    """A colour scale the browser's plotly.js draws as meant: explicit stops from 0 to 1, or one of its own names.
+    (plotly.py accepts many more names, e.g. "Inferno", which plotly.js silently replaces by a grey-to-red one.)"""
+    if isinstance(scale, str):
+        return scale in plots.PLOTLY_JS_SCALES
+    stops = [float(at) for at, _ in scale]
+    return len(stops) >= 2 and stops[0] == 0.0 and stops[-1] == 1.0 and stops == sorted(stops)
+
+
 def valid(fig: plots.Figure) -> go.Figure:
-    """Builders skip plotly's object model for speed; here every property is checked (go.Figure raises)."""
+    """Builders skip plotly's object model for speed; here every property is checked (go.Figure raises), and every
+    colour scale is one the browser draws as meant."""
     assert isinstance(fig, plots.Figure)
+    for scale in colour_scales(fig.spec):
+        assert drawn_as_given(scale), scale
     return fig.plotly()
+
+
+def test_plotly_js_scale_names_are_those_streamlit_ships():
+    """`plots.PLOTLY_JS_SCALES` is the list in the plotly.js bundled with Streamlit (its `scales` object)."""
+    import re
+    from pathlib import Path
+
+    import streamlit
+
+    bundles = list((Path(streamlit.__file__).parent / "static").rglob("PlotlyChart*.js"))
+    assert bundles, "Streamlit's plotly.js bundle not found"
+    text = "".join(b.read_text(encoding="utf-8", errors="replace") for b in bundles)
+    shipped = set(re.findall(r"\b([A-Z][A-Za-z]+):\[\[0,`(?:rgb|#)", text))
+    assert shipped == plots.PLOTLY_JS_SCALES
+    assert "Inferno" not in shipped  # the name the high-contrast view used to pass
+
+
+def test_no_colour_is_one_streamlit_replaces():
+    """Streamlit's chart theme rewrites some colours in a figure's JSON (its placeholders #000001… and plotly's
+    default palette) to its own; a scale or palette that contains one is drawn with another colour."""
+    import re
+    from pathlib import Path
+
+    import streamlit
+
+    text = "".join(
+        b.read_text(encoding="utf-8", errors="replace")
+        for b in (Path(streamlit.__file__).parent / "static").rglob("PlotlyChart*.js")
+    )
+    start = text.index("`#000001`")
+    replaced = {c.lower() for c in re.findall(r"`(#[0-9a-fA-F]{6})`", text[start - 200 : start + 3000])}
+    assert {"#000001", "#000004", "#000024"} <= replaced
+    ours = [c for scale in (plots.DIVERGING, plots.CIVIDIS, plots.INFERNO, plots.HIGH_CONTRAST_DIVERGING)
+            for _, c in scale] + list(plots.OKABE_ITO)  # fmt: skip
+    assert not {c.lower() for c in ours} & replaced
+
+
+def test_every_colour_scale_is_explicit_stops_in_every_view():
+    """One figure from each builder that colours by value, as drawn and restyled for high contrast: no scale is a
+    name (not even one plotly.js knows), and high contrast swaps the value scales for its own."""
+    from app_support import show
+
+    rng = np.random.default_rng(3)
+    words = ["the", "cat", "sat"]
+    figures = [
+        plots.heatmap(rng.normal(size=(3, 3)), words, words),
+        plots.heatmap(rng.random((3, 3)), words, words, diverging=False, zmax=1.0, overlay=np.eye(3, dtype=bool)),
+        plots.matrix(rng.normal(size=(4, 5))),
+        plots.strip(rng.normal(size=(2, 10)), ["a", "b"]),
+        plots.heatmap_grid(rng.random((2, 3, 3)), words, words, n_cols=2, names=["h1", "h2"]),
+        plots.heatmap_mosaic(rng.random((1, 2, 3, 3)), words, row_headers=["l1"], col_headers=["h1", "h2"]),
+        plots.token_buckets(words, np.array([[0, 1, 0]])),
+        plots.scatter(rng.normal(size=(4, 3)), list("abcd"), arrows=[(0, 1)]),
+    ]
+    for fig in figures:
+        for view in (fig, show.styled(fig, contrast=True), show.styled(fig, contrast=True, cells=True, present=True)):
+            scales = colour_scales(view.to_dict())
+            assert all(isinstance(s, list) and drawn_as_given(s) for s in scales), scales
+    seq = show.styled(figures[1], contrast=True).to_dict()["data"]
+    assert seq[0]["colorscale"] == plots.INFERNO, "weights: inferno in high contrast"
+    assert seq[1]["colorscale"] == [[0.0, "#6b6b6b"], [1.0, "#6b6b6b"]], "the grey cover stays grey"
+    assert show.styled(figures[0], contrast=True).to_dict()["data"][0]["colorscale"] == plots.HIGH_CONTRAST_DIVERGING
+    grid = show.styled(figures[4], contrast=True).to_dict()["layout"]["coloraxis"]
+    assert grid["colorscale"] == plots.INFERNO, "a shared colour axis is restyled too"
+    buckets = show.styled(figures[6], contrast=True).to_dict()["data"][0]["colorscale"]
+    assert buckets == figures[6].spec["data"][0]["colorscale"], "a palette of categories is left alone"
 
 
 def test_heatmap_labels_hover_and_repeats():
@@ -233,3 +326,42 @@ def test_query_key_moves_draws_words_queries_and_keys():
     assert [t.name for t in fig.data] == ["word vectors I", "queries Q = I·M_Q", "keys K = I·M_K"]
     assert list(fig.data[1].text) == ["q a", "q b", "q &lt;c&gt;"] and fig.data[2].text[0] == "k a"
     assert len(fig.layout.annotations) == 6
+
+
+def test_cell_font_size_is_plotly_js_auto_rule():
+    # 10 columns of "-0.25" in 440 px: (44 - 1) / 5 characters / 0.65 = 13.2 → 13; 36 px rows allow 26; cap 15
+    assert plots.cell_font_size(440, 360, 10, 10, 5) == 13
+    assert plots.cell_font_size(440, 360, 10, 10, 4) == 15, "never above the figure's font size"
+    assert plots.cell_font_size(440, 360, 10, 10, 4, cap=20) == 16
+    assert plots.cell_font_size(440, 60, 10, 10, 4) == 3, "short rows limit it too"
+    assert plots.cell_font_size(250, 360, 10, 10, 4) == 9, "a phone: smaller, and still inside the cell"
+    assert plots.cell_font_size(10, 10, 20, 20, 4) == 0
+    assert plots.cell_font_size(440, 360, 0, 10, 4) == 0
+    # whatever it returns, the widest number fits the cell (a digit is at most 0.65 of the size wide)
+    for width in (120, 250, 440, 900):
+        for n in (3, 10, 20):
+            size = plots.cell_font_size(width, 400, n, n, 5)
+            assert size * 0.65 * 5 <= width / n - 1 + 1e-9
+
+
+def test_heatmap_numbers_fit_the_cells_or_a_note_says_why():
+    words = [f"w{i}" for i in range(10)]
+    small = plots.heatmap(np.random.default_rng(0).normal(size=(10, 10)), words, words, narrow=True)
+    trace = valid(small).data[0]
+    assert trace.texttemplate and trace.textfont.size is None, "plotly.js sizes the numbers to the cells"
+    assert small.spec["layout"]["meta"] == {"attnviz_share": 0.5}
+    assert plots.CELLS_NOTE not in small.spec["layout"].get("annotations", [])
+    wide = [f"word{i}" for i in range(20)]
+    crowded = plots.heatmap(np.random.default_rng(0).normal(size=(20, 20)), wide, wide, narrow=True, cell_text=True)
+    assert valid(crowded).data[0].texttemplate is None, "20 columns in half a page: too small to read"
+    assert plots.CELLS_NOTE in crowded.spec["layout"]["annotations"]
+    full = plots.heatmap(np.random.default_rng(0).normal(size=(20, 20)), wide, wide, cell_text=True)
+    assert valid(full).data[0].texttemplate, "the same matrix across the whole page fits"
+    # "numbers in cells" (app_support.show) asks the same question of a figure made without them
+    from app_support import show
+
+    big = plots.heatmap(np.random.default_rng(0).normal(size=(18, 18)), wide[:18], wide[:18], narrow=True)
+    styled = show.styled(big, cells=True).to_dict()
+    assert "texttemplate" not in styled["data"][0] and plots.CELLS_NOTE in styled["layout"]["annotations"]
+    roomy = show.styled(plots.heatmap(np.ones((18, 18)), wide[:18], wide[:18]), cells=True).to_dict()
+    assert roomy["data"][0]["texttemplate"] == "%{z:.2f}" and "size" not in roomy["data"][0].get("textfont", {})
