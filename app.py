@@ -30,7 +30,7 @@ LESSONS = [
 ]
 page = st.navigation({"The course": LESSONS})
 
-st.sidebar.markdown("### 🔦 attnviz")
+st.sidebar.markdown("### :material/highlight: attnviz")  # the icon font ships with Streamlit: no fetch
 st.sidebar.caption("Attention, computed live on your own words.")
 sentence.sidebar_box()
 with st.sidebar.expander("View and classroom", expanded=True, icon=":material/co_present:"):
