@@ -27,7 +27,7 @@ from torch import Tensor
 
 from attnviz.errors import AttnvizInputError
 from attnviz.pretrained import Model, Tokens, encode, find_word, forward, group_attention, group_tokens
-from attnviz.training import Example, _resolve
+from attnviz.training import Example, parse_example
 
 # ----------------------------------------------------------------------------------------------------------
 # Word-level weights: [CLS] first, then one group per word, then [SEP]
@@ -289,18 +289,7 @@ def parse_pairs(text: str, name: str = "pairs") -> tuple[Example, ...]:
         line = raw.strip()
         if not line or line.startswith("#") or (line.startswith("[") and line.endswith("]")):
             continue
-        where = f"{name}, line {n}"
-        sentence, tab, labels = raw.partition("\t")
-        words = tuple(sentence.lower().split())
-        if not tab or not words or not labels.split():
-            raise AttnvizInputError(f"{where}: expected a sentence, a tab, then query>target pairs")
-        pairs = []
-        for pair in labels.split():
-            query, arrow, target = pair.partition(">")
-            if not arrow:
-                raise AttnvizInputError(f"{where}: {pair!r} is not query>target")
-            pairs.append((_resolve(query, words, where), _resolve(target, words, where)))
-        examples.append(Example(words=words, pairs=tuple(pairs)))
+        examples.append(parse_example(raw, f"{name}, line {n}"))
     if not examples:
         raise AttnvizInputError(f"{name}: no labelled sentences")
     return tuple(examples)

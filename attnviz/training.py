@@ -77,6 +77,25 @@ class Dataset:
         return frozenset(w for ex in self.train + self.heldout for w in ex.words)
 
 
+def parse_example(raw: str, where: str) -> Example:
+    """One labelled line: a sentence, a tab, then query>target pairs (a word, or word#n for its n-th use).
+
+    Raises:
+        AttnvizInputError: naming `where` (file and line) when the line is not of that form.
+    """
+    sentence, tab, labels = raw.partition("\t")
+    words = tuple(sentence.lower().split())
+    if not tab or not words or not labels.split():
+        raise AttnvizInputError(f"{where}: expected a sentence, a tab, then query>target pairs")
+    pairs = []
+    for pair in labels.split():
+        query, arrow, target = pair.partition(">")
+        if not arrow:
+            raise AttnvizInputError(f"{where}: {pair!r} is not query>target")
+        pairs.append((_resolve(query, words, where), _resolve(target, words, where)))
+    return Example(words=words, pairs=tuple(pairs))
+
+
 def _resolve(ref: str, words: Sequence[str], where: str) -> int:
     m = _REF.match(ref)
     if not m:
@@ -113,17 +132,7 @@ def parse_dataset(text: str, name: str = "dataset") -> Dataset:
         where = f"{name}, line {n}"
         if section is None:
             raise AttnvizInputError(f"{where}: a sentence before [train] or [held-out]")
-        sentence, tab, labels = raw.partition("\t")
-        words = tuple(sentence.lower().split())
-        if not tab or not words or not labels.split():
-            raise AttnvizInputError(f"{where}: expected a sentence, a tab, then query>target pairs")
-        pairs = []
-        for pair in labels.split():
-            query, arrow, target = pair.partition(">")
-            if not arrow:
-                raise AttnvizInputError(f"{where}: {pair!r} is not query>target")
-            pairs.append((_resolve(query, words, where), _resolve(target, words, where)))
-        splits[section].append(Example(words=words, pairs=tuple(pairs)))
+        splits[section].append(parse_example(raw, where))
     for split, examples in splits.items():
         if not examples:
             raise AttnvizInputError(f"{name}: the {'held-out' if split == 'heldout' else 'train'} split is empty")
