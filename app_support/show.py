@@ -179,6 +179,9 @@ _FIT_FORMULAS_JS = """<script>
 </script>"""
 
 
+OWN_HTML = (_PRESENT_CSS, _FIT_FORMULAS_JS, _CONTRAST_CSS)  # constant blocks of ours: never any learner text
+
+
 def page_style() -> None:
     """The page's own CSS for the view settings (never any learner text)."""
     if presenting():
