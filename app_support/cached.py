@@ -15,6 +15,7 @@ from attnviz import embeddings, pretrained
 from attnviz.attention import ScoreVariance, score_variance
 from attnviz.embeddings import Analogy, ClaimCheck, Expression, check_noun_claim
 from attnviz.heads import head_difference, pool_blocks
+from attnviz.host import to_host
 from attnviz.labels import unique_labels
 from attnviz.training import TrainResult
 
@@ -132,7 +133,7 @@ class RealView:
 def real_weights(_model: pretrained.Model, text: str) -> tuple[pretrained.Tokens, np.ndarray]:
     """The sentence's tokens and every head's attention weights, (L, H, T, T) float32, one forward pass."""
     fwd = pretrained.forward(_model, text)
-    return fwd.tokens, fwd.weights.float().cpu().numpy()  # (L, H, T, T)
+    return fwd.tokens, to_host(fwd.weights.float())  # (L, H, T, T)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -154,10 +155,10 @@ def real_view(_model: pretrained.Model, text: str, words: bool, keep_special: bo
         tokens=tokens,
         labels=labels,
         special=grouping.special,
-        weights=grouped.weights.numpy(),
-        dropped=grouped.dropped.numpy(),
-        special_share=share.numpy(),
-        thumbs=pooled.weights.numpy(),
+        weights=to_host(grouped.weights),
+        dropped=to_host(grouped.dropped),
+        special_share=to_host(share),
+        thumbs=to_host(pooled.weights),
         thumb_labels=thumb_labels,
     )
 
@@ -167,7 +168,7 @@ def layer_difference(_model: pretrained.Model, text: str, words: bool, keep_spec
     """(L,) mean Jensen–Shannon divergence between the heads of each layer, bits. Apart from `real_view` because
     it costs O(H²·G²) per layer, which only lesson 5b shows (on a 500-token text in 5c it took 24 s)."""
     view = real_view(_model, text, words, keep_special)
-    return head_difference(torch.from_numpy(view.weights)).mean.numpy()
+    return to_host(head_difference(torch.from_numpy(view.weights)).mean)
 
 
 @dataclass(frozen=True)
@@ -216,11 +217,11 @@ def census(_model: pretrained.Model, text: str) -> Census | None:
         return None
     found = layer_census(torch.from_numpy(raw), tokens.special)
     return Census(
-        itself=found.itself.numpy(),
-        neighbours=found.neighbours.numpy(),
-        special=found.special.numpy(),
-        elsewhere=found.elsewhere.numpy(),
-        heads_over_half=found.heads_over(0.5).numpy(),
+        itself=to_host(found.itself),
+        neighbours=to_host(found.neighbours),
+        special=to_host(found.special),
+        elsewhere=to_host(found.elsewhere),
+        heads_over_half=to_host(found.heads_over(0.5)),
     )
 
 
@@ -230,7 +231,7 @@ def special_contribution(_model: pretrained.Model, text: str, words: bool) -> tu
     from attnviz.probes import special_contribution as measure
 
     found = measure(_model, text, words=words)
-    return found.weight_share.numpy(), found.norm_share.numpy()
+    return to_host(found.weight_share), to_host(found.norm_share)
 
 
 @dataclass(frozen=True)
@@ -271,12 +272,12 @@ def referent_shift(
         referent_b=found.referent_b,
         source_row_a=row_a,
         source_row_b=row_b,
-        a_to_a=found.a_to_a.float().cpu().numpy(),
-        a_to_b=found.a_to_b.float().cpu().numpy(),
-        b_to_a=found.b_to_a.float().cpu().numpy(),
-        b_to_b=found.b_to_b.float().cpu().numpy(),
-        score=found.score.float().cpu().numpy(),
-        resolved=found.resolved.cpu().numpy(),
+        a_to_a=to_host(found.a_to_a.float()),
+        a_to_b=to_host(found.a_to_b.float()),
+        b_to_a=to_host(found.b_to_a.float()),
+        b_to_b=to_host(found.b_to_b.float()),
+        score=to_host(found.score.float()),
+        resolved=to_host(found.resolved),
         top=found.top,
     )
 
@@ -320,10 +321,10 @@ def pair_heads(_model: pretrained.Model, name: str, _examples: tuple) -> Pairs:
         queries=tuple(ex.words[q] for ex, q, _ in pairs),
         targets=tuple(ex.words[s] for ex, _, s in pairs),
         query_rows=tuple(1 + q for _, q, _ in pairs),
-        mean=found.mean.numpy(),
-        mean_previous=found.mean_previous.numpy(),
-        top_share=found.top_share.numpy(),
-        any_previous=found.any_previous.numpy(),
+        mean=to_host(found.mean),
+        mean_previous=to_host(found.mean_previous),
+        top_share=to_host(found.top_share),
+        any_previous=to_host(found.any_previous),
         uniform=found.uniform,
         adjacent=int(found.adjacent.sum()),
         top=found.top,

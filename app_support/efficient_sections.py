@@ -15,6 +15,7 @@ from app_support.widgets import check_link, link_value, linked, md_escape, predi
 from attnviz import lesson6, plots, scaling
 from attnviz.efficient.flash import triton_kernel_source
 from attnviz.efficient.io import fewer_from, flash_io, sram_numbers, standard_io
+from attnviz.host import to_host
 from attnviz.lesson6 import INFO, KnobValue, human_bytes
 
 TOO_WIDE = 40  # a heatmap wider than this keeps only each row's strongest keys
@@ -145,9 +146,9 @@ def side_by_side(run: lesson6.Run, labels: list[str], title: str, name: str) -> 
     t = len(labels)
     top_k = plots.TOP_K if t > TOO_WIDE else None
     left, right = st.columns(2)
-    exact = run.exact.weights.numpy()  # (T, S)
-    approx = run.approx.weights.numpy()  # (T, S)
-    cover = None if run.pattern is None else ~run.pattern.numpy()
+    exact = to_host(run.exact.weights)  # (T, S)
+    approx = to_host(run.approx.weights)  # (T, S)
+    cover = None if run.pattern is None else ~to_host(run.pattern)
     exact_title = "Exact: softmax(Q·Kᵀ/√d)"
     if name == "reformer":  # the paper's shared-QK attention (see lesson6.run_variant)
         exact_title = "Exact shared-QK: K = Q/‖Q‖, none on itself"
@@ -234,7 +235,7 @@ def flash_section(text: str, source: str, layer: int, head: int, tile: int, labe
     done = lesson6.flash_progress(t, t, spans, step - 1)  # (T, S) 0 not yet, 1 earlier, 2 now
     scores = np.full((t, t), np.nan)
     for s in steps[:step]:
-        scores[s.q_start : s.q_stop, s.k_start : s.k_stop] = s.scaled.numpy()
+        scores[s.q_start : s.q_stop, s.k_start : s.k_stop] = to_host(s.scaled)
     st.markdown(
         f"**Tile {step} of {len(steps)}**: queries {now.q_start + 1}–{now.q_stop} × keys {now.k_start + 1}–"
         f"{now.k_stop}. Each tile is computed, folded into the running figures of its rows, and thrown away."
@@ -249,9 +250,9 @@ def flash_section(text: str, source: str, layer: int, head: int, tile: int, labe
     rows = list(range(now.q_start, now.q_stop))
     table = pd.DataFrame(
         {
-            "running max m": now.row_max.numpy(),
-            "running sum ℓ": now.row_sum.numpy(),
-            "shrink e^(m_old − m)": now.correction.numpy(),
+            "running max m": to_host(now.row_max),
+            "running sum ℓ": to_host(now.row_sum),
+            "shrink e^(m_old − m)": to_host(now.correction),
         },
         index=pd.Index([labels[r] for r in rows], name="query"),
     )
@@ -268,11 +269,11 @@ def flash_section(text: str, source: str, layer: int, head: int, tile: int, labe
             else f"In this tile the maximum grew in {grew} of {len(rows)} row(s); where it did not, the factor is 1."
         )
     )
-    partial = now.output.numpy()  # (Tq, Dv)
-    final = flash.output.numpy()[now.q_start : now.q_stop]
+    partial = to_host(now.output)  # (Tq, Dv)
+    final = to_host(flash.output)[now.q_start : now.q_stop]
     # one colour scale for every tile of these rows (the largest difference, after their first tile), so the
     # difference is seen to shrink, and a final output reads as 0 rather than as an empty box
-    reach = max(float(np.abs(x.output.numpy() - final).max()) for x in steps if x.q_start == now.q_start)
+    reach = max(float(np.abs(to_host(x.output) - final).max()) for x in steps if x.q_start == now.q_start)
     reach = reach if reach > 0 else 1.0
     show.chart(
         plots.heatmap(partial - final, [labels[r] for r in rows], [str(i + 1) for i in range(partial.shape[1])],
@@ -293,8 +294,8 @@ def flash_section(text: str, source: str, layer: int, head: int, tile: int, labe
         else f"These rows have seen keys 1–{now.k_stop} of {t}: their output still changes with the next tiles "
         f"(by up to {gap:.3f} here)."
     )
-    exact_out = efficient.run(text, source, layer, head, "flash", (("tile", tile),)).exact.output.numpy()
-    diff = float(np.abs(flash.output.numpy() - exact_out).max())
+    exact_out = to_host(efficient.run(text, source, layer, head, "flash", (("tile", tile),)).exact.output)
+    diff = float(np.abs(to_host(flash.output) - exact_out).max())
     mem = lesson6.flash_memory(t, t, flash.output.shape[-1], tile, tile)
     c1, c2, c3 = st.columns(3)
     c1.metric("Largest difference from exact attention", f"{diff:.1e}")
@@ -557,7 +558,7 @@ def linformer_section(text: str, source: str, layer: int, head: int, labels: lis
 
 def dropped_section(run: lesson6.Run, labels: list[str]) -> None:
     show.step("What the pattern drops, row by row")
-    per_row = lesson6.mass_dropped_per_row(run.exact.weights, run.pattern).numpy()
+    per_row = to_host(lesson6.mass_dropped_per_row(run.exact.weights, run.pattern))
     show.chart(
         plots.bars(labels, per_row, title="Exact attention weight outside the pattern", value_name="weight dropped",
                    highlight=[int(per_row.argmax())], height=320,

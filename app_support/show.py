@@ -23,6 +23,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from app_support import sentence
 from attnviz import plots
+from attnviz.host import to_host
 
 # the view settings: sidebar toggles bound to the URL, so a teacher can bookmark "?present=true"
 PRESENT, CONTRAST, CELLS = "present", "contrast", "cells"
@@ -587,7 +588,7 @@ def matrix_download(
 ) -> None:
     """A button that downloads the matrix as CSV, named by ``file_stem(name)``; the CSV is made only when clicked."""
     if hasattr(values, "detach"):
-        values = values.detach().cpu().numpy()  # type: ignore[union-attr]
+        values = to_host(values)  # type: ignore[arg-type]
     values, rows, cols = np.array(values, dtype=np.float64, copy=True), list(rows), list(cols)
     where.download_button(  # type: ignore[attr-defined]
         f"Download {name} as CSV",

@@ -18,6 +18,7 @@ from scipy.stats import rankdata
 
 from attnviz.attention import similarity_matrix
 from attnviz.errors import AttnvizInputError
+from attnviz.host import to_host
 from attnviz.labels import unique_labels
 
 MAX_WORDS = 40  # longest sentence a lesson works on; longer input is cut with a note
@@ -302,7 +303,7 @@ def check_noun_claim(kv: KeyedVectors, nouns: Sequence[str], verbs: Sequence[str
                 "Shorten it: every pair of words is compared and drawn."
             )
     x = vectors_for(kv, nouns + verbs)  # (N+M, D)
-    s = similarity_matrix(x, kind).double().numpy()  # (N+M, N+M)
+    s = to_host(similarity_matrix(x, kind).double())  # (N+M, N+M)
     n = len(nouns)
     nn_block = s[:n, :n]  # (N, N)
     nv_block = s[:n, n:]  # (N, M)

@@ -37,6 +37,7 @@ from attnviz.efficient import (
 )
 from attnviz.efficient.nystrom import segment_of
 from attnviz.errors import AttnvizInputError
+from attnviz.host import to_host
 from attnviz.metrics import Comparison, attention_mass_kept, compare, relative_frobenius_error
 
 KnobValue = int | str
@@ -443,7 +444,7 @@ def spectrum(weights: Tensor) -> Spectrum:
     power = sv**2
     energy = power.cumsum(-1) / power.sum(-1, keepdim=True).clamp_min(1e-300)  # (H, K)
     rank_90 = (energy < 0.9 - 1e-12).sum(-1) + 1  # (H,)
-    return Spectrum(values=sv.numpy(), energy=energy.numpy(), rank_90=rank_90.numpy())
+    return Spectrum(values=to_host(sv), energy=to_host(energy), rank_90=to_host(rank_90))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -506,8 +507,8 @@ def bucket_pairs(q: Tensor, buckets: Tensor) -> BucketPairs:
         buckets: (R, T) long, the bucket of every token in every round.
     """
     unit = shared_keys(q.double())  # (T, D)
-    cos = (unit @ unit.T).numpy()  # (T, T)
-    b = buckets.numpy()
+    cos = to_host(unit @ unit.T)  # (T, T)
+    b = to_host(buckets)
     shared = (b[:, :, None] == b[:, None, :]).sum(0)  # (T, T)
     off = ~np.eye(cos.shape[0], dtype=bool)
     same, apart = cos[off & (shared > 0)], cos[off & (shared == 0)]
@@ -548,7 +549,7 @@ def hops(pattern: Tensor) -> int | None:
     if t < 2:
         return 0
     # breadth-first search from every token: O(T·edges), where powers of the pattern would cost O(T⁴)
-    dist = shortest_path(csr_matrix(pattern.cpu().numpy()), method="D", unweighted=True)  # (T, T)
+    dist = shortest_path(csr_matrix(to_host(pattern)), method="D", unweighted=True)  # (T, T)
     return None if np.isinf(dist).any() else int(dist.max())
 
 
@@ -727,7 +728,7 @@ def kernel_spread(q: Tensor, k: Tensor) -> KernelSpread:
     q64, k64 = q.double().detach().cpu(), k.double().detach().cpu()
     sq = ((q64[:, None, :] + k64[None, :, :]) ** 2).sum(-1) / math.sqrt(q.shape[-1])  # (T, S)
     flat_ = sq.flatten()
-    return KernelSpread(sq=sq.numpy(), typical=float(flat_.median()), largest=float(flat_.max()))
+    return KernelSpread(sq=to_host(sq), typical=float(flat_.median()), largest=float(flat_.max()))
 
 
 def kernel_relative_sd(sq: float, m: int) -> float:
@@ -862,9 +863,9 @@ def swap(model: object, texts: Sequence[str], name: str, knobs: Mapping[str, Kno
     exact = torch.stack([sentence_embedding(model, text) for text in texts]).double()  # (N, D)
     approx = torch.stack([sentence_embedding(model, text, attend) for text in texts]).double()  # (N, D)
     cos = torch.nn.functional.cosine_similarity(exact, approx, dim=-1)  # (N,)
-    sim_exact = (exact @ exact.T).numpy()  # (N, N) unit vectors: cosines
+    sim_exact = to_host(exact @ exact.T)  # (N, N) unit vectors: cosines
     approx_unit = torch.nn.functional.normalize(approx, dim=-1)
-    sim_approx = (approx_unit @ approx_unit.T).numpy()
+    sim_approx = to_host(approx_unit @ approx_unit.T)
     return Swap(
         texts=tuple(texts),
         cosine_to_exact=tuple(float(c) for c in cos),

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from attnviz.host import to_host
 from attnviz.labels import unique_labels
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable with every common colour-vision deficiency.
@@ -87,7 +88,7 @@ def _safe(labels: Sequence[object]) -> list[str]:
 
 def _array(x: object) -> np.ndarray:
     if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()  # type: ignore[union-attr]
+        x = to_host(x)  # type: ignore[arg-type]
     return np.asarray(x, dtype=np.float64)
 
 

@@ -15,6 +15,7 @@ from attnviz.embeddings import (
     vectors_for,
     word_vector,
 )
+from attnviz.host import to_host
 
 kv = loaders.glove()
 device = loaders.device()
@@ -114,7 +115,7 @@ def analogies() -> None:
         if len(arrows) == 2:
             (a0, a1), (b0, b1) = arrows
             vec = vectors_for(kv, [shown[a0], shown[a1], shown[b0], shown[b1]])  # (4, D)
-            step_a, step_b = (vec[1] - vec[0]).numpy(), (vec[3] - vec[2]).numpy()
+            step_a, step_b = to_host(vec[1] - vec[0]), to_host(vec[3] - vec[2])
             moves = (
                 f" In all {kv.vector_size} dimensions the two moves, {shown[a0]} → {shown[a1]} and {shown[b0]} → "
                 f"{shown[b1]}, have cosine {compare(step_a, step_b).cosine:.2f} and lengths "

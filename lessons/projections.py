@@ -12,6 +12,7 @@ from app_support.widgets import linked, linked_choice, md_escape, need_words, pr
 from attnviz import plots
 from attnviz.attention import similarity_matrix
 from attnviz.embeddings import vectors_for
+from attnviz.host import to_host
 from attnviz.labels import unique_labels
 from attnviz.projections import (
     Projections,
@@ -258,7 +259,7 @@ def values_step(focus: int, scores: torch.Tensor) -> None:
     choices[f"random (seed {value_seed})"] = random_projections(X.shape[1], seed=value_seed, device=X.device).m_v
     skip = tuple(tokens.words)
     effects = {name: value_effect(scores, X, m) for name, m in choices.items()}
-    near = {name: cached.neighbours(kv, e.output.detach().cpu().numpy(), 3, skip) for name, e in effects.items()}
+    near = {name: cached.neighbours(kv, to_host(e.output), 3, skip) for name, e in effects.items()}
     st.dataframe(
         pd.DataFrame({
             "M_V": list(effects),

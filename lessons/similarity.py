@@ -8,6 +8,7 @@ from app_support.widgets import linked, linked_choice, md_escape, need_words, pr
 from attnviz import AttnvizInputError, plots
 from attnviz.attention import mix, similarity_matrix
 from attnviz.embeddings import compare, vectors_for, word_vector
+from attnviz.host import to_host
 
 kv = loaders.glove()
 device = loaders.device()
@@ -154,8 +155,8 @@ def follow_a_word() -> None:
             st.toggle, "Leave the sentence's own words out of the neighbours", value=True, key="sim_exclude"
         )
         skip = tuple(tokens.words) if exclude_own else ()
-        before = cached.neighbours(kv, I[focus].cpu().numpy(), 8, skip)
-        after = cached.neighbours(kv, O[focus].cpu().numpy(), 8, skip)
+        before = cached.neighbours(kv, to_host(I[focus]), 8, skip)
+        after = cached.neighbours(kv, to_host(O[focus]), 8, skip)
         b1, b2 = st.columns(2)
         show.chart(
             plots.ranking(before, title="Neighbours before (I)"), key="sim_before", name="neighbours before", where=b1
@@ -185,7 +186,7 @@ def follow_a_word() -> None:
         else:
             changes = []
             for col, (name, vec) in zip(st.columns(2), probes, strict=True):
-                was, now = compare(I[focus].cpu().numpy(), vec).cosine, compare(O[focus].cpu().numpy(), vec).cosine
+                was, now = compare(to_host(I[focus]), vec).cosine, compare(to_host(O[focus]), vec).cosine
                 col.metric(
                     f"cos({md_escape(labels[focus])}, {md_escape(name)}) after mixing — before: {was:.3f}",
                     f"{now:.3f}",
