@@ -67,7 +67,7 @@ _PRESENT_CSS = """<style>
 .stMainBlockContainer [data-testid="stCaptionContainer"] p { font-size: 1.3rem; color: #31333f; opacity: 1; }
 .stMainBlockContainer [data-testid="stWidgetLabel"] p { font-size: 1.35rem; }
 /* display formulas never run off the page: scaled down to their box by the script below, else scrolled */
-.stMainBlockContainer .katex-display { max-width: 100%; overflow-x: auto; overflow-y: hidden; }
+.stMainBlockContainer .katex-display { max-width: 100%; overflow-x: auto; overflow-y: hidden; padding: 0 4px; }
 /* tables drawn as HTML (st.table, markdown): large type, cells wrap instead of widening the page */
 .stMainBlockContainer [data-testid="stTable"] th, .stMainBlockContainer [data-testid="stTable"] td,
 .stMainBlockContainer [data-testid="stMarkdownContainer"] table { font-size: 1.25rem; }
@@ -164,10 +164,14 @@ _FIT_FORMULAS_JS = """<script>
       const formula = box.querySelector(':scope > .katex');
       if (!formula || !box.clientWidth) continue;
       formula.style.fontSize = '';
-      const wide = box.scrollWidth, room = box.clientWidth;
-      if (wide <= room + 1) continue;
-      const size = parseFloat(getComputedStyle(formula).fontSize);
-      formula.style.fontSize = (size * Math.max(0.6, (room - 2) / wide)).toFixed(1) + 'px';
+      // shrink in proportion, then in steps of 3 % while a pixel or two still sticks out (KaTeX's struts and
+      // spacing do not scale with the font)
+      let size = parseFloat(getComputedStyle(formula).fontSize);
+      const floor = 0.6 * size;
+      for (let i = 0; i < 12 && box.scrollWidth > box.clientWidth + 1 && size > floor; i++) {
+        size = Math.max(floor, size * Math.min(0.97, (box.clientWidth - 2) / box.scrollWidth));
+        formula.style.fontSize = size.toFixed(1) + 'px';
+      }
     }
   };
   let queued = false;
