@@ -234,7 +234,7 @@ def _flex_case(name: str, q, k, v):
 
         def fn():
             return flex.flex(q, k, v, mask)
-    except Exception as err:  # noqa: BLE001 - no compiler, or the compiler failed: say so, run ours
+    except Exception as err:  # no compiler, or the compiler failed: say so, run ours
         from attnviz.efficient.flash import flash_attention
 
         info = {"compiled": False, "note": f"torch.compile failed ({type(err).__name__}); ours was timed instead"}
