@@ -246,6 +246,7 @@ def _flex_case(name: str, q, k, v):
 
             def fn():
                 return flash_attention(q, k, v, causal=True)
+
     fn.info = info  # type: ignore[attr-defined]
     return fn
 

@@ -61,7 +61,9 @@ check_link(raw_max, longest, f"The link asks for sequences up to “{raw_max}”
 sizes = [n for n in SIZES if n <= longest]
 if missing:
     st.caption(
-        "Left out on this " + device.type.upper() + ": "
+        "Left out on this "
+        + device.type.upper()
+        + ": "
         + ", ".join(f"SDPBackend.{BACKEND_NAMES[scaling.SDPA_CASES[c]]}" for c in missing)
         + f" (PyTorch {__import__('torch').__version__} has no such kernel here; tried at start). SDPA's backends "
         "that run here: " + ", ".join(f"SDPBackend.{BACKEND_NAMES[b]}" for b in runnable) + "."
@@ -285,8 +287,9 @@ if rows and answered:
         )
         st.markdown(
             f"**PyTorch's FlashAttention kernel against its math path, on this {where.upper()}.** At {n:,} tokens the "
-            f"fused kernel was " + (f"{speed:.2f}× faster than" if speed >= 1 else f"slower: {1 / speed:.2f}× the time of")
-            + f" the math path, and {memory}. Both are PyTorch's own C++/CUDA code computing the same exact "
+            "fused kernel was "
+            + (f"{speed:.2f}× faster than" if speed >= 1 else f"slower: {1 / speed:.2f}× the time of")
+            + f" the math path, and {memory}. Both are PyTorch's own {kernel_lang} code computing the same exact "
             "attention; the math path builds the T×T weights, the fused kernel works tile by tile and keeps only a "
             "running maximum and sum per row."
         )  # fmt: skip
