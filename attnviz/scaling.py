@@ -107,6 +107,9 @@ def nominal_flops(name: str, n: int, heads: int = HEADS, d: int = WIDTH) -> floa
 # how each case's time and extra memory are designed to grow with T (the papers, and the code of each case here)
 GROWTH = {
     "sdpa": ("T²", "T"),  # a fused kernel: every score, never the T×T matrix
+    "sdpa-flash": ("T²", "T"),  # tile by tile: a running maximum and sum per row
+    "sdpa-efficient": ("T²", "T"),
+    "sdpa-math": ("T²", "T²"),  # the reference path: scores and weights as T×T tensors
     "plain": ("T²", "T²"),  # keeps scores, scaled scores and weights
     "flash": ("T²", "T"),
     "linformer": ("T", "T"),
