@@ -187,7 +187,7 @@ if rows and answered:
         if base is not None:
             bn, by = curve(base, field)
             for case in cases:
-                if case == base:
+                if case == base or case in scaling.SDPA_CASES:  # PyTorch's own exact kernels: no "win" to mark
                     continue
                 cn, cy = curve(case, field)
                 common = sorted(set(bn) & set(cn))
@@ -253,6 +253,15 @@ if rows and answered:
         )
     else:
         st.caption("Measure at least two lengths of a variant to see its slopes.")
+    flex_ns = curve("flex-longformer", "median_s")[0]
+    if flex_ns:
+        shares = [flex.longformer_block_share(n) for n in (flex_ns[0], flex_ns[-1])]
+        st.caption(
+            "FlexAttention computes whole 128×128 blocks: for Longformer's window (w = 256, 2 global tokens) it "
+            f"computes {shares[0]:.0%} of the blocks at {flex_ns[0]:,} tokens"
+            + (f" and {shares[1]:.0%} at {flex_ns[-1]:,}" if len(flex_ns) > 1 else "")
+            + ". Its time can grow like T only once T spans many windows, where the share computed falls as T grows."
+        )
     ratio_at = sorted(set(curve("sdpa", "median_s")[0]) & set(curve("flash", "median_s")[0]))
     if ratio_at:
         n = ratio_at[-1]

@@ -129,3 +129,11 @@ def flex(q: Tensor, k: Tensor, v: Tensor, block_mask, *, compiled: bool = True) 
 
     fn = compiled_flex() if compiled else flex_attention
     return fn(q, k, v, block_mask=block_mask)
+
+
+@functools.cache
+def longformer_block_share(t: int, window: int = 256, global_tokens: tuple[int, ...] = (0, 1)) -> float:
+    """The share of the (T/128)² blocks that FlexAttention computes for the Longformer pattern (1.0: all)."""
+    mask = longformer_block_mask(t, window, global_tokens)
+    nb = mask.kv_num_blocks.shape[-1]
+    return float(mask.kv_num_blocks.sum()) / nb**2

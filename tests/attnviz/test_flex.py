@@ -112,3 +112,13 @@ def test_unavailable_backend_fails_clearly():
         pytest.skip("this PyTorch runs the memory-efficient kernel on the CPU")
     r = scaling.run_case({"task": "time", "name": "sdpa-efficient", "n": 256, "device": "cpu", "quick": True})
     assert "error" in r and "median_s" not in r
+
+
+def test_longformer_block_share():
+    assert flex.longformer_block_share(256) == 1.0  # two blocks, both within ±128 of each other
+    # 4,096 tokens, 32 blocks: block 0 (the global rows) sees all 32; blocks 1 and 31 see 3 (block 0 is in the
+    # band of block 1), blocks 2…30 see 3 band blocks plus block 0
+    expected = (32 + 3 + 29 * 4 + 3) / 32**2
+    assert flex.longformer_block_share(4096) == pytest.approx(expected)
+    shares = [flex.longformer_block_share(n) for n in (512, 1024, 2048, 4096, 8192)]
+    assert shares == sorted(shares, reverse=True) and shares[-1] < 0.1
