@@ -1,5 +1,6 @@
 """Lesson 6c: time and memory of the variants against sequence length, measured live on this device."""
 
+import importlib.util
 import math
 from pathlib import Path
 
@@ -35,6 +36,8 @@ LABELS.update({
     "flex-causal": "FlexAttention · causal (compiled)",
     "longformer": "Longformer (ours)",
 })  # fmt: skip
+if gpu and importlib.util.find_spec("triton") is not None:  # flash_attention(gpu_kernel=True) runs our Triton kernel
+    LABELS["flash"] = "FlashAttention (ours, Triton kernel)"
 BACKEND_NAMES = {"flash": "FLASH_ATTENTION", "efficient": "EFFICIENT_ATTENTION", "math": "MATH"}
 runnable = flex.sdpa_backends(device.type)
 missing = [c for c, b in scaling.SDPA_CASES.items() if b not in runnable]
