@@ -36,7 +36,8 @@ LABELS.update({
     "flex-causal": "FlexAttention · causal (compiled)",
     "longformer": "Longformer (ours)",
 })  # fmt: skip
-if gpu and importlib.util.find_spec("triton") is not None:  # flash_attention(gpu_kernel=True) runs our Triton kernel
+triton_flash = gpu and importlib.util.find_spec("triton") is not None  # flash (gpu_kernel=True) runs our Triton kernel
+if triton_flash:
     LABELS["flash"] = "FlashAttention (ours, Triton kernel)"
 BACKEND_NAMES = {"flash": "FLASH_ATTENTION", "efficient": "EFFICIENT_ATTENTION", "math": "MATH"}
 runnable = flex.sdpa_backends(device.type)
@@ -274,12 +275,13 @@ if rows and answered:
             ("**Why ours is slower than PyTorch's.**" if t_flash > t_sdpa else "**Ours beside PyTorch's.**")
             + f" At {n:,} tokens our FlashAttention took {t_flash / t_sdpa:.2f}× the time of PyTorch's SDPA. "
             "Both compute the same exact attention tile by tile: "
-            f"on this {where.upper()} PyTorch runs `{efficient.sdpa_kernel(where)}`, a fused kernel in C++, while "
-            "ours is the readable version, a Python loop over tiles. FlashAttention's speed-up in its paper (Dao et "
-            "al., 2022) comes from memory traffic on a GPU: tiles stay in fast on-chip SRAM instead of travelling to "
-            "and from the GPU's main memory (HBM). "
-            + ("A CPU run does not show that effect." if not gpu else "Ours, Python driving many small tiles, "
-               "cannot show it even on this GPU: it needs a kernel written for the GPU.")
+            f"on this {where.upper()} PyTorch runs `{efficient.sdpa_kernel(where)}`, a fused {kernel_lang} kernel, "
+            + ("while ours here is our Triton kernel (attnviz/efficient/flash_triton.py, 64×64 tiles). "
+               if triton_flash else "while ours is the readable version, a Python loop over tiles. ")
+            + "FlashAttention's speed-up in its paper (Dao et al., 2022) comes from memory traffic on a GPU: tiles "
+            "stay in fast on-chip SRAM instead of travelling to and from the GPU's main memory (HBM). "
+            + ("A CPU run does not show that effect." if not gpu else "" if triton_flash else "Ours, Python driving "
+               "many small tiles, cannot show it even on this GPU: it needs a kernel written for the GPU.")
         )  # fmt: skip
 
     kernel_at = sorted(set(curve("sdpa-flash", "median_s")[0]) & set(curve("sdpa-math", "median_s")[0]))

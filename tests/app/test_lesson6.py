@@ -420,6 +420,22 @@ def test_scaling_pytorch_kernels_beside_ours(app):
         assert "slower:" in para
 
 
+def test_scaling_ours_beside_pytorch_paragraph(app):
+    """On the CPU our FlashAttention is the Python loop over tiles; the ratio is read off the table."""
+    at = ok(app(SCALING, l6c_max="256"))
+    at.multiselect(key="l6c_cases").set_value(["sdpa", "flash"]).run()
+    at.button(key="l6c_run").click().run(timeout=600)
+    ok(_reveal_all(at))
+    shown = next(d.value for d in at.dataframe if "GFLOP/s (nominal)" in d.value.columns)
+    ms = {v: float(t[:-3]) for v, t in zip(shown["variant"], shown["time"], strict=True)}
+    para = next(m.value for m in at.markdown if "our FlashAttention took" in m.value)
+    shown_ratio = float(para.split("our FlashAttention took ")[1].split("×")[0])
+    expected = ms["FlashAttention (ours, Python)"] / ms["PyTorch SDPA (fused C++ kernel)"]
+    assert shown_ratio == pytest.approx(expected, rel=0.05, abs=0.01)  # the table rounds to 0.01 ms
+    assert "a fused C++ kernel" in para and "a Python loop over tiles" in para and "Triton" not in para
+    assert "A CPU run does not show that effect." in para
+
+
 def test_scaling_bad_link(app):
     at = ok(app(SCALING, l6c_max="1000000"))
     assert any("1000000" in w for w in warnings(at))
