@@ -26,11 +26,20 @@ from attnviz.errors import AttnvizInputError
 
 HEADS, WIDTH = 8, 64  # H and Dh of every timed case (float32, batch 1)
 MILLION = 1 << 20
-CASES = ("sdpa", "plain", "flash", "linformer", "performer", "nystrom", "nystrom-svd", "longformer", "bigbird",
-         "reformer", "sparse", "mqa")  # fmt: skip
+CASES = ("sdpa", "sdpa-flash", "sdpa-efficient", "sdpa-math", "plain", "flash", "linformer", "performer", "nystrom",
+         "nystrom-svd", "longformer", "flex-longformer", "flex-causal", "bigbird", "reformer", "sparse",
+         "mqa")  # fmt: skip
+SDPA_CASES = {"sdpa-flash": "flash", "sdpa-efficient": "efficient", "sdpa-math": "math"}  # case → SDPA backend
+FLEX_CASES = ("flex-longformer", "flex-causal")
 # the settings of each case: those the issue named, the papers' usual ones for the rest
 SETTINGS = {
-    "sdpa": "torch.nn.functional.scaled_dot_product_attention",
+    "sdpa": "torch.nn.functional.scaled_dot_product_attention, PyTorch's own choice of backend",
+    "sdpa-flash": "SDPA inside sdpa_kernel(SDPBackend.FLASH_ATTENTION): the fused FlashAttention kernel only",
+    "sdpa-efficient": "SDPA inside sdpa_kernel(SDPBackend.EFFICIENT_ATTENTION): the memory-efficient kernel only",
+    "sdpa-math": "SDPA inside sdpa_kernel(SDPBackend.MATH): the unfused reference path (builds the T×T weights)",
+    "flex-longformer": "torch.compile(flex_attention), w=256, 2 global tokens, 128×128 blocks (compiled once, "
+    "before the timing)",
+    "flex-causal": "torch.compile(flex_attention), causal mask, 128×128 blocks (compiled once, before the timing)",
     "plain": "attention.scaled_dot_product (keeps scores, scaled and weights)",
     "flash": "block_q=256, block_k=256; on CUDA with triton installed, the Triton kernel (64×64 tiles)",
     "linformer": "k=256 (projections drawn once, outside the timing, like weights)",
@@ -71,8 +80,12 @@ def _reset_peak() -> bool:
 def nominal_flops(name: str, n: int, heads: int = HEADS, d: int = WIDTH) -> float:
     """The multiply-adds (×2) each algorithm is designed to do; not counting softmax or masking."""
     full = 4.0 * n * n * d * heads
-    if name in ("sdpa", "plain", "flash", "mqa"):
+    if name in ("sdpa", "plain", "flash", "mqa") or name in SDPA_CASES:
         return full
+    if name == "flex-causal":
+        return full / 2  # the pairs with key ≤ query
+    if name == "flex-longformer":
+        name = "longformer"
     if name == "linformer":
         return 8.0 * n * min(256, n) * d * heads  # E·K, F·V, Q·(EK)ᵀ, P·(FV)
     if name == "performer":
@@ -94,6 +107,9 @@ def nominal_flops(name: str, n: int, heads: int = HEADS, d: int = WIDTH) -> floa
 # how each case's time and extra memory are designed to grow with T (the papers, and the code of each case here)
 GROWTH = {
     "sdpa": ("T²", "T"),  # a fused kernel: every score, never the T×T matrix
+    "sdpa-flash": ("T²", "T"),  # tile by tile: a running maximum and sum per row
+    "sdpa-efficient": ("T²", "T"),
+    "sdpa-math": ("T²", "T²"),  # the reference path: scores and weights as T×T tensors
     "plain": ("T²", "T²"),  # keeps scores, scaled scores and weights
     "flash": ("T²", "T"),
     "linformer": ("T", "T"),
@@ -101,6 +117,8 @@ GROWTH = {
     "nystrom": ("T", "T"),
     "nystrom-svd": ("T", "T"),
     "longformer": ("T", "T"),
+    "flex-longformer": ("T", "T"),  # the blocks of the band and the global rows and columns
+    "flex-causal": ("T²", "T"),  # half the blocks of full attention
     "bigbird": ("T", "T"),
     "reformer": ("T·log T", "T"),  # the sort of the buckets; the chunks are linear
     "sparse": ("T·√T", "T·√T"),  # stride √T: √T neighbours plus T/√T strided keys per query
@@ -164,6 +182,13 @@ def make_case(name: str, q, k, v):
     )
 
     n, device = q.shape[-2], q.device
+    if name in SDPA_CASES:
+        from attnviz.efficient.flex import sdpa_with
+
+        attend = sdpa_with(SDPA_CASES[name])
+        return lambda: attend(q, k, v)
+    if name in FLEX_CASES:
+        return _flex_case(name, q, k, v)
     if name == "sdpa":
         return lambda: F.scaled_dot_product_attention(q, k, v)
     if name == "plain":
@@ -193,6 +218,40 @@ def make_case(name: str, q, k, v):
         tiled = functools.partial(flash_attention, block_q=256 * HEADS, gpu_kernel=True)
         return lambda: grouped_query_attention(q, k1, v1, attend=tiled)
     raise ValueError(name)
+
+
+def _flex_case(name: str, q, k, v):
+    """FlexAttention compiled, its first call (the compile) made here, outside the timing; ``fn.info`` says how
+    long it took. Where compiling fails, our own implementation of the same pattern, with a note."""
+    from attnviz.efficient import flex, longformer_attention
+
+    n = q.shape[-2]
+    if name == "flex-longformer":
+        mask = flex.longformer_block_mask(n, 256, (0, 1), device=q.device)
+    else:
+        mask = flex.causal_block_mask(n, device=q.device)
+    t0 = time.perf_counter()
+    try:
+        flex.flex(q, k, v, mask)  # compiles: the first call in this process
+        info = {"compiled": True, "compile_s": time.perf_counter() - t0}
+
+        def fn():
+            return flex.flex(q, k, v, mask)
+    except Exception as err:  # no compiler, or the compiler failed: say so, run ours
+        from attnviz.efficient.flash import flash_attention
+
+        info = {"compiled": False, "note": f"torch.compile failed ({type(err).__name__}); ours was timed instead"}
+        if name == "flex-longformer":
+
+            def fn():
+                return longformer_attention(q, k, v, window=256, global_tokens=(0, 1))
+        else:
+
+            def fn():
+                return flash_attention(q, k, v, causal=True)
+
+    fn.info = info  # type: ignore[attr-defined]
+    return fn
 
 
 def time_and_memory(fn, device: str, min_reps: int, budget_s: float) -> dict:
@@ -244,10 +303,12 @@ def worker_time(
     when quick: the first calls in a fresh process are slow).
     """
     fn = make_case(name, *inputs_for_timing(n, device))
+    info = getattr(fn, "info", {})
     reps = (1 if quick else 3) if min_reps is None else min_reps
     budget = (0.5 if quick else 2.0) if budget_s is None else budget_s
     result = time_and_memory(fn, device, min_reps=reps, budget_s=budget)
     result["gflop"] = nominal_flops(name, n) / 1e9
+    result.update(info)
     return result
 
 

@@ -1,5 +1,6 @@
 """Lesson 6c: time and memory of the variants against sequence length, measured live on this device."""
 
+import importlib.util
 import math
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import streamlit as st
 from app_support import efficient, loaders, sentence, show
 from app_support.widgets import check_link, link_value, predict_first, warn
 from attnviz import plots, scaling
+from attnviz.efficient import flex
 from attnviz.lesson6 import INFO, human_bytes
 
 RESULTS = Path(__file__).resolve().parent.parent / "bench" / "RESULTS.md"
@@ -20,10 +22,27 @@ LABELS = {
     "mqa": "Multi-query (1 K/V head, whole sequence)",
 }  # fmt: skip
 DEFAULT = ["sdpa", "plain", "flash", "longformer", "performer"]
-EXACT = ("sdpa", "plain", "flash", "mqa")  # every score computed: slope 2 in time
+EXACT = ("sdpa", "plain", "flash", "mqa", *scaling.SDPA_CASES, "flex-causal")  # every (causal) score: slope 2
 
 device = loaders.device()
 gpu = device.type == "cuda"
+kernel_lang = "CUDA" if gpu else "C++"
+compiled_lang = "Triton" if gpu else "C++"
+LABELS.update({
+    "sdpa-flash": f"PyTorch SDPA · fused flash kernel ({kernel_lang})",
+    "sdpa-efficient": f"PyTorch SDPA · memory-efficient kernel ({kernel_lang})",
+    "sdpa-math": "PyTorch SDPA · math path (builds T×T)",
+    "flex-longformer": "FlexAttention · Longformer window (compiled)",
+    "flex-causal": "FlexAttention · causal (compiled)",
+    "longformer": "Longformer (ours)",
+})  # fmt: skip
+triton_flash = gpu and importlib.util.find_spec("triton") is not None  # flash (gpu_kernel=True) runs our Triton kernel
+if triton_flash:
+    LABELS["flash"] = "FlashAttention (ours, Triton kernel)"
+BACKEND_NAMES = {"flash": "FLASH_ATTENTION", "efficient": "EFFICIENT_ATTENTION", "math": "MATH"}
+runnable = flex.sdpa_backends(device.type)
+missing = [c for c, b in scaling.SDPA_CASES.items() if b not in runnable]
+OFFERED = [c for c in scaling.CASES if c not in missing]
 SIZES = (256, 512, 1024, 2048, 4096, 8192) + ((16384,) if gpu else ())
 QUADRATIC_CAP = 8192 if gpu else 2048  # "plain" keeps three T×T matrices per head: 2048 is 400 MB here
 
@@ -38,12 +57,28 @@ st.markdown(
 )
 
 raw_max = link_value("l6c_max")
-cases = efficient.choose_many("l6c_cases", "Variants to measure", {c: LABELS[c] for c in scaling.CASES}, DEFAULT)
+cases = efficient.choose_many("l6c_cases", "Variants to measure", {c: LABELS[c] for c in OFFERED}, DEFAULT)
 c2, _ = st.columns([1, 2])
 longest = c2.select_slider("Longest sequence", SIZES, value=2048, key="l6c_max", bind="query-params")
 check_link(raw_max, longest, f"The link asks for sequences up to “{raw_max}”; this device measures {SIZES[0]} to "
            f"{SIZES[-1]:,}: using {longest:,}.")  # fmt: skip
 sizes = [n for n in SIZES if n <= longest]
+if missing:
+    st.caption(
+        "Left out on this "
+        + device.type.upper()
+        + ": "
+        + ", ".join(f"SDPBackend.{BACKEND_NAMES[scaling.SDPA_CASES[c]]}" for c in missing)
+        + f" (PyTorch {__import__('torch').__version__} has no such kernel here; tried at start). SDPA's backends "
+        "that run here: " + ", ".join(f"SDPBackend.{BACKEND_NAMES[b]}" for b in runnable) + "."
+    )
+if any(c in scaling.FLEX_CASES for c in cases):
+    st.caption(
+        "FlexAttention runs a mask written as a function of (query, key) positions as one fused kernel that skips "
+        f"the 128×128 blocks the pattern leaves empty; `torch.compile` builds that kernel ({compiled_lang} here) on "
+        "the **first call**, which takes seconds. Each case runs in a fresh process, so each compiles once, before "
+        "its timing starts: the times below are of the compiled kernel, and the compile time is listed beside them."
+    )
 where = device.type
 
 
@@ -120,7 +155,7 @@ if go and todo:
                                 "budget_s": 0.3}, f"{LABELS[case]} at {n:,} tokens")
         for case, n in todo
     ]  # fmt: skip
-    efficient.measure(jobs, device=where, cancel_key="l6c_cancel", timeout=180)
+    efficient.measure(jobs, device=where, cancel_key="l6c_cancel", timeout=240)
 if (note := efficient.stopped_note()) is not None:
     st.info(note, icon=":material/stop:")
 
@@ -156,7 +191,7 @@ if rows and answered:
         if base is not None:
             bn, by = curve(base, field)
             for case in cases:
-                if case == base:
+                if case == base or case in scaling.SDPA_CASES:  # PyTorch's own exact kernels: no "win" to mark
                     continue
                 cn, cy = curve(case, field)
                 common = sorted(set(bn) & set(cn))
@@ -182,7 +217,21 @@ if rows and answered:
         memory=good["extra_bytes"].map(lambda b: "n/a" if b != b else human_bytes(max(b, 0))),
         gflops=(good["gflop"] / good["median_s"]).map(lambda g: f"{g:.1f}"),
     )[["variant", "n", "time", "memory", "gflops"]].rename(columns={"gflops": "GFLOP/s (nominal)"})
+    if "compile_s" in good:
+        shown["first call (compile)"] = good["compile_s"].map(lambda c: "" if c != c else f"{c:.1f} s")
     st.dataframe(shown, key="l6c_table", hide_index=True)
+    if "compile_s" in good and good["compile_s"].notna().any():
+        flexed = good[good["compile_s"].notna()]
+        slow = flexed.loc[flexed["compile_s"].idxmax()]
+        st.caption(
+            f"Compiling took {flexed['compile_s'].min():.1f} to {flexed['compile_s'].max():.1f} s per process here "
+            f"(the longest: {slow['variant']} at {slow['n']:,} tokens, {slow['compile_s'] / slow['median_s']:,.0f}× "
+            "one compiled call). A model compiles once and then calls the kernel many times; a single call would "
+            "not pay off."
+        )
+    if "compiled" in good:
+        for _, row in good[good["compiled"].eq(False)].iterrows():  # NaN (not False) for the other cases
+            warn(f"{row['variant']} at {row['n']:,} tokens: {row['note']}. Its curve is ours, not FlexAttention.")
 
     show.step("Which curve grows how: the measured slopes")
     slopes = []
@@ -208,6 +257,15 @@ if rows and answered:
         )
     else:
         st.caption("Measure at least two lengths of a variant to see its slopes.")
+    flex_ns = curve("flex-longformer", "median_s")[0]
+    if flex_ns:
+        shares = [flex.longformer_block_share(n) for n in (flex_ns[0], flex_ns[-1])]
+        st.caption(
+            "FlexAttention computes whole 128×128 blocks: for Longformer's window (w = 256, 2 global tokens) it "
+            f"computes {shares[0]:.0%} of the blocks at {flex_ns[0]:,} tokens"
+            + (f" and {shares[1]:.0%} at {flex_ns[-1]:,}" if len(flex_ns) > 1 else "")
+            + ". Its time can grow like T only once T spans many windows, where the share computed falls as T grows."
+        )
     ratio_at = sorted(set(curve("sdpa", "median_s")[0]) & set(curve("flash", "median_s")[0]))
     if ratio_at:
         n = ratio_at[-1]
@@ -217,12 +275,37 @@ if rows and answered:
             ("**Why ours is slower than PyTorch's.**" if t_flash > t_sdpa else "**Ours beside PyTorch's.**")
             + f" At {n:,} tokens our FlashAttention took {t_flash / t_sdpa:.2f}× the time of PyTorch's SDPA. "
             "Both compute the same exact attention tile by tile: "
-            f"on this {where.upper()} PyTorch runs `{efficient.sdpa_kernel(where)}`, a fused kernel in C++, while "
-            "ours is the readable version, a Python loop over tiles. FlashAttention's speed-up in its paper (Dao et "
-            "al., 2022) comes from memory traffic on a GPU: tiles stay in fast on-chip SRAM instead of travelling to "
-            "and from the GPU's main memory (HBM). "
-            + ("A CPU run does not show that effect." if not gpu else "Ours, Python driving many small tiles, "
-               "cannot show it even on this GPU: it needs a kernel written for the GPU.")
+            f"on this {where.upper()} PyTorch runs `{efficient.sdpa_kernel(where)}`, a fused {kernel_lang} kernel, "
+            + ("while ours here is our Triton kernel (attnviz/efficient/flash_triton.py, 64×64 tiles). "
+               if triton_flash else "while ours is the readable version, a Python loop over tiles. ")
+            + "FlashAttention's speed-up in its paper (Dao et al., 2022) comes from memory traffic on a GPU: tiles "
+            "stay in fast on-chip SRAM instead of travelling to and from the GPU's main memory (HBM). "
+            + ("A CPU run does not show that effect." if not gpu else "" if triton_flash else "Ours, Python driving "
+               "many small tiles, cannot show it even on this GPU: it needs a kernel written for the GPU.")
+        )  # fmt: skip
+
+    kernel_at = sorted(set(curve("sdpa-flash", "median_s")[0]) & set(curve("sdpa-math", "median_s")[0]))
+    if kernel_at:
+        n = kernel_at[-1]
+
+        def at_n(case: str, field: str) -> float:
+            ns, ys = curve(case, field)
+            return ys[ns.index(n)]
+
+        speed = at_n("sdpa-math", "median_s") / at_n("sdpa-flash", "median_s")
+        m_flash, m_math = at_n("sdpa-flash", "extra_bytes"), at_n("sdpa-math", "extra_bytes")
+        memory = (
+            f"used {human_bytes(max(m_flash, 0))} of extra memory against {human_bytes(max(m_math, 0))}"
+            if m_flash == m_flash and m_math == m_math
+            else "(memory not readable here)"
+        )
+        st.markdown(
+            f"**PyTorch's FlashAttention kernel against its math path, on this {where.upper()}.** At {n:,} tokens the "
+            "fused kernel was "
+            + (f"{speed:.2f}× faster than" if speed >= 1 else f"slower: {1 / speed:.2f}× the time of")
+            + f" the math path, and {memory}. Both are PyTorch's own {kernel_lang} code computing the same exact "
+            "attention; the math path builds the T×T weights, the fused kernel works tile by tile and keeps only a "
+            "running maximum and sum per row."
         )  # fmt: skip
 
 # --- a million tokens ---------------------------------------------------------------------------------------------

@@ -1,0 +1,139 @@
+"""PyTorch's own kernels beside ours: SDPA with one backend forced, and FlexAttention on our patterns.
+
+``sdpa_backends(device)`` says which of SDPA's backends run on a device (found by trying each on a tiny input);
+``sdpa_with(backend)`` calls SDPA with only that backend allowed. FlexAttention (``torch.nn.attention.
+flex_attention``) runs a mask given as a function of (query, key) positions as block-sparse fused attention:
+blocks of 128×128 that the pattern leaves empty are skipped. The block mask is built here from block indices
+(``BlockMask.from_kv_blocks``), so making it costs (T/128)² small integers, not the T² pairs that
+``create_block_mask`` would evaluate; the mask function then masks inside the blocks kept.
+
+``torch.compile(flex_attention)`` turns it into a fused kernel (C++ on the CPU, Triton on CUDA); uncompiled it runs
+a slow reference path. The compile happens on the first call, once per process.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import Tensor
+
+BLOCK = 128  # FlexAttention's tile: the block mask says which 128×128 blocks are computed
+BACKENDS = ("flash", "efficient", "math")  # SDPBackend.FLASH_ATTENTION, EFFICIENT_ATTENTION, MATH
+
+
+def _backend(name: str):
+    from torch.nn.attention import SDPBackend
+
+    return {"flash": SDPBackend.FLASH_ATTENTION, "efficient": SDPBackend.EFFICIENT_ATTENTION,
+            "math": SDPBackend.MATH}[name]  # fmt: skip
+
+
+@functools.cache
+def sdpa_backends(device: str = "cpu") -> tuple[str, ...]:
+    """The SDPA backends (of BACKENDS) that run float32 attention of the lab's shape on ``device``."""
+    import torch.nn.functional as F
+    from torch.nn.attention import sdpa_kernel
+
+    q = torch.randn(1, 2, 64, 64, device=device)  # (1, H, T, Dh)
+    found = []
+    for name in BACKENDS:
+        try:
+            with sdpa_kernel(_backend(name)):
+                F.scaled_dot_product_attention(q, q, q)
+        except RuntimeError:
+            continue
+        found.append(name)
+    return tuple(found)
+
+
+def sdpa_with(backend: str) -> Callable[..., Tensor]:
+    """SDPA with only ``backend`` allowed: ``f(q, k, v)`` with q, k, v (..., H, T, Dh) → (..., H, T, Dh)."""
+    import torch.nn.functional as F
+    from torch.nn.attention import sdpa_kernel
+
+    chosen = _backend(backend)
+
+    def attend(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        with sdpa_kernel(chosen):
+            return F.scaled_dot_product_attention(q, k, v)
+
+    return attend
+
+
+def _blocks(rows: Sequence[Sequence[int]], device: torch.device | str) -> tuple[Tensor, Tensor]:
+    """Per query block, the key blocks to compute, as (1, 1, Bq) counts and (1, 1, Bq, Bk) indices."""
+    nk = max(len(r) for r in rows)
+    idx = torch.zeros(1, 1, len(rows), max(nk, 1), dtype=torch.int32)  # (1, 1, Bq, Bk), padded with 0
+    for i, r in enumerate(rows):
+        idx[0, 0, i, : len(r)] = torch.tensor(sorted(r), dtype=torch.int32)
+    count = torch.tensor([[[len(r) for r in rows]]], dtype=torch.int32)  # (1, 1, Bq)
+    return count.to(device), idx.to(device)
+
+
+def longformer_block_mask(t: int, window: int, global_tokens: Sequence[int] = (), device: torch.device | str = "cpu"):
+    """The Longformer pattern (as attnviz.efficient.longformer.longformer_mask, no dilation) as a BlockMask.
+
+    Token t sees t − w//2 … t + w//2 and every global token; a global token sees every token.
+    """
+    from torch.nn.attention.flex_attention import BlockMask
+
+    radius = window // 2
+    nb = -(-t // BLOCK)
+    glob = sorted({int(g) for g in global_tokens})
+    if any(g < 0 or g >= t for g in glob):
+        raise ValueError(f"global tokens must be positions 0..{t - 1}, got {glob}")
+    is_glob = torch.zeros(t, dtype=torch.bool, device=device)  # (T,)
+    is_glob[glob] = True
+    glob_blocks = {g // BLOCK for g in glob}
+    rows = []
+    for i in range(nb):
+        if any(i * BLOCK <= g < (i + 1) * BLOCK for g in glob):
+            rows.append(range(nb))  # a global row in this block sees every key
+            continue
+        lo, hi = max(0, i * BLOCK - radius) // BLOCK, min(t - 1, (i + 1) * BLOCK - 1 + radius) // BLOCK
+        rows.append(sorted(set(range(lo, hi + 1)) | glob_blocks))
+
+    def mask_mod(b, h, q_idx, kv_idx):
+        return ((q_idx - kv_idx).abs() <= radius) | is_glob[q_idx] | is_glob[kv_idx]
+
+    count, idx = _blocks(rows, device)
+    return BlockMask.from_kv_blocks(count, idx, BLOCK_SIZE=BLOCK, mask_mod=mask_mod, seq_lengths=(t, t))
+
+
+def causal_block_mask(t: int, device: torch.device | str = "cpu"):
+    """Causal attention (token t sees 0 … t) as a BlockMask: block i computes key blocks 0 … i."""
+    from torch.nn.attention.flex_attention import BlockMask
+
+    nb = -(-t // BLOCK)
+
+    def mask_mod(b, h, q_idx, kv_idx):
+        return q_idx >= kv_idx
+
+    count, idx = _blocks([range(i + 1) for i in range(nb)], device)
+    return BlockMask.from_kv_blocks(count, idx, BLOCK_SIZE=BLOCK, mask_mod=mask_mod, seq_lengths=(t, t))
+
+
+@functools.cache
+def compiled_flex() -> Callable[..., Tensor]:
+    """``torch.compile(flex_attention)``, made once per process (it compiles on its first call)."""
+    from torch.nn.attention.flex_attention import flex_attention
+
+    return torch.compile(flex_attention)
+
+
+def flex(q: Tensor, k: Tensor, v: Tensor, block_mask, *, compiled: bool = True) -> Tensor:
+    """FlexAttention over ``block_mask``: q, k, v (B, H, T, Dh) → (B, H, T, Dh). ``compiled=False``: eager."""
+    from torch.nn.attention.flex_attention import flex_attention
+
+    fn = compiled_flex() if compiled else flex_attention
+    return fn(q, k, v, block_mask=block_mask)
+
+
+@functools.cache
+def longformer_block_share(t: int, window: int = 256, global_tokens: tuple[int, ...] = (0, 1)) -> float:
+    """The share of the (T/128)² blocks that FlexAttention computes for the Longformer pattern (1.0: all)."""
+    mask = longformer_block_mask(t, window, global_tokens)
+    nb = mask.kv_num_blocks.shape[-1]
+    return float(mask.kv_num_blocks.sum()) / nb**2

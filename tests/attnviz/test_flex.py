@@ -1,0 +1,124 @@
+"""attnviz.efficient.flex: SDPA with one backend forced, and FlexAttention on Longformer's and the causal pattern,
+checked against our readable implementations (eager FlexAttention: no compile, so the tests stay fast)."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from attnviz import scaling
+from attnviz.attention import causal_mask, scaled_dot_product
+from attnviz.efficient import flex
+from attnviz.efficient.longformer import longformer_attention, longformer_mask
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # eager FlexAttention warns that it is slow
+
+
+def _qkv(t: int, heads: int = 2, d: int = 16, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    return tuple(torch.randn(1, heads, t, d, generator=g) for _ in range(3))  # (1, H, T, Dh) each
+
+
+def test_cpu_backends_found_at_run_time():
+    found = flex.sdpa_backends("cpu")
+    assert "math" in found and set(found) <= set(flex.BACKENDS)
+    assert found == tuple(b for b in flex.BACKENDS if b in found)  # in BACKENDS' order
+
+
+@pytest.mark.parametrize("backend", flex.sdpa_backends("cpu"))
+def test_sdpa_backend_equals_exact_attention(backend):
+    q, k, v = _qkv(200)
+    out = flex.sdpa_with(backend)(q, k, v)  # (1, H, T, Dh)
+    assert out.shape == q.shape
+    torch.testing.assert_close(out, scaled_dot_product(q, k, v).output, atol=1e-5, rtol=1e-5)
+
+
+def test_sdpa_backend_is_really_forced():
+    """The math path is a different computation from the fused kernel: its operator shows in the profile."""
+    from torch.profiler import profile
+
+    q, _, _ = _qkv(64)
+    with profile() as prof:
+        flex.sdpa_with("math")(q, q, q)
+    names = {e.name for e in prof.events()}
+    assert "aten::_scaled_dot_product_attention_math" in names
+    assert "aten::_scaled_dot_product_flash_attention_for_cpu" not in names
+
+
+@pytest.mark.parametrize("t", [384, 300])  # whole blocks of 128, and a part block at the end
+@pytest.mark.parametrize(("window", "glob"), [(64, (0, 1)), (64, (0, 1, 200)), (256, ())])
+def test_flex_longformer_equals_ours(t, window, glob):
+    q, k, v = _qkv(t)
+    mask = flex.longformer_block_mask(t, window, glob)
+    out = flex.flex(q, k, v, mask, compiled=False)  # (1, H, T, Dh)
+    ours = longformer_attention(q, k, v, window=window, global_tokens=glob).output
+    torch.testing.assert_close(out, ours, atol=1e-5, rtol=1e-5)
+    full = scaled_dot_product(q, k, v).output
+    assert (out - full).abs().max() > 1e-2  # the pattern really leaves keys out
+
+
+def test_flex_longformer_mask_is_ours():
+    t, window, glob = 300, 64, (0, 1, 200)
+    mask = flex.longformer_block_mask(t, window, glob)
+    dense = mask.to_dense()[0, 0]  # (T/128, T/128) blocks computed
+    ours = longformer_mask(t, window, glob)  # (T, T)
+    nb = dense.shape[-1]
+    for i in range(nb):
+        for j in range(nb):
+            needed = bool(ours[i * 128 : (i + 1) * 128, j * 128 : (j + 1) * 128].any())
+            assert needed <= bool(dense[i, j])  # every block the pattern touches is computed
+    pos = torch.arange(t)
+    allowed = mask.mask_mod(0, 0, pos[:, None], pos[None, :])  # (T, T)
+    assert torch.equal(allowed, ours)
+
+
+def test_flex_longformer_mask_skips_blocks():
+    """At 4,096 tokens with w = 256 only the band's blocks (and the global row and column) are computed."""
+    mask = flex.longformer_block_mask(4096, 256, (0, 1))
+    counts = mask.kv_num_blocks[0, 0]  # (32,) key blocks per query block
+    assert counts[0] == 32  # the block holding the global rows sees every key block
+    assert int(counts[1:].max()) == 4  # its neighbours ±128 span 3 blocks, plus the global tokens' block 0
+    assert mask.kv_indices.numel() == 32 * 32  # built from block indices: (T/128)², never T²
+
+
+@pytest.mark.parametrize("t", [256, 300])
+def test_flex_causal_equals_exact_causal(t):
+    q, k, v = _qkv(t, seed=1)
+    out = flex.flex(q, k, v, flex.causal_block_mask(t), compiled=False)  # (1, H, T, Dh)
+    exact = scaled_dot_product(q, k, v, mask=causal_mask(t)).output
+    torch.testing.assert_close(out, exact, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, is_causal=True), atol=1e-5, rtol=1e-5)
+
+
+def test_new_cases_are_registered():
+    new = {*scaling.SDPA_CASES, *scaling.FLEX_CASES}
+    assert new <= set(scaling.CASES) and set(scaling.CASES) == set(scaling.SETTINGS) == set(scaling.GROWTH)
+    assert set(scaling.SDPA_CASES.values()) == set(flex.BACKENDS)
+    assert scaling.GROWTH["sdpa-math"] == ("T²", "T²") and scaling.GROWTH["sdpa-flash"] == ("T²", "T")
+    assert scaling.GROWTH["flex-longformer"] == scaling.GROWTH["longformer"] == ("T", "T")
+    assert scaling.nominal_flops("flex-longformer", 4096) == scaling.nominal_flops("longformer", 4096)
+    assert scaling.nominal_flops("flex-causal", 1024) == scaling.nominal_flops("sdpa-math", 1024) / 2
+    assert "sdpa" in scaling.CASES  # old links (l6c_cases=sdpa) keep working
+
+
+def test_sdpa_backend_cases_time_in_a_fresh_process():
+    for case in ("sdpa-flash", "sdpa-math"):
+        r = scaling.run_case({"task": "time", "name": case, "n": 256, "device": "cpu", "quick": True})
+        assert r["median_s"] > 0 and r["gflop"] == pytest.approx(scaling.nominal_flops(case, 256) / 1e9)
+
+
+def test_unavailable_backend_fails_clearly():
+    """On the CPU the memory-efficient kernel does not exist: its case reports an error, never a number."""
+    if "efficient" in flex.sdpa_backends("cpu"):
+        pytest.skip("this PyTorch runs the memory-efficient kernel on the CPU")
+    r = scaling.run_case({"task": "time", "name": "sdpa-efficient", "n": 256, "device": "cpu", "quick": True})
+    assert "error" in r and "median_s" not in r
+
+
+def test_longformer_block_share():
+    assert flex.longformer_block_share(256) == 1.0  # two blocks, both within ±128 of each other
+    # 4,096 tokens, 32 blocks: block 0 (the global rows) sees all 32; blocks 1 and 31 see 3 (block 0 is in the
+    # band of block 1), blocks 2…30 see 3 band blocks plus block 0
+    expected = (32 + 3 + 29 * 4 + 3) / 32**2
+    assert flex.longformer_block_share(4096) == pytest.approx(expected)
+    shares = [flex.longformer_block_share(n) for n in (512, 1024, 2048, 4096, 8192)]
+    assert shares == sorted(shares, reverse=True) and shares[-1] < 0.1
