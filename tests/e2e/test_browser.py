@@ -350,9 +350,14 @@ def test_efficient_flash_steps(server, page):
     skip(page, "l6_predict_flash")
     wait_chart(page, "l6_flash_tiles")
     expect(page.get_by_text("Tile 1 of 4", exact=False)).to_be_visible()  # 8 tokens: 2 × 2 tiles, the first first
+    expect(page.get_by_text("This is the rows' first tile", exact=False)).to_be_visible()
+    assert "l6_step" not in page.url  # the default stays out of the link
     slider = page.locator(".st-key-l6_step").get_by_role("slider")
     slider.focus()
     slider.press("ArrowRight")
+    page.wait_for_function("() => location.search.includes('l6_step=2')")
+    settle(page)
+    expect(page.get_by_text("their output is final", exact=False)).to_be_visible()
     slider.press("ArrowRight")
     page.wait_for_function("() => location.search.includes('l6_step=3')")
     settle(page)
