@@ -1,11 +1,11 @@
 """The exact formulas of attention, from the similarity matrix to multi-head attention.
 
 Vaswani et al., "Attention Is All You Need" (2017). Every function returns its intermediates so that a
-page can draw each step without computing it again.
+caller can show each step without computing it again.
 
-    S = I·Iᵀ                      the similarity matrix (lesson 2)
-    O = S·I                       every word becomes a weighted mix of the sentence (lesson 2)
-    A = softmax(Q·Kᵀ·scale + M)   attention weights, M = 0 where allowed and -inf where masked (lesson 4)
+    S = I·Iᵀ                      the similarity matrix
+    O = S·I                       every word becomes a weighted mix of the sentence
+    A = softmax(Q·Kᵀ·scale + M)   attention weights, M = 0 where allowed and -inf where masked
     O = A·V
 """
 
@@ -209,7 +209,7 @@ def multi_head(
     return MultiHead(q=q, k=k, v=v, heads=heads, concat=concat, output=output)
 
 
-# ------------------------------------------------------------------------------------------ lesson 4 measurements
+# ------------------------------------------------------------------------------ why the scores are scaled, measured
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from torch import Tensor
 
 from attnviz.attention import MultiHead, multi_head
 from attnviz.errors import AttnvizInputError
+from attnviz.pooling import pool_attention
 
 MAX_HEADS = 8  # the toy layer's largest H: beyond it the maps side by side get too small to read
 HEAD_DIMS = (4, 8, 16)  # head widths Dh offered by the lesson; H·Dh stays at most 128
@@ -196,7 +197,7 @@ class Pooled:
 def pool_blocks(weights: Tensor, max_size: int) -> Pooled:
     """Merge consecutive tokens into at most ``max_size`` blocks of near-equal length.
 
-    Keys are summed and queries averaged (the rule of `attnviz.pretrained.group_attention`), so every row
+    Keys are summed and queries averaged (`attnviz.pooling.pool_attention`, as for words), so every row
     still sums to what it summed to before. A map that already fits is returned as it is.
 
     Args:
@@ -211,11 +212,7 @@ def pool_blocks(weights: Tensor, max_size: int) -> Pooled:
         return Pooled(weights=weights, spans=tuple((i, i + 1) for i in range(t)))
     edges = [round(i * t / max_size) for i in range(max_size + 1)]
     spans = tuple(itertools.pairwise(edges))
-    p = torch.zeros(len(spans), t, dtype=weights.dtype, device=weights.device)  # (G, T) block membership
-    for g, (a, b) in enumerate(spans):
-        p[g, a:b] = 1.0
-    keys = weights @ p.transpose(0, 1)  # (..., T, G) summed over each block's keys
-    pooled = (p / p.sum(dim=1, keepdim=True)) @ keys  # (..., G, G) averaged over each block's queries
+    pooled = pool_attention(weights, [range(a, b) for a, b in spans])  # (..., G, G)
     return Pooled(weights=pooled, spans=spans)
 
 
