@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
 
-from app_support.cached import Census
+if TYPE_CHECKING:
+    from attnviz.probes import Census  # as `app_support.cached.census` returns it: numpy fields
 
 _KEPT = "_kept_answer_"
 

@@ -1,4 +1,4 @@
-"""Measurements on the real model's heads (page 5b and page 5c): what a head looks at, and what it passes on.
+"""Measurements on the real model's heads: what a head looks at, and what it passes on.
 
 Each function turns one claim that is often made about BERT-style heads into a number for the sentences at hand:
 
@@ -14,7 +14,8 @@ Each function turns one claim that is often made about BERT-style heads into a n
   Analyzing Transformers with Vector Norms", 2020). A large weight on a token whose f(x) is short moves little.
 - `pair_heads`: rank every head by the weight from a labelled query word to its target (a verb to its subject),
   with the weight to the word just before the query beside it, since a head that always looks one word back
-  scores wherever the target is the previous word.
+  scores wherever the target is the previous word. It lives in `attnviz.pairs`, re-exported here with
+  `parse_pairs` and `pair_summary`; `word_weights` lives in `attnviz.pretrained`, re-exported here.
 """
 
 from __future__ import annotations
@@ -26,39 +27,18 @@ import torch
 from torch import Tensor
 
 from attnviz.errors import AttnvizInputError
-from attnviz.pretrained import Model, Tokens, encode, find_word, forward, group_attention, group_tokens
-from attnviz.training import Example, parse_example
-
-# ----------------------------------------------------------------------------------------------------------
-# Word-level weights: [CLS] first, then one group per word, then [SEP]
-# ----------------------------------------------------------------------------------------------------------
-
-
-def word_weights(weights: Tensor, tokens: Tokens) -> Tensor:
-    """Every head's map with pieces merged into words and [CLS]/[SEP] kept, rows not renormalised.
-
-    Row and column ``1 + i`` are word ``i`` of ``tokens.words`` ([CLS] is 0): keys summed over a word's pieces,
-    queries averaged over them (`attnviz.pretrained.group_attention`).
-
-    Args:
-        weights: (..., T, T) attention weights of the sentence.
-    Returns:
-        (..., G, G) with G = len(tokens.words) + 2.
-    """
-    grouping = group_tokens(tokens, words=True, keep_special=True)
-    return group_attention(weights, grouping, renormalise=False).weights  # (..., G, G)
-
-
-def _top_heads(score: Tensor, top: int) -> tuple[tuple[int, int], ...]:
-    order = torch.argsort(score.flatten(), descending=True, stable=True)[:top]  # (K,)
-    n_heads = score.shape[-1]
-    return tuple((int(i) // n_heads, int(i) % n_heads) for i in order)
-
-
-def _check_top(top: int) -> None:
-    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-        raise AttnvizInputError(f"top must be a whole number of heads, 1 or more, got {top!r}")
-
+from attnviz.pairs import PairHeads, PairSummary, pair_heads, pair_summary, parse_pairs
+from attnviz.pretrained import (
+    Model,
+    Tokens,
+    check_top,
+    encode,
+    find_word,
+    forward,
+    group_tokens,
+    top_heads,
+    word_weights,
+)
 
 # ----------------------------------------------------------------------------------------------------------
 # 1. A pronoun's referent, changed by one word
@@ -99,11 +79,23 @@ class ReferentShift:
     b_to_b: Tensor  # (L, H) sentence B: to referent b
     score: Tensor  # (L, H) `shift_scores`
     top: tuple[tuple[int, int], ...]  # (layer, head), 0-based, the highest score first
+    source_row_a: int  # the pronoun's row in sentence A's `word_weights` (1 + its word index: [CLS] is row 0)
+    source_row_b: int  # the same in sentence B
 
     @property
     def resolved(self) -> Tensor:
         """(L, H) True where the head gives the true referent more weight than the other one in both sentences."""
         return (self.a_to_a > self.a_to_b) & (self.b_to_b > self.b_to_a)
+
+    @property
+    def notes_a(self) -> tuple[str, ...]:
+        """The model's notes on sentence A ([UNK] words, truncation)."""
+        return self.tokens_a.notes
+
+    @property
+    def notes_b(self) -> tuple[str, ...]:
+        """The model's notes on sentence B."""
+        return self.tokens_b.notes
 
 
 def referent_shift(
@@ -130,7 +122,7 @@ def referent_shift(
     Raises:
         AttnvizInputError: a word missing from either sentence, or two of the three words the same.
     """
-    _check_top(top)
+    check_top(top)
     tok_a, tok_b = encode(model, text_a), encode(model, text_b)
     found = []
     for tokens, name in ((tok_a, "A"), (tok_b, "B")):
@@ -158,7 +150,9 @@ def referent_shift(
         b_to_a=b_to_a,
         b_to_b=b_to_b,
         score=score,
-        top=_top_heads(score, top),
+        top=top_heads(score, top),
+        source_row_a=1 + sa,
+        source_row_b=1 + sb,
     )
 
 
@@ -183,7 +177,12 @@ class Census:
 
     def heads_over(self, share: float = 0.5) -> Tensor:
         """(L,) per layer, how many heads put more than ``share`` of their weight on the neighbours."""
-        return (self.neighbours > share).sum(dim=-1)
+        return (self.neighbours > share).sum(-1)  # written so that it works on numpy arrays too (`fields_to_host`)
+
+    @property
+    def heads_over_half(self) -> Tensor:
+        """(L,) per layer, how many heads put more than half their weight on the neighbours."""
+        return self.heads_over(0.5)
 
 
 def layer_census(weights: Tensor, special: Sequence[bool]) -> Census:
@@ -237,7 +236,7 @@ def special_contribution(model: Model, text: Tokens | str, *, words: bool = True
 
     Args:
         text: the sentence or its `encode` result.
-        words: average a word's pieces into one row first (as page 5b's maps do); False for one row per piece.
+        words: average a word's pieces into one row first (as the maps by word do); False for one row per piece.
     Returns:
         SpecialContribution; a sentence without words gives NaN shares.
     """
@@ -272,116 +271,15 @@ def special_contribution(model: Model, text: Tokens | str, *, words: bool = True
     return SpecialContribution(weight_share=weight_share, norm_share=norm_share, value_norms=torch.stack(norms))
 
 
-# ----------------------------------------------------------------------------------------------------------
-# 4. Labelled pairs (a verb and its subject): which heads put weight there
-# ----------------------------------------------------------------------------------------------------------
-
-
-def parse_pairs(text: str, name: str = "pairs") -> tuple[Example, ...]:
-    """Labelled sentences in the format of `attnviz.training` (sentence, a tab, query>target pairs); comment lines
-    and section headers ([train], [held-out]) are skipped: every sentence is used.
-
-    Raises:
-        AttnvizInputError: a line that is not a sentence, a tab and pairs of its words; no sentences at all.
-    """
-    examples = []
-    for n, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#") or (line.startswith("[") and line.endswith("]")):
-            continue
-        examples.append(parse_example(raw, f"{name}, line {n}"))
-    if not examples:
-        raise AttnvizInputError(f"{name}: no labelled sentences")
-    return tuple(examples)
-
-
-@dataclass(frozen=True, eq=False)
-class PairHeads:
-    """Every head on a set of labelled sentences: the weight from each query word to its target."""
-
-    weights: Tensor  # (N, L, H) per labelled pair, the weight from the query word to the target word
-    previous: Tensor  # (N, L, H) per pair, from the query word to the word just before it (NaN if it is first)
-    on_top: Tensor  # (N, L, H) True where the target gets the query's largest weight among the words
-    adjacent: Tensor  # (N,) True where the target is the word just before the query
-    any_previous: Tensor  # (L, H) every word (but the first) to the word before it, averaged over all the sentences
-    uniform: float  # mean over the pairs of 1/T: the weight of a one-piece target when a head spreads evenly
-    sentences: tuple[int, ...]  # N: the example each pair comes from
-    top: tuple[tuple[int, int], ...]  # (layer, head) by mean weight, highest first
-
-    @property
-    def mean(self) -> Tensor:
-        """(L, H) mean weight from the query to its target."""
-        return self.weights.mean(dim=0)
-
-    @property
-    def mean_previous(self) -> Tensor:
-        """(L, H) mean weight from the query to the word before it."""
-        return self.previous.nanmean(dim=0)
-
-    @property
-    def top_share(self) -> Tensor:
-        """(L, H) the share of pairs where the target is the query's most weighted word."""
-        return self.on_top.float().mean(dim=0)
-
-
-def pair_heads(model: Model, examples: Sequence[Example], *, top: int = 5) -> PairHeads:
-    """Rank every head by the mean weight from each labelled query word to its target (raw weights, [CLS]/[SEP]
-    kept; a word's pieces summed as keys, averaged as queries).
-
-    Args:
-        examples: labelled sentences (`parse_pairs`, or a training set's ``train + heldout``); their words must be
-            the model's words, as in lower-case text without punctuation.
-    Returns:
-        PairHeads.
-    Raises:
-        AttnvizInputError: no examples, or a sentence the model splits into other words than the labels.
-    """
-    _check_top(top)
-    if not examples:
-        raise AttnvizInputError("no labelled sentences")
-    weights, previous, on_top, adjacent, sentences, uniform = [], [], [], [], [], []
-    back_sum, back_n = 0.0, 0
-    for n, ex in enumerate(examples):
-        text = " ".join(ex.words)
-        tokens = encode(model, text)
-        norm = model.tokenizer.normalizer
-        if tuple(norm.normalize_str(w) for w in tokens.words) != tuple(norm.normalize_str(w) for w in ex.words):
-            raise AttnvizInputError(f"{text!r}: the model splits it into other words than the labels")
-        w = word_weights(forward(model, tokens).weights, tokens)  # (L, H, G, G), word i at 1 + i
-        inner = w[..., 1:-1, 1:-1]  # (L, H, W, W) the words only, [CLS] and [SEP] left out
-        n_words = inner.shape[-1]
-        if n_words > 1:
-            back_sum = back_sum + inner.diagonal(offset=-1, dim1=-2, dim2=-1).sum(-1)  # (L, H) word i → i − 1
-            back_n += n_words - 1
-        for q, s in ex.pairs:
-            weights.append(inner[:, :, q, s])  # (L, H)
-            previous.append(
-                inner[:, :, q, q - 1] if q > 0 else torch.full(inner.shape[:2], float("nan"), device=inner.device)
-            )
-            on_top.append(inner[:, :, q].argmax(dim=-1) == s)  # (L, H)
-            adjacent.append(s == q - 1)
-            sentences.append(n)
-            uniform.append(1.0 / len(tokens))
-    stacked = torch.stack(weights).float().cpu()  # (N, L, H)
-    return PairHeads(
-        weights=stacked,
-        previous=torch.stack(previous).float().cpu(),
-        on_top=torch.stack(on_top).cpu(),
-        adjacent=torch.tensor(adjacent),
-        any_previous=(back_sum / back_n).float().cpu() if back_n else torch.full(stacked.shape[1:], float("nan")),
-        uniform=sum(uniform) / len(uniform),
-        sentences=tuple(sentences),
-        top=_top_heads(stacked.mean(dim=0), top),
-    )
-
-
 __all__ = [
     "Census",
     "PairHeads",
+    "PairSummary",
     "ReferentShift",
     "SpecialContribution",
     "layer_census",
     "pair_heads",
+    "pair_summary",
     "parse_pairs",
     "referent_shift",
     "shift_scores",

@@ -19,7 +19,7 @@ The package, by concern (every public name is importable from here):
 - `tokens`: `encode` into WordPiece `Tokens`, `find_word`, and `group_tokens` back into words.
 - `encoder`: the forward pass (`forward` → `Forward`, its `LayerTrace`s and `HeadTrace`s), `sentence_embedding`,
   `cosine`, `head_projections`.
-- `measures`: measurements by word: `group_attention`, `group_states`, `attention_view`,
+- `measures`: measurements by word: `group_attention`, `group_states`, `word_weights`, `attention_view`,
   `find_coreference_heads`, `drift_across_layers`. (The head probes are in `attnviz.probes`.)
 """
 
@@ -43,10 +43,13 @@ from attnviz.pretrained.measures import (
     GroupedAttention,
     HeadScore,
     attention_view,
+    check_top,
     drift_across_layers,
     find_coreference_heads,
     group_attention,
     group_states,
+    top_heads,
+    word_weights,
 )
 from attnviz.pretrained.model import Config, LayerWeights, Model, load_model
 from attnviz.pretrained.tokens import Grouping, Tokens, encode, find_word, group_tokens, piece_positions
@@ -68,6 +71,7 @@ __all__ = [
     "Model",
     "Tokens",
     "attention_view",
+    "check_top",
     "cosine",
     "drift_across_layers",
     "encode",
@@ -81,4 +85,6 @@ __all__ = [
     "load_model",
     "piece_positions",
     "sentence_embedding",
+    "top_heads",
+    "word_weights",
 ]

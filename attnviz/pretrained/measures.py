@@ -1,10 +1,10 @@
 """Measurements on the real model's attention and hidden states, by word.
 
-- `group_attention`, `group_states`: a map or the token vectors merged into words (or pieces without [CLS]/[SEP]),
-  by the pooling rule of `attnviz.pooling`.
+- `group_attention`, `group_states`, `word_weights`: a map or the token vectors merged into words (or pieces
+  without [CLS]/[SEP]), by the pooling rule of `attnviz.pooling`.
 - `attention_view`: every head's map of a sentence, grouped as it is drawn, with the share [CLS]/[SEP] received and
   thumbnails pooled into blocks.
-- `find_coreference_heads`: every head ranked by the weight from one word to another.
+- `find_coreference_heads`: every head ranked by the weight from one word to another (`top_heads`).
 - `drift_across_layers`: one word's vector followed through the layers of two sentences.
 
 More measurements on the heads (a minimal pair, a census, labelled pairs) are in `attnviz.probes`.
@@ -76,6 +76,21 @@ def group_attention(weights: Tensor, grouping: Grouping, *, renormalise: bool = 
     return GroupedAttention(grouping=grouping, weights=grouped, dropped=dropped)
 
 
+def word_weights(weights: Tensor, tokens: Tokens) -> Tensor:
+    """Every head's map with pieces merged into words and [CLS]/[SEP] kept, rows not renormalised.
+
+    Row and column ``1 + i`` are word ``i`` of ``tokens.words`` ([CLS] is 0): keys summed over a word's pieces,
+    queries averaged over them (`group_attention`).
+
+    Args:
+        weights: (..., T, T) attention weights of the sentence.
+    Returns:
+        (..., G, G) with G = len(tokens.words) + 2.
+    """
+    grouping = group_tokens(tokens, words=True, keep_special=True)
+    return group_attention(weights, grouping, renormalise=False).weights  # (..., G, G)
+
+
 def group_states(states: Tensor, grouping: Grouping) -> Tensor:
     """Average token vectors within each group (a word's vector is the mean of its pieces').
 
@@ -140,6 +155,20 @@ def attention_view(
 # ----------------------------------------------------------------------------------------------------------
 
 
+def check_top(top: int) -> None:
+    """Refuse a head count that is not a whole number, 1 or more (before any forward pass)."""
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise AttnvizInputError(f"top must be a whole number of heads, 1 or more, got {top!r}")
+
+
+def top_heads(score: Tensor, top: int) -> tuple[tuple[int, int], ...]:
+    """The ``top`` (layer, head) pairs of an (L, H) score, 0-based, highest first (a tie keeps the earlier head)."""
+    check_top(top)
+    order = torch.argsort(score.flatten(), descending=True, stable=True)[:top]  # (K,)
+    n_heads = score.shape[-1]
+    return tuple((int(i) // n_heads, int(i) % n_heads) for i in order)
+
+
 @dataclass(frozen=True)
 class HeadScore:
     """One head's attention from the source word to the target word."""
@@ -185,8 +214,7 @@ def find_coreference_heads(
     Returns:
         CoreferenceHeads.
     """
-    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-        raise AttnvizInputError(f"top must be a whole number of heads, 1 or more, got {top!r}")
+    check_top(top)
     fwd = forward(model, text, attend)
     tokens = fwd.tokens
     src, tgt = find_word(model, tokens, source_word), find_word(model, tokens, target_word)
@@ -195,11 +223,7 @@ def find_coreference_heads(
     rows, cols = piece_positions(tokens, src), piece_positions(tokens, tgt)
     # sum over the target's pieces, average over the source's: the rule of group_attention
     weights = fwd.weights[:, :, rows][..., cols].sum(dim=-1).mean(dim=-1)  # (L, H)
-    order = torch.argsort(weights.flatten(), descending=True, stable=True)[:top]
-    n_heads = weights.shape[1]
-    best = tuple(
-        HeadScore(layer=int(i) // n_heads, head=int(i) % n_heads, weight=float(weights.flatten()[i])) for i in order
-    )
+    best = tuple(HeadScore(layer=lh, head=hh, weight=float(weights[lh, hh])) for lh, hh in top_heads(weights, top))
     return CoreferenceHeads(
         tokens=tokens,
         source_word=tokens.words[src],
@@ -284,8 +308,11 @@ __all__ = [
     "GroupedAttention",
     "HeadScore",
     "attention_view",
+    "check_top",
     "drift_across_layers",
     "find_coreference_heads",
     "group_attention",
     "group_states",
+    "top_heads",
+    "word_weights",
 ]
