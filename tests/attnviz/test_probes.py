@@ -1,4 +1,4 @@
-"""The measurements of pages 5b and 5c (attnviz.probes), pinned against hand computations from the raw weights."""
+"""The measurements of the real model's heads (attnviz.probes), pinned against hand computations from raw weights."""
 
 from pathlib import Path
 
@@ -10,6 +10,7 @@ from attnviz.pretrained import forward, head_projections, load_model
 from attnviz.probes import (
     layer_census,
     pair_heads,
+    pair_summary,
     parse_pairs,
     referent_shift,
     shift_scores,
@@ -73,6 +74,21 @@ def test_referent_shift_top_head_by_hand(model):
     assert (sl, sh) == (5, 11)
     assert float(found.b_to_a[sl, sh]) > float(found.b_to_b[sl, sh])
     assert not bool(found.resolved[sl, sh]) and bool(found.resolved[layer, head])
+    # the pronoun's row in each sentence's word map ([CLS] is row 0), and the sentences' notes
+    assert (found.source_row_a, found.source_row_b) == (8, 8)
+    assert found.notes_a == found.tokens_a.notes == () and found.notes_b == ()
+
+
+def test_referent_shift_on_the_host_keeps_its_properties(model):
+    import numpy as np
+
+    from attnviz.host import fields_to_host
+
+    found = referent_shift(model, "the cat sat on the mat because it was tired 😀", SOFT)
+    host = fields_to_host(found)
+    assert isinstance(host.score, np.ndarray) and host.score.shape == (6, 12)
+    assert host.resolved.tolist() == found.resolved.tolist() and host.top == found.top
+    assert any("[UNK]" in n for n in host.notes_a)
 
 
 def test_referent_shift_refuses_bad_words(model):
@@ -220,3 +236,16 @@ def test_word_weights_rows_are_words(model):
     w = word_weights(fwd.weights, fwd.tokens)
     assert w.shape == (6, 12, 4, 4)
     torch.testing.assert_close(w.sum(-1), torch.ones(6, 12, 4), atol=1e-5, rtol=0)
+
+
+def test_pair_summary_names_each_pair_and_reduces_pair_heads(model):
+    examples = parse_pairs("the man in the red coat smiled\tsmiled>man\nthe dog barked\tbarked>dog\n")
+    found = pair_heads(model, examples, top=3)
+    summary = pair_summary(model, examples, top=3)
+    assert summary.sentences == ("the man in the red coat smiled", "the dog barked")
+    assert (summary.queries, summary.targets, summary.query_rows) == (("smiled", "barked"), ("man", "dog"), (7, 3))
+    assert summary.adjacent == 1 and summary.top == found.top and summary.uniform == found.uniform
+    torch.testing.assert_close(summary.mean, found.weights.mean(0))
+    torch.testing.assert_close(summary.mean_previous, found.previous.nanmean(0))
+    torch.testing.assert_close(summary.top_share, found.on_top.float().mean(0))
+    torch.testing.assert_close(summary.any_previous, found.any_previous)
