@@ -220,9 +220,8 @@ def find_coreference_heads(
     src, tgt = find_word(model, tokens, source_word), find_word(model, tokens, target_word)
     if src == tgt:
         raise AttnvizInputError("the source and target must be two different words")
-    rows, cols = piece_positions(tokens, src), piece_positions(tokens, tgt)
-    # sum over the target's pieces, average over the source's: the rule of group_attention
-    weights = fwd.weights[:, :, rows][..., cols].sum(dim=-1).mean(dim=-1)  # (L, H)
+    # summed over the target's pieces, averaged over the source's; word i is row 1 + i ([CLS] is row 0)
+    weights = word_weights(fwd.weights, tokens)[..., 1 + src, 1 + tgt]  # (L, H)
     best = tuple(HeadScore(layer=lh, head=hh, weight=float(weights[lh, hh])) for lh, hh in top_heads(weights, top))
     return CoreferenceHeads(
         tokens=tokens,
@@ -231,7 +230,7 @@ def find_coreference_heads(
         source_index=src,
         target_index=tgt,
         weights=weights,
-        uniform=len(cols) / len(tokens),
+        uniform=len(piece_positions(tokens, tgt)) / len(tokens),
         top=best,
     )
 
