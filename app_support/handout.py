@@ -42,56 +42,6 @@ _lock = threading.Lock()  # one handout made at a time per server process (two c
 _cache: collections.OrderedDict[tuple, tuple[str, str]] = collections.OrderedDict()
 
 
-# --- the SVG button beside the camera (in the app) ----------------------------------------------------------------
-# Plotly's camera saves in the one format of `toImageButtonOptions`, and a config sent as JSON cannot add a button
-# (a button's action is a JavaScript function). This constant script adds, to every figure's toolbar, a second
-# camera that saves SVG: it switches the figure's format to SVG, presses the camera (so the file gets the name and
-# options of `show.chart`), and switches back. No learner text goes into it.
-SVG_BUTTON_JS = """<script>
-(() => {
-  if (window.attnvizSvgButtons) { window.attnvizSvgButtons(); return; }
-  const TITLE = 'Download plot as SVG';
-  const add = () => {
-    for (const camera of document.querySelectorAll('.js-plotly-plot .modebar-btn[data-attr="toImage"],' +
-                                                    '.js-plotly-plot .modebar-btn[data-title^="Download plot"]')) {
-      if (camera.dataset.attnvizSvg || camera.getAttribute('data-title') === TITLE) continue;
-      const group = camera.parentElement;
-      if (!group || group.querySelector('.attnviz-svg')) continue;
-      camera.dataset.attnvizSvg = '1';
-      const svg = camera.cloneNode(true);
-      svg.classList.add('attnviz-svg');
-      svg.setAttribute('data-title', TITLE);
-      svg.removeAttribute('data-attr');
-      svg.removeAttribute('data-val');
-      const label = document.createElementNS('http://www.w3.org/2000/svg', 'text');
-      label.setAttribute('x', '500'); label.setAttribute('y', '980'); label.setAttribute('text-anchor', 'middle');
-      label.setAttribute('font-size', '420'); label.setAttribute('font-family', 'sans-serif');
-      label.textContent = 'SVG';
-      const icon = svg.querySelector('svg');
-      if (icon) { icon.querySelector('path') && icon.querySelector('path').setAttribute('transform',
-        'matrix(0.6 0 0 0.6 200 0)'); icon.querySelector('g') && icon.querySelector('g').appendChild(label); }
-      svg.addEventListener('click', (event) => {
-        event.preventDefault(); event.stopPropagation();
-        const gd = camera.closest('.js-plotly-plot');
-        const context = gd && gd._context;
-        if (!context) return;
-        const before = context.toImageButtonOptions || {};
-        context.toImageButtonOptions = Object.assign({}, before, {format: 'svg', scale: 1});
-        try { camera.dispatchEvent(new MouseEvent('click', {bubbles: true, cancelable: true})); }
-        finally { context.toImageButtonOptions = before; }
-      });
-      group.insertBefore(svg, camera.nextSibling);
-    }
-  };
-  let queued = false;
-  const later = () => { if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; add(); }); } };
-  window.attnvizSvgButtons = later;
-  new MutationObserver(later).observe(document.body, {childList: true, subtree: true});
-  later();
-})();
-</script>"""
-
-
 # --- the button (in the app) ----------------------------------------------------------------------------------------
 def handout_params(params: dict[str, str]) -> dict[str, str]:
     """The address's parameters that the handout's run gets: the view, without presenter mode or a class."""
@@ -108,7 +58,7 @@ def offer(page: Any, where: Any = st) -> None:
     Args:
         page: the current ``st.Page`` (from ``st.navigation``).
     """
-    where.html(SVG_BUTTON_JS, unsafe_allow_javascript=True)
+    where.html(handout_html.SVG_BUTTON_JS, unsafe_allow_javascript=True)
     script = _script_of(page)
     if script is None:
         return

@@ -110,6 +110,61 @@ def figure(spec: dict, config: dict, index: int) -> str:
     )
 
 
+# --- the SVG button beside the camera (in the app and in the handout) ------------------------------------------
+# Plotly's camera saves in the one format of `toImageButtonOptions`, and a config sent as JSON cannot add a button
+# (a button's action is a JavaScript function). This constant script adds, to every figure's toolbar, a second
+# camera that saves SVG: it switches the figure's format to SVG, presses the camera (so the file gets the name and
+# options of `show.chart`), and switches back. No learner text goes into it.
+SVG_BUTTON_JS = """<script>
+(() => {
+  if (window.attnvizSvgButtons) { window.attnvizSvgButtons(); return; }
+  const TITLE = 'Download plot as SVG';
+  const add = () => {
+    for (const camera of document.querySelectorAll('.js-plotly-plot .modebar-btn[data-title^="Download plot"]')) {
+      if (camera.dataset.attnvizSvg || camera.classList.contains('attnviz-svg')) continue;
+      const group = camera.parentElement;
+      if (!group || group.querySelector('.attnviz-svg')) continue;
+      camera.dataset.attnvizSvg = '1';
+      const svg = camera.cloneNode(true);
+      svg.classList.add('attnviz-svg');
+      svg.setAttribute('data-title', TITLE);
+      svg.setAttribute('aria-label', TITLE);
+      delete svg.dataset.attnvizSvg;
+      // the camera, smaller, above the letters SVG
+      const icon = svg.querySelector('svg');
+      const path = icon && icon.querySelector('path');
+      if (path) {
+        path.setAttribute('transform', 'matrix(0.62 0 0 -0.62 190 540)');
+        const label = document.createElementNS('http://www.w3.org/2000/svg', 'text');
+        label.setAttribute('x', '500'); label.setAttribute('y', '990'); label.setAttribute('text-anchor', 'middle');
+        label.setAttribute('font-size', '400'); label.setAttribute('font-weight', 'bold');
+        label.setAttribute('font-family', 'sans-serif');
+        label.style.fill = getComputedStyle(path).fill;
+        label.textContent = 'SVG';
+        icon.appendChild(label);
+      }
+      svg.addEventListener('click', (event) => {
+        event.preventDefault(); event.stopPropagation();
+        const gd = camera.closest('.js-plotly-plot');
+        const context = gd && gd._context;
+        if (!context) return;
+        const before = context.toImageButtonOptions || {};
+        context.toImageButtonOptions = Object.assign({}, before, {format: 'svg', scale: 1});
+        try { camera.dispatchEvent(new MouseEvent('click', {bubbles: true, cancelable: true})); }
+        finally { context.toImageButtonOptions = before; }
+      });
+      group.insertBefore(svg, camera.nextSibling);
+    }
+  };
+  let queued = false;
+  const later = () => { if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; add(); }); } };
+  window.attnvizSvgButtons = later;
+  new MutationObserver(later).observe(document.body, {childList: true, subtree: true});
+  later();
+})();
+</script>"""
+
+
 # --- the embedded libraries ----------------------------------------------------------------------------------------
 def _one(pattern: str) -> Path:
     found = sorted(_STATIC.glob(pattern))
@@ -208,24 +263,13 @@ _DRAW_JS = """
       katex.render(el.textContent, el, {displayMode: el.classList.contains('tex-display'), throwOnError: false});
     } catch (e) { /* the formula's source stays as text */ }
   });
-  var svgIcon = {width: 1000, height: 1000, path: 'M120 80h560l200 200v640H120zM200 160v680h600V320H640V160z' +
-    'M300 420h400v80H300zM300 560h400v80H300zM300 700h260v80H300z'};
   document.querySelectorAll('script.figure-spec').forEach(function (data) {
     var gd = document.getElementById(data.getAttribute('data-for'));
     var figure = JSON.parse(data.textContent);
     var config = Object.assign({responsive: true, displaylogo: false}, figure.config);
-    var options = Object.assign({format: 'png'}, config.toImageButtonOptions || {});
-    config.toImageButtonOptions = options;
-    var other = options.format === 'svg' ? 'png' : 'svg';
-    config.modeBarButtonsToAdd = (config.modeBarButtonsToAdd || []).concat([{
-      name: 'toImage' + other.toUpperCase(),
-      title: 'Download plot as ' + other.toUpperCase(),
-      icon: svgIcon,
-      click: function (g) {
-        var scale = other === 'svg' ? 1 : options.scale;
-        Plotly.downloadImage(g, Object.assign({}, options, {format: other, scale: scale}));
-      }
-    }]);
+    // plotly.js offers to upload the chart ("Share chart"): not from a file meant to work offline
+    config.showSendToCloud = false;
+    config.modeBarButtonsToRemove = (config.modeBarButtonsToRemove || []).concat(['sendChartToCloud']);
     // the app's chart theme makes room for the axes' labels (automargin); the file does the same
     var layout = Object.assign({xaxis: {}, yaxis: {}}, figure.spec.layout || {});
     Object.keys(layout).forEach(function (name) {
@@ -255,5 +299,5 @@ def document(title: str, about: str, body: str) -> str:
         f'<header class="about">{about}</header>\n<main>\n{body}\n</main>\n'
         "<footer>Made by attnviz. Hover a figure for its values; its camera buttons save it as PNG or SVG. "
         "This file needs no network: keep it, print it, share it.</footer>\n"
-        f"{_inline_script(_DRAW_JS)}\n</body>\n</html>\n"
+        f"{_inline_script(_DRAW_JS)}\n{SVG_BUTTON_JS}\n</body>\n</html>\n"
     )
