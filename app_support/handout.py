@@ -122,9 +122,9 @@ def handout(script: str, params: dict[str, str], *, title: str, base: str = "") 
         heading, body = page_body(script, params)
     except HandoutError as error:
         return _failure(title, str(error))
-    words = params.get(sentence.KEY, sentence.DEFAULT)
+    words = sentence.clean(params.get(sentence.KEY, sentence.DEFAULT))[0]  # as the page used it
     settings = ", ".join(f"{k} = {v}" for k, v in sorted(params.items()) if k != sentence.KEY)
-    link = base + ("?" + urlencode(params) if params else "") if base else ""
+    link = base + ("?" + urlencode(params) if params else "") if base.startswith(("http://", "https://")) else ""
     about = (
         f"<div><b>attnviz handout</b> · {html.escape(heading or title)}</div>"
         f"<div>Sentence: “{html.escape(words)}”"

@@ -45,6 +45,10 @@ def _offline(page, path: Path) -> tuple[list[str], list[str]]:
 def test_handout_opens_offline_with_figures_and_formulas(server, browser, page, tmp_path):
     page.goto(f"{server}/similarity?sentence={quote(SENTENCE)}")
     _settle(page)
+    # a setting changed inside a part of the page that reruns alone (a fragment): the handout still follows it
+    page.get_by_text("Leave the sentence's own words out of the neighbours").click()
+    page.wait_for_url(re.compile(r"sim_exclude=false"), timeout=60_000)
+    _settle(page)
     button = page.get_by_role("button", name="Download a handout of this page").first
     with page.expect_download(timeout=300_000) as info:
         button.click()
@@ -75,6 +79,8 @@ def test_handout_opens_offline_with_figures_and_formulas(server, browser, page, 
     assert "every word against every word" in text
     assert "Predict first." in text
     assert f"“{SENTENCE}”" in text
+    assert "Leave the sentence's own words out of the neighbours: off" in text
+    assert "sim_exclude = false" in text  # the header lists the settings of the view
     # its own camera saves both formats too
     offline.locator("#figure-1").hover()
     with offline.expect_download() as svg:
