@@ -33,7 +33,10 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from app_support import handout_html, sentence, show
 
 ROOT = Path(__file__).resolve().parent.parent
-TIMEOUT_S = 240  # a page run headless from scratch: loading the vectors (and the model on pages 3 and 5b–6c) first
+# the browser gives up on a file made on click after 180 s (Streamlit 1.67's frontend): waiting for another
+# learner's handout and running this one fit in that, or the learner gets a file that says why not
+BUDGET_S = 170
+TIMEOUT_S = 150  # a page run headless from scratch: loading the vectors (and the model on pages 3 and 5b–6c) first
 CACHE_ENTRIES = 8  # views kept (the page's own part of the file, a few hundred kB each; the libraries are shared)
 _DROPPED = {show.PRESENT}  # presenter mode hides all but the revealed steps: a handout has them all
 _DROPPED_PREFIXES = ("class", "teacher")  # a live class's code and the teacher's token never reach the worker
@@ -81,8 +84,9 @@ def offer(page: Any, where: Any = st) -> None:
         icon=":material/download:",
         on_click="ignore",
         help="One HTML file with this page's text, formulas and figures, for this sentence and these settings, "
-        "every “predict first” answer revealed. It opens in any browser without a network. Made when you click "
-        "(a few seconds; longer the first time).",
+        "every “predict first” answer revealed. It opens in any browser without a network. Made when you click: "
+        "the page is run afresh for it, which takes as long as opening it on a freshly started server; the same view "
+        "asked for again comes at once.",
     )
 
 
@@ -151,18 +155,23 @@ def _failure(title: str, reason: str) -> str:
 def page_body(script: str, params: dict[str, str]) -> tuple[str, str]:
     """(the page's title, the HTML of its content), from a headless run in a worker process; cached per view."""
     key = (script, tuple(sorted(params.items())))
-    with _lock:
+    deadline = time.monotonic() + BUDGET_S
+    if not _lock.acquire(timeout=BUDGET_S - 30):
+        raise HandoutError("The server is busy making other handouts. Try again in a minute.")
+    try:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-        result = _run_worker(script, params)
+        result = _run_worker(script, params, min(TIMEOUT_S, deadline - time.monotonic()))
         _cache[key] = result
         while len(_cache) > CACHE_ENTRIES:
             _cache.popitem(last=False)
         return result
+    finally:
+        _lock.release()
 
 
-def _run_worker(script: str, params: dict[str, str]) -> tuple[str, str]:
+def _run_worker(script: str, params: dict[str, str], timeout: float = TIMEOUT_S) -> tuple[str, str]:
     with tempfile.TemporaryDirectory(prefix="attnviz-handout-") as folder:
         request, out = Path(folder) / "request.json", Path(folder) / "out.json"
         request.write_text(json.dumps({"page": script, "params": params, "out": str(out)}), encoding="utf-8")
@@ -173,11 +182,11 @@ def _run_worker(script: str, params: dict[str, str]) -> tuple[str, str]:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
-                timeout=TIMEOUT_S,
+                timeout=timeout,
                 env=os.environ | {"PYTHONUNBUFFERED": "1"},
             )
         except subprocess.TimeoutExpired as error:
-            raise HandoutError(f"The page took longer than {TIMEOUT_S} s to run.") from error
+            raise HandoutError(f"The page took longer than {timeout:.0f} s to run.") from error
         if not out.exists():
             _LOG.warning("handout worker failed: %s", done.stderr.decode("utf-8", "replace")[-2000:])
             raise HandoutError("The page could not be run (the server's log says why).")
