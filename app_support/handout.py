@@ -206,6 +206,7 @@ def render_page(script: str, params: dict[str, str]) -> tuple[str, str]:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT_S)
     for key, value in params.items():
         at.query_params[key] = value
+    at.run()  # AppTest knows the pages' own addresses (url_path) only after a first run
     at.switch_page(script)
     at.run()
     for _ in range(40):  # each answer may draw the next question

@@ -96,3 +96,14 @@ def test_a_page_handout_with_a_hostile_sentence():
     assert text.count('class="figure-spec"') >= 4
     assert '<div class="tex-display">' in outside  # the page's st.latex
     assert 'href="http://h/similarity?sentence=' in outside
+
+
+def test_a_page_whose_address_is_not_its_file_name():
+    """Page 6c lives at /efficient-scaling, its script is efficient_scaling.py: the handout is of that page, with the
+    setting its link carries."""
+    params = {"sentence": "the cat sat on the mat", "l6c_max": "1024"}
+    heading, body = handout.render_page("lessons/efficient_scaling.py", params)
+    assert heading.startswith("6c"), heading
+    assert f"<h1>{heading}</h1>" in body
+    assert 'class="figure-spec"' in body
+    assert "Longest sequence: <b>1024</b>" in body  # the link's setting, not the default 2048
