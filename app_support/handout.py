@@ -311,7 +311,8 @@ class _Converter:
             return ""
         shown = frame.head(200)
         note = f'<div class="caption">The first 200 of {len(frame)} rows.</div>' if len(frame) > 200 else ""
-        return shown.to_html(escape=True, border=0, na_rep="", float_format=lambda x: f"{x:.4g}") + note
+        table = shown.to_html(escape=True, border=0, na_rep="", index_names=False, float_format=lambda x: f"{x:.4g}")
+        return table + note
 
     def widget(self, node: Any) -> str:
         """A control as the setting it had: "label: value" (a question's choices when it is not answered)."""

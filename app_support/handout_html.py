@@ -246,7 +246,7 @@ pre { background: #f4f5f7; padding: 0.7rem 1rem; border-radius: 0.4rem; overflow
 code { background: #f4f5f7; padding: 0 0.2rem; border-radius: 0.2rem; }
 pre code { background: none; padding: 0; }
 table { border-collapse: collapse; margin: 0.6rem 0; font-size: 0.92rem; display: block; overflow-x: auto; }
-th, td { border: 1px solid #d6d6d9; padding: 0.25rem 0.6rem; text-align: right; }
+th, td { border: 1px solid #d6d6d9; padding: 0.25rem 0.6rem; text-align: left; vertical-align: top; }
 th { background: #f4f5f7; }
 .tex-display { margin: 0.8rem 0; overflow-x: auto; overflow-y: hidden; text-align: center; }
 hr { border: none; border-top: 1px solid #ddd; margin: 1.5rem 0; }
