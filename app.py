@@ -3,7 +3,7 @@ classroom view settings (presenter mode, high contrast, numbers in cells, the li
 
 import streamlit as st
 
-from app_support import sentence, show
+from app_support import handout, sentence, show
 
 # Nothing here imports torch, gensim or the word vectors before the page's first elements are on their way: the
 # navigation, the sidebar and the chart library reach the browser while the server loads them (app_support.serve
@@ -35,6 +35,7 @@ st.sidebar.caption("Attention, computed live on your own words.")
 sentence.sidebar_box()
 with st.sidebar.expander("View and classroom", expanded=True, icon=":material/co_present:"):
     show.view_settings(st)
+    handout.offer(page)  # the handout download, and the SVG camera beside every figure's PNG camera
 prefetch = st.sidebar.empty()
 show.prefetch_charts(prefetch)
 

@@ -213,7 +213,7 @@ def test_presenter_mode_renders_every_page(page):
             at.button(key="show_all").click().run()
         assert not at.exception, at.exception
     no_html(at)
-    assert any(h.proto.body for h in at.get("html")), "the presenter style sheet is on the page"
+    assert any("presenter mode" in h.proto.body for h in at.get("html")), "the presenter style sheet is on the page"
     specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     assert specs and all(s["layout"]["font"]["size"] >= show.PRESENT_FONT for s in specs)
     assert all(s["layout"]["title"]["font"]["size"] > show.PRESENT_FONT for s in specs if s["layout"].get("title"))
