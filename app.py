@@ -3,7 +3,7 @@ classroom view settings (presenter mode, high contrast, numbers in cells, the li
 
 import streamlit as st
 
-from app_support import sentence, show
+from app_support import sentence, show, streamlit_compat
 
 # Nothing here imports torch, gensim or the word vectors before the page's first elements are on their way: the
 # navigation, the sidebar and the chart library reach the browser while the server loads them (app_support.serve
@@ -55,9 +55,7 @@ def lesson() -> None:
     around it: with a class on one server, each rerun's work is what the server can serve."""
     show.refresh_link()  # every run of this fragment rewrites the link, so Streamlit keeps the link's place for it
     show.begin_page(page.url_path)
-    # Streamlit lets the page from st.navigation run once per run of this script; a rerun of this fragment is the
-    # same page again (Streamlit 1.67 keeps that permission in `_can_be_called`)
-    page._can_be_called = True
+    streamlit_compat.allow_page_rerun(page)  # a rerun of this fragment runs the same page again
     page.run()
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -11,7 +10,7 @@ from typing import Any, TypeVar
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from app_support import loaders, sentence, show
+from app_support import loaders, sentence, show, streamlit_compat
 from attnviz.embeddings import MAX_WORDS, Tokens, tokenize
 
 EDIT = ":material/edit:"
@@ -132,7 +131,7 @@ def link_value(key: str) -> str | None:
     raw = st.query_params.get(key)
     if not isinstance(raw, str):
         return None
-    if _infinite(raw):
+    if streamlit_compat.whole_number_seed_crashes(raw):
         # Streamlit 1.67 crashes (OverflowError) when it seeds a whole-number widget from "inf" or "1e309": take
         # the value out of the URL and run again, keeping it to tell the learner.
         with contextlib.suppress(StreamlitAPIException):  # already bound to its widget: the URL is not read again
@@ -143,13 +142,6 @@ def link_value(key: str) -> str | None:
 
 
 _DROPPED = "_link_dropped_"
-
-
-def _infinite(raw: str) -> bool:
-    try:
-        return math.isinf(float(raw))
-    except ValueError:
-        return False
 
 
 def check_link(raw: str | None, used: object, message: str, key: str | None = None) -> None:
