@@ -5,13 +5,17 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from app_support import loaders, sentence, show, streamlit_compat
-from attnviz.embeddings import MAX_WORDS, Tokens, tokenize
+from attnviz.embeddings import MAX_WORDS, Tokens, tokenize, vectors_for
+
+if TYPE_CHECKING:
+    import torch
+    from gensim.models import KeyedVectors
 
 EDIT = ":material/edit:"
 T = TypeVar("T")
@@ -120,6 +124,37 @@ def need_words(tokens: Tokens, minimum: int = 1) -> bool:
             icon=EDIT,
         )
     return False
+
+
+class LessonSentence(NamedTuple):
+    """The shared sentence as a lesson starts from it (`lesson_sentence`)."""
+
+    kv: KeyedVectors  # the GloVe word vectors
+    device: torch.device  # where the lesson computes
+    tokens: Tokens  # the sentence's vocabulary words
+    labels: list[str]  # one distinct label per word
+    I: torch.Tensor  # (T, D) the words' vectors, one per row
+
+
+def lesson_sentence(
+    minimum: int = 1, *, on_device: bool = True, note: Callable[[Tokens], object] | None = None
+) -> LessonSentence:
+    """The preamble of a lesson on the shared sentence: the word vectors, the device, the sentence's words (with
+    messages for those left out) and their matrix I. Stops the page, with `need_words`' message, when the sentence
+    has fewer than ``minimum`` known words.
+
+    Args:
+        on_device: I on the lesson's device; False keeps it on the CPU.
+        note: called with the words before the check, for a message of the page's own.
+    """
+    kv, device = loaders.glove(), loaders.device()
+    tokens = sentence_tokens()
+    if note is not None:
+        note(tokens)
+    if not need_words(tokens, minimum):
+        st.stop()
+    I = vectors_for(kv, tokens.words, device if on_device else "cpu")  # (T, D)
+    return LessonSentence(kv, device, tokens, list(tokens.labels), I)
 
 
 def link_value(key: str) -> str | None:
