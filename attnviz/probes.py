@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from attnviz.checks import whole_number
 from attnviz.errors import AttnvizInputError
 from attnviz.pretrained import Model, Tokens, encode, find_word, forward, group_attention, group_tokens
 from attnviz.training import Example, parse_example
@@ -53,11 +54,6 @@ def _top_heads(score: Tensor, top: int) -> tuple[tuple[int, int], ...]:
     order = torch.argsort(score.flatten(), descending=True, stable=True)[:top]  # (K,)
     n_heads = score.shape[-1]
     return tuple((int(i) // n_heads, int(i) % n_heads) for i in order)
-
-
-def _check_top(top: int) -> None:
-    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-        raise AttnvizInputError(f"top must be a whole number of heads, 1 or more, got {top!r}")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -130,7 +126,7 @@ def referent_shift(
     Raises:
         AttnvizInputError: a word missing from either sentence, or two of the three words the same.
     """
-    _check_top(top)
+    whole_number(top, "top (a number of heads)", 1)
     tok_a, tok_b = encode(model, text_a), encode(model, text_b)
     found = []
     for tokens, name in ((tok_a, "A"), (tok_b, "B")):
@@ -336,7 +332,7 @@ def pair_heads(model: Model, examples: Sequence[Example], *, top: int = 5) -> Pa
     Raises:
         AttnvizInputError: no examples, or a sentence the model splits into other words than the labels.
     """
-    _check_top(top)
+    whole_number(top, "top (a number of heads)", 1)
     if not examples:
         raise AttnvizInputError("no labelled sentences")
     weights, previous, on_top, adjacent, sentences, uniform = [], [], [], [], [], []
