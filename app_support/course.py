@@ -32,4 +32,3 @@ LESSONS = (
     Lesson("lessons/efficient_scaling.py", "6c · Scaling lab", "efficient-scaling"),
 )
 FILES = [lesson.file for lesson in LESSONS]
-ADDRESSES = [lesson.address for lesson in LESSONS]
