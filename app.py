@@ -3,7 +3,7 @@ classroom view settings (presenter mode, high contrast, numbers in cells, the li
 
 import streamlit as st
 
-from app_support import handout, sentence, show
+from app_support import course, handout, sentence, show, streamlit_compat
 
 # Nothing here imports torch, gensim or the word vectors before the page's first elements are on their way: the
 # navigation, the sidebar and the chart library reach the browser while the server loads them (app_support.serve
@@ -17,16 +17,8 @@ st.set_page_config(
 )
 
 LESSONS = [
-    st.Page("lessons/embeddings.py", title="1 · Words as vectors", url_path="embeddings", default=True),
-    st.Page("lessons/similarity.py", title="2 · The similarity matrix", url_path="similarity"),
-    st.Page("lessons/projections.py", title="3 · Queries, keys and values", url_path="projections"),
-    st.Page("lessons/softmax.py", title="4 · Softmax and scaling", url_path="softmax"),
-    st.Page("lessons/multihead.py", title="5 · Multi-head attention", url_path="multihead"),
-    st.Page("lessons/real_heads.py", title="5b · Heads of a real transformer", url_path="real-heads"),
-    st.Page("lessons/real_examples.py", title="5c · What real heads do", url_path="real-examples"),
-    st.Page("lessons/efficient.py", title="6 · Efficient attention", url_path="efficient"),
-    st.Page("lessons/efficient_swap.py", title="6b · Swap into the real model", url_path="efficient-swap"),
-    st.Page("lessons/efficient_scaling.py", title="6c · Scaling lab", url_path="efficient-scaling"),
+    st.Page(lesson.file, title=lesson.title, url_path=lesson.url_path, default=lesson.default)
+    for lesson in course.LESSONS
 ]
 page = st.navigation({"The course": LESSONS})
 
@@ -56,9 +48,7 @@ def lesson() -> None:
     around it: with a class on one server, each rerun's work is what the server can serve."""
     show.refresh_link()  # every run of this fragment rewrites the link, so Streamlit keeps the link's place for it
     show.begin_page(page.url_path)
-    # Streamlit lets the page from st.navigation run once per run of this script; a rerun of this fragment is the
-    # same page again (Streamlit 1.67 keeps that permission in `_can_be_called`)
-    page._can_be_called = True
+    streamlit_compat.allow_page_rerun(page)  # a rerun of this fragment runs the same page again
     page.run()
 
 

@@ -1,4 +1,4 @@
-"""Has the learner asked for something while a long measurement runs? (Reaches into Streamlit's internals.)
+"""Has the learner asked for something while a long measurement runs?
 
 Every lesson runs inside a fragment (app.py). A click inside a fragment asks for a fragment rerun, and Streamlit
 1.67 does not interrupt a running script for one: it queues the rerun until the script ends
@@ -9,24 +9,13 @@ queued rerun then redraws the page.
 
 from __future__ import annotations
 
-import streamlit as st
-from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-PINNED = "1.67."  # the private fields read below are those of this Streamlit release
+from app_support import streamlit_compat
 
 
 def waiting() -> bool:
     """True when a rerun (a click, a changed widget) waits for this script run to end.
 
-    False outside a script run, and on a Streamlit release other than the pinned one (then only Streamlit's own
-    Stop interrupts a loop).
+    False outside a script run, and on a Streamlit release other than the one `streamlit_compat` was written for
+    (then only Streamlit's own Stop interrupts a loop). It reads Streamlit's internals: `streamlit_compat`.
     """
-    if not st.__version__.startswith(PINNED):
-        return False
-    ctx = get_script_run_ctx(suppress_warning=True)
-    requests = getattr(ctx, "script_requests", None)
-    if requests is None:
-        return False
-    from streamlit.runtime.scriptrunner_utils.script_requests import ScriptRequestType
-
-    return getattr(requests, "_state", None) in (ScriptRequestType.RERUN, ScriptRequestType.STOP)
+    return streamlit_compat.rerun_requested()

@@ -22,7 +22,6 @@ import contextlib
 import os
 import secrets
 import signal
-import socket
 import sys
 import threading
 import time
@@ -145,23 +144,9 @@ def tcp_nodelay() -> None:
     leaves at once and the rest wait for the browser's acknowledgement, which a browser delays by 40 ms (more on
     some systems): every rerun arrived 40 ms late, however fast the script was. The listening socket is rebuilt
     with its protocol named, which its accepted connections inherit."""
-    from streamlit.web.server.starlette import starlette_server as server
+    from app_support import streamlit_compat
 
-    bind = getattr(server, "_bind_socket", None)
-    if bind is None or getattr(bind, "names_tcp", False):
-        return
-
-    def bind_tcp(address: str, port: int, backlog: int) -> socket.socket:
-        sock = bind(address, port, backlog)
-        if sock.proto == socket.IPPROTO_TCP or sock.type != socket.SOCK_STREAM:
-            return sock
-        tcp = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
-        tcp.setblocking(False)
-        tcp.set_inheritable(True)
-        return tcp
-
-    bind_tcp.names_tcp = True  # type: ignore[attr-defined]
-    server._bind_socket = bind_tcp
+    streamlit_compat.tcp_listener()
 
 
 def _run_streamlit(args: list[str]) -> None:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import re
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from app_support import loaders, sentence, show
-from attnviz.embeddings import MAX_WORDS, Tokens, tokenize
+from app_support import loaders, sentence, show, streamlit_compat
+from attnviz.embeddings import MAX_WORDS, Tokens, tokenize, vectors_for
+
+if TYPE_CHECKING:
+    import torch
+    from gensim.models import KeyedVectors
 
 EDIT = ":material/edit:"
 T = TypeVar("T")
@@ -123,6 +126,37 @@ def need_words(tokens: Tokens, minimum: int = 1) -> bool:
     return False
 
 
+class LessonSentence(NamedTuple):
+    """The shared sentence as a lesson starts from it (`lesson_sentence`)."""
+
+    kv: KeyedVectors  # the GloVe word vectors
+    device: torch.device  # where the lesson computes
+    tokens: Tokens  # the sentence's vocabulary words
+    labels: list[str]  # one distinct label per word
+    I: torch.Tensor  # (T, D) the words' vectors, one per row
+
+
+def lesson_sentence(
+    minimum: int = 1, *, on_device: bool = True, note: Callable[[Tokens], object] | None = None
+) -> LessonSentence:
+    """The preamble of a lesson on the shared sentence: the word vectors, the device, the sentence's words (with
+    messages for those left out) and their matrix I. Stops the page, with `need_words`' message, when the sentence
+    has fewer than ``minimum`` known words.
+
+    Args:
+        on_device: I on the lesson's device; False keeps it on the CPU.
+        note: called with the words before the check, for a message of the page's own.
+    """
+    kv, device = loaders.glove(), loaders.device()
+    tokens = sentence_tokens()
+    if note is not None:
+        note(tokens)
+    if not need_words(tokens, minimum):
+        st.stop()
+    I = vectors_for(kv, tokens.words, device if on_device else "cpu")  # (T, D)
+    return LessonSentence(kv, device, tokens, list(tokens.labels), I)
+
+
 def link_value(key: str) -> str | None:
     """What a shared link says for a setting bound to the URL (``bind="query-params"``), read before its widget is
     drawn: the widget silently drops a value it cannot use, and the learner should hear why."""
@@ -132,7 +166,7 @@ def link_value(key: str) -> str | None:
     raw = st.query_params.get(key)
     if not isinstance(raw, str):
         return None
-    if _infinite(raw):
+    if streamlit_compat.whole_number_seed_crashes(raw):
         # Streamlit 1.67 crashes (OverflowError) when it seeds a whole-number widget from "inf" or "1e309": take
         # the value out of the URL and run again, keeping it to tell the learner.
         with contextlib.suppress(StreamlitAPIException):  # already bound to its widget: the URL is not read again
@@ -143,13 +177,6 @@ def link_value(key: str) -> str | None:
 
 
 _DROPPED = "_link_dropped_"
-
-
-def _infinite(raw: str) -> bool:
-    try:
-        return math.isinf(float(raw))
-    except ValueError:
-        return False
 
 
 def check_link(raw: str | None, used: object, message: str, key: str | None = None) -> None:

@@ -19,6 +19,7 @@ from typing import Literal, Protocol
 import torch
 from torch import Tensor
 
+from attnviz.checks import whole_number
 from attnviz.errors import AttnvizInputError
 
 SimilarityKind = Literal["dot", "cosine"]
@@ -240,10 +241,11 @@ def score_variance(dims: tuple[int, ...] = DEFAULT_DIMS, samples: int = 4000, se
     Returns:
         ScoreVariance (unbiased sample variances).
     """
-    if not dims or any(isinstance(d, bool) or not isinstance(d, int) or not 1 <= d <= 4096 for d in dims):
-        raise AttnvizInputError("widths must be whole numbers from 1 to 4096")
-    if isinstance(samples, bool) or not isinstance(samples, int) or not 2 <= samples <= MAX_SAMPLES:
-        raise AttnvizInputError(f"samples must be a whole number from 2 to {MAX_SAMPLES}")
+    if not dims:
+        raise AttnvizInputError("no widths to measure")
+    for d in dims:
+        whole_number(d, "each width", 1, 4096)
+    whole_number(samples, "samples", 2, MAX_SAMPLES)
     g = torch.Generator().manual_seed(seed)
     raw, scaled = [], []
     for d in dims:

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from attnviz.attention import MultiHead, multi_head
+from attnviz.checks import whole_number
 from attnviz.errors import AttnvizInputError
 from attnviz.pooling import pool_attention
 
@@ -44,12 +45,6 @@ class ToyWeights:
     seed: int  # what the heads were drawn from
 
 
-def _check_count(name: str, value: object, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise AttnvizInputError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
-    return value
-
-
 def toy_weights(d_model: int, n_heads: int, head_dim: int = 8, seed: int = 0) -> ToyWeights:
     """Draw a toy layer's M_Q, M_K, M_V and W_O, one seeded generator per head.
 
@@ -64,10 +59,10 @@ def toy_weights(d_model: int, n_heads: int, head_dim: int = 8, seed: int = 0) ->
     Returns:
         ToyWeights, float32 on the CPU.
     """
-    _check_count("the number of heads", n_heads, 1, MAX_HEADS)
-    _check_count("the head width", head_dim, 1, 64)
-    _check_count("the model width", d_model, 1, 4096)
-    _check_count("the seed", seed, 0, 2**31 - 1)
+    whole_number(n_heads, "the number of heads", 1, MAX_HEADS)
+    whole_number(head_dim, "the head width", 1, 64)
+    whole_number(d_model, "the model width", 1, 4096)
+    whole_number(seed, "the seed", 0, 2**31 - 1)
     q, k, v, o = [], [], [], []
     for h in range(n_heads):
         # one generator per head: its matrices do not depend on how many heads come after it
@@ -176,7 +171,7 @@ def top_keys(weights: Tensor, k: int = 3) -> TopKeys:
         weights: (..., T, S).
         k: 1 or more.
     """
-    _check_count("k", k, 1, 1_000_000)
+    whole_number(k, "k", 1, 1_000_000)
     values, indices = torch.topk(weights, min(k, weights.shape[-1]), dim=-1)  # (..., T, K)
     return TopKeys(indices=indices, values=values)
 
@@ -204,7 +199,7 @@ def pool_blocks(weights: Tensor, max_size: int) -> Pooled:
         weights: (..., T, S) with T == S.
         max_size: the most rows and columns wanted, 1 or more.
     """
-    _check_count("the block count", max_size, 1, 1_000_000)
+    whole_number(max_size, "the block count", 1, 1_000_000)
     t = weights.shape[-1]
     if weights.shape[-2] != t:
         raise AttnvizInputError(f"expected a square map, got {tuple(weights.shape[-2:])}")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from attnviz.checks import whole_number
 from attnviz.embeddings import pca
 from attnviz.errors import AttnvizInputError
 
@@ -51,21 +52,9 @@ class QKV:
     scores: Tensor  # (T, T) Q·Kᵀ, raw: no scale and no softmax yet (lesson 4 adds them)
 
 
-def _check_width(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise AttnvizInputError(f"{name} must be a whole number, 1 or more, got {value!r}")
-    return value
-
-
-def _check_seed(seed: int) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise AttnvizInputError(f"the seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
-    return seed
-
-
 def identity_projections(d: int, device: torch.device | str | None = None) -> Projections:
     """M_Q = M_K = M_V = the D×D identity: Q = K = V = I, so Q·Kᵀ = I·Iᵀ and (Q·Kᵀ)·V = S·I (lesson 2)."""
-    eye = torch.eye(_check_width("the width", d), device=device)  # (D, D)
+    eye = torch.eye(whole_number(d, "the width", 1), device=device)  # (D, D)
     return Projections(name="identity", m_q=eye, m_k=eye, m_v=eye)
 
 
@@ -80,9 +69,9 @@ def random_projections(
     Returns:
         Projections; the same seed always gives the same matrices, on any device.
     """
-    d = _check_width("the width", d)
-    width = d if width is None else _check_width("the projection width", width)
-    g = torch.Generator().manual_seed(_check_seed(seed))
+    d = whole_number(d, "the width", 1)
+    width = d if width is None else whole_number(width, "the projection width", 1)
+    g = torch.Generator().manual_seed(whole_number(seed, "the seed", 0, MAX_SEED))
     m_q, m_k, m_v = (torch.randn(d, width, generator=g) / math.sqrt(d) for _ in range(3))  # (D, Dk) each
     return Projections(name=f"random (seed {seed})", m_q=m_q.to(device), m_k=m_k.to(device), m_v=m_v.to(device))
 

@@ -34,9 +34,10 @@ import torch.nn.functional as F
 from gensim.models import KeyedVectors
 from torch import Tensor
 
+from attnviz.checks import whole_number
 from attnviz.embeddings import vectors_for
 from attnviz.errors import AttnvizInputError
-from attnviz.projections import Projections, _check_seed, identity_projections, random_projections
+from attnviz.projections import MAX_SEED, Projections, identity_projections, random_projections
 
 MAX_STEPS = 2000  # a page's slider stays well below; this guards the API
 _SECTIONS = {"[train]": "train", "[held-out]": "heldout"}
@@ -239,13 +240,11 @@ class TrainConfig:
     seed: int = 0  # the starting matrices are `random_projections(D, width, seed)`
 
     def __post_init__(self) -> None:
-        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or not 1 <= self.steps <= MAX_STEPS:
-            raise AttnvizInputError(f"steps must be a whole number from 1 to {MAX_STEPS}, got {self.steps!r}")
-        if isinstance(self.width, bool) or not isinstance(self.width, int) or self.width < 1:
-            raise AttnvizInputError(f"the width must be a whole number, 1 or more, got {self.width!r}")
+        whole_number(self.steps, "steps", 1, MAX_STEPS)
+        whole_number(self.width, "the width", 1)
         if not (self.lr > 0 and math.isfinite(self.lr)) or not (self.weight_decay >= 0):
             raise AttnvizInputError("the learning rate must be positive and the weight decay 0 or more")
-        _check_seed(self.seed)
+        whole_number(self.seed, "the seed", 0, MAX_SEED)
 
 
 @dataclass(frozen=True, eq=False)

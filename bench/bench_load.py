@@ -62,7 +62,8 @@ from websockets.exceptions import ConnectionClosed
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import free_ports  # noqa: E402  (after the path fix)
+from app_support import course  # noqa: E402  (after the path fix)
+from tests.e2e.conftest import free_ports  # noqa: E402
 
 CONFIG = ROOT / ".streamlit" / "config.toml"
 LOGS = ROOT / "artifacts" / "bench-load"
@@ -465,7 +466,7 @@ class Memory:
 
 
 def pages() -> list[str]:
-    return list(INTERACTIONS)
+    return [lesson.address for lesson in course.LESSONS if lesson.address in INTERACTIONS]  # in the course's order
 
 
 async def warm_up(server: Server, timeout: float) -> float:

@@ -3,25 +3,22 @@
 import pandas as pd
 import streamlit as st
 
-from app_support import loaders, show
+from app_support import show
 from app_support.widgets import (
     check_link,
+    lesson_sentence,
     link_value,
     linked,
     md_escape,
-    need_words,
     predict_first,
-    sentence_tokens,
     warn,
 )
 from attnviz import AttnvizInputError, plots
-from attnviz.embeddings import vectors_for
+from attnviz.embeddings import Tokens
 from attnviz.heads import HEAD_DIMS, MAX_HEADS, head_difference, top_keys, toy_layer, toy_weights
 
 LABELLED = 12  # up to this many words, every small map is labelled; longer sentences are read by hover
 SEED_MAX = 9_999
-
-kv = loaders.glove()
 
 st.title("5 · Multi-head attention")
 st.markdown(
@@ -30,18 +27,18 @@ st.markdown(
     "Their outputs are laid side by side and mixed back to the original width by one more matrix, $W_O$."
 )
 
-tokens = sentence_tokens()
-if len(tokens.words) == 1:
-    st.info(
-        f"Your sentence has one known word, “{md_escape(tokens.labels[0])}”. A word can only attend to the words "
-        "there are, so every head would give it all its attention: a map of one cell holding 1.00.",
-        icon=":material/info:",
-    )
-if not need_words(tokens, 2):
-    st.stop()
-labels = list(tokens.labels)
+
+def _one_word(tokens: Tokens) -> None:
+    if len(tokens.words) == 1:
+        st.info(
+            f"Your sentence has one known word, “{md_escape(tokens.labels[0])}”. A word can only attend to the "
+            "words there are, so every head would give it all its attention: a map of one cell holding 1.00.",
+            icon=":material/info:",
+        )
+
+
+_, _, tokens, labels, I = lesson_sentence(2, on_device=False, note=_one_word)  # I: (T, 50)
 T = len(labels)
-I = vectors_for(kv, tokens.words)  # (T, 50)
 D = I.shape[1]
 
 # --- the settings, kept in the URL so that a link shows the same heads ------------------------------------

@@ -8,10 +8,16 @@ import torch
 
 from app_support import cached, loaders, sentence, show
 from app_support.training_panel import training_panel
-from app_support.widgets import linked, linked_choice, md_escape, need_words, predict_first, sentence_tokens, warn
+from app_support.widgets import (
+    lesson_sentence,
+    linked,
+    linked_choice,
+    md_escape,
+    predict_first,
+    warn,
+)
 from attnviz import plots
 from attnviz.attention import similarity_matrix
-from attnviz.embeddings import vectors_for
 from attnviz.host import to_host
 from attnviz.labels import unique_labels
 from attnviz.projections import (
@@ -88,11 +94,7 @@ if kind == "real":
         icon=":material/neurology:",
     )
 else:
-    tokens = sentence_tokens()
-    if not need_words(tokens, 2):
-        st.stop()
-    labels = list(tokens.labels)
-    X = vectors_for(kv, tokens.words, device)  # (T, 50)
+    _, _, tokens, labels, X = lesson_sentence(2)  # X: (T, 50)
     before, before_name = similarity_matrix(X), "I·Iᵀ (page 2's S)"
     if kind == "identity":
         proj = identity_projections(X.shape[1], device)

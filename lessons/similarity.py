@@ -3,15 +3,19 @@
 import streamlit as st
 import torch
 
-from app_support import cached, loaders, show
-from app_support.widgets import linked, linked_choice, md_escape, need_words, predict_first, sentence_tokens, warn
+from app_support import cached, show
+from app_support.widgets import (
+    lesson_sentence,
+    linked,
+    linked_choice,
+    md_escape,
+    predict_first,
+    warn,
+)
 from attnviz import AttnvizInputError, plots
 from attnviz.attention import mix, similarity_matrix
-from attnviz.embeddings import compare, vectors_for, word_vector
+from attnviz.embeddings import compare, word_vector
 from attnviz.host import to_host
-
-kv = loaders.glove()
-device = loaders.device()
 
 st.title("2 · The similarity matrix")
 st.markdown(
@@ -21,11 +25,7 @@ st.markdown(
     "That mix is the first, simplest attention."
 )
 
-tokens = sentence_tokens()
-if not need_words(tokens):
-    st.stop()
-labels = list(tokens.labels)
-I = vectors_for(kv, tokens.words, device)  # (T, D)
+kv, _, tokens, labels, I = lesson_sentence()  # I: (T, D)
 
 # --- I ------------------------------------------------------------------------------------------------------
 show.step("I: the sentence as a matrix")

@@ -7,7 +7,13 @@ import streamlit as st
 import torch
 
 from app_support import cached, loaders, sentence, show
-from app_support.widgets import linked, linked_choice, md_escape, need_words, predict_first, sentence_tokens
+from app_support.widgets import (
+    lesson_sentence,
+    linked,
+    linked_choice,
+    md_escape,
+    predict_first,
+)
 from attnviz import plots
 from attnviz.attention import (
     ONE_HOT,
@@ -18,12 +24,9 @@ from attnviz.attention import (
     softmax_stats,
     top_weight_curve,
 )
-from attnviz.embeddings import MAX_WORDS, vectors_for
+from attnviz.embeddings import MAX_WORDS
 from attnviz.labels import unique_labels
 from attnviz.projections import identity_projections, project, random_projections
-
-kv = loaders.glove()
-device = loaders.device()
 
 TEMPERATURES = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 
@@ -37,12 +40,8 @@ st.markdown(
 )
 st.latex(r"O = \mathrm{softmax}\!\left(\frac{Q\,K^\top}{\sqrt{d}\;\tau}\right) V")
 
-tokens = sentence_tokens()
-if not need_words(tokens, 2):
-    st.stop()
-labels = list(tokens.labels)
+_, device, tokens, labels, I = lesson_sentence(2)  # I: (T, 50)
 n = len(labels)
-I = vectors_for(kv, tokens.words, device)  # (T, 50)
 d = I.shape[1]
 
 c1, c2 = st.columns([1, 2])

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from attnviz.attention import Attention, AttentionFn, multi_head
+from attnviz.checks import whole_number
 from attnviz.errors import AttnvizInputError
 from attnviz.pretrained.model import Model
 from attnviz.pretrained.tokens import Tokens, encode
@@ -105,8 +106,7 @@ class Forward:
 
 
 def _check_index(name: str, value: int, count: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < count:
-        raise AttnvizInputError(f"{name} must be a whole number from 0 to {count - 1}, got {value!r}")
+    whole_number(value, name, 0, count - 1)
 
 
 def _tokens(model: Model, tokens_or_text: Tokens | str) -> Tokens:

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from attnviz.attention import AttentionFn
+from attnviz.checks import whole_number
 from attnviz.errors import AttnvizInputError
 from attnviz.heads import pool_blocks
 from attnviz.labels import unique_labels
@@ -157,8 +158,7 @@ def attention_view(
 
 def check_top(top: int) -> None:
     """Refuse a head count that is not a whole number, 1 or more (before any forward pass)."""
-    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-        raise AttnvizInputError(f"top must be a whole number of heads, 1 or more, got {top!r}")
+    whole_number(top, "top (a number of heads)", 1)
 
 
 def top_heads(score: Tensor, top: int) -> tuple[tuple[int, int], ...]:

@@ -3,19 +3,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app_support import course
+
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = [
-    "lessons/embeddings.py",
-    "lessons/similarity.py",
-    "lessons/projections.py",
-    "lessons/softmax.py",
-    "lessons/multihead.py",
-    "lessons/real_heads.py",
-    "lessons/real_examples.py",
-    "lessons/efficient.py",
-    "lessons/efficient_swap.py",
-    "lessons/efficient_scaling.py",
-]
+PAGES = course.FILES  # every lesson's page file, in the course's order
 
 
 @pytest.fixture

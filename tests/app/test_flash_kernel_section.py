@@ -7,7 +7,7 @@ from pathlib import Path
 
 from app_support.efficient_sections import kernel_note
 from attnviz.efficient.flash import triton_kernel_source
-from tests.app.test_lesson5 import ok
+from tests.app.elements import ok
 from tests.app.test_pages import _reveal_all
 
 PAGE = "lessons/efficient.py"

@@ -5,7 +5,7 @@ import pytest
 
 from attnviz import lesson6, scaling
 from attnviz.lesson6 import INFO, human_bytes
-from tests.app.test_lesson5 import arr, chart, keys, ok, run, warnings, z
+from tests.app.elements import arr, chart, keys, ok, run, warnings, z
 from tests.app.test_pages import _reveal_all, plain
 
 PAGE, SWAP, SCALING = "lessons/efficient.py", "lessons/efficient_swap.py", "lessons/efficient_scaling.py"

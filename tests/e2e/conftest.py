@@ -18,7 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from app_support import course
+
 ROOT = Path(__file__).resolve().parents[2]
+PAGES = {lesson.url_path: lesson.address for lesson in course.LESSONS}  # each lesson's name → its path in addresses
 CHROMIUM = os.environ.get("ATTNVIZ_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
     "--no-sandbox",

@@ -11,22 +11,10 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import SHOTS
+from tests.e2e.conftest import PAGES, SHOTS
 
 pytestmark = pytest.mark.e2e
 
-PAGES = {
-    "embeddings": "",
-    "similarity": "similarity",
-    "projections": "projections",
-    "softmax": "softmax",
-    "multihead": "multihead",
-    "real-heads": "real-heads",
-    "real-examples": "real-examples",
-    "efficient": "efficient",
-    "efficient-swap": "efficient-swap",
-    "efficient-scaling": "efficient-scaling",
-}
 RIVER = ["i", "walked", "by", "the", "river", "bank"]
 MONEY = ["i", "deposited", "money", "at", "the", "bank"]
 

@@ -7,22 +7,17 @@ links, with every "predict first" question skipped so that everything the page d
 
 from __future__ import annotations
 
-import re
 import urllib.parse
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ROOT
+from tests.e2e.conftest import PAGES
 from tests.e2e.test_browser import errors_on, reveal_all, settle, shoot
 
 pytestmark = pytest.mark.e2e
 
-# every lesson's URL path, read from the entry point so that new lessons are covered when they are added
-PATHS = [
-    "" if default else path
-    for path, default in re.findall(r'url_path="([^"]+)"(, default=True)?', (ROOT / "app.py").read_text())
-]
+PATHS = list(PAGES.values())  # every lesson's URL path, from the course's list: new lessons are covered
 SENTENCE = "<img src=x onerror=alert(1)>"  # the issue's own example, alone
 PAYLOAD = (
     "bank <img src=x onerror=alert(1)> <script>alert(2)</script> river <svg onload=alert(3)> "

@@ -149,5 +149,5 @@ def test_top_heads_ranks_highest_first_and_keeps_ties_in_order():
     assert top_heads(score, 3) == ((0, 1), (1, 0), (0, 2))
     assert top_heads(score, 10) == ((0, 1), (1, 0), (0, 2), (1, 1), (0, 0), (1, 2))
     for bad in (0, -1, 1.5, True, "3"):
-        with pytest.raises(AttnvizInputError, match="top must be a whole number"):
+        with pytest.raises(AttnvizInputError, match=r"top \(a number of heads\) must be a whole number"):
             top_heads(score, bad)

@@ -1,0 +1,66 @@
+"""Figures on the page: each plotly chart styled for the view settings, with its PNG and, for a matrix, its CSV."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import streamlit as st
+
+from app_support import streamlit_compat
+from app_support.downloads import matrix_download
+from app_support.links import file_stem
+from app_support.view import CELLS, CONTRAST, flag, presenting
+from attnviz import plots
+
+_PREFETCHED = "_show_prefetched"  # session state: the chart library was asked for (`prefetch_charts`)
+
+
+def prefetch_charts(slot: Any) -> None:
+    """On a session's first run, put an empty chart out of sight (one pixel high) in ``slot`` (an ``st.empty``),
+    which the caller empties once the server has loaded what the page needs.
+
+    The browser fetches and parses its chart library (plotly.js, about 4.6 MB) only when a chart first arrives; a
+    fresh server's first page sends its first chart after loading torch and the word vectors, seconds later. With
+    this, the browser loads the library in those seconds, on its own core, instead of after them."""
+    if st.session_state.get(_PREFETCHED):
+        return
+    st.session_state[_PREFETCHED] = True
+    with slot.container(key="show_prefetch", height=1, border=False):
+        st.plotly_chart(
+            streamlit_compat.ready_figure({"data": [], "layout": {"height": 10, "template": {}}}),
+            key="show_prefetch_chart",
+            config={"staticPlot": True, "displayModeBar": False},
+        )
+
+
+def chart(
+    fig: plots.Figure,
+    *,
+    key: str,
+    name: str,
+    where: object = st,
+    csv: tuple[object, Sequence[str], Sequence[str]] | None = None,
+) -> None:
+    """Draw a plotly figure. Its camera button saves a PNG (drawn in the browser, so it works offline), named by
+    ``file_stem(name)``.
+
+    Args:
+        csv: (values (R, C), R row labels, C column labels): the matrix the figure shows, offered as a CSV
+            download under the figure (see `matrix_download`).
+    """
+    config = {
+        "displaylogo": False,
+        # the camera (PNG), zoom and reset only: a short toolbar that leaves the figure's title readable on a phone
+        "modeBarButtonsToRemove": ["zoomIn2d", "zoomOut2d", "autoScale2d", "pan2d", "select2d", "lasso2d"],
+        "toImageButtonOptions": {"format": "png", "filename": file_stem(name), "scale": 2},
+    }
+    # the figure theming (show.py, bound for attnviz.plots.theme); imported here, as show re-exports this module
+    from app_support.show import styled
+
+    box = where.container() if csv is not None else where  # type: ignore[attr-defined]
+    fig = styled(fig, cells=flag(CELLS), contrast=flag(CONTRAST), present=presenting())
+    box.plotly_chart(streamlit_compat.ready_figure(fig.spec), key=key, config=config)
+    if csv is not None:
+        values, rows, cols = csv
+        matrix_download(values, rows, cols, key=f"{key}_csv", name=name, where=box)

@@ -1,0 +1,89 @@
+"""Sections of a lesson: their headings, each part run as a fragment, and presenter mode's one section at a time."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+
+import streamlit as st
+from streamlit.errors import StreamlitInvalidLayoutContextError
+
+from app_support.links import refresh_link
+from app_support.view import presenting
+
+_STEPS = "_show_steps"  # session state: {"page": url path, "shown": sections revealed} in presenter mode
+_RUN = "_show_run"  # session state: sections met so far in this script run
+
+
+# --- sections, one at a time in presenter mode ------------------------------------------------------------------
+def begin_page(url_path: str) -> None:
+    """Called by the entry script before a page runs: count its sections afresh; a new page starts at section 1."""
+    st.session_state[_RUN] = 0
+    steps = st.session_state.get(_STEPS)
+    if not isinstance(steps, dict) or steps.get("page") != url_path:
+        st.session_state[_STEPS] = {"page": url_path, "shown": 1}
+
+
+def _reveal(count: int | None) -> None:
+    steps = st.session_state.get(_STEPS) or {"page": "", "shown": 1}
+    st.session_state[_STEPS] = steps | {"shown": count if count is not None else steps["shown"] + 1}
+
+
+def step(title: str) -> None:
+    """A section of a lesson: its heading. In presenter mode only the revealed sections are drawn: at the first
+    hidden one this draws the "Next step" button and stops the page."""
+    st.session_state[_RUN] = number = int(st.session_state.get(_RUN, 0)) + 1
+    if presenting():
+        shown = int((st.session_state.get(_STEPS) or {}).get("shown", 1))
+        if number > shown:
+            st.divider()
+            row = st.container(horizontal=True, gap="medium")
+            row.button(
+                "Next step",
+                key="show_next",
+                type="primary",
+                icon=":material/arrow_downward:",
+                shortcut="n",
+                on_click=_reveal,
+                args=(None,),
+                help="Reveal the next section (key N)",
+            )
+            row.button(
+                "Show all steps",
+                key="show_all",
+                on_click=_reveal,
+                args=(10_000,),
+                help="Reveal every section of this lesson",
+            )
+            st.stop()
+        if number > 1:
+            st.divider()
+    st.header(title)
+
+
+def section(body: Callable[[], None]) -> None:
+    """Run one part of a lesson as a fragment: a control inside it reruns this part alone.
+
+    With a class on one server, what a rerun costs is what the server can serve; most controls change one part of
+    the page. The part reads what the page computed before it (its closure, from the run that drew it) and leaves
+    nothing that the rest of the page needs. In presenter mode it runs as plain page code: a hidden step there must
+    stop the whole page, and a fragment would stop only itself.
+    """
+    if presenting():
+        body()
+        return
+    count = st.session_state.get(_RUN, 0)  # sections met before this part, in the run that drew it
+
+    @st.fragment
+    def part() -> None:
+        st.session_state[_RUN] = count  # a rerun of this part numbers its sections as the whole page did
+        try:
+            body()
+        finally:
+            # the link to this view, with this part's settings as they are now. Streamlit lets a fragment write
+            # outside itself only where it wrote during the last full run of the app; a part first drawn by a rerun
+            # of the lesson alone leaves the link as the lesson wrote it.
+            with contextlib.suppress(StreamlitInvalidLayoutContextError):
+                refresh_link()
+
+    part()

@@ -1,0 +1,189 @@
+"""Every use of Streamlit's private API, in one place, behind small named functions.
+
+The app relies on a few things Streamlit does not promise: a private attribute, a private function, a private
+field of the script's run context, and the way `st.plotly_chart` reads a figure. Each is here, with what it does and
+why; nothing else in the app reaches into Streamlit. They were written for Streamlit `WRITTEN_FOR`: a test
+(tests/app/test_streamlit_compat.py) fails when the installed Streamlit or the pin in requirements.txt differs, and
+lists `RECHECK`, what to look at again before moving the pin.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import math
+import socket
+from typing import TYPE_CHECKING, Any
+
+import streamlit as st
+
+if TYPE_CHECKING:
+    import numpy as np
+    from plotly.basedatatypes import BaseFigure
+
+WRITTEN_FOR = "1.67.0"  # the Streamlit release whose internals this module reads
+RELEASE = "1.67."  # the fields read by `rerun_requested` are those of this release line
+
+RECHECK = (
+    "allow_page_rerun: StreamlitPage._can_be_called still guards page.run() once per script run",
+    "run_query_string: the script run context still has .query_string, the browser's address as of this run",
+    "network_address: streamlit.net_util.get_internal_ip still exists",
+    "ready_figure: st.plotly_chart still takes any BaseFigure and encodes its to_dict() as it is",
+    "whole_number_seed_crashes: seeding a whole-number widget from 'inf' in the URL still raises OverflowError "
+    "(if fixed, widgets.link_value no longer needs to take such values out of the URL)",
+    "rerun_requested: ctx.script_requests._state and ScriptRequestType still say a rerun waits",
+    "tcp_listener: starlette_server._bind_socket(address, port, backlog) still makes the listening socket, protocol 0",
+)
+
+
+# --- app.py: a fragment that reruns the page --------------------------------------------------------------------
+def allow_page_rerun(page: Any) -> None:
+    """Let ``page`` (from ``st.navigation``) run again in this script run.
+
+    Streamlit lets the page from st.navigation run once per run of the script; a rerun of the fragment that runs it
+    is the same page again. Streamlit 1.67 keeps that permission in ``StreamlitPage._can_be_called``."""
+    page._can_be_called = True
+
+
+# --- links: the address as of this run ----------------------------------------------------------------------------
+def run_query_string() -> str | None:
+    """The browser's query string as this script run received it, or None outside a run (or when empty).
+
+    ``st.query_params`` is refreshed only on page loads and page switches, while a widget bound to the URL updates
+    the browser's address first and reruns with it; the run's context (private) has that address."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is not None and ctx.query_string:
+        return ctx.query_string
+    return None
+
+
+def network_address() -> str | None:
+    """This machine's address on its network (Streamlit's own guess, ``net_util.get_internal_ip``)."""
+    from streamlit import net_util
+
+    return net_util.get_internal_ip()
+
+
+# --- charts: a figure Streamlit sends without rebuilding it -------------------------------------------------------
+@functools.cache
+def _ready_class() -> type:
+    """The figure class of `ready_figure`, made on first use: the launcher imports this module before its server
+    listens, and plotly's and numpy's imports (0.1 s) can wait until a first chart."""
+    from plotly.basedatatypes import BaseFigure
+
+    class Ready(BaseFigure):
+        """A figure as st.plotly_chart takes it without rebuilding it.
+
+        Streamlit asks a plotly figure for ``to_dict()`` and encodes that; given a plain dict instead, it would
+        first build and validate a go.Figure from it, on every rerun. This is a figure in name only: it holds the
+        JSON-ready dict and gives it back, with numeric arrays packed as plotly.js typed arrays (base64), as plotly
+        would send them."""
+
+        def __init__(self, spec: dict) -> None:
+            object.__setattr__(self, "_wire", _wire(spec))  # BaseFigure's own __setattr__ would check the name
+
+        def to_dict(self) -> dict:
+            return self._wire
+
+    return Ready
+
+
+def ready_figure(spec: dict) -> BaseFigure:
+    """A figure for ``st.plotly_chart`` that Streamlit encodes as it is: ``spec`` (a plotly figure's JSON-ready
+    dict) with its numeric arrays packed as plotly.js typed arrays."""
+    return _ready_class()(spec)
+
+
+_NOT_PACKED = {"geojson", "layer", "layers", "range"}  # keys plotly leaves as they are (see convert_to_base64)
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _wire(value: Any) -> Any:
+    """The figure spec as plotly sends it: containers copied, each numeric numpy array packed as a plotly.js typed
+    array (base64). Lists of plain values (labels, hover texts) are shared, not copied: nothing here changes them."""
+    import numpy as np  # here, not at the top: see `_ready_class` (once imported, this is a dictionary look-up)
+
+    if isinstance(value, dict):
+        return {k: v if k in _NOT_PACKED else _wire(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        if all(isinstance(v, _PLAIN) for v in value):
+            return value
+        return [_wire(v) for v in value]
+    if isinstance(value, np.ndarray) and value.size:
+        return _packed(value)
+    return value
+
+
+def _packed(a: np.ndarray) -> Any:
+    """A numpy array as plotly.js reads a typed array: {"dtype", "bdata" (base64), "shape"}, float32 kept as float32;
+    other arrays (bool, strings, integers beyond 32 bits) as lists."""
+    import numpy as np
+
+    if a.dtype.kind == "f":
+        code, dtype = ("f4", np.float32) if a.dtype.itemsize <= 4 else ("f8", np.float64)
+    elif a.dtype.kind in "iu" and a.min() >= -(2**31) and a.max() < 2**31:
+        code, dtype = "i4", np.int32
+    else:
+        return a.tolist()
+    packed = {"dtype": code, "bdata": base64.b64encode(np.ascontiguousarray(a, dtype=dtype)).decode("ascii")}
+    if a.ndim > 1:
+        packed["shape"] = ", ".join(str(n) for n in a.shape)
+    return packed
+
+
+# --- widgets: a value in the URL that Streamlit cannot seed a widget from -----------------------------------------
+def whole_number_seed_crashes(raw: str) -> bool:
+    """Whether Streamlit 1.67 would crash (OverflowError) seeding a whole-number widget bound to the URL from
+    ``raw``: "inf", "-inf", "1e309" and other numbers too large for a float."""
+    try:
+        return math.isinf(float(raw))
+    except ValueError:
+        return False
+
+
+# --- interrupt: has the learner asked for something while a long loop runs? ---------------------------------------
+def rerun_requested() -> bool:
+    """True when a rerun (a click, a changed widget) or a stop waits for this script run to end.
+
+    Reads the run context's private ``script_requests`` state. False outside a script run, and on a Streamlit
+    release other than `RELEASE` (then only Streamlit's own Stop interrupts a loop)."""
+    if not st.__version__.startswith(RELEASE):
+        return False
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx(suppress_warning=True)
+    requests = getattr(ctx, "script_requests", None)
+    if requests is None:
+        return False
+    from streamlit.runtime.scriptrunner_utils.script_requests import ScriptRequestType
+
+    return getattr(requests, "_state", None) in (ScriptRequestType.RERUN, ScriptRequestType.STOP)
+
+
+# --- serve: the listening socket ----------------------------------------------------------------------------------
+def tcp_listener() -> None:
+    """Make Streamlit's server bind its listening socket with its protocol named TCP, so that asyncio turns Nagle's
+    algorithm off on every connection it accepts (connections inherit it). Once per process: a second call changes
+    nothing.
+
+    Streamlit 1.67 binds it in the private ``starlette_server._bind_socket`` as ``socket.socket(family)``,
+    protocol 0, and asyncio only sets TCP_NODELAY on sockets whose protocol says TCP."""
+    from streamlit.web.server.starlette import starlette_server as server
+
+    bind = getattr(server, "_bind_socket", None)
+    if bind is None or getattr(bind, "names_tcp", False):
+        return
+
+    def bind_tcp(address: str, port: int, backlog: int) -> socket.socket:
+        sock = bind(address, port, backlog)
+        if sock.proto == socket.IPPROTO_TCP or sock.type != socket.SOCK_STREAM:
+            return sock
+        tcp = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+        tcp.setblocking(False)
+        tcp.set_inheritable(True)
+        return tcp
+
+    bind_tcp.names_tcp = True  # type: ignore[attr-defined]
+    server._bind_socket = bind_tcp

@@ -1,0 +1,165 @@
+"""`app_support.streamlit_compat`, the one module that reads Streamlit's internals: written for one release, each of
+its functions still doing its job on it, and a loud failure when the installed or pinned Streamlit moves."""
+
+import inspect
+import re
+import socket
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import streamlit
+from streamlit.testing.v1 import AppTest
+
+from app_support import streamlit_compat as compat
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _pinned() -> str:
+    found = re.search(r"^streamlit==(\S+)", (ROOT / "requirements.txt").read_text(), re.M)
+    assert found, "requirements.txt pins no Streamlit release"
+    return found.group(1)
+
+
+@pytest.mark.parametrize(("where", "version"), [("installed", streamlit.__version__), ("requirements.txt", _pinned())])
+def test_written_for_the_streamlit_in_use(where, version):
+    recheck = "\n  - ".join(compat.RECHECK)
+    assert version == compat.WRITTEN_FOR, (
+        f"Streamlit {version} ({where}), but app_support/streamlit_compat.py was written for {compat.WRITTEN_FOR}. "
+        f"Before moving WRITTEN_FOR, re-check each use of Streamlit's internals there:\n  - {recheck}"
+    )
+    assert version.startswith(compat.RELEASE)
+
+
+def test_every_function_is_on_the_recheck_list():
+    public = {
+        name
+        for name, value in vars(compat).items()
+        if inspect.isfunction(value) and not name.startswith("_") and value.__module__ == compat.__name__
+    }
+    assert public == {line.split(":")[0] for line in compat.RECHECK}
+
+
+def test_allow_page_rerun_sets_what_page_run_reads():
+    from streamlit.navigation.page import StreamlitPage
+
+    assert "self._can_be_called" in inspect.getsource(StreamlitPage.run)  # the guard this lifts
+    page = SimpleNamespace(_can_be_called=False)
+    compat.allow_page_rerun(page)
+    assert page._can_be_called is True
+
+
+def test_run_query_string_is_the_address_of_this_run():
+    assert compat.run_query_string() is None  # outside a script run
+
+    def script():
+        import streamlit as st
+
+        from app_support import streamlit_compat
+
+        st.text(repr(streamlit_compat.run_query_string()))
+
+    at = AppTest.from_function(script)
+    at.query_params["sentence"] = "the river bank"
+    at.run()
+    assert not at.exception
+    assert at.text[0].value == repr("sentence=the+river+bank")
+
+
+def test_network_address_is_streamlits_guess():
+    from streamlit import net_util
+
+    assert compat.network_address() == net_util.get_internal_ip()
+
+
+def test_ready_figure_is_drawn_as_given_with_arrays_packed():
+    z = np.arange(6, dtype=np.float32).reshape(2, 3)  # (2, 3)
+    spec = {
+        "data": [{"type": "heatmap", "z": z, "x": ["a", "b", "c"], "customdata": np.array([1, 2], dtype=np.int64)}],
+        "layout": {"height": 200, "xaxis": {"range": [0, 2]}},
+    }
+    wire = compat.ready_figure(spec).to_dict()
+    trace = wire["data"][0]
+    assert trace["z"]["dtype"] == "f4" and trace["z"]["shape"] == "2, 3"
+    assert np.array_equal(np.frombuffer(__import__("base64").b64decode(trace["z"]["bdata"]), np.float32), z.ravel())
+    assert trace["customdata"]["dtype"] == "i4" and "shape" not in trace["customdata"]
+    assert trace["x"] == ["a", "b", "c"] and wire["layout"] == spec["layout"]
+    assert compat._packed(np.array([True, False])) == [True, False]  # not a typed array plotly.js reads
+    assert compat._packed(np.array([2**40])) == [2**40]
+
+    def script():
+        import numpy as np
+        import streamlit as st
+
+        from app_support import streamlit_compat
+
+        st.plotly_chart(streamlit_compat.ready_figure({"data": [{"type": "bar", "y": np.ones(3)}]}), key="fig")
+
+    at = AppTest.from_function(script).run()
+    assert not at.exception
+    sent = at.get("plotly_chart")[0].proto.spec
+    assert '"bdata"' in sent and '"dtype": "f8"' in sent.replace('":"', '": "')
+
+
+@pytest.mark.parametrize(
+    ("raw", "crashes"),
+    [("inf", True), ("-inf", True), ("1e309", True), ("-1e999", True), ("5", False), ("1e308", False), ("nan", False)],
+)
+def test_whole_number_seed_crashes_names_the_values(raw, crashes):
+    assert compat.whole_number_seed_crashes(raw) is crashes
+
+
+def test_whole_number_seed_still_crashes_streamlit():
+    """The crash `whole_number_seed_crashes` works around: if this fails, Streamlit fixed it (see RECHECK)."""
+    from streamlit import config
+
+    def script():
+        import streamlit as st
+
+        st.number_input("n", min_value=0, max_value=10, value=3, step=1, key="n", bind="query-params")
+
+    def run(raw: str) -> AppTest:
+        at = AppTest.from_function(script)
+        at.query_params["n"] = raw
+        return at.run()
+
+    shown = config.get_option("client.showErrorDetails")
+    config.set_option("client.showErrorDetails", "full")  # the app's config hides the exception's type
+    try:
+        assert not run("4").exception and run("4").number_input[0].value == 4
+        crashed = run("inf").exception
+        assert crashed and crashed[0].proto.type == "OverflowError"
+    finally:
+        config.set_option("client.showErrorDetails", shown)
+
+
+def test_rerun_requested_reads_the_run_context(monkeypatch):
+    from streamlit.runtime import scriptrunner
+    from streamlit.runtime.scriptrunner_utils.script_requests import RerunData, ScriptRequests
+
+    assert compat.rerun_requested() is False  # outside a script run
+    requests = ScriptRequests()
+    monkeypatch.setattr(scriptrunner, "get_script_run_ctx", lambda **_: SimpleNamespace(script_requests=requests))
+    assert compat.rerun_requested() is False  # running, nothing asked
+    requests.request_rerun(RerunData())
+    assert compat.rerun_requested() is True
+    stopping = ScriptRequests()
+    stopping.request_stop()
+    monkeypatch.setattr(scriptrunner, "get_script_run_ctx", lambda **_: SimpleNamespace(script_requests=stopping))
+    assert compat.rerun_requested() is True
+
+
+def test_tcp_listener_names_tcp_once():
+    from streamlit.web.server.starlette import starlette_server
+
+    compat.tcp_listener()
+    first = starlette_server._bind_socket
+    compat.tcp_listener()
+    assert starlette_server._bind_socket is first and first.names_tcp
+    listener = first("127.0.0.1", 0, 4)
+    try:
+        assert listener.proto == socket.IPPROTO_TCP  # what asyncio needs to set TCP_NODELAY (test_serve.py)
+    finally:
+        listener.close()
