@@ -70,43 +70,17 @@ def heatmap_grid(
     for i in range(n):
         r, c = divmod(i, n_cols)
         y1 = 1.0 - r * (panel_height + gap_px) / plot_px
-        y0 = y1 - panel_height / plot_px
-        x0 = c * (width + gap_x)
-        name = html.escape(names[i], quote=False)
+        box = (c * (width + gap_x), y1 - panel_height / plot_px, width, y1)  # x0, y0, width, y1 in the paper
+        hover = _grid_hover(names[i], row_title, col_title, value_name)
         data.append({
             "type": "heatmap", "z": z[i], "x": cols_l, "y": rows_l, "coloraxis": "coloraxis",
-            "xaxis": _axis_ref("x", i), "yaxis": _axis_ref("y", i), "xgap": 0.5, "ygap": 0.5,
-            "hovertemplate": (
-                f"<b>{name}</b><br>{html.escape(row_title)}: <b>%{{y}}</b><br>{html.escape(col_title)}: "
-                f"<b>%{{x}}</b><br>{html.escape(value_name)}: <b>%{{z:.2f}}</b><extra></extra>"
-            ),
+            "xaxis": _axis_ref("x", i), "yaxis": _axis_ref("y", i), "xgap": 0.5, "ygap": 0.5, "hovertemplate": hover,
         })  # fmt: skip
-        tick = {"tickfont": {"size": 11}, "ticks": ""}
-        layout[_axis_key("x", i)] = {
-            "type": "category", "domain": [x0, x0 + width], "anchor": _axis_ref("y", i), "showgrid": False,
-            "showticklabels": show_ticks, "tickangle": -90, "side": "bottom", "fixedrange": True,
-        } | tick  # fmt: skip
-        layout[_axis_key("y", i)] = {
-            "type": "category", "domain": [max(0.0, y0), min(1.0, y1)], "anchor": _axis_ref("x", i),
-            "autorange": "reversed", "showgrid": False, "showticklabels": show_ticks and c == 0, "fixedrange": True,
-        } | tick  # fmt: skip
-        if titles:
-            layout["annotations"].append({
-                "text": html.escape(titles[i], quote=False), "xref": "paper", "yref": "paper", "showarrow": False,
-                "x": x0 + width / 2, "y": y1, "yanchor": "bottom", "xanchor": "center", "font": {"size": 13},
-            })  # fmt: skip
-        if r == 0 and c < len(col_headers):
-            layout["annotations"].append({
-                "text": html.escape(col_headers[c], quote=False), "xref": "paper", "yref": "paper",
-                "showarrow": False, "x": x0 + width / 2, "y": 1.0, "yanchor": "bottom", "xanchor": "center",
-                "yshift": 22 if titles else 2, "font": {"size": 12},
-            })  # fmt: skip
-        if c == 0 and r < len(row_headers):
-            layout["annotations"].append({
-                "text": html.escape(row_headers[r], quote=False), "xref": "paper", "yref": "paper",
-                "showarrow": False, "x": 0.0, "y": (y0 + y1) / 2, "xanchor": "right", "yanchor": "middle",
-                "xshift": -6, "font": {"size": 12},
-            })  # fmt: skip
+        layout |= _panel_axes(i, box, show_ticks=show_ticks, first_column=c == 0)
+        layout["annotations"] += _panel_labels(
+            box, titles[i] if titles else None, col_headers[c] if r == 0 and c < len(col_headers) else None,
+            row_headers[r] if c == 0 and r < len(row_headers) else None, titled=bool(titles),
+        )  # fmt: skip
     if highlight is not None and 0 <= highlight < n:
         ref = _axis_ref("x", highlight), _axis_ref("y", highlight)
         layout["shapes"].append({
@@ -121,6 +95,59 @@ def heatmap_grid(
         "b": 10,
     }
     return fig
+
+
+def _grid_hover(name: str, row_title: str, col_title: str, value_name: str) -> str:
+    """A grid panel's hover: the panel's name, the row, the column and the weight."""
+    return (
+        f"<b>{html.escape(name, quote=False)}</b><br>{html.escape(row_title)}: <b>%{{y}}</b><br>"
+        f"{html.escape(col_title)}: <b>%{{x}}</b><br>{html.escape(value_name)}: <b>%{{z:.2f}}</b><extra></extra>"
+    )
+
+
+def _panel_axes(i: int, box: tuple[float, float, float, float], *, show_ticks: bool, first_column: bool) -> Spec:
+    """The i-th panel's x and y axes, placed in ``box`` (x0, y0, width, y1) of the figure."""
+    x0, y0, width, y1 = box
+    tick = {"tickfont": {"size": 11}, "ticks": ""}
+    return {
+        _axis_key("x", i): {
+            "type": "category", "domain": [x0, x0 + width], "anchor": _axis_ref("y", i), "showgrid": False,
+            "showticklabels": show_ticks, "tickangle": -90, "side": "bottom", "fixedrange": True,
+        } | tick,
+        _axis_key("y", i): {
+            "type": "category", "domain": [max(0.0, y0), min(1.0, y1)], "anchor": _axis_ref("x", i),
+            "autorange": "reversed", "showgrid": False, "showticklabels": show_ticks and first_column,
+            "fixedrange": True,
+        } | tick,
+    }  # fmt: skip
+
+
+def _panel_labels(
+    box: tuple[float, float, float, float], title: str | None, col_header: str | None, row_header: str | None,
+    *, titled: bool,
+) -> list[Spec]:  # fmt: skip
+    """The texts around one panel: its title above it, the header of its grid column above that (first grid row
+    only), the header of its grid row left of it (first grid column only)."""
+    x0, y0, width, y1 = box
+    notes: list[Spec] = []
+    if title is not None:
+        notes.append({
+            "text": html.escape(title, quote=False), "xref": "paper", "yref": "paper", "showarrow": False,
+            "x": x0 + width / 2, "y": y1, "yanchor": "bottom", "xanchor": "center", "font": {"size": 13},
+        })  # fmt: skip
+    if col_header is not None:
+        notes.append({
+            "text": html.escape(col_header, quote=False), "xref": "paper", "yref": "paper",
+            "showarrow": False, "x": x0 + width / 2, "y": 1.0, "yanchor": "bottom", "xanchor": "center",
+            "yshift": 22 if titled else 2, "font": {"size": 12},
+        })  # fmt: skip
+    if row_header is not None:
+        notes.append({
+            "text": html.escape(row_header, quote=False), "xref": "paper", "yref": "paper",
+            "showarrow": False, "x": 0.0, "y": (y0 + y1) / 2, "xanchor": "right", "yanchor": "middle",
+            "xshift": -6, "font": {"size": 12},
+        })  # fmt: skip
+    return notes
 
 
 def heatmap_mosaic(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -40,49 +41,18 @@ def head_view(
     n_shown = len(shown)
     row_px = int(min(28, max(14, 1000 / max(n_shown, 1))))
     font = 15 if row_px >= 24 else (13 if row_px >= 18 else 11)
-    shapes: list[Spec] = []
-
-    def line(i: int, j: int, weight: float, colour: str) -> None:
-        if weight < 0.005 or i not in slot or j not in slot:
-            return  # too faint to see
-        shapes.append({
-            "type": "line", "xref": "x", "yref": "y", "x0": 0.03, "x1": 0.97, "y0": slot[i], "y1": slot[j],
-            "line": {"color": colour, "width": 0.5 + 9 * weight}, "opacity": float(min(1.0, 0.15 + weight)),
-            "layer": "below",
-        })  # fmt: skip
-
-    if focus is not None:
-        for j in range(w.shape[1]):
-            line(focus, j, float(w[focus, j]), OKABE_ITO[5])
-    else:
-        for i in shown:
-            if i < w.shape[0]:
-                for j in np.argsort(-w[i])[:top_k]:
-                    line(i, int(j), float(w[i, j]), OKABE_ITO[0])
-
-    def column(names: list[str], x: float, side: str, hover: str, custom: list[float] | None) -> Spec:
-        idx = [t for t in shown if t < len(names)]
-        colours = [OKABE_ITO[5] if side == "left" and t == focus else "#222222" for t in idx]
-        spec: Spec = {
-            "type": "scatter", "mode": "markers+text", "x": [x] * len(idx), "y": [slot[t] for t in idx],
-            "text": [names[t] for t in idx], "textposition": f"middle {side}",
-            "textfont": {"size": font, "color": colours}, "marker": {"size": 8, "color": colours},
-            "hovertemplate": hover, "showlegend": False, "cliponaxis": False,
-        }  # fmt: skip
-        if custom is not None:
-            spec["customdata"] = [custom[t] for t in idx]
-        return spec
-
+    shapes = _head_lines(w, shown, slot, focus, top_k)
+    words = _Column(shown, slot, focus, font)
     if focus is not None:
         source = html.escape(q_names[focus], quote=False)
         row = [float(v) for v in w[focus]]
-        right = column(
+        right = words.spec(
             k_names, 1.0, "right", f"{source} → <b>%{{text}}</b><br>{html.escape(value_name)}: %{{customdata:.3f}}"
             "<extra></extra>", row,
         )  # fmt: skip
     else:
-        right = column(k_names, 1.0, "right", "<b>%{text}</b> (key)<extra></extra>", None)
-    left = column(q_names, 0.0, "left", "<b>%{text}</b> (query)<extra></extra>", None)
+        right = words.spec(k_names, 1.0, "right", "<b>%{text}</b> (key)<extra></extra>", None)
+    left = words.spec(q_names, 0.0, "left", "<b>%{text}</b> (query)<extra></extra>", None)
     layout = {
         "shapes": shapes,
         "xaxis": {"range": [-0.75, 1.75], "visible": False, "fixedrange": True},
@@ -104,6 +74,55 @@ def head_view(
         "plot_bgcolor": "white",
     }
     return _figure([left, right], layout, title, (80 if title else 40) + row_px * (n_shown + 1))
+
+
+def _head_lines(w: np.ndarray, shown: list[int], slot: dict[int, int], focus: int | None, top_k: int) -> list[Spec]:
+    """The head view's lines, width and opacity growing with the weight: the ``focus`` query's row of the map
+    ``w`` (T, S), or every shown query's ``top_k`` strongest keys; lines too faint to see are left out."""
+    shapes: list[Spec] = []
+
+    def line(i: int, j: int, weight: float, colour: str) -> None:
+        if weight < 0.005 or i not in slot or j not in slot:
+            return  # too faint to see
+        shapes.append({
+            "type": "line", "xref": "x", "yref": "y", "x0": 0.03, "x1": 0.97, "y0": slot[i], "y1": slot[j],
+            "line": {"color": colour, "width": 0.5 + 9 * weight}, "opacity": float(min(1.0, 0.15 + weight)),
+            "layer": "below",
+        })  # fmt: skip
+
+    if focus is not None:
+        for j in range(w.shape[1]):
+            line(focus, j, float(w[focus, j]), OKABE_ITO[5])
+    else:
+        for i in shown:
+            if i < w.shape[0]:
+                for j in np.argsort(-w[i])[:top_k]:
+                    line(i, int(j), float(w[i, j]), OKABE_ITO[0])
+    return shapes
+
+
+@dataclass(frozen=True)
+class _Column:
+    """One column of words in the head view: which positions are shown, on which rows, in what size."""
+
+    shown: list[int]
+    slot: dict[int, int]
+    focus: int | None
+    font: int
+
+    def spec(self, names: list[str], x: float, side: str, hover: str, custom: list[float] | None) -> Spec:
+        """The column of ``names`` at ``x``, written on its ``side``; the focus query is in orange."""
+        idx = [t for t in self.shown if t < len(names)]
+        colours = [OKABE_ITO[5] if side == "left" and t == self.focus else "#222222" for t in idx]
+        spec: Spec = {
+            "type": "scatter", "mode": "markers+text", "x": [x] * len(idx), "y": [self.slot[t] for t in idx],
+            "text": [names[t] for t in idx], "textposition": f"middle {side}",
+            "textfont": {"size": self.font, "color": colours}, "marker": {"size": 8, "color": colours},
+            "hovertemplate": hover, "showlegend": False, "cliponaxis": False,
+        }  # fmt: skip
+        if custom is not None:
+            spec["customdata"] = [custom[t] for t in idx]
+        return spec
 
 
 def multihead_diagram(t: int, d_model: int, n_heads: int, head_dim: int) -> Figure:
