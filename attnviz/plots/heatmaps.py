@@ -105,10 +105,10 @@ def heatmap(
     rows, cols = _safe(unique_labels(rows)), _safe(unique_labels(cols))
     hover = _Hover(row_title, col_title, value_name, decimals)
     trace = _value_trace(z, rows, cols, hover, diverging=diverging, zrange=zrange, zmax=zmax)
-    auto_height = 140 + (34 if n_rows <= 20 else 22) * n_rows
+    height = height or min(900, 140 + (34 if n_rows <= 20 else 22) * n_rows)
     if cell_text is None:
         cell_text = max(n_rows, n_cols) <= (NARROW_CELL_TEXT_MAX if narrow else CELL_TEXT_MAX)
-    written = cell_text and _numbers_fit(z, rows, decimals, height or min(900, auto_height), narrow, bool(title))
+    written = cell_text and _numbers_fit(z, rows, decimals, height, narrow, bool(title))
     if written:  # no size: plotly.js fits the numbers to the cells as drawn (see `cell_font_size`)
         trace["texttemplate"] = f"%{{z:.{decimals}f}}"
     layout = _heatmap_axes(cols, row_title, col_title, title, slanted=_slanted(cols, narrow), tick_step=col_tick_step)
@@ -125,7 +125,7 @@ def heatmap(
         layout["margin"] = (layout.get("margin") or {"l": 10, "r": 10, "t": 50 if title else 10}) | {"b": 34}
     # a hint for whoever writes numbers into the cells later (`theme.styled`): the share of the page it gets
     layout["meta"] = {"attnviz_share": 0.5 if narrow else 1.0}
-    return _figure(data, layout, title, height or min(900, auto_height))
+    return _figure(data, layout, title, height)
 
 
 def attention_map(
