@@ -57,13 +57,9 @@ def heatmap_grid(
     gap_x = 0.02 if not show_ticks else 0.035
     width = (1.0 - gap_x * (n_cols - 1)) / n_cols
     data: list[Spec] = []
+    colour_bar = {"thickness": 12, "title": {"text": html.escape(value_name), "side": "right"}}
     layout: Spec = {
-        "coloraxis": {
-            "colorscale": SEQUENTIAL,
-            "cmin": 0.0,
-            "cmax": zmax,
-            "colorbar": {"thickness": 12, "title": {"text": html.escape(value_name), "side": "right"}},
-        },
+        "coloraxis": {"colorscale": SEQUENTIAL, "cmin": 0.0, "cmax": zmax, "colorbar": colour_bar},
         "annotations": [],
         "shapes": [],
     }
@@ -88,12 +84,8 @@ def heatmap_grid(
             "x0": -0.06, "x1": 1.06, "y0": -0.06, "y1": 1.06, "line": {"color": OKABE_ITO[5], "width": 3},
         })  # fmt: skip
     fig = _figure(data, layout, title, top_px + plot_px + bottom_px)
-    fig.spec["layout"]["margin"] = {
-        "l": 70 if row_headers else (10 if not show_ticks else 80),
-        "r": 10,
-        "t": top_px,
-        "b": 10,
-    }
+    left_px = 70 if row_headers else (10 if not show_ticks else 80)
+    fig.spec["layout"]["margin"] = {"l": left_px, "r": 10, "t": top_px, "b": 10}
     return fig
 
 
