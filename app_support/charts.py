@@ -55,11 +55,8 @@ def chart(
         "modeBarButtonsToRemove": ["zoomIn2d", "zoomOut2d", "autoScale2d", "pan2d", "select2d", "lasso2d"],
         "toImageButtonOptions": {"format": "png", "filename": file_stem(name), "scale": 2},
     }
-    # the figure theming (show.py, bound for attnviz.plots.theme); imported here, as show re-exports this module
-    from app_support.show import styled
-
     box = where.container() if csv is not None else where  # type: ignore[attr-defined]
-    fig = styled(fig, cells=flag(CELLS), contrast=flag(CONTRAST), present=presenting())
+    fig = plots.styled(fig, cells=flag(CELLS), contrast=flag(CONTRAST), present=presenting())
     box.plotly_chart(streamlit_compat.ready_figure(fig.spec), key=key, config=config)
     if csv is not None:
         values, rows, cols = csv

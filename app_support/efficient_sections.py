@@ -153,15 +153,14 @@ def side_by_side(run: lesson6.Run, labels: list[str], title: str, name: str) -> 
     if name == "reformer":  # the paper's shared-QK attention (see lesson6.run_variant)
         exact_title = "Exact shared-QK: K = Q/‖Q‖, none on itself"
     show.chart(
-        plots.heatmap(exact, labels, labels, title=exact_title, row_title="query", col_title="key",
-                      value_name="weight", diverging=False, zmax=1.0, narrow=True, top_k=top_k, overlay=cover,
-                      overlay_name="outside the pattern"),
+        plots.attention_map(exact, labels, labels, title=exact_title, narrow=True, top_k=top_k, overlay=cover,
+                            overlay_name="outside the pattern"),
         key="l6_exact", name="exact attention", where=left, csv=(exact, labels, labels),
     )  # fmt: skip
     low = float(min(approx.min(), 0.0))
     show.chart(
-        plots.heatmap(approx, labels, labels, title=title, row_title="query", col_title="key", value_name="weight",
-                      diverging=low < 0, zmax=None if low < 0 else 1.0, narrow=True, top_k=top_k),
+        plots.attention_map(approx, labels, labels, title=title, diverging=low < 0, zmax=None if low < 0 else 1.0,
+                            narrow=True, top_k=top_k),
         key="l6_approx", name=f"{INFO[name].title.split(' (')[0]} map", where=right, csv=(approx, labels, labels),
     )  # fmt: skip
     if cover is not None:

@@ -7,6 +7,8 @@ from typing import Any
 
 import streamlit as st
 
+from attnviz import plots
+
 PRESENT, CONTRAST, CELLS = "present", "contrast", "cells"
 VIEW_PARAMS = (PRESENT, CONTRAST, CELLS)
 
@@ -74,7 +76,7 @@ def presenting() -> bool:
 
 def view_settings(where: Any = st.sidebar) -> None:
     """Draw the view toggles (in the sidebar). Each is bound to the URL; "1", "yes" or "on" in a link work too."""
-    from app_support.show import CELL_TEXT_MAX  # the figure theming's limit (show.py, bound for attnviz.plots.theme)
+    limit = plots.CELLS_VIEW_MAX  # the figure theming's limit (attnviz.plots.theme)
 
     for key in VIEW_PARAMS:
         raw = st.query_params.get(key)
@@ -97,7 +99,7 @@ def view_settings(where: Any = st.sidebar) -> None:
         "Numbers in cells",
         key=CELLS,
         bind="query-params",
-        help=f"Write each value in the cells of matrices up to {CELL_TEXT_MAX} × {CELL_TEXT_MAX}, sized to the cells; "
+        help=f"Write each value in the cells of matrices up to {limit} × {limit}, sized to the cells; "
         "where the cells are too small to read them, a note under the map says so. "
         "Hovering a cell always shows its exact value.",
     )

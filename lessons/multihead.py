@@ -187,16 +187,13 @@ def one_head() -> None:
     focus = linked(st.columns(3)[0].selectbox, "Head", range(H), format_func=lambda h: f"head {h + 1}", key="mh_focus")
     n = str(focus + 1).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
     show.chart(
-        plots.heatmap(
+        plots.attention_map(
             A[focus],
             labels,
             labels,
             title=f"A{n} = softmax(Q{n}·K{n}ᵀ/√{Dh})",
             row_title="word",
             col_title="attends to",
-            value_name="weight",
-            diverging=False,
-            zmax=1.0,
         ),
         key="mh_large",
         name=f"head {focus + 1}",

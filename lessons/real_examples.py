@@ -250,16 +250,13 @@ def verb_subject() -> None:
     view = cached.real_view(model, found.sentences[sent], True, True)
     W = view.weights[layer, head]  # (G, G)
     show.chart(
-        plots.heatmap(
+        plots.attention_map(
             W,
             list(view.labels),
             list(view.labels),
             title=f"{names[pick]}, the row of “{found.queries[sent]}” framed",
             row_title="word",
             col_title="attends to",
-            value_name="weight",
-            diverging=False,
-            zmax=1.0,
             highlight_rows=[found.query_rows[sent]],
         ),
         key="real_vs_map",

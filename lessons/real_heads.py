@@ -192,16 +192,13 @@ def one_head() -> None:
     show.step(f"Layer {layer + 1}, head {head + 1}, large")
     W = view.weights[layer, head]  # (G, G)
     show.chart(
-        plots.heatmap(
+        plots.attention_map(
             W,
             labels,
             labels,
             title=f"Layer {layer + 1} · head {head + 1}: softmax(Q·Kᵀ/√32)",
             row_title="token",
             col_title="attends to",
-            value_name="weight",
-            diverging=False,
-            zmax=1.0,
         ),
         key="real_large",
         name=f"layer {layer + 1} head {head + 1}",

@@ -336,9 +336,8 @@ def padding() -> None:
     names = list(unique_labels(batch.pieces[short]))
     shown = batch.weights[layer, short, head]  # (T, T) the padded sentence's weights in the batch
     show.chart(
-        plots.heatmap(shown, names, names, title=f"Layer {layer + 1}, head {head + 1}, the padded sentence",
-                      row_title="query", col_title="key", value_name="weight", diverging=False, zrange=(0.0, 1.0),
-                      top_k=plots.auto_top_k(width)),
+        plots.attention_map(shown, names, names, title=f"Layer {layer + 1}, head {head + 1}, the padded sentence",
+                            top_k=plots.auto_top_k(width)),
         key="soft_pad_weights", name="padded weights", csv=(shown, names, names),
     )  # fmt: skip
     m1, m2, m3 = st.columns(3)
