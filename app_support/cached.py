@@ -7,21 +7,29 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
-import torch
 from gensim.models import KeyedVectors
 
-from app_support import loaders
-from attnviz import embeddings, pretrained
-from attnviz.attention import ScoreVariance, score_variance
+from app_support import lazy, loaders
+from attnviz import embeddings
 from attnviz.embeddings import Analogy, ClaimCheck, Expression, check_noun_claim
-from attnviz.heads import head_difference, pool_blocks
 from attnviz.host import to_host
 from attnviz.labels import unique_labels
-from attnviz.training import TrainResult
 
 if TYPE_CHECKING:
+    import torch
+
+    from attnviz import pretrained
+    from attnviz.attention import ScoreVariance, score_variance
+    from attnviz.heads import head_difference, pool_blocks
     from attnviz.padding import PaddedBatch
     from attnviz.pretrained import Model
+    from attnviz.training import TrainResult
+else:  # imported on first use: lesson 1 uses only the NumPy caches above and is drawn before torch loads
+    torch = lazy.module("torch")
+    pretrained = lazy.module("attnviz.pretrained")
+    score_variance = lazy.function("attnviz.attention", "score_variance")
+    head_difference = lazy.function("attnviz.heads", "head_difference")
+    pool_blocks = lazy.function("attnviz.heads", "pool_blocks")
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

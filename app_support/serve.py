@@ -47,25 +47,28 @@ def _warm(listening: threading.Event) -> None:
     """Load what the first page needs, then, once a page has been served, what the other pages need.
 
     It waits for the server to listen first: the browser then loads the app's scripts (on its own core) while this
-    loads torch, gensim and the word vectors, which a lesson needs before it can draw anything. Python's collector
-    is off until the vectors are in (`main`): imports allocate millions of objects that live as long as the process,
-    and the collections it ran through them were about a tenth of the time."""
+    loads gensim and the word vectors, which lesson 1 needs before it can draw anything. Lesson 1 computes with
+    NumPy, so torch (about 1.4 s of imports, holding the GIL) waits until the first page has been served. Python's
+    collector is off until the vectors are in (`main`): imports allocate millions of objects that live as long as
+    the process, and the collections it ran through them were about a tenth of the time."""
     import gc
 
     listening.wait(15)
     try:
         import app_support.cached
-        import app_support.widgets  # every lesson's imports: torch, gensim, scipy, the plots
+        import app_support.widgets  # lesson 1's imports: gensim, scipy, the plots (no torch)
         from app_support import loaders
 
-        loaders.device()
         loaders.glove()
     finally:
         gc.freeze()
         gc.enable()
-    # the rest in the background, after the first page is drawn (so as not to slow it): later pages then find the
-    # model and their modules ready
+    # the rest in the background, after the first page is drawn (so as not to slow it): later pages then find torch,
+    # the model and their modules ready
     loaders.page_served.wait(120)
+    import torch  # noqa: F401  (first, alone: the other lessons' modules all import it)
+
+    loaders.device()
     import app_support.efficient_sections
     import app_support.training_panel  # noqa: F401
 

@@ -12,7 +12,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from app_support import loaders, sentence, show
-from attnviz.embeddings import MAX_WORDS, Tokens, tokenize
+from attnviz.embeddings import MAX_WORDS, Words, tokenize
 
 EDIT = ":material/edit:"
 T = TypeVar("T")
@@ -89,7 +89,7 @@ def _class_prompt(key: str, question: str, options: Sequence[str], correct: int 
     return True
 
 
-def sentence_tokens(max_words: int = MAX_WORDS) -> Tokens:
+def sentence_tokens(max_words: int = MAX_WORDS) -> Words:
     """The shared sentence as vocabulary words, with messages on the page for anything left out."""
     text = sentence.current()
     tokens = tokenize(text, loaders.glove(), max_words=max_words)
@@ -105,7 +105,7 @@ def sentence_tokens(max_words: int = MAX_WORDS) -> Tokens:
     return tokens
 
 
-def need_words(tokens: Tokens, minimum: int = 1) -> bool:
+def need_words(tokens: Words, minimum: int = 1) -> bool:
     """Show a clear message and return False when the sentence has too few known words."""
     if len(tokens.words) >= minimum:
         return True
