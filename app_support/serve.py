@@ -65,7 +65,8 @@ def _warm(listening: threading.Event) -> None:
         gc.enable()
     # the rest in the background, after the first page is drawn (so as not to slow it): later pages then find torch,
     # the model and their modules ready
-    loaders.page_served.wait(120)
+    if loaders.page_served.wait(120):  # one line in the log: what the first page cost this process (bench_lessons)
+        print(f"attnviz: first page served after {time.process_time():.2f} s of CPU", file=sys.stderr, flush=True)
     import torch  # noqa: F401  (first, alone: the other lessons' modules all import it)
 
     loaders.device()
