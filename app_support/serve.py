@@ -74,7 +74,9 @@ def _warm(listening: threading.Event) -> None:
     import app_support.training_panel  # noqa: F401
 
     loaders.training_sets()
-    loaders.model()
+    from app_support import census_view
+
+    census_view.paragraphs_census(loaders.model())  # page 5b's census of our paragraphs: four passes of the model
 
 
 def _when_listening(listening: threading.Event) -> None:
@@ -105,11 +107,11 @@ def _preload() -> None:
     import app_support.efficient_sections
     import app_support.show
     import app_support.training_panel  # noqa: F401
-    from app_support import loaders
+    from app_support import census_view, loaders
 
     loaders.device()
     loaders.glove()
-    loaders.model()
+    census_view.paragraphs_census(loaders.model())
     loaders.training_sets()
     gc.collect()
     gc.freeze()  # out of the collector's sight: its passes would write to (and so copy) the shared pages
