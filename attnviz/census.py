@@ -151,17 +151,17 @@ def label_heads(census: HeadCensus) -> list[list[str]]:
     `LOCAL_DISTANCE`; mixed.
     """
     targets = torch.stack([census.previous, census.next, census.itself, census.special], dim=-1)  # (L, H, 4)
-    top, which = targets.max(dim=-1)  # (L, H) each
-    n_layers, n_heads = top.shape
+    top, which = (x.tolist() for x in targets.max(dim=-1))  # [L][H] each
+    spread, distance = census.spread.tolist(), census.distance.tolist()  # [L][H] each
     labels: list[list[str]] = []
-    for layer in range(n_layers):
+    for layer, row_top in enumerate(top):
         row = []
-        for head in range(n_heads):
-            if float(top[layer, head]) > DOMINANT_SHARE:
-                row.append(LABELS[int(which[layer, head])])
-            elif float(census.spread[layer, head]) >= BROAD_SPREAD:
+        for head, share in enumerate(row_top):
+            if share > DOMINANT_SHARE:
+                row.append(LABELS[which[layer][head]])
+            elif spread[layer][head] >= BROAD_SPREAD:
                 row.append("broad")
-            elif float(census.distance[layer, head]) <= LOCAL_DISTANCE:
+            elif distance[layer][head] <= LOCAL_DISTANCE:
                 row.append("local")
             else:
                 row.append("mixed")
