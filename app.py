@@ -34,11 +34,9 @@ show.prefetch_charts(prefetch)
 show.page_style()
 show.share_link(page.url_path)  # "" for the first lesson, the root address
 
-# only now torch: what is above is on its way to the browser while it loads (the lesson needs it anyway)
-from app_support import loaders  # noqa: E402
-from attnviz.device import describe  # noqa: E402
+from app_support import loaders  # noqa: E402  (gensim: what is above is on its way to the browser while it loads)
 
-st.sidebar.caption(f"Computing on: **{describe(loaders.device())}**")
+computing_on = st.sidebar.empty()  # filled in after the lesson, from what the lesson computed with
 prefetch.empty()  # the empty chart has done its work by now; the lesson's charts are the only ones on the page
 
 
@@ -56,3 +54,6 @@ try:
     lesson()
 finally:  # the launcher's warm-up loads what other pages need once a first page is drawn (or has stopped early)
     loaders.page_served.set()
+# The first lesson computes with NumPy and never imports torch, so that a fresh server draws it about 1.4 s sooner;
+# every other lesson has imported torch by now
+computing_on.caption(f"Computing on: **{loaders.computing_on(with_torch=page.url_path != LESSONS[0].url_path)}**")

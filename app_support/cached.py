@@ -7,22 +7,29 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
-import torch
 from gensim.models import KeyedVectors
 
-from app_support import loaders
+from app_support import lazy, loaders
 from app_support.store import BoundedStore
-from attnviz import embeddings, pretrained
-from attnviz.attention import ScoreVariance, score_variance
+from attnviz import embeddings
 from attnviz.embeddings import Analogy, ClaimCheck, Expression, check_noun_claim
-from attnviz.heads import head_difference
 from attnviz.host import fields_to_host, to_host
-from attnviz.training import TrainResult
 
 if TYPE_CHECKING:
+    import torch
+
+    from attnviz import pretrained
+    from attnviz.attention import ScoreVariance, score_variance
+    from attnviz.heads import head_difference
     from attnviz.padding import PaddedBatch
     from attnviz.pretrained import Model
-    from attnviz.probes import Census, PairSummary, ReferentShift
+    from attnviz.probes import HeadCensus, PairSummary, ReferentShift
+    from attnviz.training import TrainResult
+else:  # imported on first use: lesson 1 uses only the NumPy caches above and is drawn before torch loads
+    torch = lazy.module("torch")
+    pretrained = lazy.module("attnviz.pretrained")
+    score_variance = lazy.function("attnviz.attention", "score_variance")
+    head_difference = lazy.function("attnviz.heads", "head_difference")
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -136,7 +143,7 @@ def drift(_model: pretrained.Model, text_a: str, text_b: str, word: str) -> pret
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def census(_model: pretrained.Model, text: str) -> Census | None:
+def census(_model: pretrained.Model, text: str) -> HeadCensus | None:
     """`attnviz.probes.layer_census` of the sentence's 72 heads, on the pieces (numpy fields); None when the text
     has no words."""
     from attnviz.probes import layer_census

@@ -9,15 +9,18 @@ from typing import TYPE_CHECKING
 
 import plotly.graph_objects  # noqa: F401  (imported here so that the freeze below covers it)
 import streamlit as st
-import torch
 from gensim.models import KeyedVectors
 
-from attnviz.device import pick_device, set_cpu_threads
 from attnviz.embeddings import load_glove, parse_word_list
-from attnviz.training import Dataset, load_dataset
+from attnviz.threads import limit_blas, requested
 
+# torch is imported by the functions that need it, not here: the first lesson computes with NumPy and is drawn
+# before torch has loaded (tests/app/test_first_page.py)
 if TYPE_CHECKING:
+    import torch
+
     from attnviz.pretrained import Model
+    from attnviz.training import Dataset
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 # set by app.py after each full run: the launcher's warm-up (app_support.serve) waits for the first before it loads
@@ -27,7 +30,9 @@ page_served = threading.Event()
 
 @st.cache_resource(show_spinner="Loading 400,000 word vectors (once per server)…")
 def glove() -> KeyedVectors:
-    """GloVe 6B 50-d. Read-only: pages must never write into it."""
+    """GloVe 6B 50-d. Read-only: pages must never write into it. Also gives NumPy's BLAS its share of threads
+    (`attnviz.threads.limit_blas`) before the first search through the vectors."""
+    limit_blas()
     return load_glove()
 
 
@@ -35,8 +40,22 @@ def glove() -> KeyedVectors:
 def device() -> torch.device:
     """The device every page computes on; first called by app.py, once per process, which also sets the number of
     CPU threads for the server (one per operation: the sessions share the cores)."""
+    from attnviz.device import pick_device, set_cpu_threads
+
     set_cpu_threads()
     return pick_device()
+
+
+def computing_on(with_torch: bool) -> str:
+    """The sidebar's "Computing on" label for the page just drawn: torch's device for a page that computes with
+    torch (`attnviz.device.describe`), or the CPU and NumPy's BLAS threads for one that does not (lesson 1), which
+    then leaves torch unloaded."""
+    if with_torch:
+        from attnviz.device import describe
+
+        return describe(device())
+    threads = requested()
+    return f"CPU, NumPy ({threads} thread{'' if threads == 1 else 's'})"
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -56,10 +75,12 @@ def model() -> Model:
 @st.cache_resource(show_spinner=False)
 def training_sets() -> dict[str, Dataset]:
     """The labelled sets of lesson 3's training loop, ``assets/training/*.txt``, by name. Frozen: read-only."""
+    from attnviz.training import load_dataset
+
     return {path.stem: load_dataset(path) for path in sorted((ASSETS / "training").glob("*.txt"))}
 
 
-# Everything imported so far (torch, gensim, plotly, streamlit) lives as long as the process; moving it out
+# Everything imported so far (gensim, plotly, streamlit; torch comes later) lives as long as the process; moving it out
 # of the collector's sight keeps each rerun's collections short. This module is imported once per process.
 # runner.postScriptGC is off in .streamlit/config.toml for the same reason.
 gc.freeze()

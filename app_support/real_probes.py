@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 if TYPE_CHECKING:
-    from attnviz.probes import Census  # as `app_support.cached.census` returns it: numpy fields
+    from attnviz.census import HeadCensus as Census  # as `app_support.cached.census` returns it: numpy fields
 
 _KEPT = "_kept_answer_"
 

@@ -46,30 +46,36 @@ def _warm(listening: threading.Event) -> None:
     """Load what the first page needs, then, once a page has been served, what the other pages need.
 
     It waits for the server to listen first: the browser then loads the app's scripts (on its own core) while this
-    loads torch, gensim and the word vectors, which a lesson needs before it can draw anything. Python's collector
-    is off until the vectors are in (`main`): imports allocate millions of objects that live as long as the process,
-    and the collections it ran through them were about a tenth of the time."""
+    loads gensim and the word vectors, which lesson 1 needs before it can draw anything. Lesson 1 computes with
+    NumPy, so torch (about 1.4 s of imports, holding the GIL) waits until the first page has been served. Python's
+    collector is off until the vectors are in (`main`): imports allocate millions of objects that live as long as
+    the process, and the collections it ran through them were about a tenth of the time."""
     import gc
 
     listening.wait(15)
     try:
         import app_support.cached
-        import app_support.widgets  # every lesson's imports: torch, gensim, scipy, the plots
+        import app_support.widgets  # lesson 1's imports: gensim, scipy, the plots (no torch)
         from app_support import loaders
 
-        loaders.device()
         loaders.glove()
     finally:
         gc.freeze()
         gc.enable()
-    # the rest in the background, after the first page is drawn (so as not to slow it): later pages then find the
-    # model and their modules ready
-    loaders.page_served.wait(120)
+    # the rest in the background, after the first page is drawn (so as not to slow it): later pages then find torch,
+    # the model and their modules ready
+    if loaders.page_served.wait(120):  # one line in the log: what the first page cost this process (bench_lessons)
+        print(f"attnviz: first page served after {time.process_time():.2f} s of CPU", file=sys.stderr, flush=True)
+    import torch  # noqa: F401  (first, alone: the other lessons' modules all import it)
+
+    loaders.device()
     import app_support.efficient_sections
     import app_support.training_panel  # noqa: F401
 
     loaders.training_sets()
-    loaders.model()
+    from app_support import census_view
+
+    census_view.paragraphs_census(loaders.model())  # page 5b's census of our paragraphs: four passes of the model
 
 
 def _when_listening(listening: threading.Event) -> None:
@@ -100,11 +106,11 @@ def _preload() -> None:
     import app_support.efficient_sections
     import app_support.show
     import app_support.training_panel  # noqa: F401
-    from app_support import loaders
+    from app_support import census_view, loaders
 
     loaders.device()
     loaders.glove()
-    loaders.model()
+    census_view.paragraphs_census(loaders.model())
     loaders.training_sets()
     gc.collect()
     gc.freeze()  # out of the collector's sight: its passes would write to (and so copy) the shared pages

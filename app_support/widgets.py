@@ -11,7 +11,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from app_support import loaders, sentence, show, streamlit_compat
-from attnviz.embeddings import MAX_WORDS, Tokens, tokenize, vectors_for
+from attnviz.embeddings import MAX_WORDS, Words, tokenize, vectors_for
 
 if TYPE_CHECKING:
     import torch
@@ -92,7 +92,7 @@ def _class_prompt(key: str, question: str, options: Sequence[str], correct: int 
     return True
 
 
-def sentence_tokens(max_words: int = MAX_WORDS) -> Tokens:
+def sentence_tokens(max_words: int = MAX_WORDS) -> Words:
     """The shared sentence as vocabulary words, with messages on the page for anything left out."""
     text = sentence.current()
     tokens = tokenize(text, loaders.glove(), max_words=max_words)
@@ -108,7 +108,7 @@ def sentence_tokens(max_words: int = MAX_WORDS) -> Tokens:
     return tokens
 
 
-def need_words(tokens: Tokens, minimum: int = 1) -> bool:
+def need_words(tokens: Words, minimum: int = 1) -> bool:
     """Show a clear message and return False when the sentence has too few known words."""
     if len(tokens.words) >= minimum:
         return True
@@ -131,13 +131,13 @@ class LessonSentence(NamedTuple):
 
     kv: KeyedVectors  # the GloVe word vectors
     device: torch.device  # where the lesson computes
-    tokens: Tokens  # the sentence's vocabulary words
+    tokens: Words  # the sentence's vocabulary words
     labels: list[str]  # one distinct label per word
     I: torch.Tensor  # (T, D) the words' vectors, one per row
 
 
 def lesson_sentence(
-    minimum: int = 1, *, on_device: bool = True, note: Callable[[Tokens], object] | None = None
+    minimum: int = 1, *, on_device: bool = True, note: Callable[[Words], object] | None = None
 ) -> LessonSentence:
     """The preamble of a lesson on the shared sentence: the word vectors, the device, the sentence's words (with
     messages for those left out) and their matrix I. Stops the page, with `need_words`' message, when the sentence

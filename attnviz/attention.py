@@ -14,31 +14,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 import torch
 from torch import Tensor
 
 from attnviz.checks import whole_number
 from attnviz.errors import AttnvizInputError
-
-SimilarityKind = Literal["dot", "cosine"]
-
-
-def similarity_matrix(x: Tensor, kind: SimilarityKind = "dot") -> Tensor:
-    """S = I·Iᵀ, every row of ``x`` against every other.
-
-    Args:
-        x: (T, D) one vector per token.
-        kind: ``"dot"`` for raw dot products, ``"cosine"`` to divide each entry by both lengths first.
-    Returns:
-        (T, T) symmetric; the diagonal holds squared lengths (dot) or ones (cosine).
-    """
-    if kind == "cosine":
-        x = torch.nn.functional.normalize(x, dim=-1)  # (T, D) unit rows
-    elif kind != "dot":
-        raise ValueError(f"unknown similarity kind {kind!r}")
-    return x @ x.transpose(-2, -1)  # (T, T)
+from attnviz.similarity import SimilarityKind, similarity_matrix  # noqa: F401  (S = I·Iᵀ; torch-free, for lesson 1)
 
 
 def mix(weights: Tensor, values: Tensor) -> Tensor:

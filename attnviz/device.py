@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 import torch
-from threadpoolctl import threadpool_limits
 
+from attnviz.threads import limit_blas
 from attnviz.threads import requested as requested_threads
 
 
@@ -36,7 +36,7 @@ def set_cpu_threads(default: int = 1) -> int:
     """
     threads = requested_threads(default)
     torch.set_num_threads(threads)
-    threadpool_limits(threads, user_api="blas")
+    limit_blas(threads)
     return torch.get_num_threads()
 
 

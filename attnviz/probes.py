@@ -6,9 +6,8 @@ Each function turns one claim that is often made about BERT-style heads into a n
   the referent? A minimal pair ("…because it was tired" / "…because it was soft") separates a head that tracks
   the referent from a head that always sends "it" to the same noun (the Winograd-schema idea, Levesque et al.,
   "The Winograd Schema Challenge", 2012).
-- `layer_census`: how much of each head's weight goes to the token itself, to the tokens right beside it, to
-  [CLS]/[SEP], and elsewhere (Clark et al., "What Does BERT Look At?", 2019, measure BERT's heads on the same
-  four kinds of target: the previous and next token, [CLS] and [SEP], and broad attention).
+- `layer_census` (from `attnviz.census`): how much of each head's weight goes to the token itself, to the tokens
+  right beside it, to [CLS]/[SEP], and elsewhere, with its rows' entropy and the distance it looks.
 - `special_contribution`: the weight share of [CLS]/[SEP] beside their share of ‖weight · f(x)‖, where
   f(x) = (x·M_V + b_V)·W_O is what a token passes on (Kobayashi et al., "Attention is Not Only a Weight:
   Analyzing Transformers with Vector Norms", 2020). A large weight on a token whose f(x) is short moves little.
@@ -20,12 +19,12 @@ Each function turns one claim that is often made about BERT-style heads into a n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from attnviz.census import HeadCensus, layer_census  # re-exported: see section 2
 from attnviz.errors import AttnvizInputError
 from attnviz.pairs import PairHeads, PairSummary, pair_heads, pair_summary, parse_pairs
 from attnviz.pretrained import (
@@ -161,57 +160,8 @@ def referent_shift(
 # ----------------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, eq=False)
-class Census:
-    """Each head's weight split four ways, averaged over the rows of the sentence's own tokens.
-
-    The four shares of a head sum to 1. "Neighbours" are the tokens right before and right after (not [CLS] or
-    [SEP], which count as special), so a piece's neighbour may be another piece of the same word.
-    """
-
-    itself: Tensor  # (L, H) weight a token gives itself
-    neighbours: Tensor  # (L, H) weight on the tokens at t − 1 and t + 1
-    special: Tensor  # (L, H) weight on [CLS] and [SEP]
-    elsewhere: Tensor  # (L, H) the rest
-    rows: int  # how many token rows were averaged
-
-    def heads_over(self, share: float = 0.5) -> Tensor:
-        """(L,) per layer, how many heads put more than ``share`` of their weight on the neighbours."""
-        return (self.neighbours > share).sum(-1)  # written so that it works on numpy arrays too (`fields_to_host`)
-
-    @property
-    def heads_over_half(self) -> Tensor:
-        """(L,) per layer, how many heads put more than half their weight on the neighbours."""
-        return self.heads_over(0.5)
-
-
-def layer_census(weights: Tensor, special: Sequence[bool]) -> Census:
-    """Split every head's weight into itself / neighbours (±1) / [CLS] and [SEP] / elsewhere.
-
-    Args:
-        weights: (L, H, T, T) attention weights, special tokens kept, rows summing to 1.
-        special: T flags, True for [CLS] and [SEP].
-    Returns:
-        Census, averaged over the rows of the non-special tokens.
-    Raises:
-        AttnvizInputError: the sentence has no tokens of its own.
-    """
-    t = weights.shape[-1]
-    flags = torch.tensor(list(special), dtype=torch.bool, device=weights.device)  # (T,)
-    if flags.shape[0] != t or weights.shape[-2] != t:
-        raise AttnvizInputError(f"{len(special)} flags do not fit a map of {tuple(weights.shape)}")
-    rows = (~flags).nonzero().flatten()  # (R,)
-    if rows.numel() == 0:
-        raise AttnvizInputError("the sentence has no words, only [CLS] and [SEP]")
-    pos = torch.arange(t, device=weights.device)
-    near = ((pos[:, None] - pos[None, :]).abs() == 1) & ~flags[None, :]  # (T, T) key is a non-special neighbour
-    eye = torch.eye(t, dtype=torch.bool, device=weights.device)  # (T, T)
-    w = weights[..., rows, :]  # (L, H, R, T)
-    itself = (w * eye[rows]).sum(-1).mean(-1)  # (L, H)
-    neighbours = (w * near[rows]).sum(-1).mean(-1)  # (L, H)
-    on_special = w[..., flags].sum(-1).mean(-1)  # (L, H)
-    elsewhere = (w.sum(-1).mean(-1) - itself - neighbours - on_special).clamp_min(0.0)  # (L, H)
-    return Census(itself=itself, neighbours=neighbours, special=on_special, elsewhere=elsewhere, rows=int(rows.numel()))
+# `layer_census` lives in `attnviz.census` (with the previous/next split, entropy, distance and labels of the head
+# census on page 5b); it is imported here so that `probes.layer_census` keeps working.
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -272,7 +222,7 @@ def special_contribution(model: Model, text: Tokens | str, *, words: bool = True
 
 
 __all__ = [
-    "Census",
+    "HeadCensus",
     "PairHeads",
     "PairSummary",
     "ReferentShift",

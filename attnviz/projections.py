@@ -19,6 +19,7 @@ from torch import Tensor
 from attnviz.checks import whole_number
 from attnviz.embeddings import pca
 from attnviz.errors import AttnvizInputError
+from attnviz.host import to_host
 
 MAX_SEED = 2**31 - 1  # torch.Generator takes any 64-bit seed; pages keep to this range
 
@@ -109,6 +110,12 @@ class BeforeAfter:
     share: Tensor  # (2,) share of the variance of both sets together that the two axes explain
 
 
+def _pca2(rows: Tensor) -> tuple[Tensor, Tensor]:
+    """`attnviz.embeddings.pca` (NumPy) onto 2 directions: coords (N, 2) and shares (2,), on the rows' device."""
+    coords, share = pca(to_host(rows), k=2)  # (N, 2), (2,)
+    return torch.from_numpy(coords).to(rows.device), torch.from_numpy(share).to(rows.device)
+
+
 def before_after(x: Tensor, m: Tensor) -> BeforeAfter:
     """Project the rows of ``x`` and of ``x·m`` onto the same two principal directions.
 
@@ -121,7 +128,7 @@ def before_after(x: Tensor, m: Tensor) -> BeforeAfter:
     if m.ndim != 2 or m.shape[0] != m.shape[1] or x.shape[-1] != m.shape[0]:
         raise AttnvizInputError("the before/after picture needs a square projection that fits the vectors")
     after = x @ m  # (T, D)
-    coords, share = pca(torch.cat([x, after]), k=2)  # (2T, 2)
+    coords, share = _pca2(torch.cat([x, after]))  # (2T, 2)
     t = x.shape[0]
     return BeforeAfter(before=coords[:t], after=coords[t:], share=share)
 
@@ -154,7 +161,7 @@ def query_key_view(x: Tensor, m_q: Tensor, m_k: Tensor, unit: bool = True) -> Qu
     rows = torch.cat([x, q, k])  # (3T, D)
     if unit:
         rows = torch.nn.functional.normalize(rows, dim=-1)
-    coords, share = pca(rows, k=2)  # (3T, 2)
+    coords, share = _pca2(rows)  # (3T, 2)
     t = x.shape[0]
     return QueryKeyView(before=coords[:t], q=coords[t : 2 * t], k=coords[2 * t :], share=share)
 

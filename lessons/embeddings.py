@@ -12,13 +12,12 @@ from attnviz.embeddings import (
     parse_expression,
     parse_word_list,
     pca,
-    vectors_for,
     word_vector,
+    word_vectors,
 )
-from attnviz.host import to_host
 
+# NumPy throughout, no torch: this is the page a fresh server draws first (tests/app/test_first_page.py)
 kv = loaders.glove()
-device = loaders.device()
 
 st.title("1 · Words as vectors")
 st.markdown(
@@ -32,7 +31,7 @@ st.markdown(
 show.step("Your sentence, as numbers")
 tokens = sentence_tokens()
 if need_words(tokens):
-    vectors = vectors_for(kv, tokens.words)  # (T, 50)
+    vectors = word_vectors(kv, tokens.words)  # (T, 50)
     show.chart(
         plots.strip(vectors, tokens.labels, title=f"Each row is one word's {kv.vector_size} numbers"),
         key="emb_strip",
@@ -99,7 +98,7 @@ def analogies() -> None:
         if len(expression.negative) == 1 and len(expression.positive) == 2:
             arrows.insert(0, (shown.index(expression.negative[0]), shown.index(expression.positive[1])))
         dims = linked(col_b.radio, "Projection", ["2-D", "3-D"], horizontal=True, key="emb_dims")
-        coords, share = pca(vectors_for(kv, shown, device), 3 if dims == "3-D" else 2)
+        coords, share = pca(word_vectors(kv, shown), 3 if dims == "3-D" else 2)  # (N, 2 or 3), (2 or 3,)
         show.chart(
             plots.scatter(
                 coords,
@@ -114,8 +113,8 @@ def analogies() -> None:
         moves = ""
         if len(arrows) == 2:
             (a0, a1), (b0, b1) = arrows
-            vec = vectors_for(kv, [shown[a0], shown[a1], shown[b0], shown[b1]])  # (4, D)
-            step_a, step_b = to_host(vec[1] - vec[0]), to_host(vec[3] - vec[2])
+            vec = word_vectors(kv, [shown[a0], shown[a1], shown[b0], shown[b1]])  # (4, D)
+            step_a, step_b = vec[1] - vec[0], vec[3] - vec[2]  # (D,) each
             moves = (
                 f" In all {kv.vector_size} dimensions the two moves, {shown[a0]} → {shown[a1]} and {shown[b0]} → "
                 f"{shown[b1]}, have cosine {compare(step_a, step_b).cosine:.2f} and lengths "

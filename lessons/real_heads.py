@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_support import cached, loaders, sentence, show
+from app_support import cached, census_view, loaders, sentence, show
 from app_support.real_probes import census_table
 from app_support.widgets import EDIT, check_link, link_value, linked, md_escape, predict_first, warn
 from attnviz import plots
@@ -187,6 +187,7 @@ def one_head() -> None:
                 )
                 + " A head with most of its weight next door draws a line just beside the diagonal of its map."
             )
+        census_view.census_section(model, text, "real-heads")  # every head labelled, beside our paragraphs' census
 
     # --- one head, large -------------------------------------------------------------------------------------------
     show.step(f"Layer {layer + 1}, head {head + 1}, large")

@@ -32,7 +32,7 @@ def test_real_grid_enlarge_and_head_view(app):
     assert np.allclose(arr(view["data"][1]["customdata"]), large[6], atol=1e-3)
     top_keys = [d.value for d in at.dataframe if list(d.value.columns) == ["1.", "2.", "3."]]
     assert len(top_keys) == 1 and top_keys[0].shape == (8, 3)
-    assert len(at.dataframe) == 2  # and the census of the layers
+    assert len(at.dataframe) == 3  # and the census of the layers, and every head's census figures
 
 
 def test_real_prediction_and_layer_difference(app):

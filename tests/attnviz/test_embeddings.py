@@ -17,6 +17,7 @@ from attnviz.embeddings import (
     tokenize,
     vectors_for,
     word_vector,
+    word_vectors,
 )
 
 
@@ -136,23 +137,42 @@ def test_word_vector_errors(kv):
 
 
 def test_vectors_for_rows_match_vocabulary(kv):
+    rows = word_vectors(kv, ["river", "bank"])
+    assert rows.shape == (2, 50) and rows.dtype == np.float32
+    assert np.array_equal(rows[1], kv["bank"])
+    rows[0] = 0  # a copy: the shared vectors are untouched
+    assert kv["river"].any()
     x = vectors_for(kv, ["river", "bank"])
     assert x.shape == (2, 50) and x.dtype == torch.float32
     assert np.array_equal(x[1].numpy(), kv["bank"])
 
 
 def test_pca_recovers_a_plane():
-    g = torch.Generator().manual_seed(0)
-    basis = torch.linalg.qr(torch.randn(50, 2, generator=g)).Q.T  # (2, 50) orthonormal
-    coeffs = torch.randn(30, 2, generator=g) * torch.tensor([5.0, 1.0])
-    coords, share = pca(coeffs @ basis, 3)
-    assert coords.shape == (30, 3)
+    rng = np.random.default_rng(0)
+    basis = np.linalg.qr(rng.standard_normal((50, 2)))[0].T  # (2, 50) orthonormal
+    coeffs = rng.standard_normal((30, 2)) * np.array([5.0, 1.0])  # (30, 2)
+    points = (coeffs @ basis).astype(np.float32)  # (30, 50)
+    coords, share = pca(points, 3)
+    assert coords.shape == (30, 3) and coords.dtype == np.float32 and share.shape == (3,)
     assert share[:2].sum() == pytest.approx(1.0, abs=1e-5)
     assert share[0] > share[1]
+
     # distances are preserved by a projection onto the plane the points lie in
-    assert torch.allclose(torch.cdist(coords[:, :2], coords[:, :2]), torch.cdist(coeffs, coeffs), atol=1e-4)
-    again, _ = pca(coeffs @ basis, 3)
-    assert torch.equal(coords, again)  # deterministic signs
+    def distances(p: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(p[:, None] - p[None], axis=-1)  # (N, N)
+
+    assert np.allclose(distances(coords[:, :2]), distances(coeffs), atol=1e-4)
+    again, _ = pca(points, 3)
+    assert np.array_equal(coords, again)  # deterministic signs
+
+
+def test_pca_by_hand():
+    # four points on a line through (1, 1) along (1, 2): one direction holds all the spread
+    points = np.array([[1.0, 1.0], [2.0, 3.0], [0.0, -1.0], [3.0, 5.0]])  # (4, 2)
+    coords, share = pca(points, 2)
+    along = (points - points.mean(0)) @ np.array([1.0, 2.0]) / np.sqrt(5)  # (4,) signed distance along the line
+    assert np.allclose(coords[:, 0], along) and np.allclose(coords[:, 1], 0, atol=1e-12)
+    assert share == pytest.approx([1.0, 0.0], abs=1e-12)
 
 
 def test_claim_check_over_shipped_lists(kv):
@@ -199,3 +219,27 @@ def test_parse_word_list_stops_reading_a_huge_paste():
     words = parse_word_list(text)
     assert words == [f"w{i}" for i in range(LIST_READ_LIMIT)]
     assert parse_word_list("a b c d", limit=2) == ["a", "b"]
+
+
+def test_first_lesson_path_imports_no_torch():
+    """Lesson 1 computes with NumPy: the modules its page imports, and loading the vectors, leave torch unloaded
+    (importing it costs a fresh server about 1.4 s before the first page could be drawn)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import sys\n"
+        "import app_support.cached, app_support.loaders, app_support.show, app_support.widgets, attnviz.plots\n"
+        "from attnviz import embeddings\n"
+        "kv = embeddings.load_glove()\n"
+        "x = embeddings.word_vectors(kv, ['river', 'bank', 'money'])\n"
+        "embeddings.pca(x, 2)\n"
+        "embeddings.check_noun_claim(kv, ['river', 'bank'], ['walk'], 'cosine')\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "print('no torch')\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "no torch"

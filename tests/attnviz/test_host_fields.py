@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from attnviz.census import HeadCensus
 from attnviz.host import fields_to_host
-from attnviz.probes import Census
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -26,13 +26,18 @@ def test_tensor_fields_become_arrays_and_the_rest_stays():
 
 
 def test_properties_written_for_both_keep_working():
-    census = Census(
-        itself=torch.zeros(2, 3),
-        neighbours=torch.tensor([[0.6, 0.2, 0.7], [0.1, 0.1, 0.1]]),
-        special=torch.zeros(2, 3),
-        elsewhere=torch.zeros(2, 3),
+    zeros = torch.zeros(2, 3)
+    census = HeadCensus(
+        previous=torch.tensor([[0.3, 0.1, 0.4], [0.1, 0.0, 0.1]]),
+        next=torch.tensor([[0.3, 0.1, 0.3], [0.0, 0.1, 0.0]]),
+        itself=zeros,
+        special=zeros,
+        elsewhere=zeros,
+        entropy=zeros,
+        spread=zeros,
+        distance=zeros,
         rows=4,
-    )
+    )  # neighbours (previous + next): [[0.6, 0.2, 0.7], [0.1, 0.1, 0.1]]
     host = fields_to_host(census)
     assert isinstance(host.heads_over_half, np.ndarray) and host.heads_over_half.tolist() == [2, 0]
     assert census.heads_over_half.tolist() == [2, 0]
