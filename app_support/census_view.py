@@ -11,7 +11,7 @@ import streamlit as st
 import torch
 
 from app_support import cached, show
-from attnviz import census, census_plots, pretrained
+from attnviz import census, plots, pretrained
 from attnviz.census import HeadCensus, label_heads, layer_census, merge
 from attnviz.census_paragraphs import PARAGRAPHS
 from attnviz.host import to_host
@@ -122,14 +122,14 @@ def census_section(model: pretrained.Model, text: str, url_path: str) -> None:
     )
     links = head_links(url_path, n_layers, n_heads)
     show.chart(
-        census_plots.census_grid(labels, _hover(mine), links, title=f"Your text ({mine.rows} tokens)"),
+        plots.census_grid(labels, _hover(mine), links, title=f"Your text ({mine.rows} tokens)"),
         key="real_census_grid",
         name="head census",
     )
     on_yours = [[f"{hover}\non your text: {label}" for hover, label in zip(*pair, strict=True)]
                 for pair in zip(_hover(steady), labels, strict=True)]  # fmt: skip
     show.chart(
-        census_plots.census_grid(
+        plots.census_grid(
             steady_labels, on_yours, links, title=f"Our {len(PARAGRAPHS)} paragraphs ({steady.rows} tokens)"
         ),
         key="real_census_steady",

@@ -41,6 +41,7 @@ from attnviz.plots.cells import (
     cell_font_size,
     cells_fit,
 )
+from attnviz.plots.census import LABEL_COLOURS, census_grid
 from attnviz.plots.grids import heatmap_grid, heatmap_mosaic
 from attnviz.plots.heads import head_view, multihead_diagram, token_buckets
 from attnviz.plots.heatmaps import TOP_K, TOP_K_ABOVE, attention_map, auto_top_k, heatmap, matrix, strip, top_k_per_row
@@ -64,6 +65,7 @@ __all__ = [
     "HIGH_CONTRAST_DIVERGING",
     "HIGH_CONTRAST_SEQUENTIAL",
     "INFERNO",
+    "LABEL_COLOURS",
     "LINE_SPACING",
     "MARKERS",
     "NARROW_CELL_TEXT_MAX",
@@ -83,6 +85,7 @@ __all__ = [
     "category_lines",
     "cell_font_size",
     "cells_fit",
+    "census_grid",
     "distributions",
     "grouped_bars",
     "head_view",

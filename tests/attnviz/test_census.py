@@ -128,7 +128,9 @@ def test_census_rejects_bad_input():
 
 
 def test_census_grid_figure():
-    from attnviz.census_plots import LABEL_COLOURS, census_grid
+    from attnviz.plots import LABEL_COLOURS, census_grid
+
+    assert tuple(LABEL_COLOURS) == LABELS  # the figure's label order is the census's
 
     labels = [["previous-token", "sink"], ["broad", "mixed"]]
     hover = [["a <b>", "b"], ["c", "d\ne"]]

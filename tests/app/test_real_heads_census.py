@@ -3,11 +3,12 @@
 import re
 
 import pytest
-from tests.app.test_lesson5 import REAL, chart, ok, z
 
 from attnviz import census, pretrained
 from attnviz.census import LABELS, label_heads, layer_census
+from tests.app.elements import chart, ok, z
 from tests.app.test_pages import _reveal_all
+from tests.app.test_real_heads import REAL
 
 
 @pytest.fixture(scope="module")

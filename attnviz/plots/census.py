@@ -1,6 +1,7 @@
 """The head census as a figure: a layers × heads grid of labels (`attnviz.census`), each cell a link to its head.
 
-Kept apart from `attnviz.plots` while that module becomes a package; it builds the same kind of `plots.Figure`.
+The label order is `attnviz.census.LABELS` (a test holds the two together); it is read from the colours here, so
+that the plots stay free of torch.
 """
 
 from __future__ import annotations
@@ -8,8 +9,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from attnviz import plots
-from attnviz.census import LABELS
+from attnviz.plots._base import Figure
 
 # one colour per label, Okabe & Ito's where they fit; every cell also names its label, so colour is never alone
 LABEL_COLOURS = {
@@ -30,6 +30,7 @@ SHORT = {
     "local": "local",
     "mixed": "mixed",
 }
+LABELS = tuple(LABEL_COLOURS)  # the order of `attnviz.census.LABELS`
 _DARK_TEXT = {"next-token", "broad", "local", "mixed"}  # light backgrounds: black text; the others white
 
 
@@ -40,7 +41,7 @@ def census_grid(
     *,
     title: str = "",
     height: int = 360,
-) -> plots.Figure:
+) -> Figure:
     """One cell per head, coloured and named by its label; with ``links``, the name is a link (same tab).
 
     Args:
@@ -72,40 +73,8 @@ def census_grid(
         "hovertemplate": "layer %{y} · head %{x}<br>%{text}<extra></extra>",
         "showlegend": False,
     }
-    annotations = []
-    for layer in range(n_layers):
-        for head in range(n_heads):
-            label = labels[layer][head]
-            colour = "#000000" if label in _DARK_TEXT else "#FFFFFF"
-            text = SHORT[label]
-            if links is not None:  # a link's own colour (plotly's blue) would be unreadable on half the labels
-                href = html.escape(links[layer][head], quote=True)
-                text = f'<a href="{href}" target="_self" style="color:{colour}">{text}</a>'
-            annotations.append(
-                {
-                    "x": heads[head],
-                    "y": layers[layer],
-                    "text": text,
-                    "showarrow": False,
-                    "font": {"size": 12, "color": colour},
-                    # without it, plotly's drag layer over the plot area takes the click and the link never gets it
-                    "captureevents": links is not None,
-                }
-            )
-    counts = {label: sum(row.count(label) for row in labels) for label in LABELS}
-    legend = [  # one entry per label present, with its count: the key to the colours
-        {
-            "type": "scatter",
-            "x": [None],
-            "y": [None],
-            "mode": "markers",
-            "marker": {"symbol": "square", "size": 12, "color": LABEL_COLOURS[label], "line": {"width": 1}},
-            "name": f"{label} ({counts[label]})",
-            "hoverinfo": "skip",
-        }
-        for label in LABELS
-        if counts[label]
-    ]
+    annotations = _names(labels, links, heads, layers)
+    legend = _legend(labels)
     layout = {
         "title": {"text": html.escape(title, quote=False), "x": 0, "xanchor": "left"},
         "height": height,
@@ -132,4 +101,49 @@ def census_grid(
         "legend": {"orientation": "h", "y": -0.02, "yanchor": "top", "x": 0, "font": {"size": 11}},
         "plot_bgcolor": "rgba(0,0,0,0)",
     }
-    return plots.Figure({"data": [cells, *legend], "layout": layout})
+    return Figure({"data": [cells, *legend], "layout": layout})
+
+
+def _names(
+    labels: Sequence[Sequence[str]], links: Sequence[Sequence[str]] | None, heads: list[str], layers: list[str]
+) -> list[dict]:
+    """Each cell's label as text (a link to the head's view with ``links``), in a colour readable on its cell."""
+    annotations = []
+    for layer in range(len(labels)):
+        for head in range(len(heads)):
+            label = labels[layer][head]
+            colour = "#000000" if label in _DARK_TEXT else "#FFFFFF"
+            text = SHORT[label]
+            if links is not None:  # a link's own colour (plotly's blue) would be unreadable on half the labels
+                href = html.escape(links[layer][head], quote=True)
+                text = f'<a href="{href}" target="_self" style="color:{colour}">{text}</a>'
+            annotations.append(
+                {
+                    "x": heads[head],
+                    "y": layers[layer],
+                    "text": text,
+                    "showarrow": False,
+                    "font": {"size": 12, "color": colour},
+                    # without it, plotly's drag layer over the plot area takes the click and the link never gets it
+                    "captureevents": links is not None,
+                }
+            )
+    return annotations
+
+
+def _legend(labels: Sequence[Sequence[str]]) -> list[dict]:
+    """One legend entry per label present, with its count: the key to the colours."""
+    counts = {label: sum(row.count(label) for row in labels) for label in LABELS}
+    return [
+        {
+            "type": "scatter",
+            "x": [None],
+            "y": [None],
+            "mode": "markers",
+            "marker": {"symbol": "square", "size": 12, "color": LABEL_COLOURS[label], "line": {"width": 1}},
+            "name": f"{label} ({counts[label]})",
+            "hoverinfo": "skip",
+        }
+        for label in LABELS
+        if counts[label]
+    ]
