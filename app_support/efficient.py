@@ -9,13 +9,14 @@ import numpy as np
 import streamlit as st
 import torch
 
-from app_support import loaders
+from app_support import efficient_text, loaders
 from app_support.widgets import check_link, link_value, warn
-from attnviz import lesson6, pretrained, scaling
+from attnviz import pretrained, scaling
 from attnviz.attention import split_heads
+from attnviz.efficient import anatomy, compare, costs
+from attnviz.efficient.registry import KnobValue
 from attnviz.embeddings import tokenize, vectors_for
 from attnviz.labels import unique_labels
-from attnviz.lesson6 import INFO, KnobValue
 
 SOURCES = {"real": "a head of the pretrained MiniLM", "toy": "12 random heads over GloVe vectors"}
 
@@ -36,7 +37,7 @@ def choose_variant(key: str, label: str = "Variant", old_key: str | None = None)
     A bad link is named and the default shown. (Not a widget bound to the URL: a bound widget writes its displayed
     name into the address, and links name variants by their short names.)
     """
-    names = list(INFO)
+    names = list(efficient_text.INFO)
     raw = st.query_params.get(URL_KEY)
     if raw is None and old_key is not None:
         raw = st.query_params.get(old_key)
@@ -46,12 +47,13 @@ def choose_variant(key: str, label: str = "Variant", old_key: str | None = None)
     elif carried in names and st.session_state[key] != carried:  # chosen meanwhile on the other page
         st.session_state[key] = carried
     name = st.selectbox(
-        label, names, key=key, format_func=lambda n: INFO[n].title, on_change=_carry, args=(key,),
+        label, names, key=key, format_func=lambda n: efficient_text.INFO[n].title, on_change=_carry, args=(key,),
         help="Each variant has its own section below; the URL keeps the choice.",
     )  # fmt: skip
     st.session_state[_CHOICE] = name
     if raw is not None and raw != name and raw not in names:
-        warn(f"The link asks for the variant “{raw}”, which this lesson does not have: showing {INFO[name].title}.")
+        title = efficient_text.INFO[name].title
+        warn(f"The link asks for the variant “{raw}”, which this lesson does not have: showing {title}.")
     if old_key is not None and old_key in st.query_params:
         del st.query_params[old_key]
     if name == names[0]:
@@ -65,9 +67,9 @@ def choose_variant(key: str, label: str = "Variant", old_key: str | None = None)
 def knob_widgets(prefix: str, name: str, where: object = st) -> dict[str, KnobValue]:
     """One slider (or choice) per knob of the variant, each bound to the URL as ``<prefix>_<knob>``."""
     knobs: dict[str, KnobValue] = {}
-    info = INFO[name]
-    columns = where.columns(len(info.knobs))  # type: ignore[attr-defined]
-    for column, knob in zip(columns, info.knobs, strict=True):
+    labelled = efficient_text.knobs(name)
+    columns = where.columns(len(labelled))  # type: ignore[attr-defined]
+    for column, knob in zip(columns, labelled, strict=True):
         key = f"{prefix}_{knob.name}"
         raw = link_value(key)
         if isinstance(knob.default, str):
@@ -128,68 +130,64 @@ def head_input(text: str, source: str, layer: int) -> HeadInput:
     if tokens.truncated:
         notes.append(f"Only the first {len(tokens.words)} known words are used.")
     if not tokens.words:
-        empty = torch.zeros(lesson6.TOY_HEADS, 0, lesson6.TOY_WIDTH)
+        empty = torch.zeros(compare.TOY_HEADS, 0, compare.TOY_WIDTH)
         return HeadInput("toy", (), tuple(notes), empty, empty, empty)
     x = vectors_for(kv, tokens.words, "cpu")  # (T, 50)
-    q, k, v = lesson6.toy_qkv(x)
+    q, k, v = compare.toy_qkv(x)
     return HeadInput("toy", tuple(tokens.labels), tuple(notes), q, k, v)
 
 
-def _knob_items(knobs: dict[str, KnobValue]) -> tuple[tuple[str, KnobValue], ...]:
-    return tuple(sorted(knobs.items()))
-
-
 @st.cache_data(show_spinner=False, max_entries=64)
-def run(text: str, source: str, layer: int, head: int, name: str, knobs: tuple) -> lesson6.Run:
-    """One variant against exact attention on one head (see `attnviz.lesson6.run_variant`)."""
+def run(text: str, source: str, layer: int, head: int, name: str, knobs: tuple) -> compare.Run:
+    """One variant against exact attention on one head (see `attnviz.compare.run_variant`)."""
     inp = head_input(text, source, layer)
-    return lesson6.run_variant(name, inp.q, inp.k, inp.v, dict(knobs), head)
+    return compare.run_variant(name, inp.q, inp.k, inp.v, dict(knobs), head)
 
 
 @st.cache_data(show_spinner="Measuring the error at every setting…", max_entries=32)
-def sweep(text: str, source: str, layer: int, head: int, name: str, knobs: tuple, knob: str) -> lesson6.Sweep:
+def sweep(text: str, source: str, layer: int, head: int, name: str, knobs: tuple, knob: str) -> compare.Sweep:
     inp = head_input(text, source, layer)
-    return lesson6.sweep(name, inp.q, inp.k, inp.v, dict(knobs), knob, head)
+    return compare.sweep(name, inp.q, inp.k, inp.v, dict(knobs), knob, head)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def spectrum(text: str, source: str, layer: int) -> lesson6.Spectrum:
+def spectrum(text: str, source: str, layer: int) -> anatomy.Spectrum:
     """Singular values of every head's exact attention map in the layer."""
     from attnviz.attention import scaled_dot_product
 
     inp = head_input(text, source, layer)
-    return lesson6.spectrum(scaled_dot_product(inp.q, inp.k, inp.v).weights)
+    return anatomy.spectrum(scaled_dot_product(inp.q, inp.k, inp.v).weights)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def flash(text: str, source: str, layer: int, head: int, tile: int):
     """The tiled pass on one head with every step recorded."""
     inp = head_input(text, source, layer)
-    return lesson6.flash_steps(inp.q[head], inp.k[head], inp.v[head], tile)
+    return costs.flash_steps(inp.q[head], inp.k[head], inp.v[head], tile)
 
 
 @st.cache_data(show_spinner="Timing attention three ways on this machine…", max_entries=32)
-def flash_timings(text: str, source: str, layer: int, head: int, tile: int) -> lesson6.Timings:
+def flash_timings(text: str, source: str, layer: int, head: int, tile: int) -> costs.Timings:
     """The tiled pass, PyTorch's fused kernel and the matrix path on one head, timed here (one at a time)."""
     inp = head_input(text, source, layer)
     with measurement_lock():
-        return lesson6.flash_timings(inp.q[head], inp.k[head], inp.v[head], tile, min_run_time=0.05)
+        return costs.flash_timings(inp.q[head], inp.k[head], inp.v[head], tile, min_run_time=0.05)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def head_changes(text: str, source: str, layer: int, groups: int) -> np.ndarray:
     inp = head_input(text, source, layer)
-    return lesson6.head_changes(inp.q, inp.k, inp.v, groups)
+    return compare.head_changes(inp.q, inp.k, inp.v, groups)
 
 
 @st.cache_data(show_spinner="Running the model with and without the variant…", max_entries=32)
-def swap(texts: tuple[str, ...], name: str, knobs: tuple) -> lesson6.Swap:
-    return lesson6.swap(loaders.model(), texts, name, dict(knobs))
+def swap(texts: tuple[str, ...], name: str, knobs: tuple) -> compare.Swap:
+    return compare.swap(loaders.model(), texts, name, dict(knobs))
 
 
 def knob_key(knobs: dict[str, KnobValue]) -> tuple:
     """The knobs as a hashable, ordered cache key."""
-    return _knob_items(knobs)
+    return tuple(sorted(knobs.items()))
 
 
 # ---------------------------------------------------------------------------------------------- scaling lab

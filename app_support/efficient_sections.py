@@ -4,6 +4,8 @@ singular values, the KV-cache meter, …). Each takes what the page already chos
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -11,12 +13,15 @@ import streamlit as st
 from torch import Tensor
 
 from app_support import efficient, loaders, show
+from app_support.efficient_text import INFO
 from app_support.widgets import check_link, link_value, linked, md_escape, predict_first
-from attnviz import lesson6, plots, scaling
+from attnviz import plots, scaling
+from attnviz.efficient import REGISTRY, anatomy, compare, costs
+from attnviz.efficient.costs import human_bytes
 from attnviz.efficient.flash import triton_kernel_source
 from attnviz.efficient.io import fewer_from, flash_io, sram_numbers, standard_io
+from attnviz.efficient.registry import KnobValue
 from attnviz.host import to_host
-from attnviz.lesson6 import INFO, KnobValue, human_bytes
 
 TOO_WIDE = 40  # a heatmap wider than this keeps only each row's strongest keys
 
@@ -26,7 +31,7 @@ KL_PATTERN = "mean KL of the rows, nats (∞: weighted keys get 0)"
 KL_CLAMPED = "mean KL of the rows, nats (weights < 1e-9 read as 1e-9)"
 
 
-def figures_table(run: lesson6.Run) -> pd.DataFrame:
+def figures_table(run: compare.Run) -> pd.DataFrame:
     """The error figures of the variant beside uniform attention's, as a table.
 
     For a pattern that leaves some exact weight out the variant's KL(exact‖variant) is infinite: a key with
@@ -35,7 +40,7 @@ def figures_table(run: lesson6.Run) -> pd.DataFrame:
     """
     comparison, pattern = run.comparison, run.pattern is not None
     a, u = comparison.approx, comparison.uniform
-    outside = run.pattern is not None and lesson6.weight_outside(run.exact.weights, run.pattern)
+    outside = run.pattern is not None and anatomy.weight_outside(run.exact.weights, run.pattern)
 
     def num(x: float | None) -> str:
         if x is None:
@@ -69,79 +74,106 @@ def figures_table(run: lesson6.Run) -> pd.DataFrame:
     return pd.DataFrame(columns, index=pd.Index(list(rows), name="figure"))
 
 
-def ask(name: str, run: lesson6.Run, head_label: str) -> bool:
-    """The variant's "predict first" question, its answer decided by the measurement just made."""
-    info, c = INFO[name], run.comparison
-    key = f"l6_predict_{name}"
-    if name == "flash":
-        err = c.approx.output_max_abs
-        return predict_first(
-            key,
-            "FlashAttention never holds the whole score matrix; it sees the keys one tile at a time. How close will "
-            "its output be to exact attention?",
-            ["the same, up to rounding", "close, about 1% off", "clearly different"],
-            correct=0 if err < 1e-5 else (1 if c.approx.output_rel_frobenius < 0.05 else 2),
-            explain=f"The largest difference of any output number is {err:.1e}: float rounding. The running maximum "
-            "and sum make the tiled softmax the very same sum, only added up in a different order.",
-        )
-    if name == "mqa":
-        moved = c.approx.weights_rel_frobenius or 0.0
-        groups = run.settings.kwargs["groups"]
-        heads = max(int(v) for v in info.knobs[0].values)  # the layer's heads: G = H is one K/V head per head
-        question = (
-            f"With {groups} K/V groups, one per head, this is ordinary multi-head attention: {head_label} keeps its "
-            "own keys. How far will its attention map move (relative error)?"
+@dataclass(frozen=True)
+class Question:
+    """A "predict first" question: three answers, the right one decided by a measured value against two bounds."""
+
+    question: str
+    options: tuple[str, str, str]
+    correct: int  # the index of the right answer, from the measurement
+    explain: str
+
+
+def _band(value: float, low: float, high: float) -> int:
+    """0 below ``low``, 1 below ``high``, else 2: which of three answers a measured value picks."""
+    return 0 if value < low else (1 if value < high else 2)
+
+
+def _flash_question(name: str, run: compare.Run, head_label: str) -> Question:
+    c = run.comparison
+    err = c.approx.output_max_abs
+    return Question(
+        "FlashAttention never holds the whole score matrix; it sees the keys one tile at a time. How close will "
+        "its output be to exact attention?",
+        ("the same, up to rounding", "close, about 1% off", "clearly different"),
+        0 if err < 1e-5 else (1 if c.approx.output_rel_frobenius < 0.05 else 2),
+        f"The largest difference of any output number is {err:.1e}: float rounding. The running maximum "
+        "and sum make the tiled softmax the very same sum, only added up in a different order.",
+    )
+
+
+def _groups_question(name: str, run: compare.Run, head_label: str) -> Question:
+    moved = run.comparison.approx.weights_rel_frobenius or 0.0
+    groups = run.settings.kwargs["groups"]
+    heads = max(int(v) for v in REGISTRY[name].knob("groups").values)  # the layer's heads: G = H, one per head
+    question = (
+        f"With {groups} K/V groups, one per head, this is ordinary multi-head attention: {head_label} keeps its "
+        "own keys. How far will its attention map move (relative error)?"
+        if groups == heads
+        else f"With {groups} K/V group{'s' if groups > 1 else ''}, {head_label} loses its own keys and shares "
+        "averaged ones. How far will its attention map move (relative error)?"
+    )
+    return Question(
+        question,
+        ("under 10%", "10% to 50%", "over 50%"),
+        _band(moved, 0.1, 0.5),
+        f"It moves by {moved:.0%}. "
+        + (
+            "With one K/V group per head nothing is shared or averaged: this is exact multi-head attention."
             if groups == heads
-            else f"With {groups} K/V group{'s' if groups > 1 else ''}, {head_label} loses its own keys and shares "
-            "averaged ones. How far will its attention map move (relative error)?"
+            else "Averaging keys blurs what each head looked for; a model trained with shared K/V (or uptrained "
+            "after the conversion, as in the GQA paper) learns to live with it, but a multi-head checkpoint "
+            "converted as-is does not."
+        ),
+    )
+
+
+def _pattern_question(name: str, run: compare.Run, head_label: str) -> Question:
+    c = run.comparison
+    dropped = 1.0 - (c.approx.mass_kept or 0.0)
+    moved = anatomy.mean_row_l1(run.exact.weights, run.approx.weights)
+    exact_is = ""
+    if REGISTRY[name].shared_qk:
+        exact_is = (
+            " Here exact attention is full shared-QK attention on this head's queries, as in the paper: every "
+            "key is its token's query at unit length, and no token attends to itself."
         )
-        return predict_first(
-            key,
-            question,
-            ["under 10%", "10% to 50%", "over 50%"],
-            correct=0 if moved < 0.1 else (1 if moved < 0.5 else 2),
-            explain=f"It moves by {moved:.0%}. "
-            + (
-                "With one K/V group per head nothing is shared or averaged: this is exact multi-head attention."
-                if groups == heads
-                else "Averaging keys blurs what each head looked for; a model trained with shared K/V (or uptrained "
-                "after the conversion, as in the GQA paper) learns to live with it, but a multi-head checkpoint "
-                "converted as-is does not."
-            ),
-        )
-    if info.kind == "pattern":
-        dropped = 1.0 - (c.approx.mass_kept or 0.0)
-        moved = lesson6.mean_row_l1(run.exact.weights, run.approx.weights)
-        exact_is = ""
-        if name == "reformer":
-            exact_is = (
-                " Here exact attention is full shared-QK attention on this head's queries, as in the paper: every "
-                "key is its token's query at unit length, and no token attends to itself."
-            )
-        return predict_first(
-            key,
-            f"{info.title} looks only at the pairs of its pattern.{exact_is} How much of the exact attention weight "
-            "of your sentence falls outside it (averaged over the rows)?",
-            ["under 10%", "10% to 30%", "over 30%"],
-            correct=0 if dropped < 0.1 else (1 if dropped < 0.3 else 2),
-            explain=f"{dropped:.1%} of the weight is outside the pattern. Each row's remaining weight is scaled "
-            "back up to sum to 1, so a row that loses a share p moves by 2p in total (L1): p taken off the keys "
-            f"dropped, p added to the keys kept. Measured here: the rows move by {moved:.3f} on average "
-            f"(2 × {dropped:.1%}).",
-        )
+    return Question(
+        f"{INFO[name].title} looks only at the pairs of its pattern.{exact_is} How much of the exact attention weight "
+        "of your sentence falls outside it (averaged over the rows)?",
+        ("under 10%", "10% to 30%", "over 30%"),
+        _band(dropped, 0.1, 0.3),
+        f"{dropped:.1%} of the weight is outside the pattern. Each row's remaining weight is scaled "
+        "back up to sum to 1, so a row that loses a share p moves by 2p in total (L1): p taken off the keys "
+        f"dropped, p added to the keys kept. Measured here: the rows move by {moved:.3f} on average "
+        f"(2 × {dropped:.1%}).",
+    )
+
+
+def _uniform_question(name: str, run: compare.Run, head_label: str) -> Question:
+    c = run.comparison
     ratio = c.approx.output_rel_frobenius / max(c.uniform.output_rel_frobenius, 1e-12)
-    return predict_first(
-        key,
-        f"Is {info.title} with these settings closer to exact attention than the lazy answer, uniform attention "
+    return Question(
+        f"Is {INFO[name].title} with these settings closer to exact attention than the lazy answer, uniform attention "
         "(every output the plain mean of the values)?",
-        ["yes, clearly (less than half the error)", "a little closer", "no, not closer"],
-        correct=0 if ratio < 0.5 else (1 if ratio < 1 else 2),
-        explain=f"Its output error is {c.approx.output_rel_frobenius:.3f}, uniform attention's is "
+        ("yes, clearly (less than half the error)", "a little closer", "no, not closer"),
+        _band(ratio, 0.5, 1.0),
+        f"Its output error is {c.approx.output_rel_frobenius:.3f}, uniform attention's is "
         f"{c.uniform.output_rel_frobenius:.3f} ({ratio:.0%} of it).",
     )
 
 
-def side_by_side(run: lesson6.Run, labels: list[str], title: str, name: str) -> None:
+def ask(name: str, run: compare.Run, head_label: str) -> bool:
+    """The variant's "predict first" question, its answer decided by the measurement just made: the variant's own
+    (`EXTRAS`), else the one of its kind (how much weight a pattern drops; an approximation against uniform)."""
+    make = EXTRAS.get(name, Extras()).question
+    if make is None:
+        make = _pattern_question if REGISTRY[name].kind == "pattern" else _uniform_question
+    q = make(name, run, head_label)
+    return predict_first(f"l6_predict_{name}", q.question, list(q.options), correct=q.correct, explain=q.explain)
+
+
+def side_by_side(run: compare.Run, labels: list[str], title: str, name: str) -> None:
     """Exact attention (with the pattern drawn over it) next to the variant's attention matrix."""
     t = len(labels)
     top_k = plots.TOP_K if t > TOO_WIDE else None
@@ -150,7 +182,7 @@ def side_by_side(run: lesson6.Run, labels: list[str], title: str, name: str) -> 
     approx = to_host(run.approx.weights)  # (T, S)
     cover = None if run.pattern is None else ~to_host(run.pattern)
     exact_title = "Exact: softmax(Q·Kᵀ/√d)"
-    if name == "reformer":  # the paper's shared-QK attention (see lesson6.run_variant)
+    if REGISTRY[name].shared_qk:  # the paper's shared-QK attention (see compare.run_variant)
         exact_title = "Exact shared-QK: K = Q/‖Q‖, none on itself"
     show.chart(
         plots.heatmap(exact, labels, labels, title=exact_title, row_title="query", col_title="key",
@@ -171,7 +203,7 @@ def side_by_side(run: lesson6.Run, labels: list[str], title: str, name: str) -> 
 
 
 def sweep_chart(
-    s: lesson6.Sweep,
+    s: compare.Sweep,
     knob_label: str,
     now: KnobValue,
     *,
@@ -232,7 +264,7 @@ def flash_section(text: str, source: str, layer: int, head: int, tile: int, labe
         st.caption("One tile holds the whole matrix at this tile size: choose a smaller tile to see the steps.")
     now = steps[step - 1]
     spans = [(s.q_start, s.q_stop, s.k_start, s.k_stop) for s in steps]
-    done = lesson6.flash_progress(t, t, spans, step - 1)  # (T, S) 0 not yet, 1 earlier, 2 now
+    done = costs.flash_progress(t, t, spans, step - 1)  # (T, S) 0 not yet, 1 earlier, 2 now
     scores = np.full((t, t), np.nan)
     for s in steps[:step]:
         scores[s.q_start : s.q_stop, s.k_start : s.k_stop] = to_host(s.scaled)
@@ -296,12 +328,12 @@ def flash_section(text: str, source: str, layer: int, head: int, tile: int, labe
     )
     exact_out = to_host(efficient.run(text, source, layer, head, "flash", (("tile", tile),)).exact.output)
     diff = float(np.abs(to_host(flash.output) - exact_out).max())
-    mem = lesson6.flash_memory(t, t, flash.output.shape[-1], tile, tile)
+    mem = costs.flash_memory(t, t, flash.output.shape[-1], tile, tile)
     c1, c2, c3 = st.columns(3)
     c1.metric("Largest difference from exact attention", f"{diff:.1e}")
     c2.metric("The T×T score matrix would need", human_bytes(mem.full_matrix))
     c3.metric("One tile and its rows' running figures", human_bytes(mem.tile + mem.running))
-    big = lesson6.flash_memory(1 << 20, 1 << 20, 64, 256, 256)
+    big = costs.flash_memory(1 << 20, 1 << 20, 64, 256, 256)
     st.caption(
         f"On your {t} tokens both are tiny. At 1,048,576 tokens the score matrix of one head alone would take "
         f"{human_bytes(big.full_matrix)}; a 256 × 256 tile and its rows' running figures take "
@@ -455,16 +487,16 @@ def flash_traffic(text: str, source: str, layer: int, head: int, tile: int, t: i
 # ---------------------------------------------------------------------------------------------- Performer
 
 
-def performer_section(text: str, source: str, layer: int, head: int, s: lesson6.Sweep, labels: list[str]) -> None:
+def performer_section(text: str, source: str, layer: int, head: int, s: compare.Sweep, labels: list[str]) -> None:
     """Why the error falls as it does on this head: the length of q + k, which sets the noise of each estimate."""
     show.step("How fast the error can fall: the length of q + k")
     inp = efficient.head_input(text, source, layer)
-    spread = lesson6.kernel_spread(inp.q[head], inp.k[head])
-    slope = lesson6.error_slope(s)
+    spread = anatomy.kernel_spread(inp.q[head], inp.k[head])
+    slope = anatomy.error_slope(s)
     b = f"{slope:.2f}".replace("-", "−")
     m_lo, m_hi = int(s.values[0]), int(s.values[-1])
     typical, largest = spread.typical, spread.largest
-    needed = lesson6.features_needed(typical)
+    needed = anatomy.features_needed(typical)
     left, right = st.columns([3, 2])
     show.chart(
         plots.heatmap(spread.sq, labels, labels, title="‖q + k‖²/√d, pair by pair", row_title="query",
@@ -474,7 +506,7 @@ def performer_section(text: str, source: str, layer: int, head: int, s: lesson6.
     )  # fmt: skip
     right.metric("Typical pair: ‖q + k‖²/√d (median)", f"{typical:.1f}")
     right.metric("Largest pair", f"{largest:.1f}")
-    right.metric("m for 10% noise on a typical kernel value", lesson6.large_number(needed))
+    right.metric("m for 10% noise on a typical kernel value", costs.large_number(needed))
     right.metric(f"Measured: error ∝ m^b from m = {m_lo} to {m_hi}", f"b = {b}")
     beats = [int(v) for v, e in zip(s.values, s.mean, strict=True) if e < s.uniform]
     st.markdown(
@@ -498,7 +530,7 @@ def performer_section(text: str, source: str, layer: int, head: int, s: lesson6.
         )
     why = (
         f" A typical pair has ‖q + k‖²/√d = {typical:.1f}, so one kernel value needs about "
-        f"{lesson6.large_number(needed)} features to be within 10%"
+        f"{costs.large_number(needed)} features to be within 10%"
     )
     if needed > m_hi and slope > -0.4:
         why += (
@@ -556,9 +588,9 @@ def linformer_section(text: str, source: str, layer: int, head: int, labels: lis
 # ---------------------------------------------------------------------------------------------- patterns
 
 
-def dropped_section(run: lesson6.Run, labels: list[str]) -> None:
+def dropped_section(run: compare.Run, labels: list[str]) -> None:
     show.step("What the pattern drops, row by row")
-    per_row = to_host(lesson6.mass_dropped_per_row(run.exact.weights, run.pattern))
+    per_row = to_host(anatomy.mass_dropped_per_row(run.exact.weights, run.pattern))
     show.chart(
         plots.bars(labels, per_row, title="Exact attention weight outside the pattern", value_name="weight dropped",
                    highlight=[int(per_row.argmax())], height=320,
@@ -566,7 +598,7 @@ def dropped_section(run: lesson6.Run, labels: list[str]) -> None:
         key="l6_dropped", name="attention dropped",
     )  # fmt: skip
     worst = int(per_row.argmax())
-    if not lesson6.weight_outside(run.exact.weights, run.pattern):
+    if not anatomy.weight_outside(run.exact.weights, run.pattern):
         st.caption(
             f"The pattern covers every pair of your {len(labels)} tokens: nothing is dropped, and the variant is "
             "exact attention here. A longer sentence, or smaller settings, leaves pairs out."
@@ -583,7 +615,7 @@ def dropped_section(run: lesson6.Run, labels: list[str]) -> None:
     )
 
 
-def reformer_section(run: lesson6.Run, knobs: dict, labels: list[str], q: Tensor) -> None:
+def reformer_section(run: compare.Run, knobs: dict, labels: list[str], q: Tensor) -> None:
     """Which bucket each token falls in, and whether tokens whose queries point the same way share one.
 
     Args:
@@ -605,7 +637,7 @@ def reformer_section(run: lesson6.Run, knobs: dict, labels: list[str], q: Tensor
         "the chunk before, in any round; a token alone there attends to itself. More rounds give a missed pair "
         "another chance."
     )
-    pairs = lesson6.bucket_pairs(q, buckets)
+    pairs = anatomy.bucket_pairs(q, buckets)
     iu = np.triu_indices(t, k=1)
     order = np.argsort(-pairs.cosine[iu], kind="stable")[:8]
     if order.size:
@@ -640,7 +672,7 @@ def reformer_section(run: lesson6.Run, knobs: dict, labels: list[str], q: Tensor
     if said:
         st.caption(" ".join(said))
     kept = run.comparison.approx.mass_kept or 0.0
-    chance = lesson6.uniform_share(run.pattern, run.exact_mask)
+    chance = anatomy.uniform_share(run.pattern, run.exact_mask)
     versus = f"beats chance by {100 * (kept - chance):.1f} points" if kept > chance else "is no better than chance"
     peak = float(run.exact.weights.max(dim=-1).values.mean())
     st.caption(
@@ -654,12 +686,12 @@ def reformer_section(run: lesson6.Run, knobs: dict, labels: list[str], q: Tensor
 # ---------------------------------------------------------------------------------------------- Sparse Transformer
 
 
-def sparse_section(run: lesson6.Run, labels: list[str]) -> None:
+def sparse_section(run: compare.Run, labels: list[str]) -> None:
     show.step("Both directions here; the paper looks back only")
     kwargs = run.settings.kwargs
     t = len(labels)
     stride, pattern = int(kwargs["stride"]), str(kwargs["pattern"])
-    reach = lesson6.sparse_reach(t, pattern, stride)
+    reach = anatomy.sparse_reach(t, pattern, stride)
     st.caption(
         f"The Sparse Transformer is a decoder: a token sees only earlier keys. Your heads are an encoder's, so the "
         f"pattern here reaches both ways, as the formula says: with the {pattern} pattern and l = {stride}, the "
@@ -671,12 +703,12 @@ def sparse_section(run: lesson6.Run, labels: list[str]) -> None:
 # ---------------------------------------------------------------------------------------------- Longformer
 
 
-def longformer_section(run: lesson6.Run, labels: list[str]) -> None:
+def longformer_section(run: compare.Run, labels: list[str]) -> None:
     show.step("Dilated windows, global tokens, and how long")
     kwargs = run.settings.kwargs
     window, glob, now = int(kwargs["window"]), tuple(kwargs["global_tokens"]), int(kwargs.get("dilation", 1))
-    dilations = INFO["longformer"].knobs[2].values
-    kept = lesson6.dilation_kept(run.exact.weights, window, glob, dilations)  # type: ignore[arg-type]
+    dilations = REGISTRY["longformer"].knob("dilation").values
+    kept = anatomy.dilation_kept(run.exact.weights, window, glob, dilations)  # type: ignore[arg-type]
     show.chart(
         plots.bars([f"d = {d}" for d in dilations], kept, title=f"Exact weight kept by a window of w = {window} "
                    "at each dilation", value_name="weight kept", highlight=[dilations.index(now)], height=280),
@@ -706,11 +738,11 @@ def longformer_section(run: lesson6.Run, labels: list[str]) -> None:
 # ---------------------------------------------------------------------------------------------- BigBird
 
 
-def bigbird_section(run: lesson6.Run, labels: list[str]) -> None:
+def bigbird_section(run: compare.Run, labels: list[str]) -> None:
     show.step("Why global and random blocks: the theory")
     kwargs = run.settings.kwargs
     t = len(labels)
-    hops = lesson6.bigbird_hops(t, kwargs)
+    hops = anatomy.bigbird_hops(t, kwargs)
 
     def layers(n: int | None) -> str:
         return "never (some token is cut off)" if n is None else ("1 layer" if n == 1 else f"{n} layers")
@@ -741,10 +773,10 @@ def bigbird_section(run: lesson6.Run, labels: list[str]) -> None:
 # ---------------------------------------------------------------------------------------------- Nyströmformer
 
 
-def nystrom_section(run: lesson6.Run, labels: list[str]) -> None:
+def nystrom_section(run: compare.Run, labels: list[str]) -> None:
     show.step("The landmarks are segment means")
     m = int(run.settings.kwargs["n_landmarks"])
-    segments = lesson6.landmark_segments(len(labels), m)
+    segments = anatomy.landmark_segments(len(labels), m)
     table = pd.DataFrame(
         {
             "landmark": [str(j + 1) for j in range(m)],
@@ -770,13 +802,13 @@ DECODE_CONTEXTS = (256, 512, 1024, 2048, 4096)  # prompt lengths the decoding lo
 def mqa_section(text: str, source: str, layer: int, groups: int, heads: int) -> None:
     show.step("The KV cache: what a decoder keeps for every past token")
     c1, c2 = st.columns(2)
-    names = [s.name for s in lesson6.SHAPES]
+    names = [s.name for s in costs.SHAPES]
     shape_name = c1.selectbox("Model shape", names, key="l6_shape")
-    shape = lesson6.SHAPES[names.index(shape_name)]
+    shape = costs.SHAPES[names.index(shape_name)]
     length = c2.select_slider("Context length (tokens)", LENGTHS, value=8192, key="l6_ctx",
                               format_func=lambda n: f"{n:,}")  # fmt: skip
-    options = lesson6.group_options(shape.heads)
-    sizes = [lesson6.cache_bytes(shape, g, length) for g in options]
+    options = costs.group_options(shape.heads)
+    sizes = [costs.cache_bytes(shape, g, length) for g in options]
     # the page's G is out of 12 heads; G = 12 (multi-head) means G = H of this shape
     chosen = shape.heads if groups >= heads else max(g for g in options if g <= groups)
 
@@ -796,7 +828,7 @@ def mqa_section(text: str, source: str, layer: int, groups: int, heads: int) -> 
         f"2 (K and V) × {shape.layers} layers × G heads × {length:,} tokens × {shape.head_dim} numbers × {width} bytes"
     )
     if shape.decoder:
-        released = lesson6.cache_bytes(shape, shape.kv_heads, length)
+        released = costs.cache_bytes(shape, shape.kv_heads, length)
         st.caption(
             f"{formula}. As released, with {shape.kv_heads} K/V head{'s' if shape.kv_heads > 1 else ''}: "
             f"{human_bytes(released)}. Every generated token reads the whole cache once; whether a smaller cache "
@@ -876,3 +908,87 @@ def decoding_section() -> None:
         "(memory bandwidth), and larger batches and longer contexts make the cache larger still. Timings on a "
         "shared machine vary from run to run."
     )
+
+
+# ---------------------------------------------------------------------------------------------- the page's table
+
+Floor = tuple[list[int], list[float]] | None  # knob values and the best any method could do there
+
+
+@dataclass(frozen=True)
+class View:
+    """What the variant page chose and measured, handed to a variant's own parts."""
+
+    text: str
+    source: str
+    layer: int
+    head: int
+    name: str
+    knobs: Mapping[str, KnobValue]
+    run: compare.Run
+    labels: list[str]
+    inp: efficient.HeadInput
+
+
+@dataclass(frozen=True)
+class Extras:
+    """A variant's own parts of the page; a variant without an entry gets the parts every variant has."""
+
+    section: Callable[[View], None] | None = None  # drawn after the figures
+    question: Callable[[str, compare.Run, str], Question] | None = None  # else the question of its kind
+    floor: Callable[[View, compare.Sweep], Floor] | None = None  # a lower bound drawn under the sweep
+    after_sweep: Callable[[View, compare.Sweep, Floor], None] | None = None
+    log_x: bool = False  # the sweep's knob on a log axis
+
+
+def linformer_floor(view: View, s: compare.Sweep) -> Floor:
+    """Eckart–Young: no rank-k matrix is closer to the exact map than its truncated SVD."""
+    energy = efficient.spectrum(view.text, view.source, view.layer).energy[view.head]  # (T,)
+    ranks = [int(r) for r in s.values]
+    return ranks, [float(max(1.0 - energy[r - 1], 0.0) ** 0.5) for r in ranks]
+
+
+def linformer_floor_note(view: View, s: compare.Sweep, floor: Floor) -> None:
+    assert floor is not None
+    st.caption(
+        "The dashed line is the truncated SVD of the exact map: by Eckart–Young no rank-k matrix is closer to it, "
+        "whatever produced that matrix (a fixed projection, a learned one, or one fitted to this very sentence). "
+        "Linformer's map has rank at most k, so its line can never go below the dashed one."
+    )
+    now = view.knobs[s.knob]
+    if now in s.values:
+        i = s.values.index(now)
+        st.caption(
+            f"At k = {s.values[i]}: Linformer's error is {s.mean[i]:.3f}"
+            + (f" (mean of {s.seeds} draws)" if s.seeds > 1 else "")
+            + f", the best rank-{s.values[i]} matrix's {floor[1][i]:.3f}."
+        )
+
+
+# each variant's own parts of the page, by its name in attnviz.efficient.REGISTRY
+EXTRAS: Mapping[str, Extras] = {
+    "flash": Extras(
+        section=lambda v: flash_section(v.text, v.source, v.layer, v.head, int(v.knobs["tile"]), v.labels),
+        question=_flash_question,
+    ),
+    "linformer": Extras(
+        section=lambda v: linformer_section(v.text, v.source, v.layer, v.head, v.labels),
+        floor=linformer_floor,
+        after_sweep=linformer_floor_note,
+    ),
+    "performer": Extras(
+        after_sweep=lambda v, s, floor: performer_section(v.text, v.source, v.layer, v.head, s, v.labels),
+        log_x=True,
+    ),
+    "reformer": Extras(section=lambda v: reformer_section(v.run, dict(v.knobs), v.labels, v.inp.q[v.head])),
+    "sparse": Extras(section=lambda v: sparse_section(v.run, v.labels)),
+    "longformer": Extras(section=lambda v: longformer_section(v.run, v.labels)),
+    "bigbird": Extras(section=lambda v: bigbird_section(v.run, v.labels)),
+    "nystrom": Extras(section=lambda v: nystrom_section(v.run, v.labels)),
+    "mqa": Extras(
+        section=lambda v: mqa_section(
+            v.text, v.source, v.layer, int(v.run.settings.kwargs["groups"]), int(v.inp.q.shape[0])
+        ),
+        question=_groups_question,
+    ),
+}

@@ -3,8 +3,11 @@
 import numpy as np
 import pytest
 
-from attnviz import lesson6, scaling
-from attnviz.lesson6 import INFO, human_bytes
+from app_support import efficient_text
+from app_support.efficient_text import INFO
+from attnviz import scaling
+from attnviz.efficient import REGISTRY, compare, costs
+from attnviz.efficient.costs import human_bytes
 from tests.app.test_lesson5 import arr, chart, keys, ok, run, warnings, z
 from tests.app.test_pages import _reveal_all, plain
 
@@ -41,7 +44,7 @@ def test_every_variant_section(app, name):
     assert float(table["output: relative error ‖O − O_exact‖ / ‖O_exact‖"][1]) > 0  # uniform is never exact here
     if name != "flash":
         assert "l6_sweep" in keys(at)
-    if INFO[name].kind == "pattern":
+    if REGISTRY[name].kind == "pattern":
         assert len(exact["data"]) == 2  # the pattern's grey cover over the real heatmap
         assert "l6_dropped" in keys(at)
 
@@ -178,7 +181,7 @@ def test_mqa_kv_meter(app):
     run(at.selectbox(key="l6_shape").set_value("Llama 2 70B (8 K/V heads)"))
     labels = list(chart(at, "l6_kv")["data"][0]["customdata"])
     assert "G = 8 · as released" in labels and "G = 64 (multi-head)" in labels
-    encoder = next(s.name for s in lesson6.SHAPES if not s.decoder)
+    encoder = next(s.name for s in costs.SHAPES if not s.decoder)
     run(at.selectbox(key="l6_shape").set_value(encoder))
     assert any("keeps no KV cache" in c.value for c in at.caption)
     run(at.select_slider(key="l6_groups").set_value(1))
@@ -235,20 +238,20 @@ def test_bad_settings_in_the_link(app, query, message):
 def test_extreme_knobs(app, name):
     """The largest and the smallest value of every knob, from the link."""
     for pick in (0, -1):
-        query = {f"l6_{k.name}": str(k.values[pick]) for k in INFO[name].knobs}
+        query = {f"l6_{k.name}": str(k.values[pick]) for k in efficient_text.knobs(name)}
         at = ok(_reveal_all(app(PAGE, l6_variant=name, **query)))
         assert "l6_approx" in keys(at)
         assert not warnings(at)
 
 
-KNOBS = [(name, knob.name) for name, info in INFO.items() for knob in info.knobs]
+KNOBS = [(name, knob.name) for name in INFO for knob in efficient_text.knobs(name)]
 
 
 @pytest.mark.parametrize("name,knob", KNOBS)
 def test_every_knob_moves_by_widget(app, name, knob):
     """(The URL side of a bound widget is the browser's: tests/e2e checks it.)"""
     at = ok(_reveal_all(app(PAGE, l6_variant=name, sentence=CAT)))
-    spec = next(k for k in INFO[name].knobs if k.name == knob)
+    spec = next(k for k in efficient_text.knobs(name) if k.name == knob)
     other = spec.values[-1] if spec.default != spec.values[-1] else spec.values[0]
     kind = "radio" if isinstance(spec.default, str) else "select_slider"
     before = z(chart(at, "l6_approx")["data"][0])
@@ -343,7 +346,7 @@ def test_scaling_page_without_measuring(app):
     table = next(t.value for t in at.table if "choose it for" in t.value.columns)  # a table: every word shown
     assert len(table) == len(INFO) and list(table.index) == [i.title for i in INFO.values()]
     closing = next(m.value for m in at.markdown if "**Fidelity:**" in m.value)
-    moved = lesson6.head_changes(*_layer3_qkv(), 1)  # page 6's default view: MiniLM's layer 3, one K/V group
+    moved = compare.head_changes(*_layer3_qkv(), 1)  # page 6's default view: MiniLM's layer 3, one K/V group
     assert f"move by {moved.min():.0%} to {moved.max():.0%}" in closing and f"head 1: {moved[0]:.0%}" in closing
     assert "measure SDPA and a cheaper variant above" in closing  # nothing measured yet: no crossing is claimed
     reference = [plain(i) for i in at.info] + [e.label for e in at.expander]

@@ -7,9 +7,11 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from attnviz import AttnvizInputError, lesson6, plots, scaling
+from app_support import efficient_text
+from app_support.efficient_text import INFO
+from attnviz import AttnvizInputError, plots, scaling
 from attnviz.attention import scaled_dot_product
-from attnviz.lesson6 import INFO
+from attnviz.efficient import REGISTRY, anatomy, compare, costs
 
 
 def qkv(t: int = 9, heads: int = 12, d: int = 16, seed: int = 0):
@@ -25,17 +27,17 @@ def valid(fig: plots.Figure) -> go.Figure:
 @pytest.mark.parametrize("pick", [0, -1])
 def test_every_knob_extreme_runs_and_is_compared(name, pick):
     q, k, v = qkv()
-    knobs = {knob.name: knob.values[pick] for knob in INFO[name].knobs}
-    run = lesson6.run_variant(name, q, k, v, knobs, head=2)
+    knobs = {knob.name: knob.values[pick] for knob in efficient_text.knobs(name)}
+    run = compare.run_variant(name, q, k, v, knobs, head=2)
     assert run.approx.weights.shape == run.exact.weights.shape == (9, 9)
     if name == "reformer":  # the paper's shared-QK attention: keys are the queries at unit length, none on itself
-        expected = scaled_dot_product(q[2], lesson6.shared_keys(q[2]), v[2], mask=lesson6.not_self(9))
+        expected = scaled_dot_product(q[2], compare.shared_keys(q[2]), v[2], mask=compare.not_self(9))
     else:
         expected = scaled_dot_product(q[2], k[2], v[2])
     assert torch.allclose(run.exact.weights, expected.weights)
     c = run.comparison
     assert c.uniform.output_rel_frobenius > 0
-    if INFO[name].kind == "pattern":
+    if REGISTRY[name].kind == "pattern":
         assert run.pattern is not None and 0 <= c.approx.mass_kept <= 1
     else:
         assert run.pattern is None
@@ -44,9 +46,9 @@ def test_every_knob_extreme_runs_and_is_compared(name, pick):
 def test_exact_variants_are_exact():
     q, k, v = qkv()
     for name, knobs in (("flash", {"tile": 2}), ("mqa", {"groups": 12}), ("nystrom", {"landmarks": 9})):
-        run = lesson6.run_variant(name, q, k, v, knobs)
+        run = compare.run_variant(name, q, k, v, knobs)
         assert run.comparison.approx.output_rel_frobenius < 1e-4, name
-    linformer = lesson6.run_variant("linformer", q, k, v, {"rank": 64, "proj": "pool"})
+    linformer = compare.run_variant("linformer", q, k, v, {"rank": 64, "proj": "pool"})
     assert linformer.settings.kwargs["rank"] == 9 and "9 tokens" in linformer.settings.notes[0]
     assert linformer.comparison.approx.output_rel_frobenius < 1e-5  # pooling at k = T is the identity
 
@@ -56,43 +58,43 @@ def test_pattern_masks_match_the_variants():
     q, k, v = qkv(t=12)
     for name, knobs in (("longformer", {"window": 3, "globals": 1}), ("bigbird", {"random": 1, "block": 2}),
                         ("sparse", {"stride": 3}), ("reformer", {"buckets": 4, "rounds": 2})):  # fmt: skip
-        run = lesson6.run_variant(name, q, k, v, knobs)
+        run = compare.run_variant(name, q, k, v, knobs)
         assert run.approx.weights[~run.pattern].abs().max() == 0, name
-        dropped = lesson6.mass_dropped(run.exact.weights, run.pattern)
+        dropped = anatomy.mass_dropped(run.exact.weights, run.pattern)
         assert dropped == pytest.approx(1 - run.comparison.approx.mass_kept)
-        per_row = lesson6.mass_dropped_per_row(run.exact.weights, run.pattern)
+        per_row = anatomy.mass_dropped_per_row(run.exact.weights, run.pattern)
         assert float(per_row.mean()) == pytest.approx(dropped, abs=1e-6)
 
 
 def test_knobs_are_checked_and_cut():
     with pytest.raises(AttnvizInputError, match="unknown variant"):
-        lesson6.settings("nonsense", {}, 5)
+        compare.settings("nonsense", {}, 5)
     with pytest.raises(AttnvizInputError, match="cannot be"):
-        lesson6.settings("reformer", {"buckets": 3}, 5)
+        compare.settings("reformer", {"buckets": 3}, 5)
     with pytest.raises(AttnvizInputError, match="cannot be"):
-        lesson6.settings("performer", {"features": -1}, 5)
-    cut = lesson6.settings("sparse", {"stride": 16}, 5)
+        compare.settings("performer", {"features": -1}, 5)
+    cut = compare.settings("sparse", {"stride": 16}, 5)
     assert cut.kwargs["stride"] == 5 and cut.notes
-    groups = lesson6.settings("mqa", {"groups": 4}, 5, heads=6)
+    groups = compare.settings("mqa", {"groups": 4}, 5, heads=6)
     assert groups.kwargs["groups"] == 3 and "do not divide" in groups.notes[0]
 
 
 def test_sweep_bands_for_random_variants_only():
     q, k, v = qkv()
-    performer = lesson6.sweep("performer", q, k, v, {}, "features")
-    assert performer.seeds == len(lesson6.SEEDS)
+    performer = compare.sweep("performer", q, k, v, {}, "features")
+    assert performer.seeds == len(compare.SEEDS)
     assert all(lo <= m <= hi for lo, m, hi in zip(performer.low, performer.mean, performer.high, strict=True))
     assert performer.mean[-1] < performer.mean[0]  # 1024 features beat one
-    nystrom = lesson6.sweep("nystrom", q, k, v, {}, "landmarks")
+    nystrom = compare.sweep("nystrom", q, k, v, {}, "landmarks")
     assert nystrom.seeds == 1 and nystrom.values[-1] == 9  # values past T are not repeated
     assert nystrom.mean[-1] < 1e-4 and nystrom.uniform > 0.1
     with pytest.raises(AttnvizInputError):
-        lesson6.sweep("flash", q, k, v, {}, "rank")
+        compare.sweep("flash", q, k, v, {}, "rank")
 
 
 def test_spectrum_energy_is_the_frobenius_norm():
     weights = scaled_dot_product(*qkv(t=7)).weights  # (H, T, T)
-    spec = lesson6.spectrum(weights)
+    spec = anatomy.spectrum(weights)
     assert spec.values.shape == (12, 7)
     frob2 = (weights.double() ** 2).sum(dim=(-2, -1)).numpy()
     assert np.allclose((spec.values**2).sum(axis=-1), frob2)  # Σσ² = ‖A‖_F²
@@ -100,60 +102,60 @@ def test_spectrum_energy_is_the_frobenius_norm():
     assert ((spec.rank_90 >= 1) & (spec.rank_90 <= 7)).all()
     # a rank-1 map (every row the same) keeps everything in its first singular value
     same_rows = torch.full((1, 5, 5), 0.2)
-    assert lesson6.spectrum(same_rows).rank_90[0] == 1
+    assert anatomy.spectrum(same_rows).rank_90[0] == 1
 
 
 def test_flash_steps_and_memory():
     q, k, v = (x[0] for x in qkv(t=7))
-    flash = lesson6.flash_steps(q, k, v, tile=3)
+    flash = costs.flash_steps(q, k, v, tile=3)
     assert len(flash.steps) == 9  # 3 row blocks × 3 key blocks
     assert torch.allclose(flash.output, scaled_dot_product(q, k, v).output, atol=1e-6)
     spans = [(s.q_start, s.q_stop, s.k_start, s.k_stop) for s in flash.steps]
-    done = lesson6.flash_progress(7, 7, spans, 4)
+    done = costs.flash_progress(7, 7, spans, 4)
     assert (done == 2).sum() == 9 and (done > 0).sum() == 3 * 7 + 2 * 9  # the first row block, 2 tiles of the next
-    final = lesson6.flash_progress(7, 7, spans, len(spans) - 1)
+    final = costs.flash_progress(7, 7, spans, len(spans) - 1)
     assert (final > 0).all()
-    mem = lesson6.flash_memory(1 << 20, 1 << 20, 64, 256, 256)
+    mem = costs.flash_memory(1 << 20, 1 << 20, 64, 256, 256)
     assert mem.full_matrix == 4 * 2**40 and mem.tile == 4 * 256 * 256
 
 
 def test_kv_cache_of_real_shapes():
-    llama = next(s for s in lesson6.SHAPES if s.name.startswith("Llama 2 7B"))
-    assert lesson6.SHAPES[0] is llama and llama.decoder  # the meter opens on a decoder, which has a KV cache
-    encoders = [s for s in lesson6.SHAPES if not s.decoder]
+    llama = next(s for s in costs.SHAPES if s.name.startswith("Llama 2 7B"))
+    assert costs.SHAPES[0] is llama and llama.decoder  # the meter opens on a decoder, which has a KV cache
+    encoders = [s for s in costs.SHAPES if not s.decoder]
     assert encoders and all("hypothetical" in s.name for s in encoders)
-    assert lesson6.cache_bytes(llama, 32, 4096) == 2 * 32 * 32 * 4096 * 128 * 2  # 2 GiB in fp16
-    assert lesson6.cache_bytes(llama, 1, 4096) * 32 == lesson6.cache_bytes(llama, 32, 4096)
-    assert lesson6.group_options(12) == [1, 2, 3, 4, 6, 12]
+    assert costs.cache_bytes(llama, 32, 4096) == 2 * 32 * 32 * 4096 * 128 * 2  # 2 GiB in fp16
+    assert costs.cache_bytes(llama, 1, 4096) * 32 == costs.cache_bytes(llama, 32, 4096)
+    assert costs.group_options(12) == [1, 2, 3, 4, 6, 12]
     with pytest.raises(AttnvizInputError):
-        lesson6.cache_bytes(llama, 5, 10)
+        costs.cache_bytes(llama, 5, 10)
     q, k, v = qkv()
-    changes = lesson6.head_changes(q, k, v, 12)
+    changes = compare.head_changes(q, k, v, 12)
     assert changes.shape == (12,) and np.allclose(changes, 0, atol=1e-6)
-    assert (lesson6.head_changes(q, k, v, 1) > 0).all()
+    assert (compare.head_changes(q, k, v, 1) > 0).all()
 
 
 def test_order_kept():
     a = np.array([[1, 0.9, 0.2], [0.9, 1, 0.5], [0.2, 0.5, 1]])
-    assert lesson6.order_kept(a, a) == 1.0
+    assert compare.order_kept(a, a) == 1.0
     flipped = np.array([[1, 0.2, 0.9], [0.2, 1, 0.5], [0.9, 0.5, 1]])  # the largest and smallest swap
-    assert lesson6.order_kept(a, flipped) < 1.0
-    assert lesson6.order_kept(np.eye(2), np.eye(2)) == 1.0  # a single pair: nothing to order
+    assert compare.order_kept(a, flipped) < 1.0
+    assert compare.order_kept(np.eye(2), np.eye(2)) == 1.0  # a single pair: nothing to order
 
 
 def test_toy_qkv_is_seeded():
     x = torch.randn(5, 50)
-    a, b = lesson6.toy_qkv(x), lesson6.toy_qkv(x)
+    a, b = compare.toy_qkv(x), compare.toy_qkv(x)
     assert all(torch.equal(p, r) for p, r in zip(a, b, strict=True))
     assert a[0].shape == (12, 5, 32)
     with pytest.raises(AttnvizInputError):
-        lesson6.toy_qkv(torch.zeros(0, 50))
+        compare.toy_qkv(torch.zeros(0, 50))
 
 
 def test_human_bytes():
-    assert lesson6.human_bytes(512) == "512 bytes"
-    assert lesson6.human_bytes(1536) == "1.5 KiB"
-    assert lesson6.human_bytes(4 * 2**40) == "4.0 TiB"
+    assert costs.human_bytes(512) == "512 bytes"
+    assert costs.human_bytes(1536) == "1.5 KiB"
+    assert costs.human_bytes(4 * 2**40) == "4.0 TiB"
 
 
 # --- scaling -----------------------------------------------------------------------------------------------------
@@ -265,25 +267,25 @@ def model():
 
 
 def test_swap_flash_is_the_exact_model(model):
-    swap = lesson6.swap(model, TEXTS, "flash", {"tile": 2})
+    swap = compare.swap(model, TEXTS, "flash", {"tile": 2})
     assert swap.cosine_to_exact == pytest.approx((1.0,) * 3, abs=1e-6)  # float32 rounding only
     assert swap.order_kept == 1.0
     assert np.allclose(swap.exact_similarity, swap.variant_similarity, atol=1e-5)
 
 
 def test_swap_a_lossy_variant_moves_the_embedding(model):
-    swap = lesson6.swap(model, TEXTS, "longformer", {"window": 1, "globals": 0})
+    swap = compare.swap(model, TEXTS, "longformer", {"window": 1, "globals": 0})
     assert all(c < 0.9999 for c in swap.cosine_to_exact)
     assert np.allclose(np.diag(swap.variant_similarity), 1.0)
-    wide = lesson6.swap(model, TEXTS, "longformer", {"window": 33, "globals": 0})  # the window covers everything
+    wide = compare.swap(model, TEXTS, "longformer", {"window": 33, "globals": 0})  # the window covers everything
     assert wide.cosine_to_exact == pytest.approx((1.0,) * 3, abs=1e-6)
 
 
 def test_make_attend_refuses_bad_knobs_at_once():
     with pytest.raises(AttnvizInputError):
-        lesson6.make_attend("reformer", {"buckets": 5})
+        compare.make_attend("reformer", {"buckets": 5})
     with pytest.raises(AttnvizInputError):
-        lesson6.swap(None, (), "flash", {})
+        compare.swap(None, (), "flash", {})
 
 
 def test_worker_million_quick_is_the_sliding_window():
