@@ -10,9 +10,9 @@ import streamlit as st
 import torch
 
 from app_support import efficient_text, loaders
+from app_support.store import store
 from app_support.widgets import check_link, link_value, warn
 from attnviz import pretrained, scaling
-from attnviz.attention import split_heads
 from attnviz.efficient import anatomy, compare, costs
 from attnviz.efficient.registry import KnobValue
 from attnviz.embeddings import tokenize, vectors_for
@@ -111,14 +111,8 @@ class HeadInput:
 def head_input(text: str, source: str, layer: int) -> HeadInput:
     """Q, K, V of every head of ``layer`` (0-based; ignored for the toy) on the sentence."""
     if source == "real":
-        model = loaders.model()
-        fwd = pretrained.forward(model, text)
-        x = fwd.layers[layer].input  # (T, D)
-        w = model.layers[layer]
-        heads = model.n_heads
-        q = split_heads(x @ w.w_q + w.b_q, heads)  # (H, T, Dh)
-        k = split_heads(x @ w.w_k + w.b_k, heads)  # (H, T, Dh)
-        v = split_heads(x @ w.w_v + w.b_v, heads)  # (H, T, Dh)
+        fwd = pretrained.forward(loaders.model(), text)
+        q, k, v = fwd.layers[layer].q, fwd.layers[layer].k, fwd.layers[layer].v  # (H, T, Dh) each
         labels = unique_labels(fwd.tokens.pieces)
         notes = tuple(fwd.tokens.notes)
         return HeadInput("real", tuple(labels), notes, q.float().cpu(), k.float().cpu(), v.float().cpu())
@@ -199,28 +193,22 @@ def measurement_lock() -> threading.Lock:
     return threading.Lock()
 
 
-class _Missing(Exception):
-    """A measurement not stored yet (an exception is never cached)."""
-
-
-@st.cache_data(show_spinner=False, max_entries=256)
-def _stored(device: str, case: str, n: int, _result: dict | None = None) -> dict:
-    if _result is None:
-        raise _Missing
-    return _result
+def _results():
+    return store("efficient-measurements", max_entries=256)
 
 
 def stored(device: str, case: str, n: int) -> dict | None:
     """A finished measurement of ``case`` at length ``n`` on ``device``, or None."""
-    try:
-        return _stored(device, case, n)
-    except _Missing:
-        return None
+    return _results().get((device, case, n))  # type: ignore[return-value]
 
 
 def keep(device: str, case: str, n: int, result: dict) -> None:
     """Store a measurement that completed (a cancelled one never gets here)."""
-    _stored(device, case, n, _result=result)
+    _results().put((device, case, n), result)
+
+
+class _Cancelled(Exception):
+    """The learner used a control while a case ran: `scaling.run_case` ends the child process on the way out."""
 
 
 @dataclass(frozen=True)
@@ -256,14 +244,14 @@ def measure(jobs: list[Job], *, device: str, cancel_key: str, timeout: float, ex
 
             def tick(elapsed: float, i: int = i, job: Job = job) -> None:
                 if interrupt.waiting():
-                    raise scaling.Interrupted
+                    raise _Cancelled
                 share = min(elapsed / expected_s, 0.99) if expected_s else i / len(jobs)
                 bar.progress(share, text=f"{job.label}: {elapsed:.0f} s (case {i + 1} of {len(jobs)})")
 
             keep(device, job.case, job.n, scaling.run_case(job.task, timeout=timeout, tick=tick))
             done += 1
         bar.progress(1.0, text=f"Measured {len(jobs)} case(s).")
-    except scaling.Interrupted:
+    except _Cancelled:
         st.session_state[STOPPED] = (
             f"Measurement stopped after {done} of {len(jobs)} case(s); the running one was ended and the rest were "
             "not started. What was measured is kept."

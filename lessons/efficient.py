@@ -5,6 +5,7 @@ import streamlit as st
 from app_support import efficient, sentence, show
 from app_support import efficient_sections as sections
 from app_support import efficient_text as text_of
+from app_support.efficient_patterns import dropped_section
 from app_support.efficient_text import INFO, titles_of_kind
 from app_support.widgets import EDIT, check_link, link_value, md_escape, warn
 from attnviz import AttnvizInputError
@@ -84,7 +85,7 @@ extras = sections.EXTRAS.get(name, sections.Extras())
 if extras.section is not None:
     extras.section(view)
 if run.pattern is not None:
-    sections.dropped_section(run, labels)
+    dropped_section(run, labels)
 
 swept = REGISTRY[name].swept  # None: the result never changes with the knob
 if swept is not None:

@@ -161,7 +161,7 @@ def hops(pattern: Tensor) -> int | None:
 class SparseReach:
     """How many pairs the Sparse Transformer's pattern covers, both ways and causal."""
 
-    both: int  # pairs of the pattern reaching both ways (what the page computes with)
+    both: int  # pairs of the pattern reaching both ways (what the comparison computes with)
     causal: int  # pairs of the paper's causal pattern (s ≤ t)
     last_row: int  # keys the last token sees, both ways
 

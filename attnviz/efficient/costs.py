@@ -61,7 +61,7 @@ class Timings:
     """Median seconds of one attention pass on one head, three ways, measured on ``device``."""
 
     device: str  # where it ran, e.g. "CPU (1 thread)"
-    tiled: float  # attnviz's readable tiled loop (flash_attention), with the page's tile size
+    tiled: float  # attnviz's readable tiled loop (flash_attention), with the caller's tile size
     fused: float  # torch.nn.functional.scaled_dot_product_attention
     plain: float  # the matrix path: scores, weights and output all kept (attention.scaled_dot_product)
     fused_backend: str  # the kernel PyTorch chose for the fused call ("FLASH_ATTENTION", "MATH", …)
@@ -72,7 +72,7 @@ def _fused_backend(q: Tensor) -> str:
         from torch.nn.attention import SDPBackend
 
         return SDPBackend(int(torch._fused_sdp_choice(q, q, q))).name
-    except Exception:  # any change in PyTorch's internals: say it is unknown, never fail the page
+    except Exception:  # any change in PyTorch's internals: say it is unknown, never fail the caller
         return "not reported"
 
 
@@ -80,7 +80,7 @@ def median_seconds(call: Callable[[], object], min_run_time: float) -> float:
     """The median time of ``call`` over repeated runs for about ``min_run_time`` seconds, after one warm-up run.
 
     A warm-up run that takes ten times ``min_run_time`` or more is the answer itself (a first call's own overhead
-    is milliseconds; a long tiled loop on a long sentence would otherwise hold the page for seconds more).
+    is milliseconds; a long tiled loop on a long sentence would otherwise take seconds more).
     """
     t0 = time.perf_counter()
     call()

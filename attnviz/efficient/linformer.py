@@ -11,7 +11,7 @@ The paper learns E and F. Untrained, two choices:
 
     "gaussian"  random mixes, N(0, 1/S) entries: where a trained (S → K) layer starts (PyTorch's default
                 initialisation is of that size). A random mix of values is no average of them, so the output
-                is far from exact attention until E and F are learned: the lesson's point.
+                is far from exact attention until E and F are learned: the point to see.
     "pool"      each projected key and value is the mean of S/K consecutive ones, the pooling the paper also
                 tries; sensible without training.
 

@@ -1,25 +1,25 @@
-"""Lesson 6's pattern variants as the page shows them: the shared-QK Reformer, the Sparse Transformer's
-direction, Longformer's dilation, BigBird's reach, Nyströmformer's landmarks."""
+"""attnviz.efficient.anatomy: what each variant keeps and drops, measured."""
 
 import itertools
-import re
+import math
 
 import numpy as np
 import pytest
 import torch
 
-from app_support import efficient_text
-from app_support.efficient_text import INFO
+from attnviz import AttnvizInputError
 from attnviz.attention import scaled_dot_product
-from attnviz.efficient import anatomy, compare, reformer_mask, sparse_mask
+from attnviz.efficient import REGISTRY, anatomy, compare, orthogonal_features
+from attnviz.efficient.performer import softmax_kernel_estimate
 from attnviz.embeddings import tokenize, vectors_for
-
-REPEATED = "the cat sat on the mat and the cat slept"
 
 
 def qkv(t: int = 12, heads: int = 12, d: int = 16, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     return tuple(torch.randn(heads, t, d, generator=g) for _ in range(3))  # (H, T, D) each
+
+
+REPEATED = "the cat sat on the mat and the cat slept"
 
 
 @pytest.fixture(scope="module")
@@ -28,20 +28,22 @@ def repeated(kv):
     return tokens.words, compare.toy_qkv(vectors_for(kv, tokens.words, "cpu"))
 
 
-def test_reformer_is_shared_qk_as_in_the_paper():
-    q, k, v = qkv(t=9)
-    run = compare.run_variant("reformer", q, k, v, {"buckets": 2, "rounds": 2}, head=3)
-    keys = q[3] / q[3].norm(dim=-1, keepdim=True)  # k = q/‖q‖: the head's own keys play no part
-    expected = scaled_dot_product(q[3], keys, v[3], mask=~torch.eye(9, dtype=torch.bool))
-    assert torch.allclose(run.exact.weights, expected.weights, atol=1e-6)
-    assert run.exact.weights.diagonal().abs().max() == 0  # no token on itself in the exact map
-    assert run.settings.kwargs["exclude_self"] is True
-    # a token attends to itself only when nothing else is in its bucket: the paper's rule
-    pattern = run.pattern
-    alone = ~(pattern & ~torch.eye(9, dtype=torch.bool)).any(-1)
-    assert torch.equal(pattern.diagonal(), alone)
-    assert torch.equal(pattern, reformer_mask(q[3], n_buckets=2, n_rounds=2, seed=0, exclude_self=True))
-    assert torch.allclose(run.approx.weights.sum(-1), torch.ones(9), atol=1e-5)
+def _heads(spread: float, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    return tuple(torch.randn(1, 12, 32, generator=g) * spread for _ in range(3))  # (H, T, Dh) each
+
+
+def test_spectrum_energy_is_the_frobenius_norm():
+    weights = scaled_dot_product(*qkv(t=7)).weights  # (H, T, T)
+    spec = anatomy.spectrum(weights)
+    assert spec.values.shape == (12, 7)
+    frob2 = (weights.double() ** 2).sum(dim=(-2, -1)).numpy()
+    assert np.allclose((spec.values**2).sum(axis=-1), frob2)  # Σσ² = ‖A‖_F²
+    assert np.allclose(spec.energy[:, -1], 1.0)
+    assert ((spec.rank_90 >= 1) & (spec.rank_90 <= 7)).all()
+    # a rank-1 map (every row the same) keeps everything in its first singular value
+    same_rows = torch.full((1, 5, 5), 0.2)
+    assert anatomy.spectrum(same_rows).rank_90[0] == 1
 
 
 def test_shared_qk_reformer_keeps_more_weight_than_uniform_on_repeated_words(repeated):
@@ -73,32 +75,8 @@ def test_bucket_pairs_cosines(repeated):
     assert pairs.same_mean == pytest.approx(same.mean())
 
 
-def test_sparse_pattern_is_the_described_one():
-    """The help and the formula describe the bidirectional pattern; the page computes exactly that."""
-    info = INFO["sparse"]
-    help_ = next(kn for kn in efficient_text.knobs("sparse") if kn.name == "pattern").help
-    assert "either side" in help_ and "Both directions" in help_ and "last l" not in help_
-    assert r"|t-s| < l" in info.formula and r"(t-s) \bmod l = 0" in info.formula
-    for t in (1, 5, 11, 17):
-        for stride in (1, 2, 3, 4, 16):
-            kwargs = compare.settings("sparse", {"stride": stride, "pattern": "strided"}, t).kwargs
-            assert kwargs["causal"] is False
-            pattern = compare.pattern_of("sparse", torch.zeros(t, 4), kwargs)
-            l_ = int(kwargs["stride"])
-            i, j = np.arange(t)[:, None], np.arange(t)[None, :]
-            described = (np.abs(i - j) < l_) | ((i - j) % l_ == 0)  # as the formula says, both ways
-            assert np.array_equal(pattern.numpy(), described), (t, stride)
-            fixed = compare.settings("sparse", {"stride": stride, "pattern": "fixed"}, t).kwargs
-            pattern = compare.pattern_of("sparse", torch.zeros(t, 4), fixed)
-            described = (i // l_ == j // l_) | (j % l_ == l_ - 1)  # own block, or the last of a block
-            assert np.array_equal(pattern.numpy(), described), (t, stride)
-    reach = anatomy.sparse_reach(11, "strided", 3)
-    assert reach.both == int(sparse_mask(11, stride=3, causal=False).sum()) == 79
-    assert reach.causal == 45 and reach.last_row == 6
-
-
 def test_longformer_windows_are_distinct_and_dilation_runs():
-    windows = next(kn for kn in efficient_text.knobs("longformer") if kn.name == "window").values
+    windows = REGISTRY["longformer"].knob("window").values
     assert all(w % 2 == 1 for w in windows)  # w and w + 1 see the same w//2 neighbours: only odd ones
     q, k, v = qkv(t=15)
     patterns = [compare.run_variant("longformer", q, k, v, {"window": w}).pattern for w in windows[:7]]
@@ -115,11 +93,6 @@ def test_longformer_windows_are_distinct_and_dilation_runs():
     assert kept[0] == pytest.approx(
         compare.run_variant("longformer", q, k, v, {"window": 5}).comparison.approx.mass_kept
     )
-
-
-def test_global_tokens_help_says_what_they_are_per_source():
-    help_ = next(kn for kn in efficient_text.knobs("longformer") if kn.name == "globals").help
-    assert "[CLS]" in help_ and "GloVe" in help_ and "first word" in help_
 
 
 def test_a_renormalised_row_moves_by_twice_what_it_drops():
@@ -170,9 +143,61 @@ def test_landmarks_are_contiguous_segment_means():
         assert torch.allclose(means[j], q[0][list(seg)].mean(0), atol=1e-6)
 
 
-def test_reformer_formula_and_help_say_angular_lsh_and_chunks():
-    info, knobs = INFO["reformer"], efficient_text.knobs("reformer")
-    assert "hyperplane" not in " ".join(kn.help for kn in knobs)
-    assert "argmax [xR; −xR]" in knobs[0].help and "rotation" in knobs[0].help
-    assert r"\mathrm{chunk}_r" in info.formula and r"c = \lceil 2T" in info.formula
-    assert re.search(r"q_s\}?\{\\lVert q_s\\rVert", info.formula)
+def test_kernel_spread_by_hand():
+    q = torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.0, 2.0, 0.0, 0.0]])  # (T, D) = (2, 4): √d = 2
+    k = torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, -2.0, 0.0, 0.0]])  # (S, D) = (3, 4)
+    spread = anatomy.kernel_spread(q, k)
+    # ‖q_t + k_s‖² / 2: row 1: 4, 1, 5; row 2: 5, 4, 0 → halved
+    assert spread.sq.tolist() == [[2.0, 0.5, 2.5], [2.5, 2.0, 0.0]]
+    assert spread.largest == 2.5 and spread.typical == 2.0
+    # doubling q and k multiplies every ‖q + k‖² by 4
+    double = anatomy.kernel_spread(2 * q, 2 * k)
+    assert double.largest == pytest.approx(4 * spread.largest)
+
+
+def test_relative_sd_and_features_needed():
+    assert anatomy.kernel_relative_sd(math.log(2.0), 1) == pytest.approx(1.0)  # e^sq − 1 = 1
+    assert anatomy.kernel_relative_sd(math.log(5.0), 16) == pytest.approx(0.5)  # √(4/16)
+    assert anatomy.features_needed(math.log(2.0), 0.1) == pytest.approx(100.0)
+    assert anatomy.features_needed(20.0) > 1e10  # a typical real head: far beyond any m on the page
+
+
+def test_kernel_estimate_is_unbiased_with_the_variance_shown():
+    # x = q/d^{1/4}, y = k/d^{1/4} with ‖x + y‖² = 0.5: one feature's relative variance is e^0.5 − 1
+    d = 4
+    q = torch.tensor([[0.5, 0.0, 0.0, 0.0]]) * d**0.25
+    k = torch.tensor([[0.0, 0.5, 0.0, 0.0]]) * d**0.25
+    sq = float(anatomy.kernel_spread(q, k).sq[0, 0])
+    assert sq == pytest.approx(0.5)
+    exact = math.exp(float(q @ k.T) / math.sqrt(d))
+    omega = orthogonal_features(1, d, seed=0, orthogonal=False)  # a single draw, shape check only
+    assert softmax_kernel_estimate(q, k, omega).shape == (1, 1)
+    draws = torch.randn(200_000, d, generator=torch.Generator().manual_seed(3))  # 200,000 one-feature estimates
+    root = 1 / d**0.25
+    x, y = q[0] * root, k[0] * root
+    single = torch.exp(draws @ x - x @ x / 2) * torch.exp(draws @ y - y @ y / 2)  # (200000,)
+    assert float(single.mean()) / exact == pytest.approx(1.0, abs=0.01)  # unbiased
+    assert float(single.var() / exact**2) == pytest.approx(math.expm1(sq), rel=0.05)  # Lemma 2
+    # the function's own estimate with many features agrees with the kernel
+    many = orthogonal_features(4096, d, seed=1)
+    assert float(softmax_kernel_estimate(q, k, many)) / exact == pytest.approx(1.0, abs=0.05)
+
+
+def test_error_falls_like_one_over_root_m_only_when_q_plus_k_is_short():
+    small = _heads(0.15)
+    large = _heads(2.0)
+    spread_small = anatomy.kernel_spread(small[0][0], small[1][0])
+    spread_large = anatomy.kernel_spread(large[0][0], large[1][0])
+    assert spread_small.typical < 1 < 20 < spread_large.typical
+    slope_small = anatomy.error_slope(compare.sweep("performer", *small, {}, "features"))
+    slope_large = anatomy.error_slope(compare.sweep("performer", *large, {}, "features"))
+    assert -0.6 < slope_small < -0.4  # the textbook 1/√m
+    assert slope_large > -0.25  # long q + k: the error hardly moves with m on the page's range
+
+
+def test_error_slope_of_a_made_up_sweep():
+    values = (1, 4, 16, 64)
+    made = compare.Sweep("features", values, tuple(2.0 / math.sqrt(m) for m in values), (), (), 0.5, 5)
+    assert anatomy.error_slope(made) == pytest.approx(-0.5)
+    with pytest.raises(AttnvizInputError):
+        anatomy.error_slope(compare.Sweep("features", (4,), (0.3,), (), (), 0.5, 5))
