@@ -11,16 +11,25 @@ import pandas as pd
 import streamlit as st
 
 from app_support import efficient, show
-from app_support.efficient_approx import linformer_section, performer_section
-from app_support.efficient_flash import flash_section
-from app_support.efficient_mqa import mqa_section
-from app_support.efficient_patterns import (
-    bigbird_section,
-    longformer_section,
-    nystrom_section,
-    reformer_section,
-    sparse_section,
-)
+
+# the parts only one variant has live beside this module; re-exported so that older imports keep working
+from app_support.efficient_approx import linformer_section as linformer_section
+from app_support.efficient_approx import performer_section as performer_section
+from app_support.efficient_flash import SRAM_KIB as SRAM_KIB
+from app_support.efficient_flash import flash_kernel as flash_kernel
+from app_support.efficient_flash import flash_section as flash_section
+from app_support.efficient_flash import flash_traffic as flash_traffic
+from app_support.efficient_flash import kernel_note as kernel_note
+from app_support.efficient_mqa import DECODE_CONTEXTS as DECODE_CONTEXTS
+from app_support.efficient_mqa import LENGTHS as LENGTHS
+from app_support.efficient_mqa import decoding_section as decoding_section
+from app_support.efficient_mqa import mqa_section as mqa_section
+from app_support.efficient_patterns import bigbird_section as bigbird_section
+from app_support.efficient_patterns import dropped_section as dropped_section
+from app_support.efficient_patterns import longformer_section as longformer_section
+from app_support.efficient_patterns import nystrom_section as nystrom_section
+from app_support.efficient_patterns import reformer_section as reformer_section
+from app_support.efficient_patterns import sparse_section as sparse_section
 from app_support.efficient_text import INFO
 from app_support.widgets import predict_first
 from attnviz import plots
