@@ -9,13 +9,14 @@ import numpy as np
 import streamlit as st
 import torch
 
-from app_support import loaders
+from app_support import efficient_text, loaders
+from app_support.store import BoundedStore
 from app_support.widgets import check_link, link_value, warn
-from attnviz import lesson6, pretrained, scaling
-from attnviz.attention import split_heads
+from attnviz import pretrained, scaling
+from attnviz.efficient import anatomy, compare, costs
+from attnviz.efficient.registry import KnobValue
 from attnviz.embeddings import tokenize, vectors_for
 from attnviz.labels import unique_labels
-from attnviz.lesson6 import INFO, KnobValue
 
 SOURCES = {"real": "a head of the pretrained MiniLM", "toy": "12 random heads over GloVe vectors"}
 
@@ -36,7 +37,7 @@ def choose_variant(key: str, label: str = "Variant", old_key: str | None = None)
     A bad link is named and the default shown. (Not a widget bound to the URL: a bound widget writes its displayed
     name into the address, and links name variants by their short names.)
     """
-    names = list(INFO)
+    names = list(efficient_text.INFO)
     raw = st.query_params.get(URL_KEY)
     if raw is None and old_key is not None:
         raw = st.query_params.get(old_key)
@@ -46,12 +47,13 @@ def choose_variant(key: str, label: str = "Variant", old_key: str | None = None)
     elif carried in names and st.session_state[key] != carried:  # chosen meanwhile on the other page
         st.session_state[key] = carried
     name = st.selectbox(
-        label, names, key=key, format_func=lambda n: INFO[n].title, on_change=_carry, args=(key,),
+        label, names, key=key, format_func=lambda n: efficient_text.INFO[n].title, on_change=_carry, args=(key,),
         help="Each variant has its own section below; the URL keeps the choice.",
     )  # fmt: skip
     st.session_state[_CHOICE] = name
     if raw is not None and raw != name and raw not in names:
-        warn(f"The link asks for the variant “{raw}”, which this lesson does not have: showing {INFO[name].title}.")
+        title = efficient_text.INFO[name].title
+        warn(f"The link asks for the variant “{raw}”, which this lesson does not have: showing {title}.")
     if old_key is not None and old_key in st.query_params:
         del st.query_params[old_key]
     if name == names[0]:
@@ -65,9 +67,9 @@ def choose_variant(key: str, label: str = "Variant", old_key: str | None = None)
 def knob_widgets(prefix: str, name: str, where: object = st) -> dict[str, KnobValue]:
     """One slider (or choice) per knob of the variant, each bound to the URL as ``<prefix>_<knob>``."""
     knobs: dict[str, KnobValue] = {}
-    info = INFO[name]
-    columns = where.columns(len(info.knobs))  # type: ignore[attr-defined]
-    for column, knob in zip(columns, info.knobs, strict=True):
+    labelled = efficient_text.knobs(name)
+    columns = where.columns(len(labelled))  # type: ignore[attr-defined]
+    for column, knob in zip(columns, labelled, strict=True):
         key = f"{prefix}_{knob.name}"
         raw = link_value(key)
         if isinstance(knob.default, str):
@@ -109,14 +111,8 @@ class HeadInput:
 def head_input(text: str, source: str, layer: int) -> HeadInput:
     """Q, K, V of every head of ``layer`` (0-based; ignored for the toy) on the sentence."""
     if source == "real":
-        model = loaders.model()
-        fwd = pretrained.forward(model, text)
-        x = fwd.layers[layer].input  # (T, D)
-        w = model.layers[layer]
-        heads = model.n_heads
-        q = split_heads(x @ w.w_q + w.b_q, heads)  # (H, T, Dh)
-        k = split_heads(x @ w.w_k + w.b_k, heads)  # (H, T, Dh)
-        v = split_heads(x @ w.w_v + w.b_v, heads)  # (H, T, Dh)
+        fwd = pretrained.forward(loaders.model(), text)
+        q, k, v = fwd.layers[layer].q, fwd.layers[layer].k, fwd.layers[layer].v  # (H, T, Dh) each
         labels = unique_labels(fwd.tokens.pieces)
         notes = tuple(fwd.tokens.notes)
         return HeadInput("real", tuple(labels), notes, q.float().cpu(), k.float().cpu(), v.float().cpu())
@@ -128,68 +124,64 @@ def head_input(text: str, source: str, layer: int) -> HeadInput:
     if tokens.truncated:
         notes.append(f"Only the first {len(tokens.words)} known words are used.")
     if not tokens.words:
-        empty = torch.zeros(lesson6.TOY_HEADS, 0, lesson6.TOY_WIDTH)
+        empty = torch.zeros(compare.TOY_HEADS, 0, compare.TOY_WIDTH)
         return HeadInput("toy", (), tuple(notes), empty, empty, empty)
     x = vectors_for(kv, tokens.words, "cpu")  # (T, 50)
-    q, k, v = lesson6.toy_qkv(x)
+    q, k, v = compare.toy_qkv(x)
     return HeadInput("toy", tuple(tokens.labels), tuple(notes), q, k, v)
 
 
-def _knob_items(knobs: dict[str, KnobValue]) -> tuple[tuple[str, KnobValue], ...]:
-    return tuple(sorted(knobs.items()))
-
-
 @st.cache_data(show_spinner=False, max_entries=64)
-def run(text: str, source: str, layer: int, head: int, name: str, knobs: tuple) -> lesson6.Run:
-    """One variant against exact attention on one head (see `attnviz.lesson6.run_variant`)."""
+def run(text: str, source: str, layer: int, head: int, name: str, knobs: tuple) -> compare.Run:
+    """One variant against exact attention on one head (see `attnviz.compare.run_variant`)."""
     inp = head_input(text, source, layer)
-    return lesson6.run_variant(name, inp.q, inp.k, inp.v, dict(knobs), head)
+    return compare.run_variant(name, inp.q, inp.k, inp.v, dict(knobs), head)
 
 
 @st.cache_data(show_spinner="Measuring the error at every setting…", max_entries=32)
-def sweep(text: str, source: str, layer: int, head: int, name: str, knobs: tuple, knob: str) -> lesson6.Sweep:
+def sweep(text: str, source: str, layer: int, head: int, name: str, knobs: tuple, knob: str) -> compare.Sweep:
     inp = head_input(text, source, layer)
-    return lesson6.sweep(name, inp.q, inp.k, inp.v, dict(knobs), knob, head)
+    return compare.sweep(name, inp.q, inp.k, inp.v, dict(knobs), knob, head)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def spectrum(text: str, source: str, layer: int) -> lesson6.Spectrum:
+def spectrum(text: str, source: str, layer: int) -> anatomy.Spectrum:
     """Singular values of every head's exact attention map in the layer."""
     from attnviz.attention import scaled_dot_product
 
     inp = head_input(text, source, layer)
-    return lesson6.spectrum(scaled_dot_product(inp.q, inp.k, inp.v).weights)
+    return anatomy.spectrum(scaled_dot_product(inp.q, inp.k, inp.v).weights)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def flash(text: str, source: str, layer: int, head: int, tile: int):
     """The tiled pass on one head with every step recorded."""
     inp = head_input(text, source, layer)
-    return lesson6.flash_steps(inp.q[head], inp.k[head], inp.v[head], tile)
+    return costs.flash_steps(inp.q[head], inp.k[head], inp.v[head], tile)
 
 
 @st.cache_data(show_spinner="Timing attention three ways on this machine…", max_entries=32)
-def flash_timings(text: str, source: str, layer: int, head: int, tile: int) -> lesson6.Timings:
+def flash_timings(text: str, source: str, layer: int, head: int, tile: int) -> costs.Timings:
     """The tiled pass, PyTorch's fused kernel and the matrix path on one head, timed here (one at a time)."""
     inp = head_input(text, source, layer)
     with measurement_lock():
-        return lesson6.flash_timings(inp.q[head], inp.k[head], inp.v[head], tile, min_run_time=0.05)
+        return costs.flash_timings(inp.q[head], inp.k[head], inp.v[head], tile, min_run_time=0.05)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def head_changes(text: str, source: str, layer: int, groups: int) -> np.ndarray:
     inp = head_input(text, source, layer)
-    return lesson6.head_changes(inp.q, inp.k, inp.v, groups)
+    return compare.head_changes(inp.q, inp.k, inp.v, groups)
 
 
 @st.cache_data(show_spinner="Running the model with and without the variant…", max_entries=32)
-def swap(texts: tuple[str, ...], name: str, knobs: tuple) -> lesson6.Swap:
-    return lesson6.swap(loaders.model(), texts, name, dict(knobs))
+def swap(texts: tuple[str, ...], name: str, knobs: tuple) -> compare.Swap:
+    return compare.swap(loaders.model(), texts, name, dict(knobs))
 
 
 def knob_key(knobs: dict[str, KnobValue]) -> tuple:
     """The knobs as a hashable, ordered cache key."""
-    return _knob_items(knobs)
+    return tuple(sorted(knobs.items()))
 
 
 # ---------------------------------------------------------------------------------------------- scaling lab
@@ -201,28 +193,21 @@ def measurement_lock() -> threading.Lock:
     return threading.Lock()
 
 
-class _Missing(Exception):
-    """A measurement not stored yet (an exception is never cached)."""
-
-
-@st.cache_data(show_spinner=False, max_entries=256)
-def _stored(device: str, case: str, n: int, _result: dict | None = None) -> dict:
-    if _result is None:
-        raise _Missing
-    return _result
+_RESULTS: BoundedStore[dict] = BoundedStore(max_entries=256)  # every measurement this server process completed
 
 
 def stored(device: str, case: str, n: int) -> dict | None:
     """A finished measurement of ``case`` at length ``n`` on ``device``, or None."""
-    try:
-        return _stored(device, case, n)
-    except _Missing:
-        return None
+    return _RESULTS.get((device, case, n))
 
 
 def keep(device: str, case: str, n: int, result: dict) -> None:
     """Store a measurement that completed (a cancelled one never gets here)."""
-    _stored(device, case, n, _result=result)
+    _RESULTS.put((device, case, n), result)
+
+
+class _Cancelled(Exception):
+    """The learner used a control while a case ran: `scaling.run_case` ends the child process on the way out."""
 
 
 @dataclass(frozen=True)
@@ -258,14 +243,14 @@ def measure(jobs: list[Job], *, device: str, cancel_key: str, timeout: float, ex
 
             def tick(elapsed: float, i: int = i, job: Job = job) -> None:
                 if interrupt.waiting():
-                    raise scaling.Interrupted
+                    raise _Cancelled
                 share = min(elapsed / expected_s, 0.99) if expected_s else i / len(jobs)
                 bar.progress(share, text=f"{job.label}: {elapsed:.0f} s (case {i + 1} of {len(jobs)})")
 
             keep(device, job.case, job.n, scaling.run_case(job.task, timeout=timeout, tick=tick))
             done += 1
         bar.progress(1.0, text=f"Measured {len(jobs)} case(s).")
-    except scaling.Interrupted:
+    except _Cancelled:
         st.session_state[STOPPED] = (
             f"Measurement stopped after {done} of {len(jobs)} case(s); the running one was ended and the rest were "
             "not started. What was measured is kept."

@@ -63,6 +63,11 @@ def toy_weights(d_model: int, n_heads: int, head_dim: int = 8, seed: int = 0) ->
     whole_number(head_dim, "the head width", 1, 64)
     whole_number(d_model, "the model width", 1, 4096)
     whole_number(seed, "the seed", 0, 2**31 - 1)
+    return draw_heads(d_model, n_heads, head_dim, seed)
+
+
+def draw_heads(d_model: int, n_heads: int, head_dim: int, seed: int = 0) -> ToyWeights:
+    """`toy_weights` without its limits on H and Dh (the efficient-attention toy draws 12 heads of 32 the same way)."""
     q, k, v, o = [], [], [], []
     for h in range(n_heads):
         # one generator per head: its matrices do not depend on how many heads come after it

@@ -1,7 +1,8 @@
 """Time and peak memory of one attention variant at one sequence length, measured in a fresh process.
 
-Shared by `bench/bench_efficient.py` (the committed tables) and lesson 6's scaling lab (live on the learner's
-device), so both measure the same thing the same way.
+Shared by `bench/bench_efficient.py` (the committed tables) and the scaling lab page (live on the learner's
+device), so both measure the same thing the same way. Each variant's timed case lives in its record
+(`attnviz.efficient.REGISTRY`); PyTorch's kernels and the plain path are `BASELINES` here.
 
 Each case runs in its own Python process (``python -m attnviz.scaling '<json task>'``), so that one case's
 memory never counts in another's. On the CPU "extra memory" is the peak resident set (VmHWM, reset just before
@@ -22,36 +23,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from attnviz.efficient import REGISTRY
+from attnviz.efficient.longformer import longformer_flops
+from attnviz.efficient.registry import HEADS, WIDTH, TimingCase, full_flops
 from attnviz.errors import AttnvizInputError
 
-HEADS, WIDTH = 8, 64  # H and Dh of every timed case (float32, batch 1)
 MILLION = 1 << 20
-CASES = ("sdpa", "sdpa-flash", "sdpa-efficient", "sdpa-math", "plain", "flash", "linformer", "performer", "nystrom",
-         "nystrom-svd", "longformer", "flex-longformer", "flex-causal", "bigbird", "reformer", "sparse",
-         "mqa")  # fmt: skip
 SDPA_CASES = {"sdpa-flash": "flash", "sdpa-efficient": "efficient", "sdpa-math": "math"}  # case → SDPA backend
 FLEX_CASES = ("flex-longformer", "flex-causal")
-# the settings of each case: those the issue named, the papers' usual ones for the rest
-SETTINGS = {
-    "sdpa": "torch.nn.functional.scaled_dot_product_attention, PyTorch's own choice of backend",
-    "sdpa-flash": "SDPA inside sdpa_kernel(SDPBackend.FLASH_ATTENTION): the fused FlashAttention kernel only",
-    "sdpa-efficient": "SDPA inside sdpa_kernel(SDPBackend.EFFICIENT_ATTENTION): the memory-efficient kernel only",
-    "sdpa-math": "SDPA inside sdpa_kernel(SDPBackend.MATH): the unfused reference path (builds the T×T weights)",
-    "flex-longformer": "torch.compile(flex_attention), w=256, 2 global tokens, 128×128 blocks (compiled once, "
-    "before the timing)",
-    "flex-causal": "torch.compile(flex_attention), causal mask, 128×128 blocks (compiled once, before the timing)",
-    "plain": "attention.scaled_dot_product (keeps scores, scaled and weights)",
-    "flash": "block_q=256, block_k=256; on CUDA with triton installed, the Triton kernel (64×64 tiles)",
-    "linformer": "k=256 (projections drawn once, outside the timing, like weights)",
-    "performer": "m=256 orthogonal features (drawn inside the call)",
-    "nystrom": "m=64 landmarks, 6 pseudo-inverse iterations",
-    "nystrom-svd": "m=64 landmarks, torch.linalg.pinv instead of the iteration",
-    "longformer": "w=256, 2 global tokens",
-    "bigbird": "block 64, 3 window + 2 global + 3 random blocks",
-    "reformer": "shared QK, n_buckets=n/64 (chunks of 128), 1 round",
-    "sparse": "strided, l=round(√n), causal",
-    "mqa": "1 K/V head for 8 query heads, flash inside (block_q=2048; on CUDA with triton, the kernel's 64×64)",
-}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -79,51 +58,9 @@ def _reset_peak() -> bool:
 
 def nominal_flops(name: str, n: int, heads: int = HEADS, d: int = WIDTH) -> float:
     """The multiply-adds (×2) each algorithm is designed to do; not counting softmax or masking."""
-    full = 4.0 * n * n * d * heads
-    if name in ("sdpa", "plain", "flash", "mqa") or name in SDPA_CASES:
-        return full
-    if name == "flex-causal":
-        return full / 2  # the pairs with key ≤ query
-    if name == "flex-longformer":
-        name = "longformer"
-    if name == "linformer":
-        return 8.0 * n * min(256, n) * d * heads  # E·K, F·V, Q·(EK)ᵀ, P·(FV)
-    if name == "performer":
-        return 8.0 * n * 256 * d * heads  # φ(K), φ(K)ᵀV, φ(Q), φ(Q)·(φ(K)ᵀV)
-    if name.startswith("nystrom"):
-        return 12.0 * n * 64 * d * heads  # landmarks, F, B, B·V, F·(A⁺BV)
-    if name == "longformer":
-        return 4.0 * n * min(256, n) * d * heads
-    if name == "bigbird":
-        return 4.0 * n * min(8 * 64, n) * d * heads
-    if name == "reformer":
-        return 4.0 * n * min(256, n) * d * heads  # each chunk of 128 against 2 chunks
-    if name == "sparse":
-        stride = max(1, round(math.sqrt(n)))
-        return 4.0 * n * (stride + n / stride) / 2 * d * heads  # causal: half of band + strided
-    raise ValueError(name)
-
-
-# how each case's time and extra memory are designed to grow with T (the papers, and the code of each case here)
-GROWTH = {
-    "sdpa": ("T²", "T"),  # a fused kernel: every score, never the T×T matrix
-    "sdpa-flash": ("T²", "T"),  # tile by tile: a running maximum and sum per row
-    "sdpa-efficient": ("T²", "T"),
-    "sdpa-math": ("T²", "T²"),  # the reference path: scores and weights as T×T tensors
-    "plain": ("T²", "T²"),  # keeps scores, scaled scores and weights
-    "flash": ("T²", "T"),
-    "linformer": ("T", "T"),
-    "performer": ("T", "T"),
-    "nystrom": ("T", "T"),
-    "nystrom-svd": ("T", "T"),
-    "longformer": ("T", "T"),
-    "flex-longformer": ("T", "T"),  # the blocks of the band and the global rows and columns
-    "flex-causal": ("T²", "T"),  # half the blocks of full attention
-    "bigbird": ("T", "T"),
-    "reformer": ("T·log T", "T"),  # the sort of the buckets; the chunks are linear
-    "sparse": ("T·√T", "T·√T"),  # stride √T: √T neighbours plus T/√T strided keys per query
-    "mqa": ("T²", "T"),  # exact attention (tiled) over one shared K/V head
-}
+    if name not in TIMING:
+        raise ValueError(name)
+    return TIMING[name].flops(n, heads, d)
 
 
 def loglog_slope(sizes: Sequence[float], values: Sequence[float]) -> float | None:
@@ -165,59 +102,9 @@ def inputs_for_timing(n: int, device: str):
 
 def make_case(name: str, q, k, v):
     """A zero-argument function for one timed case; anything it needs besides the call is made here."""
-    import torch.nn.functional as F
-
-    from attnviz.attention import scaled_dot_product
-    from attnviz.efficient import (
-        bigbird_attention,
-        flash_attention,
-        grouped_query_attention,
-        linformer_attention,
-        linformer_projection,
-        longformer_attention,
-        nystrom_attention,
-        performer_attention,
-        reformer_attention,
-        sparse_attention,
-    )
-
-    n, device = q.shape[-2], q.device
-    if name in SDPA_CASES:
-        from attnviz.efficient.flex import sdpa_with
-
-        attend = sdpa_with(SDPA_CASES[name])
-        return lambda: attend(q, k, v)
-    if name in FLEX_CASES:
-        return _flex_case(name, q, k, v)
-    if name == "sdpa":
-        return lambda: F.scaled_dot_product_attention(q, k, v)
-    if name == "plain":
-        return lambda: scaled_dot_product(q, k, v)
-    if name == "flash":
-        return lambda: flash_attention(q, k, v, gpu_kernel=True)  # the Triton kernel on CUDA, if installed
-    if name == "linformer":
-        e, f = (p.to(device) for p in linformer_projection(min(256, n), n, seed=0, n=2))
-        return lambda: linformer_attention(q, k, v, proj_k=e, proj_v=f)
-    if name == "performer":
-        return lambda: performer_attention(q, k, v, n_features=256)
-    if name == "nystrom":
-        return lambda: nystrom_attention(q, k, v, n_landmarks=64)
-    if name == "nystrom-svd":
-        return lambda: nystrom_attention(q, k, v, n_landmarks=64, pinv="svd")
-    if name == "longformer":
-        return lambda: longformer_attention(q, k, v, window=256, global_tokens=(0, 1))
-    if name == "bigbird":
-        return lambda: bigbird_attention(q, k, v)
-    if name == "reformer":
-        return lambda: reformer_attention(q, q, v, n_buckets=max(2, n // 64))
-    if name == "sparse":
-        return lambda: sparse_attention(q, k, v, pattern="strided")
-    if name == "mqa":
-        # the 8 query heads become 8× the query rows against one K/V head: 8× taller tiles keep them as big
-        k1, v1 = k[:, :1].contiguous(), v[:, :1].contiguous()
-        tiled = functools.partial(flash_attention, block_q=256 * HEADS, gpu_kernel=True)
-        return lambda: grouped_query_attention(q, k1, v1, attend=tiled)
-    raise ValueError(name)
+    if name not in TIMING:
+        raise ValueError(name)
+    return TIMING[name].make(q, k, v)
 
 
 def _flex_case(name: str, q, k, v):
@@ -252,6 +139,76 @@ def _flex_case(name: str, q, k, v):
 
     fn.info = info  # type: ignore[attr-defined]
     return fn
+
+
+def _sdpa_case(backend: str) -> Callable:
+    def make(q, k, v):
+        from attnviz.efficient.flex import sdpa_with
+
+        attend = sdpa_with(backend)
+        return lambda: attend(q, k, v)
+
+    return make
+
+
+def _plain_case(q, k, v):
+    from attnviz.attention import scaled_dot_product
+
+    return lambda: scaled_dot_product(q, k, v)
+
+
+def _fused_case(q, k, v):
+    import torch.nn.functional as F
+
+    return lambda: F.scaled_dot_product_attention(q, k, v)
+
+
+# PyTorch's own kernels and the plain path, timed beside the variants (whose cases are in their records)
+BASELINES: dict[str, TimingCase] = {
+    "sdpa": TimingCase(
+        _fused_case, full_flops, "torch.nn.functional.scaled_dot_product_attention, PyTorch's own choice of backend",
+        ("T²", "T"), "PyTorch SDPA (fused C++ kernel)", exact=True,  # a fused kernel: never the T×T matrix
+    ),
+    "sdpa-flash": TimingCase(
+        _sdpa_case("flash"), full_flops,
+        "SDPA inside sdpa_kernel(SDPBackend.FLASH_ATTENTION): the fused FlashAttention kernel only",
+        ("T²", "T"), "PyTorch SDPA · fused flash kernel", exact=True,  # tile by tile: a running max and sum per row
+    ),
+    "sdpa-efficient": TimingCase(
+        _sdpa_case("efficient"), full_flops,
+        "SDPA inside sdpa_kernel(SDPBackend.EFFICIENT_ATTENTION): the memory-efficient kernel only",
+        ("T²", "T"), "PyTorch SDPA · memory-efficient kernel", exact=True,
+    ),
+    "sdpa-math": TimingCase(
+        _sdpa_case("math"), full_flops,
+        "SDPA inside sdpa_kernel(SDPBackend.MATH): the unfused reference path (builds the T×T weights)",
+        ("T²", "T²"), "PyTorch SDPA · math path (builds T×T)", exact=True,  # scores and weights as T×T tensors
+    ),
+    "plain": TimingCase(
+        _plain_case, full_flops, "attention.scaled_dot_product (keeps scores, scaled and weights)",
+        ("T²", "T²"), "plain exact (keeps T×T)", exact=True,
+    ),
+    "flex-longformer": TimingCase(
+        functools.partial(_flex_case, "flex-longformer"), longformer_flops,
+        "torch.compile(flex_attention), w=256, 2 global tokens, 128×128 blocks (compiled once, before the timing)",
+        ("T", "T"), "FlexAttention · Longformer window (compiled)",  # the band's blocks and the global ones
+    ),
+    "flex-causal": TimingCase(
+        functools.partial(_flex_case, "flex-causal"), lambda n, h, d: full_flops(n, h, d) / 2,  # key ≤ query
+        "torch.compile(flex_attention), causal mask, 128×128 blocks (compiled once, before the timing)",
+        ("T²", "T"), "FlexAttention · causal (compiled)", exact=True,  # half the blocks of full attention
+    ),
+}  # fmt: skip
+# every timed case: PyTorch's kernels, the plain path, every variant's own case(s) in the course's order,
+# then FlexAttention
+TIMING: dict[str, TimingCase] = (
+    {c: BASELINES[c] for c in ("sdpa", *SDPA_CASES, "plain")}
+    | {c: case for spec in REGISTRY.values() for c, case in spec.cases.items()}
+    | {c: BASELINES[c] for c in FLEX_CASES}
+)
+CASES = tuple(TIMING)
+SETTINGS = {c: case.setting for c, case in TIMING.items()}  # the settings of each case
+GROWTH = {c: case.growth for c, case in TIMING.items()}  # how its time and extra memory are designed to grow
 
 
 def time_and_memory(fn, device: str, min_reps: int, budget_s: float) -> dict:
@@ -382,10 +339,6 @@ WORKERS: dict[str, Callable[..., dict]] = {"time": worker_time, "million": worke
 # ----------------------------------------------------------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-class Interrupted(Exception):
-    """The callback asked the measurement to stop."""
 
 
 def run_case(

@@ -4,12 +4,15 @@ import streamlit as st
 
 from app_support import efficient, sentence, show
 from app_support import efficient_sections as sections
+from app_support import efficient_text as text_of
+from app_support.efficient_patterns import dropped_section
+from app_support.efficient_text import INFO, titles_of_kind
 from app_support.widgets import EDIT, check_link, link_value, md_escape, warn
 from attnviz import AttnvizInputError
-from attnviz.lesson6 import INFO
+from attnviz.efficient import REGISTRY
 
 st.title("6 · Efficient attention")
-_of_kind = {kind: ", ".join(i.title for i in INFO.values() if i.kind == kind) for kind in ("pattern", "approx")}
+_of_kind = {kind: titles_of_kind(kind) for kind in ("pattern", "approx")}
 st.markdown(
     "Exact attention compares every token with every other: T² scores for T tokens. At 1,000 tokens that is a "
     "million numbers per head, at 100,000 it is ten billion. The variants below cut different costs. "
@@ -77,51 +80,23 @@ verdict = (
 )
 st.caption(f"Its output is {verdict}.")
 
-if name == "flash":
-    sections.flash_section(text, source, layer, head, int(knobs["tile"]), labels)
-elif name == "linformer":
-    sections.linformer_section(text, source, layer, head, labels)
-elif name == "reformer":
-    sections.reformer_section(run, knobs, labels, inp.q[head])
-elif name == "sparse":
-    sections.sparse_section(run, labels)
-elif name == "longformer":
-    sections.longformer_section(run, labels)
-elif name == "bigbird":
-    sections.bigbird_section(run, labels)
-elif name == "nystrom":
-    sections.nystrom_section(run, labels)
-elif name == "mqa":
-    sections.mqa_section(text, source, layer, int(run.settings.kwargs["groups"]), int(inp.q.shape[0]))
+view = sections.View(text, source, layer, head, name, knobs, run, labels, inp)
+extras = sections.EXTRAS.get(name, sections.Extras())
+if extras.section is not None:
+    extras.section(view)
 if run.pattern is not None:
-    sections.dropped_section(run, labels)
+    dropped_section(run, labels)
 
-if name != "flash":
-    knob = info.knobs[0] if name != "reformer" else info.knobs[1]
+swept = REGISTRY[name].swept  # None: the result never changes with the knob
+if swept is not None:
+    knob = next(k for k in text_of.knobs(name) if k.name == swept)
     show.step(f"{knob.label.split(' (')[0]}: the error at every setting")
     others = {k: v for k, v in knobs.items() if k != knob.name}  # the swept knob is not part of the cache key
     s = efficient.sweep(text, source, layer, head, name, efficient.knob_key(others), knob.name)
-    floor = None
-    if name == "linformer":  # Eckart–Young: no rank-k matrix is closer than the truncated SVD
-        energy = efficient.spectrum(text, source, layer).energy[head]  # (T,)
-        ranks = [int(r) for r in s.values]
-        floor = (ranks, [float(max(1.0 - energy[r - 1], 0.0) ** 0.5) for r in ranks])
-    sections.sweep_chart(s, knob.label, knobs[knob.name], log_x=name == "performer", floor=floor)
-    if floor is not None:
-        st.caption(
-            "The dashed line is the truncated SVD of the exact map: by Eckart–Young no rank-k matrix is closer to it, "
-            "whatever produced that matrix (a fixed projection, a learned one, or one fitted to this very sentence). "
-            "Linformer's map has rank at most k, so its line can never go below the dashed one."
-        )
-        if knobs[knob.name] in s.values:
-            i = s.values.index(knobs[knob.name])
-            st.caption(
-                f"At k = {s.values[i]}: Linformer's error is {s.mean[i]:.3f}"
-                + (f" (mean of {s.seeds} draws)" if s.seeds > 1 else "")
-                + f", the best rank-{s.values[i]} matrix's {floor[1][i]:.3f}."
-            )
-    if name == "performer":
-        sections.performer_section(text, source, layer, head, s, labels)
+    floor = None if extras.floor is None else extras.floor(view, s)
+    sections.sweep_chart(s, knob.label, knobs[knob.name], log_x=extras.log_x, floor=floor)
+    if extras.after_sweep is not None:
+        extras.after_sweep(view, s, floor)
 
 st.divider()
 st.caption(

@@ -8,34 +8,23 @@ import pandas as pd
 import streamlit as st
 
 from app_support import efficient, loaders, sentence, show
+from app_support.efficient_text import INFO
 from app_support.widgets import check_link, link_value, predict_first, warn
 from attnviz import plots, scaling
 from attnviz.efficient import flex
-from attnviz.lesson6 import INFO, human_bytes
+from attnviz.efficient.costs import human_bytes
 
 RESULTS = Path(__file__).resolve().parent.parent / "bench" / "RESULTS.md"
-LABELS = {
-    "sdpa": "PyTorch SDPA (fused C++ kernel)", "plain": "plain exact (keeps T×T)",
-    "flash": "FlashAttention (ours, Python)", "linformer": "Linformer", "performer": "Performer",
-    "nystrom": "Nyströmformer", "nystrom-svd": "Nyströmformer (SVD pinv)", "longformer": "Longformer",
-    "bigbird": "BigBird", "reformer": "Reformer", "sparse": "Sparse Transformer",
-    "mqa": "Multi-query (1 K/V head, whole sequence)",
-}  # fmt: skip
+LABELS = {case: timed.label for case, timed in scaling.TIMING.items()}  # every case's record names it
 DEFAULT = ["sdpa", "plain", "flash", "longformer", "performer"]
-EXACT = ("sdpa", "plain", "flash", "mqa", *scaling.SDPA_CASES, "flex-causal")  # every (causal) score: slope 2
+EXACT = tuple(case for case, timed in scaling.TIMING.items() if timed.exact)  # every (causal) score: slope 2
 
 device = loaders.device()
 gpu = device.type == "cuda"
 kernel_lang = "CUDA" if gpu else "C++"
 compiled_lang = "Triton" if gpu else "C++"
-LABELS.update({
-    "sdpa-flash": f"PyTorch SDPA · fused flash kernel ({kernel_lang})",
-    "sdpa-efficient": f"PyTorch SDPA · memory-efficient kernel ({kernel_lang})",
-    "sdpa-math": "PyTorch SDPA · math path (builds T×T)",
-    "flex-longformer": "FlexAttention · Longformer window (compiled)",
-    "flex-causal": "FlexAttention · causal (compiled)",
-    "longformer": "Longformer (ours)",
-})  # fmt: skip
+for fused in ("sdpa-flash", "sdpa-efficient"):
+    LABELS[fused] += f" ({kernel_lang})"
 triton_flash = gpu and importlib.util.find_spec("triton") is not None  # flash (gpu_kernel=True) runs our Triton kernel
 if triton_flash:
     LABELS["flash"] = "FlashAttention (ours, Triton kernel)"

@@ -5,9 +5,9 @@ import pandas as pd
 import streamlit as st
 
 from app_support import efficient, sentence, show
+from app_support.efficient_text import INFO
 from app_support.widgets import EDIT, md_escape, predict_first, warn
 from attnviz import AttnvizInputError, plots
-from attnviz.lesson6 import INFO
 
 OTHERS = 4  # ready sentences compared with the learner's
 

@@ -14,6 +14,7 @@ The random layout is the same for every head and batch row here (the paper draws
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -36,6 +37,7 @@ from attnviz.efficient._common import (
     weights_from_lse,
 )
 from attnviz.efficient.flash import flash_attention
+from attnviz.efficient.registry import Fit, Knob, KnobValue, TimingCase, VariantSpec
 
 # how many scores one group of query blocks may hold at once (as in longformer.py: it stays in cache)
 GROUP_SCORES = 1 << 20
@@ -210,3 +212,39 @@ def bigbird_attention(
         pattern = layout.repeat_interleave(b, 0).repeat_interleave(b, 1)[:t, :t].to(q.device)  # (T, T)
         weights = weights_from_lse(q, k, lse_, scale, pattern if mask is None else pattern & mask)
     return BigBirdAttention(output=output_, weights=weights, scale=scale, block_size=b, layout=layout, logsumexp=lse_)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The registry's record (see attnviz.efficient.registry)
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _bigbird_kwargs(knobs: Mapping[str, KnobValue], fit: Fit) -> dict[str, object]:
+    layout = {"block_size": int(knobs["block"]), "window_blocks": 3, "global_blocks": 1}
+    return layout | {"random_blocks": int(knobs["random"]), "seed": 0}
+
+
+def _bigbird_pattern(q: Tensor, kwargs: Mapping[str, object]) -> Tensor:
+    keys = ("block_size", "window_blocks", "global_blocks", "random_blocks", "seed")  # the run's own seed
+    return bigbird_mask(q.shape[-2], **{key: int(kwargs[key]) for key in keys})  # type: ignore[call-overload]
+
+
+SPEC = VariantSpec(
+    name="bigbird",
+    fn=bigbird_attention,
+    kind="pattern",
+    knobs=(Knob("random", (0, 1, 2, 3, 4, 6, 8), 1), Knob("block", (1, 2, 3, 4), 2)),
+    to_kwargs=_bigbird_kwargs,
+    pattern=_bigbird_pattern,
+    random=lambda knobs: True,
+    swept="random",
+    cases={
+        "bigbird": TimingCase(
+            make=lambda q, k, v: lambda: bigbird_attention(q, k, v),
+            flops=lambda n, h, d: 4.0 * n * min(8 * 64, n) * d * h,
+            setting="block 64, 3 window + 2 global + 3 random blocks",
+            growth=("T", "T"),
+            label="BigBird",
+        )
+    },
+)

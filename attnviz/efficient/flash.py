@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,7 @@ from attnviz.efficient._common import (
     safe_max,
     weights_from_lse,
 )
+from attnviz.efficient.registry import Fit, Knob, KnobValue, TimingCase, VariantSpec, full_flops
 
 
 @dataclass(frozen=True)
@@ -226,3 +228,32 @@ def flash_attention(
         logsumexp=lse,
         steps=tuple(steps),
     )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The registry's record (see attnviz.efficient.registry)
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _flash_kwargs(knobs: Mapping[str, KnobValue], fit: Fit) -> dict[str, object]:
+    tile = int(knobs["tile"])
+    return {"block_q": tile, "block_k": tile}
+
+
+SPEC = VariantSpec(
+    name="flash",
+    fn=flash_attention,
+    kind="exact",
+    knobs=(Knob("tile", (1, 2, 3, 4, 6, 8, 16, 32, 64), 4),),
+    to_kwargs=_flash_kwargs,
+    cases={
+        "flash": TimingCase(
+            make=lambda q, k, v: lambda: flash_attention(q, k, v, gpu_kernel=True),  # Triton on CUDA, if installed
+            flops=full_flops,
+            setting="block_q=256, block_k=256; on CUDA with triton installed, the Triton kernel (64×64 tiles)",
+            growth=("T²", "T"),
+            label="FlashAttention (ours, Python)",
+            exact=True,
+        )
+    },
+)

@@ -12,8 +12,8 @@ acc, takes the keys and values one tile at a time, and divides by ℓ once at th
 
 This module needs ``triton`` and runs on a CUDA GPU (or on the CPU in Triton's interpreter, ``TRITON_INTERPRET=1``
 set before triton is imported, which the tests use: slow, but the same program). Nothing else in attnviz imports it
-unless ``flash.flash_attention(..., gpu_kernel=True)`` is called on CUDA tensors with triton installed, as lesson
-6c's timings of FlashAttention and multi-query attention do; lesson 6's page shows its source without running it.
+unless ``flash.flash_attention(..., gpu_kernel=True)`` is called on CUDA tensors with triton installed, as the
+scaling timings of FlashAttention and multi-query attention do (`attnviz.scaling`).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ The paper learns E and F. Untrained, two choices:
 
     "gaussian"  random mixes, N(0, 1/S) entries: where a trained (S → K) layer starts (PyTorch's default
                 initialisation is of that size). A random mix of values is no average of them, so the output
-                is far from exact attention until E and F are learned: the lesson's point.
+                is far from exact attention until E and F are learned: the point to see.
     "pool"      each projected key and value is the mean of S/K consecutive ones, the pooling the paper also
                 tries; sensible without training.
 
@@ -20,6 +20,7 @@ With K = S pooling is the identity, and so is any E = F = I given explicitly: ex
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -35,6 +36,7 @@ from attnviz.efficient._common import (
     positive_int,
     resolve_scale,
 )
+from attnviz.efficient.registry import Fit, Knob, KnobValue, TimingCase, VariantSpec
 from attnviz.errors import AttnvizInputError
 
 
@@ -158,3 +160,40 @@ def linformer_attention(
         v_proj=v_proj,
         weights_proj=weights_proj,
     )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The registry's record (see attnviz.efficient.registry)
+# ----------------------------------------------------------------------------------------------------------
+
+_SMALL = (*range(1, 17), 20, 24, 32, 48, 64)
+
+
+def _linformer_kwargs(knobs: Mapping[str, KnobValue], fit: Fit) -> dict[str, object]:
+    return {"rank": fit.cut(int(knobs["rank"]), "Rank"), "projection": knobs["proj"], "seed": 0}
+
+
+def _linformer_case(q: Tensor, k: Tensor, v: Tensor) -> Callable[[], object]:
+    # the projections are drawn once, outside the timing, like weights
+    e, f = (p.to(q.device) for p in linformer_projection(min(256, q.shape[-2]), q.shape[-2], seed=0, n=2))
+    return lambda: linformer_attention(q, k, v, proj_k=e, proj_v=f)
+
+
+SPEC = VariantSpec(
+    name="linformer",
+    fn=linformer_attention,
+    kind="approx",
+    knobs=(Knob("rank", _SMALL, 4), Knob("proj", ("pool", "gaussian"), "pool")),
+    to_kwargs=_linformer_kwargs,
+    random=lambda knobs: knobs.get("proj", "pool") == "gaussian",  # pooling draws nothing
+    swept="rank",
+    cases={
+        "linformer": TimingCase(
+            make=_linformer_case,
+            flops=lambda n, h, d: 8.0 * n * min(256, n) * d * h,  # E·K, F·V, Q·(EK)ᵀ, P·(FV)
+            setting="k=256 (projections drawn once, outside the timing, like weights)",
+            growth=("T", "T"),
+            label="Linformer",
+        )
+    },
+)

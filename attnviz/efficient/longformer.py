@@ -24,7 +24,7 @@ fast path above, untouched.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -46,6 +46,7 @@ from attnviz.efficient._common import (
     safe_max,
     weights_from_lse,
 )
+from attnviz.efficient.registry import Fit, Knob, KnobValue, TimingCase, VariantSpec
 from attnviz.errors import AttnvizInputError
 
 # how many scores one group of chunks may hold at once (4 MiB of float32: it stays in the CPU's cache)
@@ -347,3 +348,47 @@ def longformer_attention(
         logsumexp=lse,
         dilation=dilation,
     )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The registry's record (see attnviz.efficient.registry)
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _longformer_kwargs(knobs: Mapping[str, KnobValue], fit: Fit) -> dict[str, object]:
+    g = fit.cut(int(knobs["globals"]), "Global tokens")
+    return {"window": int(knobs["window"]), "global_tokens": tuple(range(g)), "dilation": int(knobs["dilation"])}
+
+
+def _longformer_pattern(q: Tensor, kwargs: Mapping[str, object]) -> Tensor:
+    window, dilation = int(kwargs["window"]), int(kwargs.get("dilation", 1))  # type: ignore[call-overload]
+    return longformer_mask(q.shape[-2], window, kwargs["global_tokens"], dilation=dilation)  # type: ignore[arg-type]
+
+
+def longformer_flops(n: int, heads: int, d: int) -> float:
+    """The window of 256 (and its 2 global tokens, not counted) of the timed case."""
+    return 4.0 * n * min(256, n) * d * heads
+
+
+SPEC = VariantSpec(
+    name="longformer",
+    fn=longformer_attention,
+    kind="pattern",
+    knobs=(
+        Knob("window", (1, 3, 5, 7, 9, 13, 17, 25, 33), 3),
+        Knob("globals", (0, 1, 2, 3, 4), 1),
+        Knob("dilation", (1, 2, 3, 4), 1),
+    ),
+    to_kwargs=_longformer_kwargs,
+    pattern=_longformer_pattern,
+    swept="window",
+    cases={
+        "longformer": TimingCase(
+            make=lambda q, k, v: lambda: longformer_attention(q, k, v, window=256, global_tokens=(0, 1)),
+            flops=longformer_flops,
+            setting="w=256, 2 global tokens",
+            growth=("T", "T"),
+            label="Longformer (ours)",
+        )
+    },
+)

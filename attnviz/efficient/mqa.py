@@ -14,8 +14,9 @@ checkpoint becomes grouped by averaging the K and V heads of each group (the GQA
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -23,6 +24,7 @@ from torch import Tensor
 
 from attnviz.attention import Attention, AttentionFn, scaled_dot_product
 from attnviz.efficient._common import positive_int
+from attnviz.efficient.registry import Fit, Knob, KnobValue, TimingCase, VariantSpec, full_flops
 from attnviz.errors import AttnvizInputError
 
 
@@ -207,3 +209,48 @@ def decode(q: Tensor, k: Tensor, v: Tensor, *, prefill: int = 0, clock: Callable
         held = (k_cache[..., : step + 1, :], v_cache[..., : step + 1, :])  # what the loop has written so far
         sizes.append(sum(x.numel() * x.element_size() for x in held))
     return Decoding(outputs=outputs, cache_bytes=tuple(sizes), step_seconds=tuple(seconds) if clock else None)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The registry's record (see attnviz.efficient.registry)
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _mqa_kwargs(knobs: Mapping[str, KnobValue], fit: Fit) -> dict[str, object]:
+    groups = int(knobs["groups"])
+    if fit.heads % groups:
+        usable = max(g for g in range(1, groups + 1) if fit.heads % g == 0)
+        fit.notes.append(f"{groups} groups do not divide {fit.heads} heads evenly: using {usable}.")
+        groups = usable
+    return {"groups": groups}
+
+
+def _mqa_case(q: Tensor, k: Tensor, v: Tensor) -> Callable[[], object]:
+    from attnviz.efficient.flash import flash_attention
+
+    # the H query heads become H× the query rows against one K/V head: H× taller tiles keep them as big
+    k1, v1 = k[:, :1].contiguous(), v[:, :1].contiguous()
+    tiled = functools.partial(flash_attention, block_q=256 * q.shape[-3], gpu_kernel=True)
+    return lambda: grouped_query_attention(q, k1, v1, attend=tiled)
+
+
+SPEC = VariantSpec(
+    name="mqa",
+    fn=grouped_query_attention,
+    kind="exact",
+    knobs=(Knob("groups", (1, 2, 3, 4, 6, 12), 1),),
+    to_kwargs=_mqa_kwargs,
+    swept="groups",
+    all_heads=True,
+    cases={
+        "mqa": TimingCase(
+            make=_mqa_case,
+            flops=full_flops,
+            setting="1 K/V head for 8 query heads, flash inside (block_q=2048; on CUDA with triton, the kernel's "
+            "64×64)",
+            growth=("T²", "T"),  # exact attention (tiled) over one shared K/V head
+            label="Multi-query (1 K/V head, whole sequence)",
+            exact=True,
+        )
+    },
+)

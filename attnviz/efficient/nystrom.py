@@ -20,6 +20,7 @@ O(T·M). With M = T every landmark is one token, F = A = B is the exact matrix P
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -28,6 +29,7 @@ from torch import Tensor
 
 from attnviz.attention import Attention
 from attnviz.efficient._common import NEG_INF, check_qkv, key_mask, positive_int, resolve_scale
+from attnviz.efficient.registry import Fit, Knob, KnobValue, TimingCase, VariantSpec
 from attnviz.errors import AttnvizInputError
 
 PinvMethod = Literal["iterative", "svd"]
@@ -164,3 +166,42 @@ def nystrom_attention(
         kernel_a_pinv=a_pinv,
         kernel_b=kernel_b,
     )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The registry's record (see attnviz.efficient.registry)
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _nystrom_kwargs(knobs: Mapping[str, KnobValue], fit: Fit) -> dict[str, object]:
+    return {"n_landmarks": fit.cut(int(knobs["landmarks"]), "Landmarks"), "pinv_iterations": 12}
+
+
+def _nystrom_flops(n: int, heads: int, d: int) -> float:
+    return 12.0 * n * 64 * d * heads  # landmarks, F, B, B·V, F·(A⁺BV)
+
+
+SPEC = VariantSpec(
+    name="nystrom",
+    fn=nystrom_attention,
+    kind="approx",
+    knobs=(Knob("landmarks", (*range(1, 17), 20, 24, 32, 48, 64), 3),),
+    to_kwargs=_nystrom_kwargs,
+    swept="landmarks",
+    cases={
+        "nystrom": TimingCase(
+            make=lambda q, k, v: lambda: nystrom_attention(q, k, v, n_landmarks=64),
+            flops=_nystrom_flops,
+            setting="m=64 landmarks, 6 pseudo-inverse iterations",
+            growth=("T", "T"),
+            label="Nyströmformer",
+        ),
+        "nystrom-svd": TimingCase(
+            make=lambda q, k, v: lambda: nystrom_attention(q, k, v, n_landmarks=64, pinv="svd"),
+            flops=_nystrom_flops,
+            setting="m=64 landmarks, torch.linalg.pinv instead of the iteration",
+            growth=("T", "T"),
+            label="Nyströmformer (SVD pinv)",
+        ),
+    },
+)

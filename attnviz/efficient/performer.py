@@ -22,6 +22,7 @@ exponentially with ‖q + k‖²·scale, so on heads with long queries and keys 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -36,6 +37,7 @@ from attnviz.efficient._common import (
     positive_int,
     resolve_scale,
 )
+from attnviz.efficient.registry import Fit, Knob, KnobValue, TimingCase, VariantSpec
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -168,3 +170,32 @@ def softmax_kernel_estimate(q: Tensor, k: Tensor, features: Tensor, scale: float
     phi_x = torch.exp(x @ features.T - (x * x).sum(-1, keepdim=True) / 2)  # (..., T, M)
     phi_y = torch.exp(y @ features.T - (y * y).sum(-1, keepdim=True) / 2)  # (..., S, M)
     return phi_x @ phi_y.transpose(-2, -1) / features.shape[0]  # (..., T, S)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The registry's record (see attnviz.efficient.registry)
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _performer_kwargs(knobs: Mapping[str, KnobValue], fit: Fit) -> dict[str, object]:
+    return {"n_features": int(knobs["features"]), "seed": 0}
+
+
+SPEC = VariantSpec(
+    name="performer",
+    fn=performer_attention,
+    kind="approx",
+    knobs=(Knob("features", (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024), 16),),
+    to_kwargs=_performer_kwargs,
+    random=lambda knobs: True,
+    swept="features",
+    cases={
+        "performer": TimingCase(
+            make=lambda q, k, v: lambda: performer_attention(q, k, v, n_features=256),
+            flops=lambda n, h, d: 8.0 * n * 256 * d * h,  # φ(K), φ(K)ᵀV, φ(Q), φ(Q)·(φ(K)ᵀV)
+            setting="m=256 orthogonal features (drawn inside the call)",
+            growth=("T", "T"),
+            label="Performer",
+        )
+    },
+)

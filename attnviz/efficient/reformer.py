@@ -24,6 +24,7 @@ buckets and outputs are bit for bit those of hashing and attending everything at
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -45,6 +46,7 @@ from attnviz.efficient._common import (
     positive_int,
     resolve_scale,
 )
+from attnviz.efficient.registry import Fit, Knob, KnobValue, TimingCase, VariantSpec
 from attnviz.errors import AttnvizInputError
 
 # the (base-2) score given to a token's key for itself: finite, so a token alone in its bucket still attends
@@ -319,3 +321,47 @@ def reformer_mask(
             alone &= mask.diagonal(dim1=-2, dim2=-1)  # unless the mask forbids even that
         seen = seen | torch.diag_embed(alone)
     return seen
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The registry's record (see attnviz.efficient.registry)
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _reformer_kwargs(knobs: Mapping[str, KnobValue], fit: Fit) -> dict[str, object]:
+    # The paper's shared-QK attention: the comparison passes k = q/‖q‖, and a token attends to itself only when
+    # nothing else is in its bucket (q·q/‖q‖ would always win)
+    return {"n_buckets": int(knobs["buckets"]), "n_rounds": int(knobs["rounds"]), "exclude_self": True, "seed": 0}
+
+
+def _reformer_pattern(q: Tensor, kwargs: Mapping[str, object]) -> Tensor:
+    return reformer_mask(
+        q,
+        n_buckets=int(kwargs["n_buckets"]),  # type: ignore[call-overload]
+        n_rounds=int(kwargs["n_rounds"]),  # type: ignore[call-overload]
+        seed=int(kwargs.get("seed", 0)),  # type: ignore[call-overload]
+        exclude_self=bool(kwargs.get("exclude_self", True)),
+    )
+
+
+SPEC = VariantSpec(
+    name="reformer",
+    fn=reformer_attention,
+    kind="pattern",
+    knobs=(Knob("buckets", (1, 2, 4, 6, 8, 12, 16), 4), Knob("rounds", (1, 2, 3, 4, 6, 8), 1)),
+    to_kwargs=_reformer_kwargs,
+    pattern=_reformer_pattern,
+    random=lambda knobs: True,
+    swept="rounds",
+    shared_qk=True,
+    in_model={"exclude_self": False},  # with the model's own keys, not shared-QK: its own key stays
+    cases={
+        "reformer": TimingCase(
+            make=lambda q, k, v: lambda: reformer_attention(q, q, v, n_buckets=max(2, q.shape[-2] // 64)),
+            flops=lambda n, h, d: 4.0 * n * min(256, n) * d * h,  # each chunk of 128 against 2 chunks
+            setting="shared QK, n_buckets=n/64 (chunks of 128), 1 round",
+            growth=("T·log T", "T"),  # the sort of the buckets; the chunks are linear
+            label="Reformer",
+        )
+    },
+)

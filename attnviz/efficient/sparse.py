@@ -18,6 +18,7 @@ _common.merge), the keys they share counted once:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -40,6 +41,7 @@ from attnviz.efficient._common import (
     weights_from_lse,
 )
 from attnviz.efficient.longformer import banded_attention
+from attnviz.efficient.registry import Fit, Knob, KnobValue, TimingCase, VariantSpec
 from attnviz.errors import AttnvizInputError
 
 SparsePattern = Literal["strided", "fixed"]
@@ -242,3 +244,41 @@ def sparse_attention(
         causal=causal,
         logsumexp=lse,
     )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The registry's record (see attnviz.efficient.registry)
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _sparse_kwargs(knobs: Mapping[str, KnobValue], fit: Fit) -> dict[str, object]:
+    return {"stride": fit.cut(int(knobs["stride"]), "Stride"), "pattern": knobs["pattern"], "causal": False}
+
+
+def _sparse_pattern(q: Tensor, kwargs: Mapping[str, object]) -> Tensor:
+    return sparse_mask(q.shape[-2], pattern=kwargs["pattern"], stride=int(kwargs["stride"]), causal=False)  # type: ignore
+
+
+def _sparse_flops(n: int, heads: int, d: int) -> float:
+    stride = max(1, round(math.sqrt(n)))
+    return 4.0 * n * (stride + n / stride) / 2 * d * heads  # causal: half of band + strided
+
+
+SPEC = VariantSpec(
+    name="sparse",
+    fn=sparse_attention,
+    kind="pattern",
+    knobs=(Knob("stride", (1, 2, 3, 4, 5, 6, 8, 10, 12, 16), 3), Knob("pattern", ("strided", "fixed"), "strided")),
+    to_kwargs=_sparse_kwargs,
+    pattern=_sparse_pattern,
+    swept="stride",
+    cases={
+        "sparse": TimingCase(
+            make=lambda q, k, v: lambda: sparse_attention(q, k, v, pattern="strided"),
+            flops=_sparse_flops,
+            setting="strided, l=round(√n), causal",
+            growth=("T·√T", "T·√T"),  # stride √T: √T neighbours plus T/√T strided keys per query
+            label="Sparse Transformer",
+        )
+    },
+)

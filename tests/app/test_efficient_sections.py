@@ -3,7 +3,7 @@
 import torch
 
 from app_support import efficient_sections as sections
-from attnviz import lesson6
+from attnviz.efficient import compare
 
 
 def qkv(t: int, seed: int = 0):
@@ -15,7 +15,7 @@ def test_kl_of_a_pattern_that_drops_weight_is_infinite():
     q, k, v = qkv(10)
     for name, knobs in (("longformer", {"window": 3}), ("sparse", {"stride": 2}), ("bigbird", {"block": 1}),
                         ("reformer", {"buckets": 4})):  # fmt: skip
-        run = lesson6.run_variant(name, q, k, v, knobs)
+        run = compare.run_variant(name, q, k, v, knobs)
         table = sections.figures_table(run)
         assert sections.KL_PATTERN in table.index and sections.KL_CLAMPED not in table.index, name
         variant, uniform = table.loc[sections.KL_PATTERN]
@@ -28,12 +28,12 @@ def test_kl_of_a_pattern_that_drops_weight_is_infinite():
 
 def test_kl_of_a_pattern_that_covers_everything_and_of_approximations():
     q, k, v = qkv(8)
-    full = lesson6.run_variant("longformer", q, k, v, {"window": 33})
+    full = compare.run_variant("longformer", q, k, v, {"window": 33})
     table = sections.figures_table(full)
     assert sections.KL_CLAMPED in table.index
     assert float(table.loc[sections.KL_CLAMPED, "this variant"]) < 1e-5
     assert float(table.loc["exact attention weight outside the pattern", "this variant"]) < 1e-6
     for name in ("nystrom", "linformer"):
-        table = sections.figures_table(lesson6.run_variant(name, q, k, v, {}))
+        table = sections.figures_table(compare.run_variant(name, q, k, v, {}))
         assert sections.KL_CLAMPED in table.index and "1e-9" in sections.KL_CLAMPED
         assert "exact attention weight the pattern keeps" not in table.index

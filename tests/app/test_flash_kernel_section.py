@@ -5,7 +5,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from app_support.efficient_sections import kernel_note
+from app_support.efficient_flash import kernel_note
 from attnviz.efficient.flash import triton_kernel_source
 from tests.app.elements import ok
 from tests.app.test_pages import _reveal_all

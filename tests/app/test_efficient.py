@@ -1,14 +1,18 @@
-"""Lesson 6 (efficient attention), 6b (a variant swapped into the model) and 6c (the scaling lab), by widget key."""
+"""lessons/efficient.py: one variant at a time against exact attention on the sentence, by widget key."""
 
 import numpy as np
 import pytest
 
-from attnviz import lesson6, scaling
-from attnviz.lesson6 import INFO, human_bytes
+from app_support import efficient_text
+from app_support.efficient_text import INFO
+from attnviz.efficient import REGISTRY, costs
+from attnviz.efficient.costs import human_bytes
 from tests.app.elements import arr, chart, keys, ok, run, warnings, z
 from tests.app.test_pages import _reveal_all, plain
 
 PAGE, SWAP, SCALING = "lessons/efficient.py", "lessons/efficient_swap.py", "lessons/efficient_scaling.py"
+
+
 CAT = "the cat sat on the mat because it was tired"
 
 
@@ -16,11 +20,6 @@ def figures(at) -> dict[str, tuple[str, str]]:
     """The error table: figure → (variant, uniform)."""
     frame = next(d.value for d in at.dataframe if "this variant" in d.value.columns)
     return {idx: (row["this variant"], row["uniform (every key the same)"]) for idx, row in frame.iterrows()}
-
-
-# --------------------------------------------------------------------------------------------------------------
-# 6 · one section per variant
-# --------------------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", list(INFO))
@@ -41,7 +40,7 @@ def test_every_variant_section(app, name):
     assert float(table["output: relative error ‖O − O_exact‖ / ‖O_exact‖"][1]) > 0  # uniform is never exact here
     if name != "flash":
         assert "l6_sweep" in keys(at)
-    if INFO[name].kind == "pattern":
+    if REGISTRY[name].kind == "pattern":
         assert len(exact["data"]) == 2  # the pattern's grey cover over the real heatmap
         assert "l6_dropped" in keys(at)
 
@@ -178,7 +177,7 @@ def test_mqa_kv_meter(app):
     run(at.selectbox(key="l6_shape").set_value("Llama 2 70B (8 K/V heads)"))
     labels = list(chart(at, "l6_kv")["data"][0]["customdata"])
     assert "G = 8 · as released" in labels and "G = 64 (multi-head)" in labels
-    encoder = next(s.name for s in lesson6.SHAPES if not s.decoder)
+    encoder = next(s.name for s in costs.SHAPES if not s.decoder)
     run(at.selectbox(key="l6_shape").set_value(encoder))
     assert any("keeps no KV cache" in c.value for c in at.caption)
     run(at.select_slider(key="l6_groups").set_value(1))
@@ -235,20 +234,20 @@ def test_bad_settings_in_the_link(app, query, message):
 def test_extreme_knobs(app, name):
     """The largest and the smallest value of every knob, from the link."""
     for pick in (0, -1):
-        query = {f"l6_{k.name}": str(k.values[pick]) for k in INFO[name].knobs}
+        query = {f"l6_{k.name}": str(k.values[pick]) for k in efficient_text.knobs(name)}
         at = ok(_reveal_all(app(PAGE, l6_variant=name, **query)))
         assert "l6_approx" in keys(at)
         assert not warnings(at)
 
 
-KNOBS = [(name, knob.name) for name, info in INFO.items() for knob in info.knobs]
+KNOBS = [(name, knob.name) for name in INFO for knob in efficient_text.knobs(name)]
 
 
 @pytest.mark.parametrize("name,knob", KNOBS)
 def test_every_knob_moves_by_widget(app, name, knob):
     """(The URL side of a bound widget is the browser's: tests/e2e checks it.)"""
     at = ok(_reveal_all(app(PAGE, l6_variant=name, sentence=CAT)))
-    spec = next(k for k in INFO[name].knobs if k.name == knob)
+    spec = next(k for k in efficient_text.knobs(name) if k.name == knob)
     other = spec.values[-1] if spec.default != spec.values[-1] else spec.values[0]
     kind = "radio" if isinstance(spec.default, str) else "select_slider"
     before = z(chart(at, "l6_approx")["data"][0])
@@ -277,186 +276,9 @@ def test_odd_sentences(app, text):
         assert any("vocabulary" in w for w in warnings(at))
 
 
-# --------------------------------------------------------------------------------------------------------------
-# 6b · swap into the model
-# --------------------------------------------------------------------------------------------------------------
-
-
-def test_swap_flash_is_exact(app):
-    at = ok(app(SWAP, l6b_variant="flash"))
-    run(at.radio(key="l6b_predict").set_value("above 0.99: practically the same"))
-    assert any(s.value.startswith("Right.") for s in at.success)
-    cosine = next(m.value for m in at.metric if m.label == "Cosine with the exact embedding")
-    assert float(cosine) == pytest.approx(1.0, abs=1e-6)
-    assert next(m.value for m in at.metric if m.label == "Pairs of similarities kept in order") == "100%"
-    assert {"l6b_cosines", "l6b_sim_exact", "l6b_sim_variant"} <= keys(at)
-
-
-def test_swap_a_lossy_variant_moves_the_embedding(app):
-    at = ok(_reveal_all(app(SWAP, l6b_variant="longformer", l6b_window="1", l6b_globals="0")))
-    cosine = float(next(m.value for m in at.metric if m.label == "Cosine with the exact embedding"))
-    assert cosine < 0.999
-    run(at.select_slider(key="l6b_window").set_value(33))
-    assert float(next(m.value for m in at.metric if m.label == "Cosine with the exact embedding")) > 0.9999
-
-
-def test_swap_bad_link(app):
-    at = ok(app(SWAP, l6b_variant="<script>"))
-    assert any("<script>" in w for w in warnings(at))
-    assert at.selectbox(key="l6b_variant").value == "flash"
-    at = ok(app(SWAP, l6b_variant="performer", l6b_features="0"))
-    assert any("0" in w and "features" in w for w in warnings(at))
-    ok(_reveal_all(at))
-
-
-def test_variant_names_shown_and_carried_between_6_and_6b(app):
-    at = ok(app(PAGE, l6_variant="mqa"))
-    chooser = at.selectbox(key="l6_variant")
-    assert chooser.options == [info.title for info in INFO.values()]  # the names the page uses, not the ids
-    assert chooser.value == "mqa"
-    run(chooser.set_value("performer"))
-    assert at.query_params["l6_variant"] == "performer"  # links still name the variant by its short name
-    ok(at.switch_page(SWAP).run())
-    assert at.selectbox(key="l6b_variant").value == "performer"  # carried from page 6
-    run(at.selectbox(key="l6b_variant").set_value("sparse"))
-    ok(at.switch_page(PAGE).run())
-    assert at.selectbox(key="l6_variant").value == "sparse"  # and back
-    run(at.selectbox(key="l6_variant").set_value("flash"))
-    assert "l6_variant" not in at.query_params  # the default stays out of the link
-
-
-def test_swap_old_link_still_works(app):
-    at = ok(app(SWAP, l6b_variant="longformer"))
-    assert at.selectbox(key="l6b_variant").value == "longformer"
-    assert at.query_params.get("l6_variant") == "longformer" and "l6b_variant" not in at.query_params
-
-
-# --------------------------------------------------------------------------------------------------------------
-# 6c · the scaling lab
-# --------------------------------------------------------------------------------------------------------------
-
-
-def test_scaling_page_without_measuring(app):
-    at = ok(_reveal_all(app(SCALING)))
-    assert at.button(key="l6c_run") is not None
-    assert at.button(key="l6c_million") is not None
-    table = next(t.value for t in at.table if "choose it for" in t.value.columns)  # a table: every word shown
-    assert len(table) == len(INFO) and list(table.index) == [i.title for i in INFO.values()]
-    closing = next(m.value for m in at.markdown if "**Fidelity:**" in m.value)
-    moved = lesson6.head_changes(*_layer3_qkv(), 1)  # page 6's default view: MiniLM's layer 3, one K/V group
-    assert f"move by {moved.min():.0%} to {moved.max():.0%}" in closing and f"head 1: {moved[0]:.0%}" in closing
-    assert "measure SDPA and a cheaper variant above" in closing  # nothing measured yet: no crossing is claimed
-    reference = [plain(i) for i in at.info] + [e.label for e in at.expander]
-    assert any("RESULTS.md" in r for r in reference)
-
-
-def _layer3_qkv():
-    from app_support import efficient
-
-    inp = efficient.head_input("I walked by the river bank", "real", 2)
-    return inp.q, inp.k, inp.v
-
-
-def test_scaling_measures_and_plots(app):
-    at = ok(app(SCALING, l6c_max="512"))
-    at.multiselect(key="l6c_cases").set_value(["sdpa", "longformer"]).run()
-    ok(at)
-    at.button(key="l6c_run").click().run(timeout=600)
-    ok(_reveal_all(at))
-    time_chart = chart(at, "l6c_median_s")
-    assert {t["name"] for t in time_chart["data"]} >= {"Longformer (ours)"}
-    assert time_chart["layout"]["xaxis"]["type"] == "log" and time_chart["layout"]["yaxis"]["type"] == "log"
-    shown = next(d.value for d in at.dataframe if "GFLOP/s (nominal)" in d.value.columns)
-    assert set(shown["n"]) == {256, 512}
-    assert "Measure 0 new case(s)" in at.button(key="l6c_run").label  # kept: nothing new to measure
-    slopes = next(t.value for t in at.table if "time: measured slope" in t.value.columns)
-    ours = shown[shown["variant"] == "Longformer (ours)"]
-    times = {n: float(ours[ours["n"] == n]["time"].iloc[0][:-3]) for n in (256, 512)}
-    expected = np.log(times[512] / times[256]) / np.log(2)  # two points: the slope is the line through them
-    assert float(slopes.loc["Longformer (ours)", "time: measured slope"]) == pytest.approx(expected, abs=0.02)
-    assert slopes.loc["PyTorch SDPA (fused C++ kernel)", "memory: designed"] == "T"
-    ms = {(v, n): float(t[:-3]) for v, n, t in zip(shown["variant"], shown["n"], shown["time"], strict=True)}
-    sdpa = [ms["PyTorch SDPA (fused C++ kernel)", n] for n in (256, 512)]
-    start = scaling.faster_from([256, 512], sdpa, [times[256], times[512]])
-    closing = next(m.value for m in at.markdown if "**Low latency:**" in m.value)
-    if start is None:
-        assert "no cheaper variant measured was faster than PyTorch SDPA (fused C++ kernel) up to 512" in closing
-    else:
-        assert f"Longformer was faster than PyTorch SDPA (fused C++ kernel) from {start:,} tokens on" in closing
-    assert at.multiselect(key="l6c_cases").value == ["sdpa", "longformer"]
-    assert at.query_params["l6c_cases"] == ["sdpa", "longformer"]  # the link names the cases by their short names
-
-
-def test_scaling_pytorch_kernels_beside_ours(app):
-    """SDPA per backend (only those this CPU runs) and compiled FlexAttention, measured and labelled by what they are;
-    the paragraph comparing PyTorch's flash kernel with its math path reads its numbers off the table."""
-    from attnviz.efficient import flex
-
-    at = ok(app(SCALING, l6c_max="256"))
-    options = at.multiselect(key="l6c_cases").options
-    assert "PyTorch SDPA · fused flash kernel (C++)" in options and "PyTorch SDPA · math path (builds T×T)" in options
-    assert "FlexAttention · Longformer window (compiled)" in options and "Longformer (ours)" in options
-    if "efficient" not in flex.sdpa_backends("cpu"):
-        assert not any("memory-efficient" in o for o in options)
-        assert any("Left out on this CPU: SDPBackend.EFFICIENT_ATTENTION" in c.value for c in at.caption)
-    at.multiselect(key="l6c_cases").set_value(["sdpa-flash", "sdpa-math", "flex-longformer"]).run()
-    ok(at)
-    assert any("**first call**" in c.value for c in at.caption)  # the page says FlexAttention compiles first
-    at.button(key="l6c_run").click().run(timeout=600)
-    ok(_reveal_all(at))
-    shown = next(d.value for d in at.dataframe if "GFLOP/s (nominal)" in d.value.columns)
-    assert set(shown["variant"]) == {"PyTorch SDPA · fused flash kernel (C++)", "PyTorch SDPA · math path (builds T×T)",
-                                     "FlexAttention · Longformer window (compiled)"}  # fmt: skip
-    ms = {v: float(t[:-3]) for v, t in zip(shown["variant"], shown["time"], strict=True)}
-    compile_cell = shown.set_index("variant")["first call (compile)"]
-    assert compile_cell["FlexAttention · Longformer window (compiled)"].endswith(" s")
-    assert compile_cell["PyTorch SDPA · math path (builds T×T)"] == ""
-    para = next(m.value for m in at.markdown if "against its math path" in m.value)
-    speed = ms["PyTorch SDPA · math path (builds T×T)"] / ms["PyTorch SDPA · fused flash kernel (C++)"]
-    assert "At 256 tokens" in para
-    if speed >= 1:  # the table rounds to 0.01 ms: the ratio shown is the page's own, from unrounded times
-        assert "faster than the math path" in para
-    else:
-        assert "slower:" in para
-
-
-def test_scaling_ours_beside_pytorch_paragraph(app):
-    """On the CPU our FlashAttention is the Python loop over tiles; the ratio is read off the table."""
-    at = ok(app(SCALING, l6c_max="256"))
-    at.multiselect(key="l6c_cases").set_value(["sdpa", "flash"]).run()
-    at.button(key="l6c_run").click().run(timeout=600)
-    ok(_reveal_all(at))
-    shown = next(d.value for d in at.dataframe if "GFLOP/s (nominal)" in d.value.columns)
-    ms = {v: float(t[:-3]) for v, t in zip(shown["variant"], shown["time"], strict=True)}
-    para = next(m.value for m in at.markdown if "our FlashAttention took" in m.value)
-    shown_ratio = float(para.split("our FlashAttention took ")[1].split("×")[0])
-    expected = ms["FlashAttention (ours, Python)"] / ms["PyTorch SDPA (fused C++ kernel)"]
-    assert shown_ratio == pytest.approx(expected, rel=0.05, abs=0.01)  # the table rounds to 0.01 ms
-    assert "a fused C++ kernel" in para and "a Python loop over tiles" in para and "Triton" not in para
-    assert "A CPU run does not show that effect." in para
-
-
-def test_scaling_bad_link(app):
-    at = ok(app(SCALING, l6c_max="1000000"))
-    assert any("1000000" in w for w in warnings(at))
-    assert at.select_slider(key="l6c_max").value == 2048
-
-
-def test_scaling_million_tokens_button(app):
-    at = ok(_reveal_all(app(SCALING)))
-    at.button(key="l6c_million").click().run(timeout=600)
-    ok(at)
-    labels = {m.label: m.value for m in at.metric}
-    assert float(labels["Time"].rstrip(" s")) > 0
-    assert "GFLOP/s" in labels["Throughput"]
-    assert any("69 GFLOP" in c.value for c in at.caption)  # 4 · 2^20 · 256 · 64 = 68.7 billion
-
-
-# --------------------------------------------------------------------------------------------------------------
-# 6 · the pattern variants' own sections
-# --------------------------------------------------------------------------------------------------------------
-
 RIVER = "she sat on the bank and watched the river"
+
+
 REPEATED = "the cat sat on the mat and the cat slept"
 
 

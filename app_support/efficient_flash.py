@@ -1,0 +1,259 @@
+"""FlashAttention's own parts of the variant page: the tiles step by step, the memory, the kernel, the traffic."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from app_support import efficient, loaders, show
+from app_support.widgets import check_link, link_value, linked
+from attnviz import plots
+from attnviz.efficient import costs
+from attnviz.efficient.costs import human_bytes
+from attnviz.efficient.flash import triton_kernel_source
+from attnviz.efficient.io import fewer_from, flash_io, sram_numbers, standard_io
+from attnviz.host import to_host
+
+# ---------------------------------------------------------------------------------------------- FlashAttention
+
+
+def flash_section(text: str, source: str, layer: int, head: int, tile: int, labels: list[str]) -> None:
+    show.step("Step through the tiles")
+    flash = efficient.flash(text, source, layer, head, tile)
+    steps = flash.steps
+    t = len(labels)
+    raw = link_value("l6_step")
+    if len(steps) > 1:
+        if st.session_state.get("l6_step", 1) > len(steps):  # a smaller tile count than the tile chosen before
+            del st.session_state["l6_step"]  # start again at the first tile, instead of Streamlit's value error
+        step = st.slider(
+            "Tile", 1, len(steps), 1, key="l6_step", help="Walk the tiles in the order they run.",
+            bind="query-params",
+        )  # fmt: skip
+        check_link(raw, step, f"The link asks for tile “{raw}”; there are {len(steps)} tiles: showing {step}.")
+    else:
+        step = 1
+        st.caption("One tile holds the whole matrix at this tile size: choose a smaller tile to see the steps.")
+    now = steps[step - 1]
+    spans = [(s.q_start, s.q_stop, s.k_start, s.k_stop) for s in steps]
+    done = costs.flash_progress(t, t, spans, step - 1)  # (T, S) 0 not yet, 1 earlier, 2 now
+    scores = np.full((t, t), np.nan)
+    for s in steps[:step]:
+        scores[s.q_start : s.q_stop, s.k_start : s.k_stop] = to_host(s.scaled)
+    st.markdown(
+        f"**Tile {step} of {len(steps)}**: queries {now.q_start + 1}–{now.q_stop} × keys {now.k_start + 1}–"
+        f"{now.k_stop}. Each tile is computed, folded into the running figures of its rows, and thrown away."
+    )
+    left, right = st.columns([1, 1])
+    show.chart(
+        plots.heatmap(scores, labels, labels, title="Scaled scores computed so far (framed: this tile)",
+                      row_title="query", col_title="key", value_name="score", narrow=True,
+                      boxes=[spans[step - 1]], top_k=None, overlay=done == 0, overlay_name="not computed yet"),
+        key="l6_flash_tiles", name="flash tiles", where=left, csv=(scores, labels, labels),
+    )  # fmt: skip
+    rows = list(range(now.q_start, now.q_stop))
+    table = pd.DataFrame(
+        {
+            "running max m": to_host(now.row_max),
+            "running sum ℓ": to_host(now.row_sum),
+            "shrink e^(m_old − m)": to_host(now.correction),
+        },
+        index=pd.Index([labels[r] for r in rows], name="query"),
+    )
+    right.markdown("**The rows of this tile after it**")
+    right.dataframe(table.style.format("{:.4f}"), key="l6_flash_rows", width="stretch")
+    first_tile = now.k_start == 0
+    grew = int((now.correction < 1).sum()) if not first_tile else 0
+    right.caption(
+        "m only grows. When it does, everything summed so far is multiplied by e^(m_old − m), a number below 1, "
+        "so all terms stay relative to the same maximum and nothing overflows. "
+        + (
+            "This is the rows' first tile, so the factor is 0: there was nothing before."
+            if first_tile
+            else f"In this tile the maximum grew in {grew} of {len(rows)} row(s); where it did not, the factor is 1."
+        )
+    )
+    partial = to_host(now.output)  # (Tq, Dv)
+    final = to_host(flash.output)[now.q_start : now.q_stop]
+    # one colour scale for every tile of these rows (the largest difference, after their first tile), so the
+    # difference is seen to shrink, and a final output reads as 0 rather than as an empty box
+    reach = max(float(np.abs(to_host(x.output) - final).max()) for x in steps if x.q_start == now.q_start)
+    reach = reach if reach > 0 else 1.0
+    show.chart(
+        plots.heatmap(partial - final, [labels[r] for r in rows], [str(i + 1) for i in range(partial.shape[1])],
+                      title="Partial output minus the final output (0 when the rows have seen all keys)",
+                      row_title="query", col_title="output number", value_name="difference", cell_text=False,
+                      height=140 + 30 * len(rows), zrange=(-reach, reach)),
+        key="l6_flash_partial", name="flash partial output",
+        csv=(partial - final, [labels[r] for r in rows], [str(i + 1) for i in range(partial.shape[1])]),
+    )  # fmt: skip
+    last_tile_of_rows = now.k_stop >= t
+    gap = float(np.abs(partial - final).max())
+    st.caption(
+        (
+            "These rows have now seen every key: their output is final"
+            + (" (the difference is exactly 0)." if gap == 0 else f" (largest difference {gap:.1e}, rounding).")
+        )
+        if last_tile_of_rows
+        else f"These rows have seen keys 1–{now.k_stop} of {t}: their output still changes with the next tiles "
+        f"(by up to {gap:.3f} here)."
+    )
+    exact_out = to_host(efficient.run(text, source, layer, head, "flash", (("tile", tile),)).exact.output)
+    diff = float(np.abs(to_host(flash.output) - exact_out).max())
+    mem = costs.flash_memory(t, t, flash.output.shape[-1], tile, tile)
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Largest difference from exact attention", f"{diff:.1e}")
+    c2.metric("The T×T score matrix would need", human_bytes(mem.full_matrix))
+    c3.metric("One tile and its rows' running figures", human_bytes(mem.tile + mem.running))
+    big = costs.flash_memory(1 << 20, 1 << 20, 64, 256, 256)
+    st.caption(
+        f"On your {t} tokens both are tiny. At 1,048,576 tokens the score matrix of one head alone would take "
+        f"{human_bytes(big.full_matrix)}; a 256 × 256 tile and its rows' running figures take "
+        f"{human_bytes(big.tile + big.running)}. What FlashAttention saves is that memory, not work: it still "
+        "computes every one of the T² scores, so its time still grows like T²."
+    )
+    flash_kernel()
+    flash_traffic(text, source, layer, head, tile, t)
+
+
+def flash_kernel() -> None:
+    """The Triton kernel's source, beside the walk, and whether this server runs it."""
+    with st.expander("The same algorithm as a GPU kernel (Triton)"):
+        st.markdown(
+            "Each *program* of the kernel owns one block of BLOCK_M query rows (`tl.program_id(0)`; "
+            "`program_id(1)` is the head): flash.py's outer loop over query blocks, with every block running at once "
+            "on the GPU. The `for k0` loop is the walk above for one block of rows, one K/V tile at a time; the "
+            "block's queries and its m, ℓ and acc stay in the program's registers and on-chip memory (SRAM) through "
+            "it, and only O and the log-sum-exp are written back to the GPU's main memory."
+        )
+        st.markdown(kernel_note(loaders.device().type, importlib.util.find_spec("triton") is not None))
+        st.code(triton_kernel_source(), language="python", wrap_lines=True)
+
+
+def kernel_note(device: str, triton_installed: bool) -> str:
+    """Whether anything on this server runs the kernel (``device`` as torch names it: "cpu", "cuda", …)."""
+    walk = "This page never runs the kernel: the walk above records every tile, so it is flash.py's Python loop. "
+    if device == "cuda" and triton_installed:
+        return walk + "On this server's GPU, lesson 6c's timings of FlashAttention (ours) do run this kernel."
+    if device == "cuda":
+        return walk + "This server has a GPU, but Triton is not installed on it, so no page runs the kernel here."
+    return walk + (
+        f"This server computes on its {device.upper()}, and the kernel needs a GPU, so no page runs it here "
+        "(the tests run it on a CPU in Triton's interpreter, slowly, to check it against exact attention)."
+    )
+
+
+def _times(ratio: float) -> str:
+    """3.14 → '3.1×', 87.4 → '87×'."""
+    return f"{ratio:.1f}×" if ratio < 10 else f"{ratio:,.0f}×"
+
+
+SRAM_KIB = (16, 32, 64, 100, 192, 228)  # per streaming multiprocessor; the paper's analysis takes M ≈ 100 KB
+
+
+def flash_traffic(text: str, source: str, layer: int, head: int, tile: int, t: int) -> None:
+    """The paper's count of slow-memory traffic for the learner's length, beside times measured on this machine."""
+    show.step("Why it is fast on a GPU: memory traffic, counted")
+    d = int(efficient.head_input(text, source, layer).q.shape[-1])
+    st.markdown(
+        "A GPU keeps Q, K, V and O in its large but slow memory (HBM) and computes in a small fast memory on the "
+        "chip (SRAM), M numbers per streaming multiprocessor. Dao et al. count every number moved between the two "
+        "(their Theorem 2): standard attention writes the T×T scores and weights out and reads them back, "
+        "Θ(T·d + T²); FlashAttention keeps each tile on the chip and moves Θ(T²·d²/M). Below, both algorithms of "
+        "the paper are counted exactly as written, for your length and this head's width d."
+    )
+    kib = linked(
+        st.select_slider, "Fast memory M per multiprocessor (KiB)", SRAM_KIB, value=100, key="l6_sram",
+        help="An A100 has 192 KB of SRAM per multiprocessor, an H100 228 KB; the paper's analysis takes about 100 KB. "
+        "Counted in float32 numbers: 1 KiB holds 256.",
+    )  # fmt: skip
+    m = sram_numbers(kib)
+    standard, tiled = standard_io(t, d), flash_io(t, d, m)
+    rows = {
+        standard.algorithm: (standard.reads, standard.writes, standard.total),
+        tiled.algorithm: (tiled.reads, tiled.writes, tiled.total),
+    }
+    frame = pd.DataFrame(
+        {
+            "numbers read": [f"{r:,}" for r, _, _ in rows.values()],
+            "numbers written": [f"{w:,}" for _, w, _ in rows.values()],
+            "in all": [f"{a:,}" for _, _, a in rows.values()],
+            "bytes (float32)": [human_bytes(4 * a) for _, _, a in rows.values()],
+        },
+        index=pd.Index(list(rows), name=f"T = {t}, d = {d}, M = {m:,} numbers"),
+    )
+    st.dataframe(frame, key="l6_flash_io", width="stretch")
+    ratio = standard.total / tiled.total
+    round_trips = tiled.total - (2 + (tiled.outer_loops or 0)) * t * d  # everything but the reads of Q, K and V
+    st.caption(
+        f"FlashAttention's blocks here: B_c = ⌈M/4d⌉ = {tiled.block_cols} keys, B_r = min(B_c, d) = "
+        f"{tiled.block_rows} query rows, so Q, O, ℓ and m go back and forth T_c = {tiled.outer_loops} "
+        f"time{'' if tiled.outer_loops == 1 else 's'}. "
+        + (
+            f"At your {t} tokens it moves {1 / ratio:.2f}× as much as standard attention: the T×T scores and "
+            f"weights cost standard attention only 4T² = {4 * t * t:,} numbers of traffic, while FlashAttention "
+            f"sends O, ℓ and m back and forth (written first as zeros, then read and written once per block of "
+            f"keys): {round_trips:,} numbers."
+            if ratio < 1
+            else f"At your {t} tokens standard attention moves {ratio:.2f}× as much."
+        )
+    )
+    lengths = sorted({t, *(1 << e for e in range(4, 17))})
+    totals_std = [standard_io(n, d).total for n in lengths]
+    totals_flash = [flash_io(n, d, m).total for n in lengths]
+    show.chart(
+        plots.lines(
+            [plots.Series("standard attention (Algorithm 0)", lengths, totals_std, colour=7),
+             plots.Series("FlashAttention (Algorithm 1)", lengths, totals_flash, colour=5)],
+            title=f"Numbers moved between HBM and SRAM (d = {d}, M = {kib} KiB)", x_title="tokens T",
+            y_title="numbers read + written", log_x=True, log_y=True, height=360,
+            x_ticks=[n for n in lengths if n >= 16 and (n.bit_length() - 1) % 2 == 0],
+            marks=[(t, standard.total, f"your {t} tokens")],
+        ),
+        key="l6_flash_io_chart", name="HBM traffic",
+    )  # fmt: skip
+    start = fewer_from(d, m)
+    far = lengths[-1]
+    st.caption(
+        (
+            f"From T = {start:,} on FlashAttention moves fewer numbers; at T = {far:,} standard attention moves "
+            f"{standard_io(far, d).total / flash_io(far, d, m).total:.0f}× as many. "
+            if start is not None
+            else f"With so little fast memory the blocks hold too few keys (B_c = {tiled.block_cols}): "
+            "FlashAttention never moves fewer numbers for long inputs. "
+        )
+        + "A larger M means longer blocks of keys, fewer round trips of Q and O, and less traffic."
+    )
+
+    timings = efficient.flash_timings(text, source, layer, head, tile)
+    times = pd.DataFrame(
+        {
+            "median time": [f"{x * 1e6:,.0f} µs" for x in (timings.fused, timings.plain, timings.tiled)],
+            "what runs": [
+                f"torch.nn.functional.scaled_dot_product_attention: one fused C++ kernel ({timings.fused_backend})",
+                "attnviz's matrix path: the scores, the weights and the output, each kept whole",
+                f"attnviz's readable tiled loop (this page's algorithm): one Python step per {tile} × {tile} tile",
+            ],
+        },
+        index=pd.Index(["PyTorch, fused", "the matrix path", "our tiled loop"], name="way"),
+    )
+    st.markdown(f"**Measured here, on this server's {timings.device}, for your {t} tokens, one head (d = {d})**")
+    st.dataframe(times, key="l6_flash_times", width="stretch")
+    slower = timings.tiled / timings.fused
+    st.caption(
+        "Median of repeated runs after a warm-up (a single run where one takes half a second or more), measured "
+        "once per sentence, head and tile size. "
+        f"Our tiled loop is {_times(slower if slower >= 1 else 1 / slower)} {'slower' if slower >= 1 else 'faster'} "
+        "than PyTorch's fused kernel here: "
+        "it is written to show the algorithm, one Python step per tile, not to be fast. "
+        + (
+            "These are CPU times: the paper's speed-up comes from moving fewer bytes between a GPU's HBM and its "
+            "SRAM, which the counts above measure and these times do not."
+            if timings.device.startswith("CPU")
+            else "The paper's speed-up comes from moving fewer bytes between a GPU's HBM and its SRAM, which the "
+            "counts above measure."
+        )
+    )

@@ -1,0 +1,111 @@
+"""One record per efficient variant: its knobs, how they become keyword arguments, its pattern, its timing cases.
+
+Each variant module (``attnviz/efficient/<x>.py``) defines its ``SPEC`` beside its function; ``attnviz.efficient``
+collects them into ``REGISTRY`` in the order the course teaches them. Everything that compares, sweeps or times
+variants reads these records, so no code outside a variant's own module asks for a variant by name.
+
+A knob is chosen from a fixed list of values, so a setting keeps meaning the same thing on any input; a value
+larger than the input allows (a rank above T, a stride above T) is cut to what the input has, and `Fit` keeps a
+note saying so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from torch import Tensor
+
+from attnviz.attention import AttentionFn
+from attnviz.errors import AttnvizInputError
+
+KnobValue = int | str
+HEADS, WIDTH = 8, 64  # H and Dh of every timed case (float32, batch 1)
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One setting of a variant that trades accuracy (or memory) for cost."""
+
+    name: str  # the knob's short name (what a link and a settings dict call it)
+    values: tuple[KnobValue, ...]  # the values offered, smallest cost first where that makes sense
+    default: KnobValue
+
+
+@dataclass
+class Fit:
+    """The input a variant's knobs are fitted to (T tokens, H heads), and what had to be cut."""
+
+    t: int
+    heads: int = 1
+    notes: list[str] = field(default_factory=list)
+
+    def cut(self, value: int, what: str) -> int:
+        """``value``, or T when it is more than the input's T tokens (with a note)."""
+        if value > self.t:
+            self.notes.append(f"{what} {value} is more than your {self.t} tokens allow: using {self.t}.")
+            return self.t
+        return value
+
+
+@dataclass(frozen=True)
+class TimingCase:
+    """One timed case of the scaling measurements: H = 8 heads of width 64, float32, batch 1, length n."""
+
+    make: Callable[[Tensor, Tensor, Tensor], Callable[[], object]]  # q, k, v (1, H, n, Dh) → a call to time
+    flops: Callable[[int, int, int], float]  # (n, heads, d) → the multiply-adds (×2) it is designed to do
+    setting: str  # the settings it runs with
+    growth: tuple[str, str]  # how its time and its extra memory are designed to grow with T
+    label: str  # its short name in a table or a legend
+    exact: bool = False  # computes every (causal) score, like exact attention: a time slope of 2
+
+
+def full_flops(n: int, heads: int, d: int) -> float:
+    """Every query against every key: Q·Kᵀ and P·V."""
+    return 4.0 * n * n * d * heads
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    """Everything the comparison, the sweeps and the timings need to know about one variant."""
+
+    name: str  # its key in the registry
+    fn: AttentionFn
+    kind: str  # "exact", "pattern" (exact softmax on a sparse pattern) or "approx" (an approximation)
+    knobs: tuple[Knob, ...]
+    to_kwargs: Callable[[Mapping[str, KnobValue], Fit], dict[str, object]]  # full knobs → keyword arguments
+    cases: Mapping[str, TimingCase]  # its timing case(s), by the name the tables use
+    pattern: Callable[[Tensor, Mapping[str, object]], Tensor] | None = None  # (q (T, D), kwargs) → (T, T) bool
+    random: Callable[[Mapping[str, KnobValue]], bool] = lambda knobs: False  # does the seed change the result?
+    swept: str | None = None  # the knob whose error curve the comparison draws (None: the result never changes)
+    shared_qk: bool = False  # compared as the paper defines it: keys are the queries at unit length, no self
+    all_heads: bool = False  # runs on every head of a layer at once (shares keys and values across heads)
+    in_model: Mapping[str, object] = field(default_factory=dict)  # keyword arguments that differ inside a whole model
+
+    def default_knobs(self) -> dict[str, KnobValue]:
+        """Every knob at its default."""
+        return {knob.name: knob.default for knob in self.knobs}
+
+    def knob(self, name: str) -> Knob:
+        """The knob called ``name``; AttnvizInputError when there is none."""
+        found = next((knob for knob in self.knobs if knob.name == name), None)
+        if found is None:
+            raise AttnvizInputError(f"{self.name} has no knob {name!r}")
+        return found
+
+    def fit(self, knobs: Mapping[str, KnobValue], t: int, heads: int = 1) -> tuple[dict[str, object], tuple[str, ...]]:
+        """The keyword arguments for an input of T tokens (H heads), knobs cut to fit, and what was cut.
+
+        Raises AttnvizInputError for a knob value outside its list or an input without tokens.
+        """
+        if t < 1:
+            raise AttnvizInputError("the sentence has no tokens")
+        full = self.default_knobs() | dict(knobs)
+        for knob in self.knobs:
+            if full[knob.name] not in knob.values:
+                raise AttnvizInputError(
+                    f"{self.name}'s {knob.name} cannot be {full[knob.name]!r}; choose one of {list(knob.values)}"
+                )
+        fit = Fit(t, heads)
+        kwargs = self.to_kwargs(full, fit)
+        return kwargs, tuple(fit.notes)
