@@ -12,7 +12,8 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from app_support import loaders, sentence, show
-from attnviz.embeddings import MAX_WORDS, Tokens, tokenize
+from attnviz.embeddings import Tokens, tokenize
+from attnviz.paragraph import MAX_WORDS  # 256: a paragraph, as the real model reads
 
 EDIT = ":material/edit:"
 T = TypeVar("T")
@@ -99,7 +100,7 @@ def sentence_tokens(max_words: int = MAX_WORDS) -> Tokens:
         warn(f"Not in the 400,000-word vocabulary, so left out: {shown}{more}.")
     if tokens.truncated:
         st.info(
-            f"Your sentence has {len(tokens.words) + tokens.truncated} known words; "
+            f"Your text has {len(tokens.words) + tokens.truncated} known words; "
             f"the pictures use the first {max_words}."
         )
     return tokens
