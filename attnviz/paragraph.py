@@ -14,13 +14,14 @@ import base64
 import binascii
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
 from attnviz.errors import AttnvizInputError
+from attnviz.host import to_host
 
 MODEL_PIECES = 256  # all-MiniLM-L6-v2's max_seq_length (sentence-transformers), [CLS] and [SEP] included
 MAX_WORDS = 256  # the GloVe lessons' longest text, in vocabulary words
@@ -122,9 +123,10 @@ def cut_to_pieces(text: str, tokenizer: _Tokenizer, limit: int = MODEL_PIECES) -
 
 
 # --- one token's row and column -------------------------------------------------------------------------------
-def _matrix(weights: object) -> np.ndarray:
+def as_matrix(weights: object) -> np.ndarray:
+    """A square (T, T) map as float64 numpy, from a tensor (on any device) or an array."""
     if hasattr(weights, "detach"):
-        weights = weights.detach().cpu().numpy()  # type: ignore[union-attr]
+        weights = to_host(weights)  # type: ignore[arg-type]
     w = np.asarray(weights, dtype=np.float64)
     if w.ndim != 2 or w.shape[0] != w.shape[1]:
         raise AttnvizInputError(f"expected a square map (T, T), got shape {w.shape}")
@@ -142,7 +144,7 @@ class Focus:
 
 def focus(weights: object, index: int) -> Focus:
     """Row and column of token ``index`` in a (T, T) map."""
-    w = _matrix(weights)  # (T, T)
+    w = as_matrix(weights)  # (T, T)
     if not 0 <= index < w.shape[0]:
         raise AttnvizInputError(f"token {index} is outside the text's {w.shape[0]} tokens")
     return Focus(index=index, row=w[index].copy(), column=w[:, index].copy())
@@ -176,7 +178,7 @@ def top_links(weights: object, k: int = 10, *, self_links: bool = False, skip: S
         self_links: keep the diagonal (a token on itself); off by default, it says little about the text.
         skip: tokens whose rows and columns are left out (e.g. [CLS] and [SEP]).
     """
-    w = _matrix(weights).copy()  # (T, T)
+    w = as_matrix(weights).copy()  # (T, T)
     w[~np.isfinite(w)] = -np.inf
     if not self_links:
         np.fill_diagonal(w, -np.inf)
@@ -209,6 +211,25 @@ def sentence_blocks(labels: Sequence[str]) -> list[int]:
     return starts
 
 
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?;])\s+")
+
+
+def sentence_starts(text: str, count_words: Callable[[str], int]) -> list[int]:
+    """Start of each sentence of ``text`` in a list of its words, for a tokenizer that drops punctuation (GloVe's).
+
+    Args:
+        count_words: how many words the tokenizer keeps from a piece of text; the text is split between sentences
+            only at spaces, so the pieces' words are the whole text's words, in order.
+    """
+    starts, n = [], 0
+    for part in _SENTENCE_SPLIT.split(text):
+        count = count_words(part)
+        if count:
+            starts.append(n)
+            n += count
+    return starts or [0]
+
+
 def fixed_blocks(n: int, size: int = BLOCK) -> list[int]:
     """Starts of runs of ``size`` tokens."""
     if size < 1:
@@ -232,7 +253,7 @@ def block_average(weights: object, starts: Sequence[int]) -> Blocks:
     ``total[i, j]`` is what a token of block i gives all of block j together, on average: rows of attention weights
     still sum to 1 over j, so the overview reads as the weights between parts of the text.
     """
-    w = _matrix(weights)  # (T, T)
+    w = as_matrix(weights)  # (T, T)
     T = w.shape[0]
     s = sorted({int(x) for x in starts if 0 <= int(x) < T} | {0})
     e = [*s[1:], T]
@@ -248,27 +269,36 @@ def block_average(weights: object, starts: Sequence[int]) -> Blocks:
 
 
 def block_labels(labels: Sequence[str], blocks: Blocks, width: int = 18) -> list[str]:
-    """A label per block: its first words, its position, e.g. "1–16 I walked by the…"."""
+    """A label per block: its number and first words, e.g. "1 I walked by…" (the numbers name the columns)."""
     out = []
-    for a, z in zip(blocks.starts, blocks.ends, strict=True):
+    for n, (a, z) in enumerate(zip(blocks.starts, blocks.ends, strict=True)):
         words = " ".join(str(x).split("·")[0] for x in labels[a:z])
         words = words if len(words) <= width else words[: width - 1].rstrip() + "…"
-        out.append(f"{a + 1}–{z} {words}" if z - a > 1 else f"{a + 1} {words}")
+        out.append(f"{n + 1} {words}")
     return out
 
 
 def thin_labels(
-    labels: Sequence[str], length_px: float, *, font_px: float = 11.0, min_gap_px: float = 2.0
+    labels: Sequence[str],
+    length_px: float,
+    *,
+    font_px: float = 11.0,
+    label_px: float | None = None,
+    gap_px: float = 2.0,
 ) -> list[int]:
     """Which of ``labels`` to write on an axis ``length_px`` long so that none overlap: every n-th, n as small as fits.
 
-    The space one label needs is its font's line height on a y axis (labels are one line each); on an x axis with
-    rotated labels it is the same. Returns indices, evenly spaced, always starting at 0.
+    Args:
+        font_px: font size; one label takes a line of it (1.25 × the size) along the axis, as on a y axis.
+        label_px: the space one label takes along the axis when it is not one line (horizontal text on an x axis:
+            its width), instead.
+    Returns:
+        indices, evenly spaced, starting at 0.
     """
     n = len(labels)
     if n == 0:
         return []
     per = max(length_px, 1.0) / n  # pixels one category gets
-    need = font_px * 1.25 + min_gap_px  # a line of text and a gap
+    need = (font_px * 1.25 if label_px is None else label_px) + gap_px
     step = max(1, int(np.ceil(need / per)))
     return list(range(0, n, step))

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from app_support import cached, loaders, sentence, show
+from app_support import cached, loaders, paragraph_view, sentence, show
 from app_support.widgets import linked, linked_choice, md_escape, need_words, predict_first, sentence_tokens
 from attnviz import plots
 from attnviz.attention import (
@@ -131,6 +131,7 @@ heat(
     zrange=(0.0, 1.0),
     row_notes=[f"Σ {s:.3f}" for s in stats.row_sums],
 )
+paragraph_view.long_map(att.weights, labels, key="soft_para", glove=True)
 if causal:
     upper = att.weights.triu(diagonal=1)  # (T, T) the cells the mask forbids
     st.caption(

@@ -157,7 +157,7 @@ def test_fixed_blocks_and_labels():
     assert fixed_blocks(40, 16) == [0, 16, 32]
     b = block_average(np.full((40, 40), 1 / 40), fixed_blocks(40, 16))
     labels = block_labels([f"w{i}" for i in range(40)], b, width=12)
-    assert labels[0].startswith("1–16 w0 w1") and labels[0].endswith("…") and labels[2].startswith("33–40 ")
+    assert labels[0].startswith("1 w0 w1") and labels[0].endswith("…") and labels[2] == "3 w32 w33 w34…"
     with pytest.raises(AttnvizInputError):
         fixed_blocks(10, 0)
 
@@ -172,3 +172,14 @@ def test_thinned_labels_never_overlap(n, length):
     step = kept[1] - kept[0] if len(kept) > 1 else 1
     if step > 1:
         assert (step - 1) * length / n < 11 * 1.25 + 2
+
+
+def test_sentence_starts_from_text():
+    from attnviz.paragraph import sentence_starts
+
+    def count(part: str) -> int:
+        return len([w for w in part.replace(".", " ").replace("!", " ").split() if w != "zz"])
+
+    assert sentence_starts("I sat. It rained zz! Then sun", count) == [0, 2, 4]
+    assert sentence_starts("zz. zz.", count) == [0]
+    assert sentence_starts("no end at all", count) == [0]
