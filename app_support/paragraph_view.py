@@ -188,7 +188,8 @@ def long_map(
             name="map in blocks",
             csv=(blocks.total if weights else blocks.mean, names, names),
         )
-        spans = ", ".join(f"{n + 1}: {a + 1}–{e}" for n, (a, e) in enumerate(zip(blocks.starts, blocks.ends, strict=True)))
+        bounds = zip(blocks.starts, blocks.ends, strict=True)
+        spans = ", ".join(f"{n + 1}: {a + 1}–{e}" for n, (a, e) in enumerate(bounds))
         st.caption(
             (
                 "A cell is what a token of the row's block gives the whole column's block, on average: each row "
