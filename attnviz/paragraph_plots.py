@@ -29,7 +29,7 @@ def block_overview(
     *,
     weights: bool,
     title: str = "",
-    row_title: str = "block",
+    row_title: str = "",
     col_title: str = "block looked at",
     decimals: int = 2,
     height: int = OVERVIEW_HEIGHT,
@@ -64,7 +64,12 @@ def block_overview(
     keep_rows = thin_labels(rows, height - 170, font_px=FONT_PX)
     widest = max((len(html.unescape(c)) for c in cols), default=1)
     keep_cols = thin_labels(cols, PHONE_PLOT_PX, label_px=0.6 * FONT_PX * widest + 6)
+    # the colour bar lies under the map, so that on a phone the map keeps the width beside the row labels
+    fig.spec["data"][0]["colorbar"] |= {"orientation": "h", "y": -0.02, "yanchor": "top", "len": 0.8, "thickness": 12,
+                                        "title": {"text": fig.spec["data"][0]["colorbar"]["title"]["text"],
+                                                  "side": "top"}}  # fmt: skip
     layout = fig.spec["layout"]
+    layout["margin"] = layout.get("margin", {}) | {"b": 70}
     layout["yaxis"] |= {"tickmode": "array", "tickvals": [rows[i] for i in keep_rows],
                         "ticktext": [rows[i] for i in keep_rows]}  # fmt: skip
     layout["xaxis"] |= {"tickmode": "array", "tickvals": [cols[i] for i in keep_cols],
