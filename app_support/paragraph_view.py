@@ -159,17 +159,23 @@ def long_map(
         left_out = ("a word with itself (also where it repeats)" if glove else "a token with itself") + (
             ", [CLS] and [SEP]" if skip else ""
         )
-        st.markdown(f"**The {len(pairs)} strongest links of the whole map** ({md_escape(left_out)} left out)")
-        per = 2 if symmetric else 1  # S lists a ↔ b from both ends
-        lines = [
-            f"{n + 1}. {md_escape(a)} {'↔' if symmetric else '→'} {md_escape(b)} {value}"
-            + (f" (×{count // per}: the words repeat)" if count > per else "")
-            for n, ((a, b, value), count) in enumerate(pairs.items())
-        ]
-        half = (len(lines) + 1) // 2
-        l1, l2 = st.columns(2)
-        l1.markdown("\n".join(lines[:half]))
-        l2.markdown("\n".join(lines[half:]))
+        if not pairs:
+            st.markdown(
+                f"**No links to list**: with {md_escape(left_out)} left out, nothing is left (the text repeats one "
+                "word)."
+            )
+        else:
+            st.markdown(f"**The {len(pairs)} strongest links of the whole map** ({md_escape(left_out)} left out)")
+            per = 2 if symmetric else 1  # S lists a ↔ b from both ends
+            lines = [
+                f"{n + 1}. {md_escape(a)} {'↔' if symmetric else '→'} {md_escape(b)} {value}"
+                + (f" (×{count // per}: the words repeat)" if count > per else "")
+                for n, ((a, b, value), count) in enumerate(pairs.items())
+            ]
+            half = (len(lines) + 1) // 2
+            l1, l2 = st.columns(2)
+            l1.markdown("\n".join(lines[:half]))
+            l2.markdown("\n".join(lines[half:]))
         # (c) the map in blocks
         by = linked(
             st.radio, "Blocks", ["sentences", f"{paragraph.BLOCK} tokens"], horizontal=True, key=f"{key}_blocks"

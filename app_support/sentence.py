@@ -8,6 +8,7 @@ A sentence or a paragraph: the text is cut where the real model stops reading (2
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import streamlit as st
@@ -21,6 +22,9 @@ NOTE_KEY = "sentence_note"
 DEFAULT = "I walked by the river bank"
 MAX_CHARS = paragraph.MAX_RAW_CHARS  # longer text is cut here first, with a note; the model's limit cuts it further
 PRESETS: list[str] = json.loads((Path(__file__).parent.parent / "assets" / "presets.json").read_text())
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|<>~$:])")  # widgets.md_escape's; widgets imports torch, too late here
 
 
 @st.cache_resource(show_spinner=False)
@@ -46,9 +50,10 @@ def clean(raw: object) -> tuple[str, str]:
         text = text[:MAX_CHARS].rstrip()
     cut = cut_to_pieces(text, _tokenizer(), paragraph.MODEL_PIECES)
     if cut.cut:
+        last = _MD_SPECIAL.sub(r"\\\1", cut.last)  # learner text in markdown: shown as typed
         notes.append(
             f"Your text has {cut.n_pieces:,} pieces; the model reads the first {cut.limit} ([CLS] and [SEP] "
-            f"included), up to “{cut.last}”. Every lesson uses that part; the rest is cut."
+            f"included), up to “{last}”. Every lesson uses that part; the rest is cut."
         )
     return cut.text, " ".join(notes)
 

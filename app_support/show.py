@@ -35,7 +35,7 @@ _SLOT = "_show_link_slot"  # session state: this run's (popover slot, page path)
 _PREFETCHED = "_show_prefetched"  # session state: the chart library was asked for (`prefetch_charts`)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9]+")
-SKIP_PARAMS = {sentence.KEY, sentence.LINK_KEY, *VIEW_PARAMS}  # the sentence is named first; view settings do not change the data
+SKIP_PARAMS = {sentence.KEY, sentence.LINK_KEY, *VIEW_PARAMS}  # the sentence is named first; view settings: no data
 CELL_TEXT_MAX = 20  # "numbers in cells" writes values in heatmaps up to this many rows and columns
 PRESENT_FONT = 20  # figure font size in presenter mode (the page's own text is scaled by `_PRESENT_CSS`)
 HIGH_CONTRAST_DIVERGING, HIGH_CONTRAST_SEQUENTIAL = plots.HIGH_CONTRAST_DIVERGING, plots.HIGH_CONTRAST_SEQUENTIAL
