@@ -21,6 +21,7 @@ from attnviz.embeddings import tokenize
 SPECIALS = ("[CLS]", "[SEP]")
 LEVELS = ((5, "red"), (15, "orange"), (30, "yellow"))  # by rank: the 5 largest red, 10 more orange, 15 more yellow
 FLOOR = 1 / 8  # a value under this share of the largest is never marked (a spread-out row marks only its top)
+FOCUS = "➤"  # before the focused word (plain text: no markup touches the learner's word)
 NUMBERED = 5  # the largest values of a row or column carry their number as well as a colour
 LINKS = 10
 _ATTACH = set(".,;:!?)]}%'\"”’")  # tokens written without a space before them
@@ -31,7 +32,7 @@ def _bare(label: str) -> str:
 
 
 def highlighted(labels: Sequence[str], values: np.ndarray, focus: int, decimals: int) -> tuple[str, float]:
-    """The text as markdown with each token's background by its value (see `LEVELS`), the focus in bold.
+    """The text as markdown with each token's background by its value (see `LEVELS`), the focus after `FOCUS`.
 
     Returns:
         (markdown, the largest value).
@@ -50,10 +51,11 @@ def highlighted(labels: Sequence[str], values: np.ndarray, focus: int, decimals:
         glue = colour is None and (word.startswith("##") or (bool(word) and all(c in _ATTACH for c in word)))
         shown = md_escape(word.removeprefix("##") if glue else word)
         if i == focus:
-            shown = f"**{shown}**"
+            shown = f"{FOCUS} {shown}"
         if colour is not None:
             number = f" {value:.{decimals}f}" if rank[i] < NUMBERED else ""
-            shown = f":{colour}-background[{shown}{number}]"
+            # a pad of no-break spaces inside the mark: learner text never touches the page's own markup
+            shown = f":{colour}-background[\u00a0{shown}{number}\u00a0]"
         out.append(shown if glue and out else (" " + shown if out else shown))
     return "".join(out), top
 
