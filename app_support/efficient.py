@@ -11,7 +11,7 @@ import torch
 
 from app_support import loaders
 from app_support.widgets import check_link, link_value, warn
-from attnviz import lesson6, pretrained, scaling
+from attnviz import lesson6, paragraph, pretrained, scaling
 from attnviz.attention import split_heads
 from attnviz.embeddings import tokenize, vectors_for
 from attnviz.labels import unique_labels
@@ -121,7 +121,7 @@ def head_input(text: str, source: str, layer: int) -> HeadInput:
         notes = tuple(fwd.tokens.notes)
         return HeadInput("real", tuple(labels), notes, q.float().cpu(), k.float().cpu(), v.float().cpu())
     kv = loaders.glove()
-    tokens = tokenize(text, kv)
+    tokens = tokenize(text, kv, max_words=paragraph.MAX_WORDS)  # a paragraph: up to 256 words
     notes = []
     if tokens.unknown:
         notes.append("Not in the GloVe vocabulary, so left out: " + ", ".join(f"“{w}”" for w in tokens.unknown[:12]))
