@@ -147,13 +147,14 @@ def long_map(
         # (b) the strongest links of the whole map
         symmetric = bool(np.allclose(W, W.T, equal_nan=True))
         skip = bool(specials) and linked(st.toggle, "Leave out [CLS] and [SEP]", value=True, key=f"{key}_skip")
-        found = paragraph.top_links(W, 8 * LINKS, skip=specials if skip else ())
+        found = paragraph.top_links(W, 50 * LINKS, skip=specials if skip else ())
         # a repeated word has the same row wherever it stands (on the GloVe pages): one line, with its count
         pairs: dict[tuple[str, str, str], int] = {}
         for x in found:
-            a, b = sorted((x.source, x.target)) if symmetric else (x.source, x.target)  # S: a ↔ b is b ↔ a
             name = _bare if glove else str  # the model's tokens differ by place: "he·2" says which "he"
-            pair = (name(labels[a]), name(labels[b]), f"{x.weight:.{decimals}f}")
+            a, b = name(labels[x.source]), name(labels[x.target])
+            a, b = sorted((a, b)) if symmetric else (a, b)  # S: a ↔ b is b ↔ a
+            pair = (a, b, f"{x.weight:.{decimals}f}")
             if glove and pair[0] == pair[1]:  # one GloVe word in two places is one vector: the diagonal again
                 continue
             if pair in pairs or len(pairs) < LINKS:

@@ -14,6 +14,7 @@ from attnviz.labels import unique_labels
 from attnviz.paragraph import Blocks, thin_labels
 
 OVERVIEW_HEIGHT = 560  # px, on every screen
+CELL_TEXT_MAX = 8  # values in the cells up to this many blocks: more would be too small to read on a phone
 FONT_PX = 15  # the figures' font size (`plots._figure`)
 PHONE_PLOT_PX = 150  # the narrowest plot area: a phone, beside the row labels and the colour bar
 
@@ -58,6 +59,7 @@ def block_overview(
         zmax=float(z.max()) if weights and z.size else None,
         decimals=decimals,
         height=height,
+        cell_text=len(labels) <= CELL_TEXT_MAX,
     )
     # thin both axes: the rows by line height over the plot's height, the columns (upright) by their width on a phone
     rows, cols = _as_drawn(labels), _as_drawn(spans)

@@ -69,3 +69,19 @@ def test_one_repeated_token(app):
     at.text_input(key="mh_para_find").set_value("bank").run()
     assert any("is at 254 places" in c.value.replace("\\", "") for c in at.caption)
     no_html(at)
+
+
+def test_similarity_links_list_each_pair_once(app):
+    at = app("lessons/similarity.py", sentence=LONG)
+    for _ in range(4):  # answer "skip" to every predict-first question, so the map and its panel are drawn
+        skips = [b for b in at.button if b.key and b.key.endswith("_skip")]
+        if not skips:
+            break
+        skips[0].click().run()
+    assert not at.exception
+    lists = [m.value for m in at.markdown if re.match(r"\d+\. ", m.value)]
+    lines = [ln for block in lists for ln in block.splitlines()]
+    assert len(lines) == 10  # ten links although many pairs repeat
+    pairs = [tuple(re.match(r"\d+\. (\S+) ↔ (\S+) ", ln).groups()) for ln in lines]
+    assert all(a != b for a, b in pairs)  # a word with itself, even in two places, is left out
+    assert len({frozenset(p) for p in pairs}) == len(pairs)  # "i ↔ me" is "me ↔ i": listed once
