@@ -12,7 +12,7 @@ import torch
 from app_support import efficient_text, loaders
 from app_support.store import BoundedStore
 from app_support.widgets import check_link, link_value, warn
-from attnviz import pretrained, scaling
+from attnviz import paragraph, pretrained, scaling
 from attnviz.efficient import anatomy, compare, costs
 from attnviz.efficient.registry import KnobValue
 from attnviz.embeddings import tokenize, vectors_for
@@ -117,7 +117,7 @@ def head_input(text: str, source: str, layer: int) -> HeadInput:
         notes = tuple(fwd.tokens.notes)
         return HeadInput("real", tuple(labels), notes, q.float().cpu(), k.float().cpu(), v.float().cpu())
     kv = loaders.glove()
-    tokens = tokenize(text, kv)
+    tokens = tokenize(text, kv, max_words=paragraph.MAX_WORDS)  # a paragraph: up to 256 words
     notes = []
     if tokens.unknown:
         notes.append("Not in the GloVe vocabulary, so left out: " + ", ".join(f"“{w}”" for w in tokens.unknown[:12]))

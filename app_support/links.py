@@ -14,7 +14,7 @@ from app_support.view import PRESENT, VIEW_PARAMS
 _UNUSED = "_show_unused"  # session state: URL parameters this run could not use (left out of the link)
 _SLOT = "_show_link_slot"  # session state: this run's (popover slot, page path) that shows the link
 _UNSAFE = re.compile(r"[^A-Za-z0-9]+")
-SKIP_PARAMS = {sentence.KEY, *VIEW_PARAMS}  # the sentence is named first; view settings do not change the data
+SKIP_PARAMS = {sentence.KEY, sentence.LINK_KEY, *VIEW_PARAMS}  # the sentence is named first; view settings: no data
 
 
 def _slug(text: str, limit: int) -> str:

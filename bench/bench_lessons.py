@@ -59,6 +59,28 @@ def _unseen(i: int) -> str:
     return " ".join(words[shift:] + words[:shift])
 
 
+PARAGRAPH = False  # --paragraph: every session on a 256-piece paragraph of ours (the last preset), not 12 words
+
+
+def _paragraph(i: int) -> str:
+    """The 256-piece preset with its sentences rotated by ``i``: the same pieces, a text no earlier repeat used."""
+    import re
+
+    from app_support.sentence import PRESETS
+
+    parts = re.split(r"(?<=[.!?])\s+", PRESETS[-1])
+    shift = i % len(parts)
+    return " ".join(parts[shift:] + parts[:shift])
+
+
+def _text(i: int) -> str:
+    return _paragraph(i % 6) if PARAGRAPH else SENTENCES[i % 6]
+
+
+def _unseen_text(i: int) -> str:
+    return _paragraph(i) if PARAGRAPH else _unseen(i)
+
+
 FIRST_PAGE = "first lesson fully drawn in Chromium"
 SERVED_CPU = "server CPU time when its first page's script ended (its log, s)"
 
@@ -184,14 +206,26 @@ def _timed(at, action) -> tuple[float, float]:
     return _SCRIPT_TIMES[-1]
 
 
-def reruns(repeats: int, only: str = "") -> dict[str, list[tuple[float, float]]]:
+_HOOKED: list[bool] = []
+
+
+def _as_the_server() -> None:
+    """Once per process: share the compiled scripts between runs, and time each script run."""
+    if _HOOKED:
+        return
     import streamlit.testing.v1.app_test as app_test
-    from streamlit.testing.v1 import AppTest
 
     # AppTest compiles the page scripts afresh on every run; the server keeps one compiled copy per process.
     shared_cache = app_test.ScriptCache()
     app_test.ScriptCache = lambda: shared_cache
     _record_script_times()
+    _HOOKED.append(True)
+
+
+def reruns(repeats: int, only: str = "") -> dict[str, list[tuple[float, float]]]:
+    from streamlit.testing.v1 import AppTest
+
+    _as_the_server()
 
     def reveal(at) -> None:
         for key in [b.key for b in at.button if b.key and b.key.endswith("_skip")]:
@@ -199,7 +233,12 @@ def reruns(repeats: int, only: str = "") -> dict[str, list[tuple[float, float]]]
 
     def session(page: str | None, setup=None):
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-        at.query_params["sentence"] = SENTENCES[0]
+        if PARAGRAPH:
+            from attnviz.paragraph import pack
+
+            at.query_params["textz"] = pack(_paragraph(0))
+        else:
+            at.query_params["sentence"] = SENTENCES[0]
         at.run()
         if page:
             at.switch_page(page).run()
@@ -227,7 +266,7 @@ def reruns(repeats: int, only: str = "") -> dict[str, list[tuple[float, float]]]
     }
 
     cases = {
-        "lesson 1 · new sentence": (None, lambda at, i: at.text_input(key="sentence").set_value(SENTENCES[i % 6])),
+        "lesson 1 · new sentence": (None, lambda at, i: at.text_area(key="sentence").set_value(_text(i))),
         "lesson 1 · new analogy": (
             None,
             lambda at, i: at.text_input(key="emb_expr").set_value(
@@ -245,7 +284,7 @@ def reruns(repeats: int, only: str = "") -> dict[str, list[tuple[float, float]]]
         ),
         "lesson 2 · new sentence": (
             "lessons/similarity.py",
-            lambda at, i: at.text_input(key="sentence").set_value(SENTENCES[i % 6]),
+            lambda at, i: at.text_area(key="sentence").set_value(_text(i)),
         ),
         "lesson 2 · dot/cosine switch": (
             "lessons/similarity.py",
@@ -261,7 +300,7 @@ def reruns(repeats: int, only: str = "") -> dict[str, list[tuple[float, float]]]
         ),
         "lesson 3 · new sentence (identity)": (
             "lesson 3",
-            lambda at, i: at.text_input(key="sentence").set_value(SENTENCES[i % 6]),
+            lambda at, i: at.text_area(key="sentence").set_value(_text(i)),
         ),
         "lesson 3 · identity/random switch": (
             "lesson 3",
@@ -271,7 +310,7 @@ def reruns(repeats: int, only: str = "") -> dict[str, list[tuple[float, float]]]
         "lesson 3 · query word": ("lesson 3", lambda at, i: at.selectbox(key="proj_query").select_index(i % 12)),
         "lesson 3 · trained: new sentence": (
             "lesson 3 trained",
-            lambda at, i: at.text_input(key="sentence").set_value(SENTENCES[i % 6]),
+            lambda at, i: at.text_area(key="sentence").set_value(_text(i)),
         ),
         "lesson 3 · trained: query word": (
             "lesson 3 trained",
@@ -279,7 +318,7 @@ def reruns(repeats: int, only: str = "") -> dict[str, list[tuple[float, float]]]
         ),
         "lesson 3 · real model: new sentence": (
             "lesson 3 real",
-            lambda at, i: at.text_input(key="sentence").set_value(SENTENCES[i % 6]),
+            lambda at, i: at.text_area(key="sentence").set_value(_text(i)),
         ),
         "lesson 3 · real model: layer": (
             "lesson 3 real",
@@ -291,7 +330,7 @@ def reruns(repeats: int, only: str = "") -> dict[str, list[tuple[float, float]]]
         ),
         "lesson 4 · new sentence": (
             "lesson 4",
-            lambda at, i: at.text_input(key="sentence").set_value(SENTENCES[i % 6]),
+            lambda at, i: at.text_area(key="sentence").set_value(_text(i)),
         ),
         "lesson 4 · temperature": (
             "lesson 4",
@@ -306,7 +345,7 @@ def reruns(repeats: int, only: str = "") -> dict[str, list[tuple[float, float]]]
         "lesson 4 · row to watch": ("lesson 4", lambda at, i: at.selectbox(key="soft_row").select_index(i % 12)),
         "lesson 5 · new sentence": (
             "lessons/multihead.py",
-            lambda at, i: at.text_input(key="sentence").set_value(SENTENCES[i % 6]),
+            lambda at, i: at.text_area(key="sentence").set_value(_text(i)),
         ),
         "lesson 5 · heads slider": (
             "lessons/multihead.py",
@@ -324,7 +363,7 @@ def reruns(repeats: int, only: str = "") -> dict[str, list[tuple[float, float]]]
         # the real model: a sentence never seen before (a forward pass), then settings on a cached one
         "lesson 5b · new sentence (forward pass)": (
             "lessons/real_heads.py",
-            lambda at, i: at.text_input(key="sentence").set_value(_unseen(i)),
+            lambda at, i: at.text_area(key="sentence").set_value(_unseen_text(i)),
         ),
         "lesson 5b · layer": (
             "lessons/real_heads.py",
@@ -382,6 +421,18 @@ def reruns(repeats: int, only: str = "") -> dict[str, list[tuple[float, float]]]
             "lessons/efficient.py",
             lambda at, i: at.selectbox(key="l6_variant").select_index(i % 9),
         ),
+        "lesson 5 · paragraph view: word to focus": (
+            "lessons/multihead.py",
+            lambda at, i: at.selectbox(key="mh_para_focus").select_index(3 * i + 1),
+        ),
+        "lesson 5b · paragraph view: word to focus": (
+            "lessons/real_heads.py",
+            lambda at, i: at.selectbox(key="real_para_focus").select_index(3 * i + 1),
+        ),
+        "lesson 5b · paragraph view: blocks": (
+            "lessons/real_heads.py",
+            lambda at, i: at.radio(key="real_para_blocks").set_value(("16 tokens", "sentences")[i % 2]),
+        ),
         "lesson 5c · new bank sentence (forward passes)": (
             "lessons/real_examples.py",
             lambda at, i: at.text_input(key="real_drift_b").set_value(
@@ -392,7 +443,7 @@ def reruns(repeats: int, only: str = "") -> dict[str, list[tuple[float, float]]]
     results: dict[str, list[tuple[float, float]]] = {}
     live: dict[str | None, object] = {}
     for name, (page, action) in cases.items():
-        if only not in name:
+        if only not in name or ("paragraph view" in name and not PARAGRAPH):
             continue
         if page not in live:
             live[page] = session(*sessions[page]) if page in sessions else session(page)
@@ -400,6 +451,49 @@ def reruns(repeats: int, only: str = "") -> dict[str, list[tuple[float, float]]]
         _timed(at, lambda a, action=action: action(a, 1))  # warm-up
         results[name] = [_timed(at, lambda a, i=i, action=action: action(a, i)) for i in range(repeats)]
     return results
+
+
+def first_views(repeats: int) -> dict[str, list[float]]:
+    """Each lesson opened on a paragraph no earlier run used (nothing cached for it), server side: the page's
+    first run, after the sidebar's, as `reruns` times them (the model's forward pass included where the page runs it).
+    """
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app.conftest import PAGES
+
+    _as_the_server()
+    out: dict[str, list[float]] = {}
+    for page in PAGES:
+        out[page] = []
+        for i in range(repeats):
+            at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+            at.query_params["sentence"] = "warm"  # the sidebar's run, not timed
+            at.run()
+            text = _paragraph(i) + " " + PLACES[(i + PAGES.index(page)) % len(PLACES)]  # unseen by every cache
+            at.session_state["sentence"] = text  # as the box's callback stores it: one run, the page's
+
+            def open_page(a, p=page):
+                a.switch_page(p)
+
+            out[page].append(_timed(at, open_page)[0])
+    return out
+
+
+def forward_pass(repeats: int) -> list[float]:
+    """The real model's forward pass alone on the 256-piece paragraph, seconds."""
+    from app_support import loaders
+    from attnviz import pretrained
+
+    model = loaders.model()
+    tokens = pretrained.encode(model, _paragraph(0))
+    assert len(tokens) == 256, len(tokens)
+    pretrained.forward(model, tokens)  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        pretrained.forward(model, tokens)
+        times.append(time.perf_counter() - start)
+    return times
 
 
 def main() -> None:
@@ -414,7 +508,14 @@ def main() -> None:
     ap.add_argument("--startups", type=int, default=5, help="cold starts to time (the median is reported)")
     ap.add_argument("--startup-only", action="store_true", help="time the start-up only, not the reruns")
     ap.add_argument("--only", default="", help="time only the interactions whose name contains this text")
+    ap.add_argument(
+        "--paragraph",
+        action="store_true",
+        help="every session on a 256-piece paragraph (issue 17), plus each lesson's first view and the forward pass",
+    )
     args = ap.parse_args()
+    global PARAGRAPH
+    PARAGRAPH = args.paragraph
     import torch
 
     cpu = platform.processor() or platform.machine()
@@ -439,7 +540,17 @@ def main() -> None:
         return
     with contextlib.suppress(OSError):
         print(f"\nload average while measuring: {Path('/proc/loadavg').read_text().split()[0]} (before the reruns)")
-    print(f"\n| rerun, 12-word sentence (server side, {args.repeats} repeats) | median ms | p90 ms | median CPU ms |")
+    if PARAGRAPH:
+        fwd = sorted(x * 1000 for x in forward_pass(args.repeats))
+        print(f"\nThe model's forward pass on the 256-piece paragraph: median {statistics.median(fwd):.0f} ms, "
+              f"max {fwd[-1]:.0f} ms ({args.repeats} runs)")  # fmt: skip
+        print(f"\n| first view of a lesson on an unseen paragraph (server side, {max(2, args.repeats // 5)} runs) "
+              "| median ms | max ms |\n|---|---|---|")  # fmt: skip
+        for page, secs in first_views(max(2, args.repeats // 5)).items():
+            ms = sorted(x * 1000 for x in secs)
+            print(f"| {page} | {statistics.median(ms):.0f} | {ms[-1]:.0f} |")
+    what = "256-piece paragraph" if PARAGRAPH else "12-word sentence"
+    print(f"\n| rerun, {what} (server side, {args.repeats} repeats) | median ms | p90 ms | median CPU ms |")
     print("|---|---|---|---|")
     for name, runs in reruns(args.repeats, args.only).items():
         wall = sorted(w * 1000 for w, _ in runs)

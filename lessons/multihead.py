@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from app_support import show
+from app_support import paragraph_view, show
 from app_support.widgets import (
     check_link,
     lesson_sentence,
@@ -199,6 +199,7 @@ def one_head() -> None:
         name=f"head {focus + 1}",
         csv=(A[focus], labels, labels),
     )
+    paragraph_view.long_map(A[focus], labels, key="mh_para", glove=True, cols="is attended to by")
 
     with st.expander("The numbers: the concatenation, $W_O$ and the output $O$"):
         columns = [f"h{h + 1}·{d + 1}" for h in range(H) for d in range(Dh)]

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from app_support import cached, loaders, sentence, show
+from app_support import cached, loaders, paragraph_view, sentence, show
 from app_support.training_panel import training_panel
 from app_support.widgets import (
     lesson_sentence,
@@ -161,6 +161,7 @@ if answered:
         )  # fmt: skip
     if top_k:
         st.caption(f"{n} tokens: each row keeps its {top_k} highest scores; hover a cell for its words and value.")
+    paragraph_view.long_map(qkv.scores, labels, key="proj_para", weights=False, glove=kind != "real", decimals=1)
     if kind == "identity":
         gap = float((qkv.scores - before).abs().max())
         st.caption(f"Largest difference between the two: {gap:g}. With the identity, Q·Kᵀ is page 2's S exactly.")

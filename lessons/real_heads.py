@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_support import cached, census_view, loaders, sentence, show
+from app_support import cached, census_view, loaders, paragraph_view, sentence, show
 from app_support.real_probes import census_table
 from app_support.widgets import EDIT, check_link, link_value, linked, md_escape, predict_first, warn
 from attnviz import plots
@@ -228,6 +228,7 @@ def one_head() -> None:
             ),
             key="real_top",
         )
+    paragraph_view.long_map(W, labels, key="real_para", cols="is attended to by")
 
     # --- head view --------------------------------------------------------------------------------------------------
     show.step("Head view: who looks at whom")

@@ -3,7 +3,7 @@
 import streamlit as st
 import torch
 
-from app_support import cached, show
+from app_support import cached, paragraph_view, show
 from app_support.widgets import (
     lesson_sentence,
     linked,
@@ -84,6 +84,7 @@ if predict_first(
         f"({float(S[0, -1]):.2f}). "
         + ("The diagonal is each word's squared length." if kind == "dot" else "The diagonal is all ones.")
     )
+    paragraph_view.long_map(S, labels, key="sim_para", weights=False, glove=True, decimals=1 if kind == "dot" else 2)
 
 # --- O = S·I -----------------------------------------------------------------------------------------------
 show.step("O = S·I: each word becomes a mix of the sentence")

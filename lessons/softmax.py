@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from app_support import cached, loaders, sentence, show
+from app_support import cached, loaders, paragraph_view, sentence, show
 from app_support.widgets import (
     lesson_sentence,
     linked,
@@ -130,6 +130,7 @@ heat(
     zrange=(0.0, 1.0),
     row_notes=[f"Σ {s:.3f}" for s in stats.row_sums],
 )
+paragraph_view.long_map(att.weights, labels, key="soft_para", glove=True)
 if causal:
     upper = att.weights.triu(diagonal=1)  # (T, T) the cells the mask forbids
     st.caption(

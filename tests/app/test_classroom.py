@@ -124,7 +124,7 @@ def the_link(at: AppTest) -> str:
 def check_view(at: AppTest, query: dict[str, str]) -> None:
     for key, value in query.items():
         if key == "sentence":
-            assert at.text_input(key="sentence").value == value
+            assert at.text_area(key="sentence").value == value
         else:
             assert same(value, shown(widget(at, key))), (key, value, shown(widget(at, key)))
     assert not [plain(w) for w in at.warning if "link" in w.value], "a good link gives no warning"

@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
-from tests.app.elements import chart, ok, warnings
 
 from app_support.efficient_text import INFO
 from attnviz import scaling
 from attnviz.efficient import compare
+from tests.app.elements import chart, ok, warnings
 from tests.app.test_pages import _reveal_all, plain
 
 PAGE, SWAP, SCALING = "lessons/efficient.py", "lessons/efficient_swap.py", "lessons/efficient_scaling.py"

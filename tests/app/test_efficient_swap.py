@@ -1,9 +1,9 @@
 """lessons/efficient_swap.py: a variant in every layer of the model, and the choice shared with lessons/efficient.py."""
 
 import pytest
-from tests.app.elements import keys, ok, run, warnings
 
 from app_support.efficient_text import INFO
+from tests.app.elements import keys, ok, run, warnings
 from tests.app.test_pages import _reveal_all
 
 PAGE, SWAP, SCALING = "lessons/efficient.py", "lessons/efficient_swap.py", "lessons/efficient_scaling.py"

@@ -291,3 +291,51 @@ def test_checks_catch_what_they_promise():
     assert leaks(f"**{MARK}**", html=False) and not leaks(f"\\*\\*{MARK}\\*\\*", html=False)
     assert leaks(f"${MARK}$", html=False) and not leaks(f"\\${MARK}\\$", html=False)
     assert leaks(f"\\\\[{MARK}", html=False)  # an escaped backslash leaves the bracket live
+
+
+# --- paragraph mode (issue 17): long text, compressed links, hostile paragraphs -------------------------------------
+PARAGRAPH_PAGES = ["lessons/similarity.py", "lessons/projections.py", "lessons/softmax.py", "lessons/multihead.py",
+                   "lessons/real_heads.py", "lessons/efficient.py"]  # fmt: skip
+HOSTILE_PARAGRAPH = " ".join(MIXED[:SENTENCES] * 12)  # the payloads among real words, well past 256 pieces
+
+
+def _paragraph_links() -> list[dict[str, str]]:
+    import base64
+    import zlib
+
+    from attnviz.paragraph import pack
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).decode()
+
+    return [
+        {"textz": pack(HOSTILE_PARAGRAPH)},  # a hostile paragraph, compressed
+        {"textz": "%%%" + TAGS[0]},  # not base64
+        {"textz": b64(b"\x78\x9c not deflate at all")},  # a zlib header, then garbage
+        {"textz": b64(zlib.compress(b"bank " * 2_000_000, 9))},  # 10 MB inside: a zip bomb
+        {"sentence": "bank " * 60_000},  # 300,000 characters of one repeated word
+        {"sentence": "zzqxv qqzzv " * 1_000},  # no known word
+        {"sentence": "x" * 100_000},  # one word of 100,000 characters
+    ]
+
+
+@pytest.mark.parametrize("page", PARAGRAPH_PAGES)
+def test_hostile_paragraphs_in_links_and_the_box(app, page):
+    for query in _paragraph_links():
+        context = f"{page} opened from ?{query!r:.120}"
+        at = app(page, **query)
+        check(at, context)
+        reveal(at, context)
+        box = at.text_area(key="sentence").value
+        assert len(box) <= 20_000, context
+    # a 100,000-character paste typed into the box, then the page's controls, as the other rounds do
+    at = app(page)
+    at.text_area(key="sentence").set_value(((HOSTILE_PARAGRAPH + " ") * 30)[:100_000]).run()
+    check(at, f"{page} after a 100,000-character paste")
+    reveal(at, f"{page} after a 100,000-character paste")
+    assert any("characters long; the box keeps its first 20,000" in i.value for i in at.sidebar.info)
+    rng = random.Random(f"{SEED}:paragraph:{page}")
+    for n in range(3):
+        done = change_controls(at, rng)
+        at.run()
+        check(at, f"{page} on a paragraph, round {n}: {'; '.join(done)}")

@@ -58,25 +58,25 @@ def test_page_runs_without_exception(app, page):
 
 def test_default_sentence_is_in_the_url_and_the_box(app):
     at = app()
-    assert at.text_input(key="sentence").value == DEFAULT
+    assert at.text_area(key="sentence").value == DEFAULT
     assert sentence_param(at) == DEFAULT
 
 
 def test_link_reproduces_the_sentence(app):
     at = app("lessons/similarity.py", sentence="the cat sat on the mat")
-    assert at.text_input(key="sentence").value == "the cat sat on the mat"
+    assert at.text_area(key="sentence").value == "the cat sat on the mat"
     assert at.selectbox(key="sim_focus").options == ["the", "cat", "sat", "on", "the·2", "mat"]
     assert not at.exception
 
 
 def test_typing_a_sentence_updates_url_and_survives_page_switch(app):
     at = app()
-    at.text_input(key="sentence").set_value("I deposited money at the bank").run()
+    at.text_area(key="sentence").set_value("I deposited money at the bank").run()
     assert not at.exception, at.exception
     assert sentence_param(at) == "I deposited money at the bank"
     at.switch_page("lessons/similarity.py").run()
     assert not at.exception, at.exception
-    assert at.text_input(key="sentence").value == "I deposited money at the bank"
+    assert at.text_area(key="sentence").value == "I deposited money at the bank"
     assert sentence_param(at) == "I deposited money at the bank"
     assert at.selectbox(key="sim_focus").value == "bank"  # followed by default
     assert not at.exception
@@ -86,7 +86,7 @@ def test_preset_fills_the_box(app):
     at = app()
     at.selectbox(key="sidebar_preset").set_value(PRESETS[3]).run()
     assert not at.exception, at.exception
-    assert at.text_input(key="sentence").value == PRESETS[3]
+    assert at.text_area(key="sentence").value == PRESETS[3]
     assert at.selectbox(key="sidebar_preset").value is None
     assert not at.exception
 
@@ -96,21 +96,23 @@ def test_preset_fills_the_box(app):
 def test_bad_sentences_in_box_and_url(app, page, text):
     # typed into the box
     at = app(page)
-    at.text_input(key="sentence").set_value(text).run()
+    at.text_area(key="sentence").set_value(text).run()
     assert not at.exception
-    assert len(at.text_input(key="sentence").value) <= MAX_CHARS
+    assert len(at.text_area(key="sentence").value) <= MAX_CHARS
     no_html(at)
     # arriving in a link
     at = app(page, sentence=text)
     assert not at.exception
-    assert len(at.text_input(key="sentence").value) <= MAX_CHARS
+    assert len(at.text_area(key="sentence").value) <= MAX_CHARS
     no_html(at)
 
 
 def test_long_paste_is_capped_with_a_note(app):
     at = app(sentence="river " * 5_000)
-    assert len(at.text_input(key="sentence").value) == MAX_CHARS
-    assert any("first 300" in i.value for i in at.sidebar.info)
+    # the box keeps 20,000 characters, then the model's limit cuts it: 254 pieces between [CLS] and [SEP]
+    assert at.text_area(key="sentence").value == " ".join(["river"] * 254)
+    assert any("30,000 characters" in i.value and "first 20,000" in i.value for i in at.sidebar.info)
+    assert any("has 3,336 pieces; the model reads the first 256" in i.value for i in at.sidebar.info)
 
 
 @pytest.mark.parametrize(
@@ -293,12 +295,13 @@ def test_new_pages_need_two_words(app, page, text, message):
 def test_long_sentence_keeps_top_k_per_row(app, page):
     at = _reveal_all(app(page, sentence=LONG))
     assert not at.exception
-    assert any("the pictures use the first 40" in i.value for i in at.info)
+    assert not any("the pictures use the first" in i.value for i in at.info)  # 45 words: a paragraph takes 256
     maps = [
         f for k, f in figures(at).items() if k in {"proj_before", "proj_QK", "soft_raw", "soft_scaled", "soft_weights"}
     ]
     assert len(maps) >= 2
     for fig in maps:  # each row keeps its 5 strongest keys; the rest are gaps
+        assert z_of(fig).shape == (45, 45)
         assert (np.isfinite(z_of(fig)).sum(axis=1) == 5).all()
     if page == PROJ:
         assert any("keeps its 5 highest scores" in c.value for c in at.caption)
@@ -356,7 +359,7 @@ def test_training_runs_on_the_button_and_is_kept(app):
     # the example sentence button sets the shared sentence (the example of the run on screen)
     at.button(key="proj_try").click().run()
     assert not at.exception
-    assert at.text_input(key="sentence").value == "my neighbour owns an enormous dog"
+    assert at.text_area(key="sentence").value == "my neighbour owns an enormous dog"
 
 
 def test_interrupted_training_keeps_nothing(app, monkeypatch):

@@ -120,7 +120,7 @@ def test_typing_a_sentence_updates_heatmap_and_url(server, page):
     assert heatmap_rows(page, RIVER) == RIVER
     box = page.get_by_label("Your sentence (page 5c has its own)", exact=True)
     box.fill("I deposited money at the bank")
-    box.press("Enter")
+    box.press("Control+Enter")  # a text area: Enter is a new line
     page.wait_for_function("() => decodeURIComponent(location.search.replace(/\\+/g, ' ')).includes('deposited')")
     settle(page)
     assert heatmap_rows(page, MONEY) == MONEY

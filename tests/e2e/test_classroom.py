@@ -89,7 +89,7 @@ def test_link_to_this_view_follows_the_widgets(server, page, browser):
     # the sentence changes, the setting stays in the address and the link
     box = page.get_by_role("textbox", name="Your sentence (page 5c has its own)")
     box.fill("I deposited money at the bank")
-    box.press("Enter")
+    box.press("Control+Enter")  # a text area: Enter is a new line
     settle(page)
     expect(page).to_have_url(re.compile(r"sim_kind=cosine"))
     expect(page).to_have_url(re.compile(r"deposited"))
