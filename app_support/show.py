@@ -133,6 +133,9 @@ def view_settings(where: Any = st.sidebar) -> None:
         "where the cells are too small to read them, a note under the map says so. "
         "Hovering a cell always shows its exact value.",
     )
+    from app_support import classroom  # the live class (issue 18); imported here as it imports this module
+
+    classroom.sidebar(where)
 
 
 def prefetch_charts(slot: Any) -> None:
