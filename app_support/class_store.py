@@ -137,6 +137,11 @@ def new_student_id() -> str:
     return secrets.token_urlsafe(12)
 
 
+def valid_student_id(value: str) -> bool:
+    """Whether ``value`` can be a student id (what `new_student_id` makes: 16 URL-safe characters)."""
+    return isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9_-]{16}", value) is not None
+
+
 def _key(value: str, what: str) -> str:
     if not isinstance(value, str) or not _KEY.fullmatch(value):
         raise ValueError(f"not a valid {what}")

@@ -27,6 +27,8 @@ from attnviz import plots
 CLASS, TEACHER = "class", "teacher"  # URL parameters
 _CODE, _TOKEN, _STUDENT = "_class_code", "_class_token", "_class_student"  # session state
 _ERROR, _NOTE, _SHARED, _FOLLOWED = "_class_error", "_class_note", "_class_shared", "_class_followed"
+_COOKIE_SET = "_class_cookie_set"
+COOKIE = "attnviz_student"  # the browser's student id (see `_student_id`)
 NAME, FOLLOW, JOIN = "cls_name", "cls_follow", "cls_join_code"  # widget keys
 TEACHER_EVERY, STUDENT_EVERY = 1.5, 2.0  # seconds between the live parts' reruns
 T = TypeVar("T")
@@ -72,9 +74,25 @@ def student() -> bool:
 
 
 def _student_id() -> str:
+    """This browser's student id: kept in a cookie, so that a student whose page reconnects (a reload, a replica
+    started again) is the same student, whose new answer replaces the old one instead of counting twice."""
     if _STUDENT not in st.session_state:
-        st.session_state[_STUDENT] = class_store.new_student_id()
+        raw = st.context.cookies.get(COOKIE)
+        valid = isinstance(raw, str) and class_store.valid_student_id(raw)
+        st.session_state[_STUDENT] = raw if valid else class_store.new_student_id()
     return st.session_state[_STUDENT]
+
+
+def _keep_student_id(where: Any) -> None:
+    """Write the student id into this browser's cookie (once a session; the id is ours: URL-safe characters)."""
+    me = _student_id()
+    if st.context.cookies.get(COOKIE) != me and st.session_state.get(_COOKIE_SET) != me:
+        st.session_state[_COOKIE_SET] = me
+        where.html(
+            f"<script>document.cookie = '{COOKIE}={me}; path=/; max-age={class_store.LIFETIME_S}; SameSite=Strict';"
+            "</script>",
+            unsafe_allow_javascript=True,
+        )
 
 
 def _leave(note: str | None = None) -> None:
@@ -218,6 +236,7 @@ def _student_box(where: Any, found: str) -> None:
     where.text_input("Your name (optional)", key=NAME, max_chars=class_store.NAME_MAX,
                      help="Shown to the teacher beside your answers; leave empty to stay anonymous.")  # fmt: skip
     where.toggle("Follow the teacher", key=FOLLOW, help="Open the page and settings the teacher is showing")
+    _keep_student_id(where)
     if where.button("Leave the class", key="cls_leave", icon=":material/logout:"):
         _leave()
         st.rerun()
