@@ -373,6 +373,11 @@ class ClassStore:
         rows = self._run("SELECT revealed FROM class_questions WHERE code = ? AND question = ?", (code, question))
         return bool(rows and rows[0][0])
 
+    def revealed_among(self, code: str, questions: set[str] | frozenset[str]) -> set[str]:
+        """Which of ``questions`` the teacher has revealed (one query, whatever their number)."""
+        rows = self._run("SELECT question FROM class_questions WHERE code = ? AND revealed = 1", (code,))
+        return {str(q) for (q,) in rows} & set(questions)
+
     def names(self, code: str, question: str) -> list[tuple[str, int]]:
         """(display name, choice) of each answer, oldest first."""
         rows = self._run(

@@ -27,7 +27,7 @@ from attnviz import plots
 CLASS, TEACHER = "class", "teacher"  # URL parameters
 _CODE, _TOKEN, _STUDENT = "_class_code", "_class_token", "_class_student"  # session state
 _ERROR, _NOTE, _SHARED, _FOLLOWED = "_class_error", "_class_note", "_class_shared", "_class_followed"
-_COOKIE_SET = "_class_cookie_set"
+_COOKIE_SET, _WAITING = "_class_cookie_set", "_class_waiting"  # the questions on the page not yet revealed
 COOKIE = "attnviz_student"  # the browser's student id (see `_student_id`)
 NAME, FOLLOW, JOIN = "cls_name", "cls_follow", "cls_join_code"  # widget keys
 TEACHER_EVERY, STUDENT_EVERY = 1.5, 2.0  # seconds between the live parts' reruns
@@ -245,11 +245,16 @@ def _student_box(where: Any, found: str) -> None:
 
 @st.fragment(run_every=STUDENT_EVERY)
 def _follow(found: str) -> None:
-    """For a student: notice the class ending and, when following, go where the teacher went."""
+    """A student's one live part (every `STUDENT_EVERY` s): notice the class ending, the teacher revealing a question
+    of this page (then the page runs again with the answer) and, when following, go where the teacher went."""
     info = _safe(lambda: store().get_class(found), None)
     if info is None or not info.active():
         if not st.session_state.get(_ERROR):
             _leave(f"Class {found} has ended.")
+        st.rerun(scope="app")
+    waiting = st.session_state.get(_WAITING)
+    if waiting and _safe(lambda: store().revealed_among(found, waiting), set()):
+        st.session_state[_WAITING] = set()
         st.rerun(scope="app")
     if not st.session_state.get(FOLLOW):
         st.session_state.pop(_FOLLOWED, None)
@@ -369,7 +374,7 @@ def student_question(key: str, question: str, options: Sequence[str], correct: i
                 if choice is not None
                 else "Choose an answer: the teacher sees how the class answered, then reveals the measurement."
             )
-            _wait_for_reveal(found, qid)
+            st.session_state[_WAITING] = {*st.session_state.get(_WAITING, ()), qid}  # watched by `_follow`
             return False
         mine = _safe(lambda: store().my_answer(found, qid, me), None)
         if correct is not None and mine is not None:
@@ -386,9 +391,3 @@ def student_question(key: str, question: str, options: Sequence[str], correct: i
 
 def _name() -> str:
     return class_store.clean_name(st.session_state.get(NAME, ""))
-
-
-@st.fragment(run_every=STUDENT_EVERY)
-def _wait_for_reveal(found: str, qid: str) -> None:
-    if _safe(lambda: store().revealed(found, qid), False):
-        st.rerun(scope="app")
