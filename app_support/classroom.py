@@ -102,7 +102,9 @@ def _leave(note: str | None = None) -> None:
         if key in st.query_params:
             del st.query_params[key]
     if note:
-        st.session_state[_NOTE] = note
+        st.session_state[_NOTE] = note  # stays in the sidebar until the next class is joined or started
+    else:
+        st.session_state.pop(_NOTE, None)
 
 
 def _from_url() -> None:
@@ -125,6 +127,7 @@ def _from_url() -> None:
             return
         st.session_state[_CODE] = found
         st.session_state.pop(_TOKEN, None)
+        st.session_state.pop(_NOTE, None)
     if token is not None:
         if _safe(lambda: store().is_teacher(found, token), False):
             st.session_state[_TOKEN] = token
@@ -162,7 +165,7 @@ def sidebar(where: Any = st) -> None:
     """The class part of the "View and classroom" sidebar box: start or join a class; the codes and links; for
     students their name and "follow the teacher"."""
     _from_url()
-    if note := st.session_state.pop(_NOTE, None):
+    if note := st.session_state.get(_NOTE):
         where.warning(_escape(note), icon=":material/info:")
     if error := st.session_state.get(_ERROR):
         where.warning(_escape(error), icon=":material/cloud_off:")
@@ -186,10 +189,10 @@ def _start_or_join(where: Any) -> None:
         made = _safe(lambda: store().create_class(), None)
         if made is not None:
             new_code, token = made
+            st.session_state.pop(_NOTE, None)
             st.session_state[_CODE], st.session_state[_TOKEN] = new_code, token
             st.query_params[CLASS] = new_code
-            st.rerun()
-        return
+        st.rerun()  # the class, or the store's message
     typed = where.text_input("Class code", key=JOIN, max_chars=64, placeholder="e.g. K7QF")
     if typed:
         found = class_store.clean_code(typed)
@@ -236,11 +239,11 @@ def _student_box(where: Any, found: str) -> None:
     where.text_input("Your name (optional)", key=NAME, max_chars=class_store.NAME_MAX,
                      help="Shown to the teacher beside your answers; leave empty to stay anonymous.")  # fmt: skip
     where.toggle("Follow the teacher", key=FOLLOW, help="Open the page and settings the teacher is showing")
-    _keep_student_id(where)
     if where.button("Leave the class", key="cls_leave", icon=":material/logout:"):
         _leave()
         st.rerun()
     _follow(found)
+    _keep_student_id(where)  # last: an element drawn once must not move the live part (its id is its place)
 
 
 @st.fragment(run_every=STUDENT_EVERY)

@@ -547,11 +547,22 @@ class Live(Student):
         self.last: dict[str, float] = {}  # fragment id → when it last ran (time.monotonic())
         self.counts: list[tuple[float, int]] = []  # (when seen, answers) on the teacher's screen
         self.live_latencies: list[float] = []
+        self.asked: set[str] = set()  # the fragments this run asked to rerun
+
+    async def rerun(self, change: WidgetState | None = None, auto_fragment: str = "") -> float:
+        self.asked = set()
+        elapsed = await super().rerun(change, auto_fragment)
+        if not auto_fragment and (change is None or not self.fragment_of.get(change.id, "")):
+            # a whole run: as the browser does, keep only the timers of the fragments it drew (the server drops a
+            # rerun of a fragment it no longer holds, without an answer)
+            self.auto = {fid: every for fid, every in self.auto.items() if fid in self.asked}
+        return elapsed
 
     def _handle(self, msg: ForwardMsg) -> None:
         kind = msg.WhichOneof("type")
         if kind == "auto_rerun":
             self.auto[msg.auto_rerun.fragment_id] = msg.auto_rerun.interval
+            self.asked.add(msg.auto_rerun.fragment_id)
             self.last.setdefault(msg.auto_rerun.fragment_id, time.monotonic())
         elif kind == "stop_auto_rerun":
             for fid in msg.stop_auto_rerun.fragment_ids:

@@ -119,6 +119,7 @@ def test_answers_upsert_tally_and_reveal(store):
     tally = store.tally(code, "l4_q", 3)
     assert tally.revealed and tally.correct == 2 and tally.share_right() == pytest.approx(2 / 3)
     assert store.revealed(code, "l4_q") and not store.revealed(code, "other")
+    assert store.revealed_among(code, {"l4_q", "other", "none"}) == {"l4_q"}
     assert sorted(store.names(code, "l4_q")) == [("", 2), ("Ana", 1), ("Chen", 2)]
     with pytest.raises(ValueError):
         store.answer(code, "l4_q", "s-aaaaaaaa", "Ana", -1)
