@@ -18,9 +18,10 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from app_support import class_store, show
+from app_support import class_store, sentence, show
 from app_support.class_store import ClassStoreError
 from attnviz import plots
 
@@ -158,6 +159,9 @@ def _current_page() -> str:
 def _view() -> dict[str, str]:
     """The teacher's view to share: this page and its settings (not the token, not presenter mode)."""
     params = {k: v for k, v in show.current_params().items() if k not in {TEACHER, CLASS, show.PRESENT}}
+    # the sentence box writes the address from the script (st.query_params), which the run's context does not see
+    if isinstance(said := st.query_params.get(sentence.KEY), str):
+        params[sentence.KEY] = said
     return {"page": _current_page(), "query": urlencode(params)}
 
 
@@ -275,8 +279,45 @@ def _follow(found: str) -> None:
     if target is None:
         return
     main_dir = os.path.dirname(ctx.main_script_path)
-    query = dict(parse_qsl(str(view.get("query", "")), keep_blank_values=True)) | {CLASS: found}
-    st.switch_page(os.path.relpath(target["script_path"], main_dir), query_params=query)
+    query = dict(parse_qsl(str(view.get("query", "")), keep_blank_values=True))
+    ours = dict(parse_qsl(mine["query"], keep_blank_values=True))
+    address = {CLASS: found}
+    for key in set(query) | set(ours):
+        # a setting the student's session holds wins over the address: give it the teacher's value; one it does not
+        # hold goes in the address, where the page reads it (a setting bound to the URL writes itself there)
+        changed = query.get(key) != ours.get(key) and not key.startswith(("_", "cls_"))
+        if changed and not _take(key, query.get(key)) and key in query:
+            address[key] = query[key]
+    script = os.path.relpath(target["script_path"], main_dir)
+    try:
+        st.switch_page(script, query_params=address)
+    except StreamlitAPIException:  # a setting still bound to a widget of this session: it took the session value
+        st.switch_page(script, query_params={CLASS: found})
+
+
+def _take(key: str, raw: str | None) -> bool:
+    """Set the session's value of ``key`` from the teacher's address: as the type it has now (a choice's text, a
+    number, a switch); False where it has none or the text does not convert (then it is left to the address)."""
+    current = st.session_state.get(key)
+    value: object = None
+    try:
+        if raw is None or current is None:
+            value = None
+        elif isinstance(current, bool):
+            value = raw.strip().lower() in {"true", "1", "yes", "on"}
+        elif isinstance(current, int):
+            value = int(float(raw))
+        elif isinstance(current, float):
+            value = float(raw)
+        elif isinstance(current, str):
+            value = raw
+    except ValueError:
+        value = None
+    if value is None:
+        st.session_state.pop(key, None)
+        return False
+    st.session_state[key] = value
+    return True
 
 
 # --- the questions ---------------------------------------------------------------------------------------------------
