@@ -103,6 +103,9 @@ def view_settings(where: Any = st.sidebar) -> None:
         "where the cells are too small to read them, a note under the map says so. "
         "Hovering a cell always shows its exact value.",
     )
+    from app_support import classroom  # the live class; imported here, as it imports this module's package
+
+    classroom.sidebar(where)
 
 
 # Presenter mode's type makes some display formulas wider than the page; this shrinks each one that does until it

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from app_support import loaders, sentence, show, streamlit_compat
+from app_support import classroom, loaders, sentence, show, streamlit_compat
 from attnviz.embeddings import MAX_WORDS, Words, tokenize, vectors_for
 
 if TYPE_CHECKING:
@@ -45,6 +45,8 @@ def predict_first(key: str, question: str, options: Sequence[str], correct: int 
     """
     if show.presenting():
         return _class_prompt(key, question, options, correct, explain)
+    if classroom.student():  # in a live class: the answer goes to the teacher, who reveals it
+        return classroom.student_question(key, question, options, correct, explain)
     skipped = f"{key}_skipped"
     with st.container(border=True):
         st.markdown(f"**Predict first.** {question}")
@@ -68,6 +70,8 @@ def predict_first(key: str, question: str, options: Sequence[str], correct: int 
 
 def _class_prompt(key: str, question: str, options: Sequence[str], correct: int | None, explain: str) -> bool:
     """`predict_first` for a projector: the question and its options for the class, then the answer on request."""
+    if classroom.teaching():  # a live class: the students' answers, live, and Reveal for everyone
+        return classroom.teacher_question(key, question, options, correct, explain)
     shown = f"{key}_revealed"
     with st.container(border=True):
         st.subheader(f"Class question: {question}", anchor=False)

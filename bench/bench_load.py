@@ -308,19 +308,21 @@ class Student:
             if self.finished is not None and not self.finished.done():
                 self.finished.set_result(status)
 
-    async def rerun(self, change: WidgetState | None = None) -> float:
-        """Send one rerun (with `change` applied) and wait for the script to finish; the latency in seconds."""
+    async def rerun(self, change: WidgetState | None = None, auto_fragment: str = "") -> float:
+        """Send one rerun (with `change` applied, or of the fragment `auto_fragment` as its `run_every` asks) and wait
+        for the script to finish; the latency in seconds."""
         if change is not None:
             self.states[change.id] = change
         live = {proto.id for _, proto in self.widgets.values()}
         # as the browser does: a control drawn inside a fragment (st.fragment) reruns that fragment alone
-        fragment = self.fragment_of.get(change.id, "") if change is not None else ""
+        fragment = self.fragment_of.get(change.id, "") if change is not None else auto_fragment
         state = ClientState(
             query_string=self.query,
             page_script_hash=self.page_hash,
             page_name="" if self.page_hash else self.page,
             cached_message_hashes=list(self.cache),
             fragment_id=fragment,
+            is_auto_rerun=bool(auto_fragment),
         )
         state.widget_states.widgets.extend(s for i, s in self.states.items() if i in live)
         back = BackMsg(rerun_script=state)
@@ -529,6 +531,246 @@ async def one_class(
     return Result(n, stats, wall, mem_start, mem_peak, memory.now(), cpu / wall, mine / wall)
 
 
+# -------------------------------------------------------------------------------------------- a live class
+
+CLASS_PAGE, CLASS_QUESTION = "similarity", "sim_predict_diag"  # the page and the question the class answers
+ANSWERS_RE = re.compile(r"\*\*(\d+) answers?\*\* from class")  # the teacher's live count (app_support.classroom)
+
+
+class Live(Student):
+    """A browser tab in a live class: it also runs the page's live parts (`st.fragment(run_every=…)`) when due, as the
+    browser does on the server's `auto_rerun` message, and reads the teacher's live answer count."""
+
+    def __init__(self, *args, query: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.query = query
+        self.auto: dict[str, float] = {}  # fragment id → interval, s
+        self.last: dict[str, float] = {}  # fragment id → when it last ran (time.monotonic())
+        self.counts: list[tuple[float, int]] = []  # (when seen, answers) on the teacher's screen
+        self.live_latencies: list[float] = []
+        self.asked: set[str] = set()  # the fragments this run asked to rerun
+
+    async def rerun(self, change: WidgetState | None = None, auto_fragment: str = "") -> float:
+        self.asked = set()
+        elapsed = await super().rerun(change, auto_fragment)
+        if not auto_fragment and (change is None or not self.fragment_of.get(change.id, "")):
+            # a whole run: as the browser does, keep only the timers of the fragments it drew (the server drops a
+            # rerun of a fragment it no longer holds, without an answer)
+            self.auto = {fid: every for fid, every in self.auto.items() if fid in self.asked}
+        return elapsed
+
+    def _handle(self, msg: ForwardMsg) -> None:
+        kind = msg.WhichOneof("type")
+        if kind == "auto_rerun":
+            self.auto[msg.auto_rerun.fragment_id] = msg.auto_rerun.interval
+            self.asked.add(msg.auto_rerun.fragment_id)
+            self.last.setdefault(msg.auto_rerun.fragment_id, time.monotonic())
+        elif kind == "stop_auto_rerun":
+            for fid in msg.stop_auto_rerun.fragment_ids:
+                self.auto.pop(fid, None)
+        elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
+            element = msg.delta.new_element
+            if element.WhichOneof("type") == "markdown" and (found := ANSWERS_RE.search(element.markdown.body)):
+                self.counts.append((time.monotonic(), int(found.group(1))))
+        super()._handle(msg)
+
+    def next_live(self) -> tuple[str, float] | None:
+        """The live part due first, and when."""
+        due = [(fid, self.last.get(fid, 0.0) + interval) for fid, interval in self.auto.items()]
+        return min(due, key=lambda d: d[1]) if due else None
+
+    async def run_live(self, fid: str) -> None:
+        self.last[fid] = time.monotonic()
+        try:
+            self.live_latencies.append(await self.rerun(auto_fragment=fid))
+        except RerunFailed as err:
+            raise RerunFailed(f"live part: {err}") from None
+
+    async def live_until(self, when: float, end: float) -> None:
+        """Run the live parts that fall due before `when` (a time.monotonic()), then wait for it."""
+        while (now := time.monotonic()) < min(when, end):
+            due = self.next_live()
+            if due is None or due[1] >= min(when, end):
+                await asyncio.sleep(min(when, end) - now)
+                return
+            await asyncio.sleep(max(0.0, due[1] - now))
+            await self.run_live(due[0])
+
+
+@dataclass
+class ClassRun:
+    n: int
+    code: str
+    window: float
+    sent: list[float]  # when each answer's rerun finished (time.monotonic())
+    stored: int  # answers to the question counted in the store afterwards
+    teacher: Live
+    live: list[float]  # latencies of the students' live-part reruns, s
+    stats: Stats  # ordinary controls after answering
+    answer_latencies: list[float]
+    cpu_share: float
+    mem_peak: int
+
+
+async def class_lesson(server: Server, store_path: Path, n: int, window: float, duration: float,
+                       think: tuple[float, float], timeout: float, seed: int) -> ClassRun:  # fmt: skip
+    """A class of `n` on `CLASS_PAGE`: the teacher (presenter mode, the teacher's link) on the first replica shows the
+    question; the students, spread over the replicas, join by the class link, answer within `window` s (uniform),
+    then change ordinary controls until `duration` s; every tab runs its live parts when due."""
+    from app_support import class_store, classroom
+
+    store = class_store.ClassStore(path=store_path)
+    code, token = store.create_class()
+    stats, memory, rng = Stats(), Memory(server), random.Random(seed)
+    cpu0, wall0 = server.cpu_seconds(), time.perf_counter()
+    memory.start()
+    teacher = Live(server.ports[0], CLASS_PAGE, random.Random(seed), Stats(), timeout,
+                   query=f"class={code}&teacher={token}&present=true")  # fmt: skip
+    await teacher.open()
+    await teacher.rerun()
+    for _ in range(4):  # presenter mode: "Next step" until the question is on the screen
+        if not teacher.counts and "show_next" in teacher.widgets:
+            await teacher.rerun(WidgetState(id=teacher.widgets["show_next"][1].id, trigger_value=True))
+    if not teacher.counts:
+        raise RuntimeError("the teacher's screen shows no live answer count")
+    start = time.monotonic()
+    end = start + duration
+    sent: list[float] = []
+    answer_latencies: list[float] = []
+    qids: set[str] = set()
+    students = [
+        Live(
+            server.ports[i % len(server.ports)],
+            CLASS_PAGE,
+            random.Random(rng.random()),
+            stats,
+            timeout,
+            query=f"class={code}",
+        )
+        for i in range(n)
+    ]
+
+    async def attend(student: Live) -> None:
+        answer_at = start + student.rng.uniform(0, window)
+        try:
+            await student.open()
+            await student.rerun()
+            await student.live_until(answer_at, end)
+            _, proto = student.widgets[CLASS_QUESTION]
+            qids.add(classroom.question_id(CLASS_QUESTION, proto.label, list(proto.options)))
+            change = WidgetState(id=proto.id, string_value=student.rng.choice(list(proto.options)))
+            try:
+                answer_latencies.append(await student.rerun(change))
+            except RerunFailed as err:
+                raise RerunFailed(f"answer: {err}") from None
+            sent.append(time.monotonic())
+            while time.monotonic() < end:
+                await student.live_until(time.monotonic() + student.rng.uniform(*think), end)
+                picked = student.next_change() if time.monotonic() < end else None
+                if picked is not None:
+                    name, change = picked
+                    latency = await student.rerun(change)
+                    stats.latencies.append(latency)
+                    stats.by_control.setdefault(f"{CLASS_PAGE} · {name}", []).append(latency)
+        except (RerunFailed, KeyError) as err:
+            stats.errors[str(err)] += 1
+        except (OSError, ConnectionClosed, TimeoutError) as err:
+            stats.errors[f"connection: {type(err).__name__}"] += 1
+        finally:
+            await student.close()
+
+    async def teach() -> None:
+        try:
+            await teacher.live_until(end, end)
+        finally:
+            await teacher.close()
+
+    await asyncio.gather(teach(), *(attend(s) for s in students))
+    cpu = server.cpu_seconds() - cpu0
+    wall = time.perf_counter() - wall0
+    mem_peak = await memory.stop()
+    stored = sum(store.tally(code, qid, 3).total for qid in qids)
+    if len(qids) != 1:
+        stats.errors[f"the class saw {len(qids)} versions of the question"] += 1
+    store.close()
+    live = [x for s in students for x in s.live_latencies]
+    return ClassRun(n, code, window, sent, stored, teacher, live, stats, answer_latencies, cpu / wall, mem_peak)
+
+
+def chart_lags(run: ClassRun) -> list[float]:
+    """For the k-th answer stored: seconds until the teacher's screen first showed k answers or more (inf: never)."""
+    lags = []
+    for k, t in enumerate(sorted(run.sent), start=1):
+        seen = [when for when, count in run.teacher.counts if count >= k and when >= t]
+        lags.append(min(seen) - t if seen else float("inf"))
+    return lags
+
+
+def class_table(runs: list[ClassRun], args: argparse.Namespace, warm: float, load: tuple[float, ...]) -> str:
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"### {when}: a live class, {args.replicas} server process{'es' if args.replicas > 1 else ''}, "
+        f"answers within {args.class_window:g} s, {args.duration:.0f} s per class",
+        "",
+        f"{machine()}. Load average before the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}. "
+        f"Config: {config_summary()}. Class store: SQLite (WAL) in a fresh data directory. Warm-up: {warm:.1f} s. "
+        f"Page {CLASS_PAGE}; the teacher (presenter mode) on the first replica, students spread over all; every tab "
+        "runs its live parts when the server asks (students: one every 2 s; teacher: the live count every 1.5 s).",
+        "",
+        "| students | answers sent | answers stored | answer rerun p95 ms "
+        "| teacher's count caught up p50 / p95 / max s "
+        "| live-part reruns | live p95 ms | ordinary reruns | ordinary p50 ms | ordinary p95 ms | errors "
+        "| server CPU (cores) | memory peak MiB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        lags, s = chart_lags(r), r.stats
+        lines.append(
+            f"| {r.n} | {len(r.sent)} | {r.stored} | {percentile(r.answer_latencies, 0.95) * 1e3:.0f} "
+            f"| {percentile(lags, 0.5):.2f} / {percentile(lags, 0.95):.2f} / {max(lags, default=float('nan')):.2f} "
+            f"| {len(r.live)} | {percentile(r.live, 0.95) * 1e3:.0f} "
+            f"| {len(s.latencies)} | {percentile(s.latencies, 0.5) * 1e3:.0f} "
+            f"| {percentile(s.latencies, 0.95) * 1e3:.0f} "
+            f"| {sum(s.errors.values())} | {r.cpu_share:.2f} | {r.mem_peak / MIB:.0f} |"
+        )
+    errors = Counter()
+    for r in runs:
+        errors.update({f"N={r.n}: {k}": v for k, v in r.stats.errors.items()})
+    if errors:
+        lines += ["", "Errors: " + "; ".join(f"{k} × {v}" for k, v in errors.items()) + "."]
+    return "\n".join(lines) + "\n"
+
+
+async def class_main(args: argparse.Namespace) -> str:
+    import tempfile
+
+    load = os.getloadavg()
+    data = Path(tempfile.mkdtemp(prefix="attnviz-bench-class-"))
+    os.environ["ATTNVIZ_DATA_DIR"] = str(data)  # the server's class store (the launcher inherits it)
+    os.environ.pop("ATTNVIZ_CLASS_DB", None)
+    server = Server(args.replicas)
+    runs: list[ClassRun] = []
+    try:
+        await server.ready()
+        warm = await warm_up(server, args.timeout)
+        print(f"servers ready on ports {server.ports}; warm-up {warm:.1f} s", file=sys.stderr)
+        for n in args.sizes:
+            run = await class_lesson(server, data / "classroom.sqlite3", n, args.class_window, args.duration,
+                                     args.think, args.timeout, args.seed + n)  # fmt: skip
+            runs.append(run)
+            lags = chart_lags(run)
+            print(
+                f"N={n}: {len(run.sent)} answers sent, {run.stored} stored, teacher's count caught up p95 "
+                f"{percentile(lags, 0.95):.2f} s, ordinary p95 {percentile(run.stats.latencies, 0.95) * 1e3:.0f} ms "
+                f"({len(run.stats.latencies)}), live p95 {percentile(run.live, 0.95) * 1e3:.0f} ms, "
+                f"errors {dict(run.stats.errors)}",
+                file=sys.stderr,
+            )
+    finally:
+        server.stop()
+    return class_table(runs, args, warm if runs else float("nan"), load)
+
+
 # ---------------------------------------------------------------------------------------------------- report
 
 MIB = 1024 * 1024
@@ -653,7 +895,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--verbose", action="store_true", help="print each control's latencies to stderr")
     p.add_argument("--out", type=Path, help="append the markdown table to this file")
+    p.add_argument("--class", dest="live_class", action="store_true",
+                   help="a live class instead: the teacher's screen and N students answering one question\n"
+                   "(default N = 60 on 3 replicas, answers within 10 s, 40 s)")  # fmt: skip
+    p.add_argument("--class-window", type=float, default=10, help="--class: students answer within this many s")
     args = p.parse_args(argv)
+    if args.live_class:
+        given = set(argv if argv is not None else sys.argv[1:])
+        if not any(a.startswith("--sizes") for a in given):
+            args.sizes = "60"
+        if not any(a.startswith("--replicas") for a in given):
+            args.replicas = 3
+        if not any(a.startswith("--duration") for a in given):
+            args.duration = 40
     if args.quick:
         args.sizes, args.duration = "1,10", 20
     args.sizes = [int(x) for x in re.split(r"[,\s]+", str(args.sizes).strip()) if x]
@@ -664,7 +918,7 @@ def run(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
 
     async def bounded() -> str:
-        return await asyncio.wait_for(main(args), args.deadline)
+        return await asyncio.wait_for((class_main if args.live_class else main)(args), args.deadline)
 
     try:
         report = asyncio.run(bounded())
