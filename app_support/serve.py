@@ -66,12 +66,10 @@ def _warm(listening: threading.Event) -> None:
 
     loaders.device()
     import app_support.efficient_sections
-    import app_support.training_panel  # noqa: F401
+    import app_support.training_panel
 
     loaders.training_sets()
-    from app_support import census_view
-
-    census_view.paragraphs_census(loaders.model())  # page 5b's census of our paragraphs: four passes of the model
+    app_support.cached.paragraphs_census(loaders.model())  # page 5b's census: four passes of the model
 
 
 def _when_listening(listening: threading.Event) -> None:
@@ -93,12 +91,12 @@ def _preload() -> None:
     import app_support.cached
     import app_support.efficient_sections
     import app_support.show
-    import app_support.training_panel  # noqa: F401
-    from app_support import census_view, loaders
+    import app_support.training_panel
+    from app_support import loaders
 
     loaders.device()
     loaders.glove()
-    census_view.paragraphs_census(loaders.model())
+    app_support.cached.paragraphs_census(loaders.model())
     loaders.training_sets()
     gc.collect()
     gc.freeze()  # out of the collector's sight: its passes would write to (and so copy) the shared pages
