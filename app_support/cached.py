@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,10 +19,11 @@ if TYPE_CHECKING:
 
     from attnviz import pretrained
     from attnviz.attention import ScoreVariance, score_variance
+    from attnviz.census import HeadCensus
     from attnviz.heads import head_difference
     from attnviz.padding import PaddedBatch
     from attnviz.pretrained import Model
-    from attnviz.probes import HeadCensus, PairSummary, ReferentShift
+    from attnviz.probes import PairSummary, ReferentShift
     from attnviz.training import TrainResult
 else:  # imported on first use: lesson 1 uses only the NumPy caches above and is drawn before torch loads
     torch = lazy.module("torch")
@@ -71,23 +71,13 @@ def keep_trained(goal: str, seed: int, steps: int, result: TrainResult) -> None:
     _TRAINED.put((goal, seed, steps), result)
 
 
-@dataclass(frozen=True, eq=False)
-class RealSentence:
-    """What lesson 3 needs from one forward pass of the real model: the tokens and each layer's input."""
-
-    pieces: tuple[str, ...]  # T WordPiece tokens, [CLS] and [SEP] included
-    notes: tuple[str, ...]  # what to tell the learner ([UNK] words, truncation, empty text)
-    inputs: torch.Tensor  # (L, T, D) the hidden state entering each layer: X in Q = X·M_Q + b_Q
-
-
 @st.cache_data(show_spinner=False, max_entries=32)
-def real_sentence(_model: Model, text: str) -> RealSentence:
-    """One forward pass per sentence; a layer or head switch then costs a cache hit, not a forward pass."""
-    from attnviz.pretrained import forward  # only pages that show the real model import it
-
-    fwd = forward(_model, text)
-    inputs = torch.stack([layer.input for layer in fwd.layers]).clone()  # (L, T, D), a normal tensor
-    return RealSentence(pieces=fwd.tokens.pieces, notes=fwd.tokens.notes, inputs=inputs.cpu())
+def real_sentence(_model: Model, text: str) -> tuple[pretrained.Tokens, torch.Tensor]:
+    """The sentence's tokens (`Forward.tokens`: pieces, notes) and (L, T, D) the hidden state entering each layer (X
+    in Q = X·M_Q + b_Q), on the CPU. One forward pass per sentence; a layer or head switch then costs a cache hit."""
+    fwd = pretrained.forward(_model, text)
+    inputs = torch.stack([layer.input for layer in fwd.layers]).cpu().clone()  # (L, T, D), a normal tensor
+    return fwd.tokens, inputs
 
 
 # ---------------------------------------------------------------------------------------------- lesson 4
@@ -143,15 +133,35 @@ def drift(_model: pretrained.Model, text_a: str, text_b: str, word: str) -> pret
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def census(_model: pretrained.Model, text: str) -> HeadCensus | None:
-    """`attnviz.probes.layer_census` of the sentence's 72 heads, on the pieces (numpy fields); None when the text
-    has no words."""
-    from attnviz.probes import layer_census
+def text_census(_model: pretrained.Model, text: str) -> HeadCensus | None:
+    """`attnviz.census.layer_census` of every head on the text's pieces, [CLS] and [SEP] kept (tensor fields, as
+    `attnviz.census.label_heads` reads them); None when the text has no words."""
+    from attnviz.census import layer_census
 
-    tokens, raw = real_weights(_model, text)
+    tokens, raw = real_weights(_model, text)  # raw (L, H, T, T)
     if tokens.is_empty:
         return None
-    return fields_to_host(layer_census(torch.from_numpy(raw), tokens.special))
+    return layer_census(torch.from_numpy(raw), tokens.special)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def census(_model: pretrained.Model, text: str) -> HeadCensus | None:
+    """`text_census` with numpy fields; None when the text has no words."""
+    found = text_census(_model, text)
+    return None if found is None else fields_to_host(found)
+
+
+@st.cache_data(show_spinner="Taking the census of our own paragraphs (once per server)…", max_entries=1)
+def paragraphs_census(_model: pretrained.Model) -> HeadCensus:
+    """The census over `attnviz.census_paragraphs.PARAGRAPHS`, all their rows together (tensor fields)."""
+    from attnviz.census import layer_census, merge
+    from attnviz.census_paragraphs import PARAGRAPHS
+
+    found = []
+    for text in PARAGRAPHS:
+        fwd = pretrained.forward(_model, text)
+        found.append(layer_census(fwd.weights.detach().cpu().float(), fwd.tokens.special))
+    return merge(found)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -8,34 +8,15 @@ from urllib.parse import urlencode
 import numpy as np
 import pandas as pd
 import streamlit as st
-import torch
 
 from app_support import cached, show
+from app_support.cached import paragraphs_census, text_census  # noqa: F401  (re-exported: they lived here)
 from attnviz import census, plots, pretrained
-from attnviz.census import HeadCensus, label_heads, layer_census, merge
+from attnviz.census import HeadCensus, label_heads
 from attnviz.census_paragraphs import PARAGRAPHS
 from attnviz.host import to_host
 
 LAYER_KEY, HEAD_KEY = "real_layer", "real_head"  # the head view's settings in the URL (lessons/real_heads.py)
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def text_census(_model: pretrained.Model, text: str) -> HeadCensus | None:
-    """The census of every head on the text's pieces, [CLS] and [SEP] kept; None when the text has no words."""
-    tokens, raw = cached.real_weights(_model, text)  # raw (L, H, T, T)
-    if tokens.is_empty:
-        return None
-    return layer_census(torch.from_numpy(raw), tokens.special)
-
-
-@st.cache_data(show_spinner="Taking the census of our own paragraphs (once per server)…", max_entries=1)
-def paragraphs_census(_model: pretrained.Model) -> HeadCensus:
-    """The census over `attnviz.census_paragraphs.PARAGRAPHS`, all their rows together."""
-    found = []
-    for text in PARAGRAPHS:
-        fwd = pretrained.forward(_model, text)
-        found.append(layer_census(fwd.weights.detach().cpu().float(), fwd.tokens.special))
-    return merge(found)
 
 
 def head_links(url_path: str, n_layers: int, n_heads: int) -> list[list[str]]:
@@ -104,10 +85,10 @@ def _counts(labels: list[list[str]]) -> str:
 
 def census_section(model: pretrained.Model, text: str, url_path: str) -> None:
     """The census block of page 5b: thresholds, the two grids, what they say, the full table."""
-    mine = text_census(model, text)
+    mine = cached.text_census(model, text)
     if mine is None:
         return
-    steady = paragraphs_census(model)
+    steady = cached.paragraphs_census(model)
     labels, steady_labels = label_heads(mine), label_heads(steady)
     n_layers, n_heads = len(labels), len(labels[0])
     st.markdown(

@@ -28,9 +28,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import streamlit as st
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from app_support import handout_html, sentence, show
+from app_support import handout_html, sentence, show, streamlit_compat
 
 ROOT = Path(__file__).resolve().parent.parent
 # the browser gives up on a file made on click after 180 s (Streamlit 1.67's frontend): waiting for another
@@ -65,14 +64,13 @@ def offer(page: Any, where: Any = st) -> None:
     script = _script_of(page)
     if script is None:
         return
-    ctx = get_script_run_ctx()
-    state = ctx.session_state if ctx is not None else None
+    fresh_params = streamlit_compat.session_params_reader()
     drawn = show.current_params()  # the address now; a part of the page rerun alone since may have changed it
     base = show.link(page.url_path).split("?", 1)[0]
     title = str(getattr(page, "title", "") or "attnviz")
 
     def make() -> bytes:
-        params = handout_params(_fresh_params(state) or drawn)
+        params = handout_params(fresh_params() or drawn)
         return handout(script, params, title=title, base=base).encode("utf-8")
 
     where.download_button(
@@ -91,23 +89,13 @@ def offer(page: Any, where: Any = st) -> None:
 
 
 def _script_of(page: Any) -> str | None:
-    """The page's script, relative to the app's folder (Streamlit 1.67 keeps it in ``StreamlitPage._page``)."""
-    source = getattr(page, "_page", None)
-    if not isinstance(source, Path):
+    """The page's script, relative to the app's folder."""
+    source = streamlit_compat.page_script(page)
+    if source is None:
         return None
     try:
         return source.resolve().relative_to(ROOT).as_posix()
     except ValueError:
-        return None
-
-
-def _fresh_params(state: Any) -> dict[str, str] | None:
-    """The session's address as of its last run (a part of the page rerun alone included), read when the button is
-    clicked; None when it cannot be read."""
-    try:
-        with state.query_params() as qp:
-            return {str(k): str(v) for k, v in qp.to_dict().items()}
-    except Exception:
         return None
 
 

@@ -32,14 +32,10 @@ DEFAULT_PORT = 8501
 
 
 def _quiet_cache_warning() -> None:
-    import logging
+    """The caches are made and filled outside any session, which Streamlit would otherwise warn about."""
+    from app_support import streamlit_compat
 
-    import streamlit.runtime.caching.cache_data_api
-    import streamlit.runtime.scriptrunner_utils.script_run_context  # noqa: F401  (their loggers exist from here)
-
-    # the caches are made and filled outside any session, which Streamlit would otherwise warn about
-    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
-    logging.getLogger("streamlit.runtime.caching.cache_data_api").setLevel(logging.ERROR)
+    streamlit_compat.quiet_cache_warnings()
 
 
 def _warm(listening: threading.Event) -> None:
@@ -70,28 +66,18 @@ def _warm(listening: threading.Event) -> None:
 
     loaders.device()
     import app_support.efficient_sections
-    import app_support.training_panel  # noqa: F401
+    import app_support.training_panel
 
     loaders.training_sets()
-    from app_support import census_view
-
-    census_view.paragraphs_census(loaders.model())  # page 5b's census of our paragraphs: four passes of the model
+    app_support.cached.paragraphs_census(loaders.model())  # page 5b's census: four passes of the model
 
 
 def _when_listening(listening: threading.Event) -> None:
-    """Set ``listening`` as soon as Streamlit's server accepts connections (its ``_on_server_start`` hook)."""
-    from streamlit.web import bootstrap
+    """Set ``listening`` as soon as Streamlit's server accepts connections (at once on a Streamlit without the hook)."""
+    from app_support import streamlit_compat
 
-    started = getattr(bootstrap, "_on_server_start", None)
-    if started is None:  # another Streamlit: start at once
+    if not streamlit_compat.on_server_start(listening.set):
         listening.set()
-        return
-
-    def on_start(server: object) -> None:
-        listening.set()
-        started(server)
-
-    bootstrap._on_server_start = on_start
 
 
 def _preload() -> None:
@@ -105,12 +91,12 @@ def _preload() -> None:
     import app_support.cached
     import app_support.efficient_sections
     import app_support.show
-    import app_support.training_panel  # noqa: F401
-    from app_support import census_view, loaders
+    import app_support.training_panel
+    from app_support import loaders
 
     loaders.device()
     loaders.glove()
-    census_view.paragraphs_census(loaders.model())
+    app_support.cached.paragraphs_census(loaders.model())
     loaders.training_sets()
     gc.collect()
     gc.freeze()  # out of the collector's sight: its passes would write to (and so copy) the shared pages

@@ -13,6 +13,8 @@ import base64
 import functools
 import math
 import socket
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
@@ -33,6 +35,12 @@ RECHECK = (
     "(if fixed, widgets.link_value no longer needs to take such values out of the URL)",
     "rerun_requested: ctx.script_requests._state and ScriptRequestType still say a rerun waits",
     "tcp_listener: starlette_server._bind_socket(address, port, backlog) still makes the listening socket, protocol 0",
+    "page_script: StreamlitPage._page still holds the page's script as a Path",
+    "session_params_reader: the run context still has .session_state, and it still has query_params(), a context "
+    "manager giving the session's QueryParams",
+    "on_server_start: bootstrap._on_server_start(server) is still called once the server listens",
+    "quiet_cache_warnings: the loggers streamlit.runtime.scriptrunner_utils.script_run_context and "
+    "streamlit.runtime.caching.cache_data_api still warn about caches used outside a session",
 )
 
 
@@ -43,6 +51,36 @@ def allow_page_rerun(page: Any) -> None:
     Streamlit lets the page from st.navigation run once per run of the script; a rerun of the fragment that runs it
     is the same page again. Streamlit 1.67 keeps that permission in ``StreamlitPage._can_be_called``."""
     page._can_be_called = True
+
+
+# --- handout: the page's script, and the session's address when a button is clicked ------------------------------
+def page_script(page: Any) -> Path | None:
+    """The script of ``page`` (from ``st.navigation``), as a path; None for a page made from a function, or on a
+    Streamlit that keeps it elsewhere. Streamlit 1.67 keeps it in ``StreamlitPage._page``."""
+    source = getattr(page, "_page", None)
+    return source if isinstance(source, Path) else None
+
+
+def session_params_reader() -> Callable[[], dict[str, str] | None]:
+    """A function that reads this session's address (its query parameters as of its last run, a part of the page
+    rerun alone included) when called later, e.g. when a download button is clicked, outside this run. It gives None
+    when the address cannot be read (outside a run, or on another Streamlit).
+
+    The run context's ``session_state`` (private) is the session's state store; its ``query_params()`` is a context
+    manager over the session's QueryParams."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    state = ctx.session_state if ctx is not None else None
+
+    def read() -> dict[str, str] | None:
+        try:
+            with state.query_params() as qp:  # type: ignore[union-attr]
+                return {str(k): str(v) for k, v in qp.to_dict().items()}
+        except Exception:
+            return None
+
+    return read
 
 
 # --- links: the address as of this run ----------------------------------------------------------------------------
@@ -187,3 +225,33 @@ def tcp_listener() -> None:
 
     bind_tcp.names_tcp = True  # type: ignore[attr-defined]
     server._bind_socket = bind_tcp
+
+
+def on_server_start(callback: Callable[[], None]) -> bool:
+    """Call ``callback`` as soon as Streamlit's server accepts connections, through bootstrap's private
+    ``_on_server_start(server)`` hook (Streamlit's own work there still runs after it). False, and nothing hooked,
+    on a Streamlit without that hook: the caller then knows no better than "now"."""
+    from streamlit.web import bootstrap
+
+    started = getattr(bootstrap, "_on_server_start", None)
+    if started is None:
+        return False
+
+    def on_start(server: object) -> None:
+        callback()
+        started(server)
+
+    bootstrap._on_server_start = on_start
+    return True
+
+
+def quiet_cache_warnings() -> None:
+    """Silence Streamlit's warnings about caches made and filled outside any session (the launcher's warm-up does
+    that on purpose). Those warnings come from two private modules' loggers, which exist once they are imported."""
+    import logging
+
+    import streamlit.runtime.caching.cache_data_api
+    import streamlit.runtime.scriptrunner_utils.script_run_context  # noqa: F401
+
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
+    logging.getLogger("streamlit.runtime.caching.cache_data_api").setLevel(logging.ERROR)

@@ -29,6 +29,7 @@ from attnviz.errors import AttnvizInputError
 from attnviz.pairs import PairHeads, PairSummary, pair_heads, pair_summary, parse_pairs
 from attnviz.pretrained import (
     Model,
+    SentencePair,
     Tokens,
     check_top,
     encode,
@@ -64,7 +65,7 @@ def shift_scores(a_to_a: Tensor, a_to_b: Tensor, b_to_a: Tensor, b_to_b: Tensor)
 
 
 @dataclass(frozen=True, eq=False)
-class ReferentShift:
+class ReferentShift(SentencePair):
     """Every head on a minimal pair: the pronoun's weight on each candidate referent in each sentence."""
 
     tokens_a: Tokens
@@ -85,16 +86,6 @@ class ReferentShift:
     def resolved(self) -> Tensor:
         """(L, H) True where the head gives the true referent more weight than the other one in both sentences."""
         return (self.a_to_a > self.a_to_b) & (self.b_to_b > self.b_to_a)
-
-    @property
-    def notes_a(self) -> tuple[str, ...]:
-        """The model's notes on sentence A ([UNK] words, truncation)."""
-        return self.tokens_a.notes
-
-    @property
-    def notes_b(self) -> tuple[str, ...]:
-        """The model's notes on sentence B."""
-        return self.tokens_b.notes
 
 
 def referent_shift(

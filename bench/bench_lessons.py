@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,6 +84,27 @@ def _unseen_text(i: int) -> str:
 
 FIRST_PAGE = "first lesson fully drawn in Chromium"
 SERVED_CPU = "server CPU time when its first page's script ended (its log, s)"
+
+
+def _new_sentence(page: str | None) -> tuple:
+    """A rerun case: type the next of `SENTENCES` into the sidebar's sentence box of ``page``."""
+    return page, lambda at, i: at.text_area(key="sentence").set_value(_text(i))
+
+
+def _pick(page: str | None, key: str, options: int) -> tuple:
+    """A rerun case: choose option i mod ``options`` of the select box ``key`` of ``page``."""
+    return page, lambda at, i: at.selectbox(key=key).select_index(i % options)
+
+
+def _switch(page: str | None, key: str) -> tuple:
+    """A rerun case: turn the toggle ``key`` of ``page`` on and off, in turn."""
+    return page, lambda at, i: at.toggle(key=key).set_value(i % 2 == 0)
+
+
+def _choose(page: str | None, widget: str, key: str, values: Sequence) -> tuple:
+    """A rerun case: set the widget ``key`` (an ``AppTest`` element kind: "slider", "radio", …) of ``page`` to the
+    next of ``values``, in turn."""
+    return page, lambda at, i: getattr(at, widget)(key=key).set_value(values[i % len(values)])
 
 
 def _cpu_seconds(group: int) -> float:
@@ -266,95 +288,40 @@ def reruns(repeats: int, only: str = "") -> dict[str, list[tuple[float, float]]]
     }
 
     cases = {
-        "lesson 1 · new sentence": (None, lambda at, i: at.text_area(key="sentence").set_value(_text(i))),
+        "lesson 1 · new sentence": _new_sentence(None),
         "lesson 1 · new analogy": (
             None,
             lambda at, i: at.text_input(key="emb_expr").set_value(
                 ["king - man + woman", "paris - france + italy", "walked - walk + swim"][i % 3]
             ),
         ),
-        "lesson 1 · new neighbour word": (
-            None,
-            lambda at, i: at.text_input(key="emb_nn_word").set_value(["bank", "river", "money", "cat"][i % 4]),
-        ),
+        "lesson 1 · new neighbour word": _choose(None, "text_input", "emb_nn_word", ["bank", "river", "money", "cat"]),
         "lesson 1 · slider": (None, lambda at, i: at.slider(key="emb_topn").set_value(5 + i % 10)),
-        "lesson 1 · claim score switch": (
-            None,
-            lambda at, i: at.radio(key="emb_claim_kind").set_value(["cosine", "dot"][i % 2]),
+        "lesson 1 · claim score switch": _choose(None, "radio", "emb_claim_kind", ["cosine", "dot"]),
+        "lesson 2 · new sentence": _new_sentence("lessons/similarity.py"),
+        "lesson 2 · dot/cosine switch": _choose("lessons/similarity.py", "radio", "sim_kind", ["cosine", "dot"]),
+        "lesson 2 · word to follow": _pick("lessons/similarity.py", "sim_focus", 12),
+        "lesson 2 · probe word": _choose(
+            "lessons/similarity.py", "text_input", "sim_probe_a", ["river", "water", "shore", "boat"]
         ),
-        "lesson 2 · new sentence": (
-            "lessons/similarity.py",
-            lambda at, i: at.text_area(key="sentence").set_value(_text(i)),
-        ),
-        "lesson 2 · dot/cosine switch": (
-            "lessons/similarity.py",
-            lambda at, i: at.radio(key="sim_kind").set_value(["cosine", "dot"][i % 2]),
-        ),
-        "lesson 2 · word to follow": (
-            "lessons/similarity.py",
-            lambda at, i: at.selectbox(key="sim_focus").select_index(i % 12),
-        ),
-        "lesson 2 · probe word": (
-            "lessons/similarity.py",
-            lambda at, i: at.text_input(key="sim_probe_a").set_value(["river", "water", "shore", "boat"][i % 4]),
-        ),
-        "lesson 3 · new sentence (identity)": (
-            "lesson 3",
-            lambda at, i: at.text_area(key="sentence").set_value(_text(i)),
-        ),
-        "lesson 3 · identity/random switch": (
-            "lesson 3",
-            lambda at, i: at.radio(key="proj_kind").set_value(["random", "identity"][i % 2]),
-        ),
+        "lesson 3 · new sentence (identity)": _new_sentence("lesson 3"),
+        "lesson 3 · identity/random switch": _choose("lesson 3", "radio", "proj_kind", ["random", "identity"]),
         "lesson 3 · random seed": ("lesson 3", lambda at, i: at.number_input(key="proj_seed").set_value(i % 50)),
-        "lesson 3 · query word": ("lesson 3", lambda at, i: at.selectbox(key="proj_query").select_index(i % 12)),
-        "lesson 3 · trained: new sentence": (
-            "lesson 3 trained",
-            lambda at, i: at.text_area(key="sentence").set_value(_text(i)),
-        ),
-        "lesson 3 · trained: query word": (
-            "lesson 3 trained",
-            lambda at, i: at.selectbox(key="proj_query").select_index(i % 12),
-        ),
-        "lesson 3 · real model: new sentence": (
-            "lesson 3 real",
-            lambda at, i: at.text_area(key="sentence").set_value(_text(i)),
-        ),
-        "lesson 3 · real model: layer": (
-            "lesson 3 real",
-            lambda at, i: at.slider(key="proj_layer").set_value(1 + i % 6),
-        ),
-        "lesson 3 · real model: head": (
-            "lesson 3 real",
-            lambda at, i: at.slider(key="proj_head").set_value(1 + i % 12),
-        ),
-        "lesson 4 · new sentence": (
-            "lesson 4",
-            lambda at, i: at.text_area(key="sentence").set_value(_text(i)),
-        ),
-        "lesson 4 · temperature": (
-            "lesson 4",
-            lambda at, i: at.select_slider(key="soft_temp").set_value([0.1, 0.5, 1.0, 2.0, 10.0][i % 5]),
-        ),
-        "lesson 4 · √d switch": ("lesson 4", lambda at, i: at.toggle(key="soft_sqrt").set_value(i % 2 == 0)),
-        "lesson 4 · causal switch": ("lesson 4", lambda at, i: at.toggle(key="soft_causal").set_value(i % 2 == 0)),
-        "lesson 4 · identity/random switch": (
-            "lesson 4",
-            lambda at, i: at.radio(key="soft_proj").set_value(["random", "identity"][i % 2]),
-        ),
-        "lesson 4 · row to watch": ("lesson 4", lambda at, i: at.selectbox(key="soft_row").select_index(i % 12)),
-        "lesson 5 · new sentence": (
-            "lessons/multihead.py",
-            lambda at, i: at.text_area(key="sentence").set_value(_text(i)),
-        ),
-        "lesson 5 · heads slider": (
-            "lessons/multihead.py",
-            lambda at, i: at.slider(key="mh_heads").set_value(1 + i % 8),
-        ),
-        "lesson 5 · head width": (
-            "lessons/multihead.py",
-            lambda at, i: at.radio(key="mh_dim").set_value([4, 16][i % 2]),
-        ),
+        "lesson 3 · query word": _pick("lesson 3", "proj_query", 12),
+        "lesson 3 · trained: new sentence": _new_sentence("lesson 3 trained"),
+        "lesson 3 · trained: query word": _pick("lesson 3 trained", "proj_query", 12),
+        "lesson 3 · real model: new sentence": _new_sentence("lesson 3 real"),
+        "lesson 3 · real model: layer": _choose("lesson 3 real", "slider", "proj_layer", range(1, 7)),
+        "lesson 3 · real model: head": _choose("lesson 3 real", "slider", "proj_head", range(1, 13)),
+        "lesson 4 · new sentence": _new_sentence("lesson 4"),
+        "lesson 4 · temperature": _choose("lesson 4", "select_slider", "soft_temp", [0.1, 0.5, 1.0, 2.0, 10.0]),
+        "lesson 4 · √d switch": _switch("lesson 4", "soft_sqrt"),
+        "lesson 4 · causal switch": _switch("lesson 4", "soft_causal"),
+        "lesson 4 · identity/random switch": _choose("lesson 4", "radio", "soft_proj", ["random", "identity"]),
+        "lesson 4 · row to watch": _pick("lesson 4", "soft_row", 12),
+        "lesson 5 · new sentence": _new_sentence("lessons/multihead.py"),
+        "lesson 5 · heads slider": _choose("lessons/multihead.py", "slider", "mh_heads", range(1, 9)),
+        "lesson 5 · head width": _choose("lessons/multihead.py", "radio", "mh_dim", [4, 16]),
         "lesson 5 · seed": ("lessons/multihead.py", lambda at, i: at.number_input(key="mh_seed").set_value(i + 1)),
         "lesson 5 · head to enlarge": (
             "lessons/multihead.py",
@@ -365,22 +332,10 @@ def reruns(repeats: int, only: str = "") -> dict[str, list[tuple[float, float]]]
             "lessons/real_heads.py",
             lambda at, i: at.text_area(key="sentence").set_value(_unseen_text(i)),
         ),
-        "lesson 5b · layer": (
-            "lessons/real_heads.py",
-            lambda at, i: at.selectbox(key="real_layer").set_value(1 + i % 6),
-        ),
-        "lesson 5b · head": (
-            "lessons/real_heads.py",
-            lambda at, i: at.selectbox(key="real_head").set_value(1 + i % 12),
-        ),
-        "lesson 5b · [CLS]/[SEP] switch": (
-            "lessons/real_heads.py",
-            lambda at, i: at.toggle(key="real_special").set_value(i % 2 == 0),
-        ),
-        "lesson 5b · pieces/words switch": (
-            "lessons/real_heads.py",
-            lambda at, i: at.toggle(key="real_words").set_value(i % 2 == 0),
-        ),
+        "lesson 5b · layer": _choose("lessons/real_heads.py", "selectbox", "real_layer", range(1, 7)),
+        "lesson 5b · head": _choose("lessons/real_heads.py", "selectbox", "real_head", range(1, 13)),
+        "lesson 5b · [CLS]/[SEP] switch": _switch("lessons/real_heads.py", "real_special"),
+        "lesson 5b · pieces/words switch": _switch("lessons/real_heads.py", "real_words"),
         "lesson 5b · head view token": (
             "lessons/real_heads.py",
             lambda at, i: at.selectbox(key="real_focus").set_value(i % 12),
@@ -392,47 +347,14 @@ def reruns(repeats: int, only: str = "") -> dict[str, list[tuple[float, float]]]
                 + "and hungry " * (i // 16)
             ),
         ),
-        "lesson 5c · head to look at": (
-            "lessons/real_examples.py",
-            lambda at, i: at.selectbox(key="real_coref_pick").select_index(i % 5),
-        ),
-        "lesson 5c · verb → subject head": (
-            "lessons/real_examples.py",
-            lambda at, i: at.selectbox(key="real_vs_pick").select_index(i % 5),
-        ),
-        "lesson 5c · verb → subject sentence": (
-            "lessons/real_examples.py",
-            lambda at, i: at.selectbox(key="real_vs_sentence").select_index(i % 24),
-        ),
-        "lesson 6 · flash tile size": (
-            "lessons/efficient.py",
-            lambda at, i: at.select_slider(key="l6_tile").set_value((1, 2, 3, 4, 6, 8)[i % 6]),
-        ),
-        "lesson 6 · flash tile step": (
-            "lessons/efficient.py",
-            lambda at, i: at.slider(key="l6_step").set_value(1 + i % 4),
-        ),
-        "lesson 6 · layer": ("lessons/efficient.py", lambda at, i: at.selectbox(key="l6_layer").select_index(i % 6)),
-        "lesson 6 · real/toy source": (
-            "lessons/efficient.py",
-            lambda at, i: at.radio(key="l6_source").set_value(("toy", "real")[i % 2]),
-        ),
-        "lesson 6 · variant": (
-            "lessons/efficient.py",
-            lambda at, i: at.selectbox(key="l6_variant").select_index(i % 9),
-        ),
-        "lesson 5 · paragraph view: word to focus": (
-            "lessons/multihead.py",
-            lambda at, i: at.selectbox(key="mh_para_focus").select_index(3 * i + 1),
-        ),
-        "lesson 5b · paragraph view: word to focus": (
-            "lessons/real_heads.py",
-            lambda at, i: at.selectbox(key="real_para_focus").select_index(3 * i + 1),
-        ),
-        "lesson 5b · paragraph view: blocks": (
-            "lessons/real_heads.py",
-            lambda at, i: at.radio(key="real_para_blocks").set_value(("16 tokens", "sentences")[i % 2]),
-        ),
+        "lesson 5c · head to look at": _pick("lessons/real_examples.py", "real_coref_pick", 5),
+        "lesson 5c · verb → subject head": _pick("lessons/real_examples.py", "real_vs_pick", 5),
+        "lesson 5c · verb → subject sentence": _pick("lessons/real_examples.py", "real_vs_sentence", 24),
+        "lesson 6 · flash tile size": _choose("lessons/efficient.py", "select_slider", "l6_tile", (1, 2, 3, 4, 6, 8)),
+        "lesson 6 · flash tile step": _choose("lessons/efficient.py", "slider", "l6_step", range(1, 5)),
+        "lesson 6 · layer": _pick("lessons/efficient.py", "l6_layer", 6),
+        "lesson 6 · real/toy source": _choose("lessons/efficient.py", "radio", "l6_source", ("toy", "real")),
+        "lesson 6 · variant": _pick("lessons/efficient.py", "l6_variant", 9),
         "lesson 5c · new bank sentence (forward passes)": (
             "lessons/real_examples.py",
             lambda at, i: at.text_input(key="real_drift_b").set_value(

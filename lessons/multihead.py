@@ -14,7 +14,7 @@ from app_support.widgets import (
     warn,
 )
 from attnviz import AttnvizInputError, plots
-from attnviz.embeddings import Tokens
+from attnviz.embeddings import Words
 from attnviz.heads import HEAD_DIMS, MAX_HEADS, head_difference, top_keys, toy_layer, toy_weights
 
 LABELLED = 12  # up to this many words, every small map is labelled; longer sentences are read by hover
@@ -28,7 +28,7 @@ st.markdown(
 )
 
 
-def _one_word(tokens: Tokens) -> None:
+def _one_word(tokens: Words) -> None:
     if len(tokens.words) == 1:
         st.info(
             f"Your sentence has one known word, “{md_escape(tokens.labels[0])}”. A word can only attend to the "

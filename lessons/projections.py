@@ -76,16 +76,16 @@ if kind == "real":
     from attnviz.pretrained import head_projections
 
     model = loaders.model()
-    real = cached.real_sentence(model, sentence.current())
-    for note in real.notes:
+    real_tokens, inputs = cached.real_sentence(model, sentence.current())  # the Tokens; inputs (L, T, D)
+    for note in real_tokens.notes:
         warn(note)
-    if len(real.pieces) <= 2:  # nothing but [CLS] and [SEP]
+    if len(real_tokens.pieces) <= 2:  # nothing but [CLS] and [SEP]
         st.warning("Type a sentence in the sidebar to see the real model's queries and keys.", icon=":material/edit:")
         st.stop()
     hp = head_projections(model, layer, head)
     proj = Projections(f"layer {layer + 1}, head {head + 1}", hp.m_q, hp.m_k, hp.m_v, hp.b_q, hp.b_k, hp.b_v)
-    labels = list(unique_labels(real.pieces))
-    X = real.inputs[layer].to(hp.m_q.device)  # (T, 384)
+    labels = list(unique_labels(real_tokens.pieces))
+    X = inputs[layer].to(hp.m_q.device)  # (T, 384)
     before, before_name = similarity_matrix(X), f"X·Xᵀ (what enters layer {layer + 1})"
     st.info(
         "This is all-MiniLM-L6-v2, a real 6-layer transformer. It does not read GloVe words: it reads its own "

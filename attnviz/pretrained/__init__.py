@@ -52,7 +52,7 @@ from attnviz.pretrained.measures import (
     word_weights,
 )
 from attnviz.pretrained.model import Config, LayerWeights, Model, load_model
-from attnviz.pretrained.tokens import Grouping, Tokens, encode, find_word, group_tokens, piece_positions
+from attnviz.pretrained.tokens import Grouping, SentencePair, Tokens, encode, find_word, group_tokens, piece_positions
 
 __all__ = [
     "THUMB_MAX",
@@ -69,6 +69,7 @@ __all__ = [
     "LayerTrace",
     "LayerWeights",
     "Model",
+    "SentencePair",
     "Tokens",
     "attention_view",
     "check_top",

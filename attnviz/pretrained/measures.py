@@ -26,7 +26,7 @@ from attnviz.labels import unique_labels
 from attnviz.pooling import average_rows, pool_attention
 from attnviz.pretrained.encoder import forward
 from attnviz.pretrained.model import Model
-from attnviz.pretrained.tokens import Grouping, Tokens, encode, find_word, group_tokens, piece_positions
+from attnviz.pretrained.tokens import Grouping, SentencePair, Tokens, encode, find_word, group_tokens, piece_positions
 
 THUMB_MAX = 48  # `attention_view` pools the thumbnails of longer sentences into this many blocks
 
@@ -236,7 +236,7 @@ def find_coreference_heads(
 
 
 @dataclass(frozen=True, eq=False)
-class Drift:
+class Drift(SentencePair):
     """How one word's representation differs between two sentences, layer by layer."""
 
     word: str  # as looked for
@@ -246,16 +246,6 @@ class Drift:
     vectors_b: Tensor  # (L+1, D)
     tokens_a: Tokens
     tokens_b: Tokens
-
-    @property
-    def notes_a(self) -> tuple[str, ...]:
-        """The model's notes on sentence A ([UNK] words, truncation, empty text)."""
-        return self.tokens_a.notes
-
-    @property
-    def notes_b(self) -> tuple[str, ...]:
-        """The model's notes on sentence B."""
-        return self.tokens_b.notes
 
 
 def drift_across_layers(

@@ -149,6 +149,23 @@ def piece_positions(tokens: Tokens, word_index: int) -> list[int]:
 # ----------------------------------------------------------------------------------------------------------
 
 
+class SentencePair:
+    """For a result measured on two sentences (its fields ``tokens_a`` and ``tokens_b``): the model's notes on each."""
+
+    tokens_a: Tokens
+    tokens_b: Tokens
+
+    @property
+    def notes_a(self) -> tuple[str, ...]:
+        """The model's notes on sentence A ([UNK] words, truncation, empty text)."""
+        return self.tokens_a.notes
+
+    @property
+    def notes_b(self) -> tuple[str, ...]:
+        """The model's notes on sentence B."""
+        return self.tokens_b.notes
+
+
 @dataclass(frozen=True)
 class Grouping:
     """Which token positions make up each row/column of a grouped map."""
@@ -189,4 +206,4 @@ def group_tokens(tokens: Tokens, *, words: bool = True, keep_special: bool = Tru
     return Grouping(labels=tuple(labels), members=tuple(tuple(m) for m in members), special=tuple(special))
 
 
-__all__ = ["Grouping", "Tokens", "encode", "find_word", "group_tokens", "piece_positions"]
+__all__ = ["Grouping", "SentencePair", "Tokens", "encode", "find_word", "group_tokens", "piece_positions"]

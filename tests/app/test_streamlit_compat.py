@@ -163,3 +163,70 @@ def test_tcp_listener_names_tcp_once():
         assert listener.proto == socket.IPPROTO_TCP  # what asyncio needs to set TCP_NODELAY (test_serve.py)
     finally:
         listener.close()
+
+
+def test_page_script_is_the_pages_file():
+    assert compat.page_script(SimpleNamespace()) is None
+
+    def script(file):
+        import streamlit as st
+
+        from app_support import streamlit_compat
+
+        page = st.Page(file, url_path="similarity")
+        st.text(str(streamlit_compat.page_script(page)))
+        st.text(repr(streamlit_compat.page_script(st.Page(lambda: None, title="a function"))))
+
+    at = AppTest.from_function(script, kwargs={"file": str(ROOT / "lessons" / "similarity.py")})
+    at.run()
+    assert not at.exception
+    assert at.text[0].value == str(ROOT / "lessons" / "similarity.py")
+    assert at.text[1].value == "None"
+
+
+def test_session_params_reader_reads_the_session_address_later():
+    assert compat.session_params_reader()() is None  # outside a run: nothing to read
+
+    def script():
+        import streamlit as st
+
+        from app_support import streamlit_compat
+
+        read = streamlit_compat.session_params_reader()
+        st.query_params["later"] = "yes"  # set after the reader was made: it reads when called
+        st.text(repr(read()))
+
+    at = AppTest.from_function(script)
+    at.query_params["sentence"] = "the river bank"
+    at.run()
+    assert not at.exception
+    assert at.text[0].value == repr({"sentence": "the river bank", "later": "yes"})
+
+
+def test_on_server_start_runs_the_callback_before_streamlits_own(monkeypatch):
+    from streamlit.web import bootstrap
+
+    calls = []
+    monkeypatch.setattr(bootstrap, "_on_server_start", lambda server: calls.append(("streamlit", server)))
+    assert compat.on_server_start(lambda: calls.append(("ours", None))) is True
+    bootstrap._on_server_start("server")
+    assert calls == [("ours", None), ("streamlit", "server")]
+    monkeypatch.delattr(bootstrap, "_on_server_start")
+    assert compat.on_server_start(lambda: calls.append("never")) is False
+
+
+def test_quiet_cache_warnings_silences_the_two_loggers():
+    import logging
+
+    names = ("streamlit.runtime.scriptrunner_utils.script_run_context", "streamlit.runtime.caching.cache_data_api")
+    before = {name: logging.getLogger(name).level for name in names}
+    try:
+        compat.quiet_cache_warnings()
+        assert all(logging.getLogger(name).level == logging.ERROR for name in names)
+        from streamlit.runtime.caching import cache_data_api
+        from streamlit.runtime.scriptrunner_utils import script_run_context
+
+        assert cache_data_api._LOGGER.name in names and script_run_context._LOGGER.name in names  # the ones that warn
+    finally:
+        for name, level in before.items():
+            logging.getLogger(name).setLevel(level)
