@@ -93,10 +93,10 @@ def test_toy_one_word(app):
 
 
 def test_toy_long_sentence_is_read_by_hover_and_table(app):
-    long = " ".join(["the river bank was wet and the boat was slow"] * 5)  # 50 words, 40 kept
+    long = " ".join(["the river bank was wet and the boat was slow"] * 5)  # 50 words, all kept (a paragraph: up to 256)
     at = ok(_reveal_all(app(TOY, sentence=long)))
     grid = chart(at, "mh_grid")
     assert grid["layout"]["yaxis"]["showticklabels"] is False  # no wall of labels
     assert "%{y}" in grid["data"][0]["hovertemplate"]  # the words are in the hover instead
     assert any("hover a cell" in c.value for c in at.caption)
-    assert at.dataframe[0].value.shape == (40, 4)
+    assert at.dataframe[0].value.shape == (50, 4)
