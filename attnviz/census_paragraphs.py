@@ -1,5 +1,5 @@
 """Four short paragraphs of the course's own writing, on unrelated subjects, for a head census steadier than one text
-gives (`attnviz.census.merge`): page 5b shows their census beside the learner's."""
+gives (`attnviz.census.merge`)."""
 
 from __future__ import annotations
 

@@ -30,8 +30,8 @@ def set_cpu_threads(default: int = 1) -> int:
     A server runs many learners' small tensor operations at once. With one thread each they share the cores;
     with several, every operation's threads wait on one another (a 12-word MiniLM pass took 677 ms instead of
     31 ms on a busy 2-core machine; see bench/RESULTS.md). numpy's OpenBLAS keeps its own pool, two threads here
-    that spin while they wait: a whole rerun of lesson 1 (searches through 100,000 vectors) cost the server 175 ms
-    of CPU for 94 ms of wall time. The BLAS limit covers the libraries loaded so far. Returns the number now in
+    that spin while they wait: a rerun of the word-vector page (searches through 100,000 vectors) cost the server
+    175 ms of CPU for 94 ms of wall time. The BLAS limit covers the libraries loaded so far. Returns the number now in
     use.
     """
     threads = requested_threads(default)

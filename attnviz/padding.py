@@ -1,4 +1,4 @@
-"""The padding mask on the real model's tokens: two sentences of different lengths in one batch (lesson 4).
+"""The padding mask on the real model's tokens: two sentences of different lengths in one batch.
 
 A batch is one tensor, so shorter sentences are filled up with [PAD] pieces to the longest one's length. The
 padding mask (Devlin et al., "BERT", 2019; Vaswani et al., 2017, section 3.2.3 for masking in general) sets

@@ -152,7 +152,7 @@ def referent_shift(
 
 
 # `layer_census` lives in `attnviz.census` (with the previous/next split, entropy, distance and labels of the head
-# census on page 5b); it is imported here so that `probes.layer_census` keeps working.
+# head census); it is imported here so that `probes.layer_census` keeps working.
 
 
 # ----------------------------------------------------------------------------------------------------------

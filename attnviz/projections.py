@@ -1,7 +1,7 @@
-"""The learned projections of attention: Q = I·M_Q, K = I·M_K, V = I·M_V (lesson 3).
+"""The learned projections of attention: Q = I·M_Q, K = I·M_K, V = I·M_V.
 
 Vaswani et al., "Attention Is All You Need" (2017), section 3.2.2: every head multiplies the token vectors by its
-own matrices before comparing them. With all three matrices the identity, Q·Kᵀ is lesson 2's S = I·Iᵀ exactly.
+own matrices before comparing them. With all three matrices the identity, Q·Kᵀ is the similarity matrix S = I·Iᵀ exactly.
 
     Q = I·M_Q + b_Q     (T, Dk)   what each token is looking for
     K = I·M_K + b_K     (S, Dk)   what each token offers to be found by
@@ -50,11 +50,11 @@ class QKV:
     q: Tensor  # (T, Dk)
     k: Tensor  # (T, Dk)
     v: Tensor  # (T, Dv)
-    scores: Tensor  # (T, T) Q·Kᵀ, raw: no scale and no softmax yet (lesson 4 adds them)
+    scores: Tensor  # (T, T) Q·Kᵀ, raw: no scale and no softmax yet
 
 
 def identity_projections(d: int, device: torch.device | str | None = None) -> Projections:
-    """M_Q = M_K = M_V = the D×D identity: Q = K = V = I, so Q·Kᵀ = I·Iᵀ and (Q·Kᵀ)·V = S·I (lesson 2)."""
+    """M_Q = M_K = M_V = the D×D identity: Q = K = V = I, so Q·Kᵀ = I·Iᵀ and (Q·Kᵀ)·V = S·I."""
     eye = torch.eye(whole_number(d, "the width", 1), device=device)  # (D, D)
     return Projections(name="identity", m_q=eye, m_k=eye, m_v=eye)
 
@@ -123,7 +123,7 @@ def before_after(x: Tensor, m: Tensor) -> BeforeAfter:
 
     Args:
         x: (T, D) token vectors.
-        m: (D, D) a projection that keeps the width (the GloVe choices of lesson 3).
+        m: (D, D) a projection that keeps the width (the square choices on GloVe vectors).
     """
     if m.ndim != 2 or m.shape[0] != m.shape[1] or x.shape[-1] != m.shape[0]:
         raise AttnvizInputError("the before/after picture needs a square projection that fits the vectors")
@@ -150,7 +150,7 @@ def query_key_view(x: Tensor, m_q: Tensor, m_k: Tensor, unit: bool = True) -> Qu
 
     Args:
         x: (T, D) token vectors.
-        m_q, m_k: (D, D) square projections (the GloVe choices of lesson 3).
+        m_q, m_k: (D, D) square projections (the square choices on GloVe vectors).
         unit: scale every row to length 1 first, so that the picture shows directions only (queries are often
             much longer than keys, and lengths would otherwise pull the two sets apart).
     """

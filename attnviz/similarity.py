@@ -1,7 +1,7 @@
 """The similarity matrix S = I·Iᵀ, for NumPy arrays and torch tensors alike.
 
-It imports no torch: lesson 1 measures its word lists with it in NumPy before torch has loaded, and lesson 2 and
-the projections compute it on torch tensors on the page's device (`attnviz.attention` re-exports it).
+It imports no torch, so word lists can be measured with it in NumPy before torch has loaded; the attention code
+computes it on torch tensors on the chosen device (`attnviz.attention` re-exports it).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Learning M_Q and M_K for a stated goal on GloVe vectors, with a small torch loop (lesson 3).
+"""Learning M_Q and M_K for a stated goal on GloVe vectors, with a small torch loop.
 
 The article's claim (after Vaswani et al., 2017): one set of learned matrices makes nouns attend to their
 adjectives, another makes verbs attend to their subjects. Here the learner checks it. A labelled set of short
@@ -259,7 +259,7 @@ class TrainResult:
     heldout_losses: tuple[float, ...]  # held-out loss at the same moments (never trained on)
     train_acc: float  # share of training rows whose largest score is the target, after training
     heldout_acc: float  # the same on the held-out sentences
-    identity_acc: float  # held-out accuracy with M_Q = M_K = I (lesson 2's S)
+    identity_acc: float  # held-out accuracy with M_Q = M_K = I (the similarity matrix S)
     random_acc: float  # held-out accuracy of the seeded random start, before any step
     chance: float  # held-out accuracy of picking a word at random: mean of 1/T
     seconds: float  # wall time of the loop
