@@ -1,7 +1,8 @@
 """The learned projections of attention: Q = I·M_Q, K = I·M_K, V = I·M_V.
 
 Vaswani et al., "Attention Is All You Need" (2017), section 3.2.2: every head multiplies the token vectors by its
-own matrices before comparing them. With all three matrices the identity, Q·Kᵀ is the similarity matrix S = I·Iᵀ exactly.
+own matrices before comparing them. With all three matrices the identity, Q·Kᵀ is the similarity matrix
+S = I·Iᵀ exactly.
 
     Q = I·M_Q + b_Q     (T, Dk)   what each token is looking for
     K = I·M_K + b_K     (S, Dk)   what each token offers to be found by

@@ -9,8 +9,8 @@ ENV = "ATTNVIZ_TORCH_THREADS"
 
 
 def limit_blas(threads: int | None = None) -> int:
-    """Give NumPy's and SciPy's BLAS ``threads`` threads (default `requested()`), torch-free: the word-vector searches run through the
-    word vectors with NumPy before torch has loaded. Covers the BLAS libraries loaded so far. Returns the number."""
+    """Give NumPy's and SciPy's BLAS ``threads`` threads (default `requested()`), torch-free: the word-vector searches
+    run with NumPy before torch has loaded. Covers the BLAS libraries loaded so far. Returns the number."""
     from threadpoolctl import threadpool_limits
 
     threads = requested() if threads is None else threads
