@@ -159,7 +159,7 @@ FLEX_STRIDED, FLEX_FIXED = _flex_sparse_mask("strided"), _flex_sparse_mask("fixe
 
 @functools.cache
 def _blocks_computed(mask: Callable, n: int) -> int:
-    return int(mask(n, "cpu").kv_num_blocks.sum())
+    return flex.blocks_computed(mask(n, "cpu"))
 
 
 def _block_flops(mask: Callable) -> Callable[[int, int, int], float]:

@@ -123,11 +123,17 @@ def _blocks_from_layout(layout: Tensor, device: torch.device | str) -> tuple[Ten
     return count[None, None].to(device), idx[None, None].to(device)
 
 
-def _from_layout(t: int, layout: Tensor, mask_mod, device: torch.device | str):
+def _from_layout(t: int, layout: Tensor, mask_mod, device: torch.device | str, full: Tensor | None = None):
+    """A BlockMask computing the blocks of ``layout``; those also in ``full`` (every pair allowed) skip mask_mod."""
     from torch.nn.attention.flex_attention import BlockMask
 
-    count, idx = _blocks_from_layout(layout, device)
-    return BlockMask.from_kv_blocks(count, idx, BLOCK_SIZE=BLOCK, mask_mod=mask_mod, seq_lengths=(t, t))
+    if full is None:
+        count, idx = _blocks_from_layout(layout, device)
+        return BlockMask.from_kv_blocks(count, idx, BLOCK_SIZE=BLOCK, mask_mod=mask_mod, seq_lengths=(t, t))
+    count, idx = _blocks_from_layout(layout & ~full, device)
+    full_count, full_idx = _blocks_from_layout(full, device)
+    return BlockMask.from_kv_blocks(count, idx, full_count, full_idx, BLOCK_SIZE=BLOCK, mask_mod=mask_mod,
+                                    seq_lengths=(t, t))  # fmt: skip
 
 
 def bigbird_block_mask(
@@ -153,19 +159,27 @@ def bigbird_block_mask(
     p = torch.arange(nbp)
     first, last = p * b // BLOCK, (torch.clamp((p + 1) * b, max=t) - 1) // BLOCK  # (nbp,) each
     rows, cols = layout.nonzero(as_tuple=True)  # (P,) the pairs of b-blocks kept
-    flex_layout = torch.zeros(nb, nb, dtype=torch.bool)  # (nb, nb)
+    kept = torch.zeros(nb, nb, dtype=torch.int64)  # (nb, nb) pairs of b-blocks kept inside each 128-block pair
     span = -(-b // BLOCK) + 1  # a b-block touches at most this many 128-blocks
     for dq in range(span):
         for dk in range(span):
             fq, fk = first[rows] + dq, first[cols] + dk  # (P,) each
             ok = (fq <= last[rows]) & (fk <= last[cols])
-            flex_layout[fq[ok], fk[ok]] = True
+            kept.index_put_((fq[ok], fk[ok]), torch.ones(int(ok.sum()), dtype=torch.int64), accumulate=True)
+    touching = torch.zeros(nb, dtype=torch.int64)  # (nb,) b-blocks overlapping each 128-block
+    for d in range(span):
+        f = first + d
+        touching.index_add_(0, f[f <= last], torch.ones(int((f <= last).sum()), dtype=torch.int64))
+    flex_layout = kept > 0  # (nb, nb)
+    full = kept == touching[:, None] * touching[None, :]  # every b-block pair inside is kept: no mask needed
+    if t % BLOCK:
+        full[-1, :] = full[:, -1] = False  # the last block's padding: leave it to the mask
     lookup = layout.to(device)  # (nbp, nbp)
 
     def mask_mod(batch, head, q_idx, kv_idx):
         return lookup[(q_idx // b).clamp(max=nbp - 1), (kv_idx // b).clamp(max=nbp - 1)]
 
-    return _from_layout(t, flex_layout, mask_mod, device)
+    return _from_layout(t, flex_layout, mask_mod, device, full=full)
 
 
 def sparse_block_mask(
@@ -210,8 +224,13 @@ def sparse_block_mask(
 
 def block_share(block_mask) -> float:
     """The share of the (T/128)² blocks that FlexAttention computes for a BlockMask (1.0: all)."""
-    nb = block_mask.kv_num_blocks.shape[-1]
-    return float(block_mask.kv_num_blocks.sum()) / nb**2
+    return blocks_computed(block_mask) / block_mask.kv_num_blocks.shape[-1] ** 2
+
+
+def blocks_computed(block_mask) -> int:
+    """How many 128×128 blocks FlexAttention computes for a BlockMask: those with the mask and those without."""
+    full = block_mask.full_kv_num_blocks
+    return int(block_mask.kv_num_blocks.sum()) + (0 if full is None else int(full.sum()))
 
 
 @functools.cache

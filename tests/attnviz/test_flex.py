@@ -141,6 +141,13 @@ def _check_mask(block_mask, ours: torch.Tensor) -> None:
     """The BlockMask computes exactly the blocks our pattern touches, and its mask function is our pattern."""
     t = ours.shape[-1]
     assert torch.equal(block_mask.to_dense()[0, 0].bool(), _pooled(ours))  # no block missing, none needless
+    if block_mask.full_kv_num_blocks is not None:  # blocks computed without the mask: every pair allowed there
+        full = torch.zeros_like(_pooled(ours))  # (T/128, T/128)
+        for i, (n, row) in enumerate(
+            zip(block_mask.full_kv_num_blocks[0, 0], block_mask.full_kv_indices[0, 0], strict=True)
+        ):
+            full[i, row[:n]] = True
+        assert not (full & _pooled(~ours)).any()  # no block skipping the mask holds a pair the pattern leaves out
     pos = torch.arange(t)
     assert torch.equal(block_mask.mask_mod(0, 0, pos[:, None], pos[None, :]), ours)  # (T, T)
 
@@ -202,6 +209,10 @@ def test_flex_pattern_masks_are_built_from_blocks():
     n, nb = 8192, 64
     for mask in (flex.bigbird_block_mask(n), flex.sparse_block_mask(n), flex.sparse_block_mask(n, pattern="fixed")):
         assert mask.kv_indices.shape[-2:] == (nb, nb)
+    bigbird = flex.bigbird_block_mask(2048)
+    assert int(bigbird.full_kv_num_blocks.sum()) > 16  # whole 128-blocks inside the layout skip the mask function
+    _check_mask(bigbird, bigbird_mask(2048))  # ... and only where every pair in them is allowed
+    assert flex.block_share(bigbird) == float(bigbird.kv_num_blocks.sum() + bigbird.full_kv_num_blocks.sum()) / 16**2
     shares = [flex.block_share(flex.bigbird_block_mask(m)) for m in (1024, 2048, 4096, 8192)]
     assert shares == sorted(shares, reverse=True) and shares[-1] < 0.2
     causal = flex.block_share(flex.causal_block_mask(n))
@@ -215,7 +226,7 @@ def test_flex_cases_name_what_they_are():
         assert timed.label.startswith("FlexAttention · ") and "compiled" in timed.label
         assert "torch.compile(flex_attention)" in timed.setting
     # counted as the 128×128 blocks FlexAttention computes: more than our 64×64 blocks, all causal blocks for l < 128
-    blocks = int(flex.bigbird_block_mask(4096).kv_num_blocks.sum())
+    blocks = flex.blocks_computed(flex.bigbird_block_mask(4096))
     assert scaling.nominal_flops("flex-bigbird", 4096) == 4.0 * blocks * 128**2 * 64 * 8
     assert scaling.nominal_flops("flex-bigbird", 4096) > scaling.nominal_flops("bigbird", 4096)
     assert scaling.nominal_flops("flex-sparse-strided", 4096) == 4.0 * (32 * 33 // 2) * 128**2 * 64 * 8
