@@ -23,14 +23,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from attnviz.efficient import REGISTRY
-from attnviz.efficient.longformer import longformer_flops
+from attnviz.efficient import REGISTRY, flex
+from attnviz.efficient.bigbird import SPEC as BIGBIRD
+from attnviz.efficient.bigbird import bigbird_attention
+from attnviz.efficient.flash import flash_attention
+from attnviz.efficient.longformer import longformer_attention, longformer_flops
 from attnviz.efficient.registry import HEADS, WIDTH, TimingCase, full_flops
+from attnviz.efficient.sparse import sparse_attention
 from attnviz.errors import AttnvizInputError
 
 MILLION = 1 << 20
+BIGBIRD_CASE = BIGBIRD.cases["bigbird"]  # FlexAttention runs the settings of our timed BigBird
 SDPA_CASES = {"sdpa-flash": "flash", "sdpa-efficient": "efficient", "sdpa-math": "math"}  # case → SDPA backend
-FLEX_CASES = ("flex-longformer", "flex-causal")
+FLEX_CASES = ("flex-longformer", "flex-causal", "flex-bigbird", "flex-sparse-strided", "flex-sparse-fixed")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -107,38 +112,63 @@ def make_case(name: str, q, k, v):
     return TIMING[name].make(q, k, v)
 
 
-def _flex_case(name: str, q, k, v):
-    """FlexAttention compiled, its first call (the compile) made here, outside the timing; ``fn.info`` says how
-    long it took. Where compiling fails, our own implementation of the same pattern, with a note."""
-    from attnviz.efficient import flex, longformer_attention
-
-    n = q.shape[-2]
-    if name == "flex-longformer":
-        mask = flex.longformer_block_mask(n, 256, (0, 1), device=q.device)
-    else:
-        mask = flex.causal_block_mask(n, device=q.device)
+def _flex_case(mask: Callable, ours: Callable, q, k, v):
+    """FlexAttention compiled over ``mask(n, device)`` (a BlockMask), its first call (the compile) made here,
+    outside the timing; ``fn.info`` says how long it took. Where compiling fails, ``ours(q, k, v)`` (our own
+    implementation of the same pattern) is timed instead, with a note."""
+    block_mask = mask(q.shape[-2], q.device)
     t0 = time.perf_counter()
     try:
-        flex.flex(q, k, v, mask)  # compiles: the first call in this process
+        flex.flex(q, k, v, block_mask)  # compiles: the first call in this process
         info = {"compiled": True, "compile_s": time.perf_counter() - t0}
 
         def fn():
-            return flex.flex(q, k, v, mask)
+            return flex.flex(q, k, v, block_mask)
     except Exception as err:  # no compiler, or the compiler failed: say so, run ours
-        from attnviz.efficient.flash import flash_attention
-
         info = {"compiled": False, "note": f"torch.compile failed ({type(err).__name__}); ours was timed instead"}
-        if name == "flex-longformer":
 
-            def fn():
-                return longformer_attention(q, k, v, window=256, global_tokens=(0, 1))
-        else:
-
-            def fn():
-                return flash_attention(q, k, v, causal=True)
+        def fn():
+            return ours(q, k, v)
 
     fn.info = info  # type: ignore[attr-defined]
     return fn
+
+
+def _flex(mask: Callable, ours: Callable) -> Callable:
+    """A timing case's ``make`` for FlexAttention over ``mask(n, device)``, ``ours`` its fallback."""
+    return functools.partial(_flex_case, mask, ours)
+
+
+def _flex_longformer_mask(n, device):
+    return flex.longformer_block_mask(n, 256, (0, 1), device=device)
+
+
+def _flex_bigbird_mask(n, device):
+    return flex.bigbird_block_mask(n, device=device)  # bigbird_attention's defaults, as its own case
+
+
+def _flex_sparse_mask(pattern: str) -> Callable:
+    def mask(n, device):
+        return flex.sparse_block_mask(n, pattern=pattern, device=device)  # l = round(√n), causal
+
+    return mask
+
+
+FLEX_STRIDED, FLEX_FIXED = _flex_sparse_mask("strided"), _flex_sparse_mask("fixed")
+
+
+@functools.cache
+def _blocks_computed(mask: Callable, n: int) -> int:
+    return flex.blocks_computed(mask(n, "cpu"))
+
+
+def _block_flops(mask: Callable) -> Callable[[int, int, int], float]:
+    """The work FlexAttention does over ``mask(n, device)``: Q·Kᵀ and P·V for every 128×128 block it computes."""
+    return lambda n, heads, d: 4.0 * _blocks_computed(mask, n) * flex.BLOCK**2 * d * heads
+
+
+def _ours(fn: Callable, **kwargs) -> Callable:
+    return lambda q, k, v: fn(q, k, v, **kwargs)
 
 
 def _sdpa_case(backend: str) -> Callable:
@@ -189,14 +219,36 @@ BASELINES: dict[str, TimingCase] = {
         ("T²", "T²"), "plain exact (keeps T×T)", exact=True,
     ),
     "flex-longformer": TimingCase(
-        functools.partial(_flex_case, "flex-longformer"), longformer_flops,
+        _flex(_flex_longformer_mask, _ours(longformer_attention, window=256, global_tokens=(0, 1))), longformer_flops,
         "torch.compile(flex_attention), w=256, 2 global tokens, 128×128 blocks (compiled once, before the timing)",
         ("T", "T"), "FlexAttention · Longformer window (compiled)",  # the band's blocks and the global ones
     ),
     "flex-causal": TimingCase(
-        functools.partial(_flex_case, "flex-causal"), lambda n, h, d: full_flops(n, h, d) / 2,  # key ≤ query
+        _flex(lambda n, device: flex.causal_block_mask(n, device=device), _ours(flash_attention, causal=True)),
+        lambda n, h, d: full_flops(n, h, d) / 2,  # key ≤ query
         "torch.compile(flex_attention), causal mask, 128×128 blocks (compiled once, before the timing)",
         ("T²", "T"), "FlexAttention · causal (compiled)", exact=True,  # half the blocks of full attention
+    ),
+    "flex-bigbird": TimingCase(
+        _flex(_flex_bigbird_mask, _ours(bigbird_attention)), _block_flops(_flex_bigbird_mask),
+        f"torch.compile(flex_attention) on BigBird's layout ({BIGBIRD_CASE.setting}, seed 0: the same blocks as "
+        "ours); a 128×128 block is computed (and counted) where one of its 64×64 blocks is kept (compiled once, "
+        "before the timing)",
+        ("T", "T"), "FlexAttention · BigBird blocks (compiled)",  # a fixed number of key blocks per query block
+    ),
+    "flex-sparse-strided": TimingCase(
+        _flex(FLEX_STRIDED, _ours(sparse_attention, pattern="strided")), _block_flops(FLEX_STRIDED),
+        "torch.compile(flex_attention), Sparse Transformer strided, l=round(√n), causal; every causal 128×128 "
+        "block holds a key l apart while l < 128, so all of them are computed and counted (compiled once, before the "
+        "timing)",
+        ("T²", "T"), "FlexAttention · Sparse Transformer strided (compiled)",
+    ),
+    "flex-sparse-fixed": TimingCase(
+        _flex(FLEX_FIXED, _ours(sparse_attention, pattern="fixed")), _block_flops(FLEX_FIXED),
+        "torch.compile(flex_attention), Sparse Transformer fixed, l=round(√n), c=1, causal; every causal 128×128 "
+        "block holds a summary key while l ≤ 128, so all of them are computed and counted (compiled once, before the "
+        "timing)",
+        ("T²", "T"), "FlexAttention · Sparse Transformer fixed (compiled)",
     ),
 }  # fmt: skip
 # every timed case: PyTorch's kernels, the plain path, every variant's own case(s) in the course's order,

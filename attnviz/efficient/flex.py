@@ -115,6 +115,124 @@ def causal_block_mask(t: int, device: torch.device | str = "cpu"):
     return BlockMask.from_kv_blocks(count, idx, BLOCK_SIZE=BLOCK, mask_mod=mask_mod, seq_lengths=(t, t))
 
 
+def _blocks_from_layout(layout: Tensor, device: torch.device | str) -> tuple[Tensor, Tensor]:
+    """Per query block, the key blocks to compute, from a (Bq, Bk) bool layout of 128×128 blocks."""
+    count = layout.sum(dim=1, dtype=torch.int32)  # (Bq,)
+    order = torch.sort((~layout).to(torch.int8), dim=1, stable=True).indices  # (Bq, Bk) kept blocks first
+    idx = order.to(torch.int32)  # (Bq, Bk), past count: ignored (BlockMask reads Bk from this width)
+    return count[None, None].to(device), idx[None, None].to(device)
+
+
+def _from_layout(t: int, layout: Tensor, mask_mod, device: torch.device | str, full: Tensor | None = None):
+    """A BlockMask computing the blocks of ``layout``; those also in ``full`` (every pair allowed) skip mask_mod."""
+    from torch.nn.attention.flex_attention import BlockMask
+
+    if full is None:
+        count, idx = _blocks_from_layout(layout, device)
+        return BlockMask.from_kv_blocks(count, idx, BLOCK_SIZE=BLOCK, mask_mod=mask_mod, seq_lengths=(t, t))
+    count, idx = _blocks_from_layout(layout & ~full, device)
+    full_count, full_idx = _blocks_from_layout(full, device)
+    return BlockMask.from_kv_blocks(count, idx, full_count, full_idx, BLOCK_SIZE=BLOCK, mask_mod=mask_mod,
+                                    seq_lengths=(t, t))  # fmt: skip
+
+
+def bigbird_block_mask(
+    t: int,
+    *,
+    block_size: int = 64,
+    window_blocks: int = 3,
+    global_blocks: int = 2,
+    random_blocks: int = 3,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+):
+    """BigBird's pattern (attnviz.efficient.bigbird.bigbird_layout, the same random blocks for a seed) as a
+    BlockMask: a 128×128 block is computed when one of BigBird's b×b blocks that overlaps it is in the layout."""
+    from attnviz.efficient.bigbird import bigbird_layout
+
+    b = int(block_size)
+    nbp, nb = -(-t // b), -(-t // BLOCK)
+    layout = bigbird_layout(
+        nbp, window_blocks=window_blocks, global_blocks=global_blocks, random_blocks=random_blocks, seed=seed
+    )  # (nbp, nbp)
+    # the 128-blocks each of BigBird's blocks touches: first … last (a b-block can straddle two)
+    p = torch.arange(nbp)
+    first, last = p * b // BLOCK, (torch.clamp((p + 1) * b, max=t) - 1) // BLOCK  # (nbp,) each
+    rows, cols = layout.nonzero(as_tuple=True)  # (P,) the pairs of b-blocks kept
+    kept = torch.zeros(nb, nb, dtype=torch.int64)  # (nb, nb) pairs of b-blocks kept inside each 128-block pair
+    span = -(-b // BLOCK) + 1  # a b-block touches at most this many 128-blocks
+    for dq in range(span):
+        for dk in range(span):
+            fq, fk = first[rows] + dq, first[cols] + dk  # (P,) each
+            ok = (fq <= last[rows]) & (fk <= last[cols])
+            kept.index_put_((fq[ok], fk[ok]), torch.ones(int(ok.sum()), dtype=torch.int64), accumulate=True)
+    touching = torch.zeros(nb, dtype=torch.int64)  # (nb,) b-blocks overlapping each 128-block
+    for d in range(span):
+        f = first + d
+        touching.index_add_(0, f[f <= last], torch.ones(int((f <= last).sum()), dtype=torch.int64))
+    flex_layout = kept > 0  # (nb, nb)
+    full = kept == touching[:, None] * touching[None, :]  # every b-block pair inside is kept: no mask needed
+    if t % BLOCK:
+        full[-1, :] = full[:, -1] = False  # the last block's padding: leave it to the mask
+    lookup = layout.to(device)  # (nbp, nbp)
+
+    def mask_mod(batch, head, q_idx, kv_idx):
+        return lookup[(q_idx // b).clamp(max=nbp - 1), (kv_idx // b).clamp(max=nbp - 1)]
+
+    return _from_layout(t, flex_layout, mask_mod, device, full=full)
+
+
+def sparse_block_mask(
+    t: int,
+    *,
+    pattern: str = "strided",
+    stride: int | None = None,
+    summary: int = 1,
+    causal: bool = True,
+    device: torch.device | str = "cpu",
+):
+    """The Sparse Transformer's strided or fixed pattern (attnviz.efficient.sparse.sparse_allowed decides each
+    pair) as a BlockMask. Which 128×128 blocks hold an allowed pair is worked out from each block's first and last
+    rows and columns, (T/128)² blocks, never T² pairs; the tests check it against sparse_mask block by block."""
+    from attnviz.efficient.sparse import _check, sparse_allowed
+
+    stride, summary = _check(t, pattern, stride, summary)
+    l, nb = stride, -(-t // BLOCK)
+    start = torch.arange(nb) * BLOCK  # (nb,)
+    end = torch.clamp(start + BLOCK, max=t) - 1  # (nb,) last position in each block
+    r0, r1, c0, c1 = start[:, None], end[:, None], start[None, :], end[None, :]  # rows (nb, 1), columns (1, nb)
+    if causal:
+        c1 = torch.minimum(c1, r1)  # only keys j ≤ i, and i ≤ r1
+    some = c0 <= c1  # (nb, nb) some key left in the block
+    if pattern == "strided":  # i − j takes every value from r0 − c1 to r1 − c0
+        lo, hi = r0 - c1, r1 - c0
+        if causal:
+            lo = lo.clamp(min=0)
+        near = (lo < l) & (hi > -l) & (lo <= hi)  # A: some |i − j| < l
+        every = (torch.div(hi, l, rounding_mode="floor") * l >= lo) & (lo <= hi)  # B: a multiple of l in range
+        layout = some & (near | every)
+    else:
+        own = torch.maximum(r0 // l, c0 // l) <= torch.minimum(r1 // l, c1 // l)  # A: an l-block shared
+        last_summary = (c1 % l >= l - summary) | ((c1 // l) * l - 1 >= c0)  # B: a summary key j ≤ c1
+        layout = some & (own | last_summary)
+
+    def mask_mod(batch, head, q_idx, kv_idx):
+        return sparse_allowed(q_idx, kv_idx, pattern=pattern, stride=l, summary=summary, causal=causal)
+
+    return _from_layout(t, layout, mask_mod, device)
+
+
+def block_share(block_mask) -> float:
+    """The share of the (T/128)² blocks that FlexAttention computes for a BlockMask (1.0: all)."""
+    return blocks_computed(block_mask) / block_mask.kv_num_blocks.shape[-1] ** 2
+
+
+def blocks_computed(block_mask) -> int:
+    """How many 128×128 blocks FlexAttention computes for a BlockMask: those with the mask and those without."""
+    full = block_mask.full_kv_num_blocks
+    return int(block_mask.kv_num_blocks.sum()) + (0 if full is None else int(full.sum()))
+
+
 @functools.cache
 def compiled_flex() -> Callable[..., Tensor]:
     """``torch.compile(flex_attention)``, made once per process (it compiles on its first call)."""
@@ -134,6 +252,4 @@ def flex(q: Tensor, k: Tensor, v: Tensor, block_mask, *, compiled: bool = True) 
 @functools.cache
 def longformer_block_share(t: int, window: int = 256, global_tokens: tuple[int, ...] = (0, 1)) -> float:
     """The share of the (T/128)² blocks that FlexAttention computes for the Longformer pattern (1.0: all)."""
-    mask = longformer_block_mask(t, window, global_tokens)
-    nb = mask.kv_num_blocks.shape[-1]
-    return float(mask.kv_num_blocks.sum()) / nb**2
+    return block_share(longformer_block_mask(t, window, global_tokens))

@@ -83,6 +83,12 @@ def sparse_mask(
     stride, summary = _check(t, pattern, stride, summary)
     i = torch.arange(t, device=device)[:, None]
     j = torch.arange(t, device=device)[None, :]
+    return sparse_allowed(i, j, pattern=pattern, stride=stride, summary=summary, causal=causal)
+
+
+def sparse_allowed(i: Tensor, j: Tensor, *, pattern: str, stride: int, summary: int, causal: bool) -> Tensor:
+    """Whether query position i may attend to key position j (integer tensors that broadcast): the pattern's
+    one definition, used by sparse_mask and by FlexAttention's mask function (attnviz.efficient.flex)."""
     if pattern == "strided":
         near = (i - j).abs() < stride  # A
         allowed = near | ((i - j) % stride == 0)  # ∪ B
