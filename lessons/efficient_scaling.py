@@ -118,21 +118,25 @@ ends = [efficient.stored(where, slope_case, n) for n in (sizes[0], sizes[-1])] i
 slope = None
 if len(sizes) > 1 and all(r is not None and r.get("median_s") for r in ends):
     slope = math.log(ends[1]["median_s"] / ends[0]["median_s"]) / math.log(sizes[-1] / sizes[0])
-answered = predict_first(
-    "l6c_predict",
-    f"From {sizes[0]:,} to {sizes[-1]:,} tokens the length grows {sizes[-1] // sizes[0]}×. How much longer will "
-    f"{LABELS[slope_case] if slope_case else 'a variant'} take at the longest than at the shortest?",
-    ["about the same time", "about as many times as the length grew", "about the square of that"],
-    correct=None if slope is None else (0 if slope < 0.5 else (1 if slope < 1.5 else 2)),
-    explain="Measure first (the button below), then the answer is read off the curve."
-    if slope is None
-    else f"Measured: the time grew {(sizes[-1] / sizes[0]) ** slope:.0f}× (a slope of {slope:.2f} on log-log axes)."
-    + (
-        " Short inputs hide the T² behind fixed costs (starting the call, passes over memory); it shows as T grows."
-        if slope < 1.5
-        else ""
-    ),
-)
+answered = len(sizes) < 2  # one length: nothing to compare, so nothing to predict
+if answered:
+    st.caption(f"Only one length, {sizes[0]:,} tokens: choose a longer “longest sequence” to see how time grows.")
+else:
+    answered = predict_first(
+        "l6c_predict",
+        f"From {sizes[0]:,} to {sizes[-1]:,} tokens the length grows {sizes[-1] // sizes[0]}×. How much longer will "
+        f"{LABELS[slope_case] if slope_case else 'a variant'} take at the longest than at the shortest?",
+        ["about the same time", "about as many times as the length grew", "about the square of that"],
+        correct=None if slope is None else (0 if slope < 0.5 else (1 if slope < 1.5 else 2)),
+        explain="Measure first (the button below), then the answer is read off the curve."
+        if slope is None
+        else f"Measured: the time grew {(sizes[-1] / sizes[0]) ** slope:.0f}× (a slope of {slope:.2f} on log-log axes)."
+        + (
+            " Short inputs hide the T² behind fixed costs (starting the call, passes over memory); it shows as T grows."
+            if slope < 1.5
+            else ""
+        ),
+    )
 
 b1, b2 = st.columns([1, 3])
 go = b1.button(f"Measure {len(todo)} new case(s)", key="l6c_run", disabled=not todo, type="primary")

@@ -126,3 +126,10 @@ def test_scaling_million_tokens_button(app):
     assert float(labels["Time"].rstrip(" s")) > 0
     assert "GFLOP/s" in labels["Throughput"]
     assert any("69 GFLOP" in c.value for c in at.caption)  # 4 · 2^20 · 256 · 64 = 68.7 billion
+
+
+def test_one_length_asks_no_prediction(app):
+    at = ok(app(SCALING, l6c_max="256"))
+    assert not [b for b in at.button if "Skip" in str(b.label)]  # no "predict first" question over one length
+    assert any("Only one length, 256 tokens" in c.value for c in at.caption)
+    assert not any("the length grows 1×" in m.value for m in at.markdown)
