@@ -244,6 +244,7 @@ class Stats:
     by_group: dict[str, list[float]] = field(default_factory=dict)  # "sentence" / "paragraph" → latencies
     loads_by_group: dict[str, list[float]] = field(default_factory=dict)
     largest_message: int = 0  # bytes of the largest ForwardMsg seen
+    largest_where: str = ""  # the page and the group of the student who received it
 
 
 class Student:
@@ -295,7 +296,9 @@ class Student:
     async def _read(self) -> None:
         try:
             async for raw in self.ws:  # type: ignore[union-attr]
-                self.stats.largest_message = max(self.stats.largest_message, len(raw))
+                if len(raw) > self.stats.largest_message:
+                    self.stats.largest_message = len(raw)
+                    self.stats.largest_where = f"{self.page or 'embeddings'}, a {self.group} student"
                 msg = ForwardMsg()
                 msg.ParseFromString(raw)
                 self._handle(msg)
@@ -447,7 +450,8 @@ class Student:
                 latency = await self.rerun(change)
                 self.stats.latencies.append(latency)
                 self.stats.by_group.setdefault(self.group, []).append(latency)
-                self.stats.by_control.setdefault(f"{self.page or 'embeddings'} · {name}", []).append(latency)
+                tag = " (paragraph)" if self.group == "paragraph" else ""
+                self.stats.by_control.setdefault(f"{self.page or 'embeddings'} · {name}{tag}", []).append(latency)
         except RerunFailed as err:
             self.stats.errors[str(err)] += 1
         except (OSError, ConnectionClosed, TimeoutError) as err:
@@ -907,8 +911,9 @@ def table(results: list[Result], args: argparse.Namespace, warm: float, load: tu
     errors = Counter()
     for r in results:
         errors.update({f"N={r.n}: {k}": v for k, v in r.stats.errors.items()})
-    largest = max((r.stats.largest_message for r in results), default=0)
-    lines += ["", f"Largest message from the server: {largest / 1024:.0f} KiB."]
+    largest = max((r.stats for r in results), key=lambda s: s.largest_message, default=Stats())
+    where = f" ({largest.largest_where})" if largest.largest_where else ""
+    lines += ["", f"Largest message from the server: {largest.largest_message / 1024:.0f} KiB{where}."]
     if args.paragraphs:
         lines.append(
             f"Paragraph students: round({args.paragraphs:g} × N) of each class, chosen by seed {args.seed} "
