@@ -3,6 +3,7 @@
     python bench/bench_load.py                      all class sizes, N = 1, 10, 30, 60 (about 8 minutes)
     python bench/bench_load.py --quick              N = 1 and 10, 20 s each (about 2 minutes)
     python bench/bench_load.py --sizes 30 --duration 45 --replicas 2 --out bench/RESULTS.md
+    python bench/bench_load.py --replicas 3 --paragraphs 0.25   a quarter of each class on a 256-piece paragraph
 
 The server is the app's launcher, `python -m app_support.serve`, with the repository's `.streamlit/config.toml`, on
 127.0.0.1 and a free port. `--replicas K` has it fork K servers on K ports after loading the vectors and the model
@@ -22,14 +23,24 @@ slider, radio, selectbox, toggle, a word typed in a box, now and then a new sent
 Latency is the time from sending the rerun to `script_finished`. Errors are exceptions drawn on the page, a
 connection the server closed, and reruns that did not finish within `--timeout` seconds.
 
+`--paragraphs FRACTION`: round(FRACTION × N) of the students, drawn by `--seed` and N alone, open their lesson by a
+link that carries the longest preset paragraph (exactly 256 WordPiece pieces, the model's whole window) compressed
+in `textz=`, as the app writes a long text into the URL, and when they type new text they type one of the preset
+paragraphs; the others type only sentences. The table then adds each group's reruns and p50/p95/max beside the
+overall figures, and the paragraph students' page load.
+
 Server memory is the proportional set size (PSS, /proc/<pid>/smaps_rollup) summed over the launcher and its
 replicas, sampled every 2 s (each reading costs the kernel 15–25 ms per process): a page shared by k of them counts
 1/k in each, so the sum is the memory the server takes (RSS would count the shared vectors and model once per
 replica). "After" is the memory once every student has left and the disconnected-session TTL of the config has
-passed (a short visit by one more student makes the server drop the expired sessions). The figures print as a
-markdown table; `--out` appends it. Every phase is bounded: students stop at the end of `--duration`, a rerun
-waits at most `--timeout`, and the whole run stops at `--deadline` seconds whatever happens, taking its servers
-down with it.
+passed (a short visit by one more student makes the server drop the expired sessions). Each process's resident
+size (VmRSS, /proc/PID/status) is also read before the first student arrives and at the end of the run, while every
+session is still open; the table's notes give it per process, in total and as growth per student (RSS counts the
+pages the replicas share once in each: the growth is the measure; it includes what new texts add to the bounded
+caches, which a second class of the same size, `--sizes 60,60`, finds filled: its growth is the sessions' own). The
+figures print as a markdown table; `--out` appends it. Every phase is bounded: students stop at the end of
+`--duration`, a rerun waits at most `--timeout`, and the whole run stops at `--deadline` seconds whatever happens,
+taking its servers down with it.
 """
 
 from __future__ import annotations
