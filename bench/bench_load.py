@@ -3,6 +3,7 @@
     python bench/bench_load.py                      all class sizes, N = 1, 10, 30, 60 (about 8 minutes)
     python bench/bench_load.py --quick              N = 1 and 10, 20 s each (about 2 minutes)
     python bench/bench_load.py --sizes 30 --duration 45 --replicas 2 --out bench/RESULTS.md
+    python bench/bench_load.py --replicas 3 --paragraphs 0.25   a quarter of each class on a 256-piece paragraph
 
 The server is the app's launcher, `python -m app_support.serve`, with the repository's `.streamlit/config.toml`, on
 127.0.0.1 and a free port. `--replicas K` has it fork K servers on K ports after loading the vectors and the model
@@ -22,14 +23,24 @@ slider, radio, selectbox, toggle, a word typed in a box, now and then a new sent
 Latency is the time from sending the rerun to `script_finished`. Errors are exceptions drawn on the page, a
 connection the server closed, and reruns that did not finish within `--timeout` seconds.
 
+`--paragraphs FRACTION`: round(FRACTION × N) of the students, drawn by `--seed` and N alone, open their lesson by a
+link that carries the longest preset paragraph (exactly 256 WordPiece pieces, the model's whole window) compressed
+in `textz=`, as the app writes a long text into the URL, and when they type new text they type one of the preset
+paragraphs; the others type only sentences. The table then adds each group's reruns and p50/p95/max beside the
+overall figures, and the paragraph students' page load.
+
 Server memory is the proportional set size (PSS, /proc/<pid>/smaps_rollup) summed over the launcher and its
 replicas, sampled every 2 s (each reading costs the kernel 15–25 ms per process): a page shared by k of them counts
 1/k in each, so the sum is the memory the server takes (RSS would count the shared vectors and model once per
 replica). "After" is the memory once every student has left and the disconnected-session TTL of the config has
-passed (a short visit by one more student makes the server drop the expired sessions). The figures print as a
-markdown table; `--out` appends it. Every phase is bounded: students stop at the end of `--duration`, a rerun
-waits at most `--timeout`, and the whole run stops at `--deadline` seconds whatever happens, taking its servers
-down with it.
+passed (a short visit by one more student makes the server drop the expired sessions). Each process's resident
+size (VmRSS, /proc/PID/status) is also read before the first student arrives and at the end of the run, while every
+session is still open; the table's notes give it per process, in total and as growth per student (RSS counts the
+pages the replicas share once in each: the growth is the measure; it includes what new texts add to the bounded
+caches, which a second class of the same size, `--sizes 60,60`, finds filled: its growth is the sessions' own). The
+figures print as a markdown table; `--out` appends it. Every phase is bounded: students stop at the end of
+`--duration`, a rerun waits at most `--timeout`, and the whole run stops at `--deadline` seconds whatever happens,
+taking its servers down with it.
 """
 
 from __future__ import annotations
@@ -62,7 +73,8 @@ from websockets.exceptions import ConnectionClosed
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app_support import course  # noqa: E402  (after the path fix)
+from app_support import course, sentence  # noqa: E402  (after the path fix)
+from attnviz import paragraph  # noqa: E402
 from tests.e2e.conftest import free_ports  # noqa: E402
 
 CONFIG = ROOT / ".streamlit" / "config.toml"
@@ -90,12 +102,16 @@ WORDS = {  # what a student types into a word box
 }
 SENTENCE_SHARE = 0.15  # share of interactions that type a new sentence into the sidebar box instead
 SENTENCES = [
-    *PRESETS,
+    *(p for p in PRESETS if len(p) <= paragraph.SHORT_CHARS),  # the presets' sentences; the paragraphs are below
     "the students asked the teacher why the river bank was flooded",
     "she sold her old car to buy a new bicycle for the summer",
     "a bird sang on the roof while the children played in the garden",
     "the bank raised its interest rates again this year",
 ]
+# --paragraphs: a share of the students opens the course on the longest preset paragraph (exactly 256 WordPiece
+# pieces, the model's whole window) by a link with `textz=` as a shared link would, and types only paragraphs.
+PARAGRAPHS = [p for p in PRESETS if len(p) > paragraph.SHORT_CHARS]
+OPENING_PARAGRAPH = max(PARAGRAPHS, key=len) if PARAGRAPHS else ""
 WIDGETS = {"slider", "radio", "selectbox", "checkbox", "number_input", "text_input", "text_area", "button"}
 
 
@@ -153,6 +169,16 @@ class Server:
                 total += int(found.group(1)) * 1024 if found else 0
         return total
 
+    def rss(self) -> dict[int, int]:
+        """Each live server process's resident set size in bytes (VmRSS of /proc/PID/status), launcher first. RSS
+        counts a page shared by the forked replicas (the vectors, the model) once in each, so the sum overstates the
+        total; the growth of each process is what its sessions added."""
+        sizes = {}
+        for pid in self.pids():
+            with contextlib.suppress(OSError, ValueError):
+                sizes[pid] = rss_bytes(Path(f"/proc/{pid}/status").read_text())
+        return sizes
+
     def cpu_seconds(self) -> float:
         """CPU time (user + system) of the launcher and its live replicas."""
         total = 0.0
@@ -176,6 +202,21 @@ class Server:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)  # a replica the launcher could not stop
         self.log.close()
+
+
+def rss_bytes(status: str) -> int:
+    """The VmRSS line of a /proc/PID/status text, in bytes (ValueError without one: a zombie, a kernel thread)."""
+    found = re.search(r"^VmRSS:\s+(\d+)\s+kB", status, re.M)
+    if found is None:
+        raise ValueError("no VmRSS line")
+    return int(found.group(1)) * 1024
+
+
+def paragraph_students(n: int, fraction: float, seed: int) -> set[int]:
+    """Which of students 0..n-1 open the course on a paragraph: round(fraction × n) of them, drawn by `seed` alone
+    (the same class gets the same choice on every run; the students' other choices do not move it)."""
+    k = min(n, max(0, round(fraction * n)))
+    return set(random.Random(f"paragraphs {seed} {n}").sample(range(n), k))
 
 
 async def http_get(port: int, path: str) -> tuple[int, dict[str, list[str]]]:
@@ -211,15 +252,20 @@ class Stats:
     loads: list[float] = field(default_factory=list)  # seconds, connect → first script_finished
     errors: Counter[str] = field(default_factory=Counter)
     by_control: dict[str, list[float]] = field(default_factory=dict)
+    by_group: dict[str, list[float]] = field(default_factory=dict)  # "sentence" / "paragraph" → latencies
+    loads_by_group: dict[str, list[float]] = field(default_factory=dict)
     largest_message: int = 0  # bytes of the largest ForwardMsg seen
+    largest_where: str = ""  # the page and the group of the student who received it
 
 
 class Student:
     """One browser tab: a websocket session on one page of the app."""
 
-    def __init__(self, port: int, page: str, rng: random.Random, stats: Stats, timeout: float) -> None:
+    def __init__(self, port: int, page: str, rng: random.Random, stats: Stats, timeout: float, text: str = "") -> None:
         self.port, self.page, self.rng, self.stats, self.timeout = port, page, rng, stats, timeout
-        self.query = ""  # the URL's query string, as the server last set it
+        # a paragraph student arrives by a link carrying its text, compressed, as the app itself writes it
+        self.group = "paragraph" if text else "sentence"
+        self.query = f"{sentence.LINK_KEY}={paragraph.pack(text)}" if text else ""  # the URL's, as the server set it
         self.page_hash = ""  # the page's script hash, once the server has named it
         self.widgets: dict[str, tuple[str, object]] = {}  # user key → (element type, proto), from the last run
         self.states: dict[str, WidgetState] = {}  # widget id → the value this student gave it
@@ -261,7 +307,9 @@ class Student:
     async def _read(self) -> None:
         try:
             async for raw in self.ws:  # type: ignore[union-attr]
-                self.stats.largest_message = max(self.stats.largest_message, len(raw))
+                if len(raw) > self.stats.largest_message:
+                    self.stats.largest_message = len(raw)
+                    self.stats.largest_where = f"{self.page or 'embeddings'}, a {self.group} student"
                 msg = ForwardMsg()
                 msg.ParseFromString(raw)
                 self._handle(msg)
@@ -360,7 +408,8 @@ class Student:
     def next_change(self) -> tuple[str, WidgetState] | None:
         if "sentence" in self.widgets and self.rng.random() < SENTENCE_SHARE:
             _, proto = self.widgets["sentence"]
-            return "sentence", WidgetState(id=proto.id, string_value=self.rng.choice(SENTENCES))
+            texts = PARAGRAPHS if self.group == "paragraph" else SENTENCES
+            return "sentence", WidgetState(id=proto.id, string_value=self.rng.choice(texts))
         keys = [k for k in INTERACTIONS.get(self.page, ()) if k in self.widgets]
         self.rng.shuffle(keys)
         for key in keys:
@@ -399,6 +448,7 @@ class Student:
             await self.open()
             await self.rerun()
             self.stats.loads.append(time.perf_counter() - t0)
+            self.stats.loads_by_group.setdefault(self.group, []).append(self.stats.loads[-1])
             while time.monotonic() < end:
                 await asyncio.sleep(self.rng.uniform(*think))
                 if time.monotonic() >= end:
@@ -410,7 +460,9 @@ class Student:
                 name, change = picked
                 latency = await self.rerun(change)
                 self.stats.latencies.append(latency)
-                self.stats.by_control.setdefault(f"{self.page or 'embeddings'} · {name}", []).append(latency)
+                self.stats.by_group.setdefault(self.group, []).append(latency)
+                tag = " (paragraph)" if self.group == "paragraph" else ""
+                self.stats.by_control.setdefault(f"{self.page or 'embeddings'} · {name}{tag}", []).append(latency)
         except RerunFailed as err:
             self.stats.errors[str(err)] += 1
         except (OSError, ConnectionClosed, TimeoutError) as err:
@@ -432,6 +484,9 @@ class Result:
     mem_after: int
     cpu_share: float  # server CPU seconds per wall second (1.0 = one core busy)
     client_cpu: float  # the same for this process, the students' side
+    rss_before: dict[int, int] = field(default_factory=dict)  # pid → VmRSS bytes before the first student arrives
+    rss_end: dict[int, int] = field(default_factory=dict)  # pid → VmRSS bytes at the end, every session still open
+    n_paragraph: int = 0  # students on a paragraph
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -494,25 +549,43 @@ async def warm_up(server: Server, timeout: float) -> float:
 
 
 async def one_class(
-    server: Server, n: int, duration: float, think: tuple[float, float], ttl: float, timeout: float, seed: int
+    server: Server,
+    n: int,
+    duration: float,
+    think: tuple[float, float],
+    ttl: float,
+    timeout: float,
+    seed: int,
+    paragraphs: float = 0.0,
 ) -> Result:
     stats, memory = Stats(), Memory(server)
     cpu0, wall0, mine0 = server.cpu_seconds(), time.perf_counter(), time.process_time()
+    rss_before = server.rss()
     mem_start = memory.now()
     memory.start()
     ramp = min(10.0, 0.2 * n)  # students arrive over up to 10 s
     end = time.monotonic() + ramp + duration
     rng = random.Random(seed + n)
+    on_paragraph = paragraph_students(n, paragraphs, seed)
     students = [
-        Student(port, pages()[i % len(pages())], random.Random(rng.random()), stats, timeout)
+        Student(
+            port, pages()[i % len(pages())], random.Random(rng.random()), stats, timeout,
+            text=OPENING_PARAGRAPH if i in on_paragraph else "",
+        )
         for i, port in enumerate(server.ports[i % len(server.ports)] for i in range(n))
-    ]
+    ]  # fmt: skip
 
     async def arrive(i: int, student: Student) -> None:
         await asyncio.sleep(ramp * i / max(1, n))
         await student.attend(end, think)
 
+    async def rss_at_end() -> dict[int, int]:  # every student still connected (they leave after `end`)
+        await asyncio.sleep(max(0.0, end - time.monotonic() - 0.5))
+        return server.rss()
+
+    rss_task = asyncio.create_task(rss_at_end())
     await asyncio.gather(*(arrive(i, s) for i, s in enumerate(students)))
+    rss_end = await rss_task
     wall = time.perf_counter() - wall0
     cpu = server.cpu_seconds() - cpu0
     mine = time.process_time() - mine0
@@ -528,7 +601,19 @@ async def one_class(
         finally:
             await visitor.close()
     await asyncio.sleep(3)
-    return Result(n, stats, wall, mem_start, mem_peak, memory.now(), cpu / wall, mine / wall)
+    return Result(
+        n,
+        stats,
+        wall,
+        mem_start,
+        mem_peak,
+        memory.now(),
+        cpu / wall,
+        mine / wall,
+        rss_before,
+        rss_end,
+        len(on_paragraph),
+    )
 
 
 # -------------------------------------------------------------------------------------------- a live class
@@ -815,22 +900,40 @@ def table(results: list[Result], args: argparse.Namespace, warm: float, load: tu
         f"{warm:.1f} s. Memory: PSS summed over the server's processes.",
         "",
         "| students | reruns | p50 ms | p95 ms | max ms | page load p95 ms | errors | server CPU (cores) "
-        "| memory before MiB | memory peak MiB | memory after TTL MiB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
+        "| memory before MiB | memory peak MiB | memory after TTL MiB |"
+        + (" sentence students: reruns, p50/p95/max ms | paragraph students: reruns, p50/p95/max ms "
+           "| paragraph page load p95 ms |" if args.paragraphs else ""),
+        "|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|---|" if args.paragraphs else ""),
+    ]  # fmt: skip
     for r in results:
         s = r.stats
-        lines.append(
+        line = (
             f"| {r.n} | {len(s.latencies)} | {percentile(s.latencies, 0.5) * 1e3:.0f} "
             f"| {percentile(s.latencies, 0.95) * 1e3:.0f} | {max(s.latencies, default=float('nan')) * 1e3:.0f} "
             f"| {percentile(s.loads, 0.95) * 1e3:.0f} | {sum(s.errors.values())} | {r.cpu_share:.2f} "
             f"| {r.mem_start / MIB:.0f} | {r.mem_peak / MIB:.0f} | {r.mem_after / MIB:.0f} |"
         )
+        if args.paragraphs:
+            line += (
+                f" {group_cell(s.by_group.get('sentence', []))} | {group_cell(s.by_group.get('paragraph', []))} "
+                f"| {percentile(s.loads_by_group.get('paragraph', []), 0.95) * 1e3:.0f} |"
+            )
+        lines.append(line)
     errors = Counter()
     for r in results:
         errors.update({f"N={r.n}: {k}": v for k, v in r.stats.errors.items()})
-    largest = max((r.stats.largest_message for r in results), default=0)
-    lines += ["", f"Largest message from the server: {largest / 1024:.0f} KiB."]
+    largest = max((r.stats for r in results), key=lambda s: s.largest_message, default=Stats())
+    where = f" ({largest.largest_where})" if largest.largest_where else ""
+    lines += ["", f"Largest message from the server: {largest.largest_message / 1024:.0f} KiB{where}."]
+    if args.paragraphs:
+        lines.append(
+            f"Paragraph students: round({args.paragraphs:g} × N) of each class, chosen by seed {args.seed} "
+            f"({', '.join(f'N = {r.n}: {r.n_paragraph}' for r in results)}); each opens its lesson by a link "
+            f"carrying the {len(OPENING_PARAGRAPH):,}-character preset paragraph (256 WordPiece pieces, the model's "
+            f"whole window) compressed in `textz=`, and when it types new text picks one of the {len(PARAGRAPHS)} "
+            "preset paragraphs; sentence students type only sentences."
+        )
+    lines += [rss_note(r) for r in results if r.rss_before and r.rss_end]
     if errors:
         lines.append("Errors: " + "; ".join(f"{k} × {v}" for k, v in errors.items()) + ".")
     if results:
@@ -845,6 +948,33 @@ def table(results: list[Result], args: argparse.Namespace, warm: float, load: tu
                 + "."
             )
     return "\n".join(lines) + "\n"
+
+
+def group_cell(values: list[float]) -> str:
+    """One group's reruns and p50/p95/max in ms, for a table cell."""
+    if not values:
+        return "0, –"
+    ms = [v * 1e3 for v in values]
+    return f"{len(ms)}, {percentile(ms, 0.5):.0f}/{percentile(ms, 0.95):.0f}/{max(ms):.0f}"
+
+
+def rss_note(r: Result) -> str:
+    """Each server process's VmRSS before the class and at its end (every session still open), the total and the
+    growth per student."""
+    pids = list(dict.fromkeys([*r.rss_before, *r.rss_end]))
+    parts = []
+    for i, pid in enumerate(pids):
+        before, end = r.rss_before.get(pid), r.rss_end.get(pid)
+        fmt = lambda b: "gone" if b is None else f"{b / MIB:.0f}"  # noqa: E731
+        parts.append(f"{'launcher' if i == 0 else 'replica'} {pid} {fmt(before)} → {fmt(end)}")
+    total0, total1 = sum(r.rss_before.values()), sum(r.rss_end.values())
+    return (
+        f"RSS at N = {r.n} (VmRSS from /proc/PID/status, MiB, before the first student arrives → at the end of the "
+        f"run with all {r.n} sessions open; pages the forked replicas share count in each): "
+        + "; ".join(parts)
+        + f"; total {total0 / MIB:.0f} → {total1 / MIB:.0f}, growth {(total1 - total0) / MIB:+.0f} MiB, "
+        f"{(total1 - total0) / max(1, r.n) / MIB:.2f} MiB per student."
+    )
 
 
 # ------------------------------------------------------------------------------------------------------ main
@@ -862,7 +992,9 @@ async def main(args: argparse.Namespace) -> str:
         warm = await warm_up(server, args.timeout)
         print(f"servers ready on ports {server.ports}; warm-up {warm:.1f} s", file=sys.stderr)
         for n in args.sizes:
-            result = await one_class(server, n, args.duration, args.think, ttl, args.timeout, args.seed)
+            result = await one_class(
+                server, n, args.duration, args.think, ttl, args.timeout, args.seed, args.paragraphs
+            )
             results.append(result)
             print(
                 f"N={n}: {len(result.stats.latencies)} reruns, p95 "
@@ -870,6 +1002,13 @@ async def main(args: argparse.Namespace) -> str:
                 f"this client process used {result.client_cpu:.2f} cores",
                 file=sys.stderr,
             )
+            if args.paragraphs:
+                print(
+                    f"    sentence students {group_cell(result.stats.by_group.get('sentence', []))}, "
+                    f"paragraph students {group_cell(result.stats.by_group.get('paragraph', []))}",
+                    file=sys.stderr,
+                )
+            print("    " + rss_note(result), file=sys.stderr)
             if args.verbose:
                 for name, values in sorted(result.stats.by_control.items()):
                     print(
@@ -893,6 +1032,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ttl-wait", type=float, default=None, help="wait after each class instead of the config's TTL")
     p.add_argument("--deadline", type=float, default=900, help="stop everything after this many s (default 900)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--paragraphs", type=float, default=0.0, metavar="FRACTION",
+                   help="this share of the students (chosen by --seed) opens the course on a 256-piece paragraph\n"
+                   "(a textz= link) and types only paragraphs; latencies reported per group (default 0)")  # fmt: skip
     p.add_argument("--verbose", action="store_true", help="print each control's latencies to stderr")
     p.add_argument("--out", type=Path, help="append the markdown table to this file")
     p.add_argument("--class", dest="live_class", action="store_true",
@@ -911,6 +1053,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.quick:
         args.sizes, args.duration = "1,10", 20
     args.sizes = [int(x) for x in re.split(r"[,\s]+", str(args.sizes).strip()) if x]
+    if not 0.0 <= args.paragraphs <= 1.0:
+        p.error("--paragraphs takes a fraction between 0 and 1")
     return args
 
 
