@@ -58,11 +58,16 @@ def teacher_question(key: str, question: str, options: Sequence[str], correct: i
                 st.session_state[shown] = True
                 st.rerun()
             return False
-        if correct is not None:
-            st.success(f"Answer {correct + 1}: “{options[correct]}”. {explain}")
-        else:
-            st.info(explain)
+        show_answer(options, correct, explain)
     return True
+
+
+def show_answer(options: Sequence[str], correct: int | None, explain: str) -> None:
+    """The revealed answer of a class question, for the projector: the measured option, and what it says."""
+    if correct is not None:
+        st.success(f"Answer {correct + 1}: “{options[correct]}”. {explain}")
+    else:
+        st.info(explain)
 
 
 def _live_tally(found: str, qid: str, options: Sequence[str], correct: int | None, revealed: bool, key: str) -> None:

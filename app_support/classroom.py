@@ -21,7 +21,7 @@ import streamlit as st
 
 from app_support import class_store, show
 from app_support.class_follow import class_link, follow, share_view
-from app_support.class_questions import question_id, student_question, teacher_question
+from app_support.class_questions import question_id, show_answer, student_question, teacher_question
 from app_support.class_session import (
     CLASS,
     COOKIE,
@@ -48,7 +48,7 @@ from app_support.class_session import (
 
 __all__ = [
     "CLASS", "COOKIE", "FOLLOW", "JOIN", "NAME", "STUDENT_EVERY", "TEACHER", "TEACHER_EVERY", "code", "question_id",
-    "sidebar", "store", "student", "student_question", "teacher_question", "teaching",
+    "show_answer", "sidebar", "store", "student", "student_question", "teacher_question", "teaching",
 ]  # fmt: skip
 
 
