@@ -61,3 +61,12 @@ def chart(
     if csv is not None:
         values, rows, cols = csv
         matrix_download(values, rows, cols, key=f"{key}_csv", name=name, where=box)
+
+
+def attention_chart(
+    weights: object, labels: Sequence[str], *, title: str, row_title: str, key: str, name: str, where: object = st
+) -> None:
+    """A (T, T) self-attention map drawn with `chart`: the same labels down (``row_title``) and across ("attends
+    to"), its matrix offered as a CSV download under it."""
+    fig = plots.attention_map(weights, labels, labels, title=title, row_title=row_title, col_title="attends to")
+    chart(fig, key=key, name=name, where=where, csv=(weights, labels, labels))

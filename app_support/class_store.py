@@ -1,84 +1,58 @@
 """Where a live class keeps its state: classes, their questions and the students' answers.
 
-One module, two databases, the SQL written once:
+Three modules, one store:
 
-* SQLite (Python's ``sqlite3``), a file ``classroom.sqlite3`` in the data directory (``ATTNVIZ_DATA_DIR``, default
-  ``var/`` in the repository), in WAL mode with a busy timeout, so the forked replicas of ``make class`` on one
-  machine share it and a restart loses nothing;
-* PostgreSQL (``psycopg`` 3, imported only then) when ``ATTNVIZ_CLASS_DB`` names a server
-  (``postgresql://user:password@host/db``), for a class spread over several machines behind one load balancer.
+* `app_support.class_db`: the tables and the connections, in SQLite (a file ``classroom.sqlite3`` in the data
+  directory, ``ATTNVIZ_DATA_DIR``, default ``var/`` in the repository) or in PostgreSQL when ``ATTNVIZ_CLASS_DB``
+  names a server (``postgresql://user:password@host/db``); every failure is raised as `ClassStoreError`, which a
+  page turns into a message while the lesson goes on without the class;
+* `app_support.class_rules`: what is accepted from outside (codes, names, student ids, question keys);
+* this module: the store's API (`ClassStore`) and the one store the config names (`from_config`). The names of the
+  other two stay importable from here.
 
-The dialects differ only in the placeholder (``?`` or ``%s``): both speak ``INSERT … ON CONFLICT … DO UPDATE``,
-and the tables use types both understand. Every write is one statement, so one short transaction.
-
-Every failure of the database (a full or unwritable disk, a server that is down, a locked file past the timeout)
-is raised as `ClassStoreError`, which a page turns into a message while the lesson goes on without the class.
 This module never imports streamlit.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import hmac
 import json
 import os
-import re
 import secrets
-import sqlite3
 import threading
 import time
-import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from app_support.class_db import SCHEMA, ClassStoreError, Connections
+from app_support.class_rules import (
+    ALPHABET,
+    CODE_LENGTH,
+    CODE_MAX,
+    CODE_MIN,
+    MAX_CHOICES,
+    NAME_MAX,
+    checked_key,
+    clean_code,
+    clean_name,
+    new_student_id,
+    token_hash,
+    valid_student_id,
+)
+
+__all__ = [
+    "ALPHABET", "CODE_LENGTH", "CODE_MAX", "CODE_MIN", "DATA_DIR_ENV", "DB_ENV", "DB_FILE", "KEEP_S", "LIFETIME_S",
+    "MAX_CHOICES", "NAME_MAX", "SCHEMA", "ClassInfo", "ClassStore", "ClassStoreError", "Tally", "clean_code",
+    "clean_name", "data_dir", "from_config", "new_student_id", "valid_student_id",
+]  # fmt: skip
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR_ENV, DB_ENV = "ATTNVIZ_DATA_DIR", "ATTNVIZ_CLASS_DB"
 DB_FILE = "classroom.sqlite3"
 
-ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: nothing to misread on a projector
-CODE_LENGTH = 4  # new codes; 31**4 ≈ 920,000 of them
-CODE_MIN, CODE_MAX = 4, 6  # what a typed code may be
-NAME_MAX = 40  # characters of a display name
-MAX_CHOICES = 12  # options a question may have
 LIFETIME_S = 4 * 3600  # a class lasts a lesson period
 KEEP_S = 24 * 3600  # ended or expired classes are deleted this long after their end
-_CODE = re.compile(f"[{ALPHABET}]{{{CODE_MIN},{CODE_MAX}}}")
-_KEY = re.compile(r"[A-Za-z0-9_.-]{1,80}")  # question keys (ours) and student ids (ours too, kept in the session)
-
-SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS class_sessions (
-        code TEXT PRIMARY KEY,
-        token_hash TEXT NOT NULL,
-        created DOUBLE PRECISION NOT NULL,
-        expires DOUBLE PRECISION NOT NULL,
-        ended DOUBLE PRECISION,
-        state TEXT NOT NULL DEFAULT '{}'
-    )""",
-    """CREATE TABLE IF NOT EXISTS class_questions (
-        code TEXT NOT NULL,
-        question TEXT NOT NULL,
-        revealed INTEGER NOT NULL DEFAULT 0,
-        correct INTEGER,
-        PRIMARY KEY (code, question)
-    )""",
-    """CREATE TABLE IF NOT EXISTS class_answers (
-        code TEXT NOT NULL,
-        question TEXT NOT NULL,
-        student TEXT NOT NULL,
-        name TEXT NOT NULL,
-        choice INTEGER NOT NULL,
-        answered DOUBLE PRECISION NOT NULL,
-        PRIMARY KEY (code, question, student)
-    )""",
-)
-
-
-class ClassStoreError(RuntimeError):
-    """The class store cannot be used now (disk full or unwritable, database down or locked). The message says
-    which, in words for the page."""
 
 
 @dataclass(frozen=True)
@@ -114,155 +88,9 @@ class Tally:
         return self.counts[self.correct] / self.total
 
 
-# --- validation ----------------------------------------------------------------------------------------------------
-def clean_code(raw: object) -> str | None:
-    """A typed or linked class code, upper-cased, or None when it is not one (wrong length or characters)."""
-    if not isinstance(raw, str) or len(raw) > 64:
-        return None
-    code = raw.strip().upper()
-    return code if _CODE.fullmatch(code) else None
-
-
-def clean_name(raw: object) -> str:
-    """A display name as stored and shown: printable characters only, spaces collapsed, at most `NAME_MAX`
-    characters ("" for anonymous). It is text, never markup: pages show it with st.text or escaped."""
-    if not isinstance(raw, str):
-        return ""
-    text = unicodedata.normalize("NFC", raw[: NAME_MAX * 8])
-    text = "".join(c if c.isprintable() else " " for c in text)
-    return " ".join(text.split())[:NAME_MAX].strip()
-
-
-def new_student_id() -> str:
-    return secrets.token_urlsafe(12)
-
-
-def valid_student_id(value: str) -> bool:
-    """Whether ``value`` can be a student id (what `new_student_id` makes: 16 URL-safe characters)."""
-    return isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9_-]{16}", value) is not None
-
-
-def _key(value: str, what: str) -> str:
-    if not isinstance(value, str) or not _KEY.fullmatch(value):
-        raise ValueError(f"not a valid {what}")
-    return value
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
-
-
-# --- the store -----------------------------------------------------------------------------------------------------
-class ClassStore:
-    """The class tables in SQLite (``path``) or PostgreSQL (``dsn``). Safe to share between threads; after a fork
-    each process opens its own connections."""
-
-    def __init__(self, *, path: str | Path | None = None, dsn: str | None = None) -> None:
-        if (path is None) == (dsn is None):
-            raise ValueError("give a SQLite path or a PostgreSQL dsn")
-        self.path = Path(path) if path is not None else None
-        self.dsn = dsn
-        self.kind = "postgresql" if dsn else "sqlite"
-        self._lock = threading.Lock()
-        self._idle: list[Any] = []
-        self._pid = os.getpid()
-        self._ready = False
-
-    def __repr__(self) -> str:  # never the password in a dsn
-        return f"ClassStore({self.kind})"
-
-    # connections: a small pool per process
-    def _connect(self) -> Any:
-        if self.dsn is not None:
-            try:
-                import psycopg
-            except ImportError as err:
-                raise ClassStoreError("the PostgreSQL driver (psycopg) is not installed on this server") from err
-            return psycopg.connect(self.dsn, autocommit=True, connect_timeout=5)
-        assert self.path is not None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA busy_timeout = 10000")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        return conn
-
-    def _schema(self, conn: Any) -> None:
-        for attempt in range(3):
-            try:
-                for statement in SCHEMA:
-                    conn.execute(statement)
-                break
-            except self._errors():
-                # two replicas creating the tables at once: PostgreSQL lets one of them fail; the next try finds them
-                if attempt == 2:
-                    raise
-                time.sleep(0.2)
-        self._ready = True
-
-    def _errors(self) -> tuple[type[BaseException], ...]:
-        errors: tuple[type[BaseException], ...] = (sqlite3.Error, OSError)
-        if self.dsn is not None:
-            with contextlib.suppress(ImportError):
-                import psycopg
-
-                errors += (psycopg.Error,)
-        return errors
-
-    @contextlib.contextmanager
-    def _conn(self) -> Iterator[Any]:
-        with self._lock:
-            if self._pid != os.getpid():  # a forked replica: its parent's connections are not its own
-                self._idle, self._pid = [], os.getpid()
-            conn = self._idle.pop() if self._idle else None
-        errors = self._errors()
-        try:
-            if conn is None:
-                conn = self._connect()
-            if not self._ready:
-                self._schema(conn)
-            yield conn
-        except ClassStoreError:
-            raise
-        except errors as err:
-            if conn is not None:
-                with contextlib.suppress(Exception):
-                    conn.close()
-            raise ClassStoreError(self._explain(err)) from err
-        with self._lock:
-            if len(self._idle) < 8 and self._pid == os.getpid():
-                self._idle.append(conn)
-                conn = None
-        if conn is not None:
-            conn.close()
-
-    def _explain(self, err: BaseException) -> str:
-        text = str(err).lower()
-        where = "the class database" if self.dsn else f"the class file in {self.path.parent if self.path else '?'}"
-        if "full" in text or "no space" in text:
-            return f"the disk holding {where} is full"
-        if "readonly" in text or "read-only" in text or "permission" in text or isinstance(err, PermissionError):
-            return f"{where} cannot be written to"
-        if "locked" in text or "busy" in text:
-            return f"{where} is busy"
-        if self.dsn:
-            return "the class database server cannot be reached or refused the request"
-        return f"{where} cannot be used ({type(err).__name__})"
-
-    def _sql(self, sql: str) -> str:
-        return sql.replace("?", "%s") if self.dsn else sql
-
-    def _run(self, sql: str, params: tuple = ()) -> Any:
-        with self._conn() as conn:
-            cur = conn.execute(self._sql(sql), params)
-            return cur.fetchall() if cur.description else cur.rowcount
-
-    def close(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            with contextlib.suppress(Exception):
-                conn.close()
+class ClassStore(Connections):
+    """The live classes, their questions and answers, stored through `Connections` (SQLite at ``path`` or PostgreSQL at
+    ``dsn``)."""
 
     # classes
     def create_class(self, now: float | None = None) -> tuple[str, str]:
@@ -279,7 +107,7 @@ class ClassStore:
             inserted = self._run(
                 "INSERT INTO class_sessions (code, token_hash, created, expires) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (code) DO NOTHING",
-                (code, _hash(token), now, now + LIFETIME_S),
+                (code, token_hash(token), now, now + LIFETIME_S),
             )
             if inserted == 1:
                 return code, token
@@ -306,7 +134,7 @@ class ClassStore:
             return False
         stored, expires, ended = rows[0]
         now = time.time() if now is None else now
-        return hmac.compare_digest(_hash(token), stored) and ended is None and now < float(expires)
+        return hmac.compare_digest(token_hash(token), stored) and ended is None and now < float(expires)
 
     def _teacher(self, code: str, token: str) -> None:
         if not self.is_teacher(code, token):
@@ -330,7 +158,7 @@ class ClassStore:
         self._run(
             "INSERT INTO class_questions (code, question, revealed, correct) VALUES (?, ?, 1, ?) "
             "ON CONFLICT (code, question) DO UPDATE SET revealed = 1, correct = excluded.correct",
-            (code, _key(question, "question"), correct),
+            (code, checked_key(question, "question"), correct),
         )
 
     def answer(self, code: str, question: str, student: str, name: str, choice: int, now: float | None = None) -> None:
@@ -344,7 +172,7 @@ class ClassStore:
             "INSERT INTO class_answers (code, question, student, name, choice, answered) VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (code, question, student) DO UPDATE SET name = excluded.name, choice = excluded.choice, "
             "answered = excluded.answered",
-            (code, _key(question, "question"), _key(student, "student id"), clean_name(name), choice,
+            (code, checked_key(question, "question"), checked_key(student, "student id"), clean_name(name), choice,
              time.time() if now is None else now),
         )  # fmt: skip
 

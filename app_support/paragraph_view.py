@@ -122,89 +122,109 @@ def long_map(
             "map above to zoom in (double-click zooms out), or read it here: one word at a time, its strongest "
             "links, and the map in blocks."
         )
-        # (d) find a word, (a) focus on it
-        c1, c2 = st.columns(2)
-        c1.text_input(
-            "Find a word", key=f"{key}_find", on_change=_on_find, args=(key, labels), placeholder="type a word, Enter"
-        )
-        default = next((j for j in range(T) if j not in specials), 0)
-        i = linked_choice(c2.selectbox, "Focus on", labels, default=default, key=f"{key}_focus")
-        if st.session_state.get(f"{key}_found"):
-            st.caption(md_escape(st.session_state[f"{key}_found"]))
-        word = md_escape(_bare(labels[i]))
-        tab_row, tab_col = st.tabs([f"What “{word}” {rows}", f"Who “{word}” {cols}"])
-        for tab, values, what in ((tab_row, W[i], f"row of “{word}”"), (tab_col, W[:, i], f"column of “{word}”")):
-            text, top = highlighted(labels, values, i, decimals)
-            if top <= 0:
-                tab.caption(f"Nothing in the {what} is above zero: no word is marked.")
-            else:
-                tab.caption(
-                    f"Marked by rank in the {what}: red its {LEVELS[0][0]} largest values (with the value), orange "
-                    f"the next {LEVELS[1][0] - LEVELS[0][0]}, yellow the next {LEVELS[2][0] - LEVELS[1][0]}; a value "
-                    f"under an eighth of the largest ({top:.{decimals}f}) is never marked."
-                )
-            tab.markdown(text)
-        # (b) the strongest links of the whole map
-        symmetric = bool(np.allclose(W, W.T, equal_nan=True))
-        skip = bool(specials) and linked(st.toggle, "Leave out [CLS] and [SEP]", value=True, key=f"{key}_skip")
-        found = paragraph.top_links(W, 50 * LINKS, skip=specials if skip else ())
-        # a repeated word has the same row wherever it stands (on the GloVe pages): one line, with its count
-        pairs: dict[tuple[str, str, str], int] = {}
-        for x in found:
-            name = _bare if glove else str  # the model's tokens differ by place: "he·2" says which "he"
-            a, b = name(labels[x.source]), name(labels[x.target])
-            a, b = sorted((a, b)) if symmetric else (a, b)  # S: a ↔ b is b ↔ a
-            pair = (a, b, f"{x.weight:.{decimals}f}")
-            if glove and pair[0] == pair[1]:  # one GloVe word in two places is one vector: the diagonal again
-                continue
-            if pair in pairs or len(pairs) < LINKS:
-                pairs[pair] = pairs.get(pair, 0) + 1
-        left_out = ("a word with itself (also where it repeats)" if glove else "a token with itself") + (
-            ", [CLS] and [SEP]" if skip else ""
-        )
-        if not pairs:
-            st.markdown(
-                f"**No links to list**: with {md_escape(left_out)} left out, nothing is left (the text repeats one "
-                "word)."
-            )
+        i = _focus(key, labels, specials)
+        _highlighter_tabs(W, labels, i, decimals, rows, cols)
+        _top_links(W, labels, specials, key=key, glove=glove, decimals=decimals)
+        _block_overview(W, labels, key=key, weights=weights, glove=glove, decimals=decimals)
+
+
+def _focus(key: str, labels: tuple[str, ...], specials: list[int]) -> int:
+    """(d) Find a word, (a) focus on it: the search box and the focus choice; returns the focused token's index."""
+    T = len(labels)
+    c1, c2 = st.columns(2)
+    c1.text_input(
+        "Find a word", key=f"{key}_find", on_change=_on_find, args=(key, labels), placeholder="type a word, Enter"
+    )
+    default = next((j for j in range(T) if j not in specials), 0)
+    i = linked_choice(c2.selectbox, "Focus on", labels, default=default, key=f"{key}_focus")
+    if st.session_state.get(f"{key}_found"):
+        st.caption(md_escape(st.session_state[f"{key}_found"]))
+    return i
+
+
+def _highlighter_tabs(W: np.ndarray, labels: tuple[str, ...], i: int, decimals: int, rows: str, cols: str) -> None:
+    """The focused word's row (what it looks at) and column (who looks at it) as the text, marked by value."""
+    word = md_escape(_bare(labels[i]))
+    tab_row, tab_col = st.tabs([f"What “{word}” {rows}", f"Who “{word}” {cols}"])
+    for tab, values, what in ((tab_row, W[i], f"row of “{word}”"), (tab_col, W[:, i], f"column of “{word}”")):
+        text, top = highlighted(labels, values, i, decimals)
+        if top <= 0:
+            tab.caption(f"Nothing in the {what} is above zero: no word is marked.")
         else:
-            st.markdown(f"**The {len(pairs)} strongest links of the whole map** ({md_escape(left_out)} left out)")
-            per = 2 if symmetric else 1  # S lists a ↔ b from both ends
-            lines = [
-                f"{n + 1}. {md_escape(a)} {'↔' if symmetric else '→'} {md_escape(b)} {value}"
-                + (f" (×{count // per}: the words repeat)" if count > per else "")
-                for n, ((a, b, value), count) in enumerate(pairs.items())
-            ]
-            half = (len(lines) + 1) // 2
-            l1, l2 = st.columns(2)
-            l1.markdown("\n".join(lines[:half]))
-            l2.markdown("\n".join(lines[half:]))
-        # (c) the map in blocks
-        by = linked(
-            st.radio, "Blocks", ["sentences", f"{paragraph.BLOCK} tokens"], horizontal=True, key=f"{key}_blocks"
-        )
-        starts = _sentences(labels, glove) if by == "sentences" else paragraph.fixed_blocks(T)
-        if by == "sentences" and len(starts) < 2:
-            st.caption(f"The text is one sentence by its punctuation: blocks of {paragraph.BLOCK} tokens instead.")
-            starts = paragraph.fixed_blocks(T)
-        blocks = paragraph.block_average(W, starts)
-        names = paragraph.block_labels(labels, blocks, width=14)
-        show.chart(
-            paragraph_plots.block_overview(
-                blocks, names, weights=weights, title=f"The map in {len(names)} blocks", decimals=decimals
-            ),
-            key=f"{key}_overview",
-            name="map in blocks",
-            csv=(blocks.total if weights else blocks.mean, names, names),
-        )
-        bounds = zip(blocks.starts, blocks.ends, strict=True)
-        spans = ", ".join(f"{n + 1}: {a + 1}–{e}" for n, (a, e) in enumerate(bounds))
-        st.caption(
-            (
-                "A cell is what a token of the row's block gives the whole column's block, on average: each row "
-                "sums to 1."
-                if weights
-                else "A cell is the mean of the cells between the two blocks."
+            tab.caption(
+                f"Marked by rank in the {what}: red its {LEVELS[0][0]} largest values (with the value), orange "
+                f"the next {LEVELS[1][0] - LEVELS[0][0]}, yellow the next {LEVELS[2][0] - LEVELS[1][0]}; a value "
+                f"under an eighth of the largest ({top:.{decimals}f}) is never marked."
             )
-            + f" The blocks, by token: {spans}."
+        tab.markdown(text)
+
+
+def _top_links(
+    W: np.ndarray, labels: tuple[str, ...], specials: list[int], *, key: str, glove: bool, decimals: int
+) -> None:
+    """(b) The strongest links of the whole map, a repeated word's link listed once with its count."""
+    symmetric = bool(np.allclose(W, W.T, equal_nan=True))
+    skip = bool(specials) and linked(st.toggle, "Leave out [CLS] and [SEP]", value=True, key=f"{key}_skip")
+    found = paragraph.top_links(W, 50 * LINKS, skip=specials if skip else ())
+    # a repeated word has the same row wherever it stands (on the GloVe pages): one line, with its count
+    pairs: dict[tuple[str, str, str], int] = {}
+    for x in found:
+        name = _bare if glove else str  # the model's tokens differ by place: "he·2" says which "he"
+        a, b = name(labels[x.source]), name(labels[x.target])
+        a, b = sorted((a, b)) if symmetric else (a, b)  # S: a ↔ b is b ↔ a
+        pair = (a, b, f"{x.weight:.{decimals}f}")
+        if glove and pair[0] == pair[1]:  # one GloVe word in two places is one vector: the diagonal again
+            continue
+        if pair in pairs or len(pairs) < LINKS:
+            pairs[pair] = pairs.get(pair, 0) + 1
+    left_out = ("a word with itself (also where it repeats)" if glove else "a token with itself") + (
+        ", [CLS] and [SEP]" if skip else ""
+    )
+    if not pairs:
+        st.markdown(
+            f"**No links to list**: with {md_escape(left_out)} left out, nothing is left (the text repeats one word)."
         )
+    else:
+        st.markdown(f"**The {len(pairs)} strongest links of the whole map** ({md_escape(left_out)} left out)")
+        per = 2 if symmetric else 1  # S lists a ↔ b from both ends
+        lines = [
+            f"{n + 1}. {md_escape(a)} {'↔' if symmetric else '→'} {md_escape(b)} {value}"
+            + (f" (×{count // per}: the words repeat)" if count > per else "")
+            for n, ((a, b, value), count) in enumerate(pairs.items())
+        ]
+        half = (len(lines) + 1) // 2
+        l1, l2 = st.columns(2)
+        l1.markdown("\n".join(lines[:half]))
+        l2.markdown("\n".join(lines[half:]))
+
+
+def _block_overview(
+    W: np.ndarray, labels: tuple[str, ...], *, key: str, weights: bool, glove: bool, decimals: int
+) -> None:
+    """(c) The map averaged over sentences or fixed blocks of tokens, with the blocks' token spans."""
+    T = len(labels)
+    by = linked(st.radio, "Blocks", ["sentences", f"{paragraph.BLOCK} tokens"], horizontal=True, key=f"{key}_blocks")
+    starts = _sentences(labels, glove) if by == "sentences" else paragraph.fixed_blocks(T)
+    if by == "sentences" and len(starts) < 2:
+        st.caption(f"The text is one sentence by its punctuation: blocks of {paragraph.BLOCK} tokens instead.")
+        starts = paragraph.fixed_blocks(T)
+    blocks = paragraph.block_average(W, starts)
+    names = paragraph.block_labels(labels, blocks, width=14)
+    show.chart(
+        paragraph_plots.block_overview(
+            blocks, names, weights=weights, title=f"The map in {len(names)} blocks", decimals=decimals
+        ),
+        key=f"{key}_overview",
+        name="map in blocks",
+        csv=(blocks.total if weights else blocks.mean, names, names),
+    )
+    bounds = zip(blocks.starts, blocks.ends, strict=True)
+    spans = ", ".join(f"{n + 1}: {a + 1}–{e}" for n, (a, e) in enumerate(bounds))
+    st.caption(
+        (
+            "A cell is what a token of the row's block gives the whole column's block, on average: each row sums to 1."
+            if weights
+            else "A cell is the mean of the cells between the two blocks."
+        )
+        + f" The blocks, by token: {spans}."
+    )

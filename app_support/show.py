@@ -9,7 +9,7 @@ view settings (`styled`) is `attnviz.plots.theme`.
 
 from __future__ import annotations
 
-from app_support.charts import chart, prefetch_charts
+from app_support.charts import attention_chart, chart, prefetch_charts
 from app_support.downloads import matrix_csv, matrix_download
 from app_support.links import (
     LOOPBACK,
@@ -47,6 +47,7 @@ __all__ = [
     "PRESENT_FONT",
     "SKIP_PARAMS",
     "VIEW_PARAMS",
+    "attention_chart",
     "begin_page",
     "chart",
     "current_params",

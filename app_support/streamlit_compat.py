@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import functools
 import math
+import os
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -39,9 +40,43 @@ RECHECK = (
     "session_params_reader: the run context still has .session_state, and it still has query_params(), a context "
     "manager giving the session's QueryParams",
     "on_server_start: bootstrap._on_server_start(server) is still called once the server listens",
+    "current_page_path: the run context still has .pages_manager.get_pages() (by page script hash, each with "
+    "url_pathname) and .page_script_hash",
+    "page_scripts: each page of ctx.pages_manager.get_pages() still has url_pathname and script_path, and the run "
+    "context still has .main_script_path",
     "quiet_cache_warnings: the loggers streamlit.runtime.scriptrunner_utils.script_run_context and "
     "streamlit.runtime.caching.cache_data_api still warn about caches used outside a session",
 )
+
+
+# --- the live class: which page this run shows, and where each page's script is --------------------------------
+def current_page_path() -> str:
+    """The address path of the page this script run shows ("" for the first page, outside a run, or when unknown).
+    Streamlit 1.67 keeps the pages in the run context: ``ctx.pages_manager.get_pages()[ctx.page_script_hash]``."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx(suppress_warning=True)
+    if ctx is None:
+        return ""
+    page = ctx.pages_manager.get_pages().get(ctx.page_script_hash)
+    return str(page.get("url_pathname", "")) if page else ""
+
+
+def page_scripts() -> dict[str, str]:
+    """Each page's address path → its script, relative to the main script's folder (what `st.switch_page` takes);
+    empty outside a run. Streamlit 1.67 keeps the pages in ``ctx.pages_manager.get_pages()`` (``url_pathname``,
+    ``script_path``) and the main script in ``ctx.main_script_path``."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx(suppress_warning=True)
+    if ctx is None:
+        return {}
+    main_dir = os.path.dirname(ctx.main_script_path)
+    return {
+        str(page.get("url_pathname")): os.path.relpath(page["script_path"], main_dir)
+        for page in ctx.pages_manager.get_pages().values()
+        if page.get("url_pathname") is not None and page.get("script_path")
+    }
 
 
 # --- app.py: a fragment that reruns the page --------------------------------------------------------------------

@@ -89,10 +89,7 @@ def _class_prompt(key: str, question: str, options: Sequence[str], correct: int 
                 st.session_state[shown] = True
                 st.rerun()
             return False
-        if correct is not None:
-            st.success(f"Answer {correct + 1}: “{options[correct]}”. {explain}")
-        else:
-            st.info(explain)
+        classroom.show_answer(options, correct, explain)
     return True
 
 

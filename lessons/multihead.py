@@ -186,19 +186,8 @@ def one_head() -> None:
     """One head's map, large, with its own formula (reruns alone)."""
     focus = linked(st.columns(3)[0].selectbox, "Head", range(H), format_func=lambda h: f"head {h + 1}", key="mh_focus")
     n = str(focus + 1).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
-    show.chart(
-        plots.attention_map(
-            A[focus],
-            labels,
-            labels,
-            title=f"A{n} = softmax(Q{n}·K{n}ᵀ/√{Dh})",
-            row_title="word",
-            col_title="attends to",
-        ),
-        key="mh_large",
-        name=f"head {focus + 1}",
-        csv=(A[focus], labels, labels),
-    )
+    title = f"A{n} = softmax(Q{n}·K{n}ᵀ/√{Dh})"
+    show.attention_chart(A[focus], labels, title=title, row_title="word", key="mh_large", name=f"head {focus + 1}")
     paragraph_view.long_map(A[focus], labels, key="mh_para", glove=True, cols="is attended to by")
 
     with st.expander("The numbers: the concatenation, $W_O$ and the output $O$"):

@@ -192,18 +192,9 @@ def one_head() -> None:
     # --- one head, large -------------------------------------------------------------------------------------------
     show.step(f"Layer {layer + 1}, head {head + 1}, large")
     W = view.weights[layer, head]  # (G, G)
-    show.chart(
-        plots.attention_map(
-            W,
-            labels,
-            labels,
-            title=f"Layer {layer + 1} · head {head + 1}: softmax(Q·Kᵀ/√32)",
-            row_title="token",
-            col_title="attends to",
-        ),
-        key="real_large",
-        name=f"layer {layer + 1} head {head + 1}",
-        csv=(W, labels, labels),
+    title = f"Layer {layer + 1} · head {head + 1}: softmax(Q·Kᵀ/√32)"
+    show.attention_chart(
+        W, labels, title=title, row_title="token", key="real_large", name=f"layer {layer + 1} head {head + 1}"
     )
     if G > 40:
         st.caption(f"{G} tokens: drag over the map to zoom in (double-click to zoom out), or open the table below.")

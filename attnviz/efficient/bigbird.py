@@ -107,6 +107,20 @@ def bigbird_mask(
     return tokens[:t, :t].to(device)
 
 
+def _seen_blocks(layout: Tensor, n_global: int) -> tuple[Tensor, Tensor]:
+    """For every query block, the key blocks it sees (seen ones first), padded to one width W: the widest
+    non-global row (global rows are attended separately, over every key).
+
+    Returns:
+        (nb, W) long block indices, and (nb, W) bool, False for padding entries.
+    """
+    n_blocks = layout.shape[0]
+    order = torch.sort((~layout).to(torch.int8), dim=1, stable=True).indices  # (nb, nb) seen blocks first
+    width = int(layout[n_global:].sum(dim=1).max()) if n_global < n_blocks else 1
+    cols = order[:, :width]  # (nb, W) block indices
+    return cols, layout.gather(1, cols)
+
+
 def bigbird_attention(
     q: Tensor,
     k: Tensor,
@@ -121,6 +135,7 @@ def bigbird_attention(
     seed: int = 0,
     return_weights: bool = False,
 ) -> BigBirdAttention:
+    # One function on purpose: BigBird's block-sparse pass, steps 1–4 in order, read beside the layout on the page.
     """Block-sparse attention over BigBird's layout, exact on its pattern.
 
     Args:
@@ -155,11 +170,9 @@ def bigbird_attention(
     n_global = min(global_blocks, n_blocks)
 
     # 1. for every query block, the list of key blocks it sees, padded to one width W
-    order = torch.sort((~layout).to(torch.int8), dim=1, stable=True).indices  # (nb, nb) seen blocks first
-    width = int(layout[n_global:].sum(dim=1).max()) if n_global < n_blocks else 1
-    cols = order[:, :width]  # (nb, W) block indices
-    col_ok = layout.gather(1, cols)  # (nb, W) False for padding entries
+    cols, col_ok = _seen_blocks(layout, n_global)  # (nb, W) block indices, False for padding entries
     cols, col_ok = cols.to(q.device), col_ok.to(q.device)
+    width = cols.shape[1]
 
     # 2. blocks of queries, keys and values (the sequence padded to whole blocks)
     pad = n_blocks * b - t

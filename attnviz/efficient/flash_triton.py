@@ -51,6 +51,7 @@ def flash_forward_kernel(
     BLOCK_N: tl.constexpr,  # keys per tile
     PRECISION: tl.constexpr,  # "ieee" for float32: exact products, not tf32
 ):
+    # One function on purpose: a Triton kernel is one program, flash.py's loop (steps A–C, 1–5) read beside it.
     # A. Which block am I? Program (i, n) owns query rows i·BLOCK_M ..
     #    i·BLOCK_M + BLOCK_M − 1 of head n. In flash.py this is the outer loop
     #    `for q0 in range(0, t, block_q)`; here every block runs at once.

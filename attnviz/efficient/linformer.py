@@ -79,6 +79,29 @@ def linformer_projection(
     return tuple(torch.randn(rank, length, generator=g) / length**0.5 for _ in range(n))
 
 
+def _projections(
+    q: Tensor,
+    s: int,
+    proj_k: Tensor | None,
+    proj_v: Tensor | None,
+    *,
+    rank: int,
+    projection: ProjectionKind,
+    seed: int,
+    share_kv: bool,
+) -> tuple[Tensor, Tensor]:
+    """E and F, each (K, S) on q's device and dtype: the given ones (F = E when only E is given), else drawn."""
+    if proj_k is None:
+        drawn = linformer_projection(rank, s, seed, n=1 if share_kv else 2, kind=projection)
+        proj_k, proj_v = drawn[0], drawn[-1]
+    elif proj_v is None:
+        proj_v = proj_k
+    for name, proj in (("proj_k", proj_k), ("proj_v", proj_v)):
+        if proj.dim() != 2 or proj.shape[1] != s:
+            raise ValueError(f"{name} must be (K, S) with S = {s}, got {tuple(proj.shape)}")
+    return proj_k.to(device=q.device, dtype=q.dtype), proj_v.to(device=q.device, dtype=q.dtype)
+
+
 def linformer_attention(
     q: Tensor,
     k: Tensor,
@@ -116,16 +139,7 @@ def linformer_attention(
     scale = resolve_scale(scale, q.shape[-1])
     lead, s = q.shape[:-2], k.shape[-2]
     keep = key_mask(mask, lead, s, "Linformer")  # (..., S) or None
-    if proj_k is None:
-        drawn = linformer_projection(rank, s, seed, n=1 if share_kv else 2, kind=projection)
-        proj_k, proj_v = drawn[0], drawn[-1]
-    elif proj_v is None:
-        proj_v = proj_k
-    for name, proj in (("proj_k", proj_k), ("proj_v", proj_v)):
-        if proj.dim() != 2 or proj.shape[1] != s:
-            raise ValueError(f"{name} must be (K, S) with S = {s}, got {tuple(proj.shape)}")
-    proj_k = proj_k.to(device=q.device, dtype=q.dtype)
-    proj_v = proj_v.to(device=q.device, dtype=q.dtype)
+    proj_k, proj_v = _projections(q, s, proj_k, proj_v, rank=rank, projection=projection, seed=seed, share_kv=share_kv)
 
     if keep is not None:
         # a dropped key and its value must not enter any mix

@@ -124,6 +124,15 @@ def band_windows(x3: Tensor, first: int, n_windows: int, step: int, width: int) 
     )
 
 
+def _band_triangles(chunk: int, left: int, right: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """The band inside one chunk, (c, c + left + right), as the scores' additive term: query a (row) sees key b
+    (column of the run) when a ≤ b ≤ a + left + right; only two triangles fall outside, -inf there, else 0."""
+    a = torch.arange(chunk, device=device)[:, None]
+    b = torch.arange(chunk + left + right, device=device)[None, :]
+    outside = (b < a) | (b > a + left + right)  # (c, c + left + right)
+    return torch.zeros(chunk, chunk + left + right, dtype=dtype, device=device).masked_fill_(outside, NEG_INF)
+
+
 def banded_attention(
     q: Tensor,
     k: Tensor,
@@ -137,6 +146,7 @@ def banded_attention(
     chunk: int | None = None,
     extra: Callable[[int, int], Sequence[Partial]] = lambda start, stop: (),
 ) -> tuple[Tensor, Tensor]:
+    # One function on purpose: the banded pass is read top to bottom beside the module's formula, steps 1–4.
     """Exact attention of every token t to the keys t − left … t + right and to global tokens, in chunks.
 
     Never forms T×S. The chunks are handled a group at a time (about GROUP_SCORES scores, which stay in the
@@ -176,13 +186,8 @@ def banded_attention(
     group = min(n_chunks, max(1, GROUP_SCORES // (n * chunk * span)))  # chunks per group
     base2 = scale * LOG2E  # the products give base-2 scores (see _common)
 
-    # the band inside one chunk: query a (row) may see key b (column of the run) when a ≤ b ≤ a + left +
-    # right. Only the first and the last c columns of a run can fall outside it (two triangles), which the
-    # product adds as -inf:
-    a = torch.arange(chunk, device=dev)[:, None]
-    b = torch.arange(span, device=dev)[None, :]
-    outside = (b < a) | (b > a + left + right)  # (c, c + left + right)
-    triangles = torch.zeros(chunk, span, dtype=q3.dtype, device=dev).masked_fill_(outside, NEG_INF)
+    triangles = _band_triangles(chunk, left, right, q3.dtype, dev)  # (c, c + left + right)
+    b = torch.arange(span, device=dev)[None, :]  # (1, c + left + right) the columns of a run
     shared = torch.zeros(0, dtype=torch.long, device=dev) if shared is None else shared.to(dev)
     n_shared = shared.numel()
     pos_ok = torch.ones(t, dtype=torch.bool, device=dev)

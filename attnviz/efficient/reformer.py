@@ -142,6 +142,21 @@ def _round_pairs(buckets: Tensor, n_chunks: int, chunk: int) -> tuple[Tensor, Te
     return order, pos_q, pos_k, bucket_q, bucket_k, pos_k >= 0
 
 
+def _weights(q: Tensor, k: Tensor, lse: Tensor, scale: float, allowed: Tensor, exclude_self: bool) -> Tensor:
+    """The T×S weights the pass used, rebuilt from its log-sum-exps (pictures, small T).
+
+    Args:
+        q: (..., T, D), k: (..., T, D), lse: (..., T), allowed: (..., T, T) bool, the pattern.
+    Returns:
+        (..., T, T), zero off the pattern.
+    """
+    t = q.shape[-2]
+    scaled = (q @ k.transpose(-2, -1)) * scale  # (..., T, T)
+    if exclude_self:  # the score each token really gave itself
+        scaled = scaled.masked_fill(torch.eye(t, dtype=torch.bool, device=q.device), SELF_SCORE * LN2)
+    return torch.exp(scaled - lse.unsqueeze(-1)).masked_fill(~allowed, 0.0)  # (..., T, T)
+
+
 def reformer_attention(
     q: Tensor,
     k: Tensor,
@@ -156,6 +171,7 @@ def reformer_attention(
     exclude_self: bool = True,
     return_weights: bool = False,
 ) -> ReformerAttention:
+    # One function on purpose: the LSH pass, steps 1–4 per round in order, read beside the paper's figure.
     """LSH attention: each token attends to the tokens hashed into its bucket, within sorted chunks.
 
     Args:
@@ -240,18 +256,9 @@ def reformer_attention(
     weights = None
     if return_weights:
         allowed_tt = reformer_mask(
-            q,
-            n_buckets=n_buckets,
-            n_rounds=n_rounds,
-            chunk_size=chunk,
-            seed=seed,
-            exclude_self=exclude_self,
-            mask=mask,
+            q, n_buckets=n_buckets, n_rounds=n_rounds, chunk_size=chunk, seed=seed, exclude_self=exclude_self, mask=mask
         )
-        scaled = (q @ k.transpose(-2, -1)) * scale  # (..., T, T)
-        if exclude_self:  # the score each token really gave itself
-            scaled = scaled.masked_fill(torch.eye(t, dtype=torch.bool, device=q.device), SELF_SCORE * LN2)
-        weights = torch.exp(scaled - lse.unsqueeze(-1)).masked_fill(~allowed_tt, 0.0)  # (..., T, T)
+        weights = _weights(q, k, lse, scale, allowed_tt, exclude_self)  # (..., T, T)
     return ReformerAttention(
         output=output,
         weights=weights,

@@ -68,6 +68,27 @@ def test_run_query_string_is_the_address_of_this_run():
     assert at.text[0].value == repr("sentence=the+river+bank")
 
 
+def test_current_page_path_and_page_scripts_name_the_apps_pages(tmp_path):
+    assert compat.current_page_path() == "" and compat.page_scripts() == {}  # outside a script run
+    (tmp_path / "pages").mkdir()
+    page = "import streamlit as st\nfrom app_support import streamlit_compat as c\n\n"
+    page += "st.text(repr(c.current_page_path()))\nst.text(repr(sorted(c.page_scripts().items())))\n"
+    (tmp_path / "pages" / "first.py").write_text(page, encoding="utf-8")
+    (tmp_path / "pages" / "second.py").write_text(page, encoding="utf-8")
+    (tmp_path / "main.py").write_text(
+        "import streamlit as st\n"
+        "st.navigation([st.Page('pages/first.py', default=True), st.Page('pages/second.py', url_path='two')]).run()\n",
+        encoding="utf-8",
+    )
+    at = AppTest.from_file(str(tmp_path / "main.py")).run()
+    assert not at.exception
+    scripts = repr(sorted({"": str(Path("pages/first.py")), "two": str(Path("pages/second.py"))}.items()))
+    assert [t.value for t in at.text] == [repr(""), scripts]
+    at.switch_page("pages/second.py").run()
+    assert not at.exception
+    assert [t.value for t in at.text] == [repr("two"), scripts]
+
+
 def test_network_address_is_streamlits_guess():
     from streamlit import net_util
 

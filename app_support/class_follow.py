@@ -1,0 +1,117 @@
+"""Following the teacher in a live class: the teacher's page stores its page and settings every few seconds; a
+student who follows goes where the teacher went, with the teacher's settings. Also the class's links."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode
+
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from app_support import links, sentence, show, streamlit_compat
+from app_support.class_session import (
+    CLASS,
+    FOLLOW,
+    STATE_ERROR,
+    STATE_FOLLOWED,
+    STATE_SHARED,
+    STATE_WAITING,
+    STUDENT_EVERY,
+    TEACHER,
+    leave,
+    safe,
+    store,
+)
+
+
+def class_link(found: str, token: str | None = None) -> str:
+    base, _ = links._base(streamlit_compat.current_page_path())
+    query = {CLASS: found} | ({TEACHER: token} if token else {})
+    return f"{base}/?{urlencode(query)}"
+
+
+def _view() -> dict[str, str]:
+    """The teacher's view to share: this page and its settings (not the token, not presenter mode)."""
+    params = {k: v for k, v in show.current_params().items() if k not in {TEACHER, CLASS, show.PRESENT}}
+    # the sentence box writes the address from the script (st.query_params), which the run's context does not see
+    if isinstance(said := st.query_params.get(sentence.KEY), str):
+        params[sentence.KEY] = said
+    return {"page": streamlit_compat.current_page_path(), "query": urlencode(params)}
+
+
+@st.fragment(run_every=STUDENT_EVERY)
+def share_view(found: str, token: str) -> None:
+    """Every few seconds, store the teacher's page and settings for students who follow (when they changed)."""
+    view = _view()
+    if st.session_state.get(STATE_SHARED) != view:
+        try:
+            safe(lambda: store().set_state(found, token, view), None)
+            st.session_state[STATE_SHARED] = view
+        except (PermissionError, ValueError):
+            pass
+
+
+@st.fragment(run_every=STUDENT_EVERY)
+def follow(found: str) -> None:
+    """A student's one live part (every `STUDENT_EVERY` s): notice the class ending, the teacher revealing a question
+    of this page (then the page runs again with the answer) and, when following, go where the teacher went."""
+    info = safe(lambda: store().get_class(found), None)
+    if info is None or not info.active():
+        if not st.session_state.get(STATE_ERROR):
+            leave(f"Class {found} has ended.")
+        st.rerun(scope="app")
+    waiting = st.session_state.get(STATE_WAITING)
+    if waiting and safe(lambda: store().revealed_among(found, waiting), set()):
+        st.session_state[STATE_WAITING] = set()
+        st.rerun(scope="app")
+    if not st.session_state.get(FOLLOW):
+        st.session_state.pop(STATE_FOLLOWED, None)
+        return
+    view = info.state
+    if "page" not in view or view == st.session_state.get(STATE_FOLLOWED):
+        return
+    st.session_state[STATE_FOLLOWED] = view
+    mine = _view()
+    if view == mine:
+        return
+    script = streamlit_compat.page_scripts().get(str(view.get("page")))
+    if script is None:
+        return
+    query = dict(parse_qsl(str(view.get("query", "")), keep_blank_values=True))
+    ours = dict(parse_qsl(mine["query"], keep_blank_values=True))
+    address = {CLASS: found}
+    for key in set(query) | set(ours):
+        # a setting the student's session holds wins over the address: give it the teacher's value; one it does not
+        # hold goes in the address, where the page reads it (a setting bound to the URL writes itself there)
+        changed = query.get(key) != ours.get(key) and not key.startswith(("_", "cls_"))
+        if changed and not _take(key, query.get(key)) and key in query:
+            address[key] = query[key]
+    try:
+        st.switch_page(script, query_params=address)
+    except StreamlitAPIException:  # a setting still bound to a widget of this session: it took the session value
+        st.switch_page(script, query_params={CLASS: found})
+
+
+def _take(key: str, raw: str | None) -> bool:
+    """Set the session's value of ``key`` from the teacher's address: as the type it has now (a choice's text, a
+    number, a switch); False where it has none or the text does not convert (then it is left to the address)."""
+    current = st.session_state.get(key)
+    value: object = None
+    try:
+        if raw is None or current is None:
+            value = None
+        elif isinstance(current, bool):
+            value = raw.strip().lower() in {"true", "1", "yes", "on"}
+        elif isinstance(current, int):
+            value = int(float(raw))
+        elif isinstance(current, float):
+            value = float(raw)
+        elif isinstance(current, str):
+            value = raw
+    except ValueError:
+        value = None
+    if value is None:
+        st.session_state.pop(key, None)
+        return False
+    st.session_state[key] = value
+    return True
