@@ -64,27 +64,42 @@ def choose_variant(key: str, label: str = "Variant", old_key: str | None = None)
     return name
 
 
-def knob_widgets(prefix: str, name: str, where: object = st) -> dict[str, KnobValue]:
-    """One slider (or choice) per knob of the variant, each bound to the URL as ``<prefix>_<knob>``."""
+def knob_values(name: str, knob: str, values: tuple, length: int | None) -> tuple:
+    """The settings of a knob offered for ``length`` tokens: FlashAttention's walk offers only tiles that keep it
+    to at most 16 × 16 tiles (`costs.flash_tile_options`); every other knob offers all its values."""
+    if name == "flash" and knob == "tile" and length is not None:
+        return costs.flash_tile_options(length, values)
+    return values
+
+
+def knob_widgets(prefix: str, name: str, where: object = st, length: int | None = None) -> dict[str, KnobValue]:
+    """One slider (or choice) per knob of the variant, each bound to the URL as ``<prefix>_<knob>``.
+
+    ``length``: the tokens the variant runs on, for knobs whose settings depend on it (`knob_values`).
+    """
     knobs: dict[str, KnobValue] = {}
     labelled = efficient_text.knobs(name)
     columns = where.columns(len(labelled))  # type: ignore[attr-defined]
     for column, knob in zip(columns, labelled, strict=True):
         key = f"{prefix}_{knob.name}"
         raw = link_value(key)
+        values = tuple(knob_values(name, knob.name, tuple(knob.values), length))
+        default = knob.default if knob.default in values else values[0]
+        if key in st.session_state and st.session_state[key] not in values:  # a longer text than before
+            del st.session_state[key]  # its smallest setting now, instead of Streamlit's value error
         if isinstance(knob.default, str):
             value = column.radio(
-                knob.label, knob.values, index=knob.values.index(knob.default), key=key, horizontal=True,
+                knob.label, values, index=values.index(default), key=key, horizontal=True,
                 help=knob.help, bind="query-params",
             )  # fmt: skip
         else:
             value = column.select_slider(
-                knob.label, knob.values, value=knob.default, key=key, help=knob.help, bind="query-params"
+                knob.label, values, value=default, key=key, help=knob.help, bind="query-params"
             )
         check_link(
             raw,
             value,
-            f"The link sets {knob.label.lower()} to “{raw}”; the choices are {', '.join(map(str, knob.values))}: "
+            f"The link sets {knob.label.lower()} to “{raw}”; the choices are {', '.join(map(str, values))}: "
             f"using {value}.",
         )
         knobs[knob.name] = value
@@ -155,9 +170,17 @@ def spectrum(text: str, source: str, layer: int) -> anatomy.Spectrum:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def flash(text: str, source: str, layer: int, head: int, tile: int):
-    """The tiled pass on one head with every step recorded."""
+    """The tiled pass on one head with every step recorded (every tile: for short input only; the page's walk uses
+    `flash_walk`)."""
     inp = head_input(text, source, layer)
     return costs.flash_steps(inp.q[head], inp.k[head], inp.v[head], tile)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def flash_walk(text: str, source: str, layer: int, head: int, tile: int, step: int) -> costs.FlashWalk:
+    """Step ``step`` (0-based) of the tile walk on one head, computing only its block of query rows."""
+    inp = head_input(text, source, layer)
+    return costs.flash_walk(inp.q[head], inp.k[head], inp.v[head], tile, step)
 
 
 @st.cache_data(show_spinner="Timing attention three ways on this machine…", max_entries=32)
