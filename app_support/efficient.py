@@ -197,9 +197,21 @@ def head_changes(text: str, source: str, layer: int, groups: int) -> np.ndarray:
     return compare.head_changes(inp.q, inp.k, inp.v, groups)
 
 
-@st.cache_data(show_spinner="Running the model with and without the variant…", max_entries=32)
+@st.cache_data(show_spinner=False, max_entries=16)
+def exact_embeddings(texts: tuple[str, ...]) -> torch.Tensor:
+    """(N, D) the texts' sentence embeddings with exact attention: the same for every variant and knob."""
+    return compare.exact_embeddings(loaders.model(), texts)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def longest(texts: tuple[str, ...]) -> int:
+    """The most WordPiece tokens among the texts (with [CLS] and [SEP], as the model reads them)."""
+    return max(len(pretrained.encode(loaders.model(), t)) for t in texts)
+
+
+@st.cache_data(show_spinner="Running the model with the variant…", max_entries=32)
 def swap(texts: tuple[str, ...], name: str, knobs: tuple) -> compare.Swap:
-    return compare.swap(loaders.model(), texts, name, dict(knobs))
+    return compare.swap(loaders.model(), texts, name, dict(knobs), exact=exact_embeddings(texts))
 
 
 def knob_key(knobs: dict[str, KnobValue]) -> tuple:
