@@ -126,11 +126,7 @@ class HeadInput:
 def head_input(text: str, source: str, layer: int) -> HeadInput:
     """Q, K, V of every head of ``layer`` (0-based; ignored for the toy) on the sentence."""
     if source == "real":
-        fwd = pretrained.forward(loaders.model(), text)
-        q, k, v = fwd.layers[layer].q, fwd.layers[layer].k, fwd.layers[layer].v  # (H, T, Dh) each
-        labels = unique_labels(fwd.tokens.pieces)
-        notes = tuple(fwd.tokens.notes)
-        return HeadInput("real", tuple(labels), notes, q.float().cpu(), k.float().cpu(), v.float().cpu())
+        return real_layers(text)[layer]
     kv = loaders.glove()
     tokens = tokenize(text, kv, max_words=paragraph.MAX_WORDS)  # a paragraph: up to 256 words
     notes = []
@@ -144,6 +140,19 @@ def head_input(text: str, source: str, layer: int) -> HeadInput:
     x = vectors_for(kv, tokens.words, "cpu")  # (T, 50)
     q, k, v = compare.toy_qkv(x)
     return HeadInput("toy", tuple(tokens.labels), tuple(notes), q, k, v)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)  # 6 layers of Q, K, V: about 7 MB at 256 tokens
+def real_layers(text: str) -> tuple[HeadInput, ...]:
+    """`HeadInput` of every layer of the real model on the text, from one forward pass (a layer switch then needs
+    none)."""
+    fwd = pretrained.forward(loaders.model(), text)
+    labels = tuple(unique_labels(fwd.tokens.pieces))
+    notes = tuple(fwd.tokens.notes)
+    return tuple(
+        HeadInput("real", labels, notes, *(x.float().cpu().clone() for x in (lay.q, lay.k, lay.v)))
+        for lay in fwd.layers  # q, k, v: (H, T, Dh) each
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
