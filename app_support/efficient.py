@@ -64,27 +64,42 @@ def choose_variant(key: str, label: str = "Variant", old_key: str | None = None)
     return name
 
 
-def knob_widgets(prefix: str, name: str, where: object = st) -> dict[str, KnobValue]:
-    """One slider (or choice) per knob of the variant, each bound to the URL as ``<prefix>_<knob>``."""
+def knob_values(name: str, knob: str, values: tuple, length: int | None) -> tuple:
+    """The settings of a knob offered for ``length`` tokens: FlashAttention's walk offers only tiles that keep it
+    to at most 16 × 16 tiles (`costs.flash_tile_options`); every other knob offers all its values."""
+    if name == "flash" and knob == "tile" and length is not None:
+        return costs.flash_tile_options(length, values)
+    return values
+
+
+def knob_widgets(prefix: str, name: str, where: object = st, length: int | None = None) -> dict[str, KnobValue]:
+    """One slider (or choice) per knob of the variant, each bound to the URL as ``<prefix>_<knob>``.
+
+    ``length``: the tokens the variant runs on, for knobs whose settings depend on it (`knob_values`).
+    """
     knobs: dict[str, KnobValue] = {}
     labelled = efficient_text.knobs(name)
     columns = where.columns(len(labelled))  # type: ignore[attr-defined]
     for column, knob in zip(columns, labelled, strict=True):
         key = f"{prefix}_{knob.name}"
         raw = link_value(key)
+        values = tuple(knob_values(name, knob.name, tuple(knob.values), length))
+        default = knob.default if knob.default in values else values[0]
+        if key in st.session_state and st.session_state[key] not in values:  # a longer text than before
+            del st.session_state[key]  # its smallest setting now, instead of Streamlit's value error
         if isinstance(knob.default, str):
             value = column.radio(
-                knob.label, knob.values, index=knob.values.index(knob.default), key=key, horizontal=True,
+                knob.label, values, index=values.index(default), key=key, horizontal=True,
                 help=knob.help, bind="query-params",
             )  # fmt: skip
         else:
             value = column.select_slider(
-                knob.label, knob.values, value=knob.default, key=key, help=knob.help, bind="query-params"
+                knob.label, values, value=default, key=key, help=knob.help, bind="query-params"
             )
         check_link(
             raw,
             value,
-            f"The link sets {knob.label.lower()} to “{raw}”; the choices are {', '.join(map(str, knob.values))}: "
+            f"The link sets {knob.label.lower()} to “{raw}”; the choices are {', '.join(map(str, values))}: "
             f"using {value}.",
         )
         knobs[knob.name] = value
@@ -111,11 +126,7 @@ class HeadInput:
 def head_input(text: str, source: str, layer: int) -> HeadInput:
     """Q, K, V of every head of ``layer`` (0-based; ignored for the toy) on the sentence."""
     if source == "real":
-        fwd = pretrained.forward(loaders.model(), text)
-        q, k, v = fwd.layers[layer].q, fwd.layers[layer].k, fwd.layers[layer].v  # (H, T, Dh) each
-        labels = unique_labels(fwd.tokens.pieces)
-        notes = tuple(fwd.tokens.notes)
-        return HeadInput("real", tuple(labels), notes, q.float().cpu(), k.float().cpu(), v.float().cpu())
+        return real_layers(text)[layer]
     kv = loaders.glove()
     tokens = tokenize(text, kv, max_words=paragraph.MAX_WORDS)  # a paragraph: up to 256 words
     notes = []
@@ -129,6 +140,19 @@ def head_input(text: str, source: str, layer: int) -> HeadInput:
     x = vectors_for(kv, tokens.words, "cpu")  # (T, 50)
     q, k, v = compare.toy_qkv(x)
     return HeadInput("toy", tuple(tokens.labels), tuple(notes), q, k, v)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)  # 6 layers of Q, K, V: about 7 MB at 256 tokens
+def real_layers(text: str) -> tuple[HeadInput, ...]:
+    """`HeadInput` of every layer of the real model on the text, from one forward pass (a layer switch then needs
+    none)."""
+    fwd = pretrained.forward(loaders.model(), text)
+    labels = tuple(unique_labels(fwd.tokens.pieces))
+    notes = tuple(fwd.tokens.notes)
+    return tuple(
+        HeadInput("real", labels, notes, *(x.float().cpu().clone() for x in (lay.q, lay.k, lay.v)))
+        for lay in fwd.layers  # q, k, v: (H, T, Dh) each
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -153,11 +177,11 @@ def spectrum(text: str, source: str, layer: int) -> anatomy.Spectrum:
     return anatomy.spectrum(scaled_dot_product(inp.q, inp.k, inp.v).weights)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def flash(text: str, source: str, layer: int, head: int, tile: int):
-    """The tiled pass on one head with every step recorded."""
+@st.cache_data(show_spinner=False, max_entries=64)
+def flash_walk(text: str, source: str, layer: int, head: int, tile: int, step: int) -> costs.FlashWalk:
+    """Step ``step`` (0-based) of the tile walk on one head, computing only its block of query rows."""
     inp = head_input(text, source, layer)
-    return costs.flash_steps(inp.q[head], inp.k[head], inp.v[head], tile)
+    return costs.flash_walk(inp.q[head], inp.k[head], inp.v[head], tile, step)
 
 
 @st.cache_data(show_spinner="Timing attention three ways on this machine…", max_entries=32)
@@ -174,9 +198,21 @@ def head_changes(text: str, source: str, layer: int, groups: int) -> np.ndarray:
     return compare.head_changes(inp.q, inp.k, inp.v, groups)
 
 
-@st.cache_data(show_spinner="Running the model with and without the variant…", max_entries=32)
+@st.cache_data(show_spinner=False, max_entries=16)
+def exact_embeddings(texts: tuple[str, ...]) -> torch.Tensor:
+    """(N, D) the texts' sentence embeddings with exact attention: the same for every variant and knob."""
+    return compare.exact_embeddings(loaders.model(), texts)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def longest(texts: tuple[str, ...]) -> int:
+    """The most WordPiece tokens among the texts (with [CLS] and [SEP], as the model reads them)."""
+    return max(len(pretrained.encode(loaders.model(), t)) for t in texts)
+
+
+@st.cache_data(show_spinner="Running the model with the variant…", max_entries=32)
 def swap(texts: tuple[str, ...], name: str, knobs: tuple) -> compare.Swap:
-    return compare.swap(loaders.model(), texts, name, dict(knobs))
+    return compare.swap(loaders.model(), texts, name, dict(knobs), exact=exact_embeddings(texts))
 
 
 def knob_key(knobs: dict[str, KnobValue]) -> tuple:

@@ -11,7 +11,7 @@ import streamlit as st
 from app_support import efficient, loaders, show
 from app_support.widgets import check_link, link_value, linked
 from attnviz import plots
-from attnviz.efficient import costs
+from attnviz.efficient import REGISTRY, costs
 from attnviz.efficient.costs import human_bytes
 from attnviz.efficient.flash import triton_kernel_source
 from attnviz.efficient.io import fewer_from, flash_io, sram_numbers, standard_io
@@ -22,29 +22,27 @@ from attnviz.host import to_host
 
 def flash_section(text: str, source: str, layer: int, head: int, tile: int, labels: list[str]) -> None:
     show.step("Step through the tiles")
-    flash = efficient.flash(text, source, layer, head, tile)
-    steps = flash.steps
     t = len(labels)
+    spans = costs.flash_spans(t, t, tile)
+    tile_note(t, tile)
     raw = link_value("l6_step")
-    if len(steps) > 1:
-        if st.session_state.get("l6_step", 1) > len(steps):  # a smaller tile count than the tile chosen before
+    if len(spans) > 1:
+        if st.session_state.get("l6_step", 1) > len(spans):  # a smaller tile count than the tile chosen before
             del st.session_state["l6_step"]  # start again at the first tile, instead of Streamlit's value error
         step = st.slider(
-            "Tile", 1, len(steps), 1, key="l6_step", help="Walk the tiles in the order they run.",
+            "Tile", 1, len(spans), 1, key="l6_step", help="Walk the tiles in the order they run.",
             bind="query-params",
         )  # fmt: skip
-        check_link(raw, step, f"The link asks for tile “{raw}”; there are {len(steps)} tiles: showing {step}.")
+        check_link(raw, step, f"The link asks for tile “{raw}”; there are {len(spans)} tiles: showing {step}.")
     else:
         step = 1
         st.caption("One tile holds the whole matrix at this tile size: choose a smaller tile to see the steps.")
-    now = steps[step - 1]
-    spans = [(s.q_start, s.q_stop, s.k_start, s.k_stop) for s in steps]
+    walk = efficient.flash_walk(text, source, layer, head, tile, step - 1)  # only this tile's block of rows
+    now = walk.now
     done = costs.flash_progress(t, t, spans, step - 1)  # (T, S) 0 not yet, 1 earlier, 2 now
-    scores = np.full((t, t), np.nan)
-    for s in steps[:step]:
-        scores[s.q_start : s.q_stop, s.k_start : s.k_stop] = to_host(s.scaled)
+    scores = to_host(walk.scores)  # (T, S), NaN where not computed yet
     st.markdown(
-        f"**Tile {step} of {len(steps)}**: queries {now.q_start + 1}–{now.q_stop} × keys {now.k_start + 1}–"
+        f"**Tile {step} of {len(spans)}**: queries {now.q_start + 1}–{now.q_stop} × keys {now.k_start + 1}–"
         f"{now.k_stop}. Each tile is computed, folded into the running figures of its rows, and thrown away."
     )
     left, right = st.columns([1, 1])
@@ -77,10 +75,10 @@ def flash_section(text: str, source: str, layer: int, head: int, tile: int, labe
         )
     )
     partial = to_host(now.output)  # (Tq, Dv)
-    final = to_host(flash.output)[now.q_start : now.q_stop]
+    final = to_host(walk.rows_output)  # (Tq, Dv) these rows after their last tile
     # one colour scale for every tile of these rows (the largest difference, after their first tile), so the
     # difference is seen to shrink, and a final output reads as 0 rather than as an empty box
-    reach = max(float(np.abs(to_host(x.output) - final).max()) for x in steps if x.q_start == now.q_start)
+    reach = max(float(np.abs(to_host(x.output) - final).max()) for x in walk.row_steps)
     reach = reach if reach > 0 else 1.0
     show.chart(
         plots.heatmap(partial - final, [labels[r] for r in rows], [str(i + 1) for i in range(partial.shape[1])],
@@ -101,9 +99,9 @@ def flash_section(text: str, source: str, layer: int, head: int, tile: int, labe
         else f"These rows have seen keys 1–{now.k_stop} of {t}: their output still changes with the next tiles "
         f"(by up to {gap:.3f} here)."
     )
-    exact_out = to_host(efficient.run(text, source, layer, head, "flash", (("tile", tile),)).exact.output)
-    diff = float(np.abs(to_host(flash.output) - exact_out).max())
-    mem = costs.flash_memory(t, t, flash.output.shape[-1], tile, tile)
+    whole = efficient.run(text, source, layer, head, "flash", (("tile", tile),))  # the whole tiled pass, cached
+    diff = float(np.abs(to_host(whole.approx.output) - to_host(whole.exact.output)).max())
+    mem = costs.flash_memory(t, t, int(whole.approx.output.shape[-1]), tile, tile)
     c1, c2, c3 = st.columns(3)
     c1.metric("Largest difference from exact attention", f"{diff:.1e}")
     c2.metric("The T×T score matrix would need", human_bytes(mem.full_matrix))
@@ -117,6 +115,25 @@ def flash_section(text: str, source: str, layer: int, head: int, tile: int, labe
     )
     flash_kernel()
     flash_traffic(text, source, layer, head, tile, t)
+
+
+def tile_note(t: int, tile: int) -> None:
+    """Why the smallest tiles are not offered for this length, when they are not (computed, not typed)."""
+    options = next(k for k in REGISTRY["flash"].knobs if k.name == "tile").values
+    floor = costs.flash_tile_floor(t)
+    cut = [o for o in options if o < floor]
+    if not cut:
+        return
+    below = max(cut)
+    side_below = -(-t // below)
+    side = -(-t // tile)
+    st.caption(
+        f"Your {t} tokens in tiles of {below} would make {side_below} × {side_below} = {side_below**2:,} tiles to "
+        f"step through, one at a time. The walk offers tiles from ⌈{t} / {costs.WALK_SIDE}⌉ = {floor} on, at most "
+        f"{costs.WALK_SIDE} × {costs.WALK_SIDE} = {costs.WALK_SIDE**2} tiles; with {tile} there are {side} × {side} = "
+        f"{side * side:,}. The algorithm is the same at every tile size: a GPU kernel picks its tile by how much fast "
+        "memory it has, not by the input's length."
+    )
 
 
 def flash_kernel() -> None:
@@ -135,7 +152,7 @@ def flash_kernel() -> None:
 
 def kernel_note(device: str, triton_installed: bool) -> str:
     """Whether anything on this server runs the kernel (``device`` as torch names it: "cpu", "cuda", …)."""
-    walk = "This page never runs the kernel: the walk above records every tile, so it is flash.py's Python loop. "
+    walk = "This page never runs the kernel: the walk above is flash.py's Python loop, one tile at a time. "
     if device == "cuda" and triton_installed:
         return walk + "On this server's GPU, lesson 6c's timings of FlashAttention (ours) do run this kernel."
     if device == "cuda":
@@ -150,6 +167,9 @@ def _times(ratio: float) -> str:
     """3.14 → '3.1×', 87.4 → '87×'."""
     return f"{ratio:.1f}×" if ratio < 10 else f"{ratio:,.0f}×"
 
+
+_TIMED = "_l6_flash_timed"  # session state: the (text, source, layer, head, tile) views timed in this session
+_TIMED_KEEP = 16
 
 SRAM_KIB = (16, 32, 64, 100, 192, 228)  # per streaming multiprocessor; the paper's analysis takes M ≈ 100 KB
 
@@ -228,6 +248,23 @@ def flash_traffic(text: str, source: str, layer: int, head: int, tile: int, t: i
         + "A larger M means longer blocks of keys, fewer round trips of Q and O, and less traffic."
     )
 
+    timed = st.session_state.setdefault(_TIMED, [])  # the views this session has timed (bounded)
+    view = (text, source, layer, head, tile)
+    if view not in timed:
+        st.markdown(f"**Time the three ways on this server, for your {t} tokens, one head (d = {d})**")
+        if not st.button(
+            "Time them",
+            key="l6_flash_time",
+            icon=":material/timer:",
+            help="Runs each way repeatedly for a moment; kept for this text, head and tile size.",
+        ):
+            st.caption(
+                "PyTorch's fused kernel, attnviz's matrix path and our tiled loop, each run repeatedly on this head; "
+                "measured when you ask, since a timing takes a moment and measures this server as it is then."
+            )
+            return
+        timed.append(view)
+        del timed[:-_TIMED_KEEP]
     timings = efficient.flash_timings(text, source, layer, head, tile)
     times = pd.DataFrame(
         {

@@ -350,7 +350,12 @@ def reruns(repeats: int, only: str = "") -> dict[str, list[tuple[float, float]]]
         "lesson 5c · head to look at": _pick("lessons/real_examples.py", "real_coref_pick", 5),
         "lesson 5c · verb → subject head": _pick("lessons/real_examples.py", "real_vs_pick", 5),
         "lesson 5c · verb → subject sentence": _pick("lessons/real_examples.py", "real_vs_sentence", 24),
-        "lesson 6 · flash tile size": _choose("lessons/efficient.py", "select_slider", "l6_tile", (1, 2, 3, 4, 6, 8)),
+        "lesson 6 · flash tile size": (
+            "lessons/efficient.py",
+            lambda at, i: at.select_slider(key="l6_tile").set_value(  # the smallest six tiles offered for this length
+                int(at.select_slider(key="l6_tile").options[i % min(6, len(at.select_slider(key="l6_tile").options))])
+            ),
+        ),
         "lesson 6 · flash tile step": _choose("lessons/efficient.py", "slider", "l6_step", range(1, 5)),
         "lesson 6 · layer": _pick("lessons/efficient.py", "l6_layer", 6),
         "lesson 6 · real/toy source": _choose("lessons/efficient.py", "radio", "l6_source", ("toy", "real")),

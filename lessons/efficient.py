@@ -59,7 +59,7 @@ st.latex(info.formula)
 m1, m2 = st.columns(2)
 m1.markdown(f"**Time:** {info.time}")
 m2.markdown(f"**Extra memory:** {info.memory}")
-knobs = efficient.knob_widgets("l6", name)
+knobs = efficient.knob_widgets("l6", name, length=inp.length)
 try:
     run = efficient.run(text, source, layer, head, name, efficient.knob_key(knobs))
 except AttnvizInputError as err:

@@ -8,6 +8,7 @@ from app_support import efficient, sentence, show
 from app_support.efficient_text import INFO
 from app_support.widgets import EDIT, md_escape, predict_first, warn
 from attnviz import AttnvizInputError, plots
+from attnviz.efficient import costs
 
 OTHERS = 4  # ready sentences compared with the learner's
 
@@ -27,9 +28,20 @@ c1, c2 = st.columns([1, 1])  # the chooser wide enough for the longest name
 with c1:
     name = efficient.choose_variant("l6b_variant", old_key="l6b_variant")
 info = INFO[name]
-knobs = efficient.knob_widgets("l6b", name, where=c2)
 others = [p for p in sentence.PRESETS if p.strip().lower() != text.strip().lower()][:OTHERS]
 texts = (text, *others)
+longest = efficient.longest(texts)
+knobs = efficient.knob_widgets("l6b", name, where=c2, length=longest)
+if name == "flash" and costs.flash_tile_floor(longest) > 1:
+    floor = costs.flash_tile_floor(longest)
+    side = -(-longest // int(knobs["tile"]))
+    st.caption(
+        f"Tiles from ⌈{longest} / {costs.WALK_SIDE}⌉ = {floor} on, for the longest text here ({longest} pieces): "
+        "our tiled loop is "
+        f"Python, one step per tile, and with {knobs['tile']} it already takes {side} × {side} = {side * side:,} "
+        "steps in each of the 6 layers. FlashAttention is exact, so every tile size gives the same embedding up to "
+        "rounding."
+    )
 try:
     swap = efficient.swap(texts, name, efficient.knob_key(knobs))
 except AttnvizInputError as err:

@@ -237,14 +237,28 @@ class Swap:
     order_kept: float  # share of pairs of similarities in the same order (see order_kept)
 
 
-def swap(model: object, texts: Sequence[str], name: str, knobs: Mapping[str, KnobValue]) -> Swap:
-    """Embed every text with exact attention and with the variant (in every layer), and compare."""
+def exact_embeddings(model: object, texts: Sequence[str]) -> Tensor:
+    """(N, D) float64 the sentence embedding of every text with the model's own, exact attention."""
+    from attnviz.pretrained import sentence_embedding  # the model's tokenizer is imported only here
+
+    if not texts:
+        raise AttnvizInputError("nothing to embed")
+    return torch.stack([sentence_embedding(model, text) for text in texts]).double()  # (N, D)
+
+
+def swap(
+    model: object, texts: Sequence[str], name: str, knobs: Mapping[str, KnobValue], exact: Tensor | None = None
+) -> Swap:
+    """Embed every text with exact attention and with the variant (in every layer), and compare.
+
+    ``exact``: (N, D) the texts' `exact_embeddings`, when the caller keeps them (they do not depend on the variant).
+    """
     from attnviz.pretrained import sentence_embedding  # the model's tokenizer is imported only here
 
     if not texts:
         raise AttnvizInputError("nothing to embed")
     attend = make_attend(name, knobs)
-    exact = torch.stack([sentence_embedding(model, text) for text in texts]).double()  # (N, D)
+    exact = exact_embeddings(model, texts) if exact is None else exact.double()  # (N, D)
     approx = torch.stack([sentence_embedding(model, text, attend) for text in texts]).double()  # (N, D)
     cos = torch.nn.functional.cosine_similarity(exact, approx, dim=-1)  # (N,)
     sim_exact = to_host(exact @ exact.T)  # (N, N) unit vectors: cosines

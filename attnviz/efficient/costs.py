@@ -6,14 +6,15 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from attnviz.attention import scaled_dot_product
-from attnviz.efficient.flash import FlashAttention, flash_attention
+from attnviz.efficient._common import LN2, LOG2E
+from attnviz.efficient.flash import FlashAttention, FlashStep, flash_attention
 from attnviz.efficient.mqa import kv_cache_bytes
 from attnviz.errors import AttnvizInputError
 
@@ -42,6 +43,71 @@ def flash_memory(t: int, s: int, dv: int, block_q: int, block_k: int) -> FlashMe
 def flash_steps(q: Tensor, k: Tensor, v: Tensor, tile: int) -> FlashAttention:
     """The tiled pass on one head, every step recorded. q, k: (T, Dh), v: (T, Dv)."""
     return flash_attention(q, k, v, block_q=tile, block_k=tile, record_steps=True, return_weights=True)
+
+
+WALK_SIDE = 16  # the walk offers tile sizes that keep it to at most 16 × 16 tiles
+
+
+def flash_tile_floor(t: int, side: int = WALK_SIDE) -> int:
+    """The smallest tile that keeps a T×T walk to at most ``side`` × ``side`` tiles: ⌈T / side⌉."""
+    return max(1, -(-t // side))
+
+
+def flash_tile_options(t: int, options: Sequence[int], side: int = WALK_SIDE) -> tuple[int, ...]:
+    """The tile sizes of ``options`` at or above `flash_tile_floor` (the largest option when none is)."""
+    floor = flash_tile_floor(t, side)
+    kept = tuple(o for o in options if o >= floor)
+    return kept or (max(options),)
+
+
+def flash_spans(t: int, s: int, tile: int) -> tuple[tuple[int, int, int, int], ...]:
+    """(q_start, q_stop, k_start, k_stop) of every tile of the tiled pass, in the order it runs them (no mask, not
+    causal): query blocks outside, key blocks inside, as in `flash_attention`."""
+    return tuple(
+        (q0, min(q0 + tile, t), k0, min(k0 + tile, s)) for q0 in range(0, t, tile) for k0 in range(0, s, tile)
+    )
+
+
+@dataclass(frozen=True)
+class FlashWalk:
+    """One step of the tile walk, computed on its own: the tiles of its block of query rows, and the scores so far.
+
+    Row blocks are independent in the tiled pass, so the shown step's running state is the same as in a full pass
+    that records every tile (`flash_steps`), from running only its block of rows.
+    """
+
+    spans: tuple[tuple[int, int, int, int], ...]  # every tile of the whole pass, in order
+    step: int  # the shown tile (0-based)
+    row_steps: tuple[FlashStep, ...]  # every tile of the shown tile's block of rows, in order (absolute rows)
+    rows_output: Tensor  # (Tq, Dv) these rows' final output, after their last tile
+    scores: Tensor  # (T, S) the scaled scores computed up to and including the shown tile, NaN elsewhere
+
+    @property
+    def now(self) -> FlashStep:
+        """The shown tile's state."""
+        q0, _, k0, _ = self.spans[self.step]
+        return next(x for x in self.row_steps if x.k_start == k0 and x.q_start == q0)
+
+
+def flash_walk(q: Tensor, k: Tensor, v: Tensor, tile: int, step: int) -> FlashWalk:
+    """The tiled pass on one head at step ``step`` (0-based) of the walk, computing only the shown tile's block of
+    query rows (S / tile tiles) instead of every tile. q, k: (T, Dh), v: (T, Dv)."""
+    t, s = q.shape[-2], k.shape[-2]
+    spans = flash_spans(t, s, tile)
+    if not 0 <= step < len(spans):
+        raise AttnvizInputError(f"tile {step + 1} does not exist: there are {len(spans)}")
+    q0, q1, k0, _ = spans[step]
+    block = flash_attention(q[q0:q1], k, v, block_q=tile, block_k=tile, record_steps=True)
+    row_steps = tuple(replace(x, q_start=x.q_start + q0, q_stop=x.q_stop + q0) for x in block.steps)
+    scores = torch.full((t, s), math.nan, dtype=q.dtype)  # (T, S)
+    if q0 > 0:  # the row blocks before this one: all their tiles are done (scaled in base 2, as the pass does)
+        scale = 1.0 / math.sqrt(q.shape[-1])
+        scores[:q0] = (q[:q0] * (scale * LOG2E)) @ k.mT * LN2  # (q0, S)
+    for x in row_steps:
+        if x.k_start > k0:
+            break
+        scores[x.q_start : x.q_stop, x.k_start : x.k_stop] = x.scaled
+    return FlashWalk(spans=spans, step=step, row_steps=row_steps, rows_output=block.output, scores=scores)
 
 
 def flash_progress(t: int, s: int, steps: Sequence[tuple[int, int, int, int]], upto: int) -> np.ndarray:

@@ -112,10 +112,24 @@ def test_flash_memory_traffic_follows_the_paper(app):
     run(at.select_slider(key="l6_sram").set_value(16))
     frame = next(d.value for d in at.dataframe if "numbers read" in d.value.columns)
     assert int(frame["in all"].iloc[1].replace(",", "")) == flash_io(8, 32, 4096).total
+    assert not any("median time" in d.value.columns for d in at.dataframe)  # timed on the button only
+    run(at.button(key="l6_flash_time").click())
     times = next(d.value for d in at.dataframe if "median time" in d.value.columns)
     assert list(times.index) == ["PyTorch, fused", "the matrix path", "our tiled loop"]
     assert all(t.endswith(" µs") for t in times["median time"])
     assert any("CPU" in m.value and "Measured here" in m.value for m in at.markdown)
+
+
+def test_flash_timings_stay_for_the_view_they_were_taken_for(app):
+    at = ok(_reveal_all(app(PAGE, l6_variant="flash")))
+    run(at.button(key="l6_flash_time").click())
+    assert any("median time" in d.value.columns for d in at.dataframe)
+    run(at.slider(key="l6_step").set_value(2))  # another tile of the walk: the same text, head and tile size
+    assert any("median time" in d.value.columns for d in at.dataframe)
+    assert "l6_flash_time" not in [b.key for b in at.button]  # the button is gone once timed
+    run(at.select_slider(key="l6_tile").set_value(2))  # a new tile size: not timed yet, the button again
+    assert not any("median time" in d.value.columns for d in at.dataframe)
+    assert "l6_flash_time" in [b.key for b in at.button]
 
 
 def test_performer_q_plus_k_and_slope(app):

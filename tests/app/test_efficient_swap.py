@@ -56,3 +56,17 @@ def test_swap_old_link_still_works(app):
     at = ok(app(SWAP, l6b_variant="longformer"))
     assert at.selectbox(key="l6b_variant").value == "longformer"
     assert at.query_params.get("l6_variant") == "longformer" and "l6b_variant" not in at.query_params
+
+
+def test_swap_flash_on_a_paragraph_offers_tiles_from_16(app):
+    from app_support.sentence import LINK_KEY, PRESETS
+    from attnviz.paragraph import pack
+
+    at = ok(app(SWAP, l6b_variant="flash", **{LINK_KEY: pack(PRESETS[-1])}))  # our own 256-piece paragraph
+    tile = at.select_slider(key="l6b_tile")
+    assert list(tile.options) == ["16", "32", "64"] and tile.value == 16
+    note = next(c.value for c in at.caption if "one step per tile" in c.value)
+    assert "⌈256 / 16⌉ = 16 on, for the longest text here (256 pieces)" in note and "16 × 16 = 256 steps" in note
+    run(at.radio(key="l6b_predict").set_value("above 0.99: practically the same"))
+    cosine = next(m.value for m in at.metric if m.label == "Cosine with the exact embedding")
+    assert float(cosine) == pytest.approx(1.0, abs=1e-5)

@@ -126,6 +126,16 @@ def test_swap_a_lossy_variant_moves_the_embedding(model):
     assert wide.cosine_to_exact == pytest.approx((1.0,) * 3, abs=1e-6)
 
 
+def test_swap_with_kept_exact_embeddings_is_the_same(model):
+    exact = compare.exact_embeddings(model, TEXTS)
+    assert exact.shape == (3, 384) and exact.dtype == torch.float64
+    kept = compare.swap(model, TEXTS, "longformer", {"window": 1, "globals": 0}, exact=exact)
+    fresh = compare.swap(model, TEXTS, "longformer", {"window": 1, "globals": 0})
+    assert kept.cosine_to_exact == fresh.cosine_to_exact
+    assert np.array_equal(kept.exact_similarity, fresh.exact_similarity)
+    assert np.array_equal(kept.variant_similarity, fresh.variant_similarity)
+
+
 def test_make_attend_refuses_bad_knobs_at_once():
     with pytest.raises(AttnvizInputError):
         compare.make_attend("reformer", {"buckets": 5})

@@ -83,3 +83,41 @@ def test_median_seconds_repeats_fast_calls_and_not_slow_ones():
 
     assert costs.median_seconds(slow, min_run_time=0.01) >= 0.12
     assert len(slow_calls) == 1  # ten times min_run_time already: the warm-up run is the answer
+
+
+def test_flash_walk_is_the_recorded_pass_one_step_at_a_time():
+    # the walk computes only the shown tile's block of rows; every figure it shows equals the full recorded pass
+    torch.manual_seed(1)
+    q, k, v = torch.randn(11, 8), torch.randn(11, 8), torch.randn(11, 5)
+    for tile in (1, 3, 4, 11, 16):
+        full = costs.flash_steps(q, k, v, tile)
+        spans = costs.flash_spans(11, 11, tile)
+        assert list(spans) == [(s.q_start, s.q_stop, s.k_start, s.k_stop) for s in full.steps]
+        for step, recorded in enumerate(full.steps):
+            walk = costs.flash_walk(q, k, v, tile, step)
+            now = walk.now
+            assert (now.q_start, now.q_stop, now.k_start, now.k_stop) == spans[step]
+            for field in ("scaled", "row_max", "row_sum", "correction", "output"):
+                assert torch.equal(getattr(now, field), getattr(recorded, field)), (tile, step, field)
+            assert torch.equal(walk.rows_output, full.output[now.q_start : now.q_stop])
+            assert [x.k_start for x in walk.row_steps] == list(range(0, 11, tile))
+            done = costs.flash_progress(11, 11, spans, step) > 0
+            assert torch.equal(torch.isnan(walk.scores), torch.from_numpy(~done))
+            expected = torch.full((11, 11), float("nan"))
+            for s in full.steps[: step + 1]:
+                expected[s.q_start : s.q_stop, s.k_start : s.k_stop] = s.scaled
+            assert torch.allclose(walk.scores.nan_to_num(), expected.nan_to_num(), atol=1e-6)
+    with pytest.raises(AttnvizInputError):
+        costs.flash_walk(q, k, v, 4, 9)  # 3 × 3 tiles
+
+
+def test_flash_tile_options_keep_the_walk_to_16_by_16_tiles():
+    options = (1, 2, 3, 4, 6, 8, 16, 32, 64)
+    assert costs.flash_tile_floor(8) == 1 and costs.flash_tile_floor(16) == 1 and costs.flash_tile_floor(17) == 2
+    assert costs.flash_tile_floor(256) == 16
+    assert costs.flash_tile_options(8, options) == options
+    assert costs.flash_tile_options(40, options) == (3, 4, 6, 8, 16, 32, 64)  # ⌈40/16⌉ = 3: 14 × 14 tiles
+    assert costs.flash_tile_options(256, options) == (16, 32, 64)
+    assert costs.flash_tile_options(5000, options) == (64,)  # none is large enough: the largest
+    for t in (1, 7, 40, 100, 256):
+        assert all(len(costs.flash_spans(t, t, tile)) <= 256 for tile in costs.flash_tile_options(t, options))
