@@ -106,6 +106,7 @@ def census_section(model: pretrained.Model, text: str, url_path: str) -> None:
         plots.census_grid(labels, _hover(mine), links, title=f"Your text ({mine.rows} tokens)"),
         key="real_census_grid",
         name="head census",
+        csv=_label_table(labels),
     )
     on_yours = [[f"{hover}\non your text: {label}" for hover, label in zip(*pair, strict=True)]
                 for pair in zip(_hover(steady), labels, strict=True)]  # fmt: skip
@@ -115,6 +116,7 @@ def census_section(model: pretrained.Model, text: str, url_path: str) -> None:
         ),
         key="real_census_steady",
         name="head census of our paragraphs",
+        csv=_label_table(steady_labels),
     )
     flat, steady_flat = [x for row in labels for x in row], [x for row in steady_labels for x in row]
     same = sum(a == b for a, b in zip(flat, steady_flat, strict=True))
@@ -136,3 +138,9 @@ def census_section(model: pretrained.Model, text: str, url_path: str) -> None:
     )
     with st.expander(f"Every head's figures on your text ({n_layers * n_heads} rows)"):
         st.dataframe(table(mine, labels, steady_labels), key="real_census_table", hide_index=True)
+
+
+def _label_table(labels: list[list[str]]) -> tuple[np.ndarray, list[str], list[str]]:
+    """The grid's labels as the CSV under it: a row per layer, a column per head."""
+    grid = np.array(labels, dtype=object)  # (L, H) label names
+    return grid, [f"layer {i + 1}" for i in range(grid.shape[0])], [f"head {j + 1}" for j in range(grid.shape[1])]

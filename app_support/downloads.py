@@ -15,7 +15,7 @@ def matrix_csv(values: np.ndarray, rows: Sequence[str], cols: Sequence[str]) -> 
     """A matrix as CSV: a header row of column labels, then one labelled row per matrix row.
 
     Args:
-        values: (R, C) numbers.
+        values: (R, C) numbers, or names (a grid of labels): names are quoted as the labels are.
         rows, cols: R and C labels; learner words are quoted so commas, quotes and leading "=" stay text.
     """
     values = np.asarray(values)  # (R, C)
@@ -29,7 +29,10 @@ def matrix_csv(values: np.ndarray, rows: Sequence[str], cols: Sequence[str]) -> 
         return '"' + label.replace('"', '""') + '"'
 
     lines = [",".join([cell("")] + [cell(c) for c in cols])]
-    lines += [",".join([cell(r)] + [f"{float(x):.6g}" for x in row]) for r, row in zip(rows, values, strict=True)]
+    lines += [
+        ",".join([cell(r)] + [cell(x) if isinstance(x, str) else f"{float(x):.6g}" for x in row])
+        for r, row in zip(rows, values, strict=True)
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -39,7 +42,9 @@ def matrix_download(
     """A button that downloads the matrix as CSV, named by ``file_stem(name)``; the CSV is made only when clicked."""
     if hasattr(values, "detach"):
         values = to_host(values)  # type: ignore[arg-type]
-    values, rows, cols = np.array(values, dtype=np.float64, copy=True), list(rows), list(cols)
+    names = np.asarray(values).dtype == object  # a grid of labels stays names; numbers are copied as float64
+    values = np.array(values, dtype=object if names else np.float64, copy=True)
+    rows, cols = list(rows), list(cols)
     where.download_button(  # type: ignore[attr-defined]
         f"Download {name} as CSV",
         data=lambda: matrix_csv(values, rows, cols),

@@ -24,7 +24,6 @@ from attnviz.attention import (
     softmax_stats,
     top_weight_curve,
 )
-from attnviz.embeddings import MAX_WORDS
 from attnviz.labels import unique_labels
 from attnviz.projections import identity_projections, project, random_projections
 
@@ -310,10 +309,8 @@ def padding() -> None:
         st.text_input, "Second sentence", "my dog sleeps", key="soft_pad_other",
         max_chars=300,
     )  # fmt: skip
-    words = sentence.current().split()
-    if len(words) > MAX_WORDS:  # as the rest of the page: three passes of 512 tokens would take many seconds
-        st.caption(f"Your text has {len(words)} words: this batch takes its first {MAX_WORDS}.")
-    batch = cached.padded(loaders.model(), " ".join(words[:MAX_WORDS]), other)
+    # the text as the model reads it: the box has already cut it at the model's 256 pieces
+    batch = cached.padded(loaders.model(), sentence.current(), other)
     width = len(batch.pieces[0])
     cols = [str(i + 1) for i in range(width)]
     st.dataframe(

@@ -63,9 +63,7 @@ def flash_tile_options(t: int, options: Sequence[int], side: int = WALK_SIDE) ->
 def flash_spans(t: int, s: int, tile: int) -> tuple[tuple[int, int, int, int], ...]:
     """(q_start, q_stop, k_start, k_stop) of every tile of the tiled pass, in the order it runs them (no mask, not
     causal): query blocks outside, key blocks inside, as in `flash_attention`."""
-    return tuple(
-        (q0, min(q0 + tile, t), k0, min(k0 + tile, s)) for q0 in range(0, t, tile) for k0 in range(0, s, tile)
-    )
+    return tuple((q0, min(q0 + tile, t), k0, min(k0 + tile, s)) for q0 in range(0, t, tile) for k0 in range(0, s, tile))
 
 
 @dataclass(frozen=True)
