@@ -79,7 +79,8 @@ _TAG = re.compile(r"<\s*/?\s*(script|img|a|iframe|svg|style|object|embed|link|me
 # The one tag of ours in figure text: a head census label linking to that head's view on this page. Its address is
 # URL-encoded (learner text reaches it only as %XX, + and the URL-safe base64 of `textz`), its text a fixed label.
 _OWN_LINK = re.compile(
-    r'<a href="[a-z-]+\?(?:[A-Za-z0-9_.~%+=-]|&amp;)*#[a-z0-9-]+" target="_self" style="color:#[0-9A-Fa-f]{6}">[a-z-]+</a>'
+    r'<a href="[a-z-]+\?(?:[A-Za-z0-9_.~%+=-]|&amp;)*#[a-z0-9-]+" target="_self" '
+    r'style="color:#[0-9A-Fa-f]{6}">[a-z-]+</a>'
 )
 _MARKDOWN_FIELDS = ("body", "label", "help", "caption")
 
