@@ -38,6 +38,10 @@ def _quiet_cache_warning() -> None:
     streamlit_compat.quiet_cache_warnings()
 
 
+_STARTED = time.monotonic()
+AFTER_FIRST_PAGE_S = 1.5  # the first page's messages reach the browser before the warm-up imports torch
+
+
 def _warm(listening: threading.Event) -> None:
     """Load what the first page needs, then, once a page has been served, what the other pages need.
 
@@ -61,7 +65,12 @@ def _warm(listening: threading.Event) -> None:
     # the rest in the background, after the first page is drawn (so as not to slow it): later pages then find torch,
     # the model and their modules ready
     if loaders.page_served.wait(120):  # one line in the log: what the first page cost this process (bench_lessons)
-        print(f"attnviz: first page served after {time.process_time():.2f} s of CPU", file=sys.stderr, flush=True)
+        wall = time.monotonic() - _STARTED
+        print(f"attnviz: first page served after {time.process_time():.2f} s of CPU ({wall:.2f} s)", file=sys.stderr,
+              flush=True)  # fmt: skip
+        # the page's script has ended, but its messages are still on their way to the browser through this process's
+        # event loop, which an import holding the GIL would starve: give them a moment before torch
+        time.sleep(AFTER_FIRST_PAGE_S)
     import torch  # noqa: F401  (first, alone: the other lessons' modules all import it)
 
     loaders.device()
