@@ -13,7 +13,7 @@ from app_support import efficient_text, loaders
 from app_support.store import BoundedStore
 from app_support.widgets import check_link, link_value, warn
 from attnviz import paragraph, pretrained, scaling
-from attnviz.efficient import anatomy, compare, costs
+from attnviz.efficient import anatomy, compare, costs, mqa
 from attnviz.efficient.registry import KnobValue
 from attnviz.embeddings import tokenize, vectors_for
 from attnviz.labels import unique_labels
@@ -312,7 +312,7 @@ def stopped_note() -> str | None:
 
 # ---------------------------------------------------------------------------------------------- decoding loop
 
-DECODE_GROUPS = (scaling.DECODER.heads, 8, 1)  # multi-head, grouped (8 K/V heads, as Mistral 7B), multi-query
+DECODE_GROUPS = (mqa.DECODER.heads, 8, 1)  # multi-head, grouped (8 K/V heads, as Mistral 7B), multi-query
 
 
 def decoding_times(device: str, context: int) -> dict[int, dict] | None:
@@ -331,7 +331,7 @@ def time_decoding(device: str, context: int) -> bool:
     try:
         with st.spinner("Decoding token by token with each cache…"):
             for g in DECODE_GROUPS:
-                keep(device, f"decode-{g}", context, scaling.time_decoding(g, context))
+                keep(device, f"decode-{g}", context, mqa.time_decoding(g, context))
     finally:
         lock.release()
     return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -52,6 +53,29 @@ def flash_section(text: str, source: str, layer: int, head: int, tile: int, labe
                       boxes=[spans[step - 1]], top_k=None, overlay=done == 0, overlay_name="not computed yet"),
         key="l6_flash_tiles", name="flash tiles", where=left, csv=(scores, labels, labels),
     )  # fmt: skip
+    _tile_rows(walk, labels, t, right)
+    whole = efficient.run(text, source, layer, head, "flash", (("tile", tile),))  # the whole tiled pass, cached
+    diff = float(np.abs(to_host(whole.approx.output) - to_host(whole.exact.output)).max())
+    mem = costs.flash_memory(t, t, int(whole.approx.output.shape[-1]), tile, tile)
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Largest difference from exact attention", f"{diff:.1e}")
+    c2.metric("The T×T score matrix would need", human_bytes(mem.full_matrix))
+    c3.metric("One tile and its rows' running figures", human_bytes(mem.tile + mem.running))
+    big = costs.flash_memory(1 << 20, 1 << 20, 64, 256, 256)
+    st.caption(
+        f"On your {t} tokens both are tiny. At 1,048,576 tokens the score matrix of one head alone would take "
+        f"{human_bytes(big.full_matrix)}; a 256 × 256 tile and its rows' running figures take "
+        f"{human_bytes(big.tile + big.running)}. What FlashAttention saves is that memory, not work: it still "
+        "computes every one of the T² scores, so its time still grows like T²."
+    )
+    flash_kernel()
+    flash_traffic(text, source, layer, head, tile, t)
+
+
+def _tile_rows(walk: costs.FlashWalk, labels: list[str], t: int, right: Any) -> None:
+    """The running max and sum of the tile's rows after it (in the column ``right``), and their partial output
+    against the final one."""
+    now = walk.now
     rows = list(range(now.q_start, now.q_stop))
     table = pd.DataFrame(
         {
@@ -99,22 +123,6 @@ def flash_section(text: str, source: str, layer: int, head: int, tile: int, labe
         else f"These rows have seen keys 1–{now.k_stop} of {t}: their output still changes with the next tiles "
         f"(by up to {gap:.3f} here)."
     )
-    whole = efficient.run(text, source, layer, head, "flash", (("tile", tile),))  # the whole tiled pass, cached
-    diff = float(np.abs(to_host(whole.approx.output) - to_host(whole.exact.output)).max())
-    mem = costs.flash_memory(t, t, int(whole.approx.output.shape[-1]), tile, tile)
-    c1, c2, c3 = st.columns(3)
-    c1.metric("Largest difference from exact attention", f"{diff:.1e}")
-    c2.metric("The T×T score matrix would need", human_bytes(mem.full_matrix))
-    c3.metric("One tile and its rows' running figures", human_bytes(mem.tile + mem.running))
-    big = costs.flash_memory(1 << 20, 1 << 20, 64, 256, 256)
-    st.caption(
-        f"On your {t} tokens both are tiny. At 1,048,576 tokens the score matrix of one head alone would take "
-        f"{human_bytes(big.full_matrix)}; a 256 × 256 tile and its rows' running figures take "
-        f"{human_bytes(big.tile + big.running)}. What FlashAttention saves is that memory, not work: it still "
-        "computes every one of the T² scores, so its time still grows like T²."
-    )
-    flash_kernel()
-    flash_traffic(text, source, layer, head, tile, t)
 
 
 def tile_note(t: int, tile: int) -> None:
@@ -247,7 +255,12 @@ def flash_traffic(text: str, source: str, layer: int, head: int, tile: int, t: i
         )
         + "A larger M means longer blocks of keys, fewer round trips of Q and O, and less traffic."
     )
+    _flash_times(text, source, layer, head, tile, t, d)
 
+
+def _flash_times(text: str, source: str, layer: int, head: int, tile: int, t: int, d: int) -> None:
+    """On a button: the three ways timed on this server for the view (our tiled loop, the matrix path, PyTorch's
+    fused kernel), kept for the session."""
     timed = st.session_state.setdefault(_TIMED, [])  # the views this session has timed (bounded)
     view = (text, source, layer, head, tile)
     if view not in timed:

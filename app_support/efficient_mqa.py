@@ -7,8 +7,8 @@ import streamlit as st
 
 from app_support import efficient, show
 from app_support.widgets import check_link, link_value
-from attnviz import plots, scaling
-from attnviz.efficient import costs
+from attnviz import plots
+from attnviz.efficient import costs, mqa
 from attnviz.efficient.costs import human_bytes
 
 # ---------------------------------------------------------------------------------------------- MQA / GQA
@@ -70,7 +70,7 @@ def mqa_section(text: str, source: str, layer: int, groups: int, heads: int) -> 
 
 def decoding_section() -> None:
     """Time a decoding loop with a KV cache for multi-head, grouped-query and multi-query attention."""
-    d = scaling.DECODER
+    d = mqa.DECODER
     show.step("Does a smaller cache decode faster? Timed on this machine")
     st.markdown(
         f"A decoder makes one token per step: it appends the token's keys and values to the cache, and the token's "
@@ -91,7 +91,7 @@ def decoding_section() -> None:
     if times is None:
         st.caption("A few seconds on this machine's CPU. Results are kept for everyone on this server.")
         return
-    mha, mqa = times[d.heads], times[1]
+    mha, one = times[d.heads], times[1]
     names = {d.heads: "multi-head", 8: "grouped-query", 1: "multi-query"}
     table = pd.DataFrame(
         {
@@ -103,8 +103,8 @@ def decoding_section() -> None:
         index=pd.Index([names[g] for g in times], name="attention"),
     )
     st.table(table)
-    cache_ratio = mha["cache_bytes"] / mqa["cache_bytes"]
-    speedup = mha["per_token_s"] / mqa["per_token_s"]
+    cache_ratio = mha["cache_bytes"] / one["cache_bytes"]
+    speedup = mha["per_token_s"] / one["per_token_s"]
     if speedup >= 0.5 * cache_ratio:
         verdict = "the time fell about as much as the cache did: reading the cache dominated each step here"
     elif speedup > 1.1:
@@ -118,7 +118,7 @@ def decoding_section() -> None:
             "loop, launching small matrix products), not by reading the cache"
         )
     st.caption(
-        f"Measured on this machine's CPU with a {context:,}-token prompt (median of {int(mqa['steps'])} steps): "
+        f"Measured on this machine's CPU with a {context:,}-token prompt (median of {int(one['steps'])} steps): "
         f"multi-query's cache is {cache_ratio:.0f}× smaller than multi-head's and its step took "
         + (f"{speedup:.1f}× less time" if speedup >= 1 else f"{1 / speedup:.1f}× more time")
         + f"; {verdict}. The papers' speed-ups (Shazeer, 2019; Ainslie et al., 2023) were "

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from attnviz.efficient import REGISTRY, flex
@@ -66,23 +64,6 @@ def nominal_flops(name: str, n: int, heads: int = HEADS, d: int = WIDTH) -> floa
     if name not in TIMING:
         raise ValueError(name)
     return TIMING[name].flops(n, heads, d)
-
-
-def loglog_slope(sizes: Sequence[float], values: Sequence[float]) -> float | None:
-    """The least-squares slope of log(value) against log(size): 2 for T², 1 for T, 1.5 for T·√T.
-
-    Points that are not finite and positive are left out; None with fewer than two points left (or one size).
-    """
-    pts = [(math.log(n), math.log(y)) for n, y in zip(sizes, values, strict=True) if n > 0 and y > 0 and
-           math.isfinite(y)]  # fmt: skip
-    if len(pts) < 2:
-        return None
-    mx = sum(x for x, _ in pts) / len(pts)
-    my = sum(y for _, y in pts) / len(pts)
-    sxx = sum((x - mx) ** 2 for x, _ in pts)
-    if sxx == 0:
-        return None
-    return sum((x - mx) * (y - my) for x, y in pts) / sxx
 
 
 def sdpa_kernel(device: str = "cpu") -> str:
@@ -340,49 +321,6 @@ def worker_million(device: str, quick: bool) -> dict:
     return result
 
 
-@dataclass(frozen=True)
-class DecoderShape:
-    """The attention of one decoder layer, for the timed decoding loop."""
-
-    heads: int  # H query heads
-    head_dim: int  # Dh
-    batch: int  # B sequences decoded together
-    steps: int  # N tokens generated (timed), after a prompt that fills the cache to the context length
-
-
-DECODER = DecoderShape(heads=32, head_dim=128, batch=2, steps=8)  # a Llama-style layer: 32 heads × 128
-
-
-def time_decoding(
-    kv_heads: int, context: int, shape: DecoderShape = DECODER, repeats: int = 2, seed: int = 0
-) -> dict[str, float]:
-    """Time a decoding loop with a KV cache (one layer, float32, this process): ``shape.steps`` tokens generated
-    after a prompt of ``context`` tokens, with ``kv_heads`` K/V heads; ``repeats`` runs after a warm-up run.
-
-    Returns the median seconds of one decoding step (one generated token: append its K/V, attend its queries over
-    the cache), and the layer's cache at the end in bytes. Filling the cache with the prompt is not timed.
-    """
-    import torch
-
-    from attnviz.efficient.mqa import decode
-
-    t = context + shape.steps
-    g = torch.Generator().manual_seed(seed)
-    q = torch.zeros(1, shape.batch, shape.heads, t, shape.head_dim)  # (L=1, B, H, T, Dh): the prompt's are unused
-    q[..., context:, :] = torch.randn(1, shape.batch, shape.heads, shape.steps, shape.head_dim, generator=g)
-    k = torch.randn(1, shape.batch, kv_heads, t, shape.head_dim, generator=g)  # (L=1, B, G, T, Dh)
-    v = torch.randn(1, shape.batch, kv_heads, t, shape.head_dim, generator=g)  # (L=1, B, G, T, Dh)
-    times: list[float] = []
-    cache = 0
-    for i in range(repeats + 1):  # the first run warms up
-        run = decode(q, k, v, prefill=context, clock=time.perf_counter)
-        if i:
-            times.extend(run.step_seconds or ())
-        cache = run.cache_bytes[-1]
-    warm = sorted(times)
-    return {"per_token_s": warm[len(warm) // 2], "cache_bytes": float(cache), "steps": float(len(warm))}
-
-
 WORKERS: dict[str, Callable[..., dict]] = {"time": worker_time, "million": worker_million}
 
 
@@ -426,54 +364,6 @@ def run_case(
     if proc.returncode or not lines:
         return {"error": (err.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]}
     return json.loads(lines[-1])
-
-
-@dataclass(frozen=True)
-class Crossover:
-    """Where one variant's curve crosses another's."""
-
-    n: float  # sequence length at the crossing (interpolated on log-log axes)
-    value: float  # the measurement there (seconds or bytes)
-    faster: str  # which of the two is lower beyond the crossing
-
-
-def crossovers(
-    sizes: Sequence[int], a: Sequence[float], b: Sequence[float], name_a: str, name_b: str
-) -> list[Crossover]:
-    """The points where curve ``a`` and curve ``b`` (same sizes) cross, by straight lines between the measured
-    points on log-log axes. A missing (non-positive or NaN) point breaks the curve there.
-    """
-    if not (len(sizes) == len(a) == len(b)):
-        raise ValueError("sizes and both curves must have the same length")
-    found: list[Crossover] = []
-    for i in range(len(sizes) - 1):
-        pts = (a[i], a[i + 1], b[i], b[i + 1])
-        if not all(p > 0 and math.isfinite(p) for p in pts):
-            continue
-        d0 = math.log(a[i]) - math.log(b[i])
-        d1 = math.log(a[i + 1]) - math.log(b[i + 1])
-        if d0 == 0 or d0 * d1 >= 0:
-            continue
-        f = d0 / (d0 - d1)  # where the difference of the logs is 0
-        x = math.exp(math.log(sizes[i]) + f * (math.log(sizes[i + 1]) - math.log(sizes[i])))
-        y = math.exp(math.log(a[i]) + f * (math.log(a[i + 1]) - math.log(a[i])))
-        found.append(Crossover(n=x, value=y, faster=name_a if d1 < 0 else name_b))
-    return found
-
-
-def faster_from(sizes: Sequence[int], base: Sequence[float], other: Sequence[float]) -> int | None:
-    """The smallest measured size from which ``other`` is below ``base`` at that size and at every larger one
-    (None if it is not below at the largest). Sizes ascending; a point missing in either (NaN, ≤ 0) is skipped."""
-    if not (len(sizes) == len(base) == len(other)):
-        raise ValueError("sizes and both curves must have the same length")
-    found = None
-    for n, a, b in reversed(list(zip(sizes, base, other, strict=True))):
-        if not (a > 0 and b > 0 and math.isfinite(a) and math.isfinite(b)):
-            continue
-        if b >= a:
-            break
-        found = n
-    return found
 
 
 def check_sizes(sizes: Sequence[int], limit: int) -> list[int]:

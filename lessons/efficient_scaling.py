@@ -10,7 +10,7 @@ import streamlit as st
 from app_support import efficient, loaders, sentence, show
 from app_support.efficient_text import INFO
 from app_support.widgets import check_link, link_value, predict_first, warn
-from attnviz import plots, scaling
+from attnviz import curves, plots, scaling
 from attnviz.efficient import flex
 from attnviz.efficient.costs import human_bytes
 
@@ -190,7 +190,7 @@ if rows and answered:
                 common = sorted(set(bn) & set(cn))
                 a = [by[bn.index(n)] * scale_ for n in common]
                 b = [cy[cn.index(n)] * scale_ for n in common]
-                for x in scaling.crossovers(common, a, b, base, case):
+                for x in curves.crossovers(common, a, b, base, case):
                     if x.faster == case:
                         marks.append((x.n, x.value, f"{LABELS[case].split(' (')[0]} wins from ≈{x.n:,.0f}"))
         if series:
@@ -233,7 +233,7 @@ if rows and answered:
         _, ms = curve(case, "extra_bytes")
         if len(ns) < 2:
             continue
-        t_slope, m_slope = scaling.loglog_slope(ns, ts), scaling.loglog_slope(ns, ms)
+        t_slope, m_slope = curves.loglog_slope(ns, ts), curves.loglog_slope(ns, ms)
         slopes.append({
             "variant": LABELS[case], "lengths": f"{ns[0]:,}–{ns[-1]:,}",
             "time: measured slope": "–" if t_slope is None else f"{t_slope:.2f}",
@@ -383,7 +383,7 @@ if base_case is not None:
         if not common:
             continue
         longest_common = max(longest_common, common[-1])
-        start = scaling.faster_from(common, [b[n]["median_s"] for n in common], [o[n]["median_s"] for n in common])
+        start = curves.faster_from(common, [b[n]["median_s"] for n in common], [o[n]["median_s"] for n in common])
         if start is not None:
             overtaken.append((start, case, common[-1]))
 if overtaken:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -254,3 +255,47 @@ SPEC = VariantSpec(
         )
     },
 )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Timing the decoding loop (the scaling lab and the bench)
+# ----------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DecoderShape:
+    """The attention of one decoder layer, for the timed decoding loop."""
+
+    heads: int  # H query heads
+    head_dim: int  # Dh
+    batch: int  # B sequences decoded together
+    steps: int  # N tokens generated (timed), after a prompt that fills the cache to the context length
+
+
+DECODER = DecoderShape(heads=32, head_dim=128, batch=2, steps=8)  # a Llama-style layer: 32 heads × 128
+
+
+def time_decoding(
+    kv_heads: int, context: int, shape: DecoderShape = DECODER, repeats: int = 2, seed: int = 0
+) -> dict[str, float]:
+    """Time a decoding loop with a KV cache (one layer, float32, this process): ``shape.steps`` tokens generated
+    after a prompt of ``context`` tokens, with ``kv_heads`` K/V heads; ``repeats`` runs after a warm-up run.
+
+    Returns the median seconds of one decoding step (one generated token: append its K/V, attend its queries over
+    the cache), and the layer's cache at the end in bytes. Filling the cache with the prompt is not timed.
+    """
+    t = context + shape.steps
+    g = torch.Generator().manual_seed(seed)
+    q = torch.zeros(1, shape.batch, shape.heads, t, shape.head_dim)  # (L=1, B, H, T, Dh): the prompt's are unused
+    q[..., context:, :] = torch.randn(1, shape.batch, shape.heads, shape.steps, shape.head_dim, generator=g)
+    k = torch.randn(1, shape.batch, kv_heads, t, shape.head_dim, generator=g)  # (L=1, B, G, T, Dh)
+    v = torch.randn(1, shape.batch, kv_heads, t, shape.head_dim, generator=g)  # (L=1, B, G, T, Dh)
+    times: list[float] = []
+    cache = 0
+    for i in range(repeats + 1):  # the first run warms up
+        run = decode(q, k, v, prefill=context, clock=time.perf_counter)
+        if i:
+            times.extend(run.step_seconds or ())
+        cache = run.cache_bytes[-1]
+    warm = sorted(times)
+    return {"per_token_s": warm[len(warm) // 2], "cache_bytes": float(cache), "steps": float(len(warm))}

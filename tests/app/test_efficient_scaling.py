@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from app_support.efficient_text import INFO
-from attnviz import scaling
+from attnviz import curves
 from attnviz.efficient import compare
 from tests.app.elements import chart, ok, warnings
 from tests.app.test_pages import _reveal_all, plain
@@ -53,7 +53,7 @@ def test_scaling_measures_and_plots(app):
     assert slopes.loc["PyTorch SDPA (fused C++ kernel)", "memory: designed"] == "T"
     ms = {(v, n): float(t[:-3]) for v, n, t in zip(shown["variant"], shown["n"], shown["time"], strict=True)}
     sdpa = [ms["PyTorch SDPA (fused C++ kernel)", n] for n in (256, 512)]
-    start = scaling.faster_from([256, 512], sdpa, [times[256], times[512]])
+    start = curves.faster_from([256, 512], sdpa, [times[256], times[512]])
     closing = next(m.value for m in at.markdown if "**Low latency:**" in m.value)
     if start is None:
         assert "no cheaper variant measured was faster than PyTorch SDPA (fused C++ kernel) up to 512" in closing

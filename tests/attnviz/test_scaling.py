@@ -4,21 +4,21 @@ import math
 
 import pytest
 
-from attnviz import AttnvizInputError, scaling
+from attnviz import AttnvizInputError, curves, scaling
 
 
 def test_crossovers_on_log_log_axes():
     sizes = [256, 512, 1024, 2048]
     quadratic = [n**2 * 1e-9 for n in sizes]
     linear = [n * 2.6e-7 for n in sizes]  # equal at n = 260: crosses between the first two sizes
-    found = scaling.crossovers(sizes, quadratic, linear, "exact", "linear")
+    found = curves.crossovers(sizes, quadratic, linear, "exact", "linear")
     assert len(found) == 1
     assert found[0].faster == "linear" and 256 < found[0].n < 512
     assert found[0].n == pytest.approx(260, rel=1e-6)
-    assert scaling.crossovers(sizes, linear, linear, "a", "b") == []
-    assert scaling.crossovers(sizes, quadratic, [math.nan] * 4, "a", "b") == []
+    assert curves.crossovers(sizes, linear, linear, "a", "b") == []
+    assert curves.crossovers(sizes, quadratic, [math.nan] * 4, "a", "b") == []
     with pytest.raises(ValueError):
-        scaling.crossovers(sizes, quadratic, linear[:2], "a", "b")
+        curves.crossovers(sizes, quadratic, linear[:2], "a", "b")
 
 
 def test_check_sizes_and_flops():
@@ -28,23 +28,23 @@ def test_check_sizes_and_flops():
 
 def test_faster_from():
     sizes = [256, 512, 1024, 2048]
-    assert scaling.faster_from(sizes, [1, 2, 4, 8], [2, 2.5, 3, 4]) == 1024
-    assert scaling.faster_from(sizes, [1, 2, 4, 8], [0.5, 3, 3, 4]) == 1024  # faster at 256, then not: from 1024
-    assert scaling.faster_from(sizes, [1, 2, 4, 8], [0.5, 1, 2, 4]) == 256
-    assert scaling.faster_from(sizes, [1, 2, 4, 8], [0.5, 1, 2, 9]) is None  # not faster at the longest
-    assert scaling.faster_from(sizes, [1, 2, 4, 8], [2, 1, math.nan, 4]) == 512  # a missing point is skipped
+    assert curves.faster_from(sizes, [1, 2, 4, 8], [2, 2.5, 3, 4]) == 1024
+    assert curves.faster_from(sizes, [1, 2, 4, 8], [0.5, 3, 3, 4]) == 1024  # faster at 256, then not: from 1024
+    assert curves.faster_from(sizes, [1, 2, 4, 8], [0.5, 1, 2, 4]) == 256
+    assert curves.faster_from(sizes, [1, 2, 4, 8], [0.5, 1, 2, 9]) is None  # not faster at the longest
+    assert curves.faster_from(sizes, [1, 2, 4, 8], [2, 1, math.nan, 4]) == 512  # a missing point is skipped
     with pytest.raises(ValueError):
-        scaling.faster_from(sizes, [1, 2], [1, 2])
+        curves.faster_from(sizes, [1, 2], [1, 2])
 
 
 def test_loglog_slope():
     sizes = [256, 512, 1024, 2048]
-    assert scaling.loglog_slope(sizes, [n**2 for n in sizes]) == pytest.approx(2.0)
-    assert scaling.loglog_slope(sizes, [3 * n**1.5 for n in sizes]) == pytest.approx(1.5)
-    assert scaling.loglog_slope(sizes, [5.0, 5.0, 5.0, 5.0]) == pytest.approx(0.0)
-    assert scaling.loglog_slope(sizes, [0.0, 4.0, 16.0, math.nan]) == pytest.approx(2.0)  # 0 and NaN left out
-    assert scaling.loglog_slope(sizes, [0.0, 0.0, 1.0, math.nan]) is None
-    assert scaling.loglog_slope([512, 512], [1.0, 2.0]) is None
+    assert curves.loglog_slope(sizes, [n**2 for n in sizes]) == pytest.approx(2.0)
+    assert curves.loglog_slope(sizes, [3 * n**1.5 for n in sizes]) == pytest.approx(1.5)
+    assert curves.loglog_slope(sizes, [5.0, 5.0, 5.0, 5.0]) == pytest.approx(0.0)
+    assert curves.loglog_slope(sizes, [0.0, 4.0, 16.0, math.nan]) == pytest.approx(2.0)  # 0 and NaN left out
+    assert curves.loglog_slope(sizes, [0.0, 0.0, 1.0, math.nan]) is None
+    assert curves.loglog_slope([512, 512], [1.0, 2.0]) is None
     with pytest.raises(AttnvizInputError):
         scaling.check_sizes([8192], 4096)
     with pytest.raises(AttnvizInputError):
