@@ -108,14 +108,24 @@ def sentence_tokens(max_words: int = MAX_WORDS) -> Words:
     return tokens
 
 
+EMPTY = "The sentence box is empty. Type a sentence in the sidebar, or pick a ready one."
+
+
+def text_or_stop() -> str:
+    """The shared sentence, or, when the box is empty, a message and the end of the page."""
+    text = sentence.current()
+    if not text.strip():
+        st.warning(EMPTY, icon=EDIT)
+        st.stop()
+    return text
+
+
 def need_words(tokens: Words, minimum: int = 1) -> bool:
     """Show a clear message and return False when the sentence has too few known words."""
     if len(tokens.words) >= minimum:
         return True
     if not sentence.current().strip():
-        st.warning(
-            "The sentence box is empty. Type a sentence in the sidebar, or pick a ready one.", icon=":material/edit:"
-        )
+        st.warning(EMPTY, icon=EDIT)
     else:
         st.warning(
             f"This part needs at least {minimum} word{'s' if minimum > 1 else ''} from the vocabulary; your "

@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from app_support import efficient, sentence, show
+from app_support import efficient, show
 from app_support import efficient_sections as sections
 from app_support import efficient_text as text_of
 from app_support.efficient_patterns import dropped_section
 from app_support.efficient_text import INFO, titles_of_kind
-from app_support.widgets import EDIT, check_link, link_value, md_escape, warn
+from app_support.widgets import EDIT, check_link, link_value, md_escape, text_or_stop, warn
 from attnviz import AttnvizInputError
 from attnviz.efficient import REGISTRY
 
@@ -22,10 +22,7 @@ st.markdown(
     "them the cache a decoder keeps. Pick one, set its knob, and see what it keeps and what it costs on **your** "
     "sentence."
 )
-text = sentence.current()
-if not text.strip():
-    st.warning("The sentence box is empty. Type a sentence in the sidebar, or pick a ready one.", icon=EDIT)
-    st.stop()
+text = text_or_stop()
 
 name = efficient.choose_variant("l6_variant")
 c1, c2 = st.columns([2, 3])

@@ -6,7 +6,7 @@ import streamlit as st
 
 from app_support import efficient, sentence, show
 from app_support.efficient_text import INFO
-from app_support.widgets import EDIT, md_escape, predict_first, warn
+from app_support.widgets import md_escape, predict_first, text_or_stop, warn
 from attnviz import AttnvizInputError, plots
 from attnviz.efficient import costs
 
@@ -19,10 +19,7 @@ st.markdown(
     "the cosine between the embedding with the variant and the one with exact attention (1 means unchanged), and "
     "whether the similarities between sentences keep their order."
 )
-text = sentence.current()
-if not text.strip():
-    st.warning("The sentence box is empty. Type a sentence in the sidebar, or pick a ready one.", icon=EDIT)
-    st.stop()
+text = text_or_stop()
 
 c1, c2 = st.columns([1, 1])  # the chooser wide enough for the longest name
 with c1:

@@ -94,17 +94,21 @@ def bigbird_mask(
     Returns:
         (T, T) bool, True where token t (row) may attend to token s (column).
     """
-    block_size = positive_int(block_size, "block_size")
-    n_blocks = -(-t // block_size)
-    layout = bigbird_layout(
-        n_blocks,
-        window_blocks=window_blocks,
-        global_blocks=global_blocks,
-        random_blocks=random_blocks,
-        seed=seed,
-    )
+    block_size, _, layout = _token_layout(t, block_size, window_blocks, global_blocks, random_blocks, seed)
     tokens = layout.repeat_interleave(block_size, 0).repeat_interleave(block_size, 1)  # (nb·b, nb·b)
     return tokens[:t, :t].to(device)
+
+
+def _token_layout(
+    t: int, block_size: int, window_blocks: int, global_blocks: int, random_blocks: int, seed: int
+) -> tuple[int, int, Tensor]:
+    """For T tokens in blocks of ``block_size``: (b, the number of blocks nb, the (nb, nb) bool block layout)."""
+    b = positive_int(block_size, "block_size")
+    n_blocks = -(-t // b)
+    layout = bigbird_layout(
+        n_blocks, window_blocks=window_blocks, global_blocks=global_blocks, random_blocks=random_blocks, seed=seed
+    )
+    return b, n_blocks, layout
 
 
 def _seen_blocks(layout: Tensor, n_global: int) -> tuple[Tensor, Tensor]:
@@ -155,18 +159,10 @@ def bigbird_attention(
     """
     check_qkv(q, k, v, self_attention=True)
     scale = resolve_scale(scale, q.shape[-1])
-    b = positive_int(block_size, "block_size")
     lead, t, dv = q.shape[:-2], q.shape[-2], v.shape[-1]
+    b, n_blocks, layout = _token_layout(t, block_size, window_blocks, global_blocks, random_blocks, seed)
     if mask is not None:
         mask = as_mask_4d(mask, lead)
-    n_blocks = -(-t // b)
-    layout = bigbird_layout(
-        n_blocks,
-        window_blocks=window_blocks,
-        global_blocks=global_blocks,
-        random_blocks=random_blocks,
-        seed=seed,
-    )
     n_global = min(global_blocks, n_blocks)
 
     # 1. for every query block, the list of key blocks it sees, padded to one width W
