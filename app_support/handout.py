@@ -55,12 +55,11 @@ def handout_params(params: dict[str, str]) -> dict[str, str]:
 
 
 def offer(page: Any, where: Any = st) -> None:
-    """A "Download a handout of this page" button (with the SVG buttons' script). The file is made on click.
+    """A "Download a handout of this page" button. The file is made on click.
 
     Args:
         page: the current ``st.Page`` (from ``st.navigation``).
     """
-    where.html(handout_html.SVG_BUTTON_JS, unsafe_allow_javascript=True)
     script = _script_of(page)
     if script is None:
         return
