@@ -145,14 +145,20 @@ OWN_HTML = (_PRESENT_CSS, _FIT_FORMULAS_JS, _CONTRAST_CSS)  # constant blocks of
 _SVG_SENT = "_view_svg_sent"  # session state: the SVG camera's script has reached this browser tab
 
 
-def page_style() -> None:
-    """The page's own CSS for the view settings, and the SVG camera beside every figure's PNG camera (never any
-    learner text)."""
+def svg_camera() -> None:
+    """The SVG camera beside every figure's PNG camera: a script sent once a session, last in the sidebar; it stays
+    in the browser's window after that, watching for new figures. (An html element with a script on every run, or
+    one in the main area that later runs leave out, unsettled later reruns of the lesson: a Cancel's redraw failed,
+    a slider's rerun was lost.)"""
     from app_support.handout_html import SVG_BUTTON_JS
 
-    if not st.session_state.get(_SVG_SENT):  # once a session: the script stays in the browser's window after that,
-        st.session_state[_SVG_SENT] = True  # watching for new figures, and an element on every run unsettled the
-        st.html(SVG_BUTTON_JS, unsafe_allow_javascript=True)  # page's later reruns (a Cancel's redraw failed)
+    if not st.session_state.get(_SVG_SENT):
+        st.session_state[_SVG_SENT] = True
+        st.sidebar.html(SVG_BUTTON_JS, unsafe_allow_javascript=True)
+
+
+def page_style() -> None:
+    """The page's own CSS for the view settings (never any learner text)."""
     if presenting():
         st.html(_PRESENT_CSS)
         st.html(_FIT_FORMULAS_JS, unsafe_allow_javascript=True)
