@@ -57,4 +57,3 @@ finally:  # the launcher's warm-up loads what other pages need once a first page
 # The first lesson computes with NumPy and never imports torch, so that a fresh server draws it about 1.4 s sooner;
 # every other lesson has imported torch by now
 computing_on.caption(f"Computing on: **{loaders.computing_on(with_torch=page.url_path != LESSONS[0].url_path)}**")
-show.svg_camera()  # last in the sidebar, once a session

@@ -10,7 +10,7 @@ import streamlit as st
 from app_support import streamlit_compat
 from app_support.downloads import matrix_download
 from app_support.links import file_stem
-from app_support.view import CELLS, CONTRAST, flag, presenting
+from app_support.view import CELLS, CONTRAST, SVG, flag, presenting
 from attnviz import plots
 
 _PREFETCHED = "_show_prefetched"  # session state: the chart library was asked for (`prefetch_charts`)
@@ -42,8 +42,8 @@ def chart(
     where: object = st,
     csv: tuple[object, Sequence[str], Sequence[str]] | None = None,
 ) -> None:
-    """Draw a plotly figure. Its camera button saves a PNG (drawn in the browser, so it works offline), named by
-    ``file_stem(name)``.
+    """Draw a plotly figure. Its camera button saves a PNG, or an SVG when the view setting `SVG` is on (drawn in the
+    browser, so it works offline), named by ``file_stem(name)``.
 
     Args:
         csv: (values (R, C), R row labels, C column labels): the matrix the figure shows, offered as a CSV
@@ -51,9 +51,12 @@ def chart(
     """
     config = {
         "displaylogo": False,
-        # the camera (PNG), zoom and reset only: a short toolbar that leaves the figure's title readable on a phone
+        # the camera, zoom and reset only: a short toolbar that leaves the figure's title readable on a phone
         "modeBarButtonsToRemove": ["zoomIn2d", "zoomOut2d", "autoScale2d", "pan2d", "select2d", "lasso2d"],
-        "toImageButtonOptions": {"format": "png", "filename": file_stem(name), "scale": 2},
+        # one format per camera (a config sent as JSON cannot add a second button): PNG at twice the pixels, or SVG
+        "toImageButtonOptions": {"format": "svg", "filename": file_stem(name), "scale": 1}
+        if flag(SVG)
+        else {"format": "png", "filename": file_stem(name), "scale": 2},
     }
     box = where.container() if csv is not None else where  # type: ignore[attr-defined]
     fig = plots.styled(fig, cells=flag(CELLS), contrast=flag(CONTRAST), present=presenting())

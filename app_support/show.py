@@ -31,7 +31,6 @@ from app_support.view import (
     VIEW_PARAMS,
     page_style,
     presenting,
-    svg_camera,
     view_settings,
 )
 from attnviz import plots
@@ -65,7 +64,6 @@ __all__ = [
     "share_link",
     "step",
     "styled",
-    "svg_camera",
     "unused",
     "view_settings",
 ]

@@ -1,5 +1,5 @@
-"""The classroom view settings (presenter mode, high contrast, numbers in cells): the sidebar toggles bound to the
-URL, so a teacher can bookmark "?present=true", and the page's own CSS for them."""
+"""The classroom view settings (presenter mode, high contrast, numbers in cells, SVG from the camera): the sidebar
+toggles bound to the URL, so a teacher can bookmark "?present=true", and the page's own CSS for them."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import streamlit as st
 
 from attnviz import plots
 
-PRESENT, CONTRAST, CELLS = "present", "contrast", "cells"
-VIEW_PARAMS = (PRESENT, CONTRAST, CELLS)
+PRESENT, CONTRAST, CELLS, SVG = "present", "contrast", "cells", "svg"
+VIEW_PARAMS = (PRESENT, CONTRAST, CELLS, SVG)
 
 
 _PRESENT_CSS = """<style>
@@ -65,7 +65,7 @@ _CONTRAST_CSS = """<style>
 
 
 def flag(key: str) -> bool:
-    """Whether the view setting ``key`` (`PRESENT`, `CONTRAST`, `CELLS`) is on."""
+    """Whether the view setting ``key`` (`PRESENT`, `CONTRAST`, `CELLS`, `SVG`) is on."""
     return bool(st.session_state.get(key, False))
 
 
@@ -102,6 +102,13 @@ def view_settings(where: Any = st.sidebar) -> None:
         help=f"Write each value in the cells of matrices up to {limit} × {limit}, sized to the cells; "
         "where the cells are too small to read them, a note under the map says so. "
         "Hovering a cell always shows its exact value.",
+    )
+    where.toggle(
+        "Camera saves SVG",
+        key=SVG,
+        bind="query-params",
+        help="The camera in each figure's toolbar saves a vector drawing (SVG, for slides and papers) instead of a "
+        "PNG picture. Both are drawn by the browser, so they work offline.",
     )
     from app_support import classroom  # the live class; imported here, as it imports this module's package
 
@@ -140,21 +147,6 @@ _FIT_FORMULAS_JS = """<script>
 
 
 OWN_HTML = (_PRESENT_CSS, _FIT_FORMULAS_JS, _CONTRAST_CSS)  # constant blocks of ours: never any learner text
-
-
-_SVG_SENT = "_view_svg_sent"  # session state: the SVG camera's script has reached this browser tab
-
-
-def svg_camera() -> None:
-    """The SVG camera beside every figure's PNG camera: a script sent once a session, last in the sidebar; it stays
-    in the browser's window after that, watching for new figures. (An html element with a script on every run, or
-    one in the main area that later runs leave out, unsettled later reruns of the lesson: a Cancel's redraw failed,
-    a slider's rerun was lost.)"""
-    from app_support.handout_html import SVG_BUTTON_JS
-
-    if not st.session_state.get(_SVG_SENT):
-        st.session_state[_SVG_SENT] = True
-        st.sidebar.html(SVG_BUTTON_JS, unsafe_allow_javascript=True)
 
 
 def page_style() -> None:

@@ -251,6 +251,14 @@ def test_png_and_csv_are_named_after_the_sentence_and_settings():
     assert button.proto.label == "Download S cosine as CSV"
 
 
+def test_the_svg_setting_makes_every_camera_save_svg():
+    at = open_link({"svg": "true"}, "lessons/similarity.py")
+    configs = [json.loads(c.proto.config)["toImageButtonOptions"] for c in at.get("plotly_chart")]
+    shown = [c for c in configs if "filename" in c]  # the figures (not the empty chart that preloads plotly.js)
+    assert shown and all(c["format"] == "svg" and c["filename"].startswith("attnviz_") for c in shown)
+    assert at.toggle(key="svg").value
+
+
 def test_pages_show_things_through_show():
     """Headings and figures go through app_support.show, so presenter mode, the palette and the exports reach them."""
     for path in [*sorted((ROOT / "lessons").glob("*.py")), ROOT / "app_support" / "training_panel.py"]:

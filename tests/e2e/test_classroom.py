@@ -37,7 +37,7 @@ def test_camera_saves_a_png_named_after_the_view(server, page):
     expect(chart.locator(".heatmaplayer")).to_be_attached()
     chart.scroll_into_view_if_needed()
     chart.hover()
-    camera = chart.locator('.modebar-btn[data-title^="Download plot"]:not(.attnviz-svg)')  # the PNG camera
+    camera = chart.locator('.modebar-btn[data-title^="Download plot"]')
     expect(camera).to_be_visible()
     with page.expect_download(timeout=30_000) as caught:
         camera.click()

@@ -1,5 +1,6 @@
 """The handout and the figure downloads in a real Chromium: the file a student downloads opens with no network, its
-formulas typeset and its figures drawn; every figure's toolbar saves PNG and SVG, named as the app's exports are."""
+formulas typeset and its figures drawn; every figure's camera saves PNG, or SVG with the view setting on, named as
+the app's exports are."""
 
 from __future__ import annotations
 
@@ -99,27 +100,28 @@ def test_handout_opens_offline_with_figures_and_formulas(server, browser, page, 
     context.close()
 
 
-def test_every_figure_saves_png_and_svg(server, page, tmp_path):
-    page.goto(f"{server}/similarity?sentence={quote(SENTENCE)}")
+def _camera_download(page, url: str, tmp_path: Path) -> Path:
+    """Open ``url``, press the first figure's camera and return the file it saved."""
+    page.goto(url)
     _settle(page)
     chart = page.locator(".js-plotly-plot").first
     chart.hover()
-    svg_button = chart.locator('.modebar-btn[data-title="Download plot as SVG"]')
-    svg_button.wait_for(timeout=10_000)
-    # one SVG button beside each camera, however many times the page redraws
-    assert page.locator(".js-plotly-plot .attnviz-svg").count() == page.locator(".js-plotly-plot").count()
-    with page.expect_download() as svg:
-        svg_button.click()
-    name = svg.value.suggested_filename
-    assert STEM.match(name) and name.endswith(".svg"), name
-    path = tmp_path / name
-    svg.value.save_as(path)
-    assert path.read_text(encoding="utf-8").lstrip().startswith("<svg")
-    chart.hover()
-    camera = chart.locator('.modebar-btn[data-title^="Download plot"]:not(.attnviz-svg)')
-    with page.expect_download() as png:
+    camera = chart.locator('.modebar-btn[data-title^="Download plot"]')
+    camera.wait_for(timeout=10_000)
+    with page.expect_download() as saved:
         camera.click()
-    assert png.value.suggested_filename == name[: -len(".svg")] + ".png"
-    png_path = tmp_path / "figure.png"
-    png.value.save_as(png_path)
-    assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    path = tmp_path / saved.value.suggested_filename
+    saved.value.save_as(path)
+    return path
+
+
+def test_every_figure_saves_png_and_svg(server, page, tmp_path):
+    link = f"{server}/similarity?sentence={quote(SENTENCE)}"
+    png = _camera_download(page, link, tmp_path)
+    assert STEM.match(png.name) and png.suffix == ".png", png.name
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the view setting "Camera saves SVG", from a link: the same figure, the same name, a vector drawing
+    svg = _camera_download(page, link + "&svg=true", tmp_path)
+    assert svg.name == png.stem + ".svg", (svg.name, png.name)
+    assert svg.read_text(encoding="utf-8").lstrip().startswith("<svg")
+    assert page.locator(".st-key-svg input").is_checked()  # the sidebar's switch shows the setting the link set

@@ -86,10 +86,14 @@ def test_cancel_stops_the_child_at_once_and_keeps_what_was_measured(server, page
     assert running, "no measuring child process while the progress bar runs"
     page.locator(".st-key-l6c_cancel button").click()
     deadline = time.monotonic() + 5  # the page polls every 0.2 s: the child must go at once, not after the run
-    while measuring_children(parent) and time.monotonic() < deadline:
+
+    def gone() -> bool:  # an exiting process loses its command line a moment before it turns zombie or vanishes
+        return not measuring_children(parent) and all(_state(pid) in (None, "Z") for pid in running)
+
+    while not gone() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert measuring_children(parent) == [], "Cancel left a measuring child running"
-    assert all(_state(pid) in (None, "Z") for pid in running)
+    assert all(_state(pid) in (None, "Z") for pid in running), [(pid, _state(pid)) for pid in running]
     # the page redraws with what was measured: the note, the table, and the rest still to measure
     note = page.get_by_text("Measurement stopped after", exact=False)
     expect(note).to_be_visible(timeout=30_000)
