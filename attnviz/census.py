@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from attnviz.errors import AttnvizInputError
+from attnviz.heads import entropy_bits
 
 # A head gets a pattern's label when more than this share of its weight goes to that one target (previous token,
 # next token, itself, or the sinks). The four targets do not overlap, so at most one share can pass one half.
@@ -94,22 +95,25 @@ def layer_census(weights: Tensor, special: Sequence[bool]) -> HeadCensus:
     w = weights[..., rows, :].double()  # (L, H, R, T)
     pos = torch.arange(t, device=weights.device)  # (T,)
     offset = pos[None, :] - rows[:, None]  # (R, T) key position − query position
-    own = ~flags[None, :]  # (1, T) keys that are the text's own tokens
+    own = ~flags  # (T,) keys that are the text's own tokens
 
-    def share(keys: Tensor) -> Tensor:  # keys (R, T) bool → (L, H) mean weight on them
-        return (w * keys).sum(-1).mean(-1)
+    def at(step: int) -> Tensor:  # (L, H) mean weight of each row on the key `step` places away, if a text token
+        key = rows + step  # (R,)
+        valid = (key >= 0) & (key < t)  # (R,)
+        valid &= own[key.clamp(0, t - 1)]
+        picked = w.gather(-1, key.clamp(0, t - 1)[None, None, :, None].expand(*w.shape[:-1], 1))[..., 0]  # (L, H, R)
+        return (picked * valid).mean(-1)
 
-    previous = share((offset == -1) & own)
-    nxt = share((offset == 1) & own)
-    itself = share(offset == 0)
-    on_special = share(~own.expand_as(offset))
-    elsewhere = (w.sum(-1).mean(-1) - previous - nxt - itself - on_special).clamp_min(0.0)  # (L, H)
+    previous, nxt, itself = at(-1), at(1), at(0)  # [CLS]/[SEP] are never a row, so a row's own key is its text's
+    row_total = w.sum(-1)  # (L, H, R) 1 up to rounding
+    row_special = w[..., flags].sum(-1)  # (L, H, R) weight on [CLS] and [SEP]
+    on_special = row_special.mean(-1)  # (L, H)
+    elsewhere = (row_total.mean(-1) - previous - nxt - itself - on_special).clamp_min(0.0)  # (L, H)
 
-    bits = -(w * torch.log2(w.clamp_min(1e-30))).sum(-1)  # (L, H, R) row entropy; 0·log 0 counts 0
-    entropy = bits.mean(-1)  # (L, H)
+    entropy = entropy_bits(w).mean(-1)  # (L, H) mean row entropy, bits
     spread = entropy / math.log2(t) if t > 1 else torch.zeros_like(entropy)  # (L, H)
-    on_text = (w * own).sum((-2, -1))  # (L, H) weight on the text's own keys, all rows
-    far = (w * (offset.abs() * own)).sum((-2, -1))  # (L, H) Σ_i Σ_j w_ij |i − j| over them
+    on_text = (row_total - row_special).sum(-1)  # (L, H) weight on the text's own keys, all rows
+    far = torch.einsum("lhrt,rt->lh", w, (offset.abs() * own).to(w.dtype))  # (L, H) Σ_i Σ_j w_ij |i − j| over them
     distance = torch.where(on_text > 0, far / on_text.clamp_min(1e-30), 0.0)  # (L, H)
     dtype = weights.dtype
     return HeadCensus(

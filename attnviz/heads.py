@@ -110,11 +110,23 @@ def toy_layer(x: Tensor, weights: ToyWeights) -> MultiHead:
 # ----------------------------------------------------------------------------------------------------------
 
 
+def entropy_bits(p: Tensor) -> Tensor:
+    """Shannon entropy along the last axis, in bits; 0·log 0 counts as 0.
+
+    Args:
+        p: (..., S) rows that sum to 1.
+    Returns:
+        (...,)
+    """
+    return -torch.special.xlogy(p, p).sum(dim=-1) / math.log(2.0)  # (...,)
+
+
 def js_divergence(p: Tensor, q: Tensor) -> Tensor:
     """Jensen–Shannon divergence between distributions along the last axis, in bits (0 … 1).
 
-    JS(P, Q) = ½·KL(P ‖ M) + ½·KL(Q ‖ M) with M = ½(P + Q); symmetric, and finite even where one of
-    the two is zero.
+    JS(P, Q) = ½·KL(P ‖ M) + ½·KL(Q ‖ M) with M = ½(P + Q), which is the same as H(M) − ½·H(P) − ½·H(Q) (H the
+    entropy): computed that way, each row's own entropy is worked out once however many rows it is compared with.
+    Symmetric, and finite even where one of the two is zero.
 
     Args:
         p, q: (..., S) rows that sum to 1 (broadcastable against each other).
@@ -122,12 +134,7 @@ def js_divergence(p: Tensor, q: Tensor) -> Tensor:
         (...,)
     """
     m = 0.5 * (p + q)  # (..., S)
-
-    def kl(a: Tensor) -> Tensor:
-        # 0·log 0 counts as 0; where a > 0, m > 0 too
-        return torch.where(a > 0, a * torch.log2(a / m.clamp_min(1e-30)), torch.zeros_like(a)).sum(dim=-1)
-
-    return (0.5 * kl(p) + 0.5 * kl(q)).clamp(0.0, 1.0)  # (...,)
+    return (entropy_bits(m) - 0.5 * (entropy_bits(p) + entropy_bits(q))).clamp(0.0, 1.0)  # (...,)
 
 
 @dataclass(frozen=True, eq=False)
@@ -150,10 +157,13 @@ def head_difference(weights: Tensor) -> HeadDifference:
     if weights.dim() < 3:
         raise AttnvizInputError(f"expected weights of shape (..., H, T, S), got {tuple(weights.shape)}")
     h = weights.shape[-3]
-    # one head against all the others at a time: memory stays the size of `weights`, not H times it
-    pairwise = torch.stack(
-        [js_divergence(weights[..., i : i + 1, :, :], weights).mean(dim=-1) for i in range(h)], dim=-2
-    )  # (..., H, H)
+    own = entropy_bits(weights)  # (..., H, T) each row's entropy, once
+    pairwise = weights.new_zeros(*weights.shape[:-3], h, h)  # (..., H, H) zero on the diagonal
+    # head i against the heads after it (the divergence is symmetric): memory stays the size of `weights`
+    for i in range(h - 1):
+        mix = entropy_bits(0.5 * (weights[..., i : i + 1, :, :] + weights[..., i + 1 :, :, :]))  # (..., H-1-i, T)
+        js = (mix - 0.5 * (own[..., i : i + 1, :] + own[..., i + 1 :, :])).clamp(0.0, 1.0)  # (..., H-1-i, T)
+        pairwise[..., i, i + 1 :] = pairwise[..., i + 1 :, i] = js.mean(dim=-1)
     off = ~torch.eye(h, dtype=torch.bool, device=weights.device)  # (H, H)
     mean = pairwise[..., off].mean(dim=-1) if h > 1 else pairwise.new_zeros(pairwise.shape[:-2])  # (...,)
     best = weights.argmax(dim=-1)  # (..., H, T)

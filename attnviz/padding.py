@@ -83,22 +83,26 @@ def padded_batch(model: Model, texts: tuple[str, ...] | list[str]) -> PaddedBatc
         ids[b, : len(tok)] = torch.tensor(tok.ids, dtype=torch.long, device=model.device)
         keep[b, : len(tok)] = True
 
-    def run(mask: Tensor) -> tuple[Tensor, Tensor]:
-        x = _embed(model, ids)  # (B, T, D)
+    def run(rows: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        x = _embed(model, rows)  # (B, T, D)
         per_layer = []
         for i in range(model.config.n_layers):
             x, w = _layer(model, i, x, mask)
             per_layer.append(w)
         return x, torch.stack(per_layer)  # (B, T, D), (L, B, H, T, T)
 
-    x, weights = run(padding_mask(keep))  # mask (B, 1, 1, T)
-    unmasked, _ = run(padding_mask(torch.ones_like(keep)))
+    x, weights = run(ids, padding_mask(keep))  # mask (B, 1, 1, T)
+    # without the mask: only the padded sentences change (a full one's mask is all ones), so only they run again
+    padded = (~keep).any(-1)  # (B,)
+    unmasked = x.clone()  # (B, T, D)
+    if bool(padded.any()):
+        unmasked[padded] = run(ids[padded], padding_mask(torch.ones_like(keep[padded])))[0]
     alone = tuple(forward(model, tok).last_hidden_state for tok in encoded)  # (T_b, D) each
 
     def worst(out: Tensor) -> float:
         return max(float((out[b, : len(tok)] - alone[b]).abs().max()) for b, tok in enumerate(encoded))
 
-    to_pad = weights.masked_select(~keep[None, :, None, None, :].expand_as(weights))  # weights on [PAD] keys
+    to_pad = weights * (~keep)[None, :, None, None, :]  # (L, B, H, T, T) the weights on [PAD] keys, 0 elsewhere
     pieces = tuple(tok.pieces + (PAD,) * (t_max - len(tok)) for tok in encoded)
     return PaddedBatch(
         pieces=pieces,
@@ -106,7 +110,7 @@ def padded_batch(model: Model, texts: tuple[str, ...] | list[str]) -> PaddedBatc
         weights=weights.detach().cpu(),
         hidden=x.detach().cpu(),
         alone=tuple(a.detach().cpu() for a in alone),
-        pad_weight=float(to_pad.abs().max()) if to_pad.numel() else 0.0,
+        pad_weight=float(to_pad.amax()),  # weights are ≥ 0: the largest on a [PAD] key, 0 when there is none
         max_difference=worst(x),
         unmasked_difference=worst(unmasked),
     )
