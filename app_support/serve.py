@@ -153,7 +153,10 @@ def tcp_nodelay() -> None:
 def _run_streamlit(args: list[str]) -> None:
     from streamlit.web import cli
 
+    from app_support import streamlit_compat
+
     tcp_nodelay()
+    streamlit_compat.readable_bad_request()  # a link too long for the server to read gets a page that says so
     sys.argv = ["streamlit", "run", str(APP), *args]
     cli.main()
 

@@ -44,6 +44,8 @@ RECHECK = (
     "url_pathname) and .page_script_hash",
     "page_scripts: each page of ctx.pages_manager.get_pages() still has url_pathname and script_path, and the run "
     "context still has .main_script_path",
+    "readable_bad_request: uvicorn's H11Protocol.send_400_response(msg) still answers a request it cannot read "
+    "(a link longer than h11's buffer, about 128 KB), and H11Protocol.data_received(data) reads the request",
     "quiet_cache_warnings: the loggers streamlit.runtime.scriptrunner_utils.script_run_context and "
     "streamlit.runtime.caching.cache_data_api still warn about caches used outside a session",
 )
@@ -290,3 +292,57 @@ def quiet_cache_warnings() -> None:
 
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
     logging.getLogger("streamlit.runtime.caching.cache_data_api").setLevel(logging.ERROR)
+
+
+# --- an address too long to read --------------------------------------------------------------------------------
+
+BAD_REQUEST_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>attnviz: this link cannot be opened</title></head>
+<body style="font-family: sans-serif; max-width: 40rem; margin: 3rem auto; padding: 0 1rem; line-height: 1.5">
+<h1 style="font-size: 1.6rem">This link cannot be opened</h1>
+<p>The address is too long for this server to read (it reads addresses up to about 128,000 characters), or it is
+not a valid web address. Links made with <b>Copy link to this view</b> are never that long: a long text goes into
+them compressed, at most 32,000 characters.</p>
+<p>To work on a long text, open the course and paste the text into the box in the sidebar.</p>
+<p><a href="/">Open the course</a></p>
+</body></html>
+"""  # constant: nothing from the request goes into it
+
+
+def readable_bad_request() -> None:
+    """Answer a request the server cannot read with `BAD_REQUEST_PAGE` (HTML, status 400) instead of uvicorn's
+    plain "Invalid HTTP request received.". Such a request never reaches Streamlit: a link longer than h11's
+    receive buffer is refused by uvicorn (the HTTP layer under Streamlit 1.67) before any page runs."""
+    import asyncio
+
+    from uvicorn.protocols.http import h11_impl
+
+    protocol = h11_impl.H11Protocol
+    if getattr(protocol.send_400_response, "attnviz", False):
+        return
+    import h11
+
+    def send_400_response(self: Any, msg: str) -> None:
+        headers = [(b"content-type", b"text/html; charset=utf-8"), (b"connection", b"close")]
+        for event in (
+            h11.Response(status_code=400, headers=headers, reason=b"Bad Request"),
+            h11.Data(data=BAD_REQUEST_PAGE.encode()),
+            h11.EndOfMessage(),
+        ):
+            self.transport.write(self.conn.send(event))
+        # The browser may still be sending its address: closing now would reset the connection and could lose the
+        # page. Stop writing, read and drop the rest, and close when the browser does (or after a few seconds).
+        self.attnviz_dropping = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        asyncio.get_running_loop().call_later(5.0, self.transport.close)
+
+    def data_received(self: Any, data: bytes) -> None:
+        if not getattr(self, "attnviz_dropping", False):
+            received(self, data)
+
+    received = protocol.data_received
+    send_400_response.attnviz = True  # type: ignore[attr-defined]
+    protocol.send_400_response = send_400_response
+    protocol.data_received = data_received

@@ -63,8 +63,9 @@ def test_a_link_with_400000_characters_of_text(app):
 
 
 def test_a_link_with_a_megabyte_of_text(app):
-    # Streamlit 1.67 drops a query string over 512 KiB before the script runs (it logs a warning): the app opens
-    # as from a link without settings, the default sentence, and nothing fails
+    # In the running app such a link never reaches a page: the server answers it with its own page
+    # (tests/e2e/test_paragraph.py). Here, below the HTTP layer, Streamlit 1.67 drops a query string over 512 KiB
+    # before the script runs: the app opens as from a link without settings, on the default sentence
     at = app("lessons/similarity.py", sentence="bank " * 200_000)
     assert not at.exception
     assert at.text_area(key="sentence").value == "I walked by the river bank"

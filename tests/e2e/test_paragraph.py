@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from app_support.sentence import PRESETS
 from attnviz.paragraph import pack
+from tests.e2e.conftest import SHOTS
 from tests.e2e.test_browser import errors_on, settle, shoot
 
 LONG = PRESETS[-1]  # our own paragraph, 256 pieces
@@ -53,5 +54,20 @@ def test_broken_compressed_link_says_why(server, page):
     page.goto(f"{server}/similarity?textz=not-a-real-link")
     settle(page)
     expect(page.get_by_text("Showing the default sentence instead")).to_be_visible(timeout=30_000)
+    expect(page.get_by_label(BOX, exact=True)).to_have_value("I walked by the river bank")
+    assert errors_on(page) == []
+
+
+@pytest.mark.parametrize("size", [200_000, 1_000_000])
+def test_a_link_too_long_to_read_says_so(server, page, size):
+    """A link over the server's ~128 KB request buffer never reaches a page: the server answers with a page that says
+    why and links to the course (not a bare "Bad Request", nor a reset connection), and goes on serving."""
+    response = page.goto(f"{server}/similarity?sentence=" + "bank+" * (size // 5))
+    assert response is not None and response.status == 400
+    expect(page.get_by_role("heading", name="This link cannot be opened")).to_be_visible()
+    expect(page.get_by_text("Copy link to this view", exact=False)).to_be_visible()
+    page.screenshot(path=str(SHOTS / f"link-too-long-{size}.png"))  # not `shoot`: this page is not the app
+    page.get_by_role("link", name="Open the course").click()
+    settle(page)
     expect(page.get_by_label(BOX, exact=True)).to_have_value("I walked by the river bank")
     assert errors_on(page) == []
