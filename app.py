@@ -1,5 +1,6 @@
 """attnviz: the course's entry point. Page setup, navigation, the sentence box every lesson shares, and the
-classroom view settings (presenter mode, high contrast, numbers in cells, the link to this view)."""
+classroom view settings (presenter mode, high contrast, numbers in cells, SVG from the camera, the link to this
+view)."""
 
 import streamlit as st
 
@@ -27,7 +28,7 @@ st.sidebar.caption("Attention, computed live on your own words.")
 sentence.sidebar_box()
 with st.sidebar.expander("View and classroom", expanded=True, icon=":material/co_present:"):
     show.view_settings(st)
-    handout.offer(page)  # the handout download, and the SVG camera beside every figure's PNG camera
+    handout.offer(page)  # the handout of this page, as one HTML file
 prefetch = st.sidebar.empty()
 show.prefetch_charts(prefetch)
 

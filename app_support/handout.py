@@ -1,5 +1,5 @@
 """The handout: a page of the course as one HTML file a student keeps (text, formulas, every figure; no network needed
-to open it), and the SVG button beside every figure's PNG camera.
+to open it), whose figures have an SVG button beside their PNG camera.
 
 The handout shows the view that the link to this view opens (the sentence and the settings in the address), with
 every "predict first" answer revealed. It is made on click, in a separate process that runs the page headless
