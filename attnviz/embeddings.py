@@ -59,7 +59,7 @@ def load_glove(root: str | None = None) -> KeyedVectors:
     words = pq.ParquetFile(os.path.join(root, "glove_6B_index.parquet")).read().column(0).to_pylist()
     kv = KeyedVectors(vectors.shape[1], count=0, dtype=np.float32)
     kv.index_to_key = words
-    kv.key_to_index = dict(zip(words, range(len(words))))
+    kv.key_to_index = dict(zip(words, range(len(words)), strict=True))
     kv.vectors = vectors
     kv.fill_norms()  # once, so the first neighbour search does not pay for it
     return kv
