@@ -334,7 +334,7 @@ if RESULTS.exists():
     # part 1 of the file is bench_efficient.py's output; part 2 (the classroom load test) belongs to the teacher
     committed = RESULTS.read_text(encoding="utf-8").split("\n## 2. ")[0]
     with st.expander("bench/RESULTS.md (measured with bench/bench_efficient.py; every size, every variant)"):
-        st.markdown(committed)
+        st.markdown(committed.replace("<", "\\<"))  # a file's text: a "<" in it ("l < 128") is text, not a tag
 else:
     st.info(
         "bench/RESULTS.md is not in this copy of the course yet. It is written by `python bench/bench_efficient.py "
