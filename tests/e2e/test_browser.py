@@ -272,6 +272,12 @@ def test_real_heads_enlarge_and_special_tokens(server, page):
     pick(page, "real_layer", "6")
     pick(page, "real_head", "12")
     page.wait_for_function("() => location.search.includes('real_layer=6') && location.search.includes('real_head=12')")
+    # the address changes as the choice is made, the chart once the rerun it asked for has run (later when busy)
+    page.wait_for_function(
+        "() => (document.querySelector('.st-key-real_large .js-plotly-plot')?.layout?.title?.text ?? '')"
+        ".replace(/<[^>]+>/g, '').startsWith('Layer 6 · head 12')",
+        timeout=30_000,
+    )
     assert plot_title(page, "real_large").startswith("Layer 6 · head 12")
     assert plot_data(page, "real_large")[0]["y"][0] == "[CLS]"
     page.locator(".st-key-real_special label").click()
