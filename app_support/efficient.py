@@ -260,8 +260,8 @@ def measure(jobs: list[Job], *, device: str, cancel_key: str, timeout: float, ex
     """Run the jobs one after another under the server-wide lock, with a progress bar and a Cancel button.
 
     Cancel (or any other control used meanwhile) kills the running child process at once, releases the lock and
-    lets the page redraw with what was measured. Returns how many jobs finished; -1 when another measurement holds
-    the lock (the learner is told).
+    reruns the whole page, which shows what was measured and `stopped_note` (so a cancelled call does not return).
+    Returns how many jobs finished; -1 when another measurement holds the lock (the learner is told).
     """
     from app_support import interrupt
 
@@ -293,6 +293,11 @@ def measure(jobs: list[Job], *, device: str, cancel_key: str, timeout: float, ex
         )
     finally:
         lock.release()
+    if STOPPED in st.session_state:
+        # Redraw the whole page at once. Going on with this run and then the rerun the Cancel click queued (a fragment
+        # rerun of the lesson) made Streamlit 1.67's frontend fail about one time in three ("Bad delta path index",
+        # "'setIn' cannot be called on an ElementNode") and go blank; a full rerun from here did not, in 8 of 8.
+        st.rerun()
     return done
 
 
