@@ -146,7 +146,9 @@ def test_live_class_across_replicas_with_a_restart(browser, replicas):
         _join(first, f"http://127.0.0.1:{port + 1}/similarity", code, HOSTILE_NAME)
         _answer(first, "the word with itself (the diagonal)")
         expect(tally).to_have_text(f"1 answer from class {code}", timeout=10_000)  # the live chart, no click
-        expect(teacher.locator(".js-plotly-plot").last).to_be_visible()
+        # the tally's own chart (the next question may already be drawn below, its figure in a closed expander)
+        tally_chart = teacher.locator(".js-plotly-plot", has_text="1. the word with itself (the diagonal)")
+        expect(tally_chart).to_be_visible()
 
         # replica 2 is killed mid-class; the launcher starts it again
         victim = _listening_pid(port + 1, _children(proc.pid))
@@ -172,7 +174,7 @@ def test_live_class_across_replicas_with_a_restart(browser, replicas):
         teacher.screenshot(path=str(SHOTS / "live-class-teacher.png"))
 
         # Reveal: the second student's page shows the verdict without a reload
-        teacher.get_by_role("button", name="Reveal the answer").click()
+        teacher.get_by_role("button", name="Reveal the answer").first.click()
         expect(tally).to_have_text(re.compile(rf"2 answers from class {code} · 1 of 2 \(50%\) chose the measured"))
         verdict = second.get_by_text(re.compile(r"^Not this time: the answer is “the word with itself"))
         expect(verdict).to_be_visible(timeout=10_000)
