@@ -7,8 +7,9 @@ import streamlit as st
 from app_support import course, handout, sentence, show, streamlit_compat
 
 # Nothing here imports torch, gensim or the word vectors before the page's first elements are on their way: the
-# navigation, the sidebar and the chart library reach the browser while the server loads them (app_support.serve
-# starts that at launch), which is most of a fresh server's first page.
+# navigation and the sidebar reach the browser while the server loads them (app_support.serve starts that at launch,
+# and has the browser load plotly's code meanwhile: streamlit_compat.load_chart_code_early), which is most of a fresh
+# server's first page.
 present = str(st.query_params.get(show.PRESENT, "")).lower() in {"true", "1", "yes", "on"}
 st.set_page_config(
     page_title="attnviz — learn attention",
@@ -29,8 +30,6 @@ sentence.sidebar_box()
 with st.sidebar.expander("View and classroom", expanded=True, icon=":material/co_present:"):
     show.view_settings(st)
     handout.offer(page)  # the handout of this page, as one HTML file
-prefetch = st.sidebar.empty()
-show.prefetch_charts(prefetch)
 
 show.page_style()
 show.share_link(page.url_path)  # "" for the first lesson, the root address
@@ -38,7 +37,6 @@ show.share_link(page.url_path)  # "" for the first lesson, the root address
 from app_support import loaders  # noqa: E402  (gensim: what is above is on its way to the browser while it loads)
 
 computing_on = st.sidebar.empty()  # filled in after the lesson, from what the lesson computed with
-prefetch.empty()  # the empty chart has done its work by now; the lesson's charts are the only ones on the page
 
 
 @st.fragment

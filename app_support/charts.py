@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import streamlit as st
 
@@ -12,26 +11,6 @@ from app_support.downloads import matrix_download
 from app_support.links import file_stem
 from app_support.view import CELLS, CONTRAST, SVG, flag, presenting
 from attnviz import plots
-
-_PREFETCHED = "_show_prefetched"  # session state: the chart library was asked for (`prefetch_charts`)
-
-
-def prefetch_charts(slot: Any) -> None:
-    """On a session's first run, put an empty chart out of sight (one pixel high) in ``slot`` (an ``st.empty``),
-    which the caller empties once the server has loaded what the page needs.
-
-    The browser fetches and parses its chart library (plotly.js, about 4.6 MB) only when a chart first arrives; a
-    fresh server's first page sends its first chart after loading torch and the word vectors, seconds later. With
-    this, the browser loads the library in those seconds, on its own core, instead of after them."""
-    if st.session_state.get(_PREFETCHED):
-        return
-    st.session_state[_PREFETCHED] = True
-    with slot.container(key="show_prefetch", height=1, border=False):
-        st.plotly_chart(
-            streamlit_compat.ready_figure({"data": [], "layout": {"height": 10, "template": {}}}),
-            key="show_prefetch_chart",
-            config={"staticPlot": True, "displayModeBar": False},
-        )
 
 
 def chart(

@@ -157,6 +157,7 @@ def _run_streamlit(args: list[str]) -> None:
 
     tcp_nodelay()
     streamlit_compat.readable_bad_request()  # a link too long for the server to read gets a page that says so
+    streamlit_compat.load_chart_code_early()  # the browser runs plotly's code while the first page is computed
     sys.argv = ["streamlit", "run", str(APP), *args]
     cli.main()
 
@@ -184,6 +185,9 @@ def serve_replicas(replicas: int, port: int, args: list[str]) -> None:
     if not any(a.startswith("--server.cookieSecret") for a in args):
         os.environ.setdefault("STREAMLIT_SERVER_COOKIE_SECRET", secrets.token_hex(32))
     _preload()
+    from app_support import streamlit_compat
+
+    streamlit_compat.load_chart_code_early()  # here, once: the replicas inherit it (and this process removes it)
     stopping = False
     children: dict[int, tuple[int, float]] = {}  # pid → (port, start time)
 

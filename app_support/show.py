@@ -9,7 +9,7 @@ view settings (`styled`) is `attnviz.plots.theme`.
 
 from __future__ import annotations
 
-from app_support.charts import attention_chart, chart, prefetch_charts
+from app_support.charts import attention_chart, chart
 from app_support.downloads import matrix_csv, matrix_download
 from app_support.links import (
     LOOPBACK,
@@ -56,7 +56,6 @@ __all__ = [
     "matrix_csv",
     "matrix_download",
     "page_style",
-    "prefetch_charts",
     "presenting",
     "query_string",
     "refresh_link",

@@ -251,3 +251,44 @@ def test_quiet_cache_warnings_silences_the_two_loggers():
     finally:
         for name, level in before.items():
             logging.getLogger(name).setLevel(level)
+
+
+def test_load_chart_code_early_serves_an_index_that_imports_plotlys_chunk(monkeypatch):
+    import shutil
+
+    from streamlit import file_util
+
+    original = Path(file_util.get_static_dir())
+    monkeypatch.setattr(file_util, "get_static_dir", file_util.get_static_dir)  # put back after the test
+    assert compat.load_chart_code_early()
+    served = Path(file_util.get_static_dir())
+    try:
+        assert served != original
+        html = (served / "index.html").read_text(encoding="utf-8")
+        tag = re.search(r'\s*<script type="module">import\("\./static/js/(PlotlyChart\.[\w-]+\.js)"\)</script>', html)
+        chunk = tag.group(1)
+        assert (original / "static" / "js" / chunk).is_file()
+        # Streamlit's own code imports that very file when its first chart arrives: the early load is the one it uses
+        main = re.search(r'<script type="module" crossorigin src="\./static/js/(index\.[\w-]+\.js)"', html)
+        assert f"./{chunk}" in (original / "static" / "js" / main.group(1)).read_text(encoding="utf-8")
+        assert main.start() < tag.start()  # after the app's own code, which starts the connection first
+        # nothing else differs: the rest of index.html and every other file are Streamlit's
+        assert html.replace(tag.group(0), "") == (original / "index.html").read_text(encoding="utf-8")
+        assert sorted(p.name for p in served.iterdir()) == sorted(p.name for p in original.iterdir())
+        for entry in original.iterdir():
+            if entry.name != "index.html":
+                assert (served / entry.name).resolve() == entry.resolve()
+        assert compat.load_chart_code_early()  # once per process: a second call changes nothing
+        assert file_util.get_static_dir() == str(served)
+    finally:
+        shutil.rmtree(served, ignore_errors=True)
+
+
+def test_load_chart_code_early_leaves_streamlit_alone_without_the_chunk(monkeypatch, tmp_path):
+    from streamlit import file_util
+
+    (tmp_path / "static" / "js").mkdir(parents=True)
+    (tmp_path / "index.html").write_text("<html><head></head><body></body></html>")
+    monkeypatch.setattr(file_util, "get_static_dir", lambda: str(tmp_path))
+    assert not compat.load_chart_code_early()
+    assert file_util.get_static_dir() == str(tmp_path)

@@ -114,6 +114,21 @@ def test_every_page_loads_without_error(server, page, name):
     shoot(page, f"lesson-{name}")
 
 
+def test_plotlys_code_is_requested_before_the_app_connects(server, page):
+    """`streamlit_compat.load_chart_code_early`: on any page (here a deep link), the browser asks for plotly's chunk
+    once, before it even opens the connection on which the first chart will arrive, and Streamlit uses that load."""
+    events: list[tuple[str, str]] = []
+    page.on("request", lambda r: events.append(("chunk", r.url)) if "/PlotlyChart." in r.url else None)
+    page.on("websocket", lambda ws: events.append(("connect", ws.url)))
+    page.goto(f"{server}/{PAGES['similarity']}")
+    settle(page)
+    expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible()
+    kinds = [kind for kind, _ in events]
+    assert kinds.count("chunk") == 1, events
+    assert kinds.index("chunk") < kinds.index("connect"), events
+    assert errors_on(page) == []
+
+
 def test_typing_a_sentence_updates_heatmap_and_url(server, page):
     page.goto(f"{server}/similarity")
     settle(page)
