@@ -17,8 +17,9 @@ token's bucket. Pass k = q (or unit-length q) for the paper's setting; a separat
 Time O(n_rounds·T·(c + n_buckets)·D): attending within chunks, and hashing (each token against the n_buckets/2
 columns of every rotation). Extra memory grows like T, whatever the number of buckets: the rotated tokens are
 made a block of rows at a time and the chunk scores a group of chunks at a time (HASH_BLOCK, ATTEND_BLOCK), so
-only per-token results (sort orders, each round's partial outputs) grow with T. The blocks change no result:
-buckets and outputs are bit for bit those of hashing and attending everything at once.
+only per-token results (sort orders, each round's partial outputs) grow with T. The blocks change no result: the
+buckets are bit for bit those of hashing everything at once, and the outputs those of attending every chunk at once
+up to float rounding (a batched product of another size may add in another order: a last-bit difference, 6e-8).
 """
 
 from __future__ import annotations

@@ -98,8 +98,10 @@ def test_attending_a_few_chunks_at_a_time_changes_nothing(monkeypatch, make_qkv,
     at_once = reformer_attention(q, q, v, mask=mask, **knobs)
     monkeypatch.setattr(reformer, "ATTEND_BLOCK", 1)  # one chunk at a time
     one_by_one = reformer_attention(q, q, v, mask=mask, **knobs)
-    assert torch.equal(one_by_one.output, at_once.output)
-    assert torch.equal(one_by_one.logsumexp, at_once.logsumexp)
+    # the same sums, grouped into batched products of another size: equal up to the last bits of float32 (one chunk
+    # at a time differed from all at once by 6e-8 on this machine's CPU torch, where the outputs reach about 3)
+    torch.testing.assert_close(one_by_one.output, at_once.output, rtol=0, atol=1e-6)
+    torch.testing.assert_close(one_by_one.logsumexp, at_once.logsumexp, rtol=0, atol=1e-6)
 
 
 _EXTRA_MEMORY = """
