@@ -356,16 +356,13 @@ CHART_CHUNK = "PlotlyChart"  # the name of the chunk of Streamlit's browser code
 
 
 def load_chart_code_early() -> bool:
-    """Serve an index.html that starts loading plotly's code as soon as the app's own code has started.
+    """Serve an index.html that has the browser load plotly's code as soon as the app's own code has started.
 
-    Streamlit's browser code fetches and runs the code of an element's kind only when the first element of that kind
-    arrives; for a chart that is plotly, 4.7 MB that takes the browser over a second to run. On a first visit the
-    browser waited for the server to finish the page's script, then spent that second; now it spends it while the
-    server is still computing (first lesson fully drawn after a cold start, median of 7 on the 2-core machine in the
-    same minutes: 3.74 s before, 3.35–3.55 s after; bench/RESULTS-lessons.md). The same module is then found
-    already loaded when the first chart arrives. Nothing else changes: every other file is Streamlit's own (linked,
-    not copied). Returns whether it is installed (not where the static files or the chunk cannot be found, or links
-    cannot be made)."""
+    Streamlit's browser code fetches an element kind's code when the first such element arrives: for a chart, plotly,
+    4.7 MB that takes the browser over a second to run, after a cold server has finished the page. Now it runs while
+    the server computes, and the first chart finds it loaded (lesson 1 drawn after a cold start: 3.74 → 3.35–3.55 s,
+    bench/RESULTS-lessons.md). Every other file is Streamlit's (linked). Whether it is installed: not where the
+    static files or the chunk cannot be found, or links cannot be made."""
     import atexit
     import shutil
     import tempfile
