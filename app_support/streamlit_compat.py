@@ -48,7 +48,7 @@ RECHECK = (
     "(a link longer than h11's buffer, about 128 KB), and H11Protocol.data_received(data) reads the request",
     "load_chart_code_early: the static files are served from file_util.get_static_dir(), read when the server "
     "starts; its index.html has a </head>; plotly's chart code is the chunk static/js/PlotlyChart.<hash>.js, which "
-    "the app's code imports (React.lazy) on the first chart",
+    "Streamlit's browser code imports (React.lazy) on the first chart",
     "quiet_cache_warnings: the loggers streamlit.runtime.scriptrunner_utils.script_run_context and "
     "streamlit.runtime.caching.cache_data_api still warn about caches used outside a session",
 )
