@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
+# `make test` also builds this virtualenv exactly as `make run` builds .venv (the app's requirements alone, no test
+# packages) and runs the e2e server from it, so a missing app dependency fails the suite (tests/app/test_app_dependencies.py)
+APP_VENV ?= .venv-app
 REPLICAS ?= 3
 
 .PHONY: run class test lint bench bench-load browser screenshots
@@ -17,9 +20,9 @@ run: $(VENV)/.app-installed
 class: $(VENV)/.app-installed
 	$(PY) -m app_support.serve --replicas $(REPLICAS) --server.port $(PORT)
 
-test: $(VENV)/.dev-installed browser
+test: $(VENV)/.dev-installed $(APP_VENV)/.app-installed browser
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	ATTNVIZ_APP_PYTHON=$(abspath $(APP_VENV))/bin/python $(PY) -m pytest
 
 lint: $(VENV)/.dev-installed
 	$(PY) -m ruff check .
@@ -32,10 +35,11 @@ bench: $(VENV)/.dev-installed
 bench-load: $(VENV)/.dev-installed
 	$(PY) bench/bench_load.py --out bench/RESULTS.md
 
-$(VENV)/.app-installed: requirements.txt requirements-nodeps.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt
+# what `make run` installs: the app's requirements alone (for .venv, and for the app-only $(APP_VENV) of `make test`)
+%/.app-installed: requirements.txt requirements-nodeps.txt
+	test -x $*/bin/python || $(PYTHON) -m venv $*
+	$*/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+	$*/bin/python -m pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt
 	touch $@
 
 $(VENV)/.dev-installed: requirements-dev.txt requirements.txt $(VENV)/.app-installed

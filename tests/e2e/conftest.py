@@ -32,6 +32,9 @@ CHROMIUM_FLAGS = [
 ]
 SHOTS = Path(os.environ.get("ATTNVIZ_SCREENSHOTS", ROOT / "artifacts" / "screenshots"))
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# The server's python: `make test` names a virtualenv built as `make run` builds .venv (the app's requirements alone),
+# so the browser tests prove the app runs without the test packages; elsewhere the tests' own python.
+APP_PYTHON = os.environ.get("ATTNVIZ_APP_PYTHON") or sys.executable
 
 
 def free_ports(count: int) -> list[int]:
@@ -64,7 +67,7 @@ def server():
     log = (SHOTS / "server.log").open("w")  # open for the server's whole life
     proc = subprocess.Popen(
         [
-            sys.executable,
+            APP_PYTHON,
             "-m",
             "app_support.serve",  # what `make run` starts
             "--server.port",

@@ -12,7 +12,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ROOT, SHOTS, free_ports
+from tests.e2e.conftest import APP_PYTHON, ROOT, SHOTS, free_ports
 from tests.e2e.test_browser import settle
 
 pytestmark = pytest.mark.e2e
@@ -68,7 +67,7 @@ def replicas(tmp_path_factory):
     SHOTS.mkdir(parents=True, exist_ok=True)
     log = (SHOTS / "live-class-server.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app_support.serve", "--replicas", "2", "--server.port", str(port),
+        [APP_PYTHON, "-m", "app_support.serve", "--replicas", "2", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         env=os.environ | {"ATTNVIZ_DATA_DIR": str(data)},
