@@ -4,7 +4,7 @@ view)."""
 
 import streamlit as st
 
-from app_support import course, handout, sentence, show, streamlit_compat
+from app_support import course, handout, page_nav, sentence, show, streamlit_compat
 
 # Nothing here imports torch, gensim or the word vectors before the page's first elements are on their way: the
 # navigation and the sidebar reach the browser while the server loads them (app_support.serve starts that at launch,
@@ -22,7 +22,8 @@ LESSONS = [
     st.Page(lesson.file, title=lesson.title, url_path=lesson.url_path, default=lesson.default)
     for lesson in course.LESSONS
 ]
-page = st.navigation({"The course": LESSONS})
+AROUND = [st.Page(p.file, title=p.title, url_path=p.url_path) for p in course.AROUND]
+page = st.navigation({"The course": LESSONS, "Around the course": AROUND})
 
 st.sidebar.markdown("### :material/highlight: attnviz")  # the icon font ships with Streamlit: no fetch
 st.sidebar.caption("Attention, computed live on your own words.")
@@ -32,7 +33,9 @@ with st.sidebar.expander("View and classroom", expanded=True, icon=":material/co
     handout.offer(page)  # the handout of this page, as one HTML file
 
 show.page_style()
-show.share_link(page.url_path)  # "" for the first lesson, the root address
+with st.container(horizontal=True, gap="small"):
+    show.share_link(page.url_path)  # "" for the first lesson, the root address
+    page_nav.reset_button(page)
 
 from app_support import loaders  # noqa: E402  (gensim: what is above is on its way to the browser while it loads)
 
@@ -47,6 +50,7 @@ def lesson() -> None:
     show.begin_page(page.url_path)
     streamlit_compat.allow_page_rerun(page)  # a rerun of this fragment runs the same page again
     page.run()
+    page_nav.next_lesson(page.url_path)  # at the end (presenter mode stops the page at its first hidden step)
 
 
 try:
@@ -54,5 +58,7 @@ try:
 finally:  # the launcher's warm-up loads what other pages need once a first page is drawn (or has stopped early)
     loaders.page_served.set()
 # The first lesson computes with NumPy and never imports torch, so that a fresh server draws it about 1.4 s sooner;
-# every other lesson has imported torch by now
-computing_on.caption(f"Computing on: **{loaders.computing_on(with_torch=page.url_path != LESSONS[0].url_path)}**")
+# every other lesson has imported torch by now; the start page and the glossary compute nothing
+if page.url_path in {p.url_path for p in LESSONS}:
+    torch_used = page.url_path != LESSONS[0].url_path
+    computing_on.caption(f"Computing on: **{loaders.computing_on(with_torch=torch_used)}**")

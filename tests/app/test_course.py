@@ -16,7 +16,8 @@ def test_the_lessons_are_files_with_distinct_addresses():
 
 
 def test_every_lesson_file_is_listed():
-    assert sorted(course.FILES) == sorted(str(p.relative_to(ROOT)) for p in (ROOT / "lessons").glob("*.py"))
+    listed = course.FILES + [page.file for page in course.AROUND]
+    assert sorted(listed) == sorted(str(p.relative_to(ROOT)) for p in (ROOT / "lessons").glob("*.py"))
 
 
 def test_the_entry_point_builds_its_pages_from_the_list(app):
@@ -26,4 +27,5 @@ def test_the_entry_point_builds_its_pages_from_the_list(app):
         str(Path(info["script_path"]).resolve().relative_to(ROOT)): info.get("url_pathname")
         for info in at._registered_pages.values()
     }
-    assert registered == {lesson.file: lesson.address for lesson in course.LESSONS}  # the first at the root
+    around = {page.file: page.url_path for page in course.AROUND}
+    assert registered == {lesson.file: lesson.address for lesson in course.LESSONS} | around  # the first at the root
