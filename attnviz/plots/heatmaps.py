@@ -112,6 +112,7 @@ def heatmap(
     if written:  # no size: plotly.js fits the numbers to the cells as drawn (see `cell_font_size`)
         trace["texttemplate"] = f"%{{z:.{decimals}f}}"
     layout = _heatmap_axes(cols, row_title, col_title, title, slanted=_slanted(cols, narrow), tick_step=col_tick_step)
+    _thin_labels(layout, rows, cols, height, narrow=narrow, title=bool(title), tick_step=col_tick_step)
     if row_notes is not None:
         _add_row_notes(layout, trace, rows, row_notes, bool(title))
     shapes = _dividers(n_rows, n_cols, col_groups, row_groups) + _frames(n_rows, n_cols, highlight_rows, boxes)
@@ -246,6 +247,25 @@ def _heatmap_axes(
     return layout
 
 
+MAX_COLUMN_LABELS = 40  # on a full-width map; a half-width one gets half as many
+ROW_LABEL_PX = 14  # the least height a row label needs so that it does not overlap the next
+
+
+def _thin_labels(
+    layout: Spec, rows: list[str], cols: list[str], height: float, *, narrow: bool, title: bool, tick_step: int
+) -> None:
+    """Label every k-th row or column where all of them would overlap (a paragraph's 200 tokens): the hover still
+    names every cell, and a drag zooms in until every label has room again (plotly.js draws the labels given)."""
+    most = MAX_COLUMN_LABELS // (2 if narrow else 1)
+    if tick_step == 1 and len(cols) > most:
+        ticks = cols[:: -(-len(cols) // most)]
+        layout["xaxis"] |= {"tickmode": "array", "tickvals": ticks, "ticktext": ticks}
+    room = max(height - (50 if title else 10) - 60, 1.0)  # the plot area's height, as in `_plot_area`
+    if len(rows) * ROW_LABEL_PX > room:
+        ticks = rows[:: -(-len(rows) * ROW_LABEL_PX // int(room))]
+        layout["yaxis"] |= {"tickmode": "array", "tickvals": ticks, "ticktext": ticks}
+
+
 def _add_row_notes(layout: Spec, trace: Spec, rows: list[str], notes: Sequence[str], title: bool) -> None:
     """Write a note at the right end of each row, in a margin of its own; the colour bar moves below the map."""
     layout["annotations"] = [
@@ -357,6 +377,6 @@ def strip(
         col_title="dimension",
         value_name=value_name,
         cell_text=False,
-        height=height if height is not None else 120 + 40 * z.shape[0],
+        height=height if height is not None else min(900, 120 + 40 * z.shape[0]),  # a paragraph's fits a screen
         col_tick_step=5,
     )

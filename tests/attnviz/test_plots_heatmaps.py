@@ -154,3 +154,22 @@ def test_heatmap_overlay_hover_names_the_cover():
     assert (
         cover.hovertemplate.replace("customdata", "z").replace(" (&lt;left out&gt;)", "") == fig.data[0].hovertemplate
     )
+
+
+def test_a_paragraphs_map_fits_a_screen_and_its_labels_do_not_overlap():
+    """208 tokens (a paragraph): the word-vector strip fits a screen (it was 8,440 px tall) and the maps label every
+    k-th row and column, each label with room (the hover still names every cell)."""
+    words = [f"w{i}" for i in range(208)]
+    strip = valid(plots.strip(np.zeros((208, 50)), words, title="vectors"))
+    assert strip.layout.height <= 900
+    rows = list(strip.layout.yaxis.tickvals)
+    assert 20 <= len(rows) < 208 and rows[0] == "w0"
+    assert (strip.layout.height - 110) / len(rows) >= plots.heatmaps.ROW_LABEL_PX  # each label has its room
+    square = valid(plots.heatmap(np.zeros((208, 208)), words, words, title="S"))
+    assert len(square.layout.xaxis.tickvals) <= plots.heatmaps.MAX_COLUMN_LABELS
+    assert len(square.layout.yaxis.tickvals) * plots.heatmaps.ROW_LABEL_PX <= square.layout.height
+    assert list(square.data[0].x) == words and list(square.data[0].y) == words  # every cell is still there
+    half = valid(plots.heatmap(np.zeros((208, 208)), words, words, narrow=True))
+    assert len(half.layout.xaxis.tickvals) <= plots.heatmaps.MAX_COLUMN_LABELS // 2
+    small = valid(plots.heatmap(np.zeros((8, 8)), words[:8], words[:8]))
+    assert small.layout.xaxis.tickvals is None and small.layout.yaxis.tickvals is None  # a sentence: every label
