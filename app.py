@@ -4,7 +4,7 @@ view)."""
 
 import streamlit as st
 
-from app_support import course, handout, page_nav, sentence, show, streamlit_compat
+from app_support import course, handout, page_nav, sentence, show, steps, streamlit_compat
 
 # Nothing here imports torch, gensim or the word vectors before the page's first elements are on their way: the
 # navigation and the sidebar reach the browser while the server loads them (app_support.serve starts that at launch,
@@ -50,6 +50,7 @@ def lesson() -> None:
     show.begin_page(page.url_path)
     streamlit_compat.allow_page_rerun(page)  # a rerun of this fragment runs the same page again
     page.run()
+    steps.end_page(page.url_path)  # it ran to its end: presenter mode can say "step x of y"
     page_nav.next_lesson(page.url_path)  # at the end (presenter mode stops the page at its first hidden step)
 
 

@@ -8,7 +8,9 @@ from collections.abc import Callable
 import streamlit as st
 from streamlit.errors import StreamlitInvalidLayoutContextError
 
+from app_support import sentence
 from app_support.links import refresh_link
+from app_support.store import BoundedStore
 from app_support.view import presenting
 
 _STEPS = "_show_steps"  # session state: {"page": url path, "shown": sections revealed} in presenter mode
@@ -29,15 +31,64 @@ def _reveal(count: int | None) -> None:
     st.session_state[_STEPS] = steps | {"shown": count if count is not None else steps["shown"] + 1}
 
 
+def _back() -> None:
+    steps = st.session_state.get(_STEPS) or {"page": "", "shown": 1}
+    shown = min(int(steps["shown"]), int(st.session_state.get(_RUN, 1)))  # after "Show all": one less than all
+    st.session_state[_STEPS] = steps | {"shown": max(1, shown - 1)}
+
+
+_MOST = 10_000  # "Show all steps"
+
+
+@st.cache_resource(show_spinner=False)
+def _step_counts() -> BoundedStore[int]:
+    """How many sections a page had when it last ran to its end, by (page, text); shared by every session, so a
+    projector usually knows it from a student's or a rehearsal's run (a page's sections can depend on the text)."""
+    return BoundedStore(512)
+
+
+def end_page(url_path: str) -> None:
+    """Called by the entry script when a page has run to its end: remember how many sections it had; in presenter
+    mode, say that this was the last one, with a way back."""
+    total = int(st.session_state.get(_RUN, 0))
+    _step_counts().put((url_path, sentence.current()), total)
+    if presenting() and total > 1:
+        st.divider()
+        row = st.container(horizontal=True, gap="medium", vertical_alignment="center")
+        row.markdown(f"**Step {total} of {total}**: the last")
+        _previous_button(row)
+
+
+def _previous_button(row: object) -> None:
+    row.button(  # type: ignore[attr-defined]
+        "Previous step",
+        key="show_prev",
+        icon=":material/arrow_upward:",
+        shortcut="p",
+        on_click=_back,
+        help="Hide the last section shown (key P)",
+    )
+
+
+def _where(url_path: str, shown: int) -> str:
+    """"Step 2 of 5" where the page's number of sections on this text is known, else "Step 2"."""
+    total = _step_counts().get((url_path, sentence.current()))
+    return f"Step {shown} of {total}" if total else f"Step {shown}"
+
+
 def step(title: str) -> None:
     """A section of a lesson: its heading. In presenter mode only the revealed sections are drawn: at the first
     hidden one this draws the "Next step" button and stops the page."""
     st.session_state[_RUN] = number = int(st.session_state.get(_RUN, 0)) + 1
     if presenting():
-        shown = int((st.session_state.get(_STEPS) or {}).get("shown", 1))
+        steps = st.session_state.get(_STEPS) or {}
+        shown = int(steps.get("shown", 1))
         if number > shown:
             st.divider()
-            row = st.container(horizontal=True, gap="medium")
+            row = st.container(horizontal=True, gap="medium", vertical_alignment="center")
+            row.markdown(f"**{_where(str(steps.get('page', '')), shown)}**")
+            if shown > 1:
+                _previous_button(row)
             row.button(
                 "Next step",
                 key="show_next",
@@ -52,7 +103,7 @@ def step(title: str) -> None:
                 "Show all steps",
                 key="show_all",
                 on_click=_reveal,
-                args=(10_000,),
+                args=(_MOST,),
                 help="Reveal every section of this lesson",
             )
             st.stop()

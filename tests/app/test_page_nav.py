@@ -80,3 +80,30 @@ def test_reset_puts_the_pages_settings_back_and_keeps_the_text():
 def test_reset_is_off_at_the_defaults(app):
     at = ok(app(course.LESSONS[1].file, sentence="the cat sat on the mat"))
     assert at.button(key="page_reset").disabled
+
+
+def test_presenter_mode_says_step_x_of_y_and_goes_back():
+    sim = course.LESSONS[1].file
+    text = {"sentence": "a quiet river bank at dawn"}
+    open_link(text, sim)  # any run of the page to its end (a student's, a rehearsal) tells how many steps it has
+    at = open_link(text | {"present": "true"}, sim, reveal=False)
+    bold = lambda: [m.value for m in at.markdown if m.value.startswith("**Step")]  # noqa: E731
+    assert bold() == ["**Step 1 of 3**"]
+    assert not [b for b in at.button if b.key == "show_prev"]  # nothing to go back to
+    ok(at.button(key="show_next").click().run())
+    assert bold() == ["**Step 2 of 3**"]
+    ok(at.button(key="show_prev").click().run())
+    assert bold() == ["**Step 1 of 3**"] and [h.value for h in at.header] == ["I: the sentence as a matrix"]
+    ok(at.button(key="show_all").click().run())
+    for key in [b.key for b in at.button if b.key and b.key.endswith("_reveal")]:
+        ok(at.button(key=key).click().run())
+    assert bold() == ["**Step 3 of 3**: the last"] and len(at.header) == 3
+    ok(at.button(key="show_prev").click().run())
+    assert len(at.header) == 2 and bold() == ["**Step 2 of 3**"]
+
+
+def test_a_step_count_not_yet_known_is_not_guessed():
+    at = open_link(
+        {"sentence": "zebras graze where rivers bend", "present": "true"}, course.LESSONS[1].file, reveal=False
+    )
+    assert [m.value for m in at.markdown if m.value.startswith("**Step")] == ["**Step 1**"]
