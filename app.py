@@ -4,7 +4,18 @@ view)."""
 
 import streamlit as st
 
-from app_support import course, handout, page_nav, sentence, show, steps, streamlit_compat
+from app_support import (
+    class_banner,
+    class_follow,
+    class_session,
+    course,
+    handout,
+    page_nav,
+    sentence,
+    show,
+    steps,
+    streamlit_compat,
+)
 
 # Nothing here imports torch, gensim or the word vectors before the page's first elements are on their way: the
 # navigation and the sidebar reach the browser while the server loads them (app_support.serve starts that at launch,
@@ -36,6 +47,9 @@ show.page_style()
 with st.container(horizontal=True, gap="small"):
     show.share_link(page.url_path)  # "" for the first lesson, the root address
     page_nav.reset_button(page)
+if show.presenting() and class_session.teaching():  # the sidebar, which shows the code, is folded on a projector
+    joining = class_session.code()
+    class_banner.join_banner(joining, class_follow.class_link(joining))
 
 from app_support import loaders  # noqa: E402  (gensim: what is above is on its way to the browser while it loads)
 
