@@ -33,8 +33,8 @@ LESSONS = [
     st.Page(lesson.file, title=lesson.title, url_path=lesson.url_path, default=lesson.default)
     for lesson in course.LESSONS
 ]
-AROUND = [st.Page(p.file, title=p.title, url_path=p.url_path) for p in course.AROUND]
-page = st.navigation({"The course": LESSONS, "Around the course": AROUND})
+START, GLOSSARY = (st.Page(p.file, title=p.title, url_path=p.url_path) for p in (course.START, course.GLOSSARY))
+page = st.navigation({"The course": [START, *LESSONS, GLOSSARY]})  # lesson 1 stays the root address
 
 st.sidebar.markdown("### :material/highlight: attnviz")  # the icon font ships with Streamlit: no fetch
 st.sidebar.caption("Attention, computed live on your own words.")

@@ -20,10 +20,8 @@ st.caption(
 )
 params = page_nav.carried_params()
 for lesson in course.LESSONS:
-    left, right = st.columns([3, 1], vertical_alignment="center")
-    left.page_link(lesson.file, label=lesson.title, query_params=params)
-    left.caption(lesson.teaches)
-    right.markdown(f"about **{lesson.minutes} min**")
+    st.markdown(f"**{lesson.title}** · about {lesson.minutes} min  \n{lesson.teaches}")
+    st.page_link(lesson.file, label=f"Open {lesson.title}", icon=":material/arrow_forward:", query_params=params)
 
 st.subheader("Where things are")
 st.markdown(

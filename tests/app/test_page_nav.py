@@ -23,9 +23,9 @@ def test_start_page_lists_every_lesson_with_its_time(app, store):  # noqa: F811
     text = " ".join(plain(m) for m in at.markdown)
     labels = [label for label, _, _ in page_links(at)]
     for lesson in course.LESSONS:
-        assert lesson.title in labels
+        assert f"Open {lesson.title}" in labels
         assert lesson.teaches and lesson.minutes > 0
-        assert f"about **{lesson.minutes} min**" in [m.value for m in at.markdown]
+        assert f"**{lesson.title}** · about {lesson.minutes} min  \n{lesson.teaches}" in [m.value for m in at.markdown]
     total = sum(lesson.minutes for lesson in course.LESSONS)
     assert f"{total // 60} h {total % 60} min" in " ".join(c.value for c in at.caption)
     assert "sidebar" in text
