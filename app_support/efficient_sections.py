@@ -26,6 +26,7 @@ from app_support.efficient_mqa import decoding_section as decoding_section
 from app_support.efficient_mqa import mqa_section as mqa_section
 from app_support.efficient_patterns import bigbird_section as bigbird_section
 from app_support.efficient_patterns import dropped_section as dropped_section
+from app_support.efficient_patterns import figure
 from app_support.efficient_patterns import longformer_section as longformer_section
 from app_support.efficient_patterns import nystrom_section as nystrom_section
 from app_support.efficient_patterns import reformer_section as reformer_section
@@ -212,7 +213,7 @@ def side_by_side(run: compare.Run, labels: list[str], title: str, name: str) -> 
     if cover is not None:
         left.caption("Grey cells are outside the pattern: the variant never computes them.")
     if low < 0:
-        right.caption(f"Some weights are negative (down to {low:.2f}): this approximation is not a softmax.")
+        right.caption(f"Some weights are negative (down to {figure(low)}): this approximation is not a softmax.")
 
 
 def sweep_chart(
@@ -327,9 +328,11 @@ EXTRAS: Mapping[str, Extras] = {
     ),
     "reformer": Extras(section=lambda v: reformer_section(v.run, dict(v.knobs), v.labels, v.inp.q[v.head])),
     "sparse": Extras(section=lambda v: sparse_section(v.run, v.labels)),
-    "longformer": Extras(section=lambda v: longformer_section(v.run, v.labels)),
+    "longformer": Extras(section=lambda v: longformer_section(v.run, v.labels, v.source)),
     "bigbird": Extras(section=lambda v: bigbird_section(v.run, v.labels)),
-    "nystrom": Extras(section=lambda v: nystrom_section(v.run, v.labels)),
+    "nystrom": Extras(
+        section=lambda v: nystrom_section(v.run, v.labels, v.inp.q[v.head], v.inp.k[v.head], v.inp.v[v.head])
+    ),
     "mqa": Extras(
         section=lambda v: mqa_section(
             v.text, v.source, v.layer, int(v.run.settings.kwargs["groups"]), int(v.inp.q.shape[0])

@@ -121,8 +121,13 @@ INFO: Mapping[str, VariantText] = {
         ),
         time="O(T·m·D + m³)",
         memory="O(T·m)",
-        keeps_exact="exact when m = T; otherwise the structure seen from m landmarks",
-        costs="rows need not sum to 1 and can go negative; no causal mask",
+        # Xiong et al. (2021), Section 3: F, A, B are softmaxes; with an exact inverse of A the rows of F·A⁻¹·B sum
+        # to 1 (A·1 = 1), the iterative A⁺ only nearly; A⁺ has negative entries, so weights can be negative
+        keeps_exact="exact when m = T (with an exact pseudo-inverse); otherwise the structure seen from m landmarks",
+        costs=(
+            "weights can be negative, unlike a softmax's; rows sum to 1 with an exact inverse, and nearly with the "
+            "iterative one; no causal mask"
+        ),
         choose_when="long encoder inputs with smooth attention",
     ),
     "longformer": VariantText(

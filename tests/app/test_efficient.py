@@ -338,7 +338,7 @@ def test_longformer_dilation_and_globals(app):
     assert len(kept) == 4
     assert kept[1] == pytest.approx(float(figures(at)["exact attention weight the pattern keeps"][0]), abs=1e-3)
     text = captions(at)
-    assert "Global tokens here: “she” (your first token)" in text
+    assert "Global tokens here: “she” (your first word)" in text
     assert "4,096 tokens" in text and "only 2 heads of the upper layers" in text
 
 
