@@ -66,7 +66,15 @@ INFO: Mapping[str, VariantText] = {
             ),
             "proj": KnobText(
                 label="Projection",
-                help="pool: means of k stretches of the sentence. gaussian: random mixes, what training starts from.",
+                # what the reference code initialises E and F with (checked in the code, 2026-12):
+                # fairseq examples/linformer, MultiheadLinearAttention.reset_parameters: xavier_uniform_(gain=1/√2);
+                # lucidrains/linformer, LinformerSelfAttention: init_ on (seq_len, k), uniform within ±1/√k
+                help=(
+                    "pool: each projected key and value is the mean of one of k stretches of the sentence. "
+                    "gaussian: random mixes with N(0, 1/T) entries, never trained. Reference code starts training "
+                    "from other random draws: fairseq's Linformer from Xavier-uniform E and F (gain 1/√2), "
+                    "lucidrains' linformer from entries uniform within ±1/√k."
+                ),
             ),
         },
         formula=(

@@ -120,3 +120,20 @@ def test_nystrom_page_on_a_paragraph_says_the_knob_stops_below_t(app):
     text = captions(at)
     assert "The knob stops at m = 64, below your 256 tokens" in text
     assert "which the knob reaches here" not in text
+
+
+# ---------------------------------------------------------------------------------------------- item 18: Linformer
+
+
+def test_linformer_gaussian_help_says_what_reference_code_does():
+    from app_support import efficient_text
+    from attnviz.efficient.linformer import linformer_projection
+
+    help_ = next(kn for kn in efficient_text.knobs("linformer") if kn.name == "proj").help
+    assert "what training starts from" not in help_
+    # fairseq: xavier_uniform_(gain=1/√2) on E and F; lucidrains: uniform within ±1/√k
+    assert "fairseq" in help_ and "Xavier-uniform" in help_ and "gain 1/√2" in help_
+    assert "lucidrains" in help_ and "±1/√k" in help_
+    assert "N(0, 1/T) entries, never trained" in help_
+    (e,) = linformer_projection(64, 400, seed=0)  # (K, S): the page's gaussian draw has variance 1/S
+    assert float(e.var()) == pytest.approx(1 / 400, rel=0.05)
