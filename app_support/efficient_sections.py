@@ -178,6 +178,30 @@ def _uniform_question(name: str, run: compare.Run, head_label: str) -> Question:
     )
 
 
+def verdict(name: str, run: compare.Run) -> str:
+    """The sentence under the figures table: is the output closer to exact than uniform attention, and, when it is
+    not, what the variant's cost buys."""
+    if run.comparison.beats_uniform:
+        return "Its output is closer to exact than uniform attention."
+    if not REGISTRY[name].all_heads:  # an approximation or a pattern: it spends work to come close to exact
+        return "Its output is no closer to exact than uniform attention: on this input its cost buys nothing."
+    # multi-query / grouped-query: no accuracy-for-cost knob; G K/V heads trade quality for a smaller KV cache.
+    # Shazeer (2019), abstract: "only minor quality degradation from the baseline"; Ainslie et al. (2023), abstract:
+    # uptraining with 5% of the original pre-training compute, GQA "quality close to multi-head attention"
+    groups = int(run.settings.kwargs["groups"])
+    heads = max(int(v) for v in REGISTRY[name].knob("groups").values)  # the layer's heads: G = H, one per head
+    return (
+        f"Its output is no closer to exact than uniform attention here: this checkpoint was trained with {heads} K/V "
+        f"heads, and averaging them into {groups} without retraining takes away what each head looked for. "
+        "Multi-query attention is not an approximation bought for less work: it computes all T² scores. What "
+        f"{groups} K/V head{'s' if groups > 1 else ''} instead of {heads} buy is a decoder's KV cache "
+        f"{heads // groups}× smaller, which each generated token reads whole. Models trained this way lose little "
+        "quality: Shazeer (2019) reports only minor degradation for multi-query attention; Ainslie et al. (2023) "
+        "uptrain multi-head checkpoints with 5% of their pre-training compute, grouped-query attention coming close "
+        "to multi-head quality."
+    )
+
+
 def ask(name: str, run: compare.Run, head_label: str) -> bool:
     """The variant's "predict first" question, its answer decided by the measurement just made: the variant's own
     (`EXTRAS`), else the one of its kind (how much weight a pattern drops; an approximation against uniform)."""

@@ -137,3 +137,33 @@ def test_linformer_gaussian_help_says_what_reference_code_does():
     assert "N(0, 1/T) entries, never trained" in help_
     (e,) = linformer_projection(64, 400, seed=0)  # (K, S): the page's gaussian draw has variance 1/S
     assert float(e.var()) == pytest.approx(1 / 400, rel=0.05)
+
+
+# ---------------------------------------------------------------------------------------------- item 20: multi-query
+
+
+def test_multi_query_says_what_it_trades_not_that_its_cost_buys_nothing(app):
+    # head 12 of layer 3 on the default sentence, one K/V group: no closer to exact than uniform attention
+    at = ok(_reveal_all(app(PAGE, l6_variant="mqa", l6_groups="1", l6_head="12")))
+    text = captions(at)
+    assert "its cost buys nothing" not in text
+    assert "Its output is no closer to exact than uniform attention here" in text
+    assert "a decoder's KV cache 12× smaller" in text and "it computes all T² scores" in text
+    assert "Shazeer (2019)" in text and "Ainslie et al. (2023)" in text
+    at = ok(_reveal_all(app(PAGE, l6_variant="nystrom", l6_landmarks="3")))  # an approximation: its cost is work
+    assert "Its output is no closer to exact than uniform attention: on this input its cost buys nothing." in captions(
+        at
+    )
+
+
+# ---------------------------------------------------------------------------------------------- item 15: 6c's T×T
+
+
+def test_scaling_lab_names_every_path_that_stores_the_matrix(app):
+    from attnviz import scaling
+
+    assert scaling.keeps_matrix(scaling.CASES) == ["sdpa-math", "plain"]
+    at = ok(app(SCALING))
+    intro = next(m.value for m in at.markdown if "Time and memory need not grow alike" in m.value)
+    assert "only the plain path stores them" not in intro
+    assert "only 2 of the cases store them as T×T matrices, PyTorch SDPA · math path and plain exact;" in intro
