@@ -199,6 +199,8 @@ SPEC = VariantSpec(
     name="linformer",
     fn=linformer_attention,
     kind="approx",
+    # pooling k = T stretches of one key each is the identity (E = F = I): exact attention; a Gaussian E never is
+    exact_when=lambda kwargs, t, heads: kwargs["projection"] == "pool" and int(kwargs["rank"]) == t,  # type: ignore
     knobs=(Knob("rank", _SMALL, 4), Knob("proj", ("pool", "gaussian"), "pool")),
     to_kwargs=_linformer_kwargs,
     random=lambda knobs: knobs.get("proj", "pool") == "gaussian",  # pooling draws nothing

@@ -167,3 +167,27 @@ def test_scaling_lab_names_every_path_that_stores_the_matrix(app):
     intro = next(m.value for m in at.markdown if "Time and memory need not grow alike" in m.value)
     assert "only the plain path stores them" not in intro
     assert "only 2 of the cases store them as T×T matrices, PyTorch SDPA · math path and plain exact;" in intro
+
+
+# ---------------------------------------------------------------------------------------- item 7: 6b, exact or not
+
+
+def test_swap_says_exact_only_where_the_pattern_covers_every_pair(app):
+    # BigBird, blocks of 2, one random block: the pattern covers sentences of up to 8 tokens, not the longer ready ones
+    at = ok(_reveal_all(app(SWAP, l6_variant="bigbird")))
+    boxes = " ".join(x.value for x in [*at.success, *at.info])
+    assert "BigBird computes exact attention on your 8 tokens, in every layer and head, so only float rounding" in (
+        boxes
+    )
+    assert "The variant computes the same attention" not in boxes
+    text = captions(at)
+    swap = efficient.swap(
+        tuple(at.dataframe[-1].value["sentence"]), "bigbird", efficient.knob_key({"random": 1, "block": 2})
+    )
+    assert swap.exact[0] is True and False in swap.exact  # the learner's text is covered, some ready ones are not
+    rest = [str(i + 1) for i, e in enumerate(swap.exact) if not e]
+    assert f"but not on sentences {', '.join(rest[:-1])} and {rest[-1]}" in text
+    # the same variant on a long sentence of the learner's: not exact, and the page says so
+    at = ok(_reveal_all(app(SWAP, l6_variant="bigbird", sentence=FISHERMAN)))
+    boxes = " ".join(x.value for x in [*at.success, *at.info])
+    assert "BigBird is not exact attention on your 14 tokens" in boxes and "only float rounding" not in boxes
