@@ -191,3 +191,21 @@ def test_swap_says_exact_only_where_the_pattern_covers_every_pair(app):
     at = ok(_reveal_all(app(SWAP, l6_variant="bigbird", sentence=FISHERMAN)))
     boxes = " ".join(x.value for x in [*at.success, *at.info])
     assert "BigBird is not exact attention on your 14 tokens" in boxes and "only float rounding" not in boxes
+
+
+# ----------------------------------------------------------------------------------------- item 3: both loop orders
+
+
+def test_flash_traffic_counts_both_loop_orders_and_names_the_pages(app):
+    at = ok(_reveal_all(app(PAGE, l6_variant="flash")))
+    frame = next(d.value for d in at.dataframe if "numbers read" in d.value.columns)
+    rows = list(frame.index)
+    assert len(rows) == 3 and "Algorithm 1 (2022)" in rows[1] and "FlashAttention-2 (2023)" in rows[2]
+    totals = [int(x.replace(",", "")) for x in frame["in all"]]
+    assert totals[2] == 4 * 8 * 32 + 8 < totals[0] < totals[1]  # 4Td + T: below standard attention at 8 tokens
+    intro = next(m.value for m in at.markdown if "walk the tiles in opposite orders" in m.value)
+    assert "The walk above, the formula beside it and the Triton kernel all use FlashAttention-2's order" in intro
+    text = captions(at)
+    assert "FlashAttention-2's order moves 0.81× as much as standard attention (1,032 numbers: Q read once" in text
+    assert "Algorithm 1 moves 1.24× as much as standard attention" in text
+    assert "FlashAttention-2's order moves fewer numbers than standard attention at every length" in text
