@@ -38,7 +38,7 @@ class VariantText:
 INFO: Mapping[str, VariantText] = {
     "flash": VariantText(
         title="FlashAttention",
-        paper="Dao et al., 2022",
+        paper="Dao et al., 2022, in the loop order of FlashAttention-2 (Dao, 2023)",
         knobs={
             "tile": KnobText(
                 label="Tile size (query rows = keys per tile)",

@@ -121,7 +121,7 @@ def flash_io(n: int, d: int, m: int) -> Traffic:
     rows, cols = flash_blocks(d, m)
     outer = math.ceil(n / cols)  # T_c
     return Traffic(
-        "FlashAttention (Algorithm 1)",
+        "FlashAttention, Algorithm 1 (2022)",
         (
             Transfer("write O = 0, ℓ = 0, m = −∞", 0, n * d + 2 * n),
             Transfer("read K, V (once)", 2 * n * d, 0),
