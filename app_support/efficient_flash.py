@@ -15,7 +15,7 @@ from attnviz import plots
 from attnviz.efficient import REGISTRY, costs
 from attnviz.efficient.costs import human_bytes
 from attnviz.efficient.flash import triton_kernel_source
-from attnviz.efficient.io import fewer_from, flash_io, sram_numbers, standard_io
+from attnviz.efficient.io import Traffic, fewer_from, fewer_from2, flash2_io, flash_io, sram_numbers, standard_io
 from attnviz.host import to_host
 
 # ---------------------------------------------------------------------------------------------- FlashAttention
@@ -149,10 +149,10 @@ def flash_kernel() -> None:
     with st.expander("The same algorithm as a GPU kernel (Triton)"):
         st.markdown(
             "Each *program* of the kernel owns one block of BLOCK_M query rows (`tl.program_id(0)`; "
-            "`program_id(1)` is the head): flash.py's outer loop over query blocks, with every block running at once "
-            "on the GPU. The `for k0` loop is the walk above for one block of rows, one K/V tile at a time; the "
-            "block's queries and its m, ℓ and acc stay in the program's registers and on-chip memory (SRAM) through "
-            "it, and only O and the log-sum-exp are written back to the GPU's main memory."
+            "`program_id(1)` is the head): flash.py's outer loop over query blocks (FlashAttention-2's order), with "
+            "every block running at once on the GPU. The `for k0` loop is the walk above for one block of rows, one "
+            "K/V tile at a time; the block's queries and its m, ℓ and acc stay in the program's registers and on-chip "
+            "memory (SRAM) through it, and only O and the log-sum-exp are written back to the GPU's main memory."
         )
         st.markdown(kernel_note(loaders.device().type, importlib.util.find_spec("triton") is not None))
         st.code(triton_kernel_source(), language="python", wrap_lines=True)
@@ -183,15 +183,24 @@ SRAM_KIB = (16, 32, 64, 100, 192, 228)  # per streaming multiprocessor; the pape
 
 
 def flash_traffic(text: str, source: str, layer: int, head: int, tile: int, t: int) -> None:
-    """The paper's count of slow-memory traffic for the learner's length, beside times measured on this machine."""
+    """The papers' count of slow-memory traffic for the learner's length, both loop orders, beside times measured on
+    this machine."""
     show.step("Why it is fast on a GPU: memory traffic, counted")
     d = int(efficient.head_input(text, source, layer).q.shape[-1])
+    # Dao et al. (2022), Section 3.2 and Theorem 2: Algorithm 0 and Algorithm 1; Dao (2023), Algorithm 1: the order
+    # of attnviz.efficient.flash, of the walk above and of flash_triton's kernel (counted in attnviz.efficient.io)
     st.markdown(
         "A GPU keeps Q, K, V and O in its large but slow memory (HBM) and computes in a small fast memory on the "
-        "chip (SRAM), M numbers per streaming multiprocessor. Dao et al. count every number moved between the two "
-        "(their Theorem 2): standard attention writes the T×T scores and weights out and reads them back, "
-        "Θ(T·d + T²); FlashAttention keeps each tile on the chip and moves Θ(T²·d²/M). Below, both algorithms of "
-        "the paper are counted exactly as written, for your length and this head's width d."
+        "chip (SRAM), M numbers per streaming multiprocessor. Dao et al. (2022) count every number moved between "
+        "the two (their Theorem 2): standard attention writes the T×T scores and weights out and reads them back, "
+        "Θ(T·d + T²); FlashAttention keeps each tile on the chip and moves Θ(T²·d²/M). The two FlashAttention "
+        "papers walk the tiles in opposite orders. **Algorithm 1 of FlashAttention (2022)** loops over blocks of "
+        "keys outside: every block of query rows, with its O, ℓ and m, goes to HBM and back once per block of keys. "
+        "**FlashAttention-2 (Dao, 2023)** loops over blocks of query rows outside: it reads each block of Q once, "
+        "keeps its O, ℓ and m on the chip, divides by ℓ once at the end and writes O and the log-sum-exp once; "
+        "instead it reads K and V once per block of query rows. The walk above, the formula beside it and the "
+        "Triton kernel all use FlashAttention-2's order. Below, all three algorithms are counted exactly as "
+        "written, for your length and this head's width d."
     )
     kib = linked(
         st.select_slider, "Fast memory M per multiprocessor (KiB)", SRAM_KIB, value=100, key="l6_sram",
@@ -199,63 +208,96 @@ def flash_traffic(text: str, source: str, layer: int, head: int, tile: int, t: i
         "Counted in float32 numbers: 1 KiB holds 256.",
     )  # fmt: skip
     m = sram_numbers(kib)
-    standard, tiled = standard_io(t, d), flash_io(t, d, m)
-    rows = {
-        standard.algorithm: (standard.reads, standard.writes, standard.total),
-        tiled.algorithm: (tiled.reads, tiled.writes, tiled.total),
-    }
+    counted = (standard_io(t, d), flash_io(t, d, m), flash2_io(t, d, m))
     frame = pd.DataFrame(
         {
-            "numbers read": [f"{r:,}" for r, _, _ in rows.values()],
-            "numbers written": [f"{w:,}" for _, w, _ in rows.values()],
-            "in all": [f"{a:,}" for _, _, a in rows.values()],
-            "bytes (float32)": [human_bytes(4 * a) for _, _, a in rows.values()],
+            "numbers read": [f"{x.reads:,}" for x in counted],
+            "numbers written": [f"{x.writes:,}" for x in counted],
+            "in all": [f"{x.total:,}" for x in counted],
+            "bytes (float32)": [human_bytes(4 * x.total) for x in counted],
         },
-        index=pd.Index(list(rows), name=f"T = {t}, d = {d}, M = {m:,} numbers"),
+        index=pd.Index(list(ALGORITHMS), name=f"T = {t}, d = {d}, M = {m:,} numbers"),
     )
     st.dataframe(frame, key="l6_flash_io", width="stretch")
-    ratio = standard.total / tiled.total
-    round_trips = tiled.total - (2 + (tiled.outer_loops or 0)) * t * d  # everything but the reads of Q, K and V
-    st.caption(
-        f"FlashAttention's blocks here: B_c = ⌈M/4d⌉ = {tiled.block_cols} keys, B_r = min(B_c, d) = "
-        f"{tiled.block_rows} query rows, so Q, O, ℓ and m go back and forth T_c = {tiled.outer_loops} "
-        f"time{'' if tiled.outer_loops == 1 else 's'}. "
-        + (
-            f"At your {t} tokens it moves {1 / ratio:.2f}× as much as standard attention: the T×T scores and "
-            f"weights cost standard attention only 4T² = {4 * t * t:,} numbers of traffic, while FlashAttention "
-            f"sends O, ℓ and m back and forth (written first as zeros, then read and written once per block of "
-            f"keys): {round_trips:,} numbers."
-            if ratio < 1
-            else f"At your {t} tokens standard attention moves {ratio:.2f}× as much."
-        )
+    st.caption(traffic_note(t, d, *counted))
+    _traffic_chart(t, d, m, kib)
+    _flash_times(text, source, layer, head, tile, t, d)
+
+
+# the table's and the chart's names of the three counts of attnviz.efficient.io
+ALGORITHMS = (
+    "standard attention (Algorithm 0)",
+    "FlashAttention, Algorithm 1 (2022): key blocks outside",
+    "FlashAttention-2 (2023): query blocks outside, as on this page",
+)
+
+
+def _count(n: int) -> str:
+    """1 → "once", 3 → "3 times"."""
+    return "once" if n == 1 else f"{n:,} times"
+
+
+def traffic_note(t: int, d: int, standard: Traffic, first: Traffic, second: Traffic) -> str:
+    """What the table shows at the learner's length: the blocks of each order and who moves less, and why."""
+    trips = first.outer_loops or 0
+    reads = second.outer_loops or 0
+    round_trips = first.total - (2 + trips) * t * d  # Algorithm 1: everything but the reads of Q, K and V
+    said = (
+        f"Algorithm 1's blocks: B_c = ⌈M/4d⌉ = {first.block_cols} keys outside, B_r = min(B_c, d) = "
+        f"{first.block_rows} query rows inside, so Q, O, ℓ and m go back and forth T_c = {trips}: {_count(trips)}. "
+        "FlashAttention-2 leaves its block sizes to the kernel (the paper tunes "
+        "them by head width); counted here with the same sizes turned round, B_r = "
+        f"{second.block_rows} query rows outside and B_c = {second.block_cols} keys inside, it reads K and V "
+        f"T_r = {reads}: {_count(reads)}. "
     )
+    ratio = first.total / standard.total
+    if ratio > 1:
+        said += (
+            f"At your {t} tokens Algorithm 1 moves {ratio:.2f}× as much as standard attention: the T×T scores and "
+            f"weights cost standard attention only 4T² = {4 * t * t:,} numbers of traffic, while Algorithm 1 sends "
+            "O, ℓ and m back and forth (written first as zeros, then read and written once per block of keys): "
+            f"{round_trips:,} numbers. "
+        )
+    else:
+        said += f"At your {t} tokens Algorithm 1 moves {ratio:.2f}× as much as standard attention. "
+    ratio2 = second.total / standard.total
+    said += (
+        f"FlashAttention-2's order moves {ratio2:.2f}× as much as standard attention ({second.total:,} numbers: "
+        f"Q read once, K and V {_count(reads)}, O and the log-sum-exp written once)"
+    )
+    return said + (f", and {second.total / first.total:.2f}× as much as Algorithm 1." if first.total else ".")
+
+
+def _traffic_chart(t: int, d: int, m: int, kib: int) -> None:
+    """The three counts against the length, and from which length each FlashAttention order moves fewer."""
     lengths = sorted({t, *(1 << e for e in range(4, 17))})
-    totals_std = [standard_io(n, d).total for n in lengths]
-    totals_flash = [flash_io(n, d, m).total for n in lengths]
+    counts = (standard_io, lambda n, d: flash_io(n, d, m), lambda n, d: flash2_io(n, d, m))
     show.chart(
         plots.lines(
-            [plots.Series("standard attention (Algorithm 0)", lengths, totals_std, colour=7),
-             plots.Series("FlashAttention (Algorithm 1)", lengths, totals_flash, colour=5)],
+            [plots.Series(ALGORITHMS[i], lengths, [count(n, d).total for n in lengths], colour=colour)
+             for i, (count, colour) in enumerate(zip(counts, (7, 5, 2), strict=True))],
             title=f"Numbers moved between HBM and SRAM (d = {d}, M = {kib} KiB)", x_title="tokens T",
             y_title="numbers read + written", log_x=True, log_y=True, height=360,
             x_ticks=[n for n in lengths if n >= 16 and (n.bit_length() - 1) % 2 == 0],
-            marks=[(t, standard.total, f"your {t} tokens")],
+            marks=[(t, standard_io(t, d).total, f"your {t} tokens")],
         ),
         key="l6_flash_io_chart", name="HBM traffic",
     )  # fmt: skip
-    start = fewer_from(d, m)
     far = lengths[-1]
+    said = []
+    for name, start, count in (("Algorithm 1", fewer_from(d, m), counts[1]), ("FlashAttention-2's order",
+                               fewer_from2(d, m), counts[2])):  # fmt: skip
+        if start is None:
+            said.append(f"{name} never moves fewer numbers than standard attention for long inputs with so little "
+                        "fast memory: its outer blocks are too short.")  # fmt: skip
+        else:
+            since = "at every length" if start == 1 else f"from T = {start:,} on"
+            said.append(f"{name} moves fewer numbers than standard attention {since}; at T = {far:,} standard "
+                        f"attention moves {standard_io(far, d).total / count(far, d).total:.0f}× as many.")  # fmt: skip
     st.caption(
-        (
-            f"From T = {start:,} on FlashAttention moves fewer numbers; at T = {far:,} standard attention moves "
-            f"{standard_io(far, d).total / flash_io(far, d, m).total:.0f}× as many. "
-            if start is not None
-            else f"With so little fast memory the blocks hold too few keys (B_c = {tiled.block_cols}): "
-            "FlashAttention never moves fewer numbers for long inputs. "
-        )
-        + "A larger M means longer blocks of keys, fewer round trips of Q and O, and less traffic."
+        " ".join(said) + " A larger M means longer blocks in the outer loop, fewer trips of what the inner loop "
+        "reads, and less traffic."
     )
-    _flash_times(text, source, layer, head, tile, t, d)
 
 
 def _flash_times(text: str, source: str, layer: int, head: int, tile: int, t: int, d: int) -> None:

@@ -131,7 +131,24 @@ def sparse_section(run: compare.Run, labels: list[str]) -> None:
 # ---------------------------------------------------------------------------------------------- Longformer
 
 
-def longformer_section(run: compare.Run, labels: list[str]) -> None:
+def global_tokens_note(glob: tuple[int, ...], labels: list[str], source: str) -> str:
+    """Whose the global tokens are: the learner's first words (GloVe), or with the real model the tokenizer's
+    [CLS] (always position 0), the learner's first pieces, and [SEP] (the last position) if the globals reach it."""
+    if not glob:
+        return ""
+    if source != "real":  # the GloVe toy: every token is a word of the learner's text
+        return " (your first word)" if len(glob) == 1 else f" (your first {len(glob)} words)"
+    t = len(labels)
+    yours = sum(1 for g in glob if 0 < g < t - 1)
+    parts = ["[CLS], the token the tokenizer puts before your text"]
+    if yours:
+        parts.append(f"your first {yours} piece{'s' if yours > 1 else ''}")
+    if t > 1 and t - 1 in glob:
+        parts.append("[SEP], the one it puts after your text")
+    return " (" + (parts[0] if len(parts) == 1 else "; ".join(parts[:-1]) + "; and " + parts[-1]) + ")"
+
+
+def longformer_section(run: compare.Run, labels: list[str], source: str) -> None:
     show.step("Dilated windows, global tokens, and how long")
     kwargs = run.settings.kwargs
     window, glob, now = int(kwargs["window"]), tuple(kwargs["global_tokens"]), int(kwargs.get("dilation", 1))
@@ -146,16 +163,15 @@ def longformer_section(run: compare.Run, labels: list[str]) -> None:
     tokens = "token" if reach == 1 else "tokens"
     st.caption(
         f"With dilation d = {now} the window's {2 * (window // 2) + 1} positions lie {now} apart and reach "
-        f"{reach} {tokens} to each side; the grey cells of the exact map above are this pattern, and it keeps "
+        f"{reach} {tokens} to each side. On the exact map above the cells outside this pattern are grey; it keeps "
         f"{kept[dilations.index(now)]:.1%} of the weight (d = 1: {kept[0]:.1%}). Same cost, wider reach, with "
         "holes. In the paper's character-level language models, only 2 heads of the upper layers are dilated; "
         "the lower layers keep d = 1."
     )
     names = ", ".join(f"“{md_escape(labels[g])}”" for g in glob) if glob else "none"
-    first = "" if not glob else " (your first token)" if len(glob) == 1 else f" (your first {len(glob)} tokens)"
     st.caption(
-        f"Global tokens here: {names}{first}. The paper chooses them for the task: [CLS] for classification, the "
-        "question's tokens for question answering."
+        f"Global tokens here: {names}{global_tokens_note(glob, labels, source)}. The paper chooses them for the "
+        "task: [CLS] for classification, the question's tokens for question answering."
     )
     st.caption(
         "The cost grows linearly with the length at a fixed window, so the mechanism itself runs on very long "
@@ -201,10 +217,29 @@ def bigbird_section(run: compare.Run, labels: list[str]) -> None:
 # ---------------------------------------------------------------------------------------------- Nyströmformer
 
 
-def nystrom_section(run: compare.Run, labels: list[str]) -> None:
+def figure(x: float) -> str:
+    """A number to two decimals, or, when that would read 0.00 or −0.00, to its first two significant digits:
+    −0.54 → "−0.54", −0.00012 → "−0.00012", 3e-7 → "3e-07"; a leading minus sign is "−"."""
+    text = f"{x:.2f}" if abs(x) >= 0.005 or x == 0 else f"{x:.2g}"
+    return "−" + text[1:] if text.startswith("-") else text
+
+
+def _sums(low: float, high: float) -> str:
+    """A range of row sums, to six decimals ("… in every row" when both ends read the same)."""
+    a, b = f"{low:.6f}", f"{high:.6f}"
+    return f"{a} in every row" if a == b else f"between {a} and {b}"
+
+
+def nystrom_section(run: compare.Run, labels: list[str], q: Tensor, k: Tensor, v: Tensor) -> None:
+    """The landmarks, when m = T is exact, and the rows of F·A⁺·B against a softmax's (Xiong et al., 2021).
+
+    Args:
+        q, k, v: (T, Dh) the head's queries, keys and values, as the page ran them.
+    """
     show.step("The landmarks are segment means")
-    m = int(run.settings.kwargs["n_landmarks"])
-    segments = anatomy.landmark_segments(len(labels), m)
+    t, kwargs = len(labels), run.settings.kwargs
+    m = int(kwargs["n_landmarks"])
+    segments = anatomy.landmark_segments(t, m)
     table = pd.DataFrame(
         {
             "landmark": [str(j + 1) for j in range(m)],
@@ -213,9 +248,40 @@ def nystrom_section(run: compare.Run, labels: list[str]) -> None:
         }
     )
     st.dataframe(table, key="l6_landmarks", hide_index=True)
+    top = max(int(x) for x in REGISTRY["nystrom"].knob("landmarks").values)
+    # m = T: every landmark is one token, F = A = B = P and F·A⁺·B = P·P⁺·P = P (a property of any pseudo-inverse)
+    exact_at_t = (
+        f"With one token per stretch (m = T = {t}, which the knob reaches here) F = A = B = the exact map P, and "
+        "P·P⁺·P = P: exact, with an exact pseudo-inverse."
+        if t <= top
+        else f"The knob stops at m = {top}, below your {t} tokens: no setting here gives one token per stretch "
+        "(m = T, where F = A = B = the exact map P and P·P⁺·P = P would be exact)."
+    )
     st.caption(
-        f"Nothing is sampled or learned: your {len(labels)} tokens are cut into {m} stretches that follow each "
+        f"Nothing is sampled or learned: your {t} tokens are cut into {m} stretches that follow each "
         "other, and a landmark query is the plain mean of the queries of one stretch (a landmark key, the mean of "
         "its keys). The three small softmax matrices see the tokens only through these averages and their own "
-        f"queries and keys; with one token per stretch (m = T = {len(labels)}) the approximation is exact."
+        f"queries and keys. {exact_at_t}"
     )
+    rows = anatomy.nystrom_rows(q, k, v, kwargs)
+    iterations = int(kwargs.get("pinv_iterations", 6))
+    negative = (
+        f"The most negative weight of F·A⁺·B here is {figure(rows.lowest)}: a key weighed against, which a "
+        "softmax never does."
+        if rows.lowest < 0
+        else f"No weight of F·A⁺·B is negative here (the smallest is {figure(rows.lowest)}); other settings and "
+        "sentences give negative ones."
+    )
+    exact_ones = abs(rows.exact_sum_low - 1) < 1e-6 and abs(rows.exact_sum_high - 1) < 1e-6
+    sums = (
+        f"Its rows sum to {_sums(rows.sum_low, rows.sum_high)}, with the page's {iterations} iterations of the "
+        f"inverse. F, A and B are softmaxes (rows summing to 1) and A·1 = 1, so with an exact inverse every row sums "
+        f"to 1: torch.linalg.pinv in float64 gives {_sums(rows.exact_sum_low, rows.exact_sum_high)}"
+        + (
+            "; only the iteration drifts."
+            if exact_ones
+            else ", not exactly 1: A is nearly singular here, and its pseudo-inverse is not an inverse."
+        )
+        + f" With the exact inverse the most negative weight is {figure(rows.exact_lowest)}."
+    )
+    st.caption(f"{negative} {sums}")

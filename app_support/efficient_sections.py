@@ -26,6 +26,7 @@ from app_support.efficient_mqa import decoding_section as decoding_section
 from app_support.efficient_mqa import mqa_section as mqa_section
 from app_support.efficient_patterns import bigbird_section as bigbird_section
 from app_support.efficient_patterns import dropped_section as dropped_section
+from app_support.efficient_patterns import figure
 from app_support.efficient_patterns import longformer_section as longformer_section
 from app_support.efficient_patterns import nystrom_section as nystrom_section
 from app_support.efficient_patterns import reformer_section as reformer_section
@@ -177,6 +178,30 @@ def _uniform_question(name: str, run: compare.Run, head_label: str) -> Question:
     )
 
 
+def verdict(name: str, run: compare.Run) -> str:
+    """The sentence under the figures table: is the output closer to exact than uniform attention, and, when it is
+    not, what the variant's cost buys."""
+    if run.comparison.beats_uniform:
+        return "Its output is closer to exact than uniform attention."
+    if not REGISTRY[name].all_heads:  # an approximation or a pattern: it spends work to come close to exact
+        return "Its output is no closer to exact than uniform attention: on this input its cost buys nothing."
+    # multi-query / grouped-query: no accuracy-for-cost knob; G K/V heads trade quality for a smaller KV cache.
+    # Shazeer (2019), abstract: "only minor quality degradation from the baseline"; Ainslie et al. (2023), abstract:
+    # uptraining with 5% of the original pre-training compute, GQA "quality close to multi-head attention"
+    groups = int(run.settings.kwargs["groups"])
+    heads = max(int(v) for v in REGISTRY[name].knob("groups").values)  # the layer's heads: G = H, one per head
+    return (
+        f"Its output is no closer to exact than uniform attention here: this checkpoint was trained with {heads} K/V "
+        f"heads, and averaging them into {groups} without retraining takes away what each head looked for. "
+        "Multi-query attention is not an approximation bought for less work: it computes all T² scores. What "
+        f"{groups} K/V head{'s' if groups > 1 else ''} instead of {heads} buy is a decoder's KV cache "
+        f"{heads // groups}× smaller, which each generated token reads whole. Models trained this way lose little "
+        "quality: Shazeer (2019) reports only minor degradation for multi-query attention; Ainslie et al. (2023) "
+        "uptrain multi-head checkpoints with 5% of their pre-training compute, grouped-query attention coming close "
+        "to multi-head quality."
+    )
+
+
 def ask(name: str, run: compare.Run, head_label: str) -> bool:
     """The variant's "predict first" question, its answer decided by the measurement just made: the variant's own
     (`EXTRAS`), else the one of its kind (how much weight a pattern drops; an approximation against uniform)."""
@@ -212,7 +237,7 @@ def side_by_side(run: compare.Run, labels: list[str], title: str, name: str) -> 
     if cover is not None:
         left.caption("Grey cells are outside the pattern: the variant never computes them.")
     if low < 0:
-        right.caption(f"Some weights are negative (down to {low:.2f}): this approximation is not a softmax.")
+        right.caption(f"Some weights are negative (down to {figure(low)}): this approximation is not a softmax.")
 
 
 def sweep_chart(
@@ -327,9 +352,11 @@ EXTRAS: Mapping[str, Extras] = {
     ),
     "reformer": Extras(section=lambda v: reformer_section(v.run, dict(v.knobs), v.labels, v.inp.q[v.head])),
     "sparse": Extras(section=lambda v: sparse_section(v.run, v.labels)),
-    "longformer": Extras(section=lambda v: longformer_section(v.run, v.labels)),
+    "longformer": Extras(section=lambda v: longformer_section(v.run, v.labels, v.source)),
     "bigbird": Extras(section=lambda v: bigbird_section(v.run, v.labels)),
-    "nystrom": Extras(section=lambda v: nystrom_section(v.run, v.labels)),
+    "nystrom": Extras(
+        section=lambda v: nystrom_section(v.run, v.labels, v.inp.q[v.head], v.inp.k[v.head], v.inp.v[v.head])
+    ),
     "mqa": Extras(
         section=lambda v: mqa_section(
             v.text, v.source, v.layer, int(v.run.settings.kwargs["groups"]), int(v.inp.q.shape[0])

@@ -38,7 +38,7 @@ class VariantText:
 INFO: Mapping[str, VariantText] = {
     "flash": VariantText(
         title="FlashAttention",
-        paper="Dao et al., 2022",
+        paper="Dao et al., 2022, in the loop order of FlashAttention-2 (Dao, 2023)",
         knobs={
             "tile": KnobText(
                 label="Tile size (query rows = keys per tile)",
@@ -66,7 +66,15 @@ INFO: Mapping[str, VariantText] = {
             ),
             "proj": KnobText(
                 label="Projection",
-                help="pool: means of k stretches of the sentence. gaussian: random mixes, what training starts from.",
+                # what the reference code initialises E and F with (checked in the code, 2026-12):
+                # fairseq examples/linformer, MultiheadLinearAttention.reset_parameters: xavier_uniform_(gain=1/√2);
+                # lucidrains/linformer, LinformerSelfAttention: init_ on (seq_len, k), uniform within ±1/√k
+                help=(
+                    "pool: each projected key and value is the mean of one of k stretches of the sentence. "
+                    "gaussian: random mixes with N(0, 1/T) entries, never trained. Reference code starts training "
+                    "from other random draws: fairseq's Linformer from Xavier-uniform E and F (gain 1/√2), "
+                    "lucidrains' linformer from entries uniform within ±1/√k."
+                ),
             ),
         },
         formula=(
@@ -121,8 +129,13 @@ INFO: Mapping[str, VariantText] = {
         ),
         time="O(T·m·D + m³)",
         memory="O(T·m)",
-        keeps_exact="exact when m = T; otherwise the structure seen from m landmarks",
-        costs="rows need not sum to 1 and can go negative; no causal mask",
+        # Xiong et al. (2021), Section 3: F, A, B are softmaxes; with an exact inverse of A the rows of F·A⁻¹·B sum
+        # to 1 (A·1 = 1), the iterative A⁺ only nearly; A⁺ has negative entries, so weights can be negative
+        keeps_exact="exact when m = T (with an exact pseudo-inverse); otherwise the structure seen from m landmarks",
+        costs=(
+            "weights can be negative, unlike a softmax's; rows sum to 1 with an exact inverse, and nearly with the "
+            "iterative one; no causal mask"
+        ),
         choose_when="long encoder inputs with smooth attention",
     ),
     "longformer": VariantText(

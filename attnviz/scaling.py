@@ -244,6 +244,12 @@ SETTINGS = {c: case.setting for c, case in TIMING.items()}  # the settings of ea
 GROWTH = {c: case.growth for c, case in TIMING.items()}  # how its time and extra memory are designed to grow
 
 
+def keeps_matrix(cases: Sequence[str]) -> list[str]:
+    """The exact cases among ``cases`` that store the T×T scores or weights: extra memory designed to grow like T²
+    (the plain path and SDPA's math path; the fused kernels keep one tile and grow like T)."""
+    return [c for c in cases if TIMING[c].exact and GROWTH[c][1] == "T²"]
+
+
 def time_and_memory(fn, device: str, min_reps: int, budget_s: float) -> dict:
     """Warm call, then repetitions; median time and peak extra memory."""
     import gc

@@ -70,12 +70,7 @@ if not sections.ask(name, run, f"head {head + 1}"):
 sections.side_by_side(run, labels, f"{info.title}", name)
 st.markdown("**How far from exact, beside uniform attention**")
 st.dataframe(sections.figures_table(run), key="l6_figures")
-verdict = (
-    "closer to exact than uniform attention"
-    if run.comparison.beats_uniform
-    else "no closer to exact than uniform attention: on this input its cost buys nothing"
-)
-st.caption(f"Its output is {verdict}.")
+st.caption(sections.verdict(name, run))
 
 view = sections.View(text, source, layer, head, name, knobs, run, labels, inp)
 extras = sections.EXTRAS.get(name, sections.Extras())

@@ -35,14 +35,18 @@ OFFERED = [c for c in scaling.CASES if c not in missing]
 SIZES = (256, 512, 1024, 2048, 4096, 8192) + ((16384,) if gpu else ())
 QUADRATIC_CAP = 8192 if gpu else 2048  # "plain" keeps three T×T matrices per head: 2048 is 400 MB here
 
+keepers = [LABELS[c].split(" (")[0] for c in scaling.keeps_matrix(OFFERED)]  # exact cases whose memory grows like T²
+
 st.title("6c · Scaling lab")
 st.markdown(
     f"How do the variants behave as the input grows? Each case below runs **here, on {device.type.upper()}**, in "
     f"a fresh process so that no case's memory counts in another's: {scaling.HEADS} heads of width "
     f"{scaling.WIDTH}, random inputs, float32. On log-log axes a curve's slope tells how it grows: 2 is T², 1.5 is "
     "T·√T, 1 is T (T·log T reads a little above 1). Time and memory need not grow alike: every exact kernel "
-    "computes all T² scores, but only the plain path stores them; a fused kernel's memory grows like T. The slopes "
-    "of what you measure are computed below, beside what each method is designed to do."
+    f"computes all T² scores, but only {len(keepers)} of the cases store them as T×T matrices, "
+    + " and ".join(keepers)
+    + "; a fused kernel works tile by tile, and its memory grows like T. The slopes of what you measure are "
+    "computed below, beside what each method is designed to do."
 )
 
 raw_max = link_value("l6c_max")

@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from app_support import efficient, sentence, show
+from app_support import efficient_swap_text as swap_text
 from app_support.efficient_text import INFO
 from app_support.widgets import md_escape, predict_first, text_or_stop, warn
 from attnviz import AttnvizInputError, plots
@@ -56,19 +57,7 @@ answered = predict_first(
     f"After six layers of {info.title}, how close will your sentence's embedding stay to the exact one (cosine)?",
     ["above 0.99: practically the same", "0.9 to 0.99: close", "below 0.9: noticeably moved"],
     correct=0 if mine > 0.99 else (1 if mine > 0.9 else 2),
-    explain=f"The cosine is {mine:.6f}. "
-    + ("The variant computes the same attention, so only float rounding differs." if mine > 0.999999 else "")
-    + (
-        ""
-        if mine > 0.999999
-        else "Each layer's error changes the next layer's input, and the errors add up"
-        + (
-            ": MiniLM was trained with exact attention, and swapping the variant in without training with it moves "
-            "the embedding this far."
-            if mine <= 0.9
-            else "."
-        )
-    ),
+    explain=swap_text.explain(info.title, swap),
 )
 if not answered:
     st.stop()
@@ -102,6 +91,7 @@ iu = np.triu_indices(len(texts), k=1)
 moved = float(np.abs(swap.exact_similarity[iu] - swap.variant_similarity[iu]).max()) if len(texts) > 1 else 0.0
 st.caption(
     f"Of all pairs of sentence pairs, {swap.order_kept:.0%} keep which of the two is more similar; the largest "
-    f"change of one similarity is {moved:.3f}. A search engine built on these embeddings ranks by this order."
+    f"change of one similarity is {moved:.3f}. A search engine built on these embeddings ranks by this order. "
+    + swap_text.exact_note(info.title, swap)
 )
 st.caption(f"Sentences 2–{len(texts)} are the course's ready sentences; yours is “{md_escape(text)}”.")

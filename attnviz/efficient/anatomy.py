@@ -15,7 +15,7 @@ from torch import Tensor
 from attnviz.efficient.bigbird import bigbird_mask
 from attnviz.efficient.compare import Sweep, shared_keys
 from attnviz.efficient.longformer import longformer_mask
-from attnviz.efficient.nystrom import segment_of
+from attnviz.efficient.nystrom import nystrom_attention, segment_of
 from attnviz.efficient.sparse import sparse_mask
 from attnviz.errors import AttnvizInputError
 from attnviz.host import to_host
@@ -197,6 +197,45 @@ def landmark_segments(t: int, m: int) -> list[range]:
     """The contiguous stretch of positions each of Nyströmformer's m landmarks is the mean of."""
     seg = segment_of(t, m).tolist()
     return [range(seg.index(j), len(seg) - seg[::-1].index(j)) for j in range(m)]
+
+
+@dataclass(frozen=True)
+class NystromRows:
+    """How Nyströmformer's map F·A⁺·B differs from a softmax's, with the page's iterative inverse and an exact one.
+
+    F, A and B are softmaxes, so each row sums to 1: B·1 = 1, and A·1 = 1 gives A⁻¹·1 = 1 for an invertible A, so
+    with an exact inverse every row of F·A⁺·B sums to 1 (F·A⁻¹·B·1 = F·1 = 1). Only the iteration's A⁺ drifts. What
+    no exact inverse removes are negative weights: A⁺ has negative entries.
+    """
+
+    lowest: float  # the smallest weight of the map with the iterative inverse (< 0: a key weighed against)
+    sum_low: float  # its smallest row sum
+    sum_high: float  # its largest row sum
+    exact_lowest: float  # the same three with torch.linalg.pinv, in float64
+    exact_sum_low: float
+    exact_sum_high: float
+
+
+def nystrom_rows(q: Tensor, k: Tensor, v: Tensor, kwargs: Mapping[str, object]) -> NystromRows:
+    """The smallest weight and the range of the row sums of F·A⁺·B, iterative and exact.
+
+    Args:
+        q, k, v: (T, D) one head.
+        kwargs: the variant's keyword arguments (``n_landmarks``, ``pinv_iterations``), as the page ran it.
+    """
+    ours = nystrom_attention(q, k, v, return_weights=True, **kwargs).weights  # (T, S)
+    exact_kwargs = {**kwargs, "pinv": "svd"}
+    exact = nystrom_attention(q.double(), k.double(), v.double(), return_weights=True, **exact_kwargs).weights
+    assert ours is not None and exact is not None
+    sums, exact_sums = ours.sum(-1), exact.sum(-1)  # (T,) each
+    return NystromRows(
+        lowest=float(ours.min()),
+        sum_low=float(sums.min()),
+        sum_high=float(sums.max()),
+        exact_lowest=float(exact.min()),
+        exact_sum_low=float(exact_sums.min()),
+        exact_sum_high=float(exact_sums.max()),
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -66,6 +66,25 @@ def pattern_of(name: str, q: Tensor, kwargs: Mapping[str, object]) -> Tensor | N
     return None if pattern is None else pattern(q, kwargs)
 
 
+def computes_exact(name: str, knobs: Mapping[str, KnobValue], t: int, heads: int = 1) -> bool | None:
+    """Whether the variant, its knobs fitted to T tokens and H heads, computes exact attention in every head: every
+    pair, each softmax over all keys (then only float rounding differs from exact attention).
+
+    FlashAttention always; a pattern when it covers every pair; an approximation not, unless its record says when
+    (Linformer pooling k = T: the identity); multi-query only with one K/V group per head. None when T alone does not
+    decide (the Reformer's buckets depend on the queries).
+    """
+    spec = spec_of(name)
+    kwargs = settings(name, knobs, t, heads).kwargs
+    if spec.exact_when is not None:
+        return spec.exact_when(kwargs, t, heads)
+    if spec.kind == "exact":
+        return True
+    if spec.kind == "pattern" and spec.pattern is not None:
+        return bool(spec.pattern(torch.zeros(t, 1), kwargs).all())  # (T, T): every pair allowed
+    return False
+
+
 @dataclass(frozen=True, eq=False)
 class Run:
     """One variant against exact attention on one head."""
@@ -235,6 +254,8 @@ class Swap:
     exact_similarity: np.ndarray  # (N, N) cosine between sentence embeddings, exact attention
     variant_similarity: np.ndarray  # (N, N) the same with the variant
     order_kept: float  # share of pairs of similarities in the same order (see order_kept)
+    lengths: tuple[int, ...] = ()  # N: each text's tokens as the model reads them ([CLS] and [SEP] included)
+    exact: tuple[bool | None, ...] = ()  # N: whether the variant computes exact attention on that text (computes_exact)
 
 
 def exact_embeddings(model: object, texts: Sequence[str]) -> Tensor:
@@ -253,11 +274,13 @@ def swap(
 
     ``exact``: (N, D) the texts' `exact_embeddings`, when the caller keeps them (they do not depend on the variant).
     """
-    from attnviz.pretrained import sentence_embedding  # the model's tokenizer is imported only here
+    from attnviz.pretrained import encode, sentence_embedding  # the model's tokenizer is imported only here
 
     if not texts:
         raise AttnvizInputError("nothing to embed")
     attend = make_attend(name, knobs)
+    lengths = tuple(len(encode(model, text)) for text in texts)  # type: ignore[arg-type]
+    heads = int(model.config.n_heads)  # type: ignore[attr-defined]
     exact = exact_embeddings(model, texts) if exact is None else exact.double()  # (N, D)
     approx = torch.stack([sentence_embedding(model, text, attend) for text in texts]).double()  # (N, D)
     cos = torch.nn.functional.cosine_similarity(exact, approx, dim=-1)  # (N,)
@@ -270,6 +293,8 @@ def swap(
         exact_similarity=sim_exact,
         variant_similarity=sim_approx,
         order_kept=order_kept(sim_exact, sim_approx),
+        lengths=lengths,
+        exact=tuple(computes_exact(name, knobs, t, heads) for t in lengths),
     )
 
 

@@ -109,7 +109,8 @@ def flash_attention(
     return_weights: bool = False,
     gpu_kernel: bool = False,
 ) -> FlashAttention:
-    # One function on purpose: it is the paper's Algorithm 1 line by line (steps 1–5), read beside the formula.
+    # One function on purpose: it is FlashAttention-2's Algorithm 1 (Dao, 2023; query blocks outside, keys inside)
+    # line by line (steps 1–5), read beside the formula.
     """softmax(Q·Kᵀ·scale + M)·V, exactly, one (block_q × block_k) tile at a time.
 
     Args:

@@ -1,8 +1,9 @@
 """FlashAttention's forward pass as a GPU kernel, written in Triton to be read next to ``flash.py``.
 
-The algorithm is the one in ``attnviz.efficient.flash`` (Dao et al. 2022, Algorithm 1, with the loop order of
-FlashAttention-2): one block of query rows keeps a running maximum m, a running sum ℓ and an unnormalised output
-acc, takes the keys and values one tile at a time, and divides by ℓ once at the end. What changes in kernel form:
+The algorithm is the one in ``attnviz.efficient.flash``: FlashAttention's tiles (Dao et al. 2022) in the loop order
+of FlashAttention-2 (Dao 2023, Algorithm 1; its HBM traffic is counted in ``attnviz.efficient.io.flash2_io``): one
+block of query rows keeps a running maximum m, a running sum ℓ and an unnormalised output acc, takes the keys and
+values one tile at a time, and divides by ℓ once at the end. What changes in kernel form:
 
 * the outer loop over query blocks is gone: the GPU launches one *program* per (block of query rows, head), all
   at once, and ``tl.program_id`` tells each program which block is its own;

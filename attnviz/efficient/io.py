@@ -19,6 +19,21 @@ streaming multiprocessor. The paper counts HBM accesses, element by element, of 
             (over all i: read Nd + Nd + 2N, write Nd + 2N)
        in all 2Nd + T_c·(3Nd + 4N) + Nd + 2N = Θ(N²d²/M) for d ≤ M ≤ Nd (Theorem 2)
 
+Dao, "FlashAttention-2: Faster Attention with Better Parallelism and Work Partitioning" (2023), Algorithm 1 (the
+forward pass), turns the loops round; `attnviz.efficient.flash`, the page's tile walk and the Triton kernel
+(`flash_triton`) use this order:
+
+    FlashAttention-2, with blocks of B_r query rows (outer loop) and B_c keys (inner loop)
+        for each of the T_r = ⌈N/B_r⌉ blocks of query rows (outer loop):
+            read Q_i once (over all i: Nd); O_i, ℓ_i, m_i start on chip
+            for each of the T_c blocks of keys (inner loop): read K_j and V_j (over all j: 2Nd)
+            divide O_i by ℓ_i once; write O_i and the log-sum-exp L_i = m_i + log ℓ_i (over all i: Nd + N)
+       in all 2Nd + N + T_r·2Nd
+
+FlashAttention-2 leaves B_r and B_c to the kernel (the paper tunes them by head width and shared memory).
+To compare the two orders on the same fast memory, `flash2_blocks` turns Algorithm 1's sizes round: the outer
+loop's blocks ⌈M/4d⌉ long, the inner loop's at most d, so that both keep tiles of the same size on chip.
+
 The counts below are those of the algorithms as written, exactly, not only their order of growth.
 """
 
@@ -106,7 +121,7 @@ def flash_io(n: int, d: int, m: int) -> Traffic:
     rows, cols = flash_blocks(d, m)
     outer = math.ceil(n / cols)  # T_c
     return Traffic(
-        "FlashAttention (Algorithm 1)",
+        "FlashAttention, Algorithm 1 (2022)",
         (
             Transfer("write O = 0, ℓ = 0, m = −∞", 0, n * d + 2 * n),
             Transfer("read K, V (once)", 2 * n * d, 0),
@@ -120,24 +135,72 @@ def flash_io(n: int, d: int, m: int) -> Traffic:
     )
 
 
-def fewer_from(d: int, m: int) -> int | None:
-    """The N from which on FlashAttention moves fewer numbers than standard attention (at that N and every longer
-    one); None if it does not stay below for long sequences.
+def flash2_blocks(d: int, m: int) -> tuple[int, int]:
+    """(B_r, B_c) for FlashAttention-2's order: Algorithm 1's sizes turned round, the outer loop's blocks of query
+    rows ⌈M/4d⌉ long, the inner loop's blocks of keys min(⌈M/4d⌉, d)."""
+    inner, outer = flash_blocks(d, m)
+    return outer, inner
 
-    Per token, standard attention moves 4d + 4N numbers and FlashAttention 3d + 2 + T_c·(3d + 4), with
-    T_c = ⌈N/B_c⌉, so FlashAttention moves fewer exactly when 4N > T_c·(3d + 4) − d + 2. Long sequences satisfy it
-    only if 4·B_c > 3d + 4; then, block of keys after block, the first N that satisfies it moves towards the start
-    of its block (by B_c − (3d + 4)/4 per block, rounding aside), and the last block where some N fails decides.
+
+def flash2_io(n: int, d: int, m: int) -> Traffic:
+    """FlashAttention-2's forward pass (Dao, 2023, Algorithm 1) for N tokens, width d and M numbers of fast memory.
+
+    Q is read once, O and the log-sum-exp are written once; K and V are read once per block of query rows (T_r
+    times).
     """
-    d = _positive(d, "the width d")
-    _, cols = flash_blocks(d, m)
-    if 4 * cols <= 3 * d + 4:
+    n = _positive(n, "the length N")
+    rows, cols = flash2_blocks(d, m)
+    outer = math.ceil(n / rows)  # T_r
+    return Traffic(
+        "FlashAttention-2 (2023)",
+        (
+            Transfer("read Q (once)", n * d, 0),
+            Transfer(f"read K, V ({outer}×)", outer * 2 * n * d, 0),
+            Transfer("write O and the log-sum-exp (once)", 0, n * d + n),
+        ),
+        block_rows=rows,
+        block_cols=cols,
+        outer_loops=outer,
+    )
+
+
+def _fewer_from(d: int, fixed: int, per_block: int, block: int) -> int | None:
+    """The N from which on an algorithm that moves N·(fixed + per_block·⌈N/block⌉) numbers moves fewer than
+    standard attention's N·(4d + 4N), at that N and every longer one; None if it does not stay below.
+
+    It moves fewer exactly when 4N > fixed + per_block·⌈N/block⌉ − 4d. Within a block the left side grows and the
+    right does not, so the N that fail are the first ones of a block; from block to block the first N that passes
+    moves by per_block/4 − block, towards the start of its block when 4·block > per_block (rounding aside), and the
+    last block where some N fails decides. With 4·block < per_block the ends of the blocks fail for good, and with
+    4·block = per_block every block fails where the first does.
+    """
+    if 4 * block < per_block:
         return None
     last_fail, outer = 0, 1
     while True:
-        first = (outer * (3 * d + 4) - d + 2) // 4 + 1  # the smallest N with 4N > T_c·(3d + 4) − d + 2
-        lo, hi = (outer - 1) * cols + 1, outer * cols  # the N whose T_c is ``outer``
+        first = (fixed + per_block * outer - 4 * d) // 4 + 1  # the smallest N with 4N > fixed + per_block·T − 4d
+        lo, hi = (outer - 1) * block + 1, outer * block  # the N whose block count is ``outer``
         if first <= lo:
             return last_fail + 1
+        if 4 * block == per_block:  # first − lo is the same in every block: it fails in each
+            return None
         last_fail = min(first - 1, hi)
         outer += 1
+
+
+def fewer_from(d: int, m: int) -> int | None:
+    """The N from which on FlashAttention (Algorithm 1, 2022) moves fewer numbers than standard attention (at that
+    N and every longer one); None if it does not stay below for long sequences.
+
+    Per token, standard attention moves 4d + 4N numbers and Algorithm 1 3d + 2 + T_c·(3d + 4), with T_c = ⌈N/B_c⌉.
+    """
+    d = _positive(d, "the width d")
+    _, cols = flash_blocks(d, m)
+    return _fewer_from(d, 3 * d + 2, 3 * d + 4, cols)
+
+
+def fewer_from2(d: int, m: int) -> int | None:
+    """The same for FlashAttention-2's order (`flash2_io`): per token 2d + 1 + T_r·2d, with T_r = ⌈N/B_r⌉."""
+    d = _positive(d, "the width d")
+    rows, _ = flash2_blocks(d, m)
+    return _fewer_from(d, 2 * d + 1, 2 * d, rows)

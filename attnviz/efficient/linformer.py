@@ -9,9 +9,11 @@ close to low rank, so project the S keys and values down to K rows with E, F (K 
 In token space this is the attention matrix P̄·F, of rank at most K: time and memory O(T·K).
 The paper learns E and F. Untrained, two choices:
 
-    "gaussian"  random mixes, N(0, 1/S) entries: where a trained (S → K) layer starts (PyTorch's default
-                initialisation is of that size). A random mix of values is no average of them, so the output
-                is far from exact attention until E and F are learned: the point to see.
+    "gaussian"  random mixes, N(0, 1/S) entries, untrained. Reference code starts from other random draws:
+                fairseq's Linformer (examples/linformer, MultiheadLinearAttention.reset_parameters) initialises
+                E and F Xavier-uniform with gain 1/√2, entries within ±√(3/(S + K)); lucidrains' linformer
+                (LinformerSelfAttention) uniform within ±1/√K. A random mix of values is no average of them, so
+                the output is far from exact attention until E and F are learned: the point to see.
     "pool"      each projected key and value is the mean of S/K consecutive ones, the pooling the paper also
                 tries; sensible without training.
 
@@ -197,6 +199,8 @@ SPEC = VariantSpec(
     name="linformer",
     fn=linformer_attention,
     kind="approx",
+    # pooling k = T stretches of one key each is the identity (E = F = I): exact attention; a Gaussian E never is
+    exact_when=lambda kwargs, t, heads: kwargs["projection"] == "pool" and int(kwargs["rank"]) == t,  # type: ignore
     knobs=(Knob("rank", _SMALL, 4), Knob("proj", ("pool", "gaussian"), "pool")),
     to_kwargs=_linformer_kwargs,
     random=lambda knobs: knobs.get("proj", "pool") == "gaussian",  # pooling draws nothing

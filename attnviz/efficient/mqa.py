@@ -240,6 +240,7 @@ SPEC = VariantSpec(
     fn=grouped_query_attention,
     kind="exact",
     knobs=(Knob("groups", (1, 2, 3, 4, 6, 12), 1),),
+    exact_when=lambda kwargs, t, heads: int(kwargs["groups"]) == heads,  # one K/V group per head: multi-head
     to_kwargs=_mqa_kwargs,
     swept="groups",
     all_heads=True,

@@ -118,8 +118,8 @@ def nystrom_attention(
         n_landmarks: M, at most min(T, S); more landmarks, smaller error.
         pinv_iterations: iterations of the pseudo-inverse (6 in the paper; more when M is close to T).
         pinv: ``"iterative"`` (the paper's) or ``"svd"`` (torch.linalg.pinv).
-        return_weights: also build the implied T×S matrix F·A⁺·B (rows sum to 1 only approximately, and
-            entries can be negative).
+        return_weights: also build the implied T×S matrix F·A⁺·B (its rows sum to 1 with an exact inverse of
+            A, since F, A and B are row-stochastic, and nearly with the iteration; entries can be negative).
     Returns:
         NystromAttention.
     """

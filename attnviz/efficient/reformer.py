@@ -363,6 +363,7 @@ SPEC = VariantSpec(
     swept="rounds",
     shared_qk=True,
     in_model={"exclude_self": False},  # with the model's own keys, not shared-QK: its own key stays
+    exact_when=lambda kwargs, t, heads: None,  # its buckets depend on the queries: no answer from T alone
     cases={
         "reformer": TimingCase(
             make=lambda q, k, v: lambda: reformer_attention(q, q, v, n_buckets=max(2, q.shape[-2] // 64)),

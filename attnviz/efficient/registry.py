@@ -81,6 +81,10 @@ class VariantSpec:
     shared_qk: bool = False  # compared as the paper defines it: keys are the queries at unit length, no self
     all_heads: bool = False  # runs on every head of a layer at once (shares keys and values across heads)
     in_model: Mapping[str, object] = field(default_factory=dict)  # keyword arguments that differ inside a whole model
+    # (kwargs, T, H) → does it compute exact attention, every pair of every head, on T tokens (None: it depends on
+    # the input's values)? None here: `compare.computes_exact` decides by kind (exact: yes; a pattern: whether it
+    # covers every pair; an approximation: no)
+    exact_when: Callable[[Mapping[str, object], int, int], bool | None] | None = None
 
     def default_knobs(self) -> dict[str, KnobValue]:
         """Every knob at its default."""

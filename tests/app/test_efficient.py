@@ -99,16 +99,19 @@ def test_flash_walk_starts_at_tile_one_and_a_link_picks_a_tile(app):
 
 
 def test_flash_memory_traffic_follows_the_paper(app):
-    from attnviz.efficient.io import flash_io, sram_numbers, standard_io
+    from app_support.efficient_flash import ALGORITHMS
+    from attnviz.efficient.io import flash2_io, flash_io, sram_numbers, standard_io
 
     at = ok(_reveal_all(app(PAGE, l6_variant="flash")))
     frame = next(d.value for d in at.dataframe if "numbers read" in d.value.columns)
     totals = [int(x.replace(",", "")) for x in frame["in all"]]
-    assert totals == [standard_io(8, 32).total, flash_io(8, 32, sram_numbers(100)).total]
-    assert totals == [4 * 8 * 32 + 4 * 64, 1584]  # 8 tokens, d = 32: one block of keys, T_c = 1
-    assert any("From T = 18 on FlashAttention moves fewer numbers" in c.value for c in at.caption)
+    m = sram_numbers(100)
+    assert totals == [standard_io(8, 32).total, flash_io(8, 32, m).total, flash2_io(8, 32, m).total]
+    # 8 tokens, d = 32: one block of keys (T_c = 1) for Algorithm 1; one block of rows (T_r = 1) for FlashAttention-2
+    assert totals == [4 * 8 * 32 + 4 * 64, 1584, 4 * 8 * 32 + 8]
+    assert any("Algorithm 1 moves fewer numbers than standard attention from T = 18 on" in c.value for c in at.caption)
     lines = chart(at, "l6_flash_io_chart")["data"]
-    assert [t["name"] for t in lines] == ["standard attention (Algorithm 0)", "FlashAttention (Algorithm 1)"]
+    assert [t["name"] for t in lines] == list(ALGORITHMS)
     run(at.select_slider(key="l6_sram").set_value(16))
     frame = next(d.value for d in at.dataframe if "numbers read" in d.value.columns)
     assert int(frame["in all"].iloc[1].replace(",", "")) == flash_io(8, 32, 4096).total
@@ -338,7 +341,7 @@ def test_longformer_dilation_and_globals(app):
     assert len(kept) == 4
     assert kept[1] == pytest.approx(float(figures(at)["exact attention weight the pattern keeps"][0]), abs=1e-3)
     text = captions(at)
-    assert "Global tokens here: “she” (your first token)" in text
+    assert "Global tokens here: “she” (your first word)" in text
     assert "4,096 tokens" in text and "only 2 heads of the upper layers" in text
 
 
