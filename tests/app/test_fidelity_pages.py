@@ -1,0 +1,75 @@
+"""Issue 25, pages 1–5c: each sentence the page shows is true for the text on the screen (one test per finding)."""
+
+from tests.app.elements import ok, run
+from tests.app.test_pages import _reveal_all, plain
+
+SIM = "lessons/similarity.py"
+PROJ = "lessons/projections.py"
+FISHERMAN = "the old fisherman rested on the muddy bank of the quiet river"
+
+
+def said(at) -> str:
+    """Everything the page says in text, markdown escapes removed."""
+    return "\n".join(plain(e) for e in [*at.markdown, *at.caption, *at.success, *at.info, *at.warning])
+
+
+# --- 1. the diagonal's share counts a tie with a repeated word's copy as a tie, not a loss --------------------------
+def test_similarity_diagonal_share_counts_a_tie_with_the_copy(app):
+    at = ok(app(SIM, sentence=FISHERMAN))
+    run(at.radio(key="sim_predict_diag").set_value("the word with itself (the diagonal)"))
+    text = said(at)
+    assert "the largest cell in 100% of the rows" in text  # argmax gave 83%: "the·2" and "the·3" lost to "the"
+    assert "the copies of “the” score as much with each other as with themselves" in text
+    assert "no other word beats it" in text
+
+
+def test_similarity_row_of_a_copy_goes_to_the_word_itself(app):
+    at = ok(app(SIM, sentence=FISHERMAN))
+    run(at.selectbox(key="sim_focus").set_value("the·2"))
+    run(at.radio(key="sim_predict_mix").set_value("the word itself"))
+    text = said(at)
+    assert "Right." in text and "goes to “the·2”" in text and "tied with “the”, “the·3”" in text
+
+
+def test_projections_identity_counts_ties_in_both_matrices(app):
+    at = ok(app(PROJ, sentence=FISHERMAN))
+    question = next(m.value for m in at.markdown if "has the largest score in" in m.value)
+    assert "in 100% of your sentence's rows" in question  # I·Iᵀ: argmax said 83%
+    run(at.radio(key="proj_predict_self").set_value("most rows (80% or more)"))
+    text = said(at)
+    assert "Right." in text and "wins 100% of the 12 rows" in text
+
+
+# --- 6. the meaning meter says the shift and where the word ends ----------------------------------------------------
+def test_meaning_meter_says_where_the_word_ends(app):
+    at = ok(_reveal_all(app(SIM)))
+    verdict = next(c.value for c in at.caption if c.value.startswith("After mixing, “bank”"))
+    # the default sentence: "bank" gains more toward "river" but still ends closer to "money" (measured 0.723, 0.679)
+    assert "gained more toward “river”" in verdict
+    assert "It ends closer to “money” (0.723) than to “river” (0.679)." in verdict
+
+
+# --- 11. the length of the mix does not follow from the sum of the weights ------------------------------------------
+def test_mix_length_is_not_said_to_follow_from_the_sum(app):
+    at = ok(_reveal_all(app(SIM)))
+    caption = next(c.value for c in at.caption if c.value.startswith("The weights add up to"))
+    assert ", not 1, so" not in caption and "not on the sum alone" in caption
+
+
+# --- 9. Clark et al. suggest the [SEP] no-op; the row beside it is measured ----------------------------------------
+def test_projections_real_head_says_clark_suggest_and_measures_the_row(app):
+    import re
+
+    from app_support import loaders
+    from attnviz.pretrained import forward
+
+    at = ok(_reveal_all(app(PROJ)))
+    run(at.radio(key="proj_kind").set_value("real"))
+    ok(_reveal_all(at))
+    caption = next(c.value for c in at.caption if "Clark et al." in c.value)
+    assert "suggest that it works as a no-op" in caption and "a hypothesis, not a finding" in caption
+    assert "found heavy attention" not in caption
+    found = re.search(r"This row puts (\d+)% on \[CLS\] and (\d+)% on \[SEP\]", caption)
+    assert found, caption
+    row = forward(loaders.model(), "I walked by the river bank").head(0, 0).weights[6]  # layer 1, head 1; "bank"
+    assert (int(found[1]), int(found[2])) == (round(100 * float(row[0])), round(100 * float(row[-1])))
