@@ -73,3 +73,28 @@ def test_projections_real_head_says_clark_suggest_and_measures_the_row(app):
     assert found, caption
     row = forward(loaders.model(), "I walked by the river bank").head(0, 0).weights[6]  # layer 1, head 1; "bank"
     assert (int(found[1]), int(found[2])) == (round(100 * float(row[0])), round(100 * float(row[-1])))
+
+
+# --- 5. the "please" claim is judged on the real model by default, with what attention received is not -----------
+SOFT = "lessons/softmax.py"
+PLEASE = "Please, GPT, can you tell me what is the most likely pet in a household?"
+
+
+def test_please_claim_is_judged_on_minilm_by_default_with_the_caveat(app):
+    at = ok(_reveal_all(app(SOFT, sentence=PLEASE)))
+    claim = plain(next(i for i in at.info if "“please”" in i.value))
+    assert "Measured on all-MiniLM-L6-v2" in claim and "Measured here" not in claim
+    assert "It holds for every one of them." in claim or "It does not hold for" in claim
+    assert "Jain & Wallace (2019)" in claim and "Wiegreffe & Pinter (2019)" in claim
+    assert "is not the same as its importance to the answer" in claim
+    run(at.radio(key="soft_recv_on").set_value("here"))
+    claim = plain(next(i for i in at.info if "“please”" in i.value))
+    assert "not from a language model, so they cannot test it" in claim and "It holds" not in claim
+
+
+# --- 13. softmax weights: between 0 and 1, masked ones exactly 0 ----------------------------------------------------
+def test_softmax_intro_does_not_say_every_weight_is_positive(app):
+    at = ok(app(SOFT))
+    intro = next(m.value for m in at.markdown if "turns each row into weights" in m.value)
+    assert "Every weight is positive" not in intro
+    assert "Every weight lies between 0 and 1 (a pair that a mask forbids gets exactly 0" in intro
