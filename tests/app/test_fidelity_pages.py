@@ -1,6 +1,6 @@
 """Issue 25, pages 1–5c: each sentence the page shows is true for the text on the screen (one test per finding)."""
 
-from tests.app.elements import ok, run
+from tests.app.elements import chart, ok, run
 from tests.app.test_pages import _reveal_all, plain
 
 SIM = "lessons/similarity.py"
@@ -98,3 +98,27 @@ def test_softmax_intro_does_not_say_every_weight_is_positive(app):
     intro = next(m.value for m in at.markdown if "turns each row into weights" in m.value)
     assert "Every weight is positive" not in intro
     assert "Every weight lies between 0 and 1 (a pair that a mask forbids gets exactly 0" in intro
+
+
+# --- 12. positions: learned vectors added in encoders, rotary queries and keys in every layer elsewhere -----------
+def test_toy_heads_position_note_covers_rotary_models(app):
+    at = ok(_reveal_all(app("lessons/multihead.py", sentence="the cat sat on the mat")))  # "the" twice
+    note = next(c.value for c in at.caption if c.value.startswith("A repeated word gets the same row"))
+    assert "Transformers add a vector for each position" not in note  # false for RoPE models
+    assert "add a learned vector for each position" in note and "BERT and MiniLM" in note
+    assert "rotate each query and key" in note and "inside every layer" in note and "RoFormer" in note
+
+
+# --- 14. the large map's title says when it is not the raw softmax(Q·Kᵀ/√32) -----------------------------------------
+def test_real_head_title_says_when_the_map_is_pooled_or_rescaled(app):
+    at = ok(_reveal_all(app("lessons/real_heads.py", sentence="embeddings are unbelievably useful")))
+    title = chart(at, "real_large")["layout"]["title"]["text"]
+    assert title == "Layer 1 · head 1: softmax(Q·Kᵀ/√32) by word"  # "unbelievably" is 5 pieces, merged
+    run(at.toggle(key="real_special").set_value(False))
+    title = chart(at, "real_large")["layout"]["title"]["text"]
+    assert title == "Layer 1 · head 1: softmax(Q·Kᵀ/√32) by word, without [CLS]/[SEP], rows rescaled"
+    run(at.toggle(key="real_words").set_value(False))
+    title = chart(at, "real_large")["layout"]["title"]["text"]
+    assert title == "Layer 1 · head 1: softmax(Q·Kᵀ/√32), without [CLS]/[SEP], rows rescaled"
+    run(at.toggle(key="real_special").set_value(True))
+    assert chart(at, "real_large")["layout"]["title"]["text"] == "Layer 1 · head 1: softmax(Q·Kᵀ/√32)"  # the raw map
