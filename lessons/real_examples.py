@@ -10,7 +10,7 @@ from app_support.real_probes import census_table, kept_answer
 from app_support.widgets import linked, linked_choice, md_escape, predict_first, warn
 from attnviz import AttnvizInputError, plots
 
-MAX_TEXT = 5_000  # characters; the model itself stops at 512 positions and says so
+MAX_TEXT = 5_000  # characters; the model reads its first 256 pieces (attnviz.paragraph.MODEL_PIECES) and says so
 COREF_A = "the cat sat on the mat because it was tired"
 COREF_B = "the cat sat on the mat because it was soft"
 RIVER, MONEY, RIVER_TOO = "I walked by the river bank", "I deposited money at the bank", "we sat on the grassy bank"
