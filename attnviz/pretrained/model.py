@@ -112,6 +112,21 @@ def _read_config(path: Path) -> Config:
     )
 
 
+def _tokenizer(path: Path, config: Config, max_pieces: int | None) -> tuple[Tokenizer, int]:
+    """The WordPiece tokenizer, cutting at ``max_pieces`` (every position when None), and that limit.
+
+    tokenizer.json ships with padding to 128 and truncation at 128 (the training setup); the course shows every real
+    token and cuts where the sentence box does (MODEL_PIECES).
+    """
+    limit = config.max_positions if max_pieces is None else max_pieces
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 3 <= limit <= config.max_positions:
+        raise ValueError(f"max_pieces must be a whole number from 3 to {config.max_positions}, got {max_pieces!r}")
+    tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=limit)
+    return tokenizer, limit
+
+
 def load_model(
     device: torch.device | str | None = None,
     *,
@@ -125,9 +140,8 @@ def load_model(
     Args:
         device: where the weights live; default `attnviz.device.pick_device()`.
         path: a folder with config.json, model.safetensors and tokenizer.json; default the bundled one.
-        max_pieces: the most tokens the model reads, [CLS] and [SEP] included: by default the course's one limit,
-            `attnviz.paragraph.MODEL_PIECES` (256, the sentence-transformers setting of this model), the same the
-            sentence box cuts at; None for every row of the position table (512), as a benchmark may want.
+        max_pieces: the most tokens it reads, [CLS] and [SEP] included: the course's one limit by default (256,
+            `attnviz.paragraph.MODEL_PIECES`, where the sentence box cuts); None for all 512 positions (a benchmark).
     Returns:
         Model, its tensors in float32 on ``device``.
     """
@@ -138,14 +152,7 @@ def load_model(
     device = pick_device() if device is None else torch.device(device)
     config = _read_config(path)
 
-    # 1. the tokenizer: tokenizer.json ships with padding to 128 and truncation at 128 (the training setup);
-    #    the course shows every real token and cuts where the sentence box does (MODEL_PIECES)
-    limit = config.max_positions if max_pieces is None else max_pieces
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 3 <= limit <= config.max_positions:
-        raise ValueError(f"max_pieces must be a whole number from 3 to {config.max_positions}, got {max_pieces!r}")
-    tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(max_length=limit)
+    tokenizer, limit = _tokenizer(path, config, max_pieces)  # 1. the tokenizer
 
     # 2. the weights, as inference tensors: any in-place edit raises, so no session can spoil the shared copy
     raw = load_file(str(path / "model.safetensors"))
