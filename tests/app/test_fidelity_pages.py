@@ -122,3 +122,32 @@ def test_real_head_title_says_when_the_map_is_pooled_or_rescaled(app):
     assert title == "Layer 1 · head 1: softmax(Q·Kᵀ/√32), without [CLS]/[SEP], rows rescaled"
     run(at.toggle(key="real_special").set_value(True))
     assert chart(at, "real_large")["layout"]["title"]["text"] == "Layer 1 · head 1: softmax(Q·Kᵀ/√32)"  # the raw map
+
+
+# --- 8. a head picked on one minimal pair is tested on pairs held out of the ranking ------------------------------
+EXAMPLES = "lessons/real_examples.py"
+
+
+def test_examples_rank_heads_on_several_pairs_and_test_on_held_out_ones(app):
+    at = ok(_reveal_all(app(EXAMPLES)))
+    said = next(c.value for c in at.caption if "of a possible 2, in layer 4 · head 2" in c.value)
+    assert not said.startswith("One head moves clearly more than the rest")  # one pair said it of the model
+    assert said.startswith("On this pair one head moves clearly more than the rest")
+    fig = chart(at, "real_coref_heldout")
+    assert list(fig["data"][0]["y"])[:2] == ["ranking: cat / mat", "ranking: trophy / suitcase"]
+    assert fig["data"][0]["x"][0] == "layer 4 · head 2"
+    verdict = next(c.value for c in at.caption if c.value.startswith("Ranked by their mean score on the 6 ranking"))
+    assert "layer 4 · head 2 comes first (0.14 of a possible 2)" in verdict
+    assert "it scores 0.05, -0.01, 0.01, -0.02, 0.31, -0.08, ranking 2, 69, 11, 69, 1, 72 of 72" in verdict
+    assert "among the top 5 on 2 of them: a head picked on some pairs need not be the one that moves on others" in (
+        verdict
+    )
+    assert "ranks 1 of 72; without its best held-out pair (paul / george, 0.31) it would be -0.01." in verdict
+
+
+# --- 10. the score's zero: each noun keeps its weight from A to B ----------------------------------------------------
+def test_examples_say_what_a_zero_score_means(app):
+    at = ok(app(EXAMPLES))
+    intro = next(m.value for m in at.markdown if "how far the weight of the pronoun moves" in m.value)
+    assert "weights the two nouns alike" not in intro
+    assert "0: each noun keeps the weight it had in A when the sentence becomes B" in intro
