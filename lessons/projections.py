@@ -151,7 +151,10 @@ answered = predict_first(
     correct=0 if own.share >= 0.8 else 2 if own.share <= 0.2 else 1,
     explain=f"Here the word itself wins {own.share:.0%} of the {n} rows of Q·Kᵀ ({proj.name})"
     + (
-        " (a tie counted as a win: the copies of " + ", ".join(f"“{md_escape(w)}”" for w in copies) + " have the "
+        " (a tie counted as a win: the copies of "
+        + ", ".join(f"“{md_escape(w)}”" for w in copies[:5])
+        + (f" and {len(copies) - 5} more words" if len(copies) > 5 else "")
+        + " have the "
         "same query and key, so they score as much with each other as with themselves)."
         if copies
         else "."

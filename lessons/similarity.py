@@ -57,7 +57,8 @@ def ties_note(count: DiagonalCount) -> str:
     copies = count.tied_copies(tokens.words)
     others = count.other_ties
     notes = [
-        "the copies of " + ", ".join(f"“{md_escape(w)}”" for w in copies) + " score as much with each other as with "
+        "the copies of " + ", ".join(f"“{md_escape(w)}”" for w in copies[:5])
+        + (f" and {len(copies) - 5} more words" if len(copies) > 5 else "") + " score as much with each other as with "
         "themselves, since a repeated word has the same vector each time"
     ] if copies else []  # fmt: skip
     if others:
