@@ -53,7 +53,9 @@ def shift_scores(a_to_a: Tensor, a_to_b: Tensor, b_to_a: Tensor, b_to_b: Tensor)
 
         score = (w_A(a) − w_B(a)) + (w_B(b) − w_A(b))
 
-    0 for a head that weights both nouns the same in both sentences, whatever it weights them; at most 2.
+    0 when each noun keeps the weight it had in A when the sentence becomes B, whatever that weight is (or when a
+    gain on one side cancels a loss on the other); at most 2, a complete switch; below 0 the weight moves the wrong
+    way.
 
     Args:
         a_to_a: (L, H) weight from the pronoun to referent a, in sentence A; a_to_b to referent b in sentence A;

@@ -137,7 +137,7 @@ def _pretrained_qkv():
     except Exception as error:  # any failure means: not available here
         return None, f"attnviz.pretrained not available ({type(error).__name__}: {error})"
     try:
-        model = pretrained.load_model("cpu")
+        model = pretrained.load_model("cpu", max_pieces=None)  # the long text below runs past 256 pieces, to 512
         text = (
             "Attention lets every word of a sentence look at every other word and decide how much each one "
             "matters for its own meaning. The weights come from comparing a query with all the keys, and the "

@@ -100,7 +100,7 @@ def main() -> None:
     parser.add_argument("--threads", default=default, help="comma-separated torch thread counts to time")
     args = parser.parse_args()
 
-    model = load_model(args.device)
+    model = load_model(args.device, max_pieces=None)  # all 512 positions: the course reads 256, the bench times 512
     sync = model.device.type == "cuda"
     print(f"torch {torch.__version__} · {describe(model.device)} · {cpu_model()} ({os.cpu_count()} cores)")
     load_avg = os.getloadavg()

@@ -146,11 +146,18 @@ if answered:
     )
     st.dataframe(table, key="mh_top", height=min(35 * (T + 1) + 3, 421))
     if len(set(tokens.words)) < T:
+        # Positions, two ways: an absolute vector added to the input once (Vaswani et al. 2017, section 3.5: fixed
+        # sines and cosines; Devlin et al. 2019, BERT: learned, as in MiniLM), or rotary embeddings (Su et al.,
+        # "RoFormer", 2021, section 3: q and k rotated by position-dependent angles in every layer, so a score
+        # depends on the distance between the two positions; Llama, Mistral, SmolLM)
         st.caption(
             "A repeated word gets the same row every time: this toy layer sees only the words, not where they "
-            "stand. Transformers add a vector for each position to the word's vector before the first layer "
-            "(learned ones in BERT and MiniLM, fixed sines and cosines in the original paper), so there the rows "
-            "differ."
+            "stand. Real transformers tell the copies apart, in one of two ways. Encoders such as BERT and MiniLM "
+            "add a learned vector for each position to the word's vector before the first layer (the original "
+            "Transformer added fixed sines and cosines). Rotary models such as Llama, Mistral and SmolLM add nothing "
+            "to the input: inside every layer they rotate each query and key by angles set by its position (RoPE: "
+            "Su et al., 2021, RoFormer), so a score depends on how far apart the two words stand. Either way, there "
+            "two copies of a word get different rows."
         )
     if H > 1:
         m1, m2 = st.columns([2, 3])

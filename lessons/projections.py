@@ -29,6 +29,7 @@ from attnviz.projections import (
     random_projections,
     value_effect,
 )
+from attnviz.similarity import diagonal_wins
 from attnviz.training import TrainResult
 
 kv = loaders.glove()
@@ -137,16 +138,27 @@ else:
 
 # --- Q·Kᵀ next to I·Iᵀ ------------------------------------------------------------------------------------
 show.step("Q·Kᵀ next to " + before_name.split(" ")[0])
-diagonal = torch.arange(n, device=qkv.scores.device)
-own = (qkv.scores.argmax(dim=1) == diagonal).float().mean().item()
-own_before = (before.argmax(dim=1) == diagonal.to(before.device)).float().mean().item()
+# a tie with a repeated word's own copy (same vector, so same score) counts as the word itself: not a loss
+row_words = list(real_tokens.pieces) if kind == "real" else list(tokens.words)
+own, own_before = diagonal_wins(qkv.scores, row_words), diagonal_wins(before, row_words)
+copies = own.tied_copies(row_words)
 answered = predict_first(
     "proj_predict_self",
-    f"In {before_name.split(' ')[0]} the word itself has the largest score in {own_before:.0%} of your sentence's "
-    "rows. In how many rows of Q·Kᵀ will the word itself have the largest score?",
+    f"In {before_name.split(' ')[0]} the word itself has the largest score in {own_before.share:.0%} of your "
+    "sentence's rows (a tie counted as the word's). In how many rows of Q·Kᵀ will the word itself have the largest "
+    "score?",
     ["most rows (80% or more)", "some rows", "few or none (20% or less)"],
-    correct=0 if own >= 0.8 else 2 if own <= 0.2 else 1,
-    explain=f"Here the word itself wins {own:.0%} of the {n} rows of Q·Kᵀ ({proj.name}).",
+    correct=0 if own.share >= 0.8 else 2 if own.share <= 0.2 else 1,
+    explain=f"Here the word itself wins {own.share:.0%} of the {n} rows of Q·Kᵀ ({proj.name})"
+    + (
+        " (a tie counted as a win: the copies of "
+        + ", ".join(f"“{md_escape(w)}”" for w in copies[:5])
+        + (f" and {len(copies) - 5} more words" if len(copies) > 5 else "")
+        + " have the "
+        "same query and key, so they score as much with each other as with themselves)."
+        if copies
+        else "."
+    ),
 )
 if answered:
     top_k = plots.auto_top_k(n)
@@ -166,7 +178,7 @@ if answered:
         gap = float((qkv.scores - before).abs().max())
         st.caption(f"Largest difference between the two: {gap:g}. With the identity, Q·Kᵀ is page 2's S exactly.")
     else:
-        winners = [f"{labels[i]} → {labels[j]}" for i, j in enumerate(qkv.scores.argmax(dim=1).tolist())]
+        winners = [f"{labels[i]} → {labels[j]}" for i, j in enumerate(own.best)]  # a tie goes to the word itself
         st.caption(
             "Highest key in each row: "
             + md_escape(", ".join(winners[:24]))
@@ -321,16 +333,22 @@ def one_query() -> None:
     if kind == "real":
         weights = torch.softmax(qkv.scores[focus] / math.sqrt(proj.width), dim=-1)  # (T,)
         best = weights.argsort(descending=True)[:3].tolist()
+        cls, sep = float(weights[0]), float(weights[-1])  # [CLS] opens and [SEP] closes every input
+        # Clark et al., "What Does BERT Look At?" (BlackboxNLP 2019), section 3, "Attending to Separator Tokens":
+        # "we speculate that attention over these special tokens might be used as a sort of 'no-op'": a hypothesis,
+        # with the gradients of their Figure 3 as support, not a finding
         st.caption(
-            "The real head first divides by √32 and applies softmax (page 4); its weights in this row: "
+            f"The real head first divides by √{proj.width} and applies softmax (page 4); its weights in this row: "
             + md_escape(", ".join(f"{labels[j]} {float(weights[j]):.0%}" for j in best))
-            + ". In BERT, Clark et al. (2019) found heavy attention to [SEP] to work as a no-op: a head with "
-            "nothing to do for a word parks its weight there."
+            + f". This row puts {cls:.0%} on [CLS] and {sep:.0%} on [SEP]. Clark et al. (2019, section 3) saw over "
+            "half of BERT's attention in layers 6 to 10 go to [SEP] and suggest that it works as a no-op, for a head "
+            "whose job does not apply to a word; their support is that the gradient of the loss with respect to that "
+            "attention becomes small where it grows: a hypothesis, not a finding."
         )
     else:
         st.caption(
             f"The weights are raw scores: in this row they add up to {float(scores.sum()):.1f}, and the smallest is "
-            f"{float(scores.min()):.1f}. Page 4 turns every row into positive weights that add up to 1."
+            f"{float(scores.min()):.1f}. Page 4 turns every row into weights between 0 and 1 that add up to 1."
         )
     values_step(focus, scores)
 

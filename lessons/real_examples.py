@@ -6,11 +6,11 @@ import pandas as pd
 import streamlit as st
 
 from app_support import cached, loaders, show
-from app_support.real_probes import census_table, kept_answer
+from app_support.real_probes import census_table, head_name, held_out_section, kept_answer
 from app_support.widgets import linked, linked_choice, md_escape, predict_first, warn
 from attnviz import AttnvizInputError, plots
 
-MAX_TEXT = 5_000  # characters; the model itself stops at 512 positions and says so
+MAX_TEXT = 5_000  # characters; the model reads its first 256 pieces (attnviz.paragraph.MODEL_PIECES) and says so
 COREF_A = "the cat sat on the mat because it was tired"
 COREF_B = "the cat sat on the mat because it was soft"
 RIVER, MONEY, RIVER_TOO = "I walked by the river bank", "I deposited money at the bank", "we sat on the grassy bank"
@@ -26,18 +26,15 @@ model = loaders.model()
 L, H = model.n_layers, model.n_heads
 
 
-def head_name(layer: int, head: int) -> str:
-    return f"layer {layer + 1} · head {head + 1}"
-
-
 # --- it → its referent --------------------------------------------------------------------------------------------
 show.step("Which heads follow the referent when it changes")
 st.markdown(
     "In the ready pair below, “it” is the cat in sentence A; change the last word and in sentence B it is the mat. A "
     "head that sends “it” to “cat” in both tells us nothing about what “it” means. So we score each of the 72 heads "
     "by how far the weight of the pronoun moves with its meaning: (weight on A's referent in A − in B) + (weight on "
-    "B's referent in B − in A). 0: the head weights the two nouns alike in both sentences, however much; 2 would be "
-    "a complete switch."
+    "B's referent in B − in A). 0: each noun keeps the weight it had in A when the sentence becomes B, however "
+    "much that is (or a gain on one side cancels a loss on the other); 2 would be a complete switch; below 0, the "
+    "weight moves the wrong way."
 )
 
 
@@ -114,10 +111,14 @@ def which_heads() -> None:
     )
     top_score = float(shift.score[best])
     n_resolved = int(shift.resolved.sum())
-    verdict = (
-        "No head moves much: "
+    verdict = (  # about this pair only: the ready pairs below test whether a head picked on one pair carries over
+        "On this pair no head moves much: "
         if top_score < 0.1
-        else ("One head moves clearly more than the rest: " if top_score > 2 * float(shift.score[shift.top[1]]) else "")
+        else (
+            "On this pair one head moves clearly more than the rest (whether it does on other pairs is tested below): "
+            if top_score > 2 * float(shift.score[shift.top[1]])
+            else ""
+        )
     )
     st.caption(
         f"{verdict}the largest score is {top_score:.2f} of a possible 2, in {names[0]}: “{src}” gives “{a}” "
@@ -182,6 +183,15 @@ def which_heads() -> None:
 
 
 show.section(which_heads)
+
+show.step("Does the head carry over to other pairs?")
+st.markdown(
+    "One pair cannot show what a head does: among 72 heads one always moves most, perhaps for a reason of that pair "
+    "alone, such as the word that was changed. So the heads are ranked by their mean score on some ready pairs, and "
+    "the heads ranked first are scored on other pairs that played no part in the ranking. These pairs are fixed; "
+    "they do not change with the sentences above."
+)
+held_out_section(model)
 
 
 # --- verb → subject -----------------------------------------------------------------------------------------------

@@ -192,7 +192,13 @@ def one_head() -> None:
     # --- one head, large -------------------------------------------------------------------------------------------
     show.step(f"Layer {layer + 1}, head {head + 1}, large")
     W = view.weights[layer, head]  # (G, G)
-    title = f"Layer {layer + 1} · head {head + 1}: softmax(Q·Kᵀ/√32)"
+    # the formula names the raw map only: say what was done to it before drawing (`attnviz.pretrained.group_attention`)
+    merged = words and bool(split)  # a word of several pieces: columns summed over its pieces, rows averaged
+    title = (
+        f"Layer {layer + 1} · head {head + 1}: softmax(Q·Kᵀ/√{cfg.head_dim})"
+        + (" by word" if merged else "")
+        + (", without [CLS]/[SEP], rows rescaled" if not keep_special else "")
+    )
     show.attention_chart(
         W, labels, title=title, row_title="token", key="real_large", name=f"layer {layer + 1} head {head + 1}"
     )

@@ -1,7 +1,6 @@
 """Lesson 2: the similarity matrix S = I·Iᵀ and the first attention, O = S·I."""
 
 import streamlit as st
-import torch
 
 from app_support import cached, paragraph_view, show
 from app_support.widgets import (
@@ -16,6 +15,7 @@ from attnviz import AttnvizInputError, plots
 from attnviz.attention import mix, similarity_matrix
 from attnviz.embeddings import compare, word_vector
 from attnviz.host import to_host
+from attnviz.similarity import DiagonalCount, diagonal_wins
 
 st.title("2 · The similarity matrix")
 st.markdown(
@@ -49,18 +49,44 @@ kind = linked(
     help="dot: the raw dot product. cosine: divided by both lengths, so only direction counts.",
 )
 S = similarity_matrix(I, kind)  # (T, T)
-share = (S.argmax(dim=1) == torch.arange(len(labels), device=S.device)).float().mean().item()
+diagonal = diagonal_wins(S, tokens.words)  # a tie with a repeated word's own copy is not a loss
+
+
+def ties_note(count: DiagonalCount) -> str:
+    """What the count says about ties, for the rows of your sentence ("" when nothing ties)."""
+    copies = count.tied_copies(tokens.words)
+    others = count.other_ties
+    notes = [
+        "the copies of " + ", ".join(f"“{md_escape(w)}”" for w in copies[:5])
+        + (f" and {len(copies) - 5} more words" if len(copies) > 5 else "") + " score as much with each other as with "
+        "themselves, since a repeated word has the same vector each time"
+    ] if copies else []  # fmt: skip
+    if others:
+        notes.append(f"“{md_escape(labels[others[0][0]])}” ties with “{md_escape(labels[others[0][1]])}”")
+    return f" (a tie counts as the diagonal's: {'; '.join(notes)})" if notes else ""
+
+
+def beaten_note(count: DiagonalCount) -> str:
+    """Which words beat the diagonal in their row, or that none does."""
+    if not count.losses:
+        return "; in your sentence no other word beats it"
+    shown = [f"“{md_escape(labels[i])}” (by “{md_escape(labels[count.best[i]])}”)" for i in count.losses[:3]]
+    more = f" and {len(count.losses) - 3} more" if len(count.losses) > 3 else ""
+    return "; here it is beaten in the rows of " + ", ".join(shown) + more
+
+
 if predict_first(
     "sim_predict_diag",
     "In each row of S, which cell do you expect to be the largest?",
     ["the word with itself (the diagonal)", "the word next to it", "a short word such as “the”"],
-    correct=0 if share >= 0.5 else None,
+    correct=0 if diagonal.share >= 0.5 else None,
     explain=(
-        "With cosine the diagonal is exactly 1, the largest a cosine can be."
+        "With cosine the diagonal is exactly 1, the largest a cosine can be" + ties_note(diagonal) + "."
         if kind == "cosine"
-        else f"In your sentence the diagonal is the largest cell in {share:.0%} of the rows. A word's dot product "
-        "with itself is its squared length, so another word beats it only by being longer and pointing close enough; "
-        "with cosine the diagonal is 1, which nothing can beat."
+        else f"In your sentence the diagonal is the largest cell in {diagonal.share:.0%} of the rows"
+        + ties_note(diagonal)
+        + ". A word's dot product with itself is its squared length, so another word beats it only by being longer "
+        "and pointing close enough" + beaten_note(diagonal) + ". With cosine the diagonal is 1, which nothing can beat."
     ),
 ):
     show.chart(
@@ -91,20 +117,26 @@ show.step("O = S·I: each word becomes a mix of the sentence")
 O = mix(S, I)  # (T, D)
 
 
-def meter_verdict(word: str, a: str, b: str, change_a: float, change_b: float) -> str:
-    """One sentence on the meter that stays true whichever way the two cosines moved."""
+def meter_verdict(word: str, a: str, b: str, change_a: float, change_b: float, now_a: float, now_b: float) -> str:
+    """Two sentences on the meter that stay true whichever way the two cosines moved: the shift, then where the word
+    ends (a word can gain more toward one probe and still end closer to the other)."""
     word, a, b = md_escape(word), md_escape(a), md_escape(b)
     (best, d_best), (other, d_other) = sorted(((a, change_a), (b, change_b)), key=lambda p: -p[1])
     if d_best > 0 and d_other > 0:
-        return f"After mixing, “{word}” is closer to both, and gained more toward “{best}”."
-    if d_best > 0:
-        return f"After mixing, “{word}” moved toward “{best}” and away from “{other}”."
-    if d_best == d_other == 0:
-        return f"Mixing left “{word}” exactly as close to both."
-    return (
-        f"After mixing, “{word}” is further from both probes; it lost less toward “{best}” ({d_best:+.3f}) than "
-        f"toward “{other}” ({d_other:+.3f})."
-    )
+        shift = f"After mixing, “{word}” is closer to both, and gained more toward “{best}”."
+    elif d_best > 0:
+        shift = f"After mixing, “{word}” moved toward “{best}” and away from “{other}”."
+    elif d_best == d_other == 0:
+        shift = f"Mixing left “{word}” exactly as close to both."
+    else:
+        shift = (
+            f"After mixing, “{word}” is further from both probes; it lost less toward “{best}” ({d_best:+.3f}) than "
+            f"toward “{other}” ({d_other:+.3f})."
+        )
+    if now_a == now_b:
+        return f"{shift} It ends exactly as close to both ({now_a:.3f})."
+    (near, c_near), (far, c_far) = sorted(((a, now_a), (b, now_b)), key=lambda p: -p[1])
+    return f"{shift} It ends closer to “{near}” ({c_near:.3f}) than to “{far}” ({c_far:.3f})."
 
 
 def follow_a_word() -> None:
@@ -112,14 +144,17 @@ def follow_a_word() -> None:
     default = tokens.words.index("bank") if "bank" in tokens.words else len(labels) - 1
     focus = linked_choice(st.columns([1, 2])[0].selectbox, "Word to follow", labels, default=default, key="sim_focus")
     weights = S[focus]  # (T,) row `focus` of S: how much of each word goes into the new vector
-    heaviest = int(weights.argmax())
+    heaviest = diagonal.best[focus]  # the word itself wherever it ties for largest
+    tied = [
+        md_escape(labels[j]) for (i, j), copy in zip(diagonal.ties, diagonal.copies, strict=True) if copy and i == focus
+    ]
     answered = predict_first(
         "sim_predict_mix",
         f"Which word of your sentence will weigh most in the new “{labels[focus]}”?",
         ["the word itself", "the most related other word", "every word about equally"],
         correct=0 if heaviest == focus else 1,
         explain=f"The largest weight in row “{labels[focus]}” of S goes to “{labels[heaviest]}” "
-        f"({weights[heaviest]:.2f}).",
+        f"({weights[heaviest]:.2f})" + (f", tied with “{'”, “'.join(tied)}”, the same word again." if tied else "."),
     )
     if answered:
         show.chart(
@@ -146,9 +181,11 @@ def follow_a_word() -> None:
         )
         grown = float(O[focus].norm() / I[focus].norm())
         st.caption(
-            f"The weights add up to {float(weights.sum()):.2f}, not 1, so the new vector is {grown:.1f} times as long "
-            "as the old one: page 4's softmax fixes that. Directions are what the neighbours below compare, so the "
-            "length does not matter here."
+            f"The weights add up to {float(weights.sum()):.2f}, not 1 (page 4's softmax makes them add up to 1, so "
+            f"the new vector becomes an average of the words' vectors). Here the new vector is {grown:.1f} times as "
+            "long as the old one: its length depends on every weight and on how far the vectors it adds point the "
+            "same way, not on the sum alone. Directions are what the neighbours below compare, so the length does not "
+            "matter here."
         )
 
         st.subheader(f"Does “{labels[focus]}” change meaning?")
@@ -185,7 +222,7 @@ def follow_a_word() -> None:
         except AttnvizInputError as err:
             warn(str(err))
         else:
-            changes = []
+            changes, ends = [], []
             for col, (name, vec) in zip(st.columns(2), probes, strict=True):
                 was, now = compare(to_host(I[focus]), vec).cosine, compare(to_host(O[focus]), vec).cosine
                 col.metric(
@@ -194,7 +231,8 @@ def follow_a_word() -> None:
                     f"{now - was:+.3f}",
                 )
                 changes.append(now - was)
-            st.caption(meter_verdict(labels[focus], probes[0][0], probes[1][0], changes[0], changes[1]))
+                ends.append(now)
+            st.caption(meter_verdict(labels[focus], probes[0][0], probes[1][0], *changes, *ends))
 
 
 show.section(follow_a_word)

@@ -34,8 +34,8 @@ st.markdown(
     "Page 3's scores are raw: any size, any sign, and a row does not add up to anything in particular. "
     "Attention divides them by √d (d is the dimension of a query: how many numbers it holds), then **softmax** "
     "turns each row into weights: "
-    "e to the power of each score, divided by the row's total. Every weight is positive and each row sums to 1, "
-    "so the new vector is a true average of the values."
+    "e to the power of each score, divided by the row's total. Every weight lies between 0 and 1 (a pair that a "
+    "mask forbids gets exactly 0, below) and each row sums to 1, so the new vector is a true average of the values."
 )
 st.latex(r"O = \mathrm{softmax}\!\left(\frac{Q\,K^\top}{\sqrt{d}\;\tau}\right) V")
 
@@ -156,8 +156,8 @@ def received() -> None:
         "*receives* from the whole sentence. Without a mask, an even split would give every word exactly 1."
     )
     where = linked(
-        st.radio, "Measured on", ["here", "minilm"], key="soft_recv_on", horizontal=True,
-        format_func={"here": "the weights A above", "minilm": "MiniLM, the real model (mean of its 72 heads)"}.get,
+        st.radio, "Measured on", ["minilm", "here"], key="soft_recv_on", horizontal=True,
+        format_func={"minilm": "MiniLM, the real model (mean of its 72 heads)", "here": "the weights A above"}.get,
     )  # fmt: skip
     if where == "minilm":
         view = cached.real_view(loaders.model(), sentence.current(), True, True)
@@ -198,19 +198,46 @@ def received() -> None:
     lower = {w.lower(): v for w, v in words}
     focus = [w for w in SEED_FOCUS if w in lower]
     if "please" in lower and focus:
-        above = [w for w in focus if lower[w] > lower["please"]]
-        below = [w for w in focus if lower[w] <= lower["please"]]
-        verdict = (
-            "It holds for every one of them." if not below
-            else "It does not hold for " + ", ".join(f"“{w}”" for w in below)
-            + (": " + ", ".join(f"“{w}”" for w in above) + " do receive more." if above else ": none receives more.")
-        )  # fmt: skip
+        claim_check(where, lower, focus)
+
+
+def claim_check(where: str, lower: dict[str, float], focus: list[str]) -> None:
+    """The article's claim about "please", judged on the real model only, with what attention received is not."""
+    claim = (
+        "A claim made about this kind of question: a language model attends to “what”, “likely”, “pet” and "
+        "“household” more than to “please”. "
+    )
+    # Jain & Wallace, "Attention is not Explanation" (NAACL 2019), sections 4.1-4.2 (BiLSTM and other encoders
+    # with attention, on classification, QA and NLI): weights often disagree with gradient and leave-one-out
+    # importance, and very different weights can give the same prediction. Wiegreffe & Pinter, "Attention is not
+    # not Explanation" (EMNLP 2019): whether attention explains a prediction depends on what explanation means,
+    # and must be tested, not assumed.
+    caveat = (
+        " Attention a word receives is not the same as its importance to the answer: Jain & Wallace (2019) found "
+        "attention weights often disagreeing with gradient and leave-one-out measures of a word's importance, and "
+        "very different weights giving the same prediction; Wiegreffe & Pinter (2019) answered that whether attention "
+        "explains a prediction depends on what is meant by explaining, and has to be tested, not assumed."
+    )
+    if where != "minilm":
         st.info(
-            "A claim made about this kind of question: a language model attends to “what”, “likely”, “pet” and "
-            "“household” more than to “please”. Measured here, “please” receives "
-            f"{lower['please']:.2f}; " + ", ".join(f"“{w}” {lower[w]:.2f}" for w in focus) + ". " + verdict,
+            claim + "The weights A above come from GloVe vectors and the matrices chosen at the top of this page, "
+            "not from a language model, so they cannot test it: choose MiniLM above." + caveat,
             icon=":material/fact_check:",
         )
+        return
+    above = [w for w in focus if lower[w] > lower["please"]]
+    below = [w for w in focus if lower[w] <= lower["please"]]
+    verdict = (
+        "It holds for every one of them." if not below
+        else "It does not hold for " + ", ".join(f"“{w}”" for w in below)
+        + (": " + ", ".join(f"“{w}”" for w in above) + " do receive more." if above else ": none receives more.")
+    )  # fmt: skip
+    st.info(
+        claim + "Measured on all-MiniLM-L6-v2 (a 6-layer encoder of 72 heads, averaged here; not the chat model the "
+        f"claim is about), “please” receives {lower['please']:.2f}; "
+        + ", ".join(f"“{w}” {lower[w]:.2f}" for w in focus) + ". " + verdict + caveat,
+        icon=":material/fact_check:",
+    )  # fmt: skip
 
 
 show.section(received)

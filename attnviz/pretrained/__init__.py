@@ -10,8 +10,10 @@ Every layer's attention goes through `attnviz.attention.multi_head`, so the mode
 very function the course explains, and any `AttentionFn` can be swapped in per call.
 
 The sentence embedding is the sentence-transformers recipe: the mean of the last layer over all tokens
-([CLS] and [SEP] included), divided by its length. (sentence-transformers cuts its input at 256 pieces; we
-let the model use all its 512 positions, so the two differ only on longer text.)
+([CLS] and [SEP] included), divided by its length. The model reads at most 256 pieces, [CLS] and [SEP] included:
+the sentence-transformers setting of this model (max_seq_length), stated once as `attnviz.paragraph.MODEL_PIECES`
+and applied by `encode` and by the sentence box alike (its position table has 512 rows; `load_model` can allow them
+all, for a benchmark).
 
 The package, by concern (every public name is importable from here):
 

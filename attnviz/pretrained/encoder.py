@@ -113,9 +113,8 @@ def _tokens(model: Model, tokens_or_text: Tokens | str) -> Tokens:
     tokens = encode(model, tokens_or_text) if isinstance(tokens_or_text, str) else tokens_or_text
     if not isinstance(tokens, Tokens):
         raise AttnvizInputError(f"expected a sentence or Tokens, got {type(tokens_or_text).__name__}")
-    if not 0 < len(tokens) <= model.config.max_positions:
-        limit = model.config.max_positions
-        raise AttnvizInputError(f"the model takes 1 to {limit} tokens, got {len(tokens)}")
+    if not 0 < len(tokens) <= model.max_pieces:
+        raise AttnvizInputError(f"the model reads 1 to {model.max_pieces} tokens, got {len(tokens)}")
     if max(tokens.ids) >= model.config.vocab_size or min(tokens.ids) < 0:
         raise AttnvizInputError("these tokens do not come from this model's vocabulary")
     return tokens

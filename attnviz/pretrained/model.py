@@ -17,6 +17,7 @@ from tokenizers import Tokenizer
 from torch import Tensor
 
 from attnviz.device import pick_device
+from attnviz.paragraph import MODEL_PIECES  # the course's one limit on what the model reads, stated there
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Config:
     n_layers: int  # L, encoder layers, 6
     n_heads: int  # H, heads per layer, 12
     intermediate_size: int  # width of the feed-forward block, 1536
-    max_positions: int  # learned position embeddings, 512: the longest input
+    max_positions: int  # rows of the learned position table, 512: the longest input the weights allow
     type_vocab_size: int  # segment embeddings (sentence A / B); we always use A
     layer_norm_eps: float  # 1e-12
 
@@ -65,7 +66,7 @@ class Model:
     """The loaded model: weights on one device, the tokenizer and the config. Read-only; share it freely."""
 
     config: Config
-    tokenizer: Tokenizer  # WordPiece, no padding, truncation to config.max_positions
+    tokenizer: Tokenizer  # WordPiece, no padding, truncation to max_pieces
     word_embeddings: Tensor  # (V, D)
     position_embeddings: Tensor  # (512, D)
     token_type_embeddings: Tensor  # (2, D)
@@ -75,6 +76,7 @@ class Model:
     device: torch.device
     path: Path  # the folder the files were read from
     load_seconds: float  # wall time load_model took
+    max_pieces: int = MODEL_PIECES  # the most tokens it reads, [CLS] and [SEP] included; `encode` cuts the rest
 
     @property
     def n_layers(self) -> int:
@@ -110,7 +112,27 @@ def _read_config(path: Path) -> Config:
     )
 
 
-def load_model(device: torch.device | str | None = None, *, path: Path | str | None = None) -> Model:
+def _tokenizer(path: Path, config: Config, max_pieces: int | None) -> tuple[Tokenizer, int]:
+    """The WordPiece tokenizer, cutting at ``max_pieces`` (every position when None), and that limit.
+
+    tokenizer.json ships with padding to 128 and truncation at 128 (the training setup); the course shows every real
+    token and cuts where the sentence box does (MODEL_PIECES).
+    """
+    limit = config.max_positions if max_pieces is None else max_pieces
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 3 <= limit <= config.max_positions:
+        raise ValueError(f"max_pieces must be a whole number from 3 to {config.max_positions}, got {max_pieces!r}")
+    tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=limit)
+    return tokenizer, limit
+
+
+def load_model(
+    device: torch.device | str | None = None,
+    *,
+    path: Path | str | None = None,
+    max_pieces: int | None = MODEL_PIECES,
+) -> Model:
     """Read the bundled all-MiniLM-L6-v2: weights with safetensors, WordPiece with tokenizers.
 
     Nothing is downloaded. Call it once per process (the app wraps it in ``st.cache_resource``).
@@ -118,6 +140,8 @@ def load_model(device: torch.device | str | None = None, *, path: Path | str | N
     Args:
         device: where the weights live; default `attnviz.device.pick_device()`.
         path: a folder with config.json, model.safetensors and tokenizer.json; default the bundled one.
+        max_pieces: the most tokens it reads, [CLS] and [SEP] included: the course's one limit by default (256,
+            `attnviz.paragraph.MODEL_PIECES`, where the sentence box cuts); None for all 512 positions (a benchmark).
     Returns:
         Model, its tensors in float32 on ``device``.
     """
@@ -128,11 +152,7 @@ def load_model(device: torch.device | str | None = None, *, path: Path | str | N
     device = pick_device() if device is None else torch.device(device)
     config = _read_config(path)
 
-    # 1. the tokenizer: tokenizer.json ships with padding to 128 and truncation at 128 (the training setup);
-    #    the course shows every real token and lets the model use all its 512 positions
-    tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(max_length=config.max_positions)
+    tokenizer, limit = _tokenizer(path, config, max_pieces)  # 1. the tokenizer
 
     # 2. the weights, as inference tensors: any in-place edit raises, so no session can spoil the shared copy
     raw = load_file(str(path / "model.safetensors"))
@@ -185,6 +205,7 @@ def load_model(device: torch.device | str | None = None, *, path: Path | str | N
         device=device,
         path=path,
         load_seconds=time.perf_counter() - start,
+        max_pieces=limit,
     )
 
 

@@ -33,7 +33,7 @@ class Tokens:
     special: tuple[bool, ...]  # T; True for the [CLS] and [SEP] the tokenizer added
     unknown: tuple[bool, ...]  # T; True where a word is not in the vocabulary and became [UNK]
     offsets: tuple[tuple[int, int], ...]  # T; (start, end) characters in `text`; (0, 0) for [CLS]/[SEP]
-    truncated: bool  # the text needed more than 512 positions and its end was dropped
+    truncated: bool  # the text needed more than the model's max_pieces and its end was dropped
     n_dropped: int  # pieces dropped by truncation (0 when not truncated)
     notes: tuple[str, ...]  # what a learner should be told: empty input, [UNK] words, truncation
 
@@ -60,7 +60,8 @@ def encode(model: Model, text: str) -> Tokens:
 
     Never fails on odd text: empty or whitespace-only input gives just [CLS] [SEP], emoji and words outside
     the vocabulary become [UNK], other scripts split into single characters; each case adds a note. Text
-    beyond 512 positions is cut, with ``truncated`` set and a note saying how much was dropped.
+    beyond ``model.max_pieces`` tokens ([CLS] and [SEP] included; 256, `attnviz.paragraph.MODEL_PIECES`, unless
+    the model was loaded otherwise) is cut, with ``truncated`` set and a note saying how much was dropped.
 
     Args:
         model: from `load_model`.
@@ -116,7 +117,7 @@ def encode(model: Model, text: str) -> Tokens:
     if tokens.truncated:
         kept = len(tokens) - sum(special)
         notes.append(
-            f"The text is longer than the model's {model.config.max_positions} positions: "
+            f"The text is longer than the {model.max_pieces} pieces the model reads ([CLS] and [SEP] included): "
             f"kept the first {kept} pieces (up to {words[-1]!r}) and dropped the last {n_dropped}."
         )
     return dataclasses.replace(tokens, notes=tuple(notes))

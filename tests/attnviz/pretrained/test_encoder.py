@@ -19,7 +19,7 @@ SENTENCES = [
     "Please, GPT, can you tell me what is the most likely pet in a household?",
     "Tokenizers split unbelievably long words: embeddings, Transformers! 😀 東京 привет",
     "",
-    " ".join(["the quick brown fox jumps over the lazy dog"] * 70),  # 630 words: truncated to 512 positions
+    " ".join(["the quick brown fox jumps over the lazy dog"] * 70),  # 630 words: truncated to the 256 pieces read
 ]
 
 

@@ -1,17 +1,20 @@
 """`attnviz.pretrained.tokens`: WordPiece tokens, odd input, and pieces grouped back into words."""
 
 import dataclasses
+import json
 
 import pytest
 import torch
 
 from attnviz.errors import AttnvizInputError
+from attnviz.paragraph import MODEL_PIECES
 from attnviz.pretrained import (
     encode,
     find_coreference_heads,
     find_word,
     forward,
     group_tokens,
+    load_model,
 )
 
 # ---------------------------------------------------------------------------------------------------------
@@ -51,20 +54,42 @@ def test_emoji_become_unk_and_other_scripts_split_with_a_note(model):
     assert torch.isfinite(forward(model, tokens).sentence_embedding).all()
 
 
-def test_text_beyond_512_positions_is_truncated_with_a_note(model):
+def test_text_beyond_the_one_limit_is_truncated_with_a_note(model):
+    # one limit for the whole course: the sentence box's MODEL_PIECES, all-MiniLM-L6-v2's sentence-transformers
+    # max_seq_length (issue 25, item 19: page 5c ran its texts to 512 positions while the sidebar said 256 pieces)
+    assert model.max_pieces == MODEL_PIECES == 256
+    shipped = json.loads((model.path / "sentence_bert_config.json").read_text())
+    assert shipped["max_seq_length"] == MODEL_PIECES
     tokens = encode(model, "word " * 600)
-    assert len(tokens) == 512 and tokens.pieces[-1] == "[SEP]"
-    assert tokens.truncated and tokens.n_dropped == 600 - 510
-    assert any("512" in note and "90" in note for note in tokens.notes)
-    assert not encode(model, "word " * 510).truncated
-    assert encode(model, "word " * 511).n_dropped == 1
+    assert len(tokens) == 256 and tokens.pieces[-1] == "[SEP]"
+    assert tokens.truncated and tokens.n_dropped == 600 - 254
+    assert any("256 pieces the model reads" in note and "346" in note for note in tokens.notes)
+    assert not encode(model, "word " * 254).truncated
+    assert encode(model, "word " * 255).n_dropped == 1
+
+
+def test_the_limit_agrees_with_the_sentence_box():
+    from tokenizers import Tokenizer
+
+    from attnviz.paragraph import cut_to_pieces
+
+    full = load_model("cpu", max_pieces=None)  # a benchmark may read all 512 rows of the position table
+    assert full.max_pieces == full.config.max_positions == 512 and len(encode(full, "word " * 600)) == 512
+    tok = Tokenizer.from_file(str(full.path / "tokenizer.json"))
+    tok.no_truncation()
+    tok.no_padding()
+    text = "the river bank was muddy " * 80  # 400 words
+    cut = cut_to_pieces(text, tok)
+    assert len(encode(load_model("cpu"), text).words) == len(encode(full, cut.text).words) == 254
+    with pytest.raises(ValueError, match="3 to 512"):
+        load_model("cpu", max_pieces=513)
 
 
 def test_bad_arguments_are_refused(model):
     with pytest.raises(AttnvizInputError):
         encode(model, None)
     too_long = dataclasses.replace(encode(model, "word " * 600), ids=(101,) + (1000,) * 600 + (102,))
-    with pytest.raises(AttnvizInputError, match="512"):
+    with pytest.raises(AttnvizInputError, match="1 to 256 tokens"):
         forward(model, too_long)
     with pytest.raises(AttnvizInputError):
         find_coreference_heads(model, "the cat sat because it was tired", top=0)
