@@ -29,6 +29,21 @@ def _reveal(count: int | None) -> None:
     st.session_state[_STEPS] = steps | {"shown": count if count is not None else steps["shown"] + 1}
 
 
+def presenter_step() -> dict[str, object] | None:
+    """Presenter mode's place in this session: {"page": url path, "shown": sections revealed} (None before any)."""
+    steps = st.session_state.get(_STEPS)
+    return {"page": steps.get("page"), "shown": steps.get("shown")} if isinstance(steps, dict) else None
+
+
+def resume_presenter_step(place: object) -> None:
+    """Put presenter mode back where `presenter_step` said it was (a live class's teacher after a lost session);
+    anything else is ignored."""
+    if isinstance(place, dict) and isinstance(place.get("page"), str):
+        shown = place.get("shown")
+        if isinstance(shown, int) and not isinstance(shown, bool) and 1 <= shown <= 10_000:
+            st.session_state[_STEPS] = {"page": place["page"], "shown": shown}
+
+
 def step(title: str) -> None:
     """A section of a lesson: its heading. In presenter mode only the revealed sections are drawn: at the first
     hidden one this draws the "Next step" button and stops the page."""
