@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import streamlit as st
 
-from app_support.class_session import STATE_CODE, STATE_TOKEN, leave, safe, store
+from app_support.class_session import STATE_CODE, STATE_TOKEN, answered, leave, safe, store
 
 STATE_PENDING = "_class_pending"  # {question id: Answer} given on this page, not stored yet
 STATE_SENT = "_class_sent"  # {question id: (choice, name)} what the store has from this session
@@ -91,10 +91,11 @@ def flush(force: bool = False) -> int:
         try:
             ok = safe(lambda a=answer, q=qid: _send(a, q), False, what="answer", force=force)
         except (PermissionError, ValueError) as err:
+            answered("answer")
             pending.pop(qid, None)
             _get(STATE_LOST)[qid] = "the class has ended" if isinstance(err, PermissionError) else str(err)
             if isinstance(err, PermissionError) and st.session_state.get(STATE_CODE) == answer.code:
-                leave(f"Class {answer.code} has ended.")
+                leave(f"Class {answer.code} has ended: your last answer was not recorded.")
             continue
         if not ok:
             return done
@@ -109,6 +110,7 @@ def flush(force: bool = False) -> int:
         try:
             ok = safe(lambda f=found, q=qid, c=correct: _reveal(f, q, c), False, what="reveal", force=force)
         except PermissionError:
+            answered("reveal")
             reveals.pop(qid, None)
             leave(f"Class {found} has ended: the answer is shown here only.")
             continue

@@ -91,6 +91,9 @@ def _live_tally(found: str, qid: str, options: Sequence[str], correct: int | Non
                 st.warning(escape(f"No live count: {reason()}. It comes back with the store."),
                            icon=":material/cloud_off:")  # fmt: skip
             return
+        if store_down():
+            said = f"The class store fails: {reason()}. Answers given meanwhile wait on the students' pages and are "
+            st.warning(escape(said + "counted here once it takes them."), icon=":material/cloud_off:")
         total = tally.total
         line = f"**{total} answer{'s' if total != 1 else ''}** from class {found}"
         if revealed and correct is not None and total:

@@ -66,12 +66,18 @@ def safe(action: Callable[[], T], fallback: T, what: str = "read", force: bool =
     except ClassStoreError as err:
         failed(err, what)
         return fallback
+    answered(what)
+    return result
+
+
+def answered(what: str) -> None:
+    """The store answered a call (a refusal, such as a class that has ended, is an answer too): a failure of the
+    same kind, or any failure if this was a write, is over."""
     ends = what not in READS or not st.session_state.get(STATE_WRITE_FAILED)
     if ends and st.session_state.pop(STATE_ERROR, None) is not None:
         st.session_state.pop(STATE_REASON, None)
         st.session_state.pop(STATE_WRITE_FAILED, None)
         st.session_state[STATE_BACK] = True
-    return result
 
 
 def failed(err: ClassStoreError, what: str) -> None:

@@ -256,3 +256,47 @@ def test_postgres_stopped_and_restarted_mid_class(monkeypatch, tmp_path, pg_serv
     finally:
         s.close()
         monkeypatch.setattr(class_store, "_STORE", None)
+
+
+def test_an_answer_waiting_when_the_class_ends_is_said_not_recorded(store):
+    code, token = store.create_class()
+    browser = Browser()
+    at = browser.open(SIM, **{"class": code})
+    holder = sqlite3.connect(store.path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        answer(browser, at, 2)
+        assert waiting(at) and count_shown([at]) == {}
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    store.end_class(code, token)  # the teacher ends the class before the store took the answer
+    browser.run(at)
+    notes = [w.value.replace("\\", "") for w in at.sidebar.warning]
+    assert notes == [f"Class {code} has ended: your last answer was not recorded."], notes
+    assert count_stored(store, code) == {} == count_shown([at])
+    assert not [c for c in texts(at) if c.startswith("Your answer is in")]
+
+
+def test_a_student_joining_while_the_store_is_down_waits_and_sees_no_answer(store, monkeypatch):
+    """No local quiz for a class's student, whatever the store does: the question waits for the teacher."""
+    code, token = store.create_class()
+    real = store._run
+
+    def down(*args, **kwargs):
+        raise class_store.ClassStoreError("the class database server cannot be reached or refused the request",
+                                          kind="unreachable")  # fmt: skip
+
+    monkeypatch.setattr(store, "_run", down)
+    browser = Browser()
+    at = browser.open(SIM, **{"class": code})
+    assert any(m.value.startswith(f"**Predict first** (class {code})") for m in at.markdown)
+    answer(browser, at, 1)
+    assert waiting(at) and not sees_answer(at) and count_shown([at]) == {}
+    [qid] = [q for q in at.session_state["_class_waiting"] if q.startswith(f"{QUESTION}.")]
+    monkeypatch.setattr(store, "_run", real)
+    store.reveal(code, token, qid, 0)  # revealed while this page could not hear of it
+    browser.run(at)  # the store is back: the class is checked, the answer sent, then the reveal shown
+    browser.run(at)
+    assert count_stored(store, code) == {at.session_state["_class_student"]: 1}
+    assert sees_answer(at) and [s for s in at.success if s.value.startswith("Right.")], "the verdict on its answer"
