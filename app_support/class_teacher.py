@@ -55,9 +55,10 @@ def keep(where: Any, found: str, token: str, info: ClassInfo | None = None) -> N
 
 def forget(found: str) -> None:
     """Clear the class's cookie in this browser (on the next `write_forgets`): the class has ended."""
-    if clean_code(found) == found:
+    kept = st.session_state.get(STATE_KEPT, ("",))[0] == found
+    if clean_code(found) == found and (kept or remembered(found) is not None):
         st.session_state[STATE_FORGET] = {*st.session_state.get(STATE_FORGET, ()), found}
-    if st.session_state.get(STATE_KEPT, ("",))[0] == found:
+    if kept:
         st.session_state.pop(STATE_KEPT, None)
 
 

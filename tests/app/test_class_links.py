@@ -62,6 +62,10 @@ def test_teacher_link_then_next_step_offer_no_token(store):
     browser.run(at)
     assert token_free(at, token)
     assert len(store.revealed_among(code, _asked(store, code))) == 1, "the teacher link gave control: the reveal is in"
+    assert browser.cookies[f"attnviz_teacher_{code}"] == token  # this browser keeps control
+    at.sidebar.button(key="cls_end").click()
+    browser.run(at)
+    assert f"attnviz_teacher_{code}" not in browser.cookies, "ending the class clears the cookie"
 
 
 def _asked(store: class_store.ClassStore, code: str) -> set[str]:
