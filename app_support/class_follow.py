@@ -8,20 +8,22 @@ from urllib.parse import parse_qsl, urlencode
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from app_support import links, sentence, show, streamlit_compat
+from app_support import class_pending, class_teacher, links, sentence, show, steps, streamlit_compat
 from app_support.class_session import (
     CLASS,
     FOLLOW,
-    STATE_ERROR,
     STATE_FOLLOWED,
     STATE_SHARED,
     STATE_WAITING,
     STUDENT_EVERY,
     TEACHER,
+    came_back,
     leave,
     safe,
     store,
 )
+
+_UNKNOWN = object()  # the store could not say
 
 
 def class_link(found: str, token: str | None = None) -> str:
@@ -41,33 +43,41 @@ def _view() -> dict[str, str]:
 
 @st.fragment(run_every=STUDENT_EVERY)
 def share_view(found: str, token: str) -> None:
-    """Every few seconds, store the teacher's page and settings for students who follow (when they changed)."""
-    view = _view()
+    """Every few seconds, store the teacher's page and settings for students who follow (when they changed), and
+    presenter mode's step (`class_teacher.STEP`: where a teacher whose session was lost comes back to)."""
+    view: dict[str, object] = dict(_view())
+    if show.presenting() and (place := steps.presenter_step()) is not None:
+        view[class_teacher.STEP] = place
     if st.session_state.get(STATE_SHARED) != view:
         try:
-            safe(lambda: store().set_state(found, token, view), None)
-            st.session_state[STATE_SHARED] = view
+            if safe(lambda: store().set_state(found, token, view) or True, False, what="share"):
+                st.session_state[STATE_SHARED] = view
         except (PermissionError, ValueError):
             pass
 
 
 @st.fragment(run_every=STUDENT_EVERY)
 def follow(found: str) -> None:
-    """A student's one live part (every `STUDENT_EVERY` s): notice the class ending, the teacher revealing a question
-    of this page (then the page runs again with the answer) and, when following, go where the teacher went."""
-    info = safe(lambda: store().get_class(found), None)
+    """A student's one live part (every `STUDENT_EVERY` s): send the answers that wait for the store, notice the
+    class ending, the teacher revealing a question of this page (then the page runs again with the answer) and, when
+    following, go where the teacher went. While the store fails it only retries (`class_session.safe`)."""
+    sent = class_pending.flush()
+    info = safe(lambda: store().get_class(found), _UNKNOWN)
+    if info is _UNKNOWN:  # the store failed, or is left alone for a few seconds
+        if sent:
+            st.rerun(scope="app")
+        return
     if info is None or not info.active():
-        if not st.session_state.get(STATE_ERROR):
-            leave(f"Class {found} has ended.")
+        leave(f"Class {found} has ended.")
         st.rerun(scope="app")
     waiting = st.session_state.get(STATE_WAITING)
-    if waiting and safe(lambda: store().revealed_among(found, waiting), set()):
+    if sent or came_back() or (waiting and safe(lambda: store().revealed_among(found, waiting), set())):
         st.session_state[STATE_WAITING] = set()
-        st.rerun(scope="app")
+        st.rerun(scope="app")  # an answer is in, the store is back, or a question revealed: the page says so
     if not st.session_state.get(FOLLOW):
         st.session_state.pop(STATE_FOLLOWED, None)
         return
-    view = info.state
+    view = {k: v for k, v in info.state.items() if k != class_teacher.STEP}
     if "page" not in view or view == st.session_state.get(STATE_FOLLOWED):
         return
     st.session_state[STATE_FOLLOWED] = view

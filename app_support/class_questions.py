@@ -1,5 +1,7 @@
 """The "predict first" questions in a live class: the teacher sees the class's answers live and reveals the
-measured answer; a student answers on their own screen and sees the answer once the teacher has revealed it."""
+measured answer; a student answers on their own screen and sees the answer once the teacher has revealed it.
+When the store fails, what was given or revealed waits in the session (`app_support.class_pending`) and the pages
+say so: on the student's screen beside the answer, on the projector in the question."""
 
 from __future__ import annotations
 
@@ -8,17 +10,18 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from app_support import show
+from app_support import class_pending, show
 from app_support.class_session import (
-    STATE_ERROR,
-    STATE_TOKEN,
+    STATE_CODE,
     STATE_WAITING,
     TEACHER_EVERY,
+    came_back,
     code,
     escape,
-    leave,
+    reason,
     safe,
     store,
+    store_down,
     student_id,
     typed_name,
 )
@@ -37,28 +40,30 @@ def _option_labels(options: Sequence[str]) -> list[str]:
 
 def teacher_question(key: str, question: str, options: Sequence[str], correct: int | None, explain: str) -> bool:
     """In presenter mode with a class: the live count and spread of answers, then Reveal for everyone.
-    Returns True once revealed."""
-    found, token = code(), st.session_state[STATE_TOKEN]
+    Returns True once revealed. A failing store is said here, on the projector (the sidebar is folded away)."""
+    found = code()
     qid = question_id(key, question, options)
-    shown = f"{key}_revealed"
     with st.container(border=True):
         st.subheader(f"Class question: {question}", anchor=False)
         st.markdown("\n".join(f"{i + 1}. {escape(o)}" for i, o in enumerate(options)))
-        revealed = bool(st.session_state.get(shown)) and safe(lambda: store().revealed(found, qid), True)
+        in_store = safe(lambda: store().revealed(found, qid), None)
+        revealed = bool(in_store) or class_pending.revealed_here(qid)
         _live_tally(found, qid, options, correct, revealed, key)
         if not revealed:
             st.caption(f"Students in class {found} answer on their own screens; their answers appear above.")
             helps = "Show what the measurement says, here and on every student's screen (key A)"
             if st.button("Reveal the answer", key=f"{key}_reveal", type="primary", icon=":material/visibility:",
                          shortcut="a", help=helps):  # fmt: skip
-                try:
-                    safe(lambda: store().reveal(found, token, qid, correct), None)
-                except PermissionError:
-                    leave(f"Class {found} has ended: the answer is shown here only.")
-                st.session_state[shown] = True
+                class_pending.reveal(found, qid, correct)
                 st.rerun()
             return False
         show_answer(options, correct, explain)
+        if class_pending.reveal_waiting(qid):
+            st.warning(
+                escape(f"Not on the students' screens yet: {reason()}. The reveal is sent when the store is back; "
+                       "until then their questions stay open."),
+                icon=":material/cloud_off:",
+            )  # fmt: skip
     return True
 
 
@@ -71,13 +76,24 @@ def show_answer(options: Sequence[str], correct: int | None, explain: str) -> No
 
 
 def _live_tally(found: str, qid: str, options: Sequence[str], correct: int | None, revealed: bool, key: str) -> None:
-    """How many answered and how (a bar per option), redrawn every `TEACHER_EVERY` seconds until revealed."""
+    """How many answered and how (a bar per option), redrawn every `TEACHER_EVERY` seconds until revealed (and
+    stored as revealed); each redraw also sends what waits for the store."""
+    live_until = not revealed or class_pending.reveal_waiting(qid)
 
-    @st.fragment(run_every=None if revealed else TEACHER_EVERY)
+    @st.fragment(run_every=TEACHER_EVERY if live_until else None)
     def live() -> None:
+        sent = class_pending.flush()
         tally = safe(lambda: store().tally(found, qid, len(options)), None)
+        if (sent or came_back()) and st.session_state.get(STATE_CODE) == found:
+            st.rerun(scope="app")  # a reveal reached the store, or the store is back: the whole page says so
         if tally is None:
+            if store_down():
+                st.warning(escape(f"No live count: {reason()}. It comes back with the store."),
+                           icon=":material/cloud_off:")  # fmt: skip
             return
+        if store_down():
+            said = f"The class store fails: {reason()}. Answers given meanwhile wait on the students' pages and are "
+            st.warning(escape(said + "counted here once it takes them."), icon=":material/cloud_off:")
         total = tally.total
         line = f"**{total} answer{'s' if total != 1 else ''}** from class {found}"
         if revealed and correct is not None and total:
@@ -101,32 +117,20 @@ def _live_tally(found: str, qid: str, options: Sequence[str], correct: int | Non
 
 def student_question(key: str, question: str, options: Sequence[str], correct: int | None, explain: str) -> bool:
     """For a student in a class: the answer goes to the teacher; the page waits for the teacher's Reveal.
-    Returns True once revealed."""
+    Returns True once revealed. The answer is "in" only once the store has it (`app_support.class_pending`); the
+    measured answer shows only once the store says it is revealed, whatever the store does meanwhile."""
     found = code()
     qid = question_id(key, question, options)
     me = student_id()
-    revealed = safe(lambda: store().revealed(found, qid), False)
-    if st.session_state.get(STATE_ERROR):
-        return False
+    revealed = bool(safe(lambda: store().revealed(found, qid), False))
     with st.container(border=True):
         st.markdown(f"**Predict first** (class {found}). {escape(question)}")
         choice = st.radio(question, options, index=None, key=key, label_visibility="collapsed",
                           horizontal=len(options) <= 4, disabled=revealed)  # fmt: skip
-        sent_key = f"_class_sent_{qid}"
-        if choice is not None and not revealed and st.session_state.get(sent_key) != (choice, typed_name()):
-            try:
-                safe(lambda: store().answer(found, qid, me, typed_name(), options.index(choice)), None)
-                st.session_state[sent_key] = (choice, typed_name())
-            except PermissionError:
-                leave(f"Class {found} has ended.")
-                st.rerun()
+        if choice is not None and not revealed and found is not None:
+            class_pending.give(found, qid, me, typed_name(), options.index(choice))
         if not revealed:
-            st.caption(
-                "Your answer is in: the teacher sees how the class answered and reveals the measurement; you can "
-                "change your answer until then."
-                if choice is not None
-                else "Choose an answer: the teacher sees how the class answered, then reveals the measurement."
-            )
+            _answer_status(qid, options, choice)
             st.session_state[STATE_WAITING] = {*st.session_state.get(STATE_WAITING, ()), qid}  # watched by `follow`
             return False
         mine = safe(lambda: store().my_answer(found, qid, me), None)
@@ -140,3 +144,24 @@ def student_question(key: str, question: str, options: Sequence[str], correct: i
         else:
             st.info(explain)
     return True
+
+
+def _answer_status(qid: str, options: Sequence[str], choice: str | None) -> None:
+    """What the store has of this student's answer: in, waiting (and why), or not recorded."""
+    given, kept, refused = class_pending.waiting(qid), class_pending.stored(qid), class_pending.lost(qid)
+    if refused is not None:
+        st.error(escape(f"Your answer was not recorded: {refused}."), icon=":material/block:")
+    elif given is not None:
+        earlier = f" The teacher still has your earlier answer ({kept[0] + 1})." if kept is not None else ""
+        st.warning(
+            escape(f"Your answer ({given.choice + 1}) is waiting: {reason()}. This page keeps it and sends it when "
+                   f"the store is back; the teacher does not see it yet.{earlier}"),
+            icon=":material/hourglass_top:",
+        )  # fmt: skip
+    elif choice is not None and kept is not None and kept[0] == options.index(choice):
+        st.caption(
+            "Your answer is in: the teacher sees how the class answered and reveals the measurement; you can "
+            "change your answer until then."
+        )
+    else:
+        st.caption("Choose an answer: the teacher sees how the class answered, then reveals the measurement.")

@@ -3,23 +3,26 @@ questions, and see the measured answer when the teacher reveals it; students may
 
 The class lives in `app_support.class_store` (SQLite, or PostgreSQL when configured), so every replica of
 ``make class`` sees the same class. The address says which class a page is in (``?class=K7QF``); the teacher's link
-carries the teacher's token as well (``&teacher=…``), which is checked against the stored hash and then taken out of
-the address, so that "Copy link to this view" never shares it. Anything a student typed (name, code) is shown as
-plain text. When the store fails, the page says so once and the lesson goes on without the class.
+carries the teacher's token as well (``&teacher=…``), which is taken out of the address at once on every path (the
+store failing included) and checked against the stored hash, so that no link the page offers carries it; the
+teacher keeps control through a lost session with a cookie (`app_support.class_teacher`). Anything a student typed
+(name, code) is shown as plain text. When the store fails, the page says so, the session stays in its class and
+what it does waits for the store (`app_support.class_pending`); the lesson goes on as usual.
 
-The live class is four modules: this one (the sidebar: start or join a class, the codes and links),
-`app_support.class_session` (the session's class state), `app_support.class_questions` (the questions) and
-`app_support.class_follow` (following the teacher). Their public names stay importable from here.
+The live class is this module (the sidebar: start or join a class, the codes and links),
+`app_support.class_session` (the session's class state), `app_support.class_questions` (the questions),
+`app_support.class_follow` (following the teacher), `app_support.class_pending` (what waits for the store),
+`app_support.class_teacher` (the teacher's control kept by the browser) and `app_support.class_limits` (wrong codes
+per client address). Their public names stay importable from here.
 """
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import streamlit as st
 
-from app_support import class_store, show
+from app_support import class_limits, class_pending, class_rules, class_store, class_teacher, show
 from app_support.class_follow import class_link, follow, share_view
 from app_support.class_questions import question_id, show_answer, student_question, teacher_question
 from app_support.class_session import (
@@ -28,10 +31,12 @@ from app_support.class_session import (
     FOLLOW,
     JOIN,
     NAME,
+    NAME_INPUT_MAX,
     STATE_CODE,
     STATE_ERROR,
     STATE_NOTE,
     STATE_TOKEN,
+    STATE_UNCHECKED,
     STUDENT_EVERY,
     TEACHER,
     TEACHER_EVERY,
@@ -40,6 +45,7 @@ from app_support.class_session import (
     keep_student_id,
     leave,
     quoted,
+    resting,
     safe,
     store,
     student,
@@ -56,14 +62,18 @@ def sidebar(where: Any = st) -> None:
     """The class part of the "View and classroom" sidebar box: start or join a class; the codes and links; for
     students their name and "follow the teacher"."""
     _from_url()
+    _recheck()
+    class_pending.flush()  # what waits for the store: sent on every run (and every live part's tick) once it is back
     if note := st.session_state.get(STATE_NOTE):
         where.warning(escape(note), icon=":material/info:")
     if error := st.session_state.get(STATE_ERROR):
         where.warning(escape(error), icon=":material/cloud_off:")
         if where.button("Try the class features again", key="cls_retry"):
-            st.session_state.pop(STATE_ERROR, None)
+            _recheck(force=True)
+            class_pending.flush(force=True)
+            if not class_pending.anything_waiting():
+                st.session_state.pop(STATE_ERROR, None)  # nothing left to send: the next failure says so again
             st.rerun()
-        return
     found = code()
     if found is None:
         _start_or_join(where)
@@ -71,47 +81,96 @@ def sidebar(where: Any = st) -> None:
         _teacher_box(where, found)
     else:
         _student_box(where, found)
+    class_teacher.write_forgets(where)  # last: an element drawn once must not move the live parts
 
 
 def _from_url() -> None:
-    """Join the class the address names; take the teacher's token out of the address once checked."""
+    """Join the class the address names; take the teacher's token out of the address at once, on every path.
+
+    The teacher's token comes from the address (the teacher link) or, after a lost session, from this browser's
+    cookie (`app_support.class_teacher`); either is checked against the stored hash. When the store cannot be
+    asked, the session is in the class the address names, unchecked, and is checked when the store is back."""
     raw, token = st.query_params.get(CLASS), st.query_params.get(TEACHER)
+    if token is not None:
+        del st.query_params[TEACHER]  # first: whatever happens next, no link built from the address carries it
     if raw is None:
-        if token is not None:
-            del st.query_params[TEACHER]
         return
     found = class_store.clean_code(raw)
     if found is None:
         leave(f"“{quoted(raw)}” is not a class code: codes have 4 to 6 letters and digits, such as K7QF.")
         return
     if found != st.session_state.get(STATE_CODE):
-        info = safe(lambda: store().get_class(found), None)
-        if st.session_state.get(STATE_ERROR):
+        if (wait := class_limits.wait_s(class_limits.client_address())) > 0:
+            leave(f"Too many wrong class codes came from your network in the last minute: try again in {wait:.0f} s.")
             return
-        if info is None or not info.active():
+        info = safe(lambda: store().get_class(found), _UNKNOWN, force=True)
+        if info is not _UNKNOWN and (info is None or not info.active()):
+            class_limits.wrong_code(class_limits.client_address())
+            class_teacher.forget(found)
             leave(f"There is no class {found} now (the code is wrong, or the class has ended).")
             return
         st.session_state[STATE_CODE] = found
-        st.session_state.pop(STATE_TOKEN, None)
-        st.session_state.pop(STATE_NOTE, None)
-    if token is not None:
-        if safe(lambda: store().is_teacher(found, token), False):
-            st.session_state[STATE_TOKEN] = token
-        elif not st.session_state.get(STATE_ERROR):
-            st.session_state[STATE_NOTE] = (
-                f"This teacher link is not valid for class {found} (it was changed, or the class has ended): "
-                "you are in the class as a student."
-            )
-        del st.query_params[TEACHER]
+        for key in (STATE_TOKEN, STATE_NOTE, STATE_UNCHECKED):
+            st.session_state.pop(key, None)
+        if info is _UNKNOWN:
+            st.session_state[STATE_UNCHECKED] = (found, token)  # checked by `_recheck` when the store is back
+        else:
+            _take_control(found, token, info)
+    elif token is not None and not teaching():
+        _take_control(found, token, None)
     if st.query_params.get(CLASS) != found:
         st.query_params[CLASS] = found
+
+
+_UNKNOWN = class_store.ClassInfo("", 0.0, 0.0, None)  # the store could not say
+
+
+def _take_control(found: str, token: str | None, info: class_store.ClassInfo | None) -> None:
+    """The teacher's token from the address, else from this browser's cookie: checked, kept, or refused."""
+    remembered = token is None
+    token = token if token is not None else class_teacher.remembered(found)
+    if token is None:
+        return
+    valid = safe(lambda: store().is_teacher(found, token), None, force=True)
+    if valid is None:  # the store failed: checked when it is back
+        st.session_state[STATE_UNCHECKED] = (found, token)
+    elif valid:
+        st.session_state[STATE_TOKEN] = token
+        if remembered and info is not None:
+            class_teacher.resume(info)  # presenter mode where it was
+    elif remembered:
+        class_teacher.forget(found)  # a class that has ended, or another browser's old cookie: nothing to say
+    else:
+        st.session_state[STATE_NOTE] = (
+            f"This teacher link is not valid for class {found} (it was changed, or the class has ended): "
+            "you are in the class as a student."
+        )
+
+
+def _recheck(force: bool = False) -> None:
+    """A class (and teacher token) taken from the address while the store failed: checked once the store answers."""
+    unchecked = st.session_state.get(STATE_UNCHECKED)
+    if not unchecked or (resting() and not force):
+        return
+    found, token = unchecked
+    if st.session_state.get(STATE_CODE) != found:
+        st.session_state.pop(STATE_UNCHECKED, None)
+        return
+    info = safe(lambda: store().get_class(found), _UNKNOWN, force=True)
+    if info is _UNKNOWN:
+        return
+    st.session_state.pop(STATE_UNCHECKED, None)
+    if info is None or not info.active():
+        leave(f"There is no class {found} now (the code is wrong, or the class has ended).")
+        return
+    _take_control(found, token, info)
 
 
 def _start_or_join(where: Any) -> None:
     where.markdown("**Live class**")
     helps = "A short code for the students; their answers to the questions appear live on your screen"
     if where.button("Start a class", key="cls_start", icon=":material/groups:", help=helps):
-        made = safe(lambda: store().create_class(), None)
+        made = safe(lambda: store().create_class(), None, what="start", force=True)
         if made is not None:
             new_code, token = made
             st.session_state.pop(STATE_NOTE, None)
@@ -135,22 +194,35 @@ def _teacher_box(where: Any, found: str) -> None:
     where.caption("Students join by opening this link, or by typing the code in this box:")
     where.code(class_link(found), language=None, wrap_lines=True)
     with where.expander("Your teacher link (keep it to yourself)", icon=":material/key:"):
-        st.caption("It gives control of the class (reveal, end): open it to teach this class from another browser.")
+        st.caption(
+            "It gives control of the class (reveal, end): open it to teach this class from another browser. "
+            "This browser keeps control by itself, even when its page loses the server for a while."
+        )
         st.code(class_link(found, token), language=None, wrap_lines=True)
     if not show.presenting():
         where.caption("Turn on Presenter mode to see the class's answers to each question, live.")
     if where.button("End the class", key="cls_end", icon=":material/logout:"):
-        with contextlib.suppress(PermissionError):  # ended already
-            safe(lambda: store().end_class(found, token), None)
-        leave(f"Class {found} has ended.")
+        try:
+            ended = safe(lambda: store().end_class(found, token) or True, False, what="end", force=True)
+        except PermissionError:  # ended already
+            ended = True
+        if ended:
+            class_teacher.forget(found)
+            leave(f"Class {found} has ended.")
         st.rerun()
     share_view(found, token)
+    class_teacher.keep(where, found, token)  # last: an element drawn once must not move the live part
 
 
 def _student_box(where: Any, found: str) -> None:
     where.markdown(f"**Class {found}** · joined")
-    where.text_input("Your name (optional)", key=NAME, max_chars=class_store.NAME_MAX,
-                     help="Shown to the teacher beside your answers; leave empty to stay anonymous.")  # fmt: skip
+    where.text_input("Your name (optional)", key=NAME, max_chars=NAME_INPUT_MAX,
+                     help=f"Shown to the teacher beside your answers ({class_store.NAME_MAX} characters at most); "
+                     "leave empty to stay anonymous.")  # fmt: skip
+    raw = st.session_state.get(NAME, "")
+    if class_rules.name_was_cut(raw):
+        where.caption(escape(f"Your name is longer than {class_store.NAME_MAX} characters: the teacher sees "
+                             f"“{class_store.clean_name(raw)}”."))  # fmt: skip
     where.toggle("Follow the teacher", key=FOLLOW, help="Open the page and settings the teacher is showing")
     if where.button("Leave the class", key="cls_leave", icon=":material/logout:"):
         leave()

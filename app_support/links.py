@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import streamlit as st
 
 from app_support import sentence, streamlit_compat
+from app_support.class_session import TEACHER
 from app_support.view import PRESENT, VIEW_PARAMS
 
 _UNUSED = "_show_unused"  # session state: URL parameters this run could not use (left out of the link)
@@ -32,8 +33,12 @@ def query_string() -> str:
 
 
 def current_params() -> dict[str, str]:
-    """The address bar's query parameters (the last value of a repeated one)."""
-    return dict(parse_qsl(query_string(), keep_blank_values=True))
+    """The address bar's query parameters (the last value of a repeated one), never a live class's teacher token:
+    every link and file name the page makes starts here, and the token must reach none of them (the run's own copy
+    of the address still has it when the teacher link opened this run)."""
+    params = dict(parse_qsl(query_string(), keep_blank_values=True))
+    params.pop(TEACHER, None)
+    return params
 
 
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}
@@ -61,7 +66,7 @@ def link(url_path: str) -> str:
     """A link that reproduces this view: this page, the sentence and every setting that is bound to the URL."""
     base, _ = _base(url_path)
     params = current_params()
-    for key in [PRESENT, *st.session_state.get(_UNUSED, ())]:
+    for key in [PRESENT, TEACHER, *st.session_state.get(_UNUSED, ())]:
         params.pop(key, None)  # a link for the students' laptops; the teacher bookmarks presenter mode on purpose
     query = urlencode(params)
     return f"{base}/{url_path}" + ("?" + query if query else "")

@@ -24,7 +24,20 @@ MAX_CHARS = paragraph.MAX_RAW_CHARS  # longer text is cut here first, with a not
 PRESETS: list[str] = json.loads((Path(__file__).parent.parent / "assets" / "presets.json").read_text())
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|<>~$:])")  # widgets.md_escape's; widgets imports torch, too late here
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|<>~$:])")  # what can start markdown, HTML, LaTeX or a :directive:
+# Where Streamlit's markdown (remark-gfm) would make a link of plain text: "www.", "http://", "https://" and the "@"
+# of an e-mail address. Its autolink transform runs on the text after the backslash escapes are read, so escaping
+# cannot stop it; an invisible WORD JOINER (U+2060) there does (mdast-util-gfm-autolink-literal's patterns need
+# the characters side by side).
+_AUTOLINK = re.compile(r"(?i)(?<=www)(?=\.)|(?<=https:)(?=//)|(?<=http:)(?=//)|(?=@)")
+WORD_JOINER = "\u2060"
+
+
+def md_escape(text: str) -> str:
+    """Learner text inside markdown shows as typed: no links (typed or bare addresses), images, emphasis or
+    :colour[] directives. The one change a reader cannot see: a WORD JOINER before the "." of "www.", the "//"
+    of "http://" and the "@" of an e-mail address (copied with the text, it is invisible there too)."""
+    return _MD_SPECIAL.sub(r"\\\1", _AUTOLINK.sub(WORD_JOINER, text))
 
 
 @st.cache_resource(show_spinner=False)
@@ -50,7 +63,7 @@ def clean(raw: object) -> tuple[str, str]:
         text = text[:MAX_CHARS].rstrip()
     cut = cut_to_pieces(text, _tokenizer(), paragraph.MODEL_PIECES)
     if cut.cut:
-        last = _MD_SPECIAL.sub(r"\\\1", cut.last)  # learner text in markdown: shown as typed
+        last = md_escape(cut.last)  # learner text in markdown: shown as typed
         notes.append(
             f"Your text has {cut.n_pieces:,} pieces; the model reads the first {cut.limit} ([CLS] and [SEP] "
             f"included), up to “{last}”. Every lesson uses that part; the rest is cut."

@@ -71,9 +71,24 @@ def _previous_button(row: object) -> None:
 
 
 def _where(url_path: str, shown: int) -> str:
-    """"Step 2 of 5" where the page's number of sections on this text is known, else "Step 2"."""
+    """The place to show: "Step 2 of 5" where the page's number of sections on this text is known, else "Step 2"."""
     total = _step_counts().get((url_path, sentence.current()))
     return f"Step {shown} of {total}" if total else f"Step {shown}"
+
+
+def presenter_step() -> dict[str, object] | None:
+    """Presenter mode's place in this session: {"page": url path, "shown": sections revealed} (None before any)."""
+    steps = st.session_state.get(_STEPS)
+    return {"page": steps.get("page"), "shown": steps.get("shown")} if isinstance(steps, dict) else None
+
+
+def resume_presenter_step(place: object) -> None:
+    """Put presenter mode back where `presenter_step` said it was (a live class's teacher after a lost session);
+    anything else is ignored."""
+    if isinstance(place, dict) and isinstance(place.get("page"), str):
+        shown = place.get("shown")
+        if isinstance(shown, int) and not isinstance(shown, bool) and 1 <= shown <= _MOST:
+            st.session_state[_STEPS] = {"page": place["page"], "shown": shown}
 
 
 def step(title: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
@@ -19,12 +18,12 @@ if TYPE_CHECKING:
 
 EDIT = ":material/edit:"
 T = TypeVar("T")
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|<>~$:])")  # what can start markdown, HTML, LaTeX or a :directive:
 
 
 def md_escape(text: str) -> str:
-    """Learner text inside markdown shows as typed: no links, images, emphasis or :colour[] directives."""
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    """Learner text inside markdown shows as typed: no links (bare addresses included), images, emphasis or
+    :colour[] directives (`app_support.sentence.md_escape`, which the sentence box uses before this module loads)."""
+    return sentence.md_escape(text)
 
 
 def warn(message: str, where: object = st) -> None:
