@@ -139,6 +139,23 @@ def meter_verdict(word: str, a: str, b: str, change_a: float, change_b: float, n
     return f"{shift} It ends closer to “{near}” ({c_near:.3f}) than to “{far}” ({c_far:.3f})."
 
 
+def own_share_note(word: str, own: float, others: int) -> str:
+    """How much of its own new vector a word supplies, and what that says about the mix (true either way: a short
+    sentence can leave the word most of its own weight)."""
+    word = md_escape(word)
+    if others == 0:
+        return f"“{word}” is the only word: the mix is the word itself, only longer."
+    if own >= 0.5:
+        return (
+            f"“{word}” itself gives {own:.0%} of the weight, more than the other {others} word{'s' if others > 1 else ''}"
+            " together, so the mix stays mostly the word itself. The meter below is a sharper test."
+        )
+    return (
+        f"“{word}” itself gives only {own:.0%} of the weight; the rest comes from the other {others} words, so the mix "
+        "leans toward the sentence as a whole. The meter below is a sharper test."
+    )
+
+
 def follow_a_word() -> None:
     """One word's row of S, what mixing does to its meaning, the meaning meter (reruns alone)."""
     default = tokens.words.index("bank") if "bank" in tokens.words else len(labels) - 1
@@ -203,12 +220,8 @@ def follow_a_word() -> None:
             plots.ranking(after, title="Neighbours after (O = S·I)"), key="sim_after", name="neighbours after", where=b2
         )
 
-        own = float(weights[focus].abs() / weights.abs().sum())
-        st.caption(
-            f"“{md_escape(labels[focus])}” itself gives only {own:.0%} of the weight; the rest comes from the other "
-            f"{len(labels) - 1} words, so the mix leans toward the sentence as a whole. The meter below is a sharper "
-            "test."
-        )
+        own = float(weights[focus].abs() / weights.abs().sum())  # its share of the row, by size (dot can be < 0)
+        st.caption(own_share_note(labels[focus], own, len(labels) - 1))
 
         st.markdown("**Meaning meter**: how close the word is to two probe words, before and after mixing.")
         p1, p2, _ = st.columns([1, 1, 2])

@@ -1,0 +1,26 @@
+"""A fresh reader's findings on the pages (a lecturer reading the course against the papers): each sentence the page
+shows is true for the text on the screen, and each claim about a method says what its paper says."""
+
+from tests.app.elements import ok
+from tests.app.test_pages import _reveal_all, plain
+
+SIM = "lessons/similarity.py"
+
+
+def said(at) -> str:
+    """Everything the page says in text, markdown escapes removed."""
+    return "\n".join(plain(e) for e in [*at.markdown, *at.caption, *at.success, *at.info, *at.warning])
+
+
+# --- page 2: a short sentence leaves the word most of its own weight ------------------------------------------------
+def test_similarity_own_share_is_not_called_small_when_it_is_most(app):
+    at = ok(_reveal_all(app(SIM, sentence="the cat sat")))
+    text = said(at)
+    # "sat" keeps 59% of its row (by size): the old caption said "only 59%" and "leans toward the sentence"
+    assert "“sat” itself gives 59% of the weight, more than the other 2 words together" in text
+    assert "itself gives only" not in text
+
+
+def test_similarity_own_share_of_a_long_sentence_is_small(app):
+    at = ok(_reveal_all(app(SIM)))
+    assert "“bank” itself gives only 34% of the weight; the rest comes from the other 5 words" in said(at)
