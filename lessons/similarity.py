@@ -147,8 +147,9 @@ def own_share_note(word: str, own: float, others: int) -> str:
         return f"“{word}” is the only word: the mix is the word itself, only longer."
     if own >= 0.5:
         return (
-            f"“{word}” itself gives {own:.0%} of the weight, more than the other {others} word{'s' if others > 1 else ''}"
-            " together, so the mix stays mostly the word itself. The meter below is a sharper test."
+            f"“{word}” itself gives {own:.0%} of the weight, more than the other {others} "
+            f"word{'s' if others > 1 else ''} together, so the mix stays mostly the word itself. The meter below is "
+            "a sharper test."
         )
     return (
         f"“{word}” itself gives only {own:.0%} of the weight; the rest comes from the other {others} words, so the mix "

@@ -1,7 +1,7 @@
 """A fresh reader's findings on the pages (a lecturer reading the course against the papers): each sentence the page
 shows is true for the text on the screen, and each claim about a method says what its paper says."""
 
-from tests.app.elements import ok
+from tests.app.elements import chart, ok
 from tests.app.test_pages import _reveal_all, plain
 
 SIM = "lessons/similarity.py"
@@ -24,3 +24,25 @@ def test_similarity_own_share_is_not_called_small_when_it_is_most(app):
 def test_similarity_own_share_of_a_long_sentence_is_small(app):
     at = ok(_reveal_all(app(SIM)))
     assert "“bank” itself gives only 34% of the weight; the rest comes from the other 5 words" in said(at)
+
+
+# --- page 4: MiniLM's words of several pieces would not receive 1 from an even split ---------------------------------
+SOFT = "lessons/softmax.py"
+PIECES = "the riverbank flooded after tokenization of the embankment"  # river ##bank, token ##ization
+
+
+def test_softmax_even_split_of_minilm_words_counts_their_pieces(app):
+    at = ok(_reveal_all(app(SOFT, sentence=PIECES)))
+    text = said(at)
+    # 12 pieces, 10 words: a word of 2 pieces would receive 10·2/12 = 1.67, a word of one 0.83 (the old page: 1)
+    assert "even split would give every word exactly 1" not in text
+    assert "“riverbank” 1.67, “tokenization” 1.67, and 0.83 to a word of one piece" in text
+    spec = chart(at, "soft_received")
+    assert not any(a.get("text") == "even split" for a in spec["layout"].get("annotations", []))
+
+
+def test_softmax_even_split_is_one_for_words_of_one_piece(app):
+    at = ok(_reveal_all(app(SOFT)))
+    assert "an even split would give every word exactly 1 (each is one piece for MiniLM)" in said(at)
+    spec = chart(at, "soft_received")
+    assert any(a.get("text") == "even split" for a in spec["layout"].get("annotations", []))
