@@ -46,3 +46,16 @@ def test_softmax_even_split_is_one_for_words_of_one_piece(app):
     assert "an even split would give every word exactly 1 (each is one piece for MiniLM)" in said(at)
     spec = chart(at, "soft_received")
     assert any(a.get("text") == "even split" for a in spec["layout"].get("annotations", []))
+
+
+# --- the glossary: what a paper says, no more -------------------------------------------------------------------------
+def test_glossary_says_what_scaling_masks_layers_and_t_squared_do(app):
+    at = ok(app("lessons/glossary.py"))
+    entries = {plain(m).split(" — ")[0].strip("*"): plain(m) for m in at.markdown if " — " in m.value}
+    scaling = entries["Scaling by √d"]
+    assert "softmax does not saturate" not in scaling  # the old claim: it can still saturate on large scores
+    assert "variance is d" in scaling and "Vaswani et al., 2017" in scaling
+    assert "Scores set to −∞ before softmax" in entries["Mask"]  # weights zeroed after softmax would not sum to 1
+    assert "small feed-forward" not in entries["Layer"]  # MiniLM's feed-forward block holds twice attention's weights
+    t2 = entries["Complexity O(T²)"]
+    assert "four times the work of the scores" in t2 and "costs only twice as much" in t2
