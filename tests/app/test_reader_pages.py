@@ -59,3 +59,12 @@ def test_glossary_says_what_scaling_masks_layers_and_t_squared_do(app):
     assert "small feed-forward" not in entries["Layer"]  # MiniLM's feed-forward block holds twice attention's weights
     t2 = entries["Complexity O(T²)"]
     assert "four times the work of the scores" in t2 and "costs only twice as much" in t2
+
+
+# --- page 6: the fast-memory sizes are one kind of figure for both GPUs -----------------------------------------------
+def test_flash_fast_memory_help_compares_like_with_like(app):
+    at = ok(_reveal_all(app("lessons/efficient.py", sentence="the cat sat on the mat")))
+    slider = next(s for s in at.select_slider if s.key == "l6_sram")
+    # the old help set the A100's combined L1/shared 192 KB beside the H100's shared-memory maximum of 228 KB
+    assert "192 KB of L1 cache and shared memory" in slider.help and "H100 has 256 KB, up to 228 KB" in slider.help
+    assert "up to 164 KB" in slider.help
