@@ -68,3 +68,12 @@ def test_flash_fast_memory_help_compares_like_with_like(app):
     # the old help set the A100's combined L1/shared 192 KB beside the H100's shared-memory maximum of 228 KB
     assert "192 KB of L1 cache and shared memory" in slider.help and "H100 has 256 KB, up to 228 KB" in slider.help
     assert "up to 164 KB" in slider.help
+
+
+# --- pages 6 and 6c: Performer's error grows like e^(‖q+k‖²/(2√d)) relative to the kernel value (its Lemma 2) ---------
+def test_performer_cost_names_the_error_relative_to_the_kernel():
+    from app_support.efficient_text import INFO
+
+    costs = INFO["performer"].costs
+    # the absolute error also carries the kernel value e^(q·k/√d): only the relative error grows like this
+    assert "relative to the kernel value it estimates, that grows like e^(‖q+k‖²/(2√d))" in costs
