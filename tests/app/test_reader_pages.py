@@ -77,3 +77,11 @@ def test_performer_cost_names_the_error_relative_to_the_kernel():
     costs = INFO["performer"].costs
     # the absolute error also carries the kernel value e^(q·k/√d): only the relative error grows like this
     assert "relative to the kernel value it estimates, that grows like e^(‖q+k‖²/(2√d))" in costs
+
+
+# --- page 6 Longformer: its released encoder–decoder reads 16,384 tokens, not only 4,096 ------------------------------
+def test_longformer_names_the_released_lengths(app):
+    at = ok(_reveal_all(app("lessons/efficient.py", sentence="the cat sat on the mat", l6_variant="longformer")))
+    text = said(at)
+    assert "trained on inputs of up to 4,096 tokens" not in text  # LED (Beltagy et al. 2020, section 6) reads 16K
+    assert "encoders read up to 4,096 tokens, its encoder–decoder (LED) up to 16,384" in text
