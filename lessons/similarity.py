@@ -15,7 +15,7 @@ from attnviz import AttnvizInputError, plots
 from attnviz.attention import mix, similarity_matrix
 from attnviz.embeddings import compare, word_vector
 from attnviz.host import to_host
-from attnviz.similarity import DiagonalCount, diagonal_wins
+from attnviz.similarity import DiagonalCount, diagonal_wins, weight_by_word
 
 st.title("2 · The similarity matrix")
 st.markdown(
@@ -157,6 +157,19 @@ def own_share_note(word: str, own: float, others: int) -> str:
     )
 
 
+def repeats_note(weights, top_word: str) -> str:
+    """When a repeated word's copies together outweigh the largest single cell: say so, with the sums ("" else)."""
+    totals = weight_by_word(weights, tokens.words)  # {word: its copies' weights added}
+    word, total = max(totals.items(), key=lambda item: item[1])
+    if word == top_word or total <= totals[top_word]:
+        return ""
+    copies = tokens.words.count(word)
+    return (
+        f" Counted word by word, the {copies} copies of “{md_escape(word)}” together give {total:.2f}, more than the "
+        f"{totals[top_word]:.2f} of “{md_escape(top_word)}”: a word that repeats adds its vector once per copy."
+    )
+
+
 def follow_a_word() -> None:
     """One word's row of S, what mixing does to its meaning, the meaning meter (reruns alone)."""
     default = tokens.words.index("bank") if "bank" in tokens.words else len(labels) - 1
@@ -168,11 +181,13 @@ def follow_a_word() -> None:
     ]
     answered = predict_first(
         "sim_predict_mix",
-        f"Which word of your sentence will weigh most in the new “{labels[focus]}”?",
+        f"Which single word of your sentence (one place in it) will weigh most in the new “{labels[focus]}”?",
         ["the word itself", "the most related other word", "every word about equally"],
         correct=0 if heaviest == focus else 1,
         explain=f"The largest weight in row “{labels[focus]}” of S goes to “{labels[heaviest]}” "
-        f"({weights[heaviest]:.2f})" + (f", tied with “{'”, “'.join(tied)}”, the same word again." if tied else "."),
+        f"({weights[heaviest]:.2f})"
+        + (f", tied with “{'”, “'.join(tied)}”, the same word again." if tied else ".")
+        + repeats_note(weights, tokens.words[heaviest]),
     )
     if answered:
         show.chart(

@@ -85,3 +85,21 @@ def test_longformer_names_the_released_lengths(app):
     text = said(at)
     assert "trained on inputs of up to 4,096 tokens" not in text  # LED (Beltagy et al. 2020, section 6) reads 16K
     assert "encoders read up to 4,096 tokens, its encoder–decoder (LED) up to 16,384" in text
+
+
+# --- page 2: in a paragraph a repeated word's copies together can outweigh the word itself ---------------------------
+PARAGRAPH = (
+    "The river flooded the old town after three days of heavy rain. Farmers moved their cattle to higher ground, and "
+    "the mayor opened the school as a shelter for families who had lost their homes. When the water fell, the bank by "
+    "the bridge was covered in mud, and the children found fish trapped in the streets."
+)
+
+
+def test_similarity_says_when_a_repeated_word_outweighs_the_word_itself(app):
+    at = ok(_reveal_all(app(SIM, sentence=PARAGRAPH)))
+    text = said(at)
+    assert "Which single word of your sentence (one place in it) will weigh most in the new “bank”?" in text
+    # "bank" is the largest single cell of its row, but the 9 copies of "the" add up to far more (the old page
+    # called "the word itself" the word that weighs most, and said nothing of the copies)
+    assert "the 9 copies of “the” together give 162.72, more than the 36.39 of “bank”" in text
+    assert "a word that repeats adds its vector once per copy" in text
