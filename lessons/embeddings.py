@@ -176,7 +176,8 @@ def dot_products() -> None:
                     highlight=list(order),
                     height=300,
                     decimals=2,
-                    title=f"The {comp.products.size} products (the 5 largest hatched)",
+                    # hatched by size: cat·debt's second-largest product is −1.52, below three positive ones
+                    title=f"The {comp.products.size} products (hatched: the 5 largest in size, + or −)",
                 ),
                 key="emb_products",
                 name="dot product terms",

@@ -1,7 +1,7 @@
 """A fresh reader's findings on the pages (a lecturer reading the course against the papers): each sentence the page
 shows is true for the text on the screen, and each claim about a method says what its paper says."""
 
-from tests.app.elements import chart, ok
+from tests.app.elements import arr, chart, ok
 from tests.app.test_pages import _reveal_all, plain
 
 SIM = "lessons/similarity.py"
@@ -103,3 +103,16 @@ def test_similarity_says_when_a_repeated_word_outweighs_the_word_itself(app):
     # called "the word itself" the word that weighs most, and said nothing of the copies)
     assert "the 9 copies of “the” together give 162.72, more than the 36.39 of “bank”" in text
     assert "a word that repeats adds its vector once per copy" in text
+
+
+# --- page 1: the hatched products are the largest in size, a negative one among them ---------------------------------
+def test_dot_product_chart_says_the_hatched_bars_are_largest_in_size(app):
+    at = ok(_reveal_all(app("lessons/embeddings.py")))
+    at.text_input(key="emb_word_b").set_value("debt").run()
+    spec = chart(at, "emb_products")
+    title = spec["layout"]["title"]["text"]
+    assert "the 5 largest in size, + or −" in title  # cat·debt: −1.52 is hatched, so "the 5 largest" was untrue
+    bars = spec["data"][0]
+    values = [float(v) for v in arr(bars["y"])]
+    top = sorted(range(len(values)), key=lambda i: -abs(values[i]))[:5]
+    assert min(values[i] for i in top) < 0  # a negative product is among the five
