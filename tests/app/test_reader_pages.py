@@ -116,3 +116,11 @@ def test_dot_product_chart_says_the_hatched_bars_are_largest_in_size(app):
     values = [float(v) for v in arr(bars["y"])]
     top = sorted(range(len(values)), key=lambda i: -abs(values[i]))[:5]
     assert min(values[i] for i in top) < 0  # a negative product is among the five
+
+
+# --- page 5: the sentence on repeated words reads as English ----------------------------------------------------------
+def test_multihead_repeated_words_note_reads(app):
+    at = ok(_reveal_all(app("lessons/multihead.py", sentence="the cat saw the dog")))
+    text = said(at)
+    assert "there two copies" not in text
+    assert "Either way, in a real transformer two copies of a word get different rows." in text
