@@ -124,3 +124,11 @@ def test_multihead_repeated_words_note_reads(app):
     text = said(at)
     assert "there two copies" not in text
     assert "Either way, in a real transformer two copies of a word get different rows." in text
+
+
+def test_glove_is_named_by_its_tokens_and_corpus(app):
+    at = ok(app("lessons/embeddings.py"))
+    intro = plain(at.markdown[0]) if "GloVe" in at.markdown[0].value else said(at)
+    # glove.6B counts 6 billion tokens, punctuation included (Pennington et al. 2014), not 6 billion words
+    assert "6-billion-word" not in intro
+    assert "glove.6B, trained on 6 billion tokens of Wikipedia and Gigaword news text" in intro
