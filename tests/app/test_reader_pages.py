@@ -132,3 +132,18 @@ def test_glove_is_named_by_its_tokens_and_corpus(app):
     # glove.6B counts 6 billion tokens, punctuation included (Pennington et al. 2014), not 6 billion words
     assert "6-billion-word" not in intro
     assert "glove.6B, trained on 6 billion tokens of Wikipedia and Gigaword news text" in intro
+
+
+# --- long maps: equal values (a word's copies) share a colour ---------------------------------------------------------
+def test_highlighter_gives_equal_values_one_colour():
+    import numpy as np
+
+    from app_support.paragraph_view import highlighted
+
+    labels = ("the", "cat", "the·2", "the·3", "the·4", "the·5", "the·6", "dog")
+    values = np.array([5.0, 1.0, 5.0, 5.0, 5.0, 5.0, 5.0, 2.0])  # six copies of "the" tie for the largest
+    text, top = highlighted(labels, values, 1, 1)
+    assert top == 5.0
+    # the old ranking by position coloured five copies red and the sixth orange
+    assert text.count(":red-background[") == 6 and ":orange-background[" in text  # "dog" (rank 6) is orange
+    assert text.count(" 5.0\u00a0]") == 6
