@@ -162,7 +162,7 @@ def kernel_note(device: str, triton_installed: bool) -> str:
     """Whether anything on this server runs the kernel (``device`` as torch names it: "cpu", "cuda", …)."""
     walk = "This page never runs the kernel: the walk above is flash.py's Python loop, one tile at a time. "
     if device == "cuda" and triton_installed:
-        return walk + "On this server's GPU, lesson 6c's timings of FlashAttention (ours) do run this kernel."
+        return walk + "On this server's GPU, page 6c's timings of FlashAttention (ours) do run this kernel."
     if device == "cuda":
         return walk + "This server has a GPU, but Triton is not installed on it, so no page runs the kernel here."
     return walk + (

@@ -147,3 +147,10 @@ def test_highlighter_gives_equal_values_one_colour():
     # the old ranking by position coloured five copies red and the sixth orange
     assert text.count(":red-background[") == 6 and ":orange-background[" in text  # "dog" (rank 6) is orange
     assert text.count(" 5.0\u00a0]") == 6
+
+
+def test_kernel_note_names_the_page_as_every_page_does():
+    from app_support.efficient_flash import kernel_note
+
+    note = kernel_note("cuda", True)
+    assert "page 6c's timings" in note and "lesson 6c" not in note  # STYLE.md: "page 6c", never "lesson 6c"
