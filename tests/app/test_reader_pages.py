@@ -154,3 +154,9 @@ def test_kernel_note_names_the_page_as_every_page_does():
 
     note = kernel_note("cuda", True)
     assert "page 6c's timings" in note and "lesson 6c" not in note  # STYLE.md: "page 6c", never "lesson 6c"
+
+
+def test_start_page_says_page_5c_answers_on_its_own_sentences(app):
+    at = ok(app("lessons/start.py"))
+    # page 5c does not use the sidebar's text: its questions are measured on the sentences it brings
+    assert "on page 5c, on the sentences that page brings" in said(at)
