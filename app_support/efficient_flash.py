@@ -162,7 +162,7 @@ def kernel_note(device: str, triton_installed: bool) -> str:
     """Whether anything on this server runs the kernel (``device`` as torch names it: "cpu", "cuda", …)."""
     walk = "This page never runs the kernel: the walk above is flash.py's Python loop, one tile at a time. "
     if device == "cuda" and triton_installed:
-        return walk + "On this server's GPU, lesson 6c's timings of FlashAttention (ours) do run this kernel."
+        return walk + "On this server's GPU, page 6c's timings of FlashAttention (ours) do run this kernel."
     if device == "cuda":
         return walk + "This server has a GPU, but Triton is not installed on it, so no page runs the kernel here."
     return walk + (
@@ -179,7 +179,10 @@ def _times(ratio: float) -> str:
 _TIMED = "_l6_flash_timed"  # session state: the (text, source, layer, head, tile) views timed in this session
 _TIMED_KEEP = 16
 
-SRAM_KIB = (16, 32, 64, 100, 192, 228)  # per streaming multiprocessor; the paper's analysis takes M ≈ 100 KB
+# per streaming multiprocessor; the paper's analysis takes M ≈ 100 KB (Dao et al. 2022, section 3.2). NVIDIA's
+# A100 whitepaper: 192 KB of combined L1/shared memory per SM, shared memory configurable up to 164 KB; H100
+# whitepaper: 256 KB combined, shared memory up to 228 KB (the old text set A100's combined figure beside H100's shared)
+SRAM_KIB = (16, 32, 64, 100, 192, 228)
 
 
 def flash_traffic(text: str, source: str, layer: int, head: int, tile: int, t: int) -> None:
@@ -204,8 +207,9 @@ def flash_traffic(text: str, source: str, layer: int, head: int, tile: int, t: i
     )
     kib = linked(
         st.select_slider, "Fast memory M per multiprocessor (KiB)", SRAM_KIB, value=100, key="l6_sram",
-        help="An A100 has 192 KB of SRAM per multiprocessor, an H100 228 KB; the paper's analysis takes about 100 KB. "
-        "Counted in float32 numbers: 1 KiB holds 256.",
+        help="An A100 has 192 KB of L1 cache and shared memory per multiprocessor (the FlashAttention paper's "
+        "figure), of which a kernel can use up to 164 KB; an H100 has 256 KB, up to 228 KB. The paper's analysis "
+        "takes about 100 KB. Counted in float32 numbers: 1 KiB holds 256.",
     )  # fmt: skip
     m = sram_numbers(kib)
     counted = (standard_io(t, d), flash_io(t, d, m), flash2_io(t, d, m))

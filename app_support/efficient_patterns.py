@@ -173,9 +173,13 @@ def longformer_section(run: compare.Run, labels: list[str], source: str) -> None
         f"Global tokens here: {names}{global_tokens_note(glob, labels, source)}. The paper chooses them for the "
         "task: [CLS] for classification, the question's tokens for question answering."
     )
+    # Beltagy et al. (2020), section 6 (Longformer-Encoder-Decoder, arXiv summarization at 16K tokens); the released
+    # checkpoints' model cards: allenai/longformer-base-4096 and -large-4096 "support sequences of length up to
+    # 4,096"; allenai/led-base-16384 "to be able to process 16K tokens" (BART's position table copied 16 times)
     st.caption(
         "The cost grows linearly with the length at a fixed window, so the mechanism itself runs on very long "
-        "inputs; the published Longformer models were trained on inputs of up to 4,096 tokens, not millions."
+        "inputs; the released Longformer encoders read up to 4,096 tokens, its encoder–decoder (LED) up to 16,384, "
+        "which the paper fine-tunes on whole arXiv papers. None was trained on millions."
     )
 
 

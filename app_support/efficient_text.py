@@ -108,9 +108,11 @@ INFO: Mapping[str, VariantText] = {
             "nothing exactly; each kernel value e^(q·k/√d) is estimated without bias, each weight (a ratio of two "
             "estimates) only nearly"
         ),
+        # Choromanski et al. (2021), Lemma 2: MSE of the positive features = (1/m)·exp(‖x+y‖²)·SM²(x, y)·(1 −
+        # exp(−‖x+y‖²)), x = q/d^¼, y = k/d^¼: the error relative to the kernel value SM grows like e^(‖q+k‖²/(2√d))
         costs=(
-            "a random error whose size grows like e^(‖q+k‖²/(2√d)) and shrinks like 1/√m; no causal mask without a "
-            "prefix sum"
+            "a random error, relative to the kernel value it estimates, that grows like e^(‖q+k‖²/(2√d)) and shrinks "
+            "like 1/√m; no causal mask without a prefix sum"
         ),
         choose_when="very long inputs where rough attention is enough (proteins, long documents)",
     ),

@@ -39,8 +39,9 @@ def highlighted(labels: Sequence[str], values: np.ndarray, focus: int, decimals:
     """
     clean = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=-np.inf)  # (T,)
     top = float(clean.max()) if clean.size else 0.0
-    rank = np.empty(clean.size, dtype=int)
-    rank[np.argsort(-clean, kind="stable")] = np.arange(clean.size)  # 0 for the largest
+    # rank = how many values are larger (0 for the largest), so equal values share a rank and a colour: a
+    # paragraph's copies of one word hold equal values, and ranking them by position coloured some red, some orange
+    rank = np.searchsorted(-np.sort(clean)[::-1], -clean, side="left")  # (T,)
     out: list[str] = []
     for i, label in enumerate(labels):
         word = _bare(label)
@@ -154,7 +155,7 @@ def _highlighter_tabs(W: np.ndarray, labels: tuple[str, ...], i: int, decimals: 
             tab.caption(
                 f"Marked by rank in the {what}: red its {LEVELS[0][0]} largest values (with the value), orange "
                 f"the next {LEVELS[1][0] - LEVELS[0][0]}, yellow the next {LEVELS[2][0] - LEVELS[1][0]}; a value "
-                f"under an eighth of the largest ({top:.{decimals}f}) is never marked."
+                f"under an eighth of the largest ({top:.{decimals}f}) is never marked. Equal values share a colour."
             )
         tab.markdown(text)
 

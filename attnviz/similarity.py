@@ -108,3 +108,22 @@ def diagonal_wins(scores: Matrix, words: Sequence[str], *, rtol: float = 1e-5) -
                     ties.append((i, int(j)))
                     copies.append(words[int(j)] == words[i])
     return DiagonalCount(wins=tuple(wins), best=tuple(best), ties=tuple(ties), copies=tuple(copies))
+
+
+def weight_by_word(row: Matrix, words: Sequence[str]) -> dict[str, float]:
+    """A row's weights added up word by word: a word that repeats puts its vector into the mix once per copy, so
+    its copies together can outweigh the largest single cell (O = S·I, page 2).
+
+    Args:
+        row: (T,) one row of S (or of any weights over the words).
+        words: the T words, repeats included.
+    Returns:
+        {word: the sum of its copies' weights}, in the order the words first appear.
+    """
+    values = np.asarray(to_host(row) if hasattr(row, "detach") else row, dtype=np.float64)  # (T,)
+    if values.shape != (len(words),):
+        raise ValueError(f"a row of {values.shape} does not fit {len(words)} words")
+    totals: dict[str, float] = {}
+    for word, value in zip(words, values.tolist(), strict=True):
+        totals[word] = totals.get(word, 0.0) + float(value)
+    return totals

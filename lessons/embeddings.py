@@ -20,9 +20,12 @@ from attnviz.embeddings import (
 kv = loaders.glove()
 
 st.title("1 · Words as vectors")
+# Pennington, Socher, Manning, "GloVe" (EMNLP 2014), section 4.2 and the glove.6B release: 6 billion tokens
+# (punctuation included) of Wikipedia 2014 and Gigaword 5, a 400,000-word vocabulary
 st.markdown(
     "A model cannot read letters, so every word is first turned into a list of numbers: a **vector**. "
-    f"Here each word is {kv.vector_size} numbers from GloVe (the 6-billion-word version), learned so that words "
+    f"Here each word is {kv.vector_size} numbers from GloVe (glove.6B, trained on 6 billion tokens of Wikipedia and "
+    "Gigaword news text), learned so that words "
     "used in similar places get similar numbers. Because they are vectors, we can add them, subtract them and "
     "measure how much two of them point the same way."
 )
@@ -176,7 +179,8 @@ def dot_products() -> None:
                     highlight=list(order),
                     height=300,
                     decimals=2,
-                    title=f"The {comp.products.size} products (the 5 largest hatched)",
+                    # hatched by size: cat·debt's second-largest product is −1.52, below three positive ones
+                    title=f"The {comp.products.size} products (hatched: the 5 largest in size, + or −)",
                 ),
                 key="emb_products",
                 name="dot product terms",

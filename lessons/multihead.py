@@ -156,8 +156,8 @@ if answered:
             "add a learned vector for each position to the word's vector before the first layer (the original "
             "Transformer added fixed sines and cosines). Rotary models such as Llama, Mistral and SmolLM add nothing "
             "to the input: inside every layer they rotate each query and key by angles set by its position (RoPE: "
-            "Su et al., 2021, RoFormer), so a score depends on how far apart the two words stand. Either way, there "
-            "two copies of a word get different rows."
+            "Su et al., 2021, RoFormer), so a score depends on how far apart the two words stand. Either way, in a "
+            "real transformer two copies of a word get different rows."
         )
     if H > 1:
         m1, m2 = st.columns([2, 3])

@@ -15,7 +15,7 @@ from attnviz import AttnvizInputError, plots
 from attnviz.attention import mix, similarity_matrix
 from attnviz.embeddings import compare, word_vector
 from attnviz.host import to_host
-from attnviz.similarity import DiagonalCount, diagonal_wins
+from attnviz.similarity import DiagonalCount, diagonal_wins, weight_by_word
 
 st.title("2 · The similarity matrix")
 st.markdown(
@@ -139,6 +139,37 @@ def meter_verdict(word: str, a: str, b: str, change_a: float, change_b: float, n
     return f"{shift} It ends closer to “{near}” ({c_near:.3f}) than to “{far}” ({c_far:.3f})."
 
 
+def own_share_note(word: str, own: float, others: int) -> str:
+    """How much of its own new vector a word supplies, and what that says about the mix (true either way: a short
+    sentence can leave the word most of its own weight)."""
+    word = md_escape(word)
+    if others == 0:
+        return f"“{word}” is the only word: the mix is the word itself, only longer."
+    if own >= 0.5:
+        return (
+            f"“{word}” itself gives {own:.0%} of the weight, more than the other {others} "
+            f"word{'s' if others > 1 else ''} together, so the mix stays mostly the word itself. The meter below is "
+            "a sharper test."
+        )
+    return (
+        f"“{word}” itself gives only {own:.0%} of the weight; the rest comes from the other {others} words, so the mix "
+        "leans toward the sentence as a whole. The meter below is a sharper test."
+    )
+
+
+def repeats_note(weights, top_word: str) -> str:
+    """When a repeated word's copies together outweigh the largest single cell: say so, with the sums ("" else)."""
+    totals = weight_by_word(weights, tokens.words)  # {word: its copies' weights added}
+    word, total = max(totals.items(), key=lambda item: item[1])
+    if word == top_word or total <= totals[top_word]:
+        return ""
+    copies = tokens.words.count(word)
+    return (
+        f" Counted word by word, the {copies} copies of “{md_escape(word)}” together give {total:.2f}, more than the "
+        f"{totals[top_word]:.2f} of “{md_escape(top_word)}”: a word that repeats adds its vector once per copy."
+    )
+
+
 def follow_a_word() -> None:
     """One word's row of S, what mixing does to its meaning, the meaning meter (reruns alone)."""
     default = tokens.words.index("bank") if "bank" in tokens.words else len(labels) - 1
@@ -150,11 +181,13 @@ def follow_a_word() -> None:
     ]
     answered = predict_first(
         "sim_predict_mix",
-        f"Which word of your sentence will weigh most in the new “{labels[focus]}”?",
+        f"Which single word of your sentence (one place in it) will weigh most in the new “{labels[focus]}”?",
         ["the word itself", "the most related other word", "every word about equally"],
         correct=0 if heaviest == focus else 1,
         explain=f"The largest weight in row “{labels[focus]}” of S goes to “{labels[heaviest]}” "
-        f"({weights[heaviest]:.2f})" + (f", tied with “{'”, “'.join(tied)}”, the same word again." if tied else "."),
+        f"({weights[heaviest]:.2f})"
+        + (f", tied with “{'”, “'.join(tied)}”, the same word again." if tied else ".")
+        + repeats_note(weights, tokens.words[heaviest]),
     )
     if answered:
         show.chart(
@@ -203,12 +236,8 @@ def follow_a_word() -> None:
             plots.ranking(after, title="Neighbours after (O = S·I)"), key="sim_after", name="neighbours after", where=b2
         )
 
-        own = float(weights[focus].abs() / weights.abs().sum())
-        st.caption(
-            f"“{md_escape(labels[focus])}” itself gives only {own:.0%} of the weight; the rest comes from the other "
-            f"{len(labels) - 1} words, so the mix leans toward the sentence as a whole. The meter below is a sharper "
-            "test."
-        )
+        own = float(weights[focus].abs() / weights.abs().sum())  # its share of the row, by size (dot can be < 0)
+        st.caption(own_share_note(labels[focus], own, len(labels) - 1))
 
         st.markdown("**Meaning meter**: how close the word is to two probe words, before and after mixing.")
         p1, p2, _ = st.columns([1, 1, 2])

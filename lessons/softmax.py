@@ -25,6 +25,7 @@ from attnviz.attention import (
     top_weight_curve,
 )
 from attnviz.labels import unique_labels
+from attnviz.pretrained.measures import even_received
 from attnviz.projections import identity_projections, project, random_projections
 
 TEMPERATURES = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
@@ -153,7 +154,7 @@ def received() -> None:
     """Column sums of the weights: how much attention each word receives, here or in MiniLM (reruns alone)."""
     st.markdown(
         "Each row of A hands out a total of 1. Add up a **column** instead and you get how much attention that word "
-        "*receives* from the whole sentence. Without a mask, an even split would give every word exactly 1."
+        "*receives* from the whole sentence."
     )
     where = linked(
         st.radio, "Measured on", ["minilm", "here"], key="soft_recv_on", horizontal=True,
@@ -165,10 +166,15 @@ def received() -> None:
             st.caption(md_escape(note))
         got = attention_received(torch.from_numpy(view.weights)).total.mean(dim=(0, 1))  # (G,) words and specials
         names, special = list(view.labels), list(view.special)
+        even = even_received(view.tokens)  # (G,) 1 for a word of one piece, more for a word of several
+        st.caption(even_note(names, even))
     else:
         got = attention_received(att.weights, mask).total  # (T,)
         names, special = labels, [False] * n
-        if mask is not None:
+        even = torch.ones(n)  # (T,) without a mask; under the causal mask the line is not drawn
+        if mask is None:
+            st.caption("Without a mask, an even split would give every word exactly 1.")
+        else:
             st.caption(
                 "Under the causal mask a word is seen only by itself and the words after it, so even an even split "
                 "would give the early words more."
@@ -176,7 +182,7 @@ def received() -> None:
     show.chart(
         plots.bars(names, got, value_name="attention received", title="Column sums: attention each word receives",
                    highlight=[i for i, sp in enumerate(special) if sp], height=340, reference=("even split", 1.0)
-                   if mask is None else None),
+                   if (mask is None or where == "minilm") and bool((even - 1).abs().max() < 1e-6) else None),
         key="soft_received", name="attention received",
     )  # fmt: skip
     # ranked: the words, not [CLS]/[SEP] or lone punctuation such as "," (still drawn above)
@@ -199,6 +205,21 @@ def received() -> None:
     focus = [w for w in SEED_FOCUS if w in lower]
     if "please" in lower and focus:
         claim_check(where, lower, focus)
+
+
+def even_note(names: list[str], even: torch.Tensor) -> str:
+    """What an even split would give each of MiniLM's words, as `even_received` measures it (a word of several pieces
+    receives what all its pieces receive, and its row is the mean of its pieces' rows)."""
+    if bool((even - 1).abs().max() < 1e-6):
+        return "Without a mask, an even split would give every word exactly 1 (each is one piece for MiniLM)."
+    more = [f"“{md_escape(names[i])}” {float(even[i]):.2f}" for i in range(len(names)) if float(even[i]) > 1 + 1e-6]
+    return (
+        "MiniLM reads some words as several pieces; a word receives what all its pieces receive, and its own row is "
+        "the mean of its pieces' rows. So an even split would not give every word 1: here it would give "
+        + ", ".join(more[:5])
+        + (f" and {len(more) - 5} more" if len(more) > 5 else "")
+        + f", and {float(even.min()):.2f} to a word of one piece. No even-split line is drawn."
+    )
 
 
 def claim_check(where: str, lower: dict[str, float], focus: list[str]) -> None:

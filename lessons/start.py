@@ -27,7 +27,7 @@ st.subheader("Where things are")
 st.markdown(
     "- **Your text** is in the sidebar (on a phone, open it with the **>** at the top left). Every lesson uses it.\n"
     "- **Predict first**: most sections ask a question before they show the answer; the answer is checked "
-    "against what was just measured on your text.\n"
+    "against what was just measured on your text (on page 5c, on the sentences that page brings).\n"
     "- **Copy link to this view** (top of every page) gives a link that reopens the same page, text and settings; "
     "**Reset this page** puts the page's own settings back to their defaults.\n"
     "- **Teaching?** The sidebar's *View and classroom* has presenter mode (large type, one step at a time: "

@@ -369,7 +369,10 @@ SPEC = VariantSpec(
             make=lambda q, k, v: lambda: reformer_attention(q, q, v, n_buckets=max(2, q.shape[-2] // 64)),
             flops=lambda n, h, d: 4.0 * n * min(256, n) * d * h,  # each chunk of 128 against 2 chunks
             setting="shared QK, n_buckets=n/64 (chunks of 128), 1 round",
-            growth=("T·log T", "T"),  # the sort of the buckets; the chunks are linear
+            # Kitaev et al. (2020), section 2: R is D × n_buckets/2, so hashing costs T·D·n_buckets/2 per round; with
+            # n_buckets = n/64 that is T²·D/128, an eighth of the chunks' work at 8,192 tokens and all of it from
+            # 65,536 (the flops above count the chunks only). Memory stays T: the hashing runs a block at a time
+            growth=("T·log T, and T² to hash into n/64 buckets", "T"),
             label="Reformer",
         )
     },

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from attnviz.attention import AttentionFn
+from attnviz.attention import AttentionFn, attention_received
 from attnviz.checks import whole_number
 from attnviz.errors import AttnvizInputError
 from attnviz.heads import pool_blocks
@@ -149,6 +149,20 @@ def attention_view(
         thumbs=pooled.weights,
         thumb_labels=thumb_labels,
     )
+
+
+def even_received(tokens: Tokens, *, words: bool = True, keep_special: bool = True) -> Tensor:
+    """The attention each group would receive (column sums) if every token spread its weight evenly over all T
+    tokens, grouped as `attention_view` groups a map: keys summed over a word's pieces, queries averaged. A word of
+    p pieces then receives G·p/T (G groups): exactly 1 for every group only when each word is one piece.
+
+    Returns:
+        (G,) in the order of `group_tokens(tokens, words=words, keep_special=keep_special)`.
+    """
+    grouping = group_tokens(tokens, words=words, keep_special=keep_special)
+    t = len(tokens.pieces)
+    uniform = torch.full((t, t), 1.0 / t)  # (T, T) every row spread evenly
+    return attention_received(group_attention(uniform, grouping).weights).total  # (G,)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ def test_the_expander_shows_the_kernel_and_says_it_does_not_run_on_this_cpu(app)
 
 
 def test_the_note_follows_the_device():
-    assert "lesson 6c's timings of FlashAttention (ours) do run this kernel" in kernel_note("cuda", True)
+    assert "page 6c's timings of FlashAttention (ours) do run this kernel" in kernel_note("cuda", True)
     assert "Triton is not installed" in kernel_note("cuda", False)
     assert "on its CPU" in kernel_note("cpu", True) and "the kernel needs a GPU" in kernel_note("cpu", False)
     for device in ("cpu", "cuda"):
