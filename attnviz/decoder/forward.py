@@ -29,7 +29,7 @@ from torch import Tensor
 from attnviz.attention import AttentionFn, causal_mask, merge_heads, scaled_dot_product, split_heads
 from attnviz.decoder.gqa import expand_kv
 from attnviz.decoder.model import Model
-from attnviz.decoder.rope import rotate
+from attnviz.decoder.rope import Turns, turn, turns
 from attnviz.decoder.tokens import MAX_TOKENS, Tokens, encode
 from attnviz.errors import AttnvizInputError, EmptyTextError, TooManyTokensError
 
@@ -38,18 +38,28 @@ from attnviz.errors import AttnvizInputError, EmptyTextError, TooManyTokensError
 class KVCache:
     """Every layer's keys (after RoPE) and values for the tokens read so far: what generation does not recompute."""
 
-    keys: Tensor  # (L, Hkv, S, Dh)
-    values: Tensor  # (L, Hkv, S, Dh)
+    layer_keys: tuple[Tensor, ...]  # L of (Hkv, S, Dh)
+    layer_values: tuple[Tensor, ...]  # L of (Hkv, S, Dh)
 
     @property
     def length(self) -> int:
         """S, the tokens cached."""
-        return int(self.keys.shape[2])
+        return int(self.layer_keys[0].shape[1])
 
     @property
     def nbytes(self) -> int:
         """Bytes the cache holds: 2 × L × Hkv × S × Dh × 4 for float32."""
-        return self.keys.numel() * self.keys.element_size() + self.values.numel() * self.values.element_size()
+        return sum(t.numel() * t.element_size() for t in (*self.layer_keys, *self.layer_values))
+
+    @property
+    def keys(self) -> Tensor:
+        """(L, Hkv, S, Dh) every layer's keys, stacked (a copy: keep it rather than ask again)."""
+        return torch.stack(self.layer_keys)
+
+    @property
+    def values(self) -> Tensor:
+        """(L, Hkv, S, Dh) every layer's values, stacked (a copy)."""
+        return torch.stack(self.layer_values)
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,9 +68,14 @@ class Pass:
 
     start: int  # the first new token's position (the cache's length before the call)
     hidden_states: Tensor  # (L+1, T, D) [0] the token embeddings, [i] the output of layer i−1 (before the last norm)
-    weights: Tensor | None  # (L, H, T, S) attention weights; None when not kept or not built by the variant
+    layer_weights: tuple[Tensor, ...] | None  # L of (H, T, S); None when not kept or not built by the variant
     logits: Tensor  # (T, V), or (1, V) for the last token only
     cache: KVCache  # S tokens: the old cache and the new tokens
+
+    @property
+    def weights(self) -> Tensor | None:
+        """(L, H, T, S) every layer's attention weights, stacked (a copy: keep it rather than ask again)."""
+        return None if self.layer_weights is None else torch.stack(self.layer_weights)
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,14 +83,20 @@ class Forward:
     """A text through the whole decoder.
 
     At 256 tokens it keeps about 71 MB of attention weights, 18 MB of hidden states, 50 MB of logits and 12 MB of
-    cache; pages keep host copies of what they show.
+    cache; pages keep host copies of what they show. Like transformers' ``output_attentions``, the weights are kept
+    layer by layer; `weights` stacks them.
     """
 
     tokens: Tokens
     hidden_states: Tensor  # (L+1, T, D)
-    weights: Tensor | None  # (L, H, T, T) every head's causal attention; upper triangle exactly 0
+    layer_weights: tuple[Tensor, ...] | None  # L of (H, T, T) every head's causal attention; upper triangle 0
     logits: Tensor  # (T, V) row t scores the token after t; (1, V) when only the last row was asked for
-    cache: KVCache  # (L, Hkv, T, Dh) keys and values, ready for generation
+    cache: KVCache  # L of (Hkv, T, Dh) keys and values, ready for generation
+
+    @property
+    def weights(self) -> Tensor | None:
+        """(L, H, T, T) every head's attention weights, stacked (a copy: keep it rather than ask again)."""
+        return None if self.layer_weights is None else torch.stack(self.layer_weights)
 
     @property
     def next_logits(self) -> Tensor:
@@ -97,7 +118,7 @@ def rms_norm(x: Tensor, gain: Tensor, eps: float) -> Tensor:
 
 
 def _attention(
-    model: Model, index: int, x: Tensor, positions: Tensor, cache: KVCache | None, attend: AttentionFn
+    model: Model, index: int, x: Tensor, rope: Turns, mask: Tensor, cache: KVCache | None, attend: AttentionFn
 ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
     c, w = model.config, model.layers[index]
     h = rms_norm(x, w.attn_norm, c.rms_norm_eps)  # (T, D)
@@ -106,14 +127,13 @@ def _attention(
     k = split_heads(h @ w.w_k, c.n_kv_heads)  # (Hkv, T, Dh)
     v = split_heads(h @ w.w_v, c.n_kv_heads)  # (Hkv, T, Dh)
     # 2. positions: turn every pair of dimensions of q and k by its angle (values are not turned)
-    q = rotate(q, positions, c.rope_base)  # (H, T, Dh)
-    k = rotate(k, positions, c.rope_base)  # (Hkv, T, Dh)
+    q = turn(q, rope)  # (H, T, Dh)
+    k = turn(k, rope)  # (Hkv, T, Dh)
     # 3. the cache: the keys and values of earlier tokens, as they were computed then
     if cache is not None and cache.length:
-        k = torch.cat((cache.keys[index], k), dim=1)  # (Hkv, S, Dh)
-        v = torch.cat((cache.values[index], v), dim=1)  # (Hkv, S, Dh)
-    # 4. attention per query head, each reading its group's key/value head, under the causal mask
-    mask = causal_mask(q.shape[1], k.shape[1], device=x.device)  # (T, S)
+        k = torch.cat((cache.layer_keys[index], k), dim=1)  # (Hkv, S, Dh)
+        v = torch.cat((cache.layer_values[index], v), dim=1)  # (Hkv, S, Dh)
+    # 4. attention per query head, each reading its group's key/value head, under the causal mask (T, S)
     heads = attend(q, expand_kv(k, c.n_heads), expand_kv(v, c.n_heads), mask=mask)  # weights (H, T, S)
     out = merge_heads(heads.output) @ w.w_o  # (T, D)
     return out, k, v, heads.weights
@@ -162,25 +182,27 @@ def run(
     start = 0 if cache is None else cache.length
     _check_ids(model, ids, start)
     positions = torch.arange(start, start + ids.numel(), device=model.device)  # (T,)
+    rope = turns(positions, model.config.head_dim, model.config.rope_base)  # cos, sin (T, Dh/2) for every layer
+    mask = causal_mask(ids.numel(), start + ids.numel(), device=model.device)  # (T, S)
     x = model.token_embedding[ids.to(model.device)]  # (T, D) no position vector: RoPE does that inside attention
     states, keys, values, weights = [x], [], [], []
     for i in range(model.config.n_layers):
-        attn, k, v, w = _attention(model, i, x, positions, cache, attend)
+        attn, k, v, w = _attention(model, i, x, rope, mask, cache, attend)
         x = x + attn  # (T, D) residual
         x = x + _feed_forward(model, i, x)  # (T, D) residual
         states.append(x)
         keys.append(k)
         values.append(v)
-        weights.append(w)
+        weights.append(w if keep_weights else None)  # dropped at once when not kept
     last = x if all_logits else x[-1:]  # (T, D) or (1, D)
     logits = rms_norm(last, model.output_norm, model.config.rms_norm_eps) @ model.lm_head  # (T, V)
-    kept = keep_weights and all(w is not None for w in weights)
+    kept = all(w is not None for w in weights)  # False when not asked for or the variant builds none
     return Pass(
         start=start,
         hidden_states=torch.stack(states),  # (L+1, T, D)
-        weights=torch.stack(weights) if kept else None,  # (L, H, T, S)
+        layer_weights=tuple(weights) if kept else None,  # L of (H, T, S)
         logits=logits,
-        cache=KVCache(keys=torch.stack(keys), values=torch.stack(values)),  # (L, Hkv, S, Dh) each
+        cache=KVCache(layer_keys=tuple(keys), layer_values=tuple(values)),  # L of (Hkv, S, Dh) each
     )
 
 
@@ -220,7 +242,7 @@ def forward(
     tokens = read_tokens(model, tokens_or_text, max_tokens)
     ids = torch.tensor(tokens.ids, dtype=torch.long, device=model.device)  # (T,)
     p = run(model, ids, None, attend, keep_weights=keep_weights, all_logits=all_logits)
-    return Forward(tokens=tokens, hidden_states=p.hidden_states, weights=p.weights, logits=p.logits, cache=p.cache)
+    return Forward(tokens, hidden_states=p.hidden_states, layer_weights=p.layer_weights, logits=p.logits, cache=p.cache)
 
 
 __all__ = ["Forward", "KVCache", "Pass", "forward", "read_tokens", "rms_norm", "run"]

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from attnviz.checks import whole_number
-from attnviz.decoder.forward import Forward, KVCache, forward, run
+from attnviz.decoder.forward import Forward, KVCache, Pass, forward, run
 from attnviz.decoder.model import Model
 from attnviz.decoder.tokens import MAX_TOKENS, Tokens, decode, token_labels
 from attnviz.errors import AttnvizInputError
@@ -107,10 +107,15 @@ def _read(model: Model, ids: list[int], cache: KVCache | None, use_cache: bool, 
     if use_cache:
         new = torch.tensor(ids[-1:], dtype=torch.long, device=model.device)  # (1,)
         p = run(model, new, cache, keep_weights=keep, all_logits=False)
-        return p.logits[-1], None if p.weights is None else p.weights[:, :, -1], p.cache
+        return p.logits[-1], _last_row(p), p.cache
     every = torch.tensor(ids, dtype=torch.long, device=model.device)  # (S,)
     p = run(model, every, None, keep_weights=keep, all_logits=False)
-    return p.logits[-1], None if p.weights is None else p.weights[:, :, -1], None
+    return p.logits[-1], _last_row(p), None
+
+
+def _last_row(p: Pass) -> Tensor | None:
+    """(L, H, S) the newest token's row of every head."""
+    return None if p.layer_weights is None else torch.stack([w[:, -1] for w in p.layer_weights])
 
 
 @torch.inference_mode()

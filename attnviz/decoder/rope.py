@@ -52,6 +52,36 @@ def angles(positions: Tensor, head_dim: int, base: float) -> Tensor:
     return positions.float()[:, None] * theta[None, :]  # (T, Dh/2)
 
 
+@dataclass(frozen=True, eq=False)
+class Turns:
+    """cos and sin of every angle m·θ_i for a run of positions: computed once per pass, used by every layer."""
+
+    cos: Tensor  # (T, Dh/2)
+    sin: Tensor  # (T, Dh/2)
+
+
+def turns(positions: Tensor, head_dim: int, base: float) -> Turns:
+    """cos(m·θ_i) and sin(m·θ_i) for each position m of ``positions`` (T,) and pair i."""
+    a = angles(positions, head_dim, base)  # (T, Dh/2)
+    return Turns(cos=a.cos(), sin=a.sin())
+
+
+def turn(x: Tensor, t: Turns) -> Tensor:
+    """Turn each pair (x_2i, x_2i+1) of every vector by its angle: the rotation itself.
+
+    Args:
+        x: (..., T, Dh) queries or keys of one or more heads.
+        t: `turns` for the T positions.
+    Returns:
+        (..., T, Dh) the rotated vectors; lengths are unchanged.
+    """
+    pairs = x.unflatten(-1, (-1, 2))  # (..., T, Dh/2, 2)
+    even, odd = pairs[..., 0], pairs[..., 1]  # (..., T, Dh/2) each: the two coordinates of every pair
+    turned_even = even * t.cos - odd * t.sin  # (..., T, Dh/2)
+    turned_odd = odd * t.cos + even * t.sin  # (..., T, Dh/2)
+    return torch.stack((turned_even, turned_odd), dim=-1).flatten(-2)  # (..., T, Dh)
+
+
 def rotate(x: Tensor, positions: Tensor, base: float) -> Tensor:
     """Turn each pair (x_2i, x_2i+1) of every vector by its position's angle m·θ_i.
 
@@ -62,13 +92,7 @@ def rotate(x: Tensor, positions: Tensor, base: float) -> Tensor:
     Returns:
         (..., T, Dh) the rotated vectors; lengths are unchanged.
     """
-    a = angles(positions, x.shape[-1], base)  # (T, Dh/2)
-    cos, sin = a.cos(), a.sin()  # (T, Dh/2)
-    pairs = x.unflatten(-1, (-1, 2))  # (..., T, Dh/2, 2)
-    even, odd = pairs[..., 0], pairs[..., 1]  # (..., T, Dh/2) each: the two coordinates of every pair
-    turned_even = even * cos - odd * sin  # (..., T, Dh/2)
-    turned_odd = odd * cos + even * sin  # (..., T, Dh/2)
-    return torch.stack((turned_even, turned_odd), dim=-1).flatten(-2)  # (..., T, Dh)
+    return turn(x, turns(positions, x.shape[-1], base))  # (..., T, Dh)
 
 
 def rotary_score(q: Tensor, k: Tensor, pos_q: int, pos_k: int, base: float) -> float:
@@ -123,4 +147,14 @@ def shift_invariance(q: Tensor, k: Tensor, pos_q: int, pos_k: int, shifts: Seque
     return ShiftCheck(pos_q=pos_q, pos_k=pos_k, shifts=moves, scores=scores, unmoved_q=control)
 
 
-__all__ = ["ShiftCheck", "angles", "frequencies", "rotary_score", "rotate", "shift_invariance"]
+__all__ = [
+    "ShiftCheck",
+    "Turns",
+    "angles",
+    "frequencies",
+    "rotary_score",
+    "rotate",
+    "shift_invariance",
+    "turn",
+    "turns",
+]
