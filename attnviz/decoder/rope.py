@@ -7,7 +7,7 @@ m, pair i turns by the angle m·θ_i, with θ_i = base^(−2i/Dh) (base 100,000 
     x'_2i   = x_2i · cos(m·θ_i) − x_2i+1 · sin(m·θ_i)
     x'_2i+1 = x_2i · sin(m·θ_i) + x_2i+1 · cos(m·θ_i)
 
-Pair 0 turns by one radian per position, the last pair by base^(−(Dh−2)/Dh) radians (about 1.8e-5 here). Nothing is
+Pair 0 turns by one radian per position, the last pair by base^(−(Dh−2)/Dh) radians (about 1.4e-5 here). Nothing is
 added to the token vectors: positions enter only through these turns, inside attention. A query turned by m·θ_i and
 a key turned by n·θ_i meet at the angle (m − n)·θ_i, so their score q'·k' depends on the distance m − n and not on
 where the two tokens stand (the paper's eq. 16): `shift_invariance` measures it.

@@ -12,9 +12,10 @@ the three on a text, as next-token loss (perplexity = exp of the mean loss).
 
 Each variant is one pass with a mask, not a rolling cache, and gives the same numbers: a window key's score depends
 only on its distance to the query (RoPE), and that distance is the same in the text and in the cache. The sink keys
-are the exception: StreamingLLM numbers positions inside the cache (Section 3.2, "Positional encoding"), so a sink
-stands k + w − 1 − j positions before the query, not i − j. With ``cache_positions`` (the default) `windowed` scores
-the sink keys with the query turned back to its place in the cache; without, at the distance in the text.
+are the exception: StreamingLLM assigns positions within the cache, not those of the original text (Section 3.2),
+so a sink j stands k + w − 1 − j positions before the query, not i − j. With ``cache_positions`` (the default)
+`windowed` scores the sink keys with the query turned back to its place in the cache; without, at the distance in the
+text.
 """
 
 from __future__ import annotations
