@@ -31,6 +31,7 @@ STATE_SHARED, STATE_FOLLOWED = "_class_shared", "_class_followed"
 STATE_COOKIE_SET, STATE_WAITING = "_class_cookie_set", "_class_waiting"  # the questions on the page not yet revealed
 STATE_RETRY_AT, STATE_BACK, STATE_REASON = "_class_retry_at", "_class_back", "_class_reason"
 STATE_WRITE_FAILED = "_class_write_failed"  # whether the last failure was a write (a read working does not end it)
+STATE_TAKES = "_class_takes"  # {key: value} of the teacher's view, set at the start of the next run
 STATE_UNCHECKED = "_class_unchecked"  # (code, teacher token or None) taken from the address while the store failed
 COOKIE = "attnviz_student"  # the browser's student id (see `student_id`)
 NAME, FOLLOW, JOIN = "cls_name", "cls_follow", "cls_join_code"  # widget keys
