@@ -44,7 +44,7 @@ def test_a_page_link_without_the_class_gets_it_back(store):
 def test_a_class_gone_is_said_on_the_page(store):
     code, token = store.create_class()
     browser = Browser()
-    at = browser.open(SIM, **{"class": code})
+    browser.open(SIM, **{"class": code})
     store.end_class(code, token)
     fresh = browser.open(SIM, **{"class": code})  # a reload after the class ended
     said = [w.value for w in fresh.main.warning]
