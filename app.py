@@ -5,9 +5,8 @@ view)."""
 import streamlit as st
 
 from app_support import (
-    class_banner,
-    class_follow,
-    class_session,
+    class_main,
+    classroom,
     course,
     handout,
     page_nav,
@@ -35,6 +34,7 @@ LESSONS = [
 ]
 START, GLOSSARY = (st.Page(p.file, title=p.title, url_path=p.url_path) for p in (course.START, course.GLOSSARY))
 page = st.navigation({"The course": [START, *LESSONS, GLOSSARY]})  # lesson 1 stays the root address
+classroom.begin()  # the live class from the address, before any widget (it may take this page to the teacher's)
 
 st.sidebar.markdown("### :material/highlight: attnviz")  # the icon font ships with Streamlit: no fetch
 st.sidebar.caption("Attention, computed live on your own words.")
@@ -47,9 +47,7 @@ show.page_style()
 with st.container(horizontal=True, gap="small"):
     show.share_link(page.url_path)  # "" for the first lesson, the root address
     page_nav.reset_button(page)
-if show.presenting() and class_session.teaching():  # the sidebar, which shows the code, is folded on a projector
-    joining = class_session.code()
-    class_banner.join_banner(joining, class_follow.class_link(joining))
+class_main.main_page()  # the class's messages, a student's name and switches, the projector's join banner
 
 from app_support import loaders  # noqa: E402  (gensim: what is above is on its way to the browser while it loads)
 

@@ -3,7 +3,8 @@ student who follows goes where the teacher went, with the teacher's settings. Al
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode
+import os
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
@@ -14,6 +15,7 @@ from app_support.class_session import (
     FOLLOW,
     STATE_FOLLOWED,
     STATE_SHARED,
+    STATE_TAKES,
     STATE_WAITING,
     STUDENT_EVERY,
     TEACHER,
@@ -24,12 +26,26 @@ from app_support.class_session import (
 )
 
 _UNKNOWN = object()  # the store could not say
+REPLICA_PORTS_ENV = "ATTNVIZ_REPLICA_PORTS"  # "8501-8503": the ports of `make class`'s replicas (app_support.serve)
 
 
 def class_link(found: str, token: str | None = None) -> str:
     base, _ = links._base(streamlit_compat.current_page_path())
     query = {CLASS: found} | ({TEACHER: token} if token else {})
     return f"{base}/?{urlencode(query)}"
+
+
+def replica_links(found: str) -> list[str]:
+    """The students' link to class ``found`` on each replica of ``make class`` (``ATTNVIZ_REPLICA_PORTS``, set by the
+    launcher: "8501-8503"), when this page was opened on one of them rather than through a load balancer; else []."""
+    first, _, last = os.environ.get(REPLICA_PORTS_ENV, "").partition("-")
+    if not (first.isdigit() and last.isdigit()) or int(last) <= int(first):
+        return []
+    link = urlsplit(class_link(found))
+    if link.port is None or not int(first) <= link.port <= int(last):
+        return []
+    host = link.hostname if ":" not in (link.hostname or "") else f"[{link.hostname}]"
+    return [urlunsplit(link._replace(netloc=f"{host}:{p}")) for p in range(int(first), int(last) + 1)]
 
 
 def _view() -> dict[str, str]:
@@ -81,47 +97,65 @@ def follow(found: str) -> None:
     if "page" not in view or view == st.session_state.get(STATE_FOLLOWED):
         return
     st.session_state[STATE_FOLLOWED] = view
+    go_to(found, view)
+
+
+def go_to(found: str, state: dict) -> None:
+    """Take this session to the teacher's shared view ``state`` (its page and settings) in class ``found``, when it
+    differs from this session's; nothing when it names no page of this app (or none yet).
+
+    A setting this session holds in a widget (the sentence box, a lesson's control) cannot be set once the widget is
+    drawn in this run: its new value waits in `STATE_TAKES` and `take_waiting` sets it at the start of the next
+    run, before any widget (`app_support.classroom.begin`)."""
+    view = {k: v for k, v in state.items() if k != class_teacher.STEP}
     mine = _view()
-    if view == mine:
-        return
     script = streamlit_compat.page_scripts().get(str(view.get("page")))
-    if script is None:
+    if view == mine or script is None:
         return
     query = dict(parse_qsl(str(view.get("query", "")), keep_blank_values=True))
     ours = dict(parse_qsl(mine["query"], keep_blank_values=True))
-    address = {CLASS: found}
+    address, takes = {CLASS: found}, {}
     for key in set(query) | set(ours):
         # a setting the student's session holds wins over the address: give it the teacher's value; one it does not
         # hold goes in the address, where the page reads it (a setting bound to the URL writes itself there)
-        changed = query.get(key) != ours.get(key) and not key.startswith(("_", "cls_"))
-        if changed and not _take(key, query.get(key)) and key in query:
+        if query.get(key) == ours.get(key) or key.startswith(("_", "cls_")):
+            continue
+        value = _converted(key, query.get(key))
+        if value is not None or key in st.session_state:
+            takes[key] = value
+        if value is None and key in query:
             address[key] = query[key]
+    st.session_state[STATE_TAKES] = takes
     try:
         st.switch_page(script, query_params=address)
     except StreamlitAPIException:  # a setting still bound to a widget of this session: it took the session value
         st.switch_page(script, query_params={CLASS: found})
 
 
-def _take(key: str, raw: str | None) -> bool:
-    """Set the session's value of ``key`` from the teacher's address: as the type it has now (a choice's text, a
-    number, a switch); False where it has none or the text does not convert (then it is left to the address)."""
+def take_waiting() -> None:
+    """Set the teacher's settings that `go_to` left waiting (at the start of a run, before any widget is drawn)."""
+    for key, value in st.session_state.pop(STATE_TAKES, {}).items():
+        if value is None:
+            st.session_state.pop(key, None)
+        else:
+            st.session_state[key] = value
+
+
+def _converted(key: str, raw: str | None) -> object:
+    """The teacher's ``raw`` value of ``key`` as the type this session's value has now (a choice's text, a number, a
+    switch); None where the session holds none or the text does not convert (then it is left to the address)."""
     current = st.session_state.get(key)
-    value: object = None
     try:
         if raw is None or current is None:
-            value = None
-        elif isinstance(current, bool):
-            value = raw.strip().lower() in {"true", "1", "yes", "on"}
-        elif isinstance(current, int):
-            value = int(float(raw))
-        elif isinstance(current, float):
-            value = float(raw)
-        elif isinstance(current, str):
-            value = raw
+            return None
+        if isinstance(current, bool):
+            return raw.strip().lower() in {"true", "1", "yes", "on"}
+        if isinstance(current, int):
+            return int(float(raw))
+        if isinstance(current, float):
+            return float(raw)
+        if isinstance(current, str):
+            return raw
     except ValueError:
-        value = None
-    if value is None:
-        st.session_state.pop(key, None)
-        return False
-    st.session_state[key] = value
-    return True
+        return None
+    return None

@@ -54,6 +54,11 @@ def stored(qid: str) -> tuple[int, str] | None:
     return _get(STATE_SENT).get(qid)
 
 
+def was_stored(qid: str, choice: int, name: str) -> None:
+    """The store had this answer already (given on another page or replica, read back by the student's id)."""
+    _get(STATE_SENT)[qid] = (choice, name)
+
+
 def waiting(qid: str) -> Answer | None:
     return _get(STATE_PENDING).get(qid)
 

@@ -27,6 +27,8 @@ from app_support.class_session import (
 )
 from attnviz import plots
 
+STATE_ASKED = "_class_asked"  # question ids whose answer this session has looked up by the student's id
+
 
 def question_id(key: str, question: str, options: Sequence[str]) -> str:
     """The question as the class sees it: its widget key and a digest of its text (a new sentence, a new question)."""
@@ -123,6 +125,7 @@ def student_question(key: str, question: str, options: Sequence[str], correct: i
     qid = question_id(key, question, options)
     me = student_id()
     revealed = bool(safe(lambda: store().revealed(found, qid), False))
+    _tick_given(key, found, qid, me, options)
     with st.container(border=True):
         st.markdown(f"**Predict first** (class {found}). {escape(question)}")
         choice = st.radio(question, options, index=None, key=key, label_visibility="collapsed",
@@ -144,6 +147,25 @@ def student_question(key: str, question: str, options: Sequence[str], correct: i
         else:
             st.info(explain)
     return True
+
+
+def _tick_given(key: str, found: str | None, qid: str, me: str, options: Sequence[str]) -> None:
+    """Tick the answer this student gave already, where the radio has none: one waiting on this page, one the store
+    has from this session or, once per question and session, one the store has from this browser's student id (a
+    page reopened, on this replica or another: the id is in a cookie of the host, whatever the port)."""
+    if st.session_state.get(key) is not None or found is None:
+        return
+    given, kept = class_pending.waiting(qid), class_pending.stored(qid)
+    asked = st.session_state.setdefault(STATE_ASKED, set())
+    if given is None and kept is None and qid not in asked:
+        asked.add(qid)
+        mine = safe(lambda: store().my_answer(found, qid, me), None)
+        if mine is not None:
+            class_pending.was_stored(qid, mine, typed_name())
+            kept = class_pending.stored(qid)
+    choice = given.choice if given is not None else kept[0] if kept is not None else None
+    if choice is not None and 0 <= choice < len(options):
+        st.session_state[key] = options[choice]
 
 
 def _answer_status(qid: str, options: Sequence[str], choice: str | None) -> None:

@@ -183,6 +183,14 @@ class ClassStore(Connections):
         )
         return int(rows[0][0]) if rows else None
 
+    def student_name(self, code: str, student: str) -> str:
+        """The name this student gave with their latest answer in this class ("" when none, or anonymous)."""
+        rows = self._run(
+            "SELECT name FROM class_answers WHERE code = ? AND student = ? ORDER BY answered DESC LIMIT 1",
+            (code, student),
+        )
+        return str(rows[0][0]) if rows else ""
+
     def tally(self, code: str, question: str, options: int) -> Tally:
         """How many students chose each of ``options`` options, and whether the answer is revealed."""
         counts = [0] * options

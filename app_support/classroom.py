@@ -22,8 +22,8 @@ from typing import Any
 
 import streamlit as st
 
-from app_support import class_limits, class_pending, class_rules, class_store, class_teacher, show
-from app_support.class_follow import class_link, follow, share_view
+from app_support import class_limits, class_pending, class_store, class_teacher, show
+from app_support.class_follow import class_link, follow, go_to, replica_links, share_view, take_waiting
 from app_support.class_questions import question_id, show_answer, student_question, teacher_question
 from app_support.class_session import (
     CLASS,
@@ -31,7 +31,6 @@ from app_support.class_session import (
     FOLLOW,
     JOIN,
     NAME,
-    NAME_INPUT_MAX,
     STATE_CODE,
     STATE_ERROR,
     STATE_NOTE,
@@ -49,20 +48,28 @@ from app_support.class_session import (
     safe,
     store,
     student,
+    student_id,
     teaching,
 )
 
 __all__ = [
-    "CLASS", "COOKIE", "FOLLOW", "JOIN", "NAME", "STUDENT_EVERY", "TEACHER", "TEACHER_EVERY", "code", "question_id",
-    "show_answer", "sidebar", "store", "student", "student_question", "teacher_question", "teaching",
+    "CLASS", "COOKIE", "FOLLOW", "JOIN", "NAME", "STUDENT_EVERY", "TEACHER", "TEACHER_EVERY", "begin", "code",
+    "question_id", "show_answer", "sidebar", "store", "student", "student_question", "teacher_question", "teaching",
 ]  # fmt: skip
 
 
-def sidebar(where: Any = st) -> None:
-    """The class part of the "View and classroom" sidebar box: start or join a class; the codes and links; for
-    students their name and "follow the teacher"."""
+def begin() -> None:
+    """At the start of every run, before any widget is drawn (app.py): the class the address names (joined, or
+    checked), the class written back into an address that lost it (Streamlit's own page links drop it), and the
+    teacher's settings that following left to set (`class_follow.take_waiting`)."""
     _from_url()
     _recheck()
+    take_waiting()
+
+
+def sidebar(where: Any = st) -> None:
+    """The class part of the "View and classroom" sidebar box: start or join a class; the codes and links (a
+    student's name and "follow the teacher" are at the top of the page: `app_support.class_main`)."""
     class_pending.flush()  # what waits for the store: sent on every run (and every live part's tick) once it is back
     if note := st.session_state.get(STATE_NOTE):
         where.warning(escape(note), icon=":material/info:")
@@ -94,6 +101,8 @@ def _from_url() -> None:
     if token is not None:
         del st.query_params[TEACHER]  # first: whatever happens next, no link built from the address carries it
     if raw is None:
+        if (current := code()) is not None:  # a page link (Streamlit's navigation) dropped it: a reload keeps it
+            st.query_params[CLASS] = current
         return
     found = class_store.clean_code(raw)
     if found is None:
@@ -116,6 +125,8 @@ def _from_url() -> None:
             st.session_state[STATE_UNCHECKED] = (found, token)  # checked by `_recheck` when the store is back
         else:
             _take_control(found, token, info)
+        if not teaching():
+            _joined(found)
     elif token is not None and not teaching():
         _take_control(found, token, None)
     if st.query_params.get(CLASS) != found:
@@ -136,8 +147,11 @@ def _take_control(found: str, token: str | None, info: class_store.ClassInfo | N
         st.session_state[STATE_UNCHECKED] = (found, token)
     elif valid:
         st.session_state[STATE_TOKEN] = token
-        if remembered and info is not None:
-            class_teacher.resume(info)  # presenter mode where it was
+        if info is not None:  # reopened by the link or the cookie: the class's page, text and step
+            class_teacher.resume(info)
+            if st.query_params.get(CLASS) != found:
+                st.query_params[CLASS] = found
+            go_to(found, info.state)
     elif remembered:
         class_teacher.forget(found)  # a class that has ended, or another browser's old cookie: nothing to say
     else:
@@ -145,6 +159,16 @@ def _take_control(found: str, token: str | None, info: class_store.ClassInfo | N
             f"This teacher link is not valid for class {found} (it was changed, or the class has ended): "
             "you are in the class as a student."
         )
+
+
+def _joined(found: str) -> None:
+    """A student has joined ``found``: following the teacher (unless this session turned it off), and their name as
+    this browser's student id last gave it in this class (any replica: the id is in a cookie of the host)."""
+    st.session_state.setdefault(FOLLOW, True)
+    if not st.session_state.get(NAME):
+        me = student_id()
+        if name := safe(lambda: store().student_name(found, me), None):
+            st.session_state[NAME] = name
 
 
 def _recheck(force: bool = False) -> None:
@@ -193,6 +217,13 @@ def _teacher_box(where: Any, found: str) -> None:
     where.markdown(f"**Class {found}** · you are teaching")
     where.caption("Students join by opening this link, or by typing the code in this box:")
     where.code(class_link(found), language=None, wrap_lines=True)
+    if replicas := replica_links(found):
+        where.caption(
+            f"This server is one of {len(replicas)} replicas, and this link brings every student to this one. "
+            "With the load balancer of README's *Serving a class*, give the students its address instead; "
+            "without one, give each group of students its own replica's link:"
+        )
+        where.code("\n".join(replicas), language=None, wrap_lines=True)
     with where.expander("Your teacher link (keep it to yourself)", icon=":material/key:"):
         st.caption(
             "It gives control of the class (reveal, end): open it to teach this class from another browser. "
@@ -215,17 +246,7 @@ def _teacher_box(where: Any, found: str) -> None:
 
 
 def _student_box(where: Any, found: str) -> None:
-    where.markdown(f"**Class {found}** · joined")
-    where.text_input("Your name (optional)", key=NAME, max_chars=NAME_INPUT_MAX,
-                     help=f"Shown to the teacher beside your answers ({class_store.NAME_MAX} characters at most); "
-                     "leave empty to stay anonymous.")  # fmt: skip
-    raw = st.session_state.get(NAME, "")
-    if class_rules.name_was_cut(raw):
-        where.caption(escape(f"Your name is longer than {class_store.NAME_MAX} characters: the teacher sees "
-                             f"“{class_store.clean_name(raw)}”."))  # fmt: skip
-    where.toggle("Follow the teacher", key=FOLLOW, help="Open the page and settings the teacher is showing")
-    if where.button("Leave the class", key="cls_leave", icon=":material/logout:"):
-        leave()
-        st.rerun()
+    where.markdown(f"**Class {found}** · you are a student")
+    where.caption("Your name, *Follow the teacher* and *Leave the class* are at the top of the page.")
     follow(found)
     keep_student_id(where)  # last: an element drawn once must not move the live part (its id is its place)

@@ -184,6 +184,7 @@ def serve_replicas(replicas: int, port: int, args: list[str]) -> None:
         raise SystemExit("--replicas needs fork (Linux or macOS); here, start one server per port (README)")
     if not any(a.startswith("--server.cookieSecret") for a in args):
         os.environ.setdefault("STREAMLIT_SERVER_COOKIE_SECRET", secrets.token_hex(32))
+    os.environ["ATTNVIZ_REPLICA_PORTS"] = f"{port}-{port + replicas - 1}"  # the class's links say so (class_follow)
     _preload()
     from app_support import streamlit_compat
 

@@ -61,13 +61,13 @@ def test_a_long_name_is_cut_between_whole_characters(tail):
 def test_a_pasted_500_character_name_is_cut_with_a_note(app, store):
     code, _ = store.create_class()
     at = app(SIM, **{"class": code})
-    at.sidebar.text_input(key="cls_name").input("Ana" + "z" * 497).run()
+    at.main.text_input(key="cls_name").input("Ana" + "z" * 497).run()
     radio = at.radio(key="sim_predict_diag")
     radio.set_value(radio.options[0]).run()
     assert not at.exception
     [(name, _)] = store._run("SELECT name, choice FROM class_answers WHERE code = ?", (code,))
     assert name == ("Ana" + "z" * 497)[:NAME_MAX]
-    notes = [c.value for c in at.sidebar.caption if "longer than" in c.value]
+    notes = [c.value for c in at.main.caption if "longer than" in c.value]
     assert notes and f"Your name is longer than {NAME_MAX} characters" in notes[0] and name in notes[0]
 
 
@@ -112,7 +112,7 @@ def test_wrong_codes_are_limited_per_address_and_a_class_joins_at_once(app, stor
         assert any(f"There is no class {guess} now" in w.value for w in at.sidebar.warning)
     for _ in range(8):  # the class joins at once from that address: right codes are never counted
         at = app(SIM, **{"class": code})
-        assert any(m.value == f"**Class {code}** · joined" for m in at.sidebar.markdown)
+        assert any(m.value == f"**Class {code}** · joined" for m in at.main.markdown)
     at = app(SIM, **{"class": wrong[2]})  # the third wrong code
     at = app(SIM, **{"class": wrong[3]})  # one too many: not even looked up
     [refused] = [w.value for w in at.sidebar.warning]
@@ -155,7 +155,7 @@ def test_store_failures_are_logged_once_per_class_and_kind(store, caplog, monkey
     code, token = store.create_class()
     browsers = [Browser() for _ in range(2)]
     students = [b.open(SIM, **{"class": code}) for b in browsers]
-    students[0].sidebar.text_input(key="cls_name").input("Secret Name")
+    students[0].main.text_input(key="cls_name").input("Secret Name")
     browsers[0].run(students[0])
     holder = sqlite3.connect(store.path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")

@@ -54,7 +54,8 @@ def test_forged_teacher_link_gets_a_message_not_control(app, store, forged):
     assert not at.exception
     text = sidebar_text(at)
     assert f"This teacher link is not valid for class {code}" in text
-    assert f"**Class {code}** · joined" in text
+    assert f"**Class {code}** · you are a student" in text
+    assert f"**Class {code}** · joined" in [m.value for m in at.main.markdown]  # the student's bar, on the page
     assert not [b for b in at.sidebar.button if b.key in ("cls_end",)]
     assert "teacher" not in at.query_params
 
@@ -84,7 +85,7 @@ def test_hostile_codes_are_refused_as_text(app, store, hostile):
 def test_student_answers_and_sees_the_reveal(app, store):
     code, token = store.create_class()
     at = app(SIM, **{"class": code})
-    at.sidebar.text_input(key="cls_name").input("<b>Ana</b> '; DROP TABLE x; --").run()
+    at.main.text_input(key="cls_name").input("<b>Ana</b> '; DROP TABLE x; --").run()
     radio = at.radio(key=QUESTION)
     radio.set_value(radio.options[0]).run()
     assert not at.exception

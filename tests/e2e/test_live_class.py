@@ -197,14 +197,17 @@ def test_hostile_codes_and_a_forged_teacher_link(browser, replicas):
     try:
         page.goto(f"http://127.0.0.1:{port}/similarity?class=%3Cscript%3Ealert(1)%3C/script%3E")
         settle(page)
-        expect(page.get_by_text("“<script>alert(1)</script>” is not a class code", exact=False)).to_be_visible()
+        refused = "“<script>alert(1)</script>” is not a class code"  # said in the sidebar and at the top of the page
+        expect(page.locator(".stMainBlockContainer").get_by_text(refused, exact=False)).to_be_visible()
+        expect(page.get_by_test_id("stSidebarUserContent").get_by_text(refused, exact=False)).to_be_attached()
         page.get_by_role("button", name="Start a class").click()
         expect(page.get_by_text(re.compile(r"^Class [A-Z0-9]{4} · you are teaching$"))).to_be_visible()
         code = re.search(r"[?&]class=([A-Z0-9]+)", page.url).group(1)
         forged_ctx, forged = _context_page(browser)
         forged.goto(f"http://127.0.0.1:{port + 1}/similarity?class={code}&teacher=not-the-token")
         settle(forged)
-        expect(forged.get_by_text(f"This teacher link is not valid for class {code}", exact=False)).to_be_visible()
+        invalid = f"This teacher link is not valid for class {code}"
+        expect(forged.locator(".stMainBlockContainer").get_by_text(invalid, exact=False)).to_be_visible()
         expect(forged.get_by_text(f"Class {code} · joined")).to_be_visible()
         assert forged.get_by_role("button", name="End the class").count() == 0
         assert "teacher=" not in forged.url
