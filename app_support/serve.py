@@ -13,7 +13,8 @@ class") this process loads the word vectors and the model first, then forks the 
 pages of memory with this process (copy-on-write: nothing writes into them), so K replicas cost little more
 memory than one. P is `--server.port` (default 8501). All replicas get the same cookie secret (the one given,
 or a fresh random one), so a cookie one of them signed is good at all of them. This process stays as their
-supervisor: it restarts a replica that dies and stops them all on Ctrl-C or SIGTERM.
+supervisor: it restarts a replica that dies (after a back-off that grows while it keeps dying at its start, the
+others serving meanwhile), and stops them all on Ctrl-C or SIGTERM, or when every replica keeps dying at its start.
 """
 
 from __future__ import annotations
@@ -178,8 +179,102 @@ def _fork_replica(port: int, args: list[str]) -> int:
         os._exit(code)
 
 
+# A replica that dies within HEALTHY_S of its start died "quickly": the launcher waits before starting it again,
+# BACKOFF_FIRST_S after the first such death, twice as long after each further one in a row, at most BACKOFF_MAX_S.
+# A replica that lived longer is started again after BACKOFF_FIRST_S and its count starts over.
+HEALTHY_S = 30.0
+BACKOFF_FIRST_S, BACKOFF_MAX_S = 1.0, 60.0
+GIVE_UP_AFTER = 5  # the launcher stops when every replica is down after this many quick deaths in a row
+
+
+def backoff_s(deaths: int) -> float:
+    """Seconds to wait before starting a replica again after ``deaths`` quick deaths in a row (1, 2, 4, … 60)."""
+    return min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2.0 ** max(0, deaths - 1))
+
+
+def _how_it_ended(status: int) -> str:
+    """A child's wait status in words: "exit code 1", "signal SIGKILL"."""
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            return f"signal {signal.Signals(number).name}"
+        except ValueError:
+            return f"signal {number}"
+    return f"exit code {os.waitstatus_to_exitcode(status)}"
+
+
+class Supervisor:
+    """The launcher's replicas: each restarted when it dies, after a back-off that grows while it keeps dying
+    quickly, so that one crash-looping replica neither spins nor takes the healthy ones down with it."""
+
+    def __init__(self, ports: list[int], args: list[str]) -> None:
+        self.args = args
+        self.stopping = False
+        self.running: dict[int, tuple[int, float]] = {}  # pid → (port, start time)
+        self.deaths = dict.fromkeys(ports, 0)  # port → quick deaths in a row
+        self.due: dict[int, float] = {}  # port → when to start it again (time.monotonic())
+
+    def start(self, port: int) -> None:
+        self.running[_fork_replica(port, self.args)] = (port, time.monotonic())
+
+    def stop(self, *_: object) -> None:
+        self.stopping = True
+        self.due.clear()
+        for pid in list(self.running):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    def ended(self, pid: int, status: int) -> None:
+        """A child ended: note it, and when to start its port again."""
+        gone = self.running.pop(pid, None)
+        if gone is None or self.stopping:
+            return
+        port, started = gone
+        quick = time.monotonic() - started < HEALTHY_S
+        self.deaths[port] = self.deaths[port] + 1 if quick else 0
+        wait = backoff_s(self.deaths[port]) if quick else BACKOFF_FIRST_S
+        how = _how_it_ended(status)
+        if quick:
+            print(f"attnviz: the replica on port {port} died {self.deaths[port]} time"
+                  f"{'s' if self.deaths[port] > 1 else ''} in a row ({how}, within {HEALTHY_S:.0f} s of its start); "
+                  f"retrying in {wait:g} s", flush=True)  # fmt: skip
+        else:
+            print(f"attnviz: the replica on port {port} ended ({how}); starting it again in {wait:g} s", flush=True)
+        self.due[port] = time.monotonic() + wait
+
+    def all_failing(self) -> bool:
+        """Every replica is down and has died quickly `GIVE_UP_AFTER` times in a row."""
+        return not self.running and all(n >= GIVE_UP_AFTER for n in self.deaths.values())
+
+    def run(self) -> int:
+        """Supervise until stopped (0) or every replica keeps failing (1)."""
+        for port in self.deaths:
+            self.start(port)
+        while self.running or self.due:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                pid, status = 0, 0
+            if pid:
+                self.ended(pid, status)
+                continue  # another child may have ended too
+            if self.all_failing():
+                print(f"attnviz: every replica died {GIVE_UP_AFTER} times in a row at its start; stopping (see the "
+                      "log above)", flush=True)  # fmt: skip
+                self.stop()
+                return 1
+            now = time.monotonic()
+            for port, when in sorted(self.due.items()):
+                if when <= now and not self.stopping:
+                    del self.due[port]
+                    self.start(port)
+            time.sleep(min([0.2, *(max(0.005, when - now) for when in self.due.values())]))
+        return 0
+
+
 def serve_replicas(replicas: int, port: int, args: list[str]) -> None:
-    """Preload, fork `replicas` servers on port, port+1, …, and supervise them until told to stop."""
+    """Preload, fork `replicas` servers on port, port+1, …, and supervise them until told to stop (or until every
+    one of them keeps dying at its start)."""
     if not hasattr(os, "fork"):
         raise SystemExit("--replicas needs fork (Linux or macOS); here, start one server per port (README)")
     if not any(a.startswith("--server.cookieSecret") for a in args):
@@ -188,42 +283,16 @@ def serve_replicas(replicas: int, port: int, args: list[str]) -> None:
     from app_support import streamlit_compat
 
     streamlit_compat.load_chart_code_early()  # here, once: the replicas inherit it (and this process removes it)
-    stopping = False
-    children: dict[int, tuple[int, float]] = {}  # pid → (port, start time)
-
-    def stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-        for pid in list(children):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    for i in range(replicas):
-        children[_fork_replica(port + i, args)] = (port + i, time.monotonic())
+    supervisor = Supervisor([port + i for i in range(replicas)], args)
+    signal.signal(signal.SIGTERM, supervisor.stop)
+    signal.signal(signal.SIGINT, supervisor.stop)
     print(f"attnviz: {replicas} replicas on ports {port}–{port + replicas - 1} (pid {os.getpid()})", flush=True)
-    quick_deaths = 0
-    while children:
-        try:
-            pid, status = os.wait()
-        except ChildProcessError:
-            break
-        except InterruptedError:
-            continue
-        gone = children.pop(pid, None)
-        if gone is None or stopping:
-            continue
-        their_port, started = gone
-        quick_deaths = quick_deaths + 1 if time.monotonic() - started < 10 else 0
-        if quick_deaths >= 3:
-            print("attnviz: replicas keep dying at start; stopping (see the log above)", flush=True)
-            stop(signal.SIGTERM, None)
-            continue
-        print(f"attnviz: the replica on port {their_port} ended ({status}); starting it again", flush=True)
-        time.sleep(1)
-        if not stopping:
-            children[_fork_replica(their_port, args)] = (their_port, time.monotonic())
+    code = supervisor.run()
+    while supervisor.running:  # stopping: wait for the replicas to go
+        with contextlib.suppress(ChildProcessError):
+            supervisor.ended(*os.wait())
+    if code:
+        raise SystemExit(code)
 
 
 def one_pool_per_process() -> None:
