@@ -146,19 +146,20 @@ def tcp_nodelay() -> None:
     leaves at once and the rest wait for the browser's acknowledgement, which a browser delays by 40 ms (more on
     some systems): every rerun arrived 40 ms late, however fast the script was. The listening socket is rebuilt
     with its protocol named, which its accepted connections inherit."""
-    from app_support import streamlit_compat
+    from app_support import server_patches
 
-    streamlit_compat.tcp_listener()
+    server_patches.tcp_listener()
 
 
 def _run_streamlit(args: list[str]) -> None:
     from streamlit.web import cli
 
-    from app_support import streamlit_compat
+    from app_support import server_patches
 
     tcp_nodelay()
-    streamlit_compat.readable_bad_request()  # a link too long for the server to read gets a page that says so
-    streamlit_compat.load_chart_code_early()  # the browser runs plotly's code while the first page is computed
+    server_patches.readable_bad_request()  # a link too long for the server to read gets a page that says so
+    server_patches.load_chart_code_early()  # the browser runs plotly's code while the first page is computed
+    server_patches.guard_server()  # security headers on every response; sessions per client capped
     sys.argv = ["streamlit", "run", str(APP), *args]
     cli.main()
 
@@ -280,9 +281,9 @@ def serve_replicas(replicas: int, port: int, args: list[str]) -> None:
     if not any(a.startswith("--server.cookieSecret") for a in args):
         os.environ.setdefault("STREAMLIT_SERVER_COOKIE_SECRET", secrets.token_hex(32))
     _preload()
-    from app_support import streamlit_compat
+    from app_support import server_patches
 
-    streamlit_compat.load_chart_code_early()  # here, once: the replicas inherit it (and this process removes it)
+    server_patches.load_chart_code_early()  # here, once: the replicas inherit it (and this process removes it)
     supervisor = Supervisor([port + i for i in range(replicas)], args)
     signal.signal(signal.SIGTERM, supervisor.stop)
     signal.signal(signal.SIGINT, supervisor.stop)
