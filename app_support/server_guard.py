@@ -9,7 +9,12 @@ installs it is `app_support.server_patches.guard_server`):
   disconnected-session TTL passed). The client is the connection's address, or, when that address is a trusted
   proxy (``ATTNVIZ_TRUSTED_PROXIES``, default the loopback addresses), the last address of X-Forwarded-For that is
   not one. A websocket over the cap is refused before it opens (HTTP 403); a reconnect of a session the client
-  still holds is always let in.
+  still holds is always let in;
+* on a page, a cookie the app reads but whose value no constant script could write (the browser's student id of a
+  live class), when the browser does not have it yet.
+
+Every inline script the app sends must be constant text whose hash is in the policy (`app_support.view.OWN_HTML`,
+index.html's): the browser refuses any other, a script built with a value in it included.
 """
 
 from __future__ import annotations
@@ -216,28 +221,42 @@ class Guard:
     """ASGI middleware: the security headers on every HTTP response, the session cap on Streamlit's websocket."""
 
     def __init__(self, app: Callable, *, headers: Callable[[], list[tuple[bytes, bytes]]],
-                 limit: SessionLimit | None, trusted: tuple) -> None:  # fmt: skip
-        self.app, self.headers, self.limit, self.trusted = app, headers, limit, trusted
+                 limit: SessionLimit | None, trusted: tuple,
+                 cookie: Callable[[], tuple[str, str, str]] | None = None) -> None:  # fmt: skip
+        self.app, self.headers, self.limit, self.trusted, self.cookie = app, headers, limit, trusted, cookie
         self._told: dict[str, float] = {}  # client → when its refusal was last logged
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            await self.app(scope, receive, self._with_headers(send))
+            await self.app(scope, receive, self._with_headers(send, scope))
         elif scope["type"] == "websocket" and self.limit is not None and scope["path"].endswith(STREAM_PATH):
             await self._stream(scope, receive, send, self.limit)
         else:
             await self.app(scope, receive, send)
 
-    def _with_headers(self, send: Send) -> Send:
+    def _with_headers(self, send: Send, scope: Scope) -> Send:
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
                 present = {name.lower() for name, _ in headers}
                 headers += [(name, value) for name, value in self.headers() if name not in present]
+                html = any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers)
+                if html and self.cookie is not None:
+                    headers += self._new_cookie(scope)
                 message = {**message, "headers": headers}
             await send(message)
 
         return sending
+
+    def _new_cookie(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+        """`cookie`'s Set-Cookie, on a page whose request does not carry that cookie yet: (name, a new value, its
+        attributes). A page's own inline script could not set it under the policy without a hash of its text."""
+        assert self.cookie is not None
+        name, value, attributes = self.cookie()
+        sent = b"; ".join(v for k, v in scope.get("headers", ()) if k.lower() == b"cookie").decode("latin-1")
+        if any(part.strip().startswith(f"{name}=") for part in sent.split(";")):
+            return []
+        return [(b"set-cookie", f"{name}={value}; {attributes}".encode("latin-1"))]
 
     async def _stream(self, scope: Scope, receive: Receive, send: Send, limit: SessionLimit) -> None:
         client = client_address(scope, self.trusted)

@@ -186,6 +186,15 @@ def page_headers() -> list[tuple[bytes, bytes]]:
     return server_guard.security_headers(server_guard.content_security_policy(inline))
 
 
+def _student() -> tuple[str, str, str]:
+    """The live class's student cookie (`class_session.student_id` reads it), set by the server: the app's own script
+    that writes it carries the id in its text, which the policy does not allow."""
+    from app_support import class_session, class_store
+
+    lifetime = f"Path=/; Max-Age={class_store.LIFETIME_S}; SameSite=Strict; HttpOnly"
+    return class_session.COOKIE, class_store.new_student_id(), lifetime
+
+
 def _session_alive(session_id: str) -> bool:
     """Whether Streamlit still holds the session (connected, or disconnected within its TTL)."""
     from streamlit.runtime import Runtime
@@ -213,7 +222,7 @@ def guard_server() -> bool:
     def create_streamlit_middleware() -> list[Any]:
         from starlette.middleware import Middleware
 
-        guard = Middleware(server_guard.Guard, headers=page_headers, limit=limit, trusted=trusted)
+        guard = Middleware(server_guard.Guard, headers=page_headers, limit=limit, trusted=trusted, cookie=_student)
         return [guard, *build()]
 
     connect = Runtime.connect_session

@@ -142,6 +142,35 @@ def test_guard_adds_headers_and_refuses_a_websocket_over_the_cap():
     assert limit.held("10.0.0.5") == limit.held("10.0.0.6") == 1
 
 
+def test_guard_gives_a_page_the_cookie_the_browser_lacks():
+    sent: list[dict] = []
+
+    def app_sending(content_type: bytes):
+        async def app(scope, receive, send):
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", content_type)]})
+
+        return app
+
+    async def record(message):
+        sent.append(message)
+
+    async def nothing():
+        return {}
+
+    def request(cookie: str) -> dict:
+        return {"type": "http", "path": "/", "client": ("10.0.0.5", 1), "headers": [(b"cookie", cookie.encode())]}
+
+    async def run():
+        for content_type, cookie in ((b"text/html; charset=utf-8", "a=1"), (b"text/html", "a=1; sid=known"),
+                                     (b"application/javascript", "")):  # fmt: skip
+            middleware = guard.Guard(app_sending(content_type), headers=list, limit=None, trusted=TRUSTED,
+                                     cookie=lambda: ("sid", "fresh-value", "Path=/; HttpOnly"))  # fmt: skip
+            await middleware(request(cookie), nothing, record)
+
+    asyncio.run(run())
+    assert [dict(m["headers"]).get(b"set-cookie") for m in sent] == [b"sid=fresh-value; Path=/; HttpOnly", None, None]
+
+
 # --- on a started server --------------------------------------------------------------------------------------------
 def _get(url: str) -> tuple[int, dict[str, str]]:
     try:
@@ -206,6 +235,22 @@ def test_every_response_has_the_headers(started):
     assert len(scripts) >= 2  # Streamlit's and the early import of plotly's chunk (server_patches)
     for text in scripts:
         assert guard.script_hash(text) in index["content-security-policy"]
+
+
+def test_a_page_sets_the_student_cookie_once(started):
+    """The live class's student id, set by the server (under the policy the app's script that wrote it cannot run)."""
+    from app_support import class_session, class_store
+
+    port, _ = started
+    _, first = _get(f"http://127.0.0.1:{port}/similarity")
+    cookie = first["set-cookie"]
+    value = cookie.split(";", 1)[0].split("=", 1)
+    assert value[0] == class_session.COOKIE and class_store.valid_student_id(value[1])
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and f"Max-Age={class_store.LIFETIME_S}" in cookie
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/similarity", headers={"Cookie": cookie.split(";")[0]})
+    with urllib.request.urlopen(request, timeout=10) as r:
+        assert r.headers.get("set-cookie") is None
+    assert "set-cookie" not in _get(f"http://127.0.0.1:{port}/favicon.png")[1]
 
 
 async def _open(port: int, forwarded: str | None = None):
