@@ -127,8 +127,9 @@ class Server:
     forked from one process that loaded the vectors and the model first (README, "Serving a class"). Its log is in
     artifacts/bench-load/server.log."""
 
-    def __init__(self, replicas: int, env: dict[str, str] | None = None, log: str = "server.log") -> None:
-        self.ports = free_ports(replicas)
+    def __init__(self, replicas: int, env: dict[str, str] | None = None, log: str = "server.log",
+                 port: int | None = None) -> None:  # fmt: skip
+        self.ports = free_ports(replicas) if port is None else list(range(port, port + replicas))
         LOGS.mkdir(parents=True, exist_ok=True)
         self.log = (LOGS / log).open("w")
         self.proc = subprocess.Popen(
@@ -145,7 +146,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the server exited with {self.proc.returncode}; see {self.log.name}")
             for port in list(waiting):
-                with contextlib.suppress(OSError):
+                with contextlib.suppress(OSError, ValueError, IndexError, asyncio.IncompleteReadError):
                     status, _ = await http_get(port, "/_stcore/health")
                     if status == 200:
                         waiting.remove(port)
@@ -746,13 +747,21 @@ class Fleet:
     def __init__(self, launchers: int, replicas: int, env: dict[str, str], caddy: bool, workdir: Path) -> None:
         import secrets
 
-        env = env | {"STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(32)}  # a cookie one signed is good anywhere
-        self.launchers = [Server(replicas, env, "server.log" if launchers == 1 else f"server-{i + 1}.log")
+        # one cookie secret: a cookie one replica signed is good at every other
+        self.env = env | {"STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(32)}
+        self.launchers = [Server(replicas, self.env, "server.log" if launchers == 1 else f"server-{i + 1}.log")
                           for i in range(launchers)]  # fmt: skip
         self.replica_ports = [port for launcher in self.launchers for port in launcher.ports]
         self.caddy = Caddy(self.replica_ports, workdir) if caddy else None
         self.ports = [self.caddy.port] if self.caddy else self.replica_ports
         self._cpu: dict[int, float] = {}  # pid → CPU seconds when last read
+
+    def restart(self, index: int) -> None:
+        """Start launcher ``index`` again on its ports (after it was killed), with the same environment."""
+        old = self.launchers[index]
+        old.stop()
+        log = Path(old.log.name).name.replace(".log", "-again.log")
+        self.launchers[index] = Server(len(old.ports), self.env, log, port=old.ports[0])
 
     async def ready(self) -> None:
         for launcher in self.launchers:
