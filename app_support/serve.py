@@ -151,12 +151,80 @@ def tcp_nodelay() -> None:
     server_patches.tcp_listener()
 
 
+# glibc's mallopt parameters (malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8
+MMAP_THRESHOLD = 8 << 20  # an allocation of 8 MiB or more gets pages of its own, given back when it is freed
+ARENAS = 2  # malloc's pools shared by the threads (glibc's default: 8 per core, each keeping what it freed)
+TRIM_EVERY_S = 10.0
+SOFT_LIMIT_MIB = 1152  # above this resident size, reference cycles are collected too (see below)
+COLLECT_EVERY_S, GROWTH_MIB = 30.0, 128  # at most that often, unless it grew this much since the last collection
+
+
+def resident_mib() -> float:
+    """This process's resident size (RSS), MiB, from /proc/self/statm (0 where there is none)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def return_freed_memory() -> bool:
+    """Have this server process give the memory it freed back to the system, so that it shrinks after a student's
+    large texts have left its caches, and stays under its ceiling (README, "Serving a class": the memory).
+
+    glibc serves an allocation of 128 KiB or more with pages of its own and unmaps them when it is freed, but raises
+    that threshold each time such a block is freed, up to 32 MiB: after the first model pass, every array of a
+    256-piece paragraph (a text's 72 maps, 18 MiB; a padded batch, 39 MiB) came from malloc's pools, whose free
+    space is not returned, and Streamlit runs each rerun on a new thread, spread over up to 8 pools per core. Here
+    the threshold is fixed at 8 MiB (mallopt M_MMAP_THRESHOLD, which also stops the raising) and the pools are two.
+    Smaller arrays (a layer's maps, 3 MiB) stay in the pools, which reuse them from one rerun to the next: at 1 MiB,
+    every one of them cost fresh pages, and six paragraphs on lesson 5b took 19 s of the server's CPU against
+    12–16 s without these settings and 15–18 s with them (bench/bench_flood.py, a busy 2-core VM).
+    A thread then asks glibc every `TRIM_EVERY_S` s to return the free pages of every pool (malloc_trim); and when
+    the process is above `SOFT_LIMIT_MIB`, it first has Python collect reference cycles (the config turns the
+    collection after each script run off, for speed: a page's figures and tensors caught in cycles otherwise wait
+    for the collector's own schedule), at most every `COLLECT_EVERY_S` s unless the process grew `GROWTH_MIB` since
+    the last collection (a full collection holds every session for 0.1 s or so). False, and nothing changed, where
+    the C library is not glibc."""
+    import ctypes
+    import gc
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt, trim = libc.mallopt, libc.malloc_trim
+    except (OSError, AttributeError):
+        return False
+    if not (mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) and mallopt(M_ARENA_MAX, ARENAS)):
+        return False
+
+    def trimming() -> None:
+        trimmed = collected = time.monotonic()
+        after_collection = 0.0  # the resident size after the last collection, MiB
+        while True:
+            time.sleep(1.0)
+            now, size = time.monotonic(), resident_mib()
+            collect = size > SOFT_LIMIT_MIB and (now - collected >= COLLECT_EVERY_S or
+                                                 size > after_collection + GROWTH_MIB)  # fmt: skip
+            if collect or now - trimmed >= TRIM_EVERY_S:
+                if collect:
+                    gc.collect()
+                trim(0)
+                trimmed = time.monotonic()
+                if collect:
+                    collected, after_collection = trimmed, resident_mib()
+
+    threading.Thread(target=trimming, name="attnviz-memory", daemon=True).start()
+    return True
+
+
 def _run_streamlit(args: list[str]) -> None:
     from streamlit.web import cli
 
     from app_support import server_patches
 
     tcp_nodelay()
+    return_freed_memory()  # here, in each server process: the trimming thread is not inherited by a fork
     server_patches.readable_bad_request()  # a link too long for the server to read gets a page that says so
     server_patches.load_chart_code_early()  # the browser runs plotly's code while the first page is computed
     server_patches.guard_server()  # security headers on every response; sessions per client capped
