@@ -18,7 +18,7 @@ from app_support import (
 
 # Nothing here imports torch, gensim or the word vectors before the page's first elements are on their way: the
 # navigation and the sidebar reach the browser while the server loads them (app_support.serve starts that at launch,
-# and has the browser load plotly's code meanwhile: streamlit_compat.load_chart_code_early), which is most of a fresh
+# and has the browser load plotly's code meanwhile: server_patches.load_chart_code_early), which is most of a fresh
 # server's first page.
 present = str(st.query_params.get(show.PRESENT, "")).lower() in {"true", "1", "yes", "on"}
 st.set_page_config(

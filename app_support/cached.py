@@ -1,4 +1,7 @@
-"""Deterministic results worth keeping between reruns, keyed by their arguments (bounded)."""
+"""Deterministic results worth keeping between reruns, keyed by their arguments, bounded in entries and, for those
+that grow with the text, in bytes (`max_size`: pickled bytes, which is what st.cache_data keeps). All of them together
+are bounded by `server.maxCacheDataSize` in .streamlit/config.toml, Streamlit's budget across every st.cache_data
+(README, "Serving a class": the memory ceiling)."""
 
 from __future__ import annotations
 
@@ -71,7 +74,7 @@ def keep_trained(goal: str, seed: int, steps: int, result: TrainResult) -> None:
     _TRAINED.put((goal, seed, steps), result)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_data(show_spinner=False, max_entries=32, max_size="32MiB")  # 2.3 MiB at 256 pieces
 def real_sentence(_model: Model, text: str) -> tuple[pretrained.Tokens, torch.Tensor]:
     """The sentence's tokens (`Forward.tokens`: pieces, notes) and (L, T, D) the hidden state entering each layer (X
     in Q = X·M_Q + b_Q), on the CPU. One forward pass per sentence; a layer or head switch then costs a cache hit."""
@@ -89,7 +92,7 @@ def variance(samples: int, seed: int) -> ScoreVariance:
     return score_variance(samples=samples, seed=seed)
 
 
-@st.cache_data(show_spinner=False, max_entries=4)  # at 512 tokens one batch keeps ~75 MB of weights
+@st.cache_data(show_spinner=False, max_entries=4, max_size="80MiB")  # 39 MiB pickled with a 256-piece text
 def padded(_model: Model, first: str, second: str) -> PaddedBatch:
     """Two sentences through MiniLM as one padded batch, and each alone (`attnviz.padding.padded_batch`)."""
     from attnviz.padding import padded_batch  # only lesson 4 needs it
@@ -102,14 +105,14 @@ def padded(_model: Model, first: str, second: str) -> PaddedBatch:
 # ----------------------------------------------------------------------------------------------------------
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@st.cache_data(show_spinner=False, max_entries=16, max_size="72MiB")  # 18 MiB at 256 pieces
 def real_weights(_model: pretrained.Model, text: str) -> tuple[pretrained.Tokens, np.ndarray]:
     """The sentence's tokens and every head's attention weights, (L, H, T, T) float32, one forward pass."""
     fwd = pretrained.forward(_model, text)
     return fwd.tokens, to_host(fwd.weights.float())  # (L, H, T, T)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_data(show_spinner=False, max_entries=32, max_size="96MiB")  # 18 MiB at 256 pieces
 def real_view(_model: pretrained.Model, text: str, words: bool, keep_special: bool) -> pretrained.AttentionView:
     """`attnviz.pretrained.attention_view` of `real_weights`: every head's map as drawn, with numpy fields."""
     tokens, raw = real_weights(_model, text)

@@ -13,7 +13,8 @@ class") this process loads the word vectors and the model first, then forks the 
 pages of memory with this process (copy-on-write: nothing writes into them), so K replicas cost little more
 memory than one. P is `--server.port` (default 8501). All replicas get the same cookie secret (the one given,
 or a fresh random one), so a cookie one of them signed is good at all of them. This process stays as their
-supervisor: it restarts a replica that dies and stops them all on Ctrl-C or SIGTERM.
+supervisor: it restarts a replica that dies (after a back-off that grows while it keeps dying at its start, the
+others serving meanwhile), and stops them all on Ctrl-C or SIGTERM, or when every replica keeps dying at its start.
 """
 
 from __future__ import annotations
@@ -145,19 +146,88 @@ def tcp_nodelay() -> None:
     leaves at once and the rest wait for the browser's acknowledgement, which a browser delays by 40 ms (more on
     some systems): every rerun arrived 40 ms late, however fast the script was. The listening socket is rebuilt
     with its protocol named, which its accepted connections inherit."""
-    from app_support import streamlit_compat
+    from app_support import server_patches
 
-    streamlit_compat.tcp_listener()
+    server_patches.tcp_listener()
+
+
+# glibc's mallopt parameters (malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8
+MMAP_THRESHOLD = 8 << 20  # an allocation of 8 MiB or more gets pages of its own, given back when it is freed
+ARENAS = 2  # malloc's pools shared by the threads (glibc's default: 8 per core, each keeping what it freed)
+TRIM_EVERY_S = 10.0
+SOFT_LIMIT_MIB = 1152  # above this resident size, reference cycles are collected too (see below)
+COLLECT_EVERY_S, GROWTH_MIB = 30.0, 128  # at most that often, unless it grew this much since the last collection
+
+
+def resident_mib() -> float:
+    """This process's resident size (RSS), MiB, from /proc/self/statm (0 where there is none)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def return_freed_memory() -> bool:
+    """Have this server process give the memory it freed back to the system, so that it shrinks after a student's
+    large texts have left its caches, and stays under its ceiling (README, "Serving a class": the memory).
+
+    glibc serves an allocation of 128 KiB or more with pages of its own and unmaps them when it is freed, but raises
+    that threshold each time such a block is freed, up to 32 MiB: after the first model pass, every array of a
+    256-piece paragraph (a text's 72 maps, 18 MiB; a padded batch, 39 MiB) came from malloc's pools, whose free
+    space is not returned, and Streamlit runs each rerun on a new thread, spread over up to 8 pools per core. Here
+    the threshold is fixed at 8 MiB (mallopt M_MMAP_THRESHOLD, which also stops the raising) and the pools are two.
+    Smaller arrays (a layer's maps, 3 MiB) stay in the pools, which reuse them from one rerun to the next: at 1 MiB,
+    every one of them cost fresh pages, and six paragraphs on lesson 5b took 19 s of the server's CPU against
+    12–16 s without these settings and 15–18 s with them (bench/bench_flood.py, a busy 2-core VM).
+    A thread then asks glibc every `TRIM_EVERY_S` s to return the free pages of every pool (malloc_trim); and when
+    the process is above `SOFT_LIMIT_MIB`, it first has Python collect reference cycles (the config turns the
+    collection after each script run off, for speed: a page's figures and tensors caught in cycles otherwise wait
+    for the collector's own schedule), at most every `COLLECT_EVERY_S` s unless the process grew `GROWTH_MIB` since
+    the last collection (a full collection holds every session for 0.1 s or so). False, and nothing changed, where
+    the C library is not glibc."""
+    import ctypes
+    import gc
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt, trim = libc.mallopt, libc.malloc_trim
+    except (OSError, AttributeError):
+        return False
+    if not (mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) and mallopt(M_ARENA_MAX, ARENAS)):
+        return False
+
+    def trimming() -> None:
+        trimmed = collected = time.monotonic()
+        after_collection = 0.0  # the resident size after the last collection, MiB
+        while True:
+            time.sleep(1.0)
+            now, size = time.monotonic(), resident_mib()
+            collect = size > SOFT_LIMIT_MIB and (now - collected >= COLLECT_EVERY_S or
+                                                 size > after_collection + GROWTH_MIB)  # fmt: skip
+            if collect or now - trimmed >= TRIM_EVERY_S:
+                if collect:
+                    gc.collect()
+                trim(0)
+                trimmed = time.monotonic()
+                if collect:
+                    collected, after_collection = trimmed, resident_mib()
+
+    threading.Thread(target=trimming, name="attnviz-memory", daemon=True).start()
+    return True
 
 
 def _run_streamlit(args: list[str]) -> None:
     from streamlit.web import cli
 
-    from app_support import streamlit_compat
+    from app_support import server_patches
 
     tcp_nodelay()
-    streamlit_compat.readable_bad_request()  # a link too long for the server to read gets a page that says so
-    streamlit_compat.load_chart_code_early()  # the browser runs plotly's code while the first page is computed
+    return_freed_memory()  # here, in each server process: the trimming thread is not inherited by a fork
+    server_patches.readable_bad_request()  # a link too long for the server to read gets a page that says so
+    server_patches.load_chart_code_early()  # the browser runs plotly's code while the first page is computed
+    server_patches.guard_server()  # security headers on every response; sessions per client capped
     sys.argv = ["streamlit", "run", str(APP), *args]
     cli.main()
 
@@ -178,53 +248,121 @@ def _fork_replica(port: int, args: list[str]) -> int:
         os._exit(code)
 
 
+# A replica that dies within HEALTHY_S of its start died "quickly": the launcher waits before starting it again,
+# BACKOFF_FIRST_S after the first such death, twice as long after each further one in a row, at most BACKOFF_MAX_S.
+# A replica that lived longer is started again after BACKOFF_FIRST_S and its count starts over.
+HEALTHY_S = 30.0
+BACKOFF_FIRST_S, BACKOFF_MAX_S = 1.0, 60.0
+GIVE_UP_AFTER = 5  # the launcher stops when every replica is down after this many quick deaths in a row
+
+
+def backoff_s(deaths: int) -> float:
+    """Seconds to wait before starting a replica again after ``deaths`` quick deaths in a row (1, 2, 4, … 60)."""
+    return min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2.0 ** max(0, deaths - 1))
+
+
+def _how_it_ended(status: int) -> str:
+    """A child's wait status in words: "exit code 1", "signal SIGKILL"."""
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            return f"signal {signal.Signals(number).name}"
+        except ValueError:
+            return f"signal {number}"
+    return f"exit code {os.waitstatus_to_exitcode(status)}"
+
+
+class Supervisor:
+    """The launcher's replicas: each restarted when it dies, after a back-off that grows while it keeps dying
+    quickly, so that one crash-looping replica neither spins nor takes the healthy ones down with it."""
+
+    def __init__(self, ports: list[int], args: list[str]) -> None:
+        self.args = args
+        self.stopping = False
+        self.running: dict[int, tuple[int, float]] = {}  # pid → (port, start time)
+        self.deaths = dict.fromkeys(ports, 0)  # port → quick deaths in a row
+        self.due: dict[int, float] = {}  # port → when to start it again (time.monotonic())
+
+    def start(self, port: int) -> None:
+        self.running[_fork_replica(port, self.args)] = (port, time.monotonic())
+
+    def stop(self, *_: object) -> None:
+        self.stopping = True
+        self.due.clear()
+        for pid in list(self.running):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    def ended(self, pid: int, status: int) -> None:
+        """A child ended: note it, and when to start its port again."""
+        gone = self.running.pop(pid, None)
+        if gone is None or self.stopping:
+            return
+        port, started = gone
+        quick = time.monotonic() - started < HEALTHY_S
+        self.deaths[port] = self.deaths[port] + 1 if quick else 0
+        wait = backoff_s(self.deaths[port]) if quick else BACKOFF_FIRST_S
+        how = _how_it_ended(status)
+        if quick:
+            print(f"attnviz: the replica on port {port} died {self.deaths[port]} time"
+                  f"{'s' if self.deaths[port] > 1 else ''} in a row ({how}, within {HEALTHY_S:.0f} s of its start); "
+                  f"retrying in {wait:g} s", flush=True)  # fmt: skip
+        else:
+            print(f"attnviz: the replica on port {port} ended ({how}); starting it again in {wait:g} s", flush=True)
+        self.due[port] = time.monotonic() + wait
+
+    def all_failing(self) -> bool:
+        """Every replica is down and has died quickly `GIVE_UP_AFTER` times in a row."""
+        return not self.running and all(n >= GIVE_UP_AFTER for n in self.deaths.values())
+
+    def run(self) -> int:
+        """Supervise until stopped (0) or every replica keeps failing (1)."""
+        for port in self.deaths:
+            self.start(port)
+        while self.running or self.due:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                pid, status = 0, 0
+            if pid:
+                self.ended(pid, status)
+                continue  # another child may have ended too
+            if self.all_failing():
+                print(f"attnviz: every replica died {GIVE_UP_AFTER} times in a row at its start; stopping (see the "
+                      "log above)", flush=True)  # fmt: skip
+                self.stop()
+                return 1
+            now = time.monotonic()
+            for port, when in sorted(self.due.items()):
+                if when <= now and not self.stopping:
+                    del self.due[port]
+                    self.start(port)
+            time.sleep(min([0.2, *(max(0.005, when - now) for when in self.due.values())]))
+        return 0
+
+
 def serve_replicas(replicas: int, port: int, args: list[str]) -> None:
-    """Preload, fork `replicas` servers on port, port+1, …, and supervise them until told to stop."""
+    """Preload, fork `replicas` servers on port, port+1, …, and supervise them until told to stop (or until every
+    one of them keeps dying at its start)."""
     if not hasattr(os, "fork"):
         raise SystemExit("--replicas needs fork (Linux or macOS); here, start one server per port (README)")
     if not any(a.startswith("--server.cookieSecret") for a in args):
         os.environ.setdefault("STREAMLIT_SERVER_COOKIE_SECRET", secrets.token_hex(32))
     os.environ["ATTNVIZ_REPLICA_PORTS"] = f"{port}-{port + replicas - 1}"  # the class's links say so (class_follow)
     _preload()
-    from app_support import streamlit_compat
+    from app_support import server_patches
 
-    streamlit_compat.load_chart_code_early()  # here, once: the replicas inherit it (and this process removes it)
-    stopping = False
-    children: dict[int, tuple[int, float]] = {}  # pid → (port, start time)
-
-    def stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-        for pid in list(children):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    for i in range(replicas):
-        children[_fork_replica(port + i, args)] = (port + i, time.monotonic())
+    server_patches.load_chart_code_early()  # here, once: the replicas inherit it (and this process removes it)
+    supervisor = Supervisor([port + i for i in range(replicas)], args)
+    signal.signal(signal.SIGTERM, supervisor.stop)
+    signal.signal(signal.SIGINT, supervisor.stop)
     print(f"attnviz: {replicas} replicas on ports {port}–{port + replicas - 1} (pid {os.getpid()})", flush=True)
-    quick_deaths = 0
-    while children:
-        try:
-            pid, status = os.wait()
-        except ChildProcessError:
-            break
-        except InterruptedError:
-            continue
-        gone = children.pop(pid, None)
-        if gone is None or stopping:
-            continue
-        their_port, started = gone
-        quick_deaths = quick_deaths + 1 if time.monotonic() - started < 10 else 0
-        if quick_deaths >= 3:
-            print("attnviz: replicas keep dying at start; stopping (see the log above)", flush=True)
-            stop(signal.SIGTERM, None)
-            continue
-        print(f"attnviz: the replica on port {their_port} ended ({status}); starting it again", flush=True)
-        time.sleep(1)
-        if not stopping:
-            children[_fork_replica(their_port, args)] = (their_port, time.monotonic())
+    code = supervisor.run()
+    while supervisor.running:  # stopping: wait for the replicas to go
+        with contextlib.suppress(ChildProcessError):
+            supervisor.ended(*os.wait())
+    if code:
+        raise SystemExit(code)
 
 
 def one_pool_per_process() -> None:

@@ -4,7 +4,9 @@ The app relies on a few things Streamlit does not promise: a private attribute, 
 field of the script's run context, and the way `st.plotly_chart` reads a figure. Each is here, with what it does and
 why; nothing else in the app reaches into Streamlit. They were written for Streamlit `WRITTEN_FOR`: a test
 (tests/app/test_streamlit_compat.py) fails when the installed Streamlit or the pin in requirements.txt differs, and
-lists `RECHECK`, what to look at again before moving the pin.
+lists `RECHECK`, what to look at again before moving the pin. The server's own patches (the listening socket, the
+security headers, the sessions per client, the first page's index.html) are in `app_support.server_patches`, held
+to the same release.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import base64
 import functools
 import math
 import os
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,6 @@ RECHECK = (
     "whole_number_seed_crashes: seeding a whole-number widget from 'inf' in the URL still raises OverflowError "
     "(if fixed, widgets.link_value no longer needs to take such values out of the URL)",
     "rerun_requested: ctx.script_requests._state and ScriptRequestType still say a rerun waits",
-    "tcp_listener: starlette_server._bind_socket(address, port, backlog) still makes the listening socket, protocol 0",
     "page_script: StreamlitPage._page still holds the page's script as a Path",
     "session_params_reader: the run context still has .session_state, and it still has query_params(), a context "
     "manager giving the session's QueryParams",
@@ -44,11 +44,6 @@ RECHECK = (
     "url_pathname) and .page_script_hash",
     "page_scripts: each page of ctx.pages_manager.get_pages() still has url_pathname and script_path, and the run "
     "context still has .main_script_path",
-    "readable_bad_request: uvicorn's H11Protocol.send_400_response(msg) still answers a request it cannot read "
-    "(a link longer than h11's buffer, about 128 KB), and H11Protocol.data_received(data) reads the request",
-    "load_chart_code_early: the static files are served from file_util.get_static_dir(), read when the server "
-    "starts; its index.html has a </head>; plotly's chart code is the chunk static/js/PlotlyChart.<hash>.js, which "
-    "Streamlit's browser code imports (React.lazy) on the first chart",
     "quiet_cache_warnings: the loggers streamlit.runtime.scriptrunner_utils.script_run_context and "
     "streamlit.runtime.caching.cache_data_api still warn about caches used outside a session",
 )
@@ -240,33 +235,6 @@ def rerun_requested() -> bool:
     return getattr(requests, "_state", None) in (ScriptRequestType.RERUN, ScriptRequestType.STOP)
 
 
-# --- serve: the listening socket ----------------------------------------------------------------------------------
-def tcp_listener() -> None:
-    """Make Streamlit's server bind its listening socket with its protocol named TCP, so that asyncio turns Nagle's
-    algorithm off on every connection it accepts (connections inherit it). Once per process: a second call changes
-    nothing.
-
-    Streamlit 1.67 binds it in the private ``starlette_server._bind_socket`` as ``socket.socket(family)``,
-    protocol 0, and asyncio only sets TCP_NODELAY on sockets whose protocol says TCP."""
-    from streamlit.web.server.starlette import starlette_server as server
-
-    bind = getattr(server, "_bind_socket", None)
-    if bind is None or getattr(bind, "names_tcp", False):
-        return
-
-    def bind_tcp(address: str, port: int, backlog: int) -> socket.socket:
-        sock = bind(address, port, backlog)
-        if sock.proto == socket.IPPROTO_TCP or sock.type != socket.SOCK_STREAM:
-            return sock
-        tcp = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
-        tcp.setblocking(False)
-        tcp.set_inheritable(True)
-        return tcp
-
-    bind_tcp.names_tcp = True  # type: ignore[attr-defined]
-    server._bind_socket = bind_tcp
-
-
 def on_server_start(callback: Callable[[], None]) -> bool:
     """Call ``callback`` as soon as Streamlit's server accepts connections, through bootstrap's private
     ``_on_server_start(server)`` hook (Streamlit's own work there still runs after it). False, and nothing hooked,
@@ -295,105 +263,3 @@ def quiet_cache_warnings() -> None:
 
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
     logging.getLogger("streamlit.runtime.caching.cache_data_api").setLevel(logging.ERROR)
-
-
-# --- an address too long to read --------------------------------------------------------------------------------
-
-BAD_REQUEST_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>attnviz: this link cannot be opened</title></head>
-<body style="font-family: sans-serif; max-width: 40rem; margin: 3rem auto; padding: 0 1rem; line-height: 1.5">
-<h1 style="font-size: 1.6rem">This link cannot be opened</h1>
-<p>The address is too long for this server to read (it reads addresses up to about 128,000 characters), or it is
-not a valid web address. Links made with <b>Copy link to this view</b> are never that long: a long text goes into
-them compressed, at most 32,000 characters.</p>
-<p>To work on a long text, open the course and paste the text into the box in the sidebar.</p>
-<p><a href="/">Open the course</a></p>
-</body></html>
-"""  # constant: nothing from the request goes into it
-
-
-def readable_bad_request() -> None:
-    """Answer a request the server cannot read with `BAD_REQUEST_PAGE` (HTML, status 400) instead of uvicorn's
-    plain "Invalid HTTP request received.". Such a request never reaches Streamlit: a link longer than h11's
-    receive buffer is refused by uvicorn (the HTTP layer under Streamlit 1.67) before any page runs."""
-    import asyncio
-
-    from uvicorn.protocols.http import h11_impl
-
-    protocol = h11_impl.H11Protocol
-    if getattr(protocol.send_400_response, "attnviz", False):
-        return
-    import h11
-
-    def send_400_response(self: Any, msg: str) -> None:
-        headers = [(b"content-type", b"text/html; charset=utf-8"), (b"connection", b"close")]
-        for event in (
-            h11.Response(status_code=400, headers=headers, reason=b"Bad Request"),
-            h11.Data(data=BAD_REQUEST_PAGE.encode()),
-            h11.EndOfMessage(),
-        ):
-            self.transport.write(self.conn.send(event))
-        # The browser may still be sending its address: closing now would reset the connection and could lose the
-        # page. Stop writing, read and drop the rest, and close when the browser does (or after a few seconds).
-        self.attnviz_dropping = True
-        if self.transport.can_write_eof():
-            self.transport.write_eof()
-        asyncio.get_running_loop().call_later(5.0, self.transport.close)
-
-    def data_received(self: Any, data: bytes) -> None:
-        if not getattr(self, "attnviz_dropping", False):
-            received(self, data)
-
-    received = protocol.data_received
-    send_400_response.attnviz = True  # type: ignore[attr-defined]
-    protocol.send_400_response = send_400_response
-    protocol.data_received = data_received
-
-
-# --- the first page: plotly's code, loaded while the server computes ------------------------------------------------
-CHART_CHUNK = "PlotlyChart"  # the name of the chunk of Streamlit's browser code that draws plotly charts
-
-
-def load_chart_code_early() -> bool:
-    """Serve an index.html that has the browser load plotly's code as soon as the app's own code has started.
-
-    Streamlit's browser code fetches an element kind's code when the first such element arrives: for a chart, plotly,
-    4.7 MB that takes the browser over a second to run, after a cold server has finished the page. Now it runs while
-    the server computes, and the first chart finds it loaded (lesson 1 drawn after a cold start: 3.74 → 3.35–3.55 s,
-    bench/RESULTS-lessons.md). Every other file is Streamlit's (linked). Whether it is installed: not where the
-    static files or the chunk cannot be found, or links cannot be made."""
-    import atexit
-    import shutil
-    import tempfile
-
-    from streamlit import file_util
-
-    if getattr(file_util.get_static_dir, "attnviz", False):
-        return True  # once per process (a replica inherits its launcher's)
-    static = Path(file_util.get_static_dir())
-    chunks = sorted((static / "static" / "js").glob(f"{CHART_CHUNK}.*.js"))
-    try:
-        index = (static / "index.html").read_text(encoding="utf-8")
-    except OSError:
-        return False
-    if len(chunks) != 1 or index.count("</head>") != 1:
-        return False
-    tag = f'<script type="module">import("./static/js/{chunks[0].name}")</script>'  # after the app's own code
-    served = Path(tempfile.mkdtemp(prefix="attnviz-static-"))
-    try:
-        for entry in static.iterdir():
-            if entry.name != "index.html":
-                (served / entry.name).symlink_to(entry)
-        (served / "index.html").write_text(index.replace("</head>", f"  {tag}\n  </head>"), encoding="utf-8")
-    except OSError:
-        shutil.rmtree(served, ignore_errors=True)
-        return False
-    atexit.register(shutil.rmtree, served, ignore_errors=True)
-
-    def get_static_dir() -> str:
-        return str(served)
-
-    get_static_dir.attnviz = True  # type: ignore[attr-defined]
-    file_util.get_static_dir = get_static_dir
-    return True

@@ -49,26 +49,30 @@ import argparse
 import asyncio
 import contextlib
 import datetime
+import functools
 import json
 import os
 import platform
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import tomllib
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ClientState_pb2 import ClientState
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -123,14 +127,16 @@ class Server:
     forked from one process that loaded the vectors and the model first (README, "Serving a class"). Its log is in
     artifacts/bench-load/server.log."""
 
-    def __init__(self, replicas: int) -> None:
-        self.ports = free_ports(replicas)
+    def __init__(self, replicas: int, env: dict[str, str] | None = None, log: str = "server.log",
+                 port: int | None = None) -> None:  # fmt: skip
+        self.ports = free_ports(replicas) if port is None else list(range(port, port + replicas))
         LOGS.mkdir(parents=True, exist_ok=True)
-        self.log = (LOGS / "server.log").open("w")
+        self.log = (LOGS / log).open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "app_support.serve", "--replicas", str(replicas),
              "--server.port", str(self.ports[0]), "--server.address", "127.0.0.1", "--server.headless", "true"],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=os.environ | (env or {}),
         )  # fmt: skip
 
     async def ready(self, timeout: float = 120) -> None:
@@ -140,7 +146,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the server exited with {self.proc.returncode}; see {self.log.name}")
             for port in list(waiting):
-                with contextlib.suppress(OSError):
+                with contextlib.suppress(OSError, ValueError, IndexError, asyncio.IncompleteReadError):
                     status, _ = await http_get(port, "/_stcore/health")
                     if status == 200:
                         waiting.remove(port)
@@ -219,11 +225,13 @@ def paragraph_students(n: int, fraction: float, seed: int) -> set[int]:
     return set(random.Random(f"paragraphs {seed} {n}").sample(range(n), k))
 
 
-async def http_get(port: int, path: str) -> tuple[int, dict[str, list[str]]]:
-    """A bare HTTP/1.1 GET on localhost: the status and the response headers (lower-case names)."""
+async def http_get(port: int, path: str, cookie: str = "") -> tuple[int, dict[str, list[str]]]:
+    """A bare HTTP/1.1 GET on localhost (with ``cookie`` as its Cookie header): the status and the response headers
+    (lower-case names)."""
     reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 5)
+    sent = f"Cookie: {cookie}\r\n" if cookie else ""
     try:
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode())
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{sent}Connection: close\r\n\r\n".encode())
         await writer.drain()
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
     finally:
@@ -277,13 +285,21 @@ class Student:
         self.seen: dict[str, tuple[str, object]] = {}
         self.ws = None
         self.reader: asyncio.Task | None = None
+        self.cookies: dict[str, str] = {}  # name → value, as the server set them
+
+    def cookie_header(self) -> str:
+        return "; ".join(f"{name}={value}" for name, value in self.cookies.items())
 
     async def open(self) -> None:
-        _, headers = await http_get(self.port, "/_stcore/health")
-        cookie = next(
-            (c.split(";", 1)[0] for c in headers.get("set-cookie", []) if c.startswith("_streamlit_xsrf=")), ""
-        )
-        token = cookie.split("=", 1)[1] if cookie else ""
+        """Connect as a browser does: the page and the health check first, keeping every cookie they set (the XSRF
+        token, the class's student id, a load balancer's replica), then the websocket with those cookies."""
+        for path in ("/", "/_stcore/health"):
+            _, headers = await http_get(self.port, path, self.cookie_header())
+            for set_cookie in headers.get("set-cookie", []):
+                name, _, value = set_cookie.split(";", 1)[0].partition("=")
+                self.cookies[name.strip()] = value.strip()
+        token = self.cookies.get("_streamlit_xsrf", "")
+        cookie = self.cookie_header()
         self.ws = await connect(
             f"ws://127.0.0.1:{self.port}/_stcore/stream",
             subprotocols=["streamlit", token] if token else ["streamlit"],  # type: ignore[list-item]
@@ -526,11 +542,12 @@ def pages() -> list[str]:
     return [lesson.address for lesson in course.LESSONS if lesson.address in INTERACTIONS]  # in the course's order
 
 
-async def warm_up(server: Server, timeout: float) -> float:
-    """One visit to every lesson on every replica, so that loading the vectors and the model is not measured."""
+async def warm_up(server: Server | Fleet, timeout: float, ports: list[int] | None = None) -> float:
+    """One visit to every lesson on every replica (or on ``ports``), so that loading the vectors and the model is not
+    measured."""
     t0 = time.perf_counter()
     stats = Stats()
-    for port in server.ports:
+    for port in ports or server.ports:
         for page in pages():
             student = Student(port, page, random.Random(0), stats, timeout)
             try:
@@ -616,6 +633,181 @@ async def one_class(
     )
 
 
+# ------------------------------------------------------------------------ launchers behind a real load balancer
+
+CADDYFILE = ROOT / "deploy" / "Caddyfile"  # the README's (README, "Serving a class")
+CADDY = shutil.which("caddy") or "/usr/bin/caddy"
+
+
+def caddyfile_for(port: int, upstreams: list[int], text: str | None = None) -> str:
+    """`deploy/Caddyfile` for a run on this machine: its site on 127.0.0.1:``port``, its upstreams the replicas on
+    ``upstreams``, every other line as the file has it; Caddy's admin endpoint off (two runs side by side would
+    share its port)."""
+    text = CADDYFILE.read_text(encoding="utf-8") if text is None else text
+    text, sites = re.subn(r"^:80 \{", f"http://127.0.0.1:{port} {{", text, count=1, flags=re.M)
+    upstream = " ".join(f"127.0.0.1:{p}" for p in upstreams)
+    text, proxies = re.subn(r"^(\s*reverse_proxy)\s[^{\n]*\{", rf"\g<1> {upstream} {{", text, count=1, flags=re.M)
+    if sites != 1 or proxies != 1:
+        raise ValueError("the Caddyfile has no ':80 {' site or no 'reverse_proxy … {' line")
+    return "{\n\tadmin off\n}\n\n" + text
+
+
+def replica_cookie(port: int) -> str:
+    """The value of Caddy's `lb_policy cookie` cookie that sends a browser to the replica on ``port``: HMAC-SHA256 of
+    the upstream's address under the policy's secret (none in deploy/Caddyfile), as Caddy 2.6 computes it."""
+    import hashlib
+    import hmac
+
+    return hmac.new(b"", f"127.0.0.1:{port}".encode(), hashlib.sha256).hexdigest()
+
+
+class Caddy:
+    """Caddy running `caddyfile_for` on a free port (its log: artifacts/bench-load/caddy.log)."""
+
+    def __init__(self, upstreams: list[int], workdir: Path) -> None:
+        self.port = free_ports(1)[0]
+        config = workdir / "Caddyfile"
+        config.write_text(caddyfile_for(self.port, upstreams), encoding="utf-8")
+        LOGS.mkdir(parents=True, exist_ok=True)
+        self.log = (LOGS / "caddy.log").open("w")
+        home = {"HOME": str(workdir), "XDG_DATA_HOME": str(workdir), "XDG_CONFIG_HOME": str(workdir)}
+        self.proc = subprocess.Popen(
+            [CADDY, "run", "--config", str(config), "--adapter", "caddyfile"],
+            cwd=workdir, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True, env=os.environ | home,
+        )  # fmt: skip
+
+    async def ready(self, timeout: float = 60) -> None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"caddy exited with {self.proc.returncode}; see {self.log.name}")
+            with contextlib.suppress(OSError, ValueError, TimeoutError):
+                if (await http_get(self.port, "/_stcore/health"))[0] == 200:
+                    return
+            await asyncio.sleep(0.2)
+        raise RuntimeError(f"caddy did not answer within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+
+
+class Postgres:
+    """A throw-away PostgreSQL server (`.ci/postgres.sh`) in a new temporary folder (one the `postgres` user can
+    reach, when run as root) on a free port; `dsn` is its address; `stop` stops it and removes the folder."""
+
+    def __init__(self) -> None:
+        import tempfile
+
+        self.dir, self.port = Path(tempfile.mkdtemp(prefix="attnviz-pg-")), free_ports(1)[0]
+        workdir = self.dir
+        done = subprocess.run([str(ROOT / ".ci" / "postgres.sh"), str(workdir), str(self.port)],
+                              capture_output=True, text=True, timeout=180, check=True)  # fmt: skip
+        self.dsn = done.stdout.strip().splitlines()[-1]
+
+    def stop(self) -> None:
+        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda b: int(b.parent.name))
+        command = [str(bins[-1] / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "fast", "stop"]
+        if os.getuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, capture_output=True, timeout=60, check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def listening_pid(port: int, pids: list[int]) -> int:
+    """Which of ``pids`` holds the listening socket on ``port`` (from /proc: its socket's inode)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # LISTEN
+                    inodes.add(fields[9])
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    target = os.readlink(fd)
+                    if target.startswith("socket:[") and target[8:-1] in inodes:
+                        return pid
+    raise LookupError(f"no process of {pids} listens on {port}")
+
+
+class Fleet:
+    """``launchers`` launchers (`Server`) of ``replicas`` each, with one cookie secret and the environment ``env``
+    (the class store), reached through Caddy (`deploy/Caddyfile`) or, without it, each student kept on one replica.
+    It answers what `Server` answers (ports, memory, CPU) for all of them together."""
+
+    def __init__(self, launchers: int, replicas: int, env: dict[str, str], caddy: bool, workdir: Path) -> None:
+        import secrets
+
+        # one cookie secret: a cookie one replica signed is good at every other
+        self.env = env | {"STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(32)}
+        self.launchers = [Server(replicas, self.env, "server.log" if launchers == 1 else f"server-{i + 1}.log")
+                          for i in range(launchers)]  # fmt: skip
+        self.replica_ports = [port for launcher in self.launchers for port in launcher.ports]
+        self.caddy = Caddy(self.replica_ports, workdir) if caddy else None
+        self.ports = [self.caddy.port] if self.caddy else self.replica_ports
+        self._cpu: dict[int, float] = {}  # pid → CPU seconds when last read
+
+    def restart(self, index: int) -> None:
+        """Start launcher ``index`` again on its ports (after it was killed), with the same environment."""
+        old = self.launchers[index]
+        old.stop()
+        log = Path(old.log.name).name.replace(".log", "-again.log")
+        self.launchers[index] = Server(len(old.ports), self.env, log, port=old.ports[0])
+
+    async def ready(self) -> None:
+        for launcher in self.launchers:
+            await launcher.ready(timeout=300)  # launchers preloading side by side on two cores
+        if self.caddy is not None:
+            await self.caddy.ready()
+
+    def pids(self) -> list[int]:
+        return [pid for launcher in self.launchers for pid in launcher.pids()]
+
+    def memory(self) -> int:
+        self.cpu_seconds()  # sampled with the memory (every 2 s): a process killed since keeps what it had used
+        return sum(launcher.memory() for launcher in self.launchers)
+
+    def rss(self) -> dict[int, int]:
+        return {pid: size for launcher in self.launchers for pid, size in launcher.rss().items()}
+
+    def cpu_seconds(self) -> float:
+        """CPU time of every server process this fleet has had, a killed one's as last read."""
+        for pid in self.pids():
+            with contextlib.suppress(OSError, IndexError):
+                parts = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                self._cpu[pid] = (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+        return sum(self._cpu.values())
+
+    def stop(self) -> None:
+        if self.caddy is not None:
+            self.caddy.stop()
+        for launcher in self.launchers:
+            launcher.stop()
+
+
+async def faults(fleet: Fleet, duration: float, log: list[str]) -> None:
+    """Mid-class: at a third of ``duration`` SIGKILL the last replica of the first launcher (its launcher starts it
+    again); at two thirds, with two launchers or more, SIGKILL the last launcher and its replicas (they stay down)."""
+    first = fleet.launchers[0]
+    await asyncio.sleep(duration / 3)
+    victim = listening_pid(first.ports[-1], first.pids()[1:])
+    os.kill(victim, signal.SIGKILL)
+    log.append(f"{time.monotonic():.1f}: replica on port {first.ports[-1]} killed")
+    if len(fleet.launchers) > 1:
+        await asyncio.sleep(duration / 3)
+        os.killpg(fleet.launchers[-1].proc.pid, signal.SIGKILL)
+        log.append(f"{time.monotonic():.1f}: launcher of ports {fleet.launchers[-1].ports} killed")
+
+
 # -------------------------------------------------------------------------------------------- a live class
 
 CLASS_PAGE, CLASS_QUESTION = "similarity", "sim_predict_diag"  # the page and the question the class answers
@@ -682,6 +874,13 @@ class Live(Student):
             await self.run_live(due[0])
 
 
+LOST = (ConnectionClosed, InvalidHandshake, OSError, TimeoutError)  # the connection went (a replica died)
+
+
+def lost(err: BaseException) -> bool:
+    return isinstance(err, LOST) or (isinstance(err, RerunFailed) and "disconnected" in str(err))
+
+
 @dataclass
 class ClassRun:
     n: int
@@ -695,91 +894,130 @@ class ClassRun:
     answer_latencies: list[float]
     cpu_share: float
     mem_peak: int
+    acknowledged: dict[str, int] = field(default_factory=dict)  # student id → the choice its screen took
+    matched: int = 0  # acknowledged answers found in the store with the choice acknowledged
+    reconnects: int = 0  # connections lost (a replica killed) and made again, students and teacher
+    faults: list[str] = field(default_factory=list)
 
 
-async def class_lesson(server: Server, store_path: Path, n: int, window: float, duration: float,
-                       think: tuple[float, float], timeout: float, seed: int) -> ClassRun:  # fmt: skip
-    """A class of `n` on `CLASS_PAGE`: the teacher (presenter mode, the teacher's link) on the first replica shows the
-    question; the students, spread over the replicas, join by the class link, answer within `window` s (uniform),
-    then change ordinary controls until `duration` s; every tab runs its live parts when due."""
-    from app_support import class_store, classroom
+async def _present(teacher: Live) -> None:
+    """The teacher's screen: the page, then presenter mode's "Next step" until the question's live count shows."""
+    await teacher.open()
+    await teacher.rerun()
+    seen = len(teacher.counts)
+    for _ in range(4):
+        if len(teacher.counts) == seen and "show_next" in teacher.widgets:
+            await teacher.rerun(WidgetState(id=teacher.widgets["show_next"][1].id, trigger_value=True))
+    if len(teacher.counts) == seen:
+        raise RuntimeError("the teacher's screen shows no live answer count")
 
-    store = class_store.ClassStore(path=store_path)
+
+async def _reopen(tab: Live) -> None:
+    """After a lost connection: a new session, as the browser makes (its cookies kept, the page's state gone)."""
+    await tab.close()
+    tab.ws, tab.page_hash, tab.widgets, tab.states, tab.fragment_of, tab.cache = None, "", {}, {}, {}, {}
+    tab.auto, tab.last = {}, {}
+    await asyncio.sleep(0.5)
+
+
+async def class_lesson(server: Server | Fleet, store: Any, n: int, window: float, duration: float,
+                       think: tuple[float, float], timeout: float, seed: int,
+                       during: Callable[[], Awaitable[None]] | None = None) -> ClassRun:  # fmt: skip
+    """A class of `n` on `CLASS_PAGE`: the teacher (presenter mode, the teacher's link) on the first port shows the
+    question; the students, spread over the ports, join by the class link, answer within `window` s (uniform),
+    then change ordinary controls until `duration` s; every tab runs its live parts when due. A tab whose connection
+    is lost (a replica killed: `during` does that) connects again, as a browser does, and a student who had not
+    answered yet answers then. Afterwards each acknowledged answer is looked up in ``store`` (a `ClassStore`)."""
+    from app_support import classroom
+
     code, token = store.create_class()
     stats, memory, rng = Stats(), Memory(server), random.Random(seed)
     cpu0, wall0 = server.cpu_seconds(), time.perf_counter()
     memory.start()
     teacher = Live(server.ports[0], CLASS_PAGE, random.Random(seed), Stats(), timeout,
                    query=f"class={code}&teacher={token}&present=true")  # fmt: skip
-    await teacher.open()
-    await teacher.rerun()
-    for _ in range(4):  # presenter mode: "Next step" until the question is on the screen
-        if not teacher.counts and "show_next" in teacher.widgets:
-            await teacher.rerun(WidgetState(id=teacher.widgets["show_next"][1].id, trigger_value=True))
-    if not teacher.counts:
-        raise RuntimeError("the teacher's screen shows no live answer count")
+    await _present(teacher)
     start = time.monotonic()
     end = start + duration
     sent: list[float] = []
     answer_latencies: list[float] = []
     qids: set[str] = set()
-    students = [
-        Live(
-            server.ports[i % len(server.ports)],
-            CLASS_PAGE,
-            random.Random(rng.random()),
-            stats,
-            timeout,
-            query=f"class={code}",
-        )
-        for i in range(n)
-    ]
+    acknowledged: dict[str, tuple[str, int]] = {}  # student id → (question id, choice)
+    reconnects = Counter[str]()
+    students = [Live(server.ports[i % len(server.ports)], CLASS_PAGE, random.Random(rng.random()), stats, timeout,
+                     query=f"class={code}") for i in range(n)]  # fmt: skip
+
+    async def answer(student: Live) -> None:
+        _, proto = student.widgets[CLASS_QUESTION]
+        qid = classroom.question_id(CLASS_QUESTION, proto.label, list(proto.options))
+        qids.add(qid)
+        choice = student.rng.randrange(len(proto.options))
+        change = WidgetState(id=proto.id, string_value=proto.options[choice])
+        try:
+            answer_latencies.append(await student.rerun(change))
+        except RerunFailed as err:
+            raise RerunFailed(f"answer: {err}") from None
+        sent.append(time.monotonic())
+        acknowledged[student.cookies.get("attnviz_student", f"tab {id(student)}")] = (qid, choice)
 
     async def attend(student: Live) -> None:
-        answer_at = start + student.rng.uniform(0, window)
-        try:
-            await student.open()
-            await student.rerun()
-            await student.live_until(answer_at, end)
-            _, proto = student.widgets[CLASS_QUESTION]
-            qids.add(classroom.question_id(CLASS_QUESTION, proto.label, list(proto.options)))
-            change = WidgetState(id=proto.id, string_value=student.rng.choice(list(proto.options)))
+        answer_at, answered = start + student.rng.uniform(0, window), False
+        while True:
             try:
-                answer_latencies.append(await student.rerun(change))
-            except RerunFailed as err:
-                raise RerunFailed(f"answer: {err}") from None
-            sent.append(time.monotonic())
-            while time.monotonic() < end:
-                await student.live_until(time.monotonic() + student.rng.uniform(*think), end)
-                picked = student.next_change() if time.monotonic() < end else None
-                if picked is not None:
-                    name, change = picked
-                    latency = await student.rerun(change)
-                    stats.latencies.append(latency)
-                    stats.by_control.setdefault(f"{CLASS_PAGE} · {name}", []).append(latency)
-        except (RerunFailed, KeyError) as err:
-            stats.errors[str(err)] += 1
-        except (OSError, ConnectionClosed, TimeoutError) as err:
-            stats.errors[f"connection: {type(err).__name__}"] += 1
-        finally:
-            await student.close()
+                if student.ws is None:
+                    await student.open()
+                    await student.rerun()
+                if not answered:
+                    await student.live_until(answer_at, end)
+                    await answer(student)
+                    answered = True
+                while time.monotonic() < end:
+                    await student.live_until(time.monotonic() + student.rng.uniform(*think), end)
+                    picked = student.next_change() if time.monotonic() < end else None
+                    if picked is not None:
+                        name, change = picked
+                        latency = await student.rerun(change)
+                        stats.latencies.append(latency)
+                        stats.by_control.setdefault(f"{CLASS_PAGE} · {name}", []).append(latency)
+                break
+            except (RerunFailed, KeyError, *LOST) as err:
+                if lost(err) and time.monotonic() < end and reconnects[f"s{id(student)}"] < 5:
+                    reconnects[f"s{id(student)}"] += 1
+                    await _reopen(student)
+                    continue
+                kind = f"connection: {type(err).__name__}" if isinstance(err, LOST) else str(err)
+                stats.errors[kind] += 1
+                break
+        await student.close()
 
     async def teach() -> None:
-        try:
-            await teacher.live_until(end, end)
-        finally:
-            await teacher.close()
+        while True:
+            try:
+                await teacher.live_until(end, end)
+                break
+            except (RerunFailed, RuntimeError, *LOST) as err:
+                if not lost(err) or time.monotonic() >= end or reconnects["teacher"] >= 5:
+                    stats.errors[f"teacher: {err}"] += 1
+                    break
+                reconnects["teacher"] += 1
+                await _reopen(teacher)
+                with contextlib.suppress(RerunFailed, RuntimeError, *LOST):
+                    await _present(teacher)
+        await teacher.close()
 
-    await asyncio.gather(teach(), *(attend(s) for s in students))
+    extra = [during()] if during is not None else []
+    await asyncio.gather(teach(), *(attend(s) for s in students), *extra)
     cpu = server.cpu_seconds() - cpu0
     wall = time.perf_counter() - wall0
     mem_peak = await memory.stop()
     stored = sum(store.tally(code, qid, 3).total for qid in qids)
-    if len(qids) != 1:
+    matched = sum(store.my_answer(code, qid, sid) == choice for sid, (qid, choice) in acknowledged.items())
+    if len(qids) > 1:
         stats.errors[f"the class saw {len(qids)} versions of the question"] += 1
-    store.close()
     live = [x for s in students for x in s.live_latencies]
-    return ClassRun(n, code, window, sent, stored, teacher, live, stats, answer_latencies, cpu / wall, mem_peak)
+    return ClassRun(n, code, window, sent, stored, teacher, live, stats, answer_latencies, cpu / wall, mem_peak,
+                    {sid: choice for sid, (_, choice) in acknowledged.items()}, matched,
+                    sum(reconnects.values()))  # fmt: skip
 
 
 def chart_lags(run: ClassRun) -> list[float]:
@@ -793,25 +1031,36 @@ def chart_lags(run: ClassRun) -> list[float]:
 
 def class_table(runs: list[ClassRun], args: argparse.Namespace, warm: float, load: tuple[float, ...]) -> str:
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    processes = f"{args.replicas} server process{'es' if args.replicas > 1 else ''}"
+    if args.launchers > 1:
+        processes = f"{args.launchers} launchers of {args.replicas} replicas"
+    route = ("through Caddy (deploy/Caddyfile, cookie stickiness)" if args.caddy
+             else "each student kept on one replica")  # fmt: skip
+    store = "PostgreSQL" if args.launchers > 1 or args.class_db else "SQLite (WAL) in a fresh data directory"
+    killed = ("; mid-class, one replica SIGKILLed at a third of the time and the last launcher at two thirds"
+              if args.kill else "")  # fmt: skip
     lines = [
-        f"### {when}: a live class, {args.replicas} server process{'es' if args.replicas > 1 else ''}, "
-        f"answers within {args.class_window:g} s, {args.duration:.0f} s per class",
+        f"### {when}: a live class, {processes}, {route}, answers within {args.class_window:g} s, "
+        f"{args.duration:.0f} s per class{killed}",
         "",
         f"{machine()}. Load average before the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}. "
-        f"Config: {config_summary()}. Class store: SQLite (WAL) in a fresh data directory. Warm-up: {warm:.1f} s. "
-        f"Page {CLASS_PAGE}; the teacher (presenter mode) on the first replica, students spread over all; every tab "
-        "runs its live parts when the server asks (students: one every 2 s; teacher: the live count every 1.5 s).",
+        f"Config: {config_summary()}. Class store: {store}. Warm-up: {warm:.1f} s. "
+        f"Page {CLASS_PAGE}; the teacher (presenter mode) on the first address, students spread over all; every tab "
+        "runs its live parts when the server asks (students: one every 2 s; teacher: the live count every 1.5 s); a "
+        'tab whose connection is lost connects again. "Acknowledged = stored" counts the students whose last '
+        "acknowledged choice is the one the store has for them.",
         "",
-        "| students | answers sent | answers stored | answer rerun p95 ms "
+        "| students | answers sent | answers stored | acknowledged = stored | reconnections | answer rerun p95 ms "
         "| teacher's count caught up p50 / p95 / max s "
         "| live-part reruns | live p95 ms | ordinary reruns | ordinary p50 ms | ordinary p95 ms | errors "
         "| server CPU (cores) | memory peak MiB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         lags, s = chart_lags(r), r.stats
         lines.append(
-            f"| {r.n} | {len(r.sent)} | {r.stored} | {percentile(r.answer_latencies, 0.95) * 1e3:.0f} "
+            f"| {r.n} | {len(r.sent)} | {r.stored} | {r.matched} of {len(r.acknowledged)} | {r.reconnects} "
+            f"| {percentile(r.answer_latencies, 0.95) * 1e3:.0f} "
             f"| {percentile(lags, 0.5):.2f} / {percentile(lags, 0.95):.2f} / {max(lags, default=float('nan')):.2f} "
             f"| {len(r.live)} | {percentile(r.live, 0.95) * 1e3:.0f} "
             f"| {len(s.latencies)} | {percentile(s.latencies, 0.5) * 1e3:.0f} "
@@ -829,30 +1078,42 @@ def class_table(runs: list[ClassRun], args: argparse.Namespace, warm: float, loa
 async def class_main(args: argparse.Namespace) -> str:
     import tempfile
 
+    from app_support import class_store
+
     load = os.getloadavg()
-    data = Path(tempfile.mkdtemp(prefix="attnviz-bench-class-"))
-    os.environ["ATTNVIZ_DATA_DIR"] = str(data)  # the server's class store (the launcher inherits it)
-    os.environ.pop("ATTNVIZ_CLASS_DB", None)
-    server = Server(args.replicas)
+    work = Path(tempfile.mkdtemp(prefix="attnviz-bench-class-"))
+    postgres = Postgres() if args.launchers > 1 and not args.class_db else None
+    dsn = args.class_db or (postgres.dsn if postgres else "")
+    env = {"ATTNVIZ_DATA_DIR": str(work), "ATTNVIZ_CLASS_DB": dsn}  # the servers' class store
+    store = class_store.ClassStore(dsn=dsn) if dsn else class_store.ClassStore(path=work / class_store.DB_FILE)
+    fleet = Fleet(args.launchers, args.replicas, env, args.caddy, work)
     runs: list[ClassRun] = []
     try:
-        await server.ready()
-        warm = await warm_up(server, args.timeout)
-        print(f"servers ready on ports {server.ports}; warm-up {warm:.1f} s", file=sys.stderr)
+        await fleet.ready()
+        warm = await warm_up(fleet, args.timeout, ports=fleet.replica_ports)
+        print(f"servers ready on ports {fleet.replica_ports}, students on {fleet.ports}; warm-up {warm:.1f} s",
+              file=sys.stderr)  # fmt: skip
         for n in args.sizes:
-            run = await class_lesson(server, data / "classroom.sqlite3", n, args.class_window, args.duration,
-                                     args.think, args.timeout, args.seed + n)  # fmt: skip
+            log: list[str] = []
+            during = functools.partial(faults, fleet, args.duration, log) if args.kill else None
+            run = await class_lesson(fleet, store, n, args.class_window, args.duration, args.think, args.timeout,
+                                     args.seed + n, during)  # fmt: skip
+            run.faults = log
             runs.append(run)
             lags = chart_lags(run)
             print(
-                f"N={n}: {len(run.sent)} answers sent, {run.stored} stored, teacher's count caught up p95 "
-                f"{percentile(lags, 0.95):.2f} s, ordinary p95 {percentile(run.stats.latencies, 0.95) * 1e3:.0f} ms "
-                f"({len(run.stats.latencies)}), live p95 {percentile(run.live, 0.95) * 1e3:.0f} ms, "
-                f"errors {dict(run.stats.errors)}",
+                f"N={n}: {len(run.sent)} answers sent, {run.stored} stored, {run.matched} of "
+                f"{len(run.acknowledged)} acknowledged found as acknowledged, {run.reconnects} reconnections, "
+                f"teacher's count caught up p95 {percentile(lags, 0.95):.2f} s, ordinary p95 "
+                f"{percentile(run.stats.latencies, 0.95) * 1e3:.0f} ms ({len(run.stats.latencies)}), live p95 "
+                f"{percentile(run.live, 0.95) * 1e3:.0f} ms, errors {dict(run.stats.errors)}, faults {log}",
                 file=sys.stderr,
             )
     finally:
-        server.stop()
+        fleet.stop()
+        store.close()
+        if postgres is not None:
+            postgres.stop()
     return class_table(runs, args, warm if runs else float("nan"), load)
 
 
@@ -1041,6 +1302,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="a live class instead: the teacher's screen and N students answering one question\n"
                    "(default N = 60 on 3 replicas, answers within 10 s, 40 s)")  # fmt: skip
     p.add_argument("--class-window", type=float, default=10, help="--class: students answer within this many s")
+    p.add_argument("--launchers", type=int, default=1,
+                   help="--class: launchers of --replicas each, one cookie secret, one class store (PostgreSQL:\n"
+                   "--class-db, or one started here with .ci/postgres.sh when there are several)")  # fmt: skip
+    p.add_argument("--caddy", action="store_true", help="--class: students reach the replicas through Caddy running\n"
+                   "deploy/Caddyfile (the README's), not each on its own replica")  # fmt: skip
+    p.add_argument("--class-db", default="", help="--class: the class store, a postgresql:// address")
+    p.add_argument("--kill", action="store_true", help="--class: SIGKILL a replica at 1/3 of the time and, with\n"
+                   "--launchers 2 or more, the last launcher at 2/3; tabs connect again")  # fmt: skip
     args = p.parse_args(argv)
     if args.live_class:
         given = set(argv if argv is not None else sys.argv[1:])

@@ -159,3 +159,138 @@ def test_thread_count_is_read_before_torch_loads():
         "assert 'torch' not in sys.modules and 'numpy' not in sys.modules, sorted(sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
+
+
+# --- the supervisor: a crash-looping replica is backed off, the others keep serving ---------------------------------
+
+
+def test_backoff_doubles_up_to_a_minute():
+    assert [serve.backoff_s(n) for n in (1, 2, 3, 4, 5, 6, 7, 20)] == [1, 2, 4, 8, 16, 32, 60, 60]
+
+
+def _spawner(codes: dict[int, str]):
+    """A stand-in for `_fork_replica`: a shell that runs ``codes[port]`` (e.g. "exit 3", "sleep 30")."""
+    started: list[int] = []
+
+    def spawn(port: int, _args: list[str]) -> int:
+        started.append(port)
+        return os.posix_spawn("/bin/sh", ["sh", "-c", codes[port]], dict(os.environ))
+
+    return spawn, started
+
+
+def test_every_replica_failing_stops_the_launcher(monkeypatch, capsys):
+    monkeypatch.setattr(serve, "BACKOFF_FIRST_S", 0.01)
+    spawn, started = _spawner({1: "exit 3", 2: "kill -9 $$"})
+    monkeypatch.setattr(serve, "_fork_replica", spawn)
+    supervisor = serve.Supervisor([1, 2], [])
+    assert supervisor.run() == 1
+    assert started.count(1) == started.count(2) == serve.GIVE_UP_AFTER
+    log = capsys.readouterr().out
+    assert "the replica on port 1 died 1 time in a row (exit code 3" in log
+    assert "the replica on port 2 died 5 times in a row (signal SIGKILL" in log
+    assert "retrying in 0.01 s" in log and "retrying in 0.08 s" in log  # 0.01 · 2⁰ … 0.01 · 2³
+    assert "every replica died 5 times in a row at its start; stopping" in log
+
+
+def test_one_failing_replica_does_not_stop_the_others(monkeypatch, capsys):
+    monkeypatch.setattr(serve, "BACKOFF_FIRST_S", 0.01)
+    spawn, started = _spawner({1: "exit 1", 2: "sleep 30"})
+    monkeypatch.setattr(serve, "_fork_replica", spawn)
+    supervisor = serve.Supervisor([1, 2], [])
+    import threading
+
+    stopper = threading.Timer(2.0, supervisor.stop)  # long enough for port 1 to die GIVE_UP_AFTER times and more
+    stopper.start()
+    try:
+        assert supervisor.run() == 0  # stopped when asked, not before
+    finally:
+        stopper.cancel()
+    assert started.count(2) == 1 and started.count(1) > serve.GIVE_UP_AFTER
+    assert supervisor.deaths[1] > serve.GIVE_UP_AFTER and supervisor.deaths[2] == 0
+    assert "every replica" not in capsys.readouterr().out
+
+
+def test_a_crash_looping_replica_is_retried_while_the_other_serves(tmp_path):
+    """The real launcher, its second port held by another listener: that replica dies at each start and is started
+    again after 1, 2, 4 s; the first keeps answering all along; once the port is free the second serves too."""
+    port = free_ports(2)[0]
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", port + 1))
+    blocker.listen()
+    log_path = tmp_path / "serve.log"
+    log = log_path.open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app_support.serve", "--replicas", "2", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 180
+        third = f"the replica on port {port + 1} died 3 times in a row"
+        while third not in log_path.read_text():
+            assert proc.poll() is None, log_path.read_text()[-3000:]
+            assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+            time.sleep(0.5)
+        assert _healthy(port)  # the healthy replica kept serving
+        text = log_path.read_text()
+        for n, wait in ((1, 1), (2, 2), (3, 4)):
+            assert f"died {n} time{'s' if n > 1 else ''} in a row (exit code 1, within 30 s of its start); " \
+                   f"retrying in {wait} s" in text, text[-3000:]  # fmt: skip
+        blocker.close()  # the fault goes away: the next try starts it for good
+        while not _healthy(port + 1):
+            assert proc.poll() is None, log_path.read_text()[-3000:]
+            assert time.monotonic() < deadline, "the second replica did not come back"
+            time.sleep(0.5)
+        assert _healthy(port)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        blocker.close()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        log.close()
+
+
+# --- memory: what a server frees goes back to the system --------------------------------------------------------
+
+FREED = """
+import sys, threading
+from app_support import serve
+if sys.argv[1] == "ours":
+    assert serve.return_freed_memory()
+    assert "attnviz-memory" in [t.name for t in threading.enumerate()]
+base = serve.resident_mib()
+kept = []
+
+def rerun():  # a rerun's thread: large arrays freed, small blocks kept between them
+    first = bytearray(16 << 20)
+    del first  # by default glibc now serves 16 MiB from its pools
+    big = []
+    for _ in range(20):
+        big.append(bytearray(16 << 20))
+        kept.append(bytearray(64 << 10))
+    del big
+
+thread = threading.Thread(target=rerun)
+thread.start()
+thread.join()
+print(round(serve.resident_mib() - base))
+"""
+
+
+@pytest.mark.skipif(__import__("platform").libc_ver()[0] != "glibc", reason="glibc's allocator")
+def test_freed_memory_goes_back_to_the_system():
+    """320 MiB of a text's arrays freed by a thread, small blocks kept between them: glibc's defaults keep it, the
+    launcher's settings not."""
+    kept = {}
+    for how in ("default", "ours"):
+        done = subprocess.run([sys.executable, "-c", FREED, how], cwd=ROOT, capture_output=True, text=True,
+                              timeout=120, check=True)  # fmt: skip
+        kept[how] = int(done.stdout.split()[-1])
+    assert kept["default"] > 200 and kept["ours"] < 50, kept
+
+
+def test_resident_size_is_read():
+    assert 10 < serve.resident_mib() < 100_000

@@ -12,6 +12,7 @@ import pytest
 import streamlit
 from streamlit.testing.v1 import AppTest
 
+from app_support import server_patches as patches
 from app_support import streamlit_compat as compat
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,13 +34,60 @@ def test_written_for_the_streamlit_in_use(where, version):
     assert version.startswith(compat.RELEASE)
 
 
-def test_every_function_is_on_the_recheck_list():
+@pytest.mark.parametrize("module", [compat, patches])
+def test_every_function_is_on_the_recheck_list(module):
     public = {
         name
-        for name, value in vars(compat).items()
-        if inspect.isfunction(value) and not name.startswith("_") and value.__module__ == compat.__name__
+        for name, value in vars(module).items()
+        if inspect.isfunction(inspect.unwrap(value))  # functools.cache'd ones too
+        and not name.startswith("_")
+        and value.__module__ == module.__name__
     }
-    assert public == {line.split(":")[0] for line in compat.RECHECK}
+    assert public == {line.split(":")[0] for line in module.RECHECK}
+
+
+def test_server_patches_are_held_to_the_same_release():
+    assert patches.WRITTEN_FOR is compat.WRITTEN_FOR
+
+
+def test_guard_server_puts_the_guard_first_and_counts_sessions(monkeypatch):
+    from streamlit.runtime.runtime import Runtime
+    from streamlit.web.server.starlette import starlette_app
+
+    from app_support import server_guard
+
+    assert "existing_session_id" in inspect.signature(Runtime.connect_session).parameters
+    monkeypatch.setattr(starlette_app, "create_streamlit_middleware", starlette_app.create_streamlit_middleware)
+    monkeypatch.setattr(Runtime, "connect_session", lambda _self, **_kw: "session-1")  # what the wrapper calls
+    streamlits = [m.cls for m in starlette_app.create_streamlit_middleware()]
+    assert patches.guard_server() and patches.guard_server()  # a second call changes nothing
+    stack = starlette_app.create_streamlit_middleware()
+    assert [m.cls for m in stack] == [server_guard.Guard, *streamlits]  # outermost: every response passes it
+    limit = stack[0].kwargs["limit"]
+    assert limit.cap == server_guard.sessions_per_client()
+    # Runtime.connect_session now tells the limit which session the websocket being handled got
+    connection = limit.admit("10.9.8.7", None)
+    token = server_guard.CONNECTION.set(connection)
+    try:
+        assert Runtime.connect_session(SimpleNamespace(), client=None, user_info={}) == "session-1"
+    finally:
+        server_guard.CONNECTION.reset(token)
+    assert limit.held("10.9.8.7") == 1 and not connection.reserved
+    assert Runtime.connect_session(SimpleNamespace(), client=None, user_info={}) == "session-1"  # outside: not counted
+    assert limit.held("10.9.8.7") == 1
+
+
+def test_session_alive_asks_streamlits_session_manager(monkeypatch):
+    from streamlit.runtime import Runtime
+
+    known = {"here"}
+    manager = SimpleNamespace(get_session_info=lambda sid: object() if sid in known else None)
+    monkeypatch.setattr(Runtime, "exists", classmethod(lambda cls: True))
+    monkeypatch.setattr(Runtime, "instance", classmethod(lambda cls: SimpleNamespace(_session_mgr=manager)))
+    assert patches._session_alive("here") and not patches._session_alive("gone")
+    from streamlit.runtime.websocket_session_manager import WebsocketSessionManager
+
+    assert callable(WebsocketSessionManager.get_session_info)  # the manager Streamlit 1.67 makes (see RECHECK)
 
 
 def test_allow_page_rerun_sets_what_page_run_reads():
@@ -175,9 +223,9 @@ def test_rerun_requested_reads_the_run_context(monkeypatch):
 def test_tcp_listener_names_tcp_once():
     from streamlit.web.server.starlette import starlette_server
 
-    compat.tcp_listener()
+    patches.tcp_listener()
     first = starlette_server._bind_socket
-    compat.tcp_listener()
+    patches.tcp_listener()
     assert starlette_server._bind_socket is first and first.names_tcp
     listener = first("127.0.0.1", 0, 4)
     try:
@@ -260,7 +308,7 @@ def test_load_chart_code_early_serves_an_index_that_imports_plotlys_chunk(monkey
 
     original = Path(file_util.get_static_dir())
     monkeypatch.setattr(file_util, "get_static_dir", file_util.get_static_dir)  # put back after the test
-    assert compat.load_chart_code_early()
+    assert patches.load_chart_code_early()
     served = Path(file_util.get_static_dir())
     try:
         assert served != original
@@ -278,7 +326,7 @@ def test_load_chart_code_early_serves_an_index_that_imports_plotlys_chunk(monkey
         for entry in original.iterdir():
             if entry.name != "index.html":
                 assert (served / entry.name).resolve() == entry.resolve()
-        assert compat.load_chart_code_early()  # once per process: a second call changes nothing
+        assert patches.load_chart_code_early()  # once per process: a second call changes nothing
         assert file_util.get_static_dir() == str(served)
     finally:
         shutil.rmtree(served, ignore_errors=True)
@@ -290,5 +338,5 @@ def test_load_chart_code_early_leaves_streamlit_alone_without_the_chunk(monkeypa
     (tmp_path / "static" / "js").mkdir(parents=True)
     (tmp_path / "index.html").write_text("<html><head></head><body></body></html>")
     monkeypatch.setattr(file_util, "get_static_dir", lambda: str(tmp_path))
-    assert not compat.load_chart_code_early()
+    assert not patches.load_chart_code_early()
     assert file_util.get_static_dir() == str(tmp_path)

@@ -115,7 +115,7 @@ def test_every_page_loads_without_error(server, page, name):
 
 
 def test_plotlys_code_is_requested_before_the_app_connects(server, page):
-    """`streamlit_compat.load_chart_code_early`: on any page (here a deep link), the browser asks for plotly's chunk
+    """`server_patches.load_chart_code_early`: on any page (here a deep link), the browser asks for plotly's chunk
     once, before it even opens the connection on which the first chart will arrive, and Streamlit uses that load."""
     events: list[tuple[str, str]] = []
     page.on("request", lambda r: events.append(("chunk", r.url)) if "/PlotlyChart." in r.url else None)
