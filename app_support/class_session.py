@@ -12,6 +12,7 @@ never a token or a name.
 
 from __future__ import annotations
 
+import html
 import logging
 import threading
 import time
@@ -159,15 +160,28 @@ def student_id() -> str:
 
 
 def keep_student_id(where: Any) -> None:
-    """Write the student id into this browser's cookie (once a session; the id is ours: URL-safe characters)."""
+    """Write the student id into this browser's cookie (once a session; the id is ours: URL-safe characters). The
+    server sets it on the first page a browser asks for (`server_guard`); this covers a browser that came without."""
     me = student_id()
     if cookies().get(COOKIE) != me and st.session_state.get(STATE_COOKIE_SET) != me:
         st.session_state[STATE_COOKIE_SET] = me
-        where.html(
-            f"<script>document.cookie = '{COOKIE}={me}; path=/; max-age={class_store.LIFETIME_S}; SameSite=Strict';"
-            "</script>",
-            unsafe_allow_javascript=True,
-        )
+        write_cookie(where, f"{COOKIE}={me}; path=/; max-age={class_store.LIFETIME_S}; SameSite=Strict")
+
+
+# The one script that writes a cookie from the page. Its text is constant, so the Content-Security-Policy allows it
+# by its hash (`server_patches.page_headers`); the cookie it writes comes from the data attribute beside it, which
+# only our own code fills (a student id or a teacher token of URL-safe characters, a class code, fixed attributes).
+COOKIE_JS = (
+    "<script>for (const e of document.querySelectorAll('[data-attnviz-cookie]')) {"
+    " document.cookie = e.dataset.attnvizCookie + (location.protocol === 'https:' ? '; Secure' : '');"
+    " e.removeAttribute('data-attnviz-cookie'); }</script>"
+)
+
+
+def write_cookie(where: Any, cookie: str) -> None:
+    """Write ``cookie`` ("name=value; path=/; …") into this browser, with `COOKIE_JS`."""
+    where.html(f'<span hidden data-attnviz-cookie="{html.escape(cookie)}"></span>{COOKIE_JS}',
+               unsafe_allow_javascript=True)  # fmt: skip
 
 
 def leave(note: str | None = None) -> None:

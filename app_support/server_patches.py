@@ -173,6 +173,7 @@ def page_headers() -> list[tuple[bytes, bytes]]:
     first response, once the static folder is the one served."""
     from streamlit import file_util
 
+    from app_support.class_session import COOKIE_JS  # the cookie writer: constant text, its cookie in an attribute
     from app_support.view import OWN_HTML  # constant blocks of the app's: never any learner text
 
     try:
@@ -181,7 +182,7 @@ def page_headers() -> list[tuple[bytes, bytes]]:
         index = ""
     inline = [
         *server_guard.inline_scripts(index),
-        *(s for block in OWN_HTML for s in server_guard.inline_scripts(block)),
+        *(s for block in (*OWN_HTML, COOKIE_JS) for s in server_guard.inline_scripts(block)),
     ]
     return server_guard.security_headers(server_guard.content_security_policy(inline))
 
