@@ -14,7 +14,8 @@ entry in every cache the page fills.
 
 The server's resident size (VmRSS) is read before the flood, after every paragraph, and after the flood: once the
 student has left and the disconnected-session TTL has passed, with a short visit by one more student so that the
-server drops the expired session. Nothing leaves the machine; the run stops at `--deadline` whatever happens.
+server drops the expired session. ``ATTNVIZ_FLOOD_PAGES`` (lesson addresses, space-separated) floods other pages.
+Nothing leaves the machine; the run stops at `--deadline` whatever happens.
 """
 
 from __future__ import annotations

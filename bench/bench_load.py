@@ -393,7 +393,11 @@ class Student:
         self.seen, self.run_errors, self.used = {}, [], set()
         self.finished = asyncio.get_running_loop().create_future()
         t0 = time.perf_counter()
-        await self.ws.send(back.SerializeToString())  # type: ignore[union-attr]
+        try:
+            await self.ws.send(back.SerializeToString())  # type: ignore[union-attr]
+        except BaseException:
+            self.finished.cancel()  # nobody will wait for it: the reader must not set an exception no one reads
+            raise
         try:
             status = await asyncio.wait_for(self.finished, self.timeout)
         except TimeoutError:
