@@ -22,7 +22,7 @@ LESSONS = [
     st.Page(lesson.file, title=lesson.title, url_path=lesson.url_path, default=lesson.default)
     for lesson in course.LESSONS
 ]
-page = st.navigation({"The course": LESSONS})
+page = st.navigation(LESSONS)  # one list, no section: Streamlit draws a section's links as <li> outside any <ul>
 
 st.sidebar.markdown("### :material/highlight: attnviz")  # the icon font ships with Streamlit: no fetch
 st.sidebar.caption("Attention, computed live on your own words.")

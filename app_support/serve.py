@@ -153,9 +153,10 @@ def tcp_nodelay() -> None:
 def _run_streamlit(args: list[str]) -> None:
     from streamlit.web import cli
 
-    from app_support import streamlit_compat
+    from app_support import streamlit_compat, theme_switch
 
     tcp_nodelay()
+    theme_switch.install()  # each session gets the light or the dark theme its link asks for (?dark=true)
     streamlit_compat.readable_bad_request()  # a link too long for the server to read gets a page that says so
     streamlit_compat.load_chart_code_early()  # the browser runs plotly's code while the first page is computed
     sys.argv = ["streamlit", "run", str(APP), *args]
