@@ -63,8 +63,9 @@ _CONTRAST_CSS = """<style>
 .stMainBlockContainer, .stMainBlockContainer p, .stMainBlockContainer li, .stMainBlockContainer label,
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] * { color: #000000 !important; }
 [data-testid="stCaptionContainer"] { opacity: 1 !important; }  /* Streamlit fades captions with opacity 0.6 */
-/* white on the theme's red is 5.18:1; on this darker red, 7.49:1 */
+/* white on the theme's red is 5.18:1; on this darker red, 7.49:1 (primary buttons, a multiselect's choices) */
 [data-testid="stBaseButton-primary"] { background-color: #a3202f !important; border-color: #a3202f !important; }
+[data-testid="stMultiSelectTagsContainer"] > span > span { background-color: #a3202f !important; }
 .stMain [data-testid="stBaseButton-primary"] *, .stSidebar [data-testid="stBaseButton-primary"] * {
   color: #ffffff !important; }
 /* the slider's value and ends, drawn in the theme's red */
@@ -73,6 +74,11 @@ _CONTRAST_CSS = """<style>
 </style>"""
 
 _CONTRAST_DARK_CSS = _CONTRAST_CSS.replace("black text", "white text").replace("#000000", "#ffffff")
+
+_DARK_CSS = """<style>
+/* the dark theme: a slider's value is drawn in the theme's red, 3.65:1 on the dark page; in its text colour */
+[data-testid="stSliderThumbValue"] { color: #fafafa; }
+</style>"""
 
 _A11Y_CSS = """<style>
 /* a figure's text alternative (app_support.charts): read by screen readers, not drawn */
@@ -252,7 +258,8 @@ _FIT_FORMULAS_JS = """<script>
 
 # constant blocks of ours: never any learner text
 OWN_HTML = (
-    _PRESENT_CSS, _FIT_FORMULAS_JS, _PRESENTER_KEYS_JS, _CONTRAST_CSS, _CONTRAST_DARK_CSS, _A11Y_CSS, _A11Y_JS
+    _PRESENT_CSS, _FIT_FORMULAS_JS, _PRESENTER_KEYS_JS, _CONTRAST_CSS, _CONTRAST_DARK_CSS, _DARK_CSS, _A11Y_CSS,
+    _A11Y_JS,
 )  # fmt: skip
 
 
@@ -265,5 +272,7 @@ def page_style() -> None:
         st.html(_PRESENT_CSS)
         st.html(_FIT_FORMULAS_JS, unsafe_allow_javascript=True)
         st.html(_PRESENTER_KEYS_JS, unsafe_allow_javascript=True)
+    if flag(DARK):
+        st.html(_DARK_CSS)
     if flag(CONTRAST):
         st.html(_CONTRAST_DARK_CSS if flag(DARK) else _CONTRAST_CSS)

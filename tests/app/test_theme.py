@@ -58,6 +58,11 @@ def test_high_contrast_is_seven_to_one(name, css):
     assert ratio(label, button) >= 7, "a primary button's label"
 
 
+def test_the_dark_themes_own_css_uses_its_text_colour():
+    assert set(_css_colours(view._DARK_CSS, "color")) == {THEME["dark"]["textColor"]}
+    assert ratio(THEME["dark"]["primaryColor"], THEME["dark"]["backgroundColor"]) < 4.5, "why the slider needs it"
+
+
 def _theme_message() -> CustomThemeConfig:
     """The theme as Streamlit sends it: [theme] and its [theme.light] and [theme.dark] sections."""
     msg = CustomThemeConfig()

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from attnviz import plots
-from attnviz.plots.theme import DARK_BACKGROUND, DARK_INK, dark_ink
+from attnviz.plots.theme import AXIS_INK, DARK_BACKGROUND, DARK_INK, axis_type, dark_ink
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,3 +69,15 @@ def test_high_contrast_on_the_dark_theme_is_white_on_black():
 def test_no_setting_no_copy():
     fig = plots.bars(["a"], [1.0])
     assert plots.styled(fig) is fig and plots.styled(fig, dark=True) is not fig
+
+
+def test_axis_text_of_the_light_theme_is_readable():
+    """Streamlit's chart theme draws tick labels and axis titles in #808495, 3.72:1 on white; `axis_type` gives
+    them `AXIS_INK`, colour bars of a grid of maps (a shared colour axis) included."""
+    assert ratio("#808495", "#ffffff") < 4.5 <= 7 <= ratio(AXIS_INK, "#ffffff")
+    fig = plots.heatmap_grid(np.ones((2, 3, 3)) / 3, ["a", "b", "c"], ["a", "b", "c"], n_cols=2, names=["h1", "h2"])
+    axis_type(fig.spec)
+    layout = fig.spec["layout"]
+    assert layout["xaxis"]["tickfont"]["color"] == AXIS_INK and layout["yaxis2"]["tickfont"]["color"] == AXIS_INK
+    assert layout["coloraxis"]["colorbar"]["tickfont"]["color"] == AXIS_INK
+    assert layout["legend"]["font"]["color"] == AXIS_INK

@@ -163,6 +163,58 @@ def test_the_browser_draws_the_theme_the_contrast_test_computes(server, page, da
     assert (colour, float(opacity)) == (_rgb(theme["textColor"]), CAPTION_OPACITY)
 
 
+# Every element with text of its own, the colour it is drawn in (its opacity and its ancestors' applied) and the
+# first opaque background drawn behind it: axe leaves out some text (a slider's value), and this is the plain check.
+# The page is made as tall as its content first, so that every element is on screen.
+LOW_CONTRAST = """(least) => {
+  const rgba = s => { const m = s.match(/[\\d.]+/g).map(Number); return m.length === 3 ? [...m, 1] : m; };
+  const lum = ([r, g, b]) => [r, g, b].map(c => { c /= 255; return c <= 0.04045 ? c / 12.92
+      : ((c + 0.055) / 1.055) ** 2.4; }).reduce((t, c, i) => t + c * [0.2126, 0.7152, 0.0722][i], 0);
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const low = [];
+  for (const el of document.querySelectorAll('[data-testid=stApp] *:not(svg *)')) {
+    if (![...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+    const box = el.getBoundingClientRect();
+    if (!box.width || !box.height || getComputedStyle(el).visibility !== 'visible') continue;
+    // the text alternatives (off screen), disabled controls (exempt in WCAG) and icons (glyphs, not text)
+    const skip = '[class*=st-key-figtext_], [disabled], [aria-disabled=true], [data-testid=stIconMaterial]';
+    if (el.closest(skip)) continue;
+    let bg = null, alpha = 1;
+    for (let n = el; n; n = n.parentElement) alpha *= Number(getComputedStyle(n).opacity);
+    // what is drawn behind the text's middle (a slider's value sits above its thumb, not on it); text that is not
+    // there (in a folded expander, scrolled out of its box) is not drawn
+    const stack = document.elementsFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+    if (!stack.some(n => n === el || el.contains(n))) continue;
+    for (const n of stack) {
+      const c = rgba(getComputedStyle(n).backgroundColor);
+      if (n !== el && !el.contains(n) && c[3] === 1) { bg = c; break; }
+    }
+    const fg = rgba(getComputedStyle(el).color), a = alpha * fg[3];
+    if (alpha === 0) continue;  // not drawn
+    bg = bg || [255, 255, 255, 1];
+    const drawn = fg.slice(0, 3).map((c, i) => a * c + (1 - a) * bg[i]);
+    const r = ratio(drawn, bg);
+    if (r < least) low.push(`${el.textContent.trim().slice(0, 30)} ${r.toFixed(2)}:1`);
+  }
+  return low;
+}"""
+
+
+@pytest.mark.parametrize("query", ["", "dark=true", "contrast=true", "dark=true&contrast=true"])
+def test_no_text_below_the_contrast_promised(server, page, query):
+    """4.5:1 in both themes (AA), 7:1 under High contrast, on the lessons with sliders, tables and buttons."""
+    least = 7.0 if "contrast" in query else 4.5
+    for lesson in ("softmax", "efficient-scaling"):
+        page.set_viewport_size({"width": 1280, "height": 800})
+        page.goto(f"{server}/{PAGES[lesson]}?{query}")
+        settle(page)
+        reveal_all(page)
+        height = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
+        page.set_viewport_size({"width": 1280, "height": min(int(height) + 100, 12_000)})  # all of it on screen
+        settle(page)
+        assert page.evaluate(LOW_CONTRAST, least) == [], lesson
+
+
 def test_the_dark_theme_switch_changes_the_page_without_a_reload(server, page):
     page.goto(f"{server}/softmax")
     settle(page)
