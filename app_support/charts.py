@@ -10,13 +10,10 @@ import streamlit as st
 from app_support import streamlit_compat
 from app_support.downloads import matrix_download
 from app_support.links import file_stem
-from app_support.view import CELLS, CONTRAST, DARK, SVG, flag, presenting
+from app_support.view import CELLS, CONTRAST, DARK, SVG, VALUES_NOTE_HTML, flag, presenting
 from attnviz import plots
 from attnviz.plots.describe import describe
 from attnviz.plots.theme import axis_type
-
-# said beside every matrix's CSV download: where each value is, for who cannot read it from the colours
-VALUES_NOTE = "Every value of this map: hover a cell, or download the CSV."
 
 
 def chart(
@@ -57,7 +54,7 @@ def chart(
         values, rows, cols = csv
         row = box.container(horizontal=True, vertical_alignment="center", gap="small")
         matrix_download(values, rows, cols, key=f"{key}_csv", name=name, where=row)
-        row.caption(VALUES_NOTE)
+        row.html(VALUES_NOTE_HTML)  # where each value is, for who cannot read it from the colours
 
 
 def attention_chart(

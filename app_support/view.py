@@ -62,7 +62,7 @@ _CONTRAST_CSS = """<style>
 /* high contrast: black text, no greyed-out captions or labels; every text at least 7:1 (WCAG 1.4.6) */
 .stMainBlockContainer, .stMainBlockContainer p, .stMainBlockContainer li, .stMainBlockContainer label,
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] * { color: #000000 !important; }
-[data-testid="stCaptionContainer"] { opacity: 1 !important; }  /* Streamlit fades captions with opacity 0.6 */
+[data-testid="stCaptionContainer"], .attnviz-note { opacity: 1 !important; }  /* captions: 60 % opacity */
 /* white on the theme's red is 5.18:1; on this darker red, 7.49:1 (primary buttons, a multiselect's choices) */
 [data-testid="stBaseButton-primary"] { background-color: #a3202f !important; border-color: #a3202f !important; }
 [data-testid="stMultiSelectTagsContainer"] > span > span { background-color: #a3202f !important; }
@@ -85,6 +85,8 @@ _A11Y_CSS = """<style>
 [class*="st-key-figtext_"], [data-testid="stLayoutWrapper"]:has(> [class*="st-key-figtext_"]) {
   position: absolute !important; width: 1px !important; height: 1px !important; margin: -1px; padding: 0;
   overflow: hidden; clip-path: inset(50%); white-space: nowrap; border: 0; }
+/* the note beside a CSV download (VALUES_NOTE_HTML): a caption's size and colour (the text colour at 60 %) */
+.attnviz-note { font-size: 0.875rem; margin: 0; opacity: 0.6; }
 /* a formula or table wider than its box is reached with the keyboard to scroll it (_A11Y_JS): its focus shows */
 .katex-display:focus-visible, [data-testid="stTable"] > div:focus-visible,
 [data-testid="stMarkdownContainer"] table:focus-visible { outline: 2px solid currentColor; outline-offset: 2px; }
@@ -101,6 +103,10 @@ _A11Y_CSS = """<style>
 [data-testid="stMain"]:focus-visible { outline: 2px solid currentColor; outline-offset: -2px; }
 [data-testid="stMain"][data-presenter-focus]:focus { outline: none; }
 </style>"""
+
+# Beside each matrix's CSV download (app_support.charts): as HTML, so that a handout (which has no downloads and
+# leaves HTML out) does not repeat it; the look of a caption, kept readable under High contrast.
+VALUES_NOTE_HTML = '<p class="attnviz-note">Every value of this map: hover a cell, or download the CSV.</p>'
 
 # For keyboards and screen readers, on every page and whenever the page changes. Our own constant script: no
 # learner text goes into it.
@@ -259,7 +265,7 @@ _FIT_FORMULAS_JS = """<script>
 # constant blocks of ours: never any learner text
 OWN_HTML = (
     _PRESENT_CSS, _FIT_FORMULAS_JS, _PRESENTER_KEYS_JS, _CONTRAST_CSS, _CONTRAST_DARK_CSS, _DARK_CSS, _A11Y_CSS,
-    _A11Y_JS,
+    _A11Y_JS, VALUES_NOTE_HTML,
 )  # fmt: skip
 
 

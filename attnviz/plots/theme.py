@@ -100,6 +100,10 @@ def dark_ink(spec: Spec) -> None:
     """Light ink for the dark theme, in place: the notes, reference lines and arrows drawn on the paper, and the
     lines, markers and words of scatter and bar traces. A heatmap's cells and what is written on them keep theirs."""
     layout = spec["layout"]
+    heatmaps = any(trace.get("type") == "heatmap" for trace in spec.get("data", []))
+    if not heatmaps and str(layout.get("plot_bgcolor", "")).lower() in {"white", "#ffffff", "#fff"}:
+        layout["plot_bgcolor"] = DARK_BACKGROUND  # the head view's words, now light, stood on white (a map's white
+        # lines between its cells stay)
     for note in layout.get("annotations") or []:
         if isinstance(note, dict):
             if isinstance(note.get("font"), dict) and "color" in note["font"]:

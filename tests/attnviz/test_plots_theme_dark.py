@@ -81,3 +81,14 @@ def test_axis_text_of_the_light_theme_is_readable():
     assert layout["xaxis"]["tickfont"]["color"] == AXIS_INK and layout["yaxis2"]["tickfont"]["color"] == AXIS_INK
     assert layout["coloraxis"]["colorbar"]["tickfont"]["color"] == AXIS_INK
     assert layout["legend"]["font"]["color"] == AXIS_INK
+
+
+def test_the_head_views_words_stand_on_the_dark_page_not_on_white():
+    """The head view draws its words on a white plot area; on the dark theme they are light, so it turns dark."""
+    fig = plots.head_view(["a", "b"], ["a", "b"], np.array([[0.9, 0.1], [0.2, 0.8]]), title="h")
+    assert fig.spec["layout"]["plot_bgcolor"] == "white"
+    layout = plots.styled(fig, dark=True).spec["layout"]
+    assert layout["plot_bgcolor"] == DARK_BACKGROUND
+    grid = plots.heatmap_grid(np.ones((2, 3, 3)) / 3, ["a", "b", "c"], ["a", "b", "c"], n_cols=2, names=["1", "2"])
+    grid.spec["layout"]["plot_bgcolor"] = "white"  # as the mosaic of all heads has it
+    assert plots.styled(grid, dark=True).spec["layout"]["plot_bgcolor"] == "white", "white lines between cells"
