@@ -221,10 +221,11 @@ def return_freed_memory() -> bool:
 def _run_streamlit(args: list[str]) -> None:
     from streamlit.web import cli
 
-    from app_support import server_patches
+    from app_support import server_patches, theme_switch
 
     tcp_nodelay()
     return_freed_memory()  # here, in each server process: the trimming thread is not inherited by a fork
+    theme_switch.install()  # each session gets the light or the dark theme its link asks for (?dark=true)
     server_patches.readable_bad_request()  # a link too long for the server to read gets a page that says so
     server_patches.load_chart_code_early()  # the browser runs plotly's code while the first page is computed
     server_patches.guard_server()  # security headers on every response; sessions per client capped

@@ -1,5 +1,6 @@
-"""The classroom view settings (presenter mode, high contrast, numbers in cells, SVG from the camera): the sidebar
-toggles bound to the URL, so a teacher can bookmark "?present=true", and the page's own CSS for them."""
+"""The classroom view settings (presenter mode, high contrast, dark theme, numbers in cells, SVG from the camera): the
+sidebar toggles bound to the URL, so a teacher can bookmark "?present=true", and the page's own CSS and scripts for
+them and for screen readers and keyboards."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from typing import Any
 
 import streamlit as st
 
+from app_support import theme_switch
 from attnviz import plots
 
-PRESENT, CONTRAST, CELLS, SVG = "present", "contrast", "cells", "svg"
-VIEW_PARAMS = (PRESENT, CONTRAST, CELLS, SVG)
+PRESENT, CONTRAST, CELLS, SVG, DARK = "present", "contrast", "cells", "svg", theme_switch.PARAM
+VIEW_PARAMS = (PRESENT, CONTRAST, DARK, CELLS, SVG)
 
 
 _PRESENT_CSS = """<style>
@@ -34,9 +36,9 @@ _PRESENT_CSS = """<style>
 .stMainBlockContainer [data-testid="stSlider"] > label + div { margin-top: 1.7rem; }  /* room for the value */
 .stMainBlockContainer [data-testid="stSliderTickBarMin"],
 .stMainBlockContainer [data-testid="stSliderTickBarMax"] { font-size: 1.15rem; }
-/* captions carry explanations: full-size text, dark enough to read from the back of the room */
+/* captions carry explanations: full-size text in the theme's own text colour, to read from the back of the room */
 .stMainBlockContainer [data-testid="stCaptionContainer"],
-.stMainBlockContainer [data-testid="stCaptionContainer"] p { font-size: 1.3rem; color: #31333f; opacity: 1; }
+.stMainBlockContainer [data-testid="stCaptionContainer"] p { font-size: 1.3rem; color: inherit; opacity: 1; }
 .stMainBlockContainer [data-testid="stWidgetLabel"] p { font-size: 1.35rem; }
 /* display formulas never run off the page: scaled down to their box by the script below, else scrolled */
 .stMainBlockContainer .katex-display { max-width: 100%; overflow-x: auto; overflow-y: hidden; padding: 0 4px; }
@@ -57,11 +59,114 @@ _PRESENT_CSS = """<style>
 </style>"""
 
 _CONTRAST_CSS = """<style>
-/* high contrast: black text, no greyed-out captions or labels */
+/* high contrast: black text, no greyed-out captions or labels; every text at least 7:1 (WCAG 1.4.6) */
 .stMainBlockContainer, .stMainBlockContainer p, .stMainBlockContainer li, .stMainBlockContainer label,
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] * { color: #000000 !important; }
-[data-testid="stCaptionContainer"] { opacity: 1 !important; }  /* Streamlit fades captions with opacity 0.6 */
+[data-testid="stCaptionContainer"], .attnviz-note { opacity: 1 !important; }  /* captions: 60 % opacity */
+/* white on the theme's red is 5.18:1; on this darker red, 7.49:1 (primary buttons, a multiselect's choices) */
+[data-testid="stBaseButton-primary"] { background-color: #a3202f !important; border-color: #a3202f !important; }
+[data-testid="stMultiSelectTagsContainer"] > span > span { background-color: #a3202f !important; }
+.stMain [data-testid="stBaseButton-primary"] *, .stSidebar [data-testid="stBaseButton-primary"] * {
+  color: #ffffff !important; }
+/* the slider's value and ends, drawn in the theme's red */
+[data-testid="stSliderThumbValue"], [data-testid="stSliderTickBarMin"], [data-testid="stSliderTickBarMax"] {
+  color: #000000 !important; }
 </style>"""
+
+_CONTRAST_DARK_CSS = _CONTRAST_CSS.replace("black text", "white text").replace("#000000", "#ffffff")
+
+_DARK_CSS = """<style>
+/* the dark theme: a slider's value is drawn in the theme's red, 3.65:1 on the dark page; in its text colour */
+[data-testid="stSliderThumbValue"] { color: #fafafa; }
+</style>"""
+
+_A11Y_CSS = """<style>
+/* a figure's text alternative (app_support.charts): read by screen readers, not drawn */
+[class*="st-key-figtext_"], [data-testid="stLayoutWrapper"]:has(> [class*="st-key-figtext_"]) {
+  position: absolute !important; width: 1px !important; height: 1px !important; margin: -1px; padding: 0;
+  overflow: hidden; clip-path: inset(50%); white-space: nowrap; border: 0; }
+/* the note beside a CSV download (VALUES_NOTE_HTML): a caption's size and colour (the text colour at 60 %) */
+.attnviz-note { font-size: 0.875rem; margin: 0; opacity: 0.6; }
+/* a formula or table wider than its box is reached with the keyboard to scroll it (_A11Y_JS): its focus shows */
+.katex-display:focus-visible, [data-testid="stTable"] > div:focus-visible,
+[data-testid="stMarkdownContainer"] table:focus-visible { outline: 2px solid currentColor; outline-offset: 2px; }
+/* keyboard focus drawn as a ring where Streamlit draws a faint one or none: the lesson links (a light grey
+   background, much like the current page's), a heading's link (invisible until hovered), a chart's toolbar
+   buttons, a radio choice (the input itself is hidden), a multiselect's box */
+[data-testid="stSidebarNavLink"]:focus-visible, [data-testid="stHeaderActionElements"] a:focus-visible,
+.modebar-btn:focus-visible, [data-testid="stRadio"] label:has(input:focus-visible),
+[data-testid="stMultiSelect"] div:has(> [data-testid="stMultiSelectTagsContainer"] input:focus-visible) {
+  outline: 2px solid currentColor !important; outline-offset: 2px; border-radius: 4px; }
+[data-testid="stHeaderActionElements"] a:focus-visible { opacity: 1 !important; }
+/* the page's scroll area (Chromium puts it in the tab order, to scroll by keys); not when it takes the focus back
+   from a folded sidebar in presenter mode (_PRESENTER_KEYS_JS): a ring round the whole projected page */
+[data-testid="stMain"]:focus-visible { outline: 2px solid currentColor; outline-offset: -2px; }
+[data-testid="stMain"][data-presenter-focus]:focus { outline: none; }
+</style>"""
+
+# Beside each matrix's CSV download (app_support.charts): as HTML, so that a handout (which has no downloads and
+# leaves HTML out) does not repeat it; the look of a caption, kept readable under High contrast.
+VALUES_NOTE_HTML = '<p class="attnviz-note">Every value of this map: hover a cell, or download the CSV.</p>'
+
+# For keyboards and screen readers, on every page and whenever the page changes. Our own constant script: no
+# learner text goes into it.
+# - A display formula or a table wider than its box scrolls sideways: it gets into the tab order, so that a keyboard
+#   can scroll it (WCAG 2.1.1; axe's rule scrollable-region-focusable), with a name that says so.
+# - A chart's drawing is hidden from screen readers: its text alternative, just before it (app_support.charts),
+#   says what it shows, where the drawing itself would be read out as a jumble of tick labels.
+_A11Y_JS = """<script>
+(() => {
+  if (window.attnvizA11y) { window.attnvizA11y(); return; }
+  const SCROLLERS = [['[data-testid=stMain] .katex-display', 'Formula'], ['[data-testid=stTable] > div', 'Table'],
+                     ['[data-testid=stMain] [data-testid=stMarkdownContainer] table', 'Table']];
+  const mark = () => {
+    for (const [selector, what] of SCROLLERS) {
+      for (const box of document.querySelectorAll(selector)) {
+        const scrolls = box.scrollWidth > box.clientWidth + 1;
+        if (scrolls && !box.hasAttribute('tabindex')) {
+          box.setAttribute('tabindex', '0');
+          box.setAttribute('role', 'region');
+          box.setAttribute('aria-label', what + ', wider than the screen: scroll it with the arrow keys');
+        } else if (!scrolls && box.getAttribute('tabindex') === '0') {
+          for (const name of ['tabindex', 'role', 'aria-label']) box.removeAttribute(name);
+        }
+      }
+    }
+    for (const picture of document.querySelectorAll('[data-testid=stPlotlyChart] svg.main-svg:not([aria-hidden])')) {
+      picture.setAttribute('aria-hidden', 'true');  // the drawing only: its toolbar's buttons stay reachable
+    }
+  };
+  let queued = false;
+  const later = () => { if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; mark(); }); } };
+  window.attnvizA11y = later;
+  new MutationObserver(later).observe(document.body, {childList: true, subtree: true});
+  window.addEventListener('resize', later);
+  later();
+})();
+</script>"""
+
+# Presenter mode folds the sidebar, and the switch that turned it on kept the keyboard's focus, hidden there: a
+# focused form control takes the keys, so N (Next step) and A (Reveal the answer) did nothing until a click on the
+# page. When the sidebar folds with the focus inside it, the page takes the focus. Our own constant script.
+_PRESENTER_KEYS_JS = """<script>
+(() => {
+  if (window.attnvizPresenterKeys) { window.attnvizPresenterKeys(); return; }
+  const free = () => {
+    const bar = document.querySelector('[data-testid=stSidebar]');
+    const main = document.querySelector('[data-testid=stMain]');
+    const active = document.activeElement;
+    if (!bar || !main || !active || !bar.contains(active) || bar.getAttribute('data-collapsed') !== 'true') return;
+    main.setAttribute('tabindex', '-1');
+    main.setAttribute('data-presenter-focus', '');
+    main.addEventListener('blur', () => main.removeAttribute('data-presenter-focus'), {once: true});
+    main.focus({preventScroll: true});
+  };
+  window.attnvizPresenterKeys = free;
+  new MutationObserver(free).observe(document.body,
+    {subtree: true, attributes: true, attributeFilter: ['data-collapsed']});
+  free();
+})();
+</script>"""
 
 
 def flag(key: str) -> bool:
@@ -93,7 +198,15 @@ def view_settings(where: Any = st.sidebar) -> None:
         "High contrast",
         key=CONTRAST,
         bind="query-params",
-        help="Darker colour scales with a wider range from dark to light, black text and thicker lines.",
+        help="Darker colour scales with a wider range from dark to light, black text (white on the dark theme) "
+        "and thicker lines: every text at least 7:1 against its background.",
+    )
+    where.toggle(
+        "Dark theme",
+        key=DARK,
+        bind="query-params",
+        help="Light text on a dark page, for a dim room; the figures' notes and lines are drawn light to match. "
+        "Links with ?dark=true open in it.",
     )
     where.toggle(
         "Numbers in cells",
@@ -110,6 +223,9 @@ def view_settings(where: Any = st.sidebar) -> None:
         help="The camera in each figure's toolbar saves a vector drawing (SVG, for slides and papers) instead of a "
         "PNG picture. Both are drawn by the browser, so they work offline.",
     )
+    theme_switch.install()  # done by the launcher already; here too for a plain `streamlit run app.py`
+    if theme_switch.use_dark(flag(DARK)):
+        st.rerun()  # this run opened with the other theme: the next one brings the browser this one
     from app_support import classroom  # the live class; imported here, as it imports this module's package
 
     classroom.sidebar(where)
@@ -146,13 +262,23 @@ _FIT_FORMULAS_JS = """<script>
 </script>"""
 
 
-OWN_HTML = (_PRESENT_CSS, _FIT_FORMULAS_JS, _CONTRAST_CSS)  # constant blocks of ours: never any learner text
+# constant blocks of ours: never any learner text
+OWN_HTML = (
+    _PRESENT_CSS, _FIT_FORMULAS_JS, _PRESENTER_KEYS_JS, _CONTRAST_CSS, _CONTRAST_DARK_CSS, _DARK_CSS, _A11Y_CSS,
+    _A11Y_JS, VALUES_NOTE_HTML,
+)  # fmt: skip
 
 
 def page_style() -> None:
-    """The page's own CSS for the view settings (never any learner text)."""
+    """The page's own CSS and scripts for the view settings, keyboards and screen readers (never any learner
+    text)."""
+    st.html(_A11Y_CSS)
+    st.html(_A11Y_JS, unsafe_allow_javascript=True)
     if presenting():
         st.html(_PRESENT_CSS)
         st.html(_FIT_FORMULAS_JS, unsafe_allow_javascript=True)
+        st.html(_PRESENTER_KEYS_JS, unsafe_allow_javascript=True)
+    if flag(DARK):
+        st.html(_DARK_CSS)
     if flag(CONTRAST):
-        st.html(_CONTRAST_CSS)
+        st.html(_CONTRAST_DARK_CSS if flag(DARK) else _CONTRAST_CSS)

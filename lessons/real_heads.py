@@ -252,7 +252,7 @@ def one_head() -> None:
         name=f"head view layer {layer + 1} head {head + 1}",
     )
     st.caption(
-        "Thicker, darker lines carry more attention."
+        "Thicker, more solid lines carry more attention."  # (darker on white, brighter on the dark theme)
         + (" Hover a word on the right to read its weight." if chosen is not None else " Pick a token to read weights.")
     )
 
