@@ -14,7 +14,8 @@ from tests.app.conftest import ROOT
 
 SIM = "lessons/similarity.py"
 QUESTION = "sim_predict_diag"
-_COOKIE = re.compile(r"document\.cookie = '([A-Za-z0-9_]+)=([^;']*);[^']*?max-age=(\d+)")
+# what `class_session.write_cookie` hands its constant script (`COOKIE_JS`), which writes it into document.cookie
+_COOKIE = re.compile(r'data-attnviz-cookie="([A-Za-z0-9_]+)=([^;"]*);[^"]*?max-age=(\d+)')
 _EARLIER = re.compile(r"earlier answer \\?\((\d+)\\?\)")
 
 
@@ -43,6 +44,8 @@ class Browser:
         finally:
             Browser.current = None
         for html in at.get("html"):
+            if class_session.COOKIE_JS not in html.proto.body:
+                continue  # only the page's own cookie script writes cookies
             for name, value, age in _COOKIE.findall(html.proto.body):
                 if int(age) > 0:
                     self.cookies[name] = value
