@@ -11,6 +11,7 @@ from app_support import (
     course,
     handout,
     page_nav,
+    screens,
     sentence,
     show,
     steps,
@@ -44,9 +45,11 @@ with st.sidebar.expander("View and classroom", expanded=True, icon=":material/co
     handout.offer(page)  # the handout of this page, as one HTML file
 
 show.page_style()
+screens.page_style()  # phones and projectors: each chart's toolbar, tiny numbers in cells, code in presenter type
 with st.container(horizontal=True, gap="small"):
     show.share_link(page.url_path)  # "" for the first lesson, the root address
     page_nav.reset_button(page)
+screens.sentence_hint(page.url_path)  # shown while the sidebar, which holds the sentence box, is folded
 if show.presenting() and class_session.teaching():  # the sidebar, which shows the code, is folded on a projector
     joining = class_session.code()
     class_banner.join_banner(joining, class_follow.class_link(joining))
