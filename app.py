@@ -10,6 +10,7 @@ from app_support import (
     course,
     handout,
     page_nav,
+    screens,
     sentence,
     show,
     steps,
@@ -45,9 +46,11 @@ with st.sidebar.expander("View and classroom", expanded=True, icon=":material/co
     handout.offer(page)  # the handout of this page, as one HTML file
 
 show.page_style()
+screens.page_style()  # phones and projectors: each chart's toolbar, tiny numbers in cells, code in presenter type
 with st.container(horizontal=True, gap="small"):
     show.share_link(page.url_path)  # "" for the first lesson, the root address
     page_nav.reset_button(page)
+screens.sentence_hint(page.url_path)  # shown while the sidebar, which holds the sentence box, is folded
 class_main.main_page()  # the class's messages, a student's name and switches, the projector's join banner
 
 from app_support import loaders  # noqa: E402  (gensim: what is above is on its way to the browser while it loads)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_support import cached, show
+from app_support import cached, show, tables
 from app_support.cached import paragraphs_census, text_census  # noqa: F401  (re-exported: they lived here)
 from attnviz import census, plots, pretrained
 from attnviz.census import HeadCensus, label_heads
@@ -137,7 +137,7 @@ def census_section(model: pretrained.Model, text: str, url_path: str) -> None:
         )
     )
     with st.expander(f"Every head's figures on your text ({n_layers * n_heads} rows)"):
-        st.dataframe(table(mine, labels, steady_labels), key="real_census_table", hide_index=True)
+        tables.table(table(mine, labels, steady_labels), key="real_census_table", hide_index=True)
 
 
 def _label_table(labels: list[list[str]]) -> tuple[np.ndarray, list[str], list[str]]:

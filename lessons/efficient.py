@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app_support import efficient, show
+from app_support import efficient, show, tables
 from app_support import efficient_sections as sections
 from app_support import efficient_text as text_of
 from app_support.efficient_patterns import dropped_section
@@ -69,7 +69,7 @@ if not sections.ask(name, run, f"head {head + 1}"):
 
 sections.side_by_side(run, labels, f"{info.title}", name)
 st.markdown("**How far from exact, beside uniform attention**")
-st.dataframe(sections.figures_table(run), key="l6_figures")
+tables.table(sections.figures_table(run), key="l6_figures")
 st.caption(sections.verdict(name, run))
 
 view = sections.View(text, source, layer, head, name, knobs, run, labels, inp)

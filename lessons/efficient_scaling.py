@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app_support import efficient, loaders, sentence, show
+from app_support import efficient, loaders, sentence, show, tables
 from app_support.efficient_text import INFO
 from app_support.widgets import check_link, link_value, predict_first, warn
 from attnviz import curves, plots, scaling
@@ -98,6 +98,11 @@ if cases:
     st.caption(
         "Counted, not measured: the products each algorithm is built from, with the settings in the table below. "
         "The measurement further down shows what the machine makes of it."
+        + "".join(
+            f" {', '.join(names[:-1])} and {names[-1]} are designed to do the same work: their lines lie on one "
+            "another, the later ones dashed over the first."
+            for names in plots.coincident_groups(design)
+        )
     )
     if "mqa" in cases:
         st.caption(
@@ -216,7 +221,7 @@ if rows and answered:
     )[["variant", "n", "time", "memory", "gflops"]].rename(columns={"gflops": "GFLOP/s (nominal)"})
     if "compile_s" in good:
         shown["first call (compile)"] = good["compile_s"].map(lambda c: "" if c != c else f"{c:.1f} s")
-    st.dataframe(shown, key="l6c_table", hide_index=True)
+    tables.table(shown, key="l6c_table", hide_index=True)
     if "compile_s" in good and good["compile_s"].notna().any():
         flexed = good[good["compile_s"].notna()]
         slow = flexed.loc[flexed["compile_s"].idxmax()]

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from app_support import paragraph_view, show
+from app_support import paragraph_view, show, tables
 from app_support.widgets import (
     check_link,
     lesson_sentence,
@@ -144,7 +144,7 @@ if answered:
         },
         index=pd.Index(labels, name="word"),
     )
-    st.dataframe(table, key="mh_top", height=min(35 * (T + 1) + 3, 421))
+    tables.table(table, key="mh_top", height=min(35 * (T + 1) + 3, 421))
     if len(set(tokens.words)) < T:
         # Positions, two ways: an absolute vector added to the input once (Vaswani et al. 2017, section 3.5: fixed
         # sines and cosines; Devlin et al. 2019, BERT: learned, as in MiniLM), or rotary embeddings (Su et al.,
@@ -224,7 +224,7 @@ def one_head() -> None:
                 col_title="dimension",
                 cell_text=False,
                 row_groups=Dh,
-                height=min(900, 140 + 8 * H * Dh),
+                height=min(plots.SCREEN_HEIGHT, 140 + 8 * H * Dh),
             ),
             key="mh_wo",
             name="W_O",

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from app_support import cached, loaders, paragraph_view, sentence, show
+from app_support import cached, loaders, paragraph_view, sentence, show, tables
 from app_support.training_panel import training_panel
 from app_support.widgets import (
     lesson_sentence,
@@ -217,7 +217,7 @@ else:
         "below measures the directions in all dimensions."
     )
 pairs = sorted(range(n), key=lambda i: -float(qkv.scores[i, matched.best[i]]))[: min(n, 6)]
-st.dataframe(
+tables.table(
     pd.DataFrame(
         {
             "query": [labels[i] for i in pairs],
@@ -253,7 +253,7 @@ def values_step(focus: int, scores: torch.Tensor) -> None:
         weights = torch.softmax(qkv.scores[focus] / math.sqrt(proj.width), dim=-1)  # (T,) the head's real row
         plain = value_effect(weights, X, torch.eye(X.shape[1], device=X.device))
         real_v = value_effect(weights, X, hp.m_v, hp.b_v, back=hp.m_o)
-        st.dataframe(
+        tables.table(
             pd.DataFrame({
                 "M_V": ["identity: the mix of the hidden states X", "the head's M_V, then its rows of W_O"],
                 "length of the output": [f"{float(plain.output.norm()):.2f}", f"{float(real_v.output.norm()):.2f}"],
@@ -275,7 +275,7 @@ def values_step(focus: int, scores: torch.Tensor) -> None:
     skip = tuple(tokens.words)
     effects = {name: value_effect(scores, X, m) for name, m in choices.items()}
     near = {name: cached.neighbours(kv, to_host(e.output), 3, skip) for name, e in effects.items()}
-    st.dataframe(
+    tables.table(
         pd.DataFrame({
             "M_V": list(effects),
             "length of the output": [f"{float(e.output.norm()):.1f}" for e in effects.values()],
@@ -310,7 +310,8 @@ def one_query() -> None:
     rows = torch.cat([q_row[None, :], qkv.k])  # (1 + T, Dk)
     row_names = [f"q: {labels[focus]}"] + [f"k: {w}" for w in labels]
     show.chart(
-        plots.strip(rows, row_names, title="q on top, then every key", height=min(900, 160 + 30 * (n + 1))),
+        plots.strip(rows, row_names, title="q on top, then every key",
+                    height=min(plots.SCREEN_HEIGHT, 160 + 30 * (n + 1))),
         key="proj_qk_rows", name="query and keys",
         csv=(rows, row_names, [str(i) for i in range(rows.shape[1])]),
     )  # fmt: skip

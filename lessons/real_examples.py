@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_support import cached, loaders, show
+from app_support import cached, loaders, show, tables
 from app_support.real_probes import census_table, head_name, held_out_section, kept_answer
 from app_support.widgets import linked, linked_choice, md_escape, predict_first, warn
 from attnviz import AttnvizInputError, plots
@@ -96,7 +96,7 @@ def which_heads() -> None:
         name="heads that follow the referent",
     )
     rows = [*shift.top, (sl, sh)] if (sl, sh) not in shift.top else list(shift.top)
-    st.dataframe(
+    tables.table(
         pd.DataFrame(
             {
                 f"A: “{shift.referent_a}”": [f"{shift.a_to_a[r]:.2f}" for r in rows],
@@ -175,7 +175,7 @@ def which_heads() -> None:
             + (": most of layer 1's weight is not next door here." if nb.mean() < 0.5 else ".")
         )
         with st.expander("Where each layer's weight goes, in sentence A"):
-            st.dataframe(census_table(census), key="real_coref_census")
+            tables.table(census_table(census), key="real_coref_census")
             st.caption(
                 f"Averaged over the rows of the sentence's own tokens and over the {H} heads of a layer; "
                 "each row's four shares sum to 100%."

@@ -6,12 +6,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_support import cached, census_view, loaders, paragraph_view, sentence, show
+from app_support import cached, census_view, loaders, paragraph_view, sentence, show, tables
 from app_support.real_probes import census_table
 from app_support.widgets import EDIT, check_link, link_value, linked, md_escape, predict_first, warn
 from attnviz import plots
 
-HEAD_VIEW_MAX = 48  # longer sentences: the head view keeps the chosen token and its strongest keys only
+HEAD_VIEW_MAX = 44  # longer sentences: the head view keeps the chosen token and its strongest keys only (so that it
+# fits a screen: plots.SCREEN_HEIGHT)
 HEAD_VIEW_KEYS = 24
 
 st.title("5b · Heads of a real transformer")
@@ -175,7 +176,7 @@ def one_head() -> None:
         if census is not None:
             nb = census.neighbours
             st.markdown("**Where each layer looks**, on your sentence's tokens (pieces, not words):")
-            st.dataframe(census_table(census), key="real_census")
+            tables.table(census_table(census), key="real_census")
             st.caption(
                 f"Layer 1 puts {nb[0].mean():.0%} of its weight on the tokens right beside each token and "
                 f"{census.special[0].mean():.0%} on [CLS] and [SEP]; {int(census.heads_over_half.sum())} of "
@@ -203,7 +204,7 @@ def one_head() -> None:
         W, labels, title=title, row_title="token", key="real_large", name=f"layer {layer + 1} head {head + 1}"
     )
     if G > 40:
-        st.caption(f"{G} tokens: drag over the map to zoom in (double-click to zoom out), or open the table below.")
+        st.caption(f"{G} tokens: zoom into the map (as its title says), or open the table below.")
     if keep_special:
         held = float(view.special_share[layer, head])
         st.caption(
@@ -218,7 +219,7 @@ def one_head() -> None:
         )
     with st.expander("The three strongest keys of every row"):
         order = np.argsort(-W, axis=1)[:, :3]  # (G, 3)
-        st.dataframe(
+        tables.table(
             pd.DataFrame(
                 {f"{n + 1}.": [f"{labels[order[g, n]]}  {W[g, order[g, n]]:.2f}" for g in range(G)] for n in range(3)},
                 index=pd.Index(labels, name="token"),

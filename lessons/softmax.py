@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from app_support import cached, loaders, paragraph_view, sentence, show
+from app_support import cached, loaders, paragraph_view, sentence, show, tables
 from app_support.widgets import (
     lesson_sentence,
     linked,
@@ -361,7 +361,7 @@ def padding() -> None:
     batch = cached.padded(loaders.model(), sentence.current(), other)
     width = len(batch.pieces[0])
     cols = [str(i + 1) for i in range(width)]
-    st.dataframe(
+    tables.table(
         pd.DataFrame([list(row) for row in batch.pieces], index=["your sentence", "second sentence"], columns=cols),
         key="soft_pad_tokens",
     )

@@ -25,6 +25,7 @@ from attnviz.plots._base import (
     MARKERS,
     OKABE_ITO,
     PLOTLY_JS_SCALES,
+    SCREEN_HEIGHT,
     SEQUENTIAL,
     Figure,
     Spec,
@@ -45,7 +46,7 @@ from attnviz.plots.census import LABEL_COLOURS, census_grid
 from attnviz.plots.grids import heatmap_grid, heatmap_mosaic
 from attnviz.plots.heads import head_view, multihead_diagram, token_buckets
 from attnviz.plots.heatmaps import TOP_K, TOP_K_ABOVE, attention_map, auto_top_k, heatmap, matrix, strip, top_k_per_row
-from attnviz.plots.lines import Series, category_lines, lines
+from attnviz.plots.lines import Series, category_lines, coincident, coincident_groups, lines
 from attnviz.plots.scatter import moves, query_key_moves, scatter
 from attnviz.plots.theme import CELLS_VIEW_MAX, PRESENT_FONT, styled
 
@@ -73,6 +74,7 @@ __all__ = [
     "PAGE_WIDTH",
     "PLOTLY_JS_SCALES",
     "PRESENT_FONT",
+    "SCREEN_HEIGHT",
     "SEQUENTIAL",
     "TOP_K",
     "TOP_K_ABOVE",
@@ -86,6 +88,8 @@ __all__ = [
     "cell_font_size",
     "cells_fit",
     "census_grid",
+    "coincident",
+    "coincident_groups",
     "distributions",
     "grouped_bars",
     "head_view",

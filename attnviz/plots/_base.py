@@ -46,6 +46,10 @@ PLOTLY_JS_SCALES = frozenset({
     "Greys", "YlGnBu", "Greens", "YlOrRd", "Bluered", "RdBu", "Reds", "Blues", "Picnic", "Rainbow", "Portland", "Jet",
     "Hot", "Blackbody", "Earth", "Electric", "Viridis", "Cividis",
 })  # fmt: skip
+# The tallest a long figure is drawn (a paragraph's map, its strip of vectors, a head view), so that it fits one
+# screen: a 1280×800 screen shows 740 px under Streamlit's 60-px header, a 390×844 phone 784; presenter mode draws
+# figures 1.25 times as tall (attnviz.plots.theme), 875 px on a 1080-px projector. A drag inside the figure zooms in.
+SCREEN_HEIGHT = 700
 MARKERS = ("circle", "diamond", "square", "triangle-up", "x", "star")  # shape as well as colour tells series apart
 
 Spec = dict[str, Any]

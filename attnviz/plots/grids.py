@@ -142,6 +142,34 @@ def _panel_labels(
     return notes
 
 
+def _shared_word(headers: list[str]) -> tuple[str, list[str]]:
+    """("head", ["1", "2", …]) for headers "head 1", "head 2", …; ("", the headers) when they share no first word."""
+    parts = [h.rsplit(" ", 1) for h in headers]
+    if len(parts) > 1 and all(len(p) == 2 and p[0] == parts[0][0] and p[1].isdigit() for p in parts):
+        return parts[0][0], [p[1] for p in parts]
+    return "", list(headers)
+
+
+def _mosaic_headers(heads: list[str], rows: list[str], step: int, g: int) -> list[Spec]:
+    """The mosaic's column headers over the panels and its row headers left of them. "head 1" … "head 12" over
+    panels 13 px wide (a phone) ran into each other: the numbers go over the panels, the shared word once, in the
+    corner above the row headers."""
+    word, numbers = _shared_word(heads)
+    notes: list[Spec] = [
+        {"text": numbers[c], "x": c * step + (g - 1) / 2, "y": 1.0, "xref": "x", "yref": "paper",
+         "yanchor": "bottom", "showarrow": False, "font": {"size": 12}}
+        for c in range(len(heads))
+    ] + [
+        {"text": rows[r], "x": 0, "y": r * step + (g - 1) / 2, "xref": "paper", "yref": "y", "xanchor": "right",
+         "xshift": -6, "showarrow": False, "font": {"size": 12}}
+        for r in range(len(rows))
+    ]  # fmt: skip
+    if word:
+        notes.append({"text": word, "x": 0, "y": 1.0, "xref": "paper", "yref": "paper", "xanchor": "right",
+                      "yanchor": "bottom", "xshift": -6, "showarrow": False, "font": {"size": 12}})  # fmt: skip
+    return notes
+
+
 def heatmap_mosaic(
     maps: object,
     labels: Sequence[str],
@@ -187,17 +215,7 @@ def heatmap_mosaic(
         "hovertemplate": f"word: <b>%{{y}}</b><br>attends to: <b>%{{x}}</b><br>{html.escape(value_name)}: "
         "<b>%{z:.2f}</b><extra></extra>",
     }  # fmt: skip
-    notes: list[Spec] = [
-        {"text": heads[c], "x": c * step + (g - 1) / 2, "y": 0, "xref": "x", "yref": "paper", "yanchor": "bottom",
-         "showarrow": False, "font": {"size": 12}}
-        for c in range(n_c)
-    ] + [
-        {"text": rows[r], "x": 0, "y": r * step + (g - 1) / 2, "xref": "paper", "yref": "y", "xanchor": "right",
-         "xshift": -6, "showarrow": False, "font": {"size": 12}}
-        for r in range(n_r)
-    ]  # fmt: skip
-    for note in notes[:n_c]:
-        note["y"] = 1.0
+    notes = _mosaic_headers(heads, rows, step, g)
     shapes = []
     if highlight is not None:
         r, c = highlight

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from attnviz.plots._base import OKABE_ITO, Figure, Spec, _array, _category_axis, _figure, _safe
+from attnviz.plots._base import OKABE_ITO, SCREEN_HEIGHT, Figure, Spec, _array, _category_axis, _figure, _safe
 
 
 def head_view(
@@ -39,7 +39,9 @@ def head_view(
     shown = list(range(max(len(q_names), len(k_names)))) if keep is None else sorted(set(keep))
     slot = {t: n for n, t in enumerate(shown)}  # token position → row on screen
     n_shown = len(shown)
-    row_px = int(min(28, max(14, 1000 / max(n_shown, 1))))
+    top = 80 if title else 40  # the title and the two column headings
+    # rows as tall as fit a screen (`SCREEN_HEIGHT`), 13 to 28 px: over 44 tokens the view runs taller
+    row_px = int(min(28, max(13, (SCREEN_HEIGHT - top) / (n_shown + 1))))
     font = 15 if row_px >= 24 else (13 if row_px >= 18 else 11)
     shapes = _head_lines(w, shown, slot, focus, top_k)
     words = _Column(shown, slot, focus, font)
@@ -73,7 +75,7 @@ def head_view(
         ],
         "plot_bgcolor": "white",
     }
-    return _figure([left, right], layout, title, (80 if title else 40) + row_px * (n_shown + 1))
+    return _figure([left, right], layout, title, top + row_px * (n_shown + 1))
 
 
 def _head_lines(w: np.ndarray, shown: list[int], slot: dict[int, int], focus: int | None, top_k: int) -> list[Spec]:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from attnviz.labels import unique_labels
-from attnviz.plots._base import DIVERGING, OKABE_ITO, SEQUENTIAL, Figure, Spec, _array, _figure, _safe
+from attnviz.plots._base import DIVERGING, OKABE_ITO, SCREEN_HEIGHT, SEQUENTIAL, Figure, Spec, _array, _figure, _safe
 from attnviz.plots.cells import (
     CELL_FONT_MIN,
     CELL_TEXT_MAX,
@@ -105,14 +105,15 @@ def heatmap(
     rows, cols = _safe(unique_labels(rows)), _safe(unique_labels(cols))
     hover = _Hover(row_title, col_title, value_name, decimals)
     trace = _value_trace(z, rows, cols, hover, diverging=diverging, zrange=zrange, zmax=zmax)
-    height = height or min(900, 140 + (34 if n_rows <= 20 else 22) * n_rows)
+    height = height or min(SCREEN_HEIGHT, 140 + (34 if n_rows <= 20 else 22) * n_rows)
     if cell_text is None:
         cell_text = max(n_rows, n_cols) <= (NARROW_CELL_TEXT_MAX if narrow else CELL_TEXT_MAX)
     written = cell_text and _numbers_fit(z, rows, decimals, height, narrow, bool(title))
     if written:  # no size: plotly.js fits the numbers to the cells as drawn (see `cell_font_size`)
         trace["texttemplate"] = f"%{{z:.{decimals}f}}"
     layout = _heatmap_axes(cols, row_title, col_title, title, slanted=_slanted(cols, narrow), tick_step=col_tick_step)
-    _thin_labels(layout, rows, cols, height, narrow=narrow, title=bool(title), tick_step=col_tick_step)
+    if _thin_labels(layout, rows, cols, height, narrow=narrow, title=bool(title), tick_step=col_tick_step) and title:
+        layout["title"]["subtitle"] = {"text": ZOOM_NOTE, "font": {"size": 13}}
     if row_notes is not None:
         _add_row_notes(layout, trace, rows, row_notes, bool(title))
     shapes = _dividers(n_rows, n_cols, col_groups, row_groups) + _frames(n_rows, n_cols, highlight_rows, boxes)
@@ -249,21 +250,31 @@ def _heatmap_axes(
 
 MAX_COLUMN_LABELS = 40  # on a full-width map; a half-width one gets half as many
 ROW_LABEL_PX = 14  # the least height a row label needs so that it does not overlap the next
+# said under the title of a map whose labels are thinned (`_thin_labels`): plotly.js zooms on a drag, with a mouse or
+# a finger, and goes back on a double-click (a double tap)
+ZOOM_NOTE = "Drag over the map to zoom in; double-click to zoom out."
 
 
 def _thin_labels(
     layout: Spec, rows: list[str], cols: list[str], height: float, *, narrow: bool, title: bool, tick_step: int
-) -> None:
-    """Label every k-th row or column where all of them would overlap (a paragraph's 200 tokens): the hover still
-    names every cell, and a drag zooms in until every label has room again (plotly.js draws the labels given)."""
+) -> bool:
+    """Label every k-th row or column where all of them would overlap (a paragraph's 200 tokens), by telling plotly.js
+    how many labels have room (``nticks``): it labels every k-th category, and more as a drag zooms in, until every
+    label in view is drawn. The hover names every cell.
+
+    Returns:
+        whether labels were left out (the map then says how to zoom: `ZOOM_NOTE`).
+    """
+    thinned = False
     most = MAX_COLUMN_LABELS // (2 if narrow else 1)
     if tick_step == 1 and len(cols) > most:
-        ticks = cols[:: -(-len(cols) // most)]
-        layout["xaxis"] |= {"tickmode": "array", "tickvals": ticks, "ticktext": ticks}
+        layout["xaxis"] |= {"tickmode": "auto", "nticks": most}
+        thinned = True
     room = max(height - (50 if title else 10) - 60, 1.0)  # the plot area's height, as in `_plot_area`
     if len(rows) * ROW_LABEL_PX > room:
-        ticks = rows[:: -(-len(rows) * ROW_LABEL_PX // int(room))]
-        layout["yaxis"] |= {"tickmode": "array", "tickvals": ticks, "ticktext": ticks}
+        layout["yaxis"] |= {"tickmode": "auto", "nticks": max(int(room) // ROW_LABEL_PX, 2)}
+        thinned = True
+    return thinned
 
 
 def _add_row_notes(layout: Spec, trace: Spec, rows: list[str], notes: Sequence[str], title: bool) -> None:
@@ -377,6 +388,6 @@ def strip(
         col_title="dimension",
         value_name=value_name,
         cell_text=False,
-        height=height if height is not None else min(900, 120 + 40 * z.shape[0]),  # a paragraph's fits a screen
+        height=height if height is not None else min(SCREEN_HEIGHT, 120 + 40 * z.shape[0]),  # fits a screen
         col_tick_step=5,
     )

@@ -44,9 +44,14 @@ def lines(
     two curves cross.
     """
     data = []
+    under = coincident(series)
     for n, s in enumerate(series):
         colour = OKABE_ITO[(n if s.colour is None else s.colour) % len(OKABE_ITO)]
         name = html.escape(s.name, quote=False)
+        line: Spec = {"color": colour, "dash": s.dash, "width": 3}
+        if under[n] is not None:  # drawn over an earlier line: dashed, so that the one beneath shows through
+            name += f", same line as {html.escape(series[under[n]].name, quote=False)}"
+            line |= {"dash": ("dash", "dot", "dashdot")[sum(u is not None for u in under[:n]) % 3], "width": 2.5}
         if s.band is not None:
             x = _array(s.x).ravel()
             # the band is one closed shape: along the top, then back along the bottom
@@ -58,8 +63,8 @@ def lines(
             })  # fmt: skip
         data.append({
             "type": "scatter", "mode": s.mode, "name": name, "x": _array(s.x).ravel(), "y": _array(s.y).ravel(),
-            "line": {"color": colour, "dash": s.dash, "width": 3},
-            "marker": {"color": colour, "size": 10, "symbol": MARKERS[n % len(MARKERS)]},
+            "line": line,
+            "marker": {"color": colour, "size": 10 if under[n] is None else 7, "symbol": MARKERS[n % len(MARKERS)]},
             "hovertemplate": f"{name}<br>{html.escape(x_title or 'x')}: %{{x}}<br>"
                              f"{html.escape(y_title or 'y')}: %{{y:.3g}}<extra></extra>",
         })  # fmt: skip
@@ -86,6 +91,30 @@ def lines(
             for x, y, t in marks
         ]  # fmt: skip
     return _figure(data, layout, title, height)
+
+
+def coincident(series: Sequence[Series]) -> list[int | None]:
+    """For each series, the first earlier one with the same points (x and y equal to 1 part in a billion), whose line
+    it would hide; None where there is none. `lines` draws such a series dashed and names the line it lies on."""
+    points = [(_array(s.x).ravel(), _array(s.y).ravel()) for s in series]
+    out: list[int | None] = []
+    for n, (x, y) in enumerate(points):
+        same = (
+            m for m in range(n)
+            if out[m] is None and points[m][0].shape == x.shape and points[m][1].shape == y.shape
+            and np.allclose(points[m][0], x, rtol=1e-9, atol=0) and np.allclose(points[m][1], y, rtol=1e-9, atol=0)
+        )  # fmt: skip
+        out.append(next(same, None))
+    return out
+
+
+def coincident_groups(series: Sequence[Series]) -> list[list[str]]:
+    """The names of the series whose lines lie on one another (see `coincident`), a group per line, in order."""
+    under = coincident(series)
+    return [
+        [series[first].name] + [s.name for s, u in zip(series, under, strict=True) if u == first]
+        for first in sorted({u for u in under if u is not None})
+    ]
 
 
 def category_lines(

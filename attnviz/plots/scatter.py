@@ -100,41 +100,46 @@ def query_key_moves(
     return _figure(data, layout, title, height)
 
 
+# a label's places around its point (plotly's text positions) → which way its box sits from the point: the four
+# sides first, then the four corners
+_PLACES = {
+    "top center": (0.0, 1.0), "bottom center": (0.0, -1.0), "middle right": (1.0, 0.0), "middle left": (-1.0, 0.0),
+    "top right": (1.0, 1.0), "top left": (-1.0, 1.0), "bottom right": (1.0, -1.0), "bottom left": (-1.0, -1.0),
+}  # fmt: skip
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """The area two (x0, x1, y0, y1) boxes share."""
+    return max(0.0, min(a[1], b[1]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[2], b[2]))
+
+
 def _label_positions(xy: np.ndarray, names: list[str], arrows: Sequence[tuple[int, int]]) -> list[str]:
     """A text position for each 2-D point's label that keeps labels off each other and off arriving arrowheads.
 
-    Greedy: each label in turn takes the first of four places whose rough box (characters × a char width, in data
-    units) overlaps no label already placed; a point that an arrow ends on puts its label on the far side first.
+    Greedy: each label in turn takes the first of eight places (`_PLACES`) whose rough box (characters × a char
+    width, in data units) overlaps no label already placed; where every place overlaps one, the place that overlaps
+    least (so two labels of one point, a query and a key that coincide, never take the same place). A point that an
+    arrow ends on puts its label on the far side first.
     """
     span = np.ptp(xy, axis=0) if len(xy) > 1 else np.ones(2)
     span = np.where(span > 0, span, 1.0)
     char_w, line_h = 0.022 * span[0], 0.09 * span[1]
     arriving = {b: xy[b] - xy[a] for a, b in arrows}  # the direction each arrow comes in from
-    places = {
-        "top center": (0.0, 1.0), "bottom center": (0.0, -1.0), "middle right": (1.0, 0.0), "middle left": (-1.0, 0.0),
-    }  # fmt: skip
     boxes: list[tuple[float, float, float, float]] = []
     out = []
     for i, name in enumerate(names):
         w, h = char_w * max(len(name), 1), line_h
-        order = list(places)
+        order = list(_PLACES)
         if i in arriving:  # put the label where the arrow does not come from
             d = arriving[i] / span
-            order.sort(key=lambda p: places[p][0] * d[0] + places[p][1] * d[1])
-            order.reverse()
-        chosen, box = order[0], None
+            order.sort(key=lambda p: -(_PLACES[p][0] * d[0] + _PLACES[p][1] * d[1]))
+        candidates = []
         for place in order:
-            dx, dy = places[place]
-            cx, cy = xy[i, 0] + dx * (w / 2 + char_w), xy[i, 1] + dy * line_h
-            cand = (cx - w / 2, cx + w / 2, cy - h / 2, cy + h / 2)
-            clash = any(c[0] < cand[1] and cand[0] < c[1] and c[2] < cand[3] and cand[2] < c[3] for c in boxes)
-            if not clash:
-                chosen, box = place, cand
-                break
-        if box is None:
-            dx, dy = places[chosen]
+            dx, dy = _PLACES[place]
             cx, cy = xy[i, 0] + dx * (w / 2 + char_w), xy[i, 1] + dy * line_h
             box = (cx - w / 2, cx + w / 2, cy - h / 2, cy + h / 2)
+            candidates.append((sum(_overlap(box, other) for other in boxes), place, box))
+        _, chosen, box = min(candidates, key=lambda c: c[0])  # the first that overlaps nothing, else the least
         boxes.append(box)
         out.append(chosen)
     return out

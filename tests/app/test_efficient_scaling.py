@@ -133,3 +133,20 @@ def test_one_length_asks_no_prediction(app):
     assert not [b for b in at.button if "Skip" in str(b.label)]  # no "predict first" question over one length
     assert any("Only one length, 256 tokens" in c.value for c in at.caption)
     assert not any("the length grows 1×" in m.value for m in at.markdown)
+
+
+def test_designed_work_says_which_lines_lie_on_one_another(app):
+    """Issue 23, item 9: the designed-work chart listed 5 variants and showed 3 lines, SDPA, plain and flash hidden
+    under one another with nothing saying so. The legend and the caption now say which lines coincide."""
+    at = ok(_reveal_all(app(SCALING)))
+    design = chart(at, "l6c_design")
+    names = [t["name"] for t in design["data"]]
+    assert len(names) == 5
+    first = names[0]
+    hidden = [n for n in names if n.endswith(f", same line as {first}")]
+    assert len(hidden) == 2, names
+    solid = [t for t in design["data"] if t["line"]["dash"] == "solid"]
+    assert len(solid) == 3  # the three lines seen; the two on the first are dashed over it
+    said = " ".join(plain(c) for c in at.caption)
+    bare = [n.removesuffix(f", same line as {first}") for n in hidden]
+    assert f"{first}, {bare[0]} and {bare[1]} are designed to do the same work" in said

@@ -49,4 +49,16 @@ def test_heatmap_mosaic_is_one_trace_with_gaps():
     assert len(set(fig.data[0].x)) == len(fig.data[0].x)  # distinct category labels
     rect = fig.layout.shapes[0]
     assert rect.x0 < 10 < 13 < rect.x1 and rect.y0 < 5 < 8 < rect.y1
+    assert [a.text for a in fig.layout.annotations][:3] == ["h1", "h2", "h3"]  # no shared word: as given
     assert {a.text for a in fig.layout.annotations} == {"layer 1", "layer 2", "h1", "h2", "h3"}
+
+
+def test_heatmap_mosaic_writes_a_shared_word_once():
+    """5b's grid on a phone: "head 1" … "head 12" over panels 13 px wide ran into each other. The numbers go over
+    the panels and "head" once, in the corner; the hover still names the head."""
+    maps = np.random.default_rng(2).random((2, 12, 3, 3))
+    heads = [f"head {j + 1}" for j in range(12)]
+    fig = valid(plots.heatmap_mosaic(maps, list("abc"), row_headers=["layer 1", "layer 2"], col_headers=heads))
+    texts = [a.text for a in fig.layout.annotations]
+    assert texts[:12] == [str(j + 1) for j in range(12)] and texts.count("head") == 1
+    assert fig.data[0].x[0] == "a (head 1)"

@@ -20,6 +20,17 @@ def test_head_view_focus_and_all():
     assert len(some.layout.shapes) == 2 and list(some.data[0].text) == ["a", "c"]
 
 
+@pytest.mark.parametrize("n", [3, 25, 44])
+def test_head_view_fits_a_screen(n):
+    """Page 5b draws up to 44 tokens whole and a longer text's 25 (the chosen token and its 24 strongest keys): each
+    fits a 1280×800 screen (it was 780 px for 25 tokens, over 1,000 for 40), with rows of 13 px or more."""
+    w = np.full((n, n), 1 / n)
+    fig = valid(plots.head_view([f"w{i}" for i in range(n)], [f"w{i}" for i in range(n)], w, focus=0, title="t"))
+    assert fig.layout.height <= plots.SCREEN_HEIGHT
+    assert (fig.layout.height - 80) / (n + 1) >= 13
+    assert fig.data[0].textfont.size >= 11
+
+
 @pytest.mark.parametrize("n_heads", [1, 4, 8])
 def test_multihead_diagram_writes_the_shapes(n_heads):
     fig = valid(plots.multihead_diagram(6, 50, n_heads, 8))

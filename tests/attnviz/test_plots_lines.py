@@ -27,3 +27,23 @@ def test_lines_with_baseline():
     assert fig.data[0].mode == "lines+markers"  # two series: values in the hover, not on the lines
     one = valid(plots.category_lines(["emb", "layer 1"], {"a": [1.0, 0.8]}))
     assert "text" in one.data[0].mode and one.layout.yaxis.range[1] > 1.0  # room for the written value
+
+
+def test_lines_that_lie_on_one_another_say_so_and_stay_visible():
+    """Page 6c's designed work: three variants count the same products, so three of five lines coincide and only the
+    last drawn showed. A line that lies on an earlier one is dashed, thinner, and names the line it lies on."""
+    x = [256, 1024, 4096]
+    same = [1.0, 16.0, 256.0]
+    series = [
+        plots.Series("SDPA", x, same), plots.Series("plain", x, same), plots.Series("window", x, [0.5, 2.0, 8.0]),
+        plots.Series("flash", x, list(same)), plots.Series("kernel", x, [0.5, 2.0, 8.0]),
+    ]  # fmt: skip
+    assert plots.coincident(series) == [None, 0, None, 0, 2]
+    assert plots.coincident_groups(series) == [["SDPA", "plain", "flash"], ["window", "kernel"]]
+    fig = valid(plots.lines(series))
+    names = [t.name for t in fig.data]
+    assert names == ["SDPA", "plain, same line as SDPA", "window", "flash, same line as SDPA",
+                     "kernel, same line as window"]  # fmt: skip
+    dashes = [t.line.dash for t in fig.data]
+    assert dashes[0] == dashes[2] == "solid" and len({dashes[1], dashes[3]}) == 2 and "solid" not in dashes[1::2]
+    assert plots.coincident([plots.Series("a", x, same), plots.Series("b", x, [1.0, 16.0, 256.1])]) == [None, None]

@@ -40,3 +40,15 @@ def test_query_key_moves_draws_words_queries_and_keys():
     assert [t.name for t in fig.data] == ["word vectors I", "queries Q = I·M_Q", "keys K = I·M_K"]
     assert list(fig.data[1].text) == ["q a", "q b", "q &lt;c&gt;"] and fig.data[2].text[0] == "k a"
     assert len(fig.layout.annotations) == 6
+
+
+def test_a_query_and_key_that_coincide_never_share_a_place():
+    """Page 3's 2-D view with the identity (query = key = word) on "I walked by the river bank": every place around
+    "by" overlapped another label, and "k by" fell back to the place "q by" had taken, the two drawn on top of each
+    other. Now the place that overlaps least is taken."""
+    points = np.array([[0.47, 0.22], [0.57, -0.26], [-0.15, 0.33], [-0.13, 0.2], [-0.3, -0.64], [-0.5, 0.15]])
+    words = ["i", "walked", "by", "the", "river", "bank"]
+    fig = valid(plots.query_key_moves(points, points, points, words))
+    q_places, k_places = list(fig.data[1].textposition), list(fig.data[2].textposition)
+    pairs = list(zip(words, q_places, k_places, strict=True))
+    assert all(q != k for _, q, k in pairs), pairs

@@ -58,7 +58,7 @@ def test_present_sets_the_font_sizes_and_a_taller_figure():
     assert layout["legend"]["font"]["size"] == theme.PRESENT_FONT - 2
     assert layout["annotations"][0]["font"]["size"] == theme.PRESENT_FONT - 2, "a 13 px note grows to the ticks' size"
     assert layout["height"] == int(fig.spec["layout"]["height"] * 1.25)
-    tall = plots.heatmap(np.ones((40, 40)), [str(i) for i in range(40)], [str(i) for i in range(40)])
+    tall = plots.heatmap(np.ones((40, 40)), [str(i) for i in range(40)], [str(i) for i in range(40)], height=1000)
     assert theme.styled(tall, present=True).spec["layout"]["height"] == 1100, "at most 1100 px"
     assert "color" not in layout["font"], "presenter mode alone changes no colour"
 
