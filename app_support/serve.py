@@ -3,18 +3,13 @@
     python -m app_support.serve [streamlit options]                  one server (what `make run` does)
     python -m app_support.serve --replicas K [streamlit options]     K servers on ports P, P+1, …, P+K-1
 
-`streamlit run app.py` works too; it only loads the word vectors when the first learner arrives, so the first
-page waits for them. With one server they load here in a background thread as soon as the server listens, while
-the browser connects, into the same per-process cache (st.cache_resource) the lessons read; once a first page has
-been drawn, the same thread loads what the other lessons need (their modules, the model, the training sets).
-
-With `--replicas K` (a class larger than one process holds, behind a sticky load balancer: README, "Serving a
-class") this process loads the word vectors and the model first, then forks the K servers. They share those
-pages of memory with this process (copy-on-write: nothing writes into them), so K replicas cost little more
-memory than one. P is `--server.port` (default 8501). All replicas get the same cookie secret (the one given,
-or a fresh random one), so a cookie one of them signed is good at all of them. This process stays as their
-supervisor: it restarts a replica that dies (after a back-off that grows while it keeps dying at its start, the
-others serving meanwhile), and stops them all on Ctrl-C or SIGTERM, or when every replica keeps dying at its start.
+With one server the word vectors load in a background thread as soon as it listens (`streamlit run app.py` loads
+them only when the first learner arrives), into the per-process cache the lessons read; once a first page has been
+drawn, the same thread loads what the other lessons need. With `--replicas K` (README, "Serving a class") this
+process loads the vectors and the model, then forks the K servers, which share those pages copy-on-write, with one
+cookie secret (given, or fresh). It stays as their supervisor: it restarts a replica that dies (with a growing
+back-off while it keeps dying at its start, the others serving), and stops them all on Ctrl-C or SIGTERM, or when
+every replica keeps dying at its start. P is `--server.port` (default 8501).
 """
 
 from __future__ import annotations
