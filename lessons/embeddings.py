@@ -94,7 +94,7 @@ def analogies() -> None:
             )
         # The arrows: for "a - b + c", b → c and a → answer are the same move if the analogy holds.
         shown = list(dict.fromkeys([w for _, w in expression.terms] + words[:3]))
-        arrows = [(shown.index(expression.positive[0]), shown.index(words[0]))] if words else []
+        arrows = [(shown.index(expression.positive[0]), shown.index(words[0]))] if words and expression.positive else []
         if len(expression.negative) == 1 and len(expression.positive) == 2:
             arrows.insert(0, (shown.index(expression.negative[0]), shown.index(expression.positive[1])))
         dims = linked(col_b.radio, "Projection", ["2-D", "3-D"], horizontal=True, key="emb_dims")

@@ -342,3 +342,14 @@ def test_each_chart_has_its_text_alternative_and_its_drawing_is_hidden(server, p
     )
     assert hidden
     expect(page.get_by_text("Every value of this map: hover a cell, or download the CSV.").first).to_be_visible()
+
+
+def test_a_text_alternative_shows_learner_words_as_typed(server, page):
+    """The text alternative is plain text (st.text): markdown and tags in the sentence stay characters."""
+    page.goto(f"{server}/real-heads?sentence=**bank**+<b>river</b>")
+    settle(page)
+    texts = page.locator("[class*=st-key-figtext_] [data-testid=stText]")
+    expect(texts.first).to_be_attached()
+    words = " ".join(texts.nth(i).inner_text() for i in range(texts.count()))
+    assert "bank, *" in words and "<, b, >" in words, words[:300]  # WordPiece splits them: each stays a character
+    assert page.locator("[class*=st-key-figtext_] strong, [class*=st-key-figtext_] b").count() == 0
