@@ -83,8 +83,8 @@ _DARK_CSS = """<style>
 _A11Y_CSS = """<style>
 /* a figure's text alternative (app_support.charts): read by screen readers, not drawn */
 [class*="st-key-figtext_"], [data-testid="stLayoutWrapper"]:has(> [class*="st-key-figtext_"]) {
-  position: absolute !important; width: 1px !important; height: 1px !important; margin: -1px; padding: 0;
-  overflow: hidden; clip-path: inset(50%); white-space: nowrap; border: 0; }
+  position: absolute !important; width: 1px !important; min-width: 0 !important; height: 1px !important;
+  margin: -1px; padding: 0 !important; overflow: hidden; clip-path: inset(50%); white-space: nowrap; border: 0; }
 /* the note beside a CSV download (VALUES_NOTE_HTML): a caption's size and colour (the text colour at 60 %) */
 .attnviz-note { font-size: 0.875rem; margin: 0; opacity: 0.6; }
 /* a formula or table wider than its box is reached with the keyboard to scroll it (_A11Y_JS): its focus shows */
