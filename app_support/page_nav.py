@@ -44,7 +44,7 @@ def next_lesson(url_path: str) -> None:
 
 def own_params() -> list[str]:
     """The address's parameters that are the page's own settings (score, layer, head, …)."""
-    return [k for k in links.current_params() if k not in CARRIED and k != "teacher"]
+    return [k for k in links.current_params() if k not in CARRIED]  # current_params never holds the token
 
 
 def reset_button(page: StreamlitPage) -> None:
