@@ -16,6 +16,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
+from app_support import course
 from app_support.sentence import PRESETS
 from attnviz.paragraph import pack
 from tests.app.test_theme import CAPTION_OPACITY, THEME
@@ -280,7 +281,8 @@ def test_every_lesson_works_by_keyboard(server, page, lesson):
     page.goto(f"{server}/{PAGES[lesson]}")
     settle(page)
     walk = tab_walk(page, 60)
-    assert sum(stop["nav"] for stop in walk) == len(PAGES), [s["label"] for s in walk]
+    in_nav = len(course.LESSONS) + len(course.AROUND)  # the lessons, Start here and the Glossary
+    assert sum(stop["nav"] for stop in walk) == in_nav, [s["label"] for s in walk]
     assert any(stop["main"] for stop in walk), "Tab never reached the lesson"
     unseen = [s["label"] for s in walk if s["shown"] and not s.get("visible", True)]
     assert not unseen, f"focus not visible on {unseen}"
