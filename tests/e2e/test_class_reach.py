@@ -109,6 +109,10 @@ def test_the_class_reaches_phones_reloads_and_replicas(browser, replicas):  # no
         teacher.reload()  # the projector: still teaching, its banner up, the class in the address
         settle(teacher)
         expect(teacher.locator(".st-key-cls_banner").get_by_text(f"Join the class: {code}")).to_be_visible()
+        banner = teacher.locator(".st-key-cls_banner")
+        qr = banner.get_by_role("img", name=f"QR code: The students' link to class {code}")
+        expect(qr).to_be_visible()  # drawn, not only named: the browser decoded the picture
+        assert qr.evaluate("img => img.complete && img.naturalWidth") > 0
         assert _query(teacher).get("class") == [code] and _query(teacher).get("present") == ["true"]
         teacher.screenshot(path=str(SHOTS / "class-projector-reloaded.png"))
 
