@@ -76,14 +76,14 @@ class Pass:
 
     start: int  # the first new token's position (the cache's length before the call)
     hidden_states: Tensor  # (L+1, T, D) [0] the token embeddings, [i] the output of layer i−1 (before the last norm)
-    weights: Tensor | None  # (L, H, T, S) every layer's weights; None when not kept or not built by the variant
+    layer_weights: tuple[Tensor, ...] | None  # L of (H, T, S); None when not kept or not built by the variant
     logits: Tensor  # (T, V), or (1, V) for the last token only
     cache: KVCache  # S tokens: the old cache and the new tokens
 
     @property
-    def layer_weights(self) -> tuple[Tensor, ...] | None:
-        """L of (H, T, S): views of `weights`, one per layer (no copy)."""
-        return None if self.weights is None else tuple(self.weights.unbind(0))
+    def weights(self) -> Tensor | None:
+        """(L, H, T, S) every layer's attention weights: stacked on the first call only (`stack_once`)."""
+        return stack_once(self)
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,25 +91,44 @@ class Forward:
     """A text through the whole decoder.
 
     At 256 tokens it keeps about 71 MB of attention weights, 18 MB of hidden states, 50 MB of logits and 12 MB of
-    cache; pages keep host copies of what they show. The weights are one (L, H, T, T) tensor, written layer by layer
-    as the pass goes (no stacking afterwards).
+    cache; pages keep host copies of what they show. Like transformers' ``output_attentions``, the weights are kept
+    layer by layer; `weights` stacks them once, on the first call.
     """
 
     tokens: Tokens
     hidden_states: Tensor  # (L+1, T, D)
-    weights: Tensor | None  # (L, H, T, T) every head's causal attention; upper triangle 0; None when not kept
+    layer_weights: tuple[Tensor, ...] | None  # L of (H, T, T) every head's causal attention; upper triangle 0
     logits: Tensor  # (T, V) row t scores the token after t; (1, V) when only the last row was asked for
     cache: KVCache  # L of (Hkv, T, Dh) keys and values, ready for generation
 
     @property
-    def layer_weights(self) -> tuple[Tensor, ...] | None:
-        """L of (H, T, T): views of `weights`, one per layer (no copy)."""
-        return None if self.weights is None else tuple(self.weights.unbind(0))
+    def weights(self) -> Tensor | None:
+        """(L, H, T, T) every head's attention weights: stacked on the first call only (`stack_once`)."""
+        return stack_once(self)
 
     @property
     def next_logits(self) -> Tensor:
         """(V,) the scores for the token after the text."""
         return self.logits[-1]
+
+
+def stack_once(result: Pass | Forward) -> Tensor | None:
+    """(L, H, T, S) a pass's maps, stacked on the first call; its ``layer_weights`` then become views of the stack.
+
+    The pass keeps each layer's maps as attention made them, as transformers does: allocating one (L, H, T, S) tensor
+    up front and writing into it cost 40–50 ms more per 256-token pass here (bench/RESULTS-lessons.md, 2026-12-08).
+    Stacking on every call copied 71 MB each time at 256 tokens; now the copy is made once, and the layers' own
+    tensors are released (held only by views), so the maps are never kept twice.
+    """
+    layers = result.layer_weights
+    if layers is None:
+        return None
+    stacked = getattr(result, "_stacked", None)
+    if stacked is None:
+        stacked = torch.stack(layers)  # (L, H, T, S)
+        object.__setattr__(result, "_stacked", stacked)  # frozen dataclasses: set once, never changed
+        object.__setattr__(result, "layer_weights", tuple(stacked.unbind(0)))  # L of (H, T, S) views of it
+    return stacked
 
 
 def rms_norm(x: Tensor, gain: Tensor, eps: float) -> Tensor:
@@ -135,9 +154,7 @@ def causal_bias(t: int, s: int, device: torch.device | str | None = None) -> Ten
     return torch.zeros(t, s, device=device).masked_fill_(~allowed, float("-inf"))  # (T, S)
 
 
-def grouped_attention(
-    q: Tensor, k: Tensor, v: Tensor, bias: Tensor, out: Tensor | None = None
-) -> tuple[Tensor, Tensor]:
+def grouped_attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor) -> tuple[Tensor, Tensor]:
     """softmax(Q·Kᵀ/√Dh + M)·V for every query head, each group of query heads against its shared key/value head.
 
     The course's `scaled_dot_product` with the mask as a bias (`causal_bias`, built once per pass) and no NaN rows to
@@ -148,7 +165,6 @@ def grouped_attention(
         k: (Hkv, S, Dh) keys after RoPE, the cache's first.
         v: (Hkv, S, Dh) values.
         bias: (T, S) 0 or −∞.
-        out: (H, T, S) where to write the weights (a layer of the pass's (L, H, T, S) tensor), or None.
     Returns:
         output (H, T, Dh) and weights (H, T, S), upper triangle exactly 0.
     """
@@ -160,7 +176,7 @@ def grouped_attention(
     # 1–2. scores of every query against every key of its group's head, scaled by 1/√Dh, the mask added
     scaled = torch.baddbmm(bias_grouped, q_grouped, k.transpose(1, 2), alpha=1.0 / math.sqrt(dh))  # (Hkv, G·T, S)
     # 3. softmax along each row: −∞ becomes exactly 0
-    weights = torch.softmax(scaled, dim=-1) if out is None else torch.softmax(scaled, -1, out=out.view(hkv, -1, s))
+    weights = torch.softmax(scaled, dim=-1)  # (Hkv, G·T, S)
     # 4. mix the values of the group's head
     output = torch.bmm(weights, v)  # (Hkv, G·T, Dh)
     return output.view(h, t, dh), weights.view(h, t, s)  # (H, T, Dh), (H, T, S)
@@ -190,7 +206,6 @@ class _Mode:
     mask: Tensor  # (T, S) bool, for a variant
     bias: Tensor | None  # (T, S) 0/−∞, for `grouped_attention`
     start: int
-    weights: Tensor | None  # (L, H, T, S) to write into (our own attention, maps kept)
 
 
 def _attention(
@@ -217,8 +232,7 @@ def _attention(
         heads = mode.attend(q, expand_kv(k, c.n_heads), expand_kv(v, c.n_heads), mask=mode.mask)  # (H, T, S)
         output, weights = heads.output, heads.weights  # (H, T, Dh), (H, T, S) or None
     elif mode.keep:
-        out = None if mode.weights is None else mode.weights[index]  # (H, T, S)
-        output, weights = grouped_attention(q, k, v, mode.bias, out)  # (H, T, Dh), (H, T, S)
+        output, weights = grouped_attention(q, k, v, mode.bias)  # (H, T, Dh), (H, T, S)
     else:
         output = _fused_attention(q, k, v, mode.start)  # (H, T, Dh)
     return merge_heads(output) @ w.w_o, k, v, weights  # (T, D)
@@ -277,7 +291,6 @@ def run(
         mask=causal_mask(t, s, device=model.device),  # (T, S)
         bias=causal_bias(t, s, device=model.device) if own else None,  # (T, S)
         start=start,
-        weights=torch.empty(c.n_layers, c.n_heads, t, s, device=model.device) if own else None,  # (L, H, T, S)
     )
     x = model.token_embedding[ids.to(model.device)]  # (T, D) no position vector: RoPE does that inside attention
     states, keys, values, weights = [x], [], [], []
@@ -288,16 +301,14 @@ def run(
         states.append(x)
         keys.append(k)
         values.append(v)
-        weights.append(w if keep_weights and not own else None)  # a variant's: dropped at once when not kept
+        weights.append(w if keep_weights else None)  # dropped at once when not kept
     last = x if all_logits else x[-1:]  # (T, D) or (1, D)
     logits = rms_norm(last, model.output_norm, c.rms_norm_eps) @ model.lm_head  # (T, V)
-    kept = mode.weights  # (L, H, T, S) ours, written layer by layer; None when not kept
-    if not own and all(w is not None for w in weights):
-        kept = torch.stack(weights)  # (L, H, T, S) a variant's maps, stacked once
+    kept = all(w is not None for w in weights)  # False when not asked for or the variant builds none
     return Pass(
         start=start,
         hidden_states=torch.stack(states),  # (L+1, T, D)
-        weights=kept,  # (L, H, T, S)
+        layer_weights=tuple(weights) if kept else None,  # L of (H, T, S)
         logits=logits,
         cache=KVCache(layer_keys=tuple(keys), layer_values=tuple(values)),  # L of (Hkv, S, Dh) each
     )
@@ -339,7 +350,7 @@ def forward(
     tokens = read_tokens(model, tokens_or_text, max_tokens)
     ids = torch.tensor(tokens.ids, dtype=torch.long, device=model.device)  # (T,)
     p = run(model, ids, None, attend, keep_weights=keep_weights, all_logits=all_logits)
-    return Forward(tokens, hidden_states=p.hidden_states, weights=p.weights, logits=p.logits, cache=p.cache)
+    return Forward(tokens, hidden_states=p.hidden_states, layer_weights=p.layer_weights, logits=p.logits, cache=p.cache)
 
 
 __all__ = [
@@ -352,4 +363,5 @@ __all__ = [
     "read_tokens",
     "rms_norm",
     "run",
+    "stack_once",
 ]

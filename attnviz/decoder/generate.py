@@ -115,7 +115,7 @@ def _read(model: Model, ids: list[int], cache: KVCache | None, use_cache: bool, 
 
 def _last_row(p: Pass) -> Tensor | None:
     """(L, H, S) the newest token's row of every head."""
-    return None if p.weights is None else p.weights[:, :, -1].clone()  # (L, H, S) not a view of the pass
+    return None if p.layer_weights is None else torch.stack([w[:, -1] for w in p.layer_weights])
 
 
 @torch.inference_mode()
