@@ -12,6 +12,7 @@ thread count; a first view ≤ 1.5 s; one generated token with the cache ≤ 80 
 
     python bench/bench_decoder.py                # about 5 minutes on a quiet 2-core machine
     python bench/bench_decoder.py --reps 3 --loads 1 --gen-reps 1
+    python bench/bench_decoder.py --kernels      # one layer's attention only, five ways (about 10 s)
 """
 
 from __future__ import annotations
@@ -224,6 +225,44 @@ def print_load(ours: dict[str, float], theirs: dict[str, float] | None, n: int) 
           f"      {(theirs['peak_rss'] / mib if theirs else float('nan')):6.0f} MiB")  # fmt: skip
 
 
+@torch.inference_mode()
+def kernels(reps: int = 50) -> None:
+    """One layer's attention at 256 tokens (9 query heads, 3 key/value heads, width 64), five ways, 1 thread."""
+    import math
+
+    import torch.nn.functional as F
+
+    from attnviz.attention import causal_mask, scaled_dot_product
+    from attnviz.decoder import expand_kv
+    from attnviz.decoder.forward import causal_bias, grouped_attention
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    q, k, v = torch.randn(9, 256, 64), torch.randn(3, 256, 64), torch.randn(3, 256, 64)
+    mask, bias = causal_mask(256), causal_bias(256, 256)
+
+    def eager():  # transformers' eager attention: repeat_kv, matmul, scale, add the mask, softmax, matmul
+        kx, vx = expand_kv(k, 9), expand_kv(v, 9)
+        return torch.softmax(q @ kx.transpose(1, 2) / math.sqrt(64) + bias, -1) @ vx
+
+    ways = {
+        "course scaled_dot_product on expanded K, V": lambda: scaled_dot_product(
+            q, expand_kv(k, 9), expand_kv(v, 9), mask=mask
+        ),
+        "grouped_attention (ours, maps kept)": lambda: grouped_attention(q, k, v, bias),
+        "transformers-style eager": eager,
+        "SDPA, 3-D tensors, GQA, causal": lambda: F.scaled_dot_product_attention(
+            q, k, v, is_causal=True, enable_gqa=True
+        ),
+        "SDPA, 4-D tensors, GQA, causal (ours, no maps)": lambda: F.scaled_dot_product_attention(
+            q[None], k[None], v[None], is_causal=True, enable_gqa=True
+        ),
+    }
+    print(f"One layer's attention at 256 tokens, 1 thread, CPU ms, median of {reps} (load average {load_avg()})")
+    for name, fn in interleaved(ways, reps).items():
+        print(f"  {name:50} {fn[1]:6.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--loads", type=int, default=2, help="fresh processes timed for our load (median)")
@@ -231,7 +270,11 @@ def main() -> None:
     parser.add_argument("--gen-reps", type=int, default=2, help="interleaved repetitions of the generation rows")
     parser.add_argument("--threads", default="1,2", help="comma-separated torch thread counts")
     parser.add_argument("--no-reference-load", action="store_true", help="skip transformers' fresh-process load")
+    parser.add_argument("--kernels", action="store_true", help="time one layer's attention five ways, and stop")
     args = parser.parse_args()
+    if args.kernels:
+        kernels()
+        return
     threads = [int(t) for t in args.threads.split(",") if t.strip()]
 
     import transformers
