@@ -118,7 +118,8 @@ def stack_once(result: Pass | Forward) -> Tensor | None:
     The pass keeps each layer's maps as attention made them, as transformers does: allocating one (L, H, T, S) tensor
     up front and writing into it cost 40–50 ms more per 256-token pass here (bench/RESULTS-lessons.md, 2026-12-08).
     Stacking on every call copied 71 MB each time at 256 tokens; now the copy is made once, and the layers' own
-    tensors are released (held only by views), so the maps are never kept twice.
+    tensors are released (held only by views), so the maps are never kept twice. Two threads asking at the same
+    moment may both stack; each gets the same numbers, and the last one's stack is kept.
     """
     layers = result.layer_weights
     if layers is None:
