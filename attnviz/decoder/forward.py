@@ -28,6 +28,7 @@ with each group's key/value head handed to its query heads (`attnviz.decoder.gqa
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -37,7 +38,7 @@ from torch import Tensor
 from attnviz.attention import AttentionFn, causal_mask, merge_heads, split_heads
 from attnviz.decoder.gqa import expand_kv
 from attnviz.decoder.model import Model
-from attnviz.decoder.rope import Turns, turn, turns
+from attnviz.decoder.rope import Turns, turn, turn_complex, turns
 from attnviz.decoder.tokens import MAX_TOKENS, Tokens, encode
 from attnviz.errors import AttnvizInputError, EmptyTextError, TooManyTokensError
 
@@ -198,6 +199,14 @@ def _fused_attention(q: Tensor, k: Tensor, v: Tensor, start: int) -> Tensor:
     return out[0]  # (H, T, Dh)
 
 
+def _turner(rope: Turns) -> Callable[[Tensor], Tensor]:
+    """RoPE for one pass: the complex form (one kernel) where the device has complex numbers, else `turn`."""
+    if rope.cos.device.type == "mps":
+        return lambda x: turn(x, rope)  # (..., T, Dh)
+    unit = rope.unit  # (T, Dh/2) complex, once per pass
+    return lambda x: turn_complex(x, unit)  # (..., T, Dh)
+
+
 @dataclass(frozen=True, eq=False)
 class _Mode:
     """How a pass runs each layer's attention (chosen once in `run`)."""
@@ -207,10 +216,11 @@ class _Mode:
     mask: Tensor  # (T, S) bool, for a variant
     bias: Tensor | None  # (T, S) 0/−∞, for `grouped_attention`
     start: int
+    turn: Callable[[Tensor], Tensor]  # RoPE for these positions: (..., T, Dh) → (..., T, Dh)
 
 
 def _attention(
-    model: Model, index: int, x: Tensor, rope: Turns, cache: KVCache | None, mode: _Mode
+    model: Model, index: int, x: Tensor, cache: KVCache | None, mode: _Mode
 ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
     c, w = model.config, model.layers[index]
     h = rms_norm(x, w.attn_norm, c.rms_norm_eps)  # (T, D)
@@ -219,8 +229,8 @@ def _attention(
     k = split_heads(h @ w.w_k, c.n_kv_heads)  # (Hkv, T, Dh)
     v = split_heads(h @ w.w_v, c.n_kv_heads)  # (Hkv, T, Dh)
     # 2. positions: turn every pair of dimensions of q and k by its angle (values are not turned)
-    q = turn(q, rope)  # (H, T, Dh)
-    k = turn(k, rope)  # (Hkv, T, Dh)
+    q = mode.turn(q)  # (H, T, Dh)
+    k = mode.turn(k)  # (Hkv, T, Dh)
     # 3. the cache: the keys and values of earlier tokens, as they were computed then
     if cache is not None and cache.length:
         k = torch.cat((cache.layer_keys[index], k), dim=1)  # (Hkv, S, Dh)
@@ -292,11 +302,12 @@ def run(
         mask=causal_mask(t, s, device=model.device),  # (T, S)
         bias=causal_bias(t, s, device=model.device) if own else None,  # (T, S)
         start=start,
+        turn=_turner(rope),
     )
     x = model.token_embedding[ids.to(model.device)]  # (T, D) no position vector: RoPE does that inside attention
     states, keys, values, weights = [x], [], [], []
     for i in range(c.n_layers):
-        attn, k, v, w = _attention(model, i, x, rope, cache, mode)
+        attn, k, v, w = _attention(model, i, x, cache, mode)
         x = x + attn  # (T, D) residual
         x = x + _feed_forward(model, i, x)  # (T, D) residual
         states.append(x)
