@@ -9,8 +9,10 @@ heads (GQA), head width 64, rotary positions (RoPE, base 100,000), RMSNorm, SwiG
 dequantised to float32 on load: we compute in float32 with exactly the values the file stores, as transformers does
 when it loads the file (llama.cpp itself multiplies the 4-bit blocks directly).
 
-Every layer's attention goes through an `attnviz.attention.AttentionFn`, the exact `scaled_dot_product` by default,
-under the causal mask; any variant can be swapped in per call (`sinks.windowed` is one). The pass returns every
+Every layer's attention is exact softmax(Q·Kᵀ/√Dh + M)·V under the causal mask: by default `forward.grouped_attention`
+(the course's `attnviz.attention.scaled_dot_product`, to 1e-6, with each group of query heads reading its shared
+key/value head) where the maps are kept, PyTorch's fused kernel where they are not; any
+`attnviz.attention.AttentionFn` can be swapped in per call (`sinks.windowed` is one). The pass returns every
 layer's (H, T, T) weights, the logits at every position and the KV cache; `generate` continues from the cache one
 token at a time. A learner's text is read up to `MAX_TOKENS` tokens.
 

@@ -3,8 +3,9 @@
 import pytest
 import torch
 
-from attnviz.attention import Attention, scaled_dot_product
-from attnviz.decoder import MAX_TOKENS, encode, forward, run
+from attnviz.attention import Attention, causal_mask, scaled_dot_product
+from attnviz.decoder import MAX_TOKENS, encode, expand_kv, forward, run
+from attnviz.decoder.forward import causal_bias, grouped_attention
 from attnviz.decoder.tokens import Tokens
 from attnviz.errors import AttnvizInputError, EmptyTextError, TooManyTokensError
 
@@ -31,6 +32,8 @@ def test_logits_and_every_attention_map_match_transformers(model, reference, tex
     assert len(ref.attentions) == 30
     torch.testing.assert_close(ours.weights, torch.stack(ref.attentions)[:, 0], atol=1e-5, rtol=0)
     torch.testing.assert_close(ours.logits, ref.logits[0], atol=1e-4, rtol=0)
+    fused = forward(model, text, keep_weights=False)  # no maps: PyTorch's fused kernel instead of ours
+    torch.testing.assert_close(fused.logits, ref.logits[0], atol=1e-4, rtol=0)
     torch.testing.assert_close(ours.hidden_states[0], ref.hidden_states[0][0], atol=0, rtol=0)  # the embeddings
 
 
@@ -58,7 +61,7 @@ def test_shapes_of_the_pass(model):
     assert f.cache.length == t and f.cache.nbytes == 2 * 30 * 3 * t * 64 * 4
     last = forward(model, TEXTS[0], all_logits=False, keep_weights=False)
     assert last.weights is None and last.logits.shape == (1, 49152)
-    torch.testing.assert_close(last.next_logits, f.next_logits, atol=1e-5, rtol=0)
+    torch.testing.assert_close(last.next_logits, f.next_logits, atol=1e-4, rtol=0)  # the fused kernel's rounding
 
 
 def test_attend_is_called_once_per_layer_with_9_heads_sharing_3_key_value_heads(model):
@@ -74,7 +77,43 @@ def test_attend_is_called_once_per_layer_with_9_heads_sharing_3_key_value_heads(
     for q_shape, k_shape, v_shape, mask in calls:
         assert q_shape == k_shape == v_shape == (9, t, 64)
         assert torch.equal(mask, torch.ones(t, t, dtype=torch.bool).tril())
-    torch.testing.assert_close(f.logits, forward(model, TEXTS[0]).logits, atol=0, rtol=0)
+    torch.testing.assert_close(f.logits, forward(model, TEXTS[0], scaled_dot_product).logits, atol=0, rtol=0)
+    torch.testing.assert_close(f.logits, forward(model, TEXTS[0]).logits, atol=1e-5, rtol=0)  # our default
+
+
+def test_grouped_attention_is_the_course_formula_on_expanded_heads():
+    torch.manual_seed(0)
+    q, k, v = torch.randn(9, 12, 64), torch.randn(3, 20, 64), torch.randn(3, 20, 64)  # 12 new tokens after 8
+    exact = scaled_dot_product(q, expand_kv(k, 9), expand_kv(v, 9), mask=causal_mask(12, 20))
+    output, weights = grouped_attention(q, k, v, causal_bias(12, 20))
+    torch.testing.assert_close(weights, exact.weights, atol=1e-6, rtol=0)
+    torch.testing.assert_close(output, exact.output, atol=1e-5, rtol=0)
+    assert bool((weights[:, causal_bias(12, 20).isinf()] == 0).all())  # the masked part exactly 0
+
+
+def test_the_maps_are_stacked_once_not_on_each_call(model):
+    f = forward(model, TEXTS[1])
+    layer_4 = f.layer_weights[4].clone()
+    stacked = f.weights  # (L, H, T, T)
+    assert f.weights is stacked  # no copy per call (it was a 71 MB torch.stack at 256 tokens)
+    assert f.layer_weights[4].data_ptr() == stacked[4].data_ptr()  # the layers are views of it: kept once
+    assert torch.equal(stacked[4], layer_4)
+    p = run(model, torch.tensor(f.tokens.ids))
+    assert p.weights is p.weights and torch.equal(p.weights, stacked)
+
+
+def test_the_fused_kernel_without_maps_gives_the_same_logits_and_cache(model):
+    ids = torch.tensor(encode(model, TEXTS[2]).ids)
+    kept = run(model, ids)
+    fused = run(model, ids, keep_weights=False)
+    assert fused.weights is None
+    torch.testing.assert_close(fused.logits, kept.logits, atol=1e-4, rtol=0)
+    torch.testing.assert_close(fused.cache.values, kept.cache.values, atol=1e-4, rtol=1e-5)
+    first = run(model, ids[:7], keep_weights=False)  # after a cache: the kernel gets the (T, S) causal mask
+    second = run(model, ids[7:], first.cache, keep_weights=False)
+    one = run(model, ids[-1:], run(model, ids[:-1], keep_weights=False).cache, keep_weights=False)  # T = 1
+    torch.testing.assert_close(second.logits, kept.logits[7:], atol=1e-4, rtol=0)
+    torch.testing.assert_close(one.logits, kept.logits[-1:], atol=1e-4, rtol=0)
 
 
 def test_a_swapped_attention_changes_the_output(model):

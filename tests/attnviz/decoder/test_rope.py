@@ -70,3 +70,15 @@ def test_rotary_score_and_bad_shifts():
     assert rotary_score(q, k, 5, 5, 10_000.0) == pytest.approx(64.0)
     with pytest.raises(AttnvizInputError, match="before position 0"):
         shift_invariance(q, k, 2, 1, shifts=(-5,), base=10_000.0)
+
+
+def test_the_complex_form_the_pass_uses_is_the_pairs_turned():
+    from attnviz.attention import split_heads
+    from attnviz.decoder.rope import turn, turn_complex, turns
+
+    torch.manual_seed(0)
+    t = turns(torch.arange(40, 70), 64, 100_000.0)
+    q = split_heads(torch.randn(30, 9 * 64), 9)  # (9, 30, 64) a transposed view, as the pass has it
+    torch.testing.assert_close(turn_complex(q, t.unit), turn(q, t), atol=1e-6, rtol=0)
+    odd = torch.randn(3, 30, 65)[..., 1:]  # pairs at an odd offset: copied first, same result
+    torch.testing.assert_close(turn_complex(odd, t.unit), turn(odd, t), atol=1e-6, rtol=0)
