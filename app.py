@@ -4,21 +4,13 @@ view)."""
 
 import streamlit as st
 
-from app_support import (
-    class_main,
-    classroom,
-    course,
-    handout,
-    page_nav,
-    screens,
-    sentence,
-    show,
-    steps,
-    streamlit_compat,
-)
+from app_support.classroom import class_main, classroom
+from app_support.compat import streamlit_compat
+from app_support.handout import handout
+from app_support.kit import course, page_nav, screens, sentence, show, steps
 
 # Nothing here imports torch, gensim or the word vectors before the page's first elements are on their way: the
-# navigation and the sidebar reach the browser while the server loads them (app_support.serve starts that at launch,
+# navigation and the sidebar reach the browser while the server loads them (server.serve starts that at launch,
 # and has the browser load plotly's code meanwhile: server_patches.load_chart_code_early), which is most of a fresh
 # server's first page.
 present = str(st.query_params.get(show.PRESENT, "")).lower() in {"true", "1", "yes", "on"}
@@ -53,7 +45,7 @@ with st.container(horizontal=True, gap="small"):
 screens.sentence_hint(page.url_path)  # shown while the sidebar, which holds the sentence box, is folded
 class_main.main_page()  # the class's messages, a student's name and switches, the projector's join banner
 
-from app_support import loaders  # noqa: E402  (gensim: what is above is on its way to the browser while it loads)
+from app_support.data import loaders  # noqa: E402  (gensim: what is above is on its way to the browser while it loads)
 
 computing_on = st.sidebar.empty()  # filled in after the lesson, from what the lesson computed with
 

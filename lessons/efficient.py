@@ -2,12 +2,13 @@
 
 import streamlit as st
 
-from app_support import efficient, show, tables
-from app_support import efficient_sections as sections
-from app_support import efficient_text as text_of
-from app_support.efficient_patterns import dropped_section
-from app_support.efficient_text import INFO, titles_of_kind
-from app_support.widgets import EDIT, check_link, link_value, md_escape, text_or_stop, warn
+from app_support.efficient import efficient
+from app_support.efficient import efficient_sections as sections
+from app_support.efficient import efficient_text as text_of
+from app_support.efficient.efficient_patterns import dropped_section
+from app_support.efficient.efficient_text import INFO, titles_of_kind
+from app_support.kit import show, tables
+from app_support.kit.widgets import EDIT, check_link, link_value, md_escape, text_or_stop, warn
 from attnviz import AttnvizInputError
 from attnviz.efficient import REGISTRY
 

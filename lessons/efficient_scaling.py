@@ -7,9 +7,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app_support import efficient, loaders, sentence, show, tables
-from app_support.efficient_text import INFO
-from app_support.widgets import check_link, link_value, predict_first, warn
+from app_support.data import loaders
+from app_support.efficient import efficient
+from app_support.efficient.efficient_text import INFO
+from app_support.kit import sentence, show, tables
+from app_support.kit.widgets import check_link, link_value, predict_first, warn
 from attnviz import curves, plots, scaling
 from attnviz.efficient import flex
 from attnviz.efficient.costs import human_bytes

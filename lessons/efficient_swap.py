@@ -4,10 +4,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_support import efficient, sentence, show
-from app_support import efficient_swap_text as swap_text
-from app_support.efficient_text import INFO
-from app_support.widgets import md_escape, predict_first, text_or_stop, warn
+from app_support.efficient import efficient
+from app_support.efficient import efficient_swap_text as swap_text
+from app_support.efficient.efficient_text import INFO
+from app_support.kit import sentence, show
+from app_support.kit.widgets import md_escape, predict_first, text_or_stop, warn
 from attnviz import AttnvizInputError, plots
 from attnviz.efficient import costs
 

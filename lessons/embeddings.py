@@ -3,8 +3,9 @@
 import numpy as np
 import streamlit as st
 
-from app_support import cached, loaders, show
-from app_support.widgets import linked, md_escape, need_words, predict_first, sentence_tokens, warn
+from app_support.data import cached, loaders
+from app_support.kit import show
+from app_support.kit.widgets import linked, md_escape, need_words, predict_first, sentence_tokens, warn
 from attnviz import AttnvizInputError, plots
 from attnviz.embeddings import (
     SEARCH_WORDS,

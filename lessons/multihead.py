@@ -3,8 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from app_support import paragraph_view, show, tables
-from app_support.widgets import (
+from app_support.kit import show, tables
+from app_support.kit.widgets import (
     check_link,
     lesson_sentence,
     link_value,
@@ -13,6 +13,7 @@ from app_support.widgets import (
     predict_first,
     warn,
 )
+from app_support.parts import paragraph_view
 from attnviz import AttnvizInputError, plots
 from attnviz.embeddings import Words
 from attnviz.heads import HEAD_DIMS, MAX_HEADS, head_difference, top_keys, toy_layer, toy_weights

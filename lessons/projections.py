@@ -6,9 +6,9 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from app_support import cached, loaders, paragraph_view, sentence, show, tables
-from app_support.training_panel import training_panel
-from app_support.widgets import (
+from app_support.data import cached, loaders
+from app_support.kit import sentence, show, tables
+from app_support.kit.widgets import (
     lesson_sentence,
     linked,
     linked_choice,
@@ -16,6 +16,8 @@ from app_support.widgets import (
     predict_first,
     warn,
 )
+from app_support.parts import paragraph_view
+from app_support.parts.training_panel import training_panel
 from attnviz import plots
 from attnviz.attention import similarity_matrix
 from attnviz.host import to_host

@@ -5,9 +5,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_support import cached, loaders, show, tables
-from app_support.real_probes import census_table, head_name, held_out_section, kept_answer
-from app_support.widgets import linked, linked_choice, md_escape, predict_first, warn
+from app_support.data import cached, loaders
+from app_support.kit import show, tables
+from app_support.kit.widgets import linked, linked_choice, md_escape, predict_first, warn
+from app_support.parts.real_probes import census_table, head_name, held_out_section, kept_answer
 from attnviz import AttnvizInputError, plots
 
 MAX_TEXT = 5_000  # characters; the model reads its first 256 pieces (attnviz.paragraph.MODEL_PIECES) and says so

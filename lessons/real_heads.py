@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_support import cached, census_view, loaders, paragraph_view, sentence, show, tables
-from app_support.real_probes import census_table
-from app_support.widgets import EDIT, check_link, link_value, linked, md_escape, predict_first, warn
+from app_support.data import cached, loaders
+from app_support.kit import sentence, show, tables
+from app_support.kit.widgets import EDIT, check_link, link_value, linked, md_escape, predict_first, warn
+from app_support.parts import census_view, paragraph_view
+from app_support.parts.real_probes import census_table
 from attnviz import plots
 
 HEAD_VIEW_MAX = 44  # longer sentences: the head view keeps the chosen token and its strongest keys only (so that it

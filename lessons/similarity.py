@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from app_support import cached, paragraph_view, show
-from app_support.widgets import (
+from app_support.data import cached
+from app_support.kit import show
+from app_support.kit.widgets import (
     lesson_sentence,
     linked,
     linked_choice,
@@ -11,6 +12,7 @@ from app_support.widgets import (
     predict_first,
     warn,
 )
+from app_support.parts import paragraph_view
 from attnviz import AttnvizInputError, plots
 from attnviz.attention import mix, similarity_matrix
 from attnviz.embeddings import compare, word_vector

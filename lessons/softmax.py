@@ -6,14 +6,16 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from app_support import cached, loaders, paragraph_view, sentence, show, tables
-from app_support.widgets import (
+from app_support.data import cached, loaders
+from app_support.kit import sentence, show, tables
+from app_support.kit.widgets import (
     lesson_sentence,
     linked,
     linked_choice,
     md_escape,
     predict_first,
 )
+from app_support.parts import paragraph_view
 from attnviz import plots
 from attnviz.attention import (
     ONE_HOT,

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from app_support import class_limits, class_session, class_store
+from app_support.classroom import class_limits, class_session, class_store
 from tests.app.class_browser import (
     QUESTION,
     SIM,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_support import class_store
+from app_support.classroom import class_store
 from tests.app.class_browser import SIM, Browser, app_store, teaching, token_free
 
 TOKEN = "tok_" + "S3cretTeacherToken" * 2
@@ -23,7 +23,9 @@ def _links_script() -> None:
     """Every link builder, run in a page whose address still has the token (as the run that opened a teacher link)."""
     import streamlit as st
 
-    from app_support import census_view, handout, links, show
+    from app_support.handout import handout
+    from app_support.kit import links, show
+    from app_support.parts import census_view
 
     st.text(links.link("similarity"))
     st.text(repr(show.current_params()))

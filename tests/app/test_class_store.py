@@ -1,4 +1,4 @@
-"""The live class's store (app_support.class_store), run against SQLite and against a real PostgreSQL server.
+"""The live class's store (app_support.classroom.class_store), run against SQLite and against a real PostgreSQL server.
 
 The PostgreSQL run needs a server's address in $ATTNVIZ_TEST_PG_DSN (`.ci/run` starts one with `.ci/postgres.sh`)
 and the psycopg driver. Outside CI they skip without them; under CI=true they fail, so a green CI means the store
@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from app_support import class_store
-from app_support.class_store import ALPHABET, ClassStore, ClassStoreError, clean_code, clean_name
+from app_support.classroom import class_store
+from app_support.classroom.class_store import ALPHABET, ClassStore, ClassStoreError, clean_code, clean_name
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PG_DSN = os.environ.get("ATTNVIZ_TEST_PG_DSN", "")

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_support import show
+from app_support.kit import show
 from attnviz import plots
 from tests.app.conftest import PAGES, ROOT
 from tests.app.test_pages import _reveal_all, no_html, plain
@@ -260,7 +260,7 @@ def test_the_svg_setting_makes_every_camera_save_svg():
 
 
 def test_pages_show_things_through_show():
-    """Headings and figures go through app_support.show, so presenter mode, the palette and the exports reach them."""
+    """Headings and figures go through kit.show, so presenter mode, the palette and the exports reach them."""
     for path in [*sorted((ROOT / "lessons").glob("*.py")), ROOT / "app_support" / "training_panel.py"]:
         text = path.read_text()
         assert "plotly_chart(" not in text, f"{path.name}: use show.chart"

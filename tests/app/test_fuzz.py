@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from app_support import screens, show
+from app_support.kit import screens, show
 from tests.app.conftest import PAGES, ROOT
 
 SEED = 20261128

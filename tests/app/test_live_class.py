@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from app_support import class_store
+from app_support.classroom import class_store
 from tests.app.test_pages import no_html
 
 SIM = "lessons/similarity.py"
