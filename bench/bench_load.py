@@ -934,7 +934,7 @@ async def class_lesson(server: Server | Fleet, store: Any, n: int, window: float
     then change ordinary controls until `duration` s; every tab runs its live parts when due. A tab whose connection
     is lost (a replica killed: `during` does that) connects again, as a browser does, and a student who had not
     answered yet answers then. Afterwards each acknowledged answer is looked up in ``store`` (a `ClassStore`)."""
-    from app_support.classroom import classroom
+    from app_support.classroom import class_questions
 
     code, token = store.create_class()
     stats, memory, rng = Stats(), Memory(server), random.Random(seed)
@@ -955,7 +955,7 @@ async def class_lesson(server: Server | Fleet, store: Any, n: int, window: float
 
     async def answer(student: Live) -> None:
         _, proto = student.widgets[CLASS_QUESTION]
-        qid = classroom.question_id(CLASS_QUESTION, proto.label, list(proto.options))
+        qid = class_questions.question_id(CLASS_QUESTION, proto.label, list(proto.options))
         qids.add(qid)
         choice = student.rng.randrange(len(proto.options))
         change = WidgetState(id=proto.id, string_value=proto.options[choice])

@@ -11,21 +11,20 @@ from streamlit.errors import StreamlitAPIException
 
 from app_support.classroom import class_pending, class_teacher
 from app_support.classroom.class_session import (
-    CLASS,
     FOLLOW,
     STATE_FOLLOWED,
     STATE_SHARED,
     STATE_TAKES,
     STATE_WAITING,
     STUDENT_EVERY,
-    TEACHER,
     came_back,
     leave,
     safe,
     store,
 )
 from app_support.compat import streamlit_compat
-from app_support.kit import links, sentence, show, steps
+from app_support.kit import links, sentence, steps, view
+from app_support.kit.links import CLASS, TEACHER
 
 _UNKNOWN = object()  # the store could not say
 REPLICA_PORTS_ENV = (
@@ -54,7 +53,7 @@ def replica_links(found: str) -> list[str]:
 
 def _view() -> dict[str, str]:
     """The teacher's view to share: this page and its settings (not the token, not presenter mode)."""
-    params = {k: v for k, v in show.current_params().items() if k not in {TEACHER, CLASS, show.PRESENT}}
+    params = {k: v for k, v in links.current_params().items() if k not in {TEACHER, CLASS, view.PRESENT}}
     # the sentence box writes the address from the script (st.query_params), which the run's context does not see
     if isinstance(said := st.query_params.get(sentence.KEY), str):
         params[sentence.KEY] = said
@@ -65,13 +64,13 @@ def _view() -> dict[str, str]:
 def share_view(found: str, token: str) -> None:
     """Every few seconds, store the teacher's page and settings for students who follow (when they changed), and
     presenter mode's step (`class_teacher.STEP`: where a teacher whose session was lost comes back to)."""
-    view: dict[str, object] = dict(_view())
-    if show.presenting() and (place := steps.presenter_step()) is not None:
-        view[class_teacher.STEP] = place
-    if st.session_state.get(STATE_SHARED) != view:
+    shared: dict[str, object] = dict(_view())
+    if view.presenting() and (place := steps.presenter_step()) is not None:
+        shared[class_teacher.STEP] = place
+    if st.session_state.get(STATE_SHARED) != shared:
         try:
-            if safe(lambda: store().set_state(found, token, view) or True, False, what="share"):
-                st.session_state[STATE_SHARED] = view
+            if safe(lambda: store().set_state(found, token, shared) or True, False, what="share"):
+                st.session_state[STATE_SHARED] = shared
         except (PermissionError, ValueError):
             pass
 
@@ -111,12 +110,12 @@ def go_to(found: str, state: dict) -> None:
     A setting this session holds in a widget (the sentence box, a lesson's control) cannot be set once the widget is
     drawn in this run: its new value waits in `STATE_TAKES` and `take_waiting` sets it at the start of the next
     run, before any widget (`app_support.classroom.classroom.begin`)."""
-    view = {k: v for k, v in state.items() if k != class_teacher.STEP}
+    wanted = {k: v for k, v in state.items() if k != class_teacher.STEP}
     mine = _view()
-    script = streamlit_compat.page_scripts().get(str(view.get("page")))
-    if view == mine or script is None:
+    script = streamlit_compat.page_scripts().get(str(wanted.get("page")))
+    if wanted == mine or script is None:
         return
-    query = dict(parse_qsl(str(view.get("query", "")), keep_blank_values=True))
+    query = dict(parse_qsl(str(wanted.get("query", "")), keep_blank_values=True))
     ours = dict(parse_qsl(mine["query"], keep_blank_values=True))
     address, takes = {CLASS: found}, {}
     for key in set(query) | set(ours):

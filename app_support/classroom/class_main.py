@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_support.classroom import class_banner, class_rules, class_store
+from app_support.classroom import class_banner, class_rules
 from app_support.classroom.class_follow import class_link
 from app_support.classroom.class_session import (
     FOLLOW,
@@ -21,7 +21,7 @@ from app_support.classroom.class_session import (
     student,
     teaching,
 )
-from app_support.kit import show
+from app_support.kit import view
 
 
 def main_page() -> None:
@@ -36,7 +36,7 @@ def main_page() -> None:
         return
     if student():
         _student_bar(found)
-    elif teaching() and show.presenting():  # the sidebar, which shows the code, is folded on a projector
+    elif teaching() and view.presenting():  # the sidebar, which shows the code, is folded on a projector
         class_banner.join_banner(found, class_link(found))
 
 
@@ -49,7 +49,7 @@ def _student_bar(found: str) -> None:
             key=NAME,
             max_chars=NAME_INPUT_MAX,
             width=260,
-            help=f"Shown to the teacher beside your answers ({class_store.NAME_MAX} characters at most); "
+            help=f"Shown to the teacher beside your answers ({class_rules.NAME_MAX} characters at most); "
             "leave empty to stay anonymous.",
         )
         row.toggle("Follow the teacher", key=FOLLOW, help="Open the page and settings the teacher is showing")
@@ -58,5 +58,5 @@ def _student_bar(found: str) -> None:
             st.rerun()
         raw = st.session_state.get(NAME, "")
         if class_rules.name_was_cut(raw):
-            st.caption(escape(f"Your name is longer than {class_store.NAME_MAX} characters: the teacher sees "
-                              f"“{class_store.clean_name(raw)}”."))  # fmt: skip
+            st.caption(escape(f"Your name is longer than {class_rules.NAME_MAX} characters: the teacher sees "
+                              f"“{class_rules.clean_name(raw)}”."))  # fmt: skip

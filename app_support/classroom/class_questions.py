@@ -25,7 +25,7 @@ from app_support.classroom.class_session import (
     student_id,
     typed_name,
 )
-from app_support.kit import show
+from app_support.kit import charts
 from attnviz import plots
 
 STATE_ASKED = "_class_asked"  # question ids whose answer this session has looked up by the student's id
@@ -109,7 +109,7 @@ def _live_tally(found: str, qid: str, options: Sequence[str], correct: int | Non
                              x_title="students", highlight=marked, height=120 + 45 * len(options))  # fmt: skip
             if max(tally.counts) <= 10:
                 fig.spec["layout"]["xaxis"]["dtick"] = 1  # whole students
-            show.chart(fig, key=f"{key}_class_chart", name="class answers")
+            charts.chart(fig, key=f"{key}_class_chart", name="class answers")
             names = safe(lambda: store().names(found, qid), [])
             with st.expander(f"Who answered what ({len(names)})"):
                 # plain text, never markdown or HTML: the names are the students' own typing

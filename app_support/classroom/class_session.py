@@ -21,11 +21,11 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from app_support.classroom import class_store
-from app_support.classroom.class_store import ClassStoreError
+from app_support.classroom import class_rules, class_store
+from app_support.classroom.class_db import ClassStoreError
+from app_support.kit.links import CLASS, TEACHER
 from app_support.kit.sentence import md_escape
 
-CLASS, TEACHER = "class", "teacher"  # URL parameters
 STATE_CODE, STATE_TOKEN, STATE_STUDENT = "_class_code", "_class_token", "_class_student"  # session state
 STATE_ERROR, STATE_NOTE = "_class_error", "_class_note"
 STATE_SHARED, STATE_FOLLOWED = "_class_shared", "_class_followed"
@@ -51,7 +51,7 @@ def escape(text: str) -> str:
 
 
 def quoted(raw: str, limit: int = 30) -> str:
-    text = class_store.clean_name(raw) if raw else ""
+    text = class_rules.clean_name(raw) if raw else ""
     return text if len(text) <= limit else text[:limit] + "…"
 
 
@@ -154,8 +154,8 @@ def student_id() -> str:
     started again) is the same student, whose new answer replaces the old one instead of counting twice."""
     if STATE_STUDENT not in st.session_state:
         raw = cookies().get(COOKIE)
-        valid = isinstance(raw, str) and class_store.valid_student_id(raw)
-        st.session_state[STATE_STUDENT] = raw if valid else class_store.new_student_id()
+        valid = isinstance(raw, str) and class_rules.valid_student_id(raw)
+        st.session_state[STATE_STUDENT] = raw if valid else class_rules.new_student_id()
     return st.session_state[STATE_STUDENT]
 
 
@@ -197,4 +197,4 @@ def leave(note: str | None = None) -> None:
 
 
 def typed_name() -> str:
-    return class_store.clean_name(st.session_state.get(NAME, ""))
+    return class_rules.clean_name(st.session_state.get(NAME, ""))

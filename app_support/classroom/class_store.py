@@ -7,8 +7,7 @@ Three modules, one store:
   names a server (``postgresql://user:password@host/db``); every failure is raised as `ClassStoreError`, which a
   page turns into a message while the lesson goes on without the class;
 * `app_support.classroom.class_rules`: what is accepted from outside (codes, names, student ids, question keys);
-* this module: the store's API (`ClassStore`) and the one store the config names (`from_config`). The names of the
-  other two stay importable from here.
+* this module: the store's API (`ClassStore`) and the one store the config names (`from_config`).
 
 This module never imports streamlit.
 """
@@ -25,27 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app_support.classroom.class_db import SCHEMA, ClassStoreError, Connections
+from app_support.classroom.class_db import ClassStoreError, Connections
 from app_support.classroom.class_rules import (
     ALPHABET,
     CODE_LENGTH,
-    CODE_MAX,
-    CODE_MIN,
     MAX_CHOICES,
-    NAME_MAX,
     checked_key,
-    clean_code,
     clean_name,
-    new_student_id,
     token_hash,
-    valid_student_id,
 )
-
-__all__ = [
-    "ALPHABET", "CODE_LENGTH", "CODE_MAX", "CODE_MIN", "DATA_DIR_ENV", "DB_ENV", "DB_FILE", "KEEP_S", "LIFETIME_S",
-    "MAX_CHOICES", "NAME_MAX", "SCHEMA", "ClassInfo", "ClassStore", "ClassStoreError", "Tally", "clean_code",
-    "clean_name", "data_dir", "from_config", "new_student_id", "valid_student_id",
-]  # fmt: skip
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR_ENV, DB_ENV = "ATTNVIZ_DATA_DIR", "ATTNVIZ_CLASS_DB"

@@ -23,7 +23,8 @@ from typing import Any
 import streamlit as st
 
 from app_support.classroom import class_session
-from app_support.classroom.class_store import LIFETIME_S, ClassInfo, clean_code
+from app_support.classroom.class_rules import clean_code
+from app_support.classroom.class_store import LIFETIME_S, ClassInfo
 from app_support.kit import steps
 
 COOKIE_PREFIX = "attnviz_teacher_"

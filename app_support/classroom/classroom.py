@@ -22,12 +22,9 @@ from typing import Any
 
 import streamlit as st
 
-from app_support.classroom import class_limits, class_pending, class_store, class_teacher
+from app_support.classroom import class_limits, class_pending, class_rules, class_store, class_teacher
 from app_support.classroom.class_follow import class_link, follow, go_to, replica_links, share_view, take_waiting
-from app_support.classroom.class_questions import question_id, show_answer, student_question, teacher_question
 from app_support.classroom.class_session import (
-    CLASS,
-    COOKIE,
     FOLLOW,
     JOIN,
     NAME,
@@ -36,9 +33,6 @@ from app_support.classroom.class_session import (
     STATE_NOTE,
     STATE_TOKEN,
     STATE_UNCHECKED,
-    STUDENT_EVERY,
-    TEACHER,
-    TEACHER_EVERY,
     code,
     escape,
     keep_student_id,
@@ -47,16 +41,11 @@ from app_support.classroom.class_session import (
     resting,
     safe,
     store,
-    student,
     student_id,
     teaching,
 )
-from app_support.kit import show
-
-__all__ = [
-    "CLASS", "COOKIE", "FOLLOW", "JOIN", "NAME", "STUDENT_EVERY", "TEACHER", "TEACHER_EVERY", "begin", "code",
-    "question_id", "show_answer", "sidebar", "store", "student", "student_question", "teacher_question", "teaching",
-]  # fmt: skip
+from app_support.kit import view
+from app_support.kit.links import CLASS, TEACHER
 
 
 def begin() -> None:
@@ -105,7 +94,7 @@ def _from_url() -> None:
         if (current := code()) is not None:  # a page link (Streamlit's navigation) dropped it: a reload keeps it
             st.query_params[CLASS] = current
         return
-    found = class_store.clean_code(raw)
+    found = class_rules.clean_code(raw)
     if found is None:
         leave(f"“{quoted(raw)}” is not a class code: codes have 4 to 6 letters and digits, such as K7QF.")
         return
@@ -204,7 +193,7 @@ def _start_or_join(where: Any) -> None:
         st.rerun()  # the class, or the store's message
     typed = where.text_input("Class code", key=JOIN, max_chars=64, placeholder="e.g. K7QF")
     if typed:
-        found = class_store.clean_code(typed)
+        found = class_rules.clean_code(typed)
         if found is None:
             where.warning(escape(f"“{quoted(typed)}” is not a class code: 4 to 6 letters and digits."),
                           icon=":material/info:")  # fmt: skip
@@ -231,7 +220,7 @@ def _teacher_box(where: Any, found: str) -> None:
             "This browser keeps control by itself, even when its page loses the server for a while."
         )
         st.code(class_link(found, token), language=None, wrap_lines=True)
-    if not show.presenting():
+    if not view.presenting():
         where.caption("Turn on Presenter mode to see the class's answers to each question, live.")
     if where.button("End the class", key="cls_end", icon=":material/logout:"):
         try:

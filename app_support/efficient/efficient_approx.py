@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from app_support.efficient import efficient
-from app_support.kit import show
+from app_support.kit import charts, steps
 from attnviz import plots
 from attnviz.efficient import anatomy, compare, costs
 
@@ -15,7 +15,7 @@ from attnviz.efficient import anatomy, compare, costs
 
 def performer_section(text: str, source: str, layer: int, head: int, s: compare.Sweep, labels: list[str]) -> None:
     """Why the error falls as it does on this head: the length of q + k, which sets the noise of each estimate."""
-    show.step("How fast the error can fall: the length of q + k")
+    steps.step("How fast the error can fall: the length of q + k")
     inp = efficient.head_input(text, source, layer)
     spread = anatomy.kernel_spread(inp.q[head], inp.k[head])
     slope = anatomy.error_slope(s)
@@ -24,7 +24,7 @@ def performer_section(text: str, source: str, layer: int, head: int, s: compare.
     typical, largest = spread.typical, spread.largest
     needed = anatomy.features_needed(typical)
     left, right = st.columns([3, 2])
-    show.chart(
+    charts.chart(
         plots.heatmap(spread.sq, labels, labels, title="‖q + k‖²/√d, pair by pair", row_title="query",
                       col_title="key", value_name="‖q+k‖²/√d", diverging=False, narrow=True,
                       top_k=None, decimals=1),
@@ -84,12 +84,12 @@ def performer_section(text: str, source: str, layer: int, head: int, s: compare.
 
 
 def linformer_section(text: str, source: str, layer: int, head: int, labels: list[str]) -> None:
-    show.step("How close to low rank are real attention maps?")
+    steps.step("How close to low rank are real attention maps?")
     spec = efficient.spectrum(text, source, layer)
     t = len(labels)
     values = spec.values[head]
     left, right = st.columns(2)
-    show.chart(
+    charts.chart(
         plots.bars([str(i + 1) for i in range(len(values))], values, title=f"Singular values of head {head + 1}",
                    value_name="σ", x_title="index", height=340),
         key="l6_sv", name="singular values", where=left,
@@ -98,7 +98,7 @@ def linformer_section(text: str, source: str, layer: int, head: int, labels: lis
     series = [
         plots.Series(f"head {h + 1}", ks, spec.energy[h], colour=4 if h != head else 5) for h in range(len(spec.energy))
     ]
-    show.chart(
+    charts.chart(
         plots.lines(series, title="Share of ‖A‖² kept at rank k, per head",
                     x_title="rank k", y_title="share kept", height=340),
         key="l6_energy", name="rank energy", where=right,

@@ -11,7 +11,7 @@ import streamlit as st
 
 from app_support.data import loaders
 from app_support.efficient import efficient
-from app_support.kit import show
+from app_support.kit import charts, steps
 from app_support.kit.widgets import check_link, link_value, linked
 from attnviz import plots
 from attnviz.efficient import REGISTRY, costs
@@ -24,7 +24,7 @@ from attnviz.host import to_host
 
 
 def flash_section(text: str, source: str, layer: int, head: int, tile: int, labels: list[str]) -> None:
-    show.step("Step through the tiles")
+    steps.step("Step through the tiles")
     t = len(labels)
     spans = costs.flash_spans(t, t, tile)
     tile_note(t, tile)
@@ -49,7 +49,7 @@ def flash_section(text: str, source: str, layer: int, head: int, tile: int, labe
         f"{now.k_stop}. Each tile is computed, folded into the running figures of its rows, and thrown away."
     )
     left, right = st.columns([1, 1])
-    show.chart(
+    charts.chart(
         plots.heatmap(scores, labels, labels, title="Scaled scores computed so far (framed: this tile)",
                       row_title="query", col_title="key", value_name="score", narrow=True,
                       boxes=[spans[step - 1]], top_k=None, overlay=done == 0, overlay_name="not computed yet"),
@@ -106,7 +106,7 @@ def _tile_rows(walk: costs.FlashWalk, labels: list[str], t: int, right: Any) -> 
     # difference is seen to shrink, and a final output reads as 0 rather than as an empty box
     reach = max(float(np.abs(to_host(x.output) - final).max()) for x in walk.row_steps)
     reach = reach if reach > 0 else 1.0
-    show.chart(
+    charts.chart(
         plots.heatmap(partial - final, [labels[r] for r in rows], [str(i + 1) for i in range(partial.shape[1])],
                       title="Partial output minus the final output (0 when the rows have seen all keys)",
                       row_title="query", col_title="output number", value_name="difference", cell_text=False,
@@ -190,7 +190,7 @@ SRAM_KIB = (16, 32, 64, 100, 192, 228)
 def flash_traffic(text: str, source: str, layer: int, head: int, tile: int, t: int) -> None:
     """The papers' count of slow-memory traffic for the learner's length, both loop orders, beside times measured on
     this machine."""
-    show.step("Why it is fast on a GPU: memory traffic, counted")
+    steps.step("Why it is fast on a GPU: memory traffic, counted")
     d = int(efficient.head_input(text, source, layer).q.shape[-1])
     # Dao et al. (2022), Section 3.2 and Theorem 2: Algorithm 0 and Algorithm 1; Dao (2023), Algorithm 1: the order
     # of attnviz.efficient.flash, of the walk above and of flash_triton's kernel (counted in attnviz.efficient.io)
@@ -278,7 +278,7 @@ def _traffic_chart(t: int, d: int, m: int, kib: int) -> None:
     """The three counts against the length, and from which length each FlashAttention order moves fewer."""
     lengths = sorted({t, *(1 << e for e in range(4, 17))})
     counts = (standard_io, lambda n, d: flash_io(n, d, m), lambda n, d: flash2_io(n, d, m))
-    show.chart(
+    charts.chart(
         plots.lines(
             [plots.Series(ALGORITHMS[i], lengths, [count(n, d).total for n in lengths], colour=colour)
              for i, (count, colour) in enumerate(zip(counts, (7, 5, 2), strict=True))],

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from app_support.efficient import efficient
-from app_support.kit import show
+from app_support.kit import charts, steps
 from app_support.kit.widgets import check_link, link_value
 from attnviz import plots
 from attnviz.efficient import costs, mqa
@@ -19,7 +19,7 @@ DECODE_CONTEXTS = (256, 512, 1024, 2048, 4096)  # prompt lengths the decoding lo
 
 
 def mqa_section(text: str, source: str, layer: int, groups: int, heads: int) -> None:
-    show.step("The KV cache: what a decoder keeps for every past token")
+    steps.step("The KV cache: what a decoder keeps for every past token")
     c1, c2 = st.columns(2)
     names = [s.name for s in costs.SHAPES]
     shape_name = c1.selectbox("Model shape", names, key="l6_shape")
@@ -36,7 +36,7 @@ def mqa_section(text: str, source: str, layer: int, groups: int, heads: int) -> 
         return f"G = {g}{kind}" + (" · as released" if g == shape.kv_heads and shape.decoder else "")
 
     unit = 2**30
-    show.chart(
+    charts.chart(
         plots.bars([bar_label(g) for g in options], [b / unit for b in sizes], horizontal=True, value_name="GiB",
                    highlight=[options.index(chosen)], decimals=3, height=120 + 34 * len(options),
                    title=f"KV cache of {shape.name}, {length:,} tokens, batch 1"),
@@ -60,7 +60,7 @@ def mqa_section(text: str, source: str, layer: int, groups: int, heads: int) -> 
         )
     changes = efficient.head_changes(text, source, layer, groups)
     whose = f"MiniLM layer {layer + 1}" if source == "real" else "the toy heads"
-    show.chart(
+    charts.chart(
         plots.bars([f"head {h + 1}" for h in range(heads)], changes, value_name="relative error", height=300,
                    title=f"Back on your sentence, {whose}: how far each head's map moves with {groups} shared K/V "
                    f"group{'s' if groups > 1 else ''}"),
@@ -72,7 +72,7 @@ def mqa_section(text: str, source: str, layer: int, groups: int, heads: int) -> 
 def decoding_section() -> None:
     """Time a decoding loop with a KV cache for multi-head, grouped-query and multi-query attention."""
     d = mqa.DECODER
-    show.step("Does a smaller cache decode faster? Timed on this machine")
+    steps.step("Does a smaller cache decode faster? Timed on this machine")
     st.markdown(
         f"A decoder makes one token per step: it appends the token's keys and values to the cache, and the token's "
         f"{d.heads} query heads read the whole cache. Here one layer of a Llama-style shape ({d.heads} query heads "

@@ -7,8 +7,8 @@ import pandas as pd
 import streamlit as st
 from torch import Tensor
 
-from app_support.kit import show
-from app_support.kit.widgets import md_escape
+from app_support.kit import charts, steps
+from app_support.kit.sentence import md_escape
 from attnviz import plots
 from attnviz.efficient import REGISTRY, anatomy, compare
 from attnviz.host import to_host
@@ -17,9 +17,9 @@ from attnviz.host import to_host
 
 
 def dropped_section(run: compare.Run, labels: list[str]) -> None:
-    show.step("What the pattern drops, row by row")
+    steps.step("What the pattern drops, row by row")
     per_row = to_host(anatomy.mass_dropped_per_row(run.exact.weights, run.pattern))
-    show.chart(
+    charts.chart(
         plots.bars(labels, per_row, title="Exact attention weight outside the pattern", value_name="weight dropped",
                    highlight=[int(per_row.argmax())], height=320,
                    reference=("mean", float(per_row.mean()))),
@@ -49,11 +49,11 @@ def reformer_section(run: compare.Run, knobs: dict, labels: list[str], q: Tensor
     Args:
         q: (T, Dh) the head's queries (the keys are these at unit length).
     """
-    show.step("Which bucket each token falls in")
+    steps.step("Which bucket each token falls in")
     approx = run.approx
     buckets = approx.buckets  # (R, T)
     n_buckets, n_rounds, t = int(knobs["buckets"]), int(knobs["rounds"]), len(labels)
-    show.chart(
+    charts.chart(
         plots.token_buckets(labels, buckets, title=f"{n_buckets} buckets, {n_rounds} round(s) of hashing",
                             n_buckets=n_buckets),
         key="l6_bucket_map", name="lsh buckets",
@@ -115,7 +115,7 @@ def reformer_section(run: compare.Run, knobs: dict, labels: list[str], q: Tensor
 
 
 def sparse_section(run: compare.Run, labels: list[str]) -> None:
-    show.step("Both directions here; the paper looks back only")
+    steps.step("Both directions here; the paper looks back only")
     kwargs = run.settings.kwargs
     t = len(labels)
     stride, pattern = int(kwargs["stride"]), str(kwargs["pattern"])
@@ -149,12 +149,12 @@ def global_tokens_note(glob: tuple[int, ...], labels: list[str], source: str) ->
 
 
 def longformer_section(run: compare.Run, labels: list[str], source: str) -> None:
-    show.step("Dilated windows, global tokens, and how long")
+    steps.step("Dilated windows, global tokens, and how long")
     kwargs = run.settings.kwargs
     window, glob, now = int(kwargs["window"]), tuple(kwargs["global_tokens"]), int(kwargs.get("dilation", 1))
     dilations = REGISTRY["longformer"].knob("dilation").values
     kept = anatomy.dilation_kept(run.exact.weights, window, glob, dilations)  # type: ignore[arg-type]
-    show.chart(
+    charts.chart(
         plots.bars([f"d = {d}" for d in dilations], kept, title=f"Exact weight kept by a window of w = {window} "
                    "at each dilation", value_name="weight kept", highlight=[dilations.index(now)], height=280),
         key="l6_dilation_kept", name="dilation",
@@ -187,7 +187,7 @@ def longformer_section(run: compare.Run, labels: list[str], source: str) -> None
 
 
 def bigbird_section(run: compare.Run, labels: list[str]) -> None:
-    show.step("Why global and random blocks: the theory")
+    steps.step("Why global and random blocks: the theory")
     kwargs = run.settings.kwargs
     t = len(labels)
     hops = anatomy.bigbird_hops(t, kwargs)
@@ -240,7 +240,7 @@ def nystrom_section(run: compare.Run, labels: list[str], q: Tensor, k: Tensor, v
     Args:
         q, k, v: (T, Dh) the head's queries, keys and values, as the page ran them.
     """
-    show.step("The landmarks are segment means")
+    steps.step("The landmarks are segment means")
     t, kwargs = len(labels), run.settings.kwargs
     m = int(kwargs["n_landmarks"])
     segments = anatomy.landmark_segments(t, m)

@@ -10,30 +10,21 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
+from app_support.classroom.predict import predict_first
 from app_support.efficient import efficient
-
-# the parts only one variant has live beside this module; re-exported so that older imports keep working
-from app_support.efficient.efficient_approx import linformer_section as linformer_section
-from app_support.efficient.efficient_approx import performer_section as performer_section
-from app_support.efficient.efficient_flash import SRAM_KIB as SRAM_KIB
-from app_support.efficient.efficient_flash import flash_kernel as flash_kernel
-from app_support.efficient.efficient_flash import flash_section as flash_section
-from app_support.efficient.efficient_flash import flash_traffic as flash_traffic
-from app_support.efficient.efficient_flash import kernel_note as kernel_note
-from app_support.efficient.efficient_mqa import DECODE_CONTEXTS as DECODE_CONTEXTS
-from app_support.efficient.efficient_mqa import LENGTHS as LENGTHS
-from app_support.efficient.efficient_mqa import decoding_section as decoding_section
-from app_support.efficient.efficient_mqa import mqa_section as mqa_section
-from app_support.efficient.efficient_patterns import bigbird_section as bigbird_section
-from app_support.efficient.efficient_patterns import dropped_section as dropped_section
-from app_support.efficient.efficient_patterns import figure
-from app_support.efficient.efficient_patterns import longformer_section as longformer_section
-from app_support.efficient.efficient_patterns import nystrom_section as nystrom_section
-from app_support.efficient.efficient_patterns import reformer_section as reformer_section
-from app_support.efficient.efficient_patterns import sparse_section as sparse_section
+from app_support.efficient.efficient_approx import linformer_section, performer_section
+from app_support.efficient.efficient_flash import flash_section
+from app_support.efficient.efficient_mqa import mqa_section
+from app_support.efficient.efficient_patterns import (
+    bigbird_section,
+    figure,
+    longformer_section,
+    nystrom_section,
+    reformer_section,
+    sparse_section,
+)
 from app_support.efficient.efficient_text import INFO
-from app_support.kit import show
-from app_support.kit.widgets import predict_first
+from app_support.kit import charts
 from attnviz import plots
 from attnviz.efficient import REGISTRY, anatomy, compare
 from attnviz.efficient.registry import KnobValue
@@ -224,13 +215,13 @@ def side_by_side(run: compare.Run, labels: list[str], title: str, name: str) -> 
     exact_title = "Exact: softmax(Q·Kᵀ/√d)"
     if REGISTRY[name].shared_qk:  # the paper's shared-QK attention (see compare.run_variant)
         exact_title = "Exact shared-QK: K = Q/‖Q‖, none on itself"
-    show.chart(
+    charts.chart(
         plots.attention_map(exact, labels, labels, title=exact_title, narrow=True, top_k=top_k, overlay=cover,
                             overlay_name="outside the pattern"),
         key="l6_exact", name="exact attention", where=left, csv=(exact, labels, labels),
     )  # fmt: skip
     low = float(min(approx.min(), 0.0))
-    show.chart(
+    charts.chart(
         plots.attention_map(approx, labels, labels, title=title, diverging=low < 0, zmax=None if low < 0 else 1.0,
                             narrow=True, top_k=top_k),
         key="l6_approx", name=f"{INFO[name].title.split(' (')[0]} map", where=right, csv=(approx, labels, labels),
@@ -270,7 +261,7 @@ def sweep_chart(
         i = s.values.index(now)
         series.append(plots.Series("now", [xs[i]], [s.mean[i]], mode="markers", colour=5))
     ticks = xs if numeric and len(xs) <= 12 else None
-    show.chart(
+    charts.chart(
         plots.lines(series, title=f"Error of the attention matrix against {knob_label.lower()}", x_title=knob_label,
                     y_title="relative error", log_x=log_x and numeric, x_ticks=ticks, height=360),
         key="l6_sweep", name=f"error against {knob_label}",

@@ -31,7 +31,7 @@ import streamlit as st
 
 from app_support.compat import streamlit_compat
 from app_support.handout import handout_html
-from app_support.kit import sentence, show
+from app_support.kit import links, sentence, view
 
 ROOT = Path(__file__).resolve().parents[2]
 # the browser gives up on a file made on click after 180 s (Streamlit 1.67's frontend): waiting for another
@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BUDGET_S = 170
 TIMEOUT_S = 150  # a page run headless from scratch: loading the vectors (and the model on pages 3 and 5b–6c) first
 CACHE_ENTRIES = 8  # views kept (the page's own part of the file, a few hundred kB each; the libraries are shared)
-_DROPPED = {show.PRESENT}  # presenter mode hides all but the revealed steps: a handout has them all
+_DROPPED = {view.PRESENT}  # presenter mode hides all but the revealed steps: a handout has them all
 _DROPPED_PREFIXES = ("class", "teacher")  # a live class's code and the teacher's token never reach the worker
 _LOG = logging.getLogger(__name__)
 _lock = threading.Lock()  # one handout made at a time per server process (two cores serve the class too)
@@ -66,8 +66,8 @@ def offer(page: Any, where: Any = st) -> None:
     if script is None:
         return
     fresh_params = streamlit_compat.session_params_reader()
-    drawn = show.current_params()  # the address now; a part of the page rerun alone since may have changed it
-    base = show.link(page.url_path).split("?", 1)[0]
+    drawn = links.current_params()  # the address now; a part of the page rerun alone since may have changed it
+    base = links.link(page.url_path).split("?", 1)[0]
     title = str(getattr(page, "title", "") or "attnviz")
 
     def make() -> bytes:
@@ -77,7 +77,7 @@ def offer(page: Any, where: Any = st) -> None:
     where.download_button(
         "Download a handout of this page",
         data=make,
-        file_name=show.file_stem(f"handout {page.url_path or 'embeddings'}") + ".html",
+        file_name=links.file_stem(f"handout {page.url_path or 'embeddings'}") + ".html",
         mime="text/html",
         key="handout_download",
         icon=":material/download:",

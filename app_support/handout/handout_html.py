@@ -114,7 +114,7 @@ def figure(spec: dict, config: dict, index: int) -> str:
 # Plotly's camera saves in the one format of `toImageButtonOptions`, and a config sent as JSON cannot add a button
 # (a button's action is a JavaScript function). This constant script adds, to every figure's toolbar, a second
 # camera that saves SVG: it switches the figure's format to SVG, presses the camera (so the file gets the name and
-# options of `show.chart`), and switches back. No learner text goes into it. (The app itself has no such script:
+# options of `kit.charts.chart`), and switches back. No learner text goes into it. (The app itself has no such script:
 # scripts sent through an html element unsettled its later reruns; there the view setting `SVG` switches the camera.)
 SVG_BUTTON_JS = """<script>
 (() => {

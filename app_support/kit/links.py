@@ -8,7 +8,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import streamlit as st
 
-from app_support.classroom.class_session import TEACHER
 from app_support.compat import streamlit_compat
 from app_support.kit import sentence
 from app_support.kit.view import PRESENT, VIEW_PARAMS
@@ -17,6 +16,11 @@ _UNUSED = "_show_unused"  # session state: URL parameters this run could not use
 _SLOT = "_show_link_slot"  # session state: this run's (popover slot, page path) that shows the link
 _UNSAFE = re.compile(r"[^A-Za-z0-9]+")
 SKIP_PARAMS = {sentence.KEY, sentence.LINK_KEY, *VIEW_PARAMS}  # the sentence is named first; view settings: no data
+
+CLASS, TEACHER = (
+    "class",
+    "teacher",
+)  # the live class's URL parameters (`app_support.classroom`); no link carries TEACHER
 
 
 def _slug(text: str, limit: int) -> str:

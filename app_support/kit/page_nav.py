@@ -7,8 +7,8 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
-from app_support.classroom.class_session import CLASS
 from app_support.kit import course, links, sentence
+from app_support.kit.links import CLASS
 from app_support.kit.view import VIEW_PARAMS
 
 CARRIED = (sentence.KEY, sentence.LINK_KEY, CLASS, *VIEW_PARAMS)  # what a move to another page keeps

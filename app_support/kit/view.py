@@ -226,9 +226,6 @@ def view_settings(where: Any = st.sidebar) -> None:
     theme_switch.install()  # done by the launcher already; here too for a plain `streamlit run app.py`
     if theme_switch.use_dark(flag(DARK)):
         st.rerun()  # this run opened with the other theme: the next one brings the browser this one
-    from app_support.classroom import classroom  # the live class; imported here, as it imports this module's package
-
-    classroom.sidebar(where)
 
 
 # Presenter mode's type makes some display formulas wider than the page; this shrinks each one that does until it

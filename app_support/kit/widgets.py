@@ -1,4 +1,5 @@
-"""Small shared pieces of page: the "predict first" question, friendly messages, the sentence's words."""
+"""Small shared pieces of page: friendly messages, the sentence's words, controls bound to the URL. (The "predict
+first" question, which a live class answers too, is `app_support.classroom.predict`.)"""
 
 from __future__ import annotations
 
@@ -9,10 +10,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from app_support.classroom import classroom
 from app_support.compat import streamlit_compat
 from app_support.data import loaders
-from app_support.kit import sentence, show
+from app_support.kit import links, sentence
 from attnviz.embeddings import MAX_WORDS, Words, tokenize, vectors_for
 
 if TYPE_CHECKING:
@@ -23,76 +23,9 @@ EDIT = ":material/edit:"
 T = TypeVar("T")
 
 
-def md_escape(text: str) -> str:
-    """Learner text inside markdown shows as typed: no links (bare addresses included), images, emphasis or
-    :colour[] directives (`kit.sentence.md_escape`, which the sentence box uses before this module loads)."""
-    return sentence.md_escape(text)
-
-
 def warn(message: str, where: object = st) -> None:
     """A friendly warning; the message may quote learner text, so it is escaped."""
-    where.warning(md_escape(message), icon=":material/info:")  # type: ignore[attr-defined]
-
-
-def predict_first(key: str, question: str, options: Sequence[str], correct: int | None, explain: str) -> bool:
-    """Ask before revealing. Returns True once the learner has answered (or chose to skip).
-
-    In presenter mode the question is put to the whole class: large, with its options listed, and a "Reveal the
-    answer" button instead of the choice.
-
-    Args:
-        key: widget key; the answer survives reruns and sentence changes.
-        correct: index of the option that the live measurement makes right, or None when none is.
-        explain: shown after the answer, whichever it was: what the measurement says.
-    """
-    if show.presenting():
-        return _class_prompt(key, question, options, correct, explain)
-    if classroom.student():  # in a live class: the answer goes to the teacher, who reveals it
-        return classroom.student_question(key, question, options, correct, explain)
-    skipped = f"{key}_skipped"
-    with st.container(border=True):
-        st.markdown(f"**Predict first.** {question}")
-        choice = st.radio(
-            question, options, index=None, key=key, label_visibility="collapsed", horizontal=len(options) <= 4
-        )
-        if choice is None and not st.session_state.get(skipped):
-            if st.button("Skip — just show me", key=f"{key}_skip"):
-                st.session_state[skipped] = True
-                st.rerun()
-            return False
-        if choice is not None and correct is not None:
-            if options.index(choice) == correct:
-                st.success(f"Right. {explain}")
-            else:
-                st.info(f"Not this time: the answer is “{options[correct]}”. {explain}")
-        else:
-            st.info(explain)
-    return True
-
-
-def _class_prompt(key: str, question: str, options: Sequence[str], correct: int | None, explain: str) -> bool:
-    """`predict_first` for a projector: the question and its options for the class, then the answer on request."""
-    if classroom.teaching():  # a live class: the students' answers, live, and Reveal for everyone
-        return classroom.teacher_question(key, question, options, correct, explain)
-    shown = f"{key}_revealed"
-    with st.container(border=True):
-        st.subheader(f"Class question: {question}", anchor=False)
-        st.markdown("\n".join(f"{i + 1}. {option}" for i, option in enumerate(options)))
-        if not st.session_state.get(shown):
-            st.caption("Ask the class to choose, with a show of hands, before revealing the answer.")
-            if st.button(
-                "Reveal the answer",
-                key=f"{key}_reveal",
-                type="primary",
-                icon=":material/visibility:",
-                shortcut="a",
-                help="Show what the measurement says (key A)",
-            ):
-                st.session_state[shown] = True
-                st.rerun()
-            return False
-        classroom.show_answer(options, correct, explain)
-    return True
+    where.warning(sentence.md_escape(message), icon=":material/info:")  # type: ignore[attr-defined]
 
 
 def sentence_tokens(max_words: int = MAX_WORDS) -> Words:
@@ -206,7 +139,7 @@ def check_link(raw: str | None, used: object, message: str, key: str | None = No
     if not same:
         warn(message)
         if key is not None:
-            show.unused(key)
+            links.unused(key)
 
 
 def linked(widget: Callable[..., T], label: str, *args: Any, key: str, **kwargs: Any) -> T:

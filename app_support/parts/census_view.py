@@ -11,7 +11,7 @@ import streamlit as st
 
 from app_support.data import cached
 from app_support.data.cached import paragraphs_census, text_census  # noqa: F401  (re-exported: they lived here)
-from app_support.kit import show, tables
+from app_support.kit import charts, links, tables
 from attnviz import census, plots, pretrained
 from attnviz.census import HeadCensus, label_heads
 from attnviz.census_paragraphs import PARAGRAPHS
@@ -24,8 +24,8 @@ def head_links(url_path: str, n_layers: int, n_heads: int) -> list[list[str]]:
     """[layer][head] a link to this page with that head chosen (the rest of the view kept), scrolled to its map.
 
     Relative to this page, so it works behind any address; the default head 1 of layer 1 stays out of the URL."""
-    params = show.current_params()
-    links = []
+    params = links.current_params()
+    found = []
     for layer in range(n_layers):
         row = []
         for head in range(n_heads):
@@ -34,8 +34,8 @@ def head_links(url_path: str, n_layers: int, n_heads: int) -> list[list[str]]:
                 query |= {LAYER_KEY: str(layer + 1), HEAD_KEY: str(head + 1)}
             anchor = f"layer-{layer + 1}-head-{head + 1}-large"  # the heading "Layer l, head h, large"
             row.append(f"{url_path}?{urlencode(query)}#{anchor}" if query else f"{url_path}#{anchor}")
-        links.append(row)
-    return links
+        found.append(row)
+    return found
 
 
 def _hover(c: HeadCensus) -> list[list[str]]:
@@ -103,7 +103,7 @@ def census_section(model: pretrained.Model, text: str, url_path: str) -> None:
         "less; **mixed** otherwise. Click a label in a grid to open that head below."
     )
     links = head_links(url_path, n_layers, n_heads)
-    show.chart(
+    charts.chart(
         plots.census_grid(labels, _hover(mine), links, title=f"Your text ({mine.rows} tokens)"),
         key="real_census_grid",
         name="head census",
@@ -111,7 +111,7 @@ def census_section(model: pretrained.Model, text: str, url_path: str) -> None:
     )
     on_yours = [[f"{hover}\non your text: {label}" for hover, label in zip(*pair, strict=True)]
                 for pair in zip(_hover(steady), labels, strict=True)]  # fmt: skip
-    show.chart(
+    charts.chart(
         plots.census_grid(
             steady_labels, on_yours, links, title=f"Our {len(PARAGRAPHS)} paragraphs ({steady.rows} tokens)"
         ),

@@ -14,8 +14,9 @@ import numpy as np
 import streamlit as st
 
 from app_support.data import loaders
-from app_support.kit import sentence, show
-from app_support.kit.widgets import linked, linked_choice, md_escape
+from app_support.kit import charts, sentence
+from app_support.kit.sentence import md_escape
+from app_support.kit.widgets import linked, linked_choice
 from attnviz import paragraph, paragraph_plots
 from attnviz.embeddings import tokenize
 
@@ -212,7 +213,7 @@ def _block_overview(
         starts = paragraph.fixed_blocks(T)
     blocks = paragraph.block_average(W, starts)
     names = paragraph.block_labels(labels, blocks, width=14)
-    show.chart(
+    charts.chart(
         paragraph_plots.block_overview(
             blocks, names, weights=weights, title=f"The map in {len(names)} blocks", decimals=decimals
         ),

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_support.kit import show
-from app_support.kit.widgets import md_escape
+from app_support.kit import charts
+from app_support.kit.sentence import md_escape
 from attnviz import plots
 from attnviz.host import fields_to_host
 
@@ -82,7 +82,7 @@ def held_out_section(model: Model) -> None:
     cols = [head_name(*h) for h in found.top]
     layers, heads = [h[0] for h in found.top], [h[1] for h in found.top]
     table = np.concatenate([found.ranking_scores, found.held_scores])[:, layers, heads]  # (R + P, K)
-    show.chart(
+    charts.chart(
         plots.heatmap(table, rows, cols, title=f"Score of the {len(cols)} heads ranked first, on every ready pair",
                       row_title="pair", col_title="head (by mean score on the ranking pairs)", value_name="score",
                       diverging=True, decimals=2, row_groups=r, height=140 + 32 * len(rows)),

@@ -13,7 +13,7 @@ import streamlit as st
 from gensim.models import KeyedVectors
 
 from app_support.data import cached, loaders
-from app_support.kit import sentence, show
+from app_support.kit import charts, sentence
 from app_support.kit.widgets import linked
 from attnviz import plots
 from attnviz.training import Dataset, TrainConfig, TrainResult, train_projections
@@ -106,7 +106,7 @@ def _train_or_replay(
         seen[1].append(held)
         if step % every == 0 or step == steps:
             bar.progress(step / steps, text=f"Step {step} of {steps} · training loss {loss:.3f}")
-            show.chart(loss_chart(*seen, steps), key=f"proj_live_{step}", name="training loss", where=live)
+            charts.chart(loss_chart(*seen, steps), key=f"proj_live_{step}", name="training loss", where=live)
 
     if result is None or again:
         # a rerun (any click) stops the loop inside on_step; only a finished run is stored
@@ -130,7 +130,7 @@ def _train_or_replay(
 def _show_result(result: TrainResult, sets: dict[str, Dataset]) -> None:
     """The finished run: its loss curve, the held-out accuracies against the baselines, and the buttons under it."""
     left, right = st.columns([3, 2])
-    show.chart(
+    charts.chart(
         loss_chart(result.losses, result.heldout_losses, result.config.steps),
         key="proj_loss",
         name="training loss",

@@ -173,8 +173,9 @@ def page_headers() -> list[tuple[bytes, bytes]]:
     first response, once the static folder is the one served."""
     from streamlit import file_util
 
+    # the page modules (Streamlit's page API, the plots) load on the first response, not with the launcher's imports
     from app_support.classroom.class_session import (
-        COOKIE_JS,  # the cookie writer: constant text, its cookie in an attribute
+        COOKIE_JS,  # the cookie writer: constant text, cookie in an attribute
     )
     from app_support.kit.view import OWN_HTML  # constant blocks of the app's: never any learner text
 
@@ -192,10 +193,10 @@ def page_headers() -> list[tuple[bytes, bytes]]:
 def _student() -> tuple[str, str, str]:
     """The live class's student cookie (`class_session.student_id` reads it), set by the server: the app's own script
     that writes it carries the id in its text, which the policy does not allow."""
-    from app_support.classroom import class_session, class_store
+    from app_support.classroom import class_rules, class_session, class_store  # on the first response, as above
 
     lifetime = f"Path=/; Max-Age={class_store.LIFETIME_S}; SameSite=Strict; HttpOnly"
-    return class_session.COOKIE, class_store.new_student_id(), lifetime
+    return class_session.COOKIE, class_rules.new_student_id(), lifetime
 
 
 def _session_alive(session_id: str) -> bool:

@@ -14,9 +14,9 @@ import pytest
 import streamlit
 
 from app_support.classroom import class_limits, class_session
-from app_support.classroom.class_store import NAME_MAX, clean_name
+from app_support.classroom.class_rules import NAME_MAX, clean_name
 from app_support.kit.sentence import WORD_JOINER, md_escape
-from app_support.kit.widgets import md_escape as widgets_md_escape
+from app_support.kit.sentence import md_escape as widgets_md_escape
 from tests.app.class_browser import SIM, Browser, answer, app_store
 from tests.app.test_pages import _reveal_all
 

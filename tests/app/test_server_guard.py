@@ -239,13 +239,13 @@ def test_every_response_has_the_headers(started):
 
 def test_a_page_sets_the_student_cookie_once(started):
     """The live class's student id, set by the server (under the policy the app's script that wrote it cannot run)."""
-    from app_support.classroom import class_session, class_store
+    from app_support.classroom import class_rules, class_session, class_store
 
     port, _ = started
     _, first = _get(f"http://127.0.0.1:{port}/similarity")
     cookie = first["set-cookie"]
     value = cookie.split(";", 1)[0].split("=", 1)
-    assert value[0] == class_session.COOKIE and class_store.valid_student_id(value[1])
+    assert value[0] == class_session.COOKIE and class_rules.valid_student_id(value[1])
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and f"Max-Age={class_store.LIFETIME_S}" in cookie
     request = urllib.request.Request(f"http://127.0.0.1:{port}/similarity", headers={"Cookie": cookie.split(";")[0]})
     with urllib.request.urlopen(request, timeout=10) as r:

@@ -70,7 +70,7 @@ def _cache_data_bounds() -> dict[str, dict[str, object]]:
     import ast
     from pathlib import Path
 
-    tree = ast.parse((Path(__file__).resolve().parents[2] / "app_support" / "cached.py").read_text())
+    tree = ast.parse((Path(__file__).resolve().parents[2] / "app_support" / "data" / "cached.py").read_text())
     found = {}
     for node in tree.body:
         if isinstance(node, ast.FunctionDef):
