@@ -9,6 +9,7 @@ import numpy as np
 import streamlit as st
 import torch
 
+from app_support.compat import interrupt
 from app_support.data import loaders
 from app_support.data.store import BoundedStore
 from app_support.efficient import efficient_text
@@ -264,8 +265,6 @@ def measure(jobs: list[Job], *, device: str, cancel_key: str, timeout: float, ex
     reruns the whole page, which shows what was measured and `stopped_note` (so a cancelled call does not return).
     Returns how many jobs finished; -1 when another measurement holds the lock (the learner is told).
     """
-    from app_support.compat import interrupt
-
     lock = measurement_lock()
     if not lock.acquire(blocking=False):
         warn("Another measurement is running on this server right now (timings of two at once would measure each "
