@@ -16,19 +16,19 @@ from app_support.classroom.class_session import (
     NAME_INPUT_MAX,
     STATE_NOTE,
     code,
-    escape,
     leave,
     student,
     teaching,
 )
 from app_support.kit import view
+from app_support.kit.sentence import md_escape
 
 
 def main_page() -> None:
     """The class's part of the top of the page (nothing outside a class, with nothing to say)."""
     if note := st.session_state.get(STATE_NOTE):
         with st.container(horizontal=True, vertical_alignment="center", key="cls_note_row"):
-            st.warning(escape(note), icon=":material/info:", width="stretch")
+            st.warning(md_escape(note), icon=":material/info:", width="stretch")
             st.button("OK", key="cls_note_ok", on_click=st.session_state.pop, args=(STATE_NOTE, None),
                       help="Put this message away")  # fmt: skip
     found = code()
@@ -58,5 +58,5 @@ def _student_bar(found: str) -> None:
             st.rerun()
         raw = st.session_state.get(NAME, "")
         if class_rules.name_was_cut(raw):
-            st.caption(escape(f"Your name is longer than {class_rules.NAME_MAX} characters: the teacher sees "
+            st.caption(md_escape(f"Your name is longer than {class_rules.NAME_MAX} characters: the teacher sees "
                               f"“{class_rules.clean_name(raw)}”."))  # fmt: skip

@@ -17,7 +17,6 @@ from app_support.classroom.class_session import (
     TEACHER_EVERY,
     came_back,
     code,
-    escape,
     reason,
     safe,
     store,
@@ -26,6 +25,7 @@ from app_support.classroom.class_session import (
     typed_name,
 )
 from app_support.kit import charts
+from app_support.kit.sentence import md_escape
 from attnviz import plots
 
 STATE_ASKED = "_class_asked"  # question ids whose answer this session has looked up by the student's id
@@ -48,7 +48,7 @@ def teacher_question(key: str, question: str, options: Sequence[str], correct: i
     qid = question_id(key, question, options)
     with st.container(border=True):
         st.subheader(f"Class question: {question}", anchor=False)
-        st.markdown("\n".join(f"{i + 1}. {escape(o)}" for i, o in enumerate(options)))
+        st.markdown("\n".join(f"{i + 1}. {md_escape(o)}" for i, o in enumerate(options)))
         in_store = safe(lambda: store().revealed(found, qid), None)
         revealed = bool(in_store) or class_pending.revealed_here(qid)
         _live_tally(found, qid, options, correct, revealed, key)
@@ -63,7 +63,7 @@ def teacher_question(key: str, question: str, options: Sequence[str], correct: i
         show_answer(options, correct, explain)
         if class_pending.reveal_waiting(qid):
             st.warning(
-                escape(f"Not on the students' screens yet: {reason()}. The reveal is sent when the store is back; "
+                md_escape(f"Not on the students' screens yet: {reason()}. The reveal is sent when the store is back; "
                        "until then their questions stay open."),
                 icon=":material/cloud_off:",
             )  # fmt: skip
@@ -91,12 +91,12 @@ def _live_tally(found: str, qid: str, options: Sequence[str], correct: int | Non
             st.rerun(scope="app")  # a reveal reached the store, or the store is back: the whole page says so
         if tally is None:
             if store_down():
-                st.warning(escape(f"No live count: {reason()}. It comes back with the store."),
+                st.warning(md_escape(f"No live count: {reason()}. It comes back with the store."),
                            icon=":material/cloud_off:")  # fmt: skip
             return
         if store_down():
             said = f"The class store fails: {reason()}. Answers given meanwhile wait on the students' pages and are "
-            st.warning(escape(said + "counted here once it takes them."), icon=":material/cloud_off:")
+            st.warning(md_escape(said + "counted here once it takes them."), icon=":material/cloud_off:")
         total = tally.total
         line = f"**{total} answer{'s' if total != 1 else ''}** from class {found}"
         if revealed and correct is not None and total:
@@ -128,7 +128,7 @@ def student_question(key: str, question: str, options: Sequence[str], correct: i
     revealed = bool(safe(lambda: store().revealed(found, qid), False))
     _tick_given(key, found, qid, me, options)
     with st.container(border=True):
-        st.markdown(f"**Predict first** (class {found}). {escape(question)}")
+        st.markdown(f"**Predict first** (class {found}). {md_escape(question)}")
         choice = st.radio(question, options, index=None, key=key, label_visibility="collapsed",
                           horizontal=len(options) <= 4, disabled=revealed)  # fmt: skip
         if choice is not None and not revealed and found is not None:
@@ -173,11 +173,11 @@ def _answer_status(qid: str, options: Sequence[str], choice: str | None) -> None
     """What the store has of this student's answer: in, waiting (and why), or not recorded."""
     given, kept, refused = class_pending.waiting(qid), class_pending.stored(qid), class_pending.lost(qid)
     if refused is not None:
-        st.error(escape(f"Your answer was not recorded: {refused}."), icon=":material/block:")
+        st.error(md_escape(f"Your answer was not recorded: {refused}."), icon=":material/block:")
     elif given is not None:
         earlier = f" The teacher still has your earlier answer ({kept[0] + 1})." if kept is not None else ""
         st.warning(
-            escape(f"Your answer ({given.choice + 1}) is waiting: {reason()}. This page keeps it and sends it when "
+            md_escape(f"Your answer ({given.choice + 1}) is waiting: {reason()}. This page keeps it and sends it when "
                    f"the store is back; the teacher does not see it yet.{earlier}"),
             icon=":material/hourglass_top:",
         )  # fmt: skip

@@ -24,7 +24,6 @@ import streamlit as st
 from app_support.classroom import class_rules, class_store
 from app_support.classroom.class_db import ClassStoreError
 from app_support.kit.links import CLASS, TEACHER
-from app_support.kit.sentence import md_escape
 
 STATE_CODE, STATE_TOKEN, STATE_STUDENT = "_class_code", "_class_token", "_class_student"  # session state
 STATE_ERROR, STATE_NOTE = "_class_error", "_class_note"
@@ -44,10 +43,6 @@ T = TypeVar("T")
 _LOG = logging.getLogger(__name__)
 _logged: set[tuple[str, str]] = set()  # (class code, kind of failure) already in this process's log
 _logged_lock = threading.Lock()
-
-
-def escape(text: str) -> str:
-    return md_escape(text)
 
 
 def quoted(raw: str, limit: int = 30) -> str:

@@ -34,7 +34,6 @@ from app_support.classroom.class_session import (
     STATE_TOKEN,
     STATE_UNCHECKED,
     code,
-    escape,
     keep_student_id,
     leave,
     quoted,
@@ -46,6 +45,7 @@ from app_support.classroom.class_session import (
 )
 from app_support.kit import view
 from app_support.kit.links import CLASS, TEACHER
+from app_support.kit.sentence import md_escape
 
 
 def begin() -> None:
@@ -62,9 +62,9 @@ def sidebar(where: Any = st) -> None:
     student's name and "follow the teacher" are at the top of the page: `app_support.classroom.class_main`)."""
     class_pending.flush()  # what waits for the store: sent on every run (and every live part's tick) once it is back
     if note := st.session_state.get(STATE_NOTE):
-        where.warning(escape(note), icon=":material/info:")
+        where.warning(md_escape(note), icon=":material/info:")
     if error := st.session_state.get(STATE_ERROR):
-        where.warning(escape(error), icon=":material/cloud_off:")
+        where.warning(md_escape(error), icon=":material/cloud_off:")
         if where.button("Try the class features again", key="cls_retry"):
             _recheck(force=True)
             class_pending.flush(force=True)
@@ -195,7 +195,7 @@ def _start_or_join(where: Any) -> None:
     if typed:
         found = class_rules.clean_code(typed)
         if found is None:
-            where.warning(escape(f"“{quoted(typed)}” is not a class code: 4 to 6 letters and digits."),
+            where.warning(md_escape(f"“{quoted(typed)}” is not a class code: 4 to 6 letters and digits."),
                           icon=":material/info:")  # fmt: skip
         elif where.button("Join the class", key="cls_join", icon=":material/login:"):
             st.query_params[CLASS] = found

@@ -17,10 +17,8 @@ _SLOT = "_show_link_slot"  # session state: this run's (popover slot, page path)
 _UNSAFE = re.compile(r"[^A-Za-z0-9]+")
 SKIP_PARAMS = {sentence.KEY, sentence.LINK_KEY, *VIEW_PARAMS}  # the sentence is named first; view settings: no data
 
-CLASS, TEACHER = (
-    "class",
-    "teacher",
-)  # the live class's URL parameters (`app_support.classroom`); no link carries TEACHER
+# the live class's URL parameters (read by `app_support.classroom`); no link this module makes carries TEACHER
+CLASS, TEACHER = "class", "teacher"
 
 
 def _slug(text: str, limit: int) -> str:
