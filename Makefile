@@ -13,12 +13,12 @@ REPLICAS ?= 3
 .PHONY: run class test lint bench bench-load browser screenshots
 
 run: $(VENV)/.app-installed
-	$(PY) -m app_support.serve --server.port $(PORT)
+	$(PY) -m app_support.server.serve --server.port $(PORT)
 
 # A class larger than one process holds: REPLICAS servers on ports PORT, PORT+1, … sharing one copy of the vectors
 # and the model; put a sticky load balancer in front (README, "Serving a class")
 class: $(VENV)/.app-installed
-	$(PY) -m app_support.serve --replicas $(REPLICAS) --server.port $(PORT)
+	$(PY) -m app_support.server.serve --replicas $(REPLICAS) --server.port $(PORT)
 
 test: $(VENV)/.dev-installed $(APP_VENV)/.app-installed browser
 	$(PY) -m ruff check .

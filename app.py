@@ -4,24 +4,16 @@ view)."""
 
 import streamlit as st
 
-from app_support import (
-    class_main,
-    classroom,
-    course,
-    handout,
-    page_nav,
-    screens,
-    sentence,
-    show,
-    steps,
-    streamlit_compat,
-)
+from app_support.classroom import class_main, classroom
+from app_support.compat import streamlit_compat
+from app_support.handout import handout
+from app_support.kit import course, links, page_nav, screens, sentence, steps, view
 
 # Nothing here imports torch, gensim or the word vectors before the page's first elements are on their way: the
-# navigation and the sidebar reach the browser while the server loads them (app_support.serve starts that at launch,
+# navigation and the sidebar reach the browser while the server loads them (server.serve starts that at launch,
 # and has the browser load plotly's code meanwhile: server_patches.load_chart_code_early), which is most of a fresh
 # server's first page.
-present = str(st.query_params.get(show.PRESENT, "")).lower() in {"true", "1", "yes", "on"}
+present = str(st.query_params.get(view.PRESENT, "")).lower() in {"true", "1", "yes", "on"}
 st.set_page_config(
     page_title="attnviz — learn attention",
     page_icon="🔦",  # an emoji: a :material/…: icon here is fetched from a Google server, so offline it fails
@@ -42,18 +34,19 @@ st.sidebar.markdown("### :material/highlight: attnviz")  # the icon font ships w
 st.sidebar.caption("Attention, computed live on your own words.")
 sentence.sidebar_box()
 with st.sidebar.expander("View and classroom", expanded=True, icon=":material/co_present:"):
-    show.view_settings(st)
+    view.view_settings(st)
+    classroom.sidebar(st)  # the live class: start, join, follow
     handout.offer(page)  # the handout of this page, as one HTML file
 
-show.page_style()
+view.page_style()
 screens.page_style()  # phones and projectors: each chart's toolbar, tiny numbers in cells, code in presenter type
 with st.container(horizontal=True, gap="small"):
-    show.share_link(page.url_path)  # "" for the first lesson, the root address
+    links.share_link(page.url_path)  # "" for the first lesson, the root address
     page_nav.reset_button(page)
 screens.sentence_hint(page.url_path)  # shown while the sidebar, which holds the sentence box, is folded
 class_main.main_page()  # the class's messages, a student's name and switches, the projector's join banner
 
-from app_support import loaders  # noqa: E402  (gensim: what is above is on its way to the browser while it loads)
+from app_support.data import loaders  # noqa: E402  (gensim: what is above is on its way to the browser while it loads)
 
 computing_on = st.sidebar.empty()  # filled in after the lesson, from what the lesson computed with
 
@@ -62,8 +55,8 @@ computing_on = st.sidebar.empty()  # filled in after the lesson, from what the l
 def lesson() -> None:
     """The lesson itself. A control on it reruns this part alone (as a fragment), not the navigation and the sidebar
     around it: with a class on one server, each rerun's work is what the server can serve."""
-    show.refresh_link()  # every run of this fragment rewrites the link, so Streamlit keeps the link's place for it
-    show.begin_page(page.url_path)
+    links.refresh_link()  # every run of this fragment rewrites the link, so Streamlit keeps the link's place for it
+    steps.begin_page(page.url_path)
     streamlit_compat.allow_page_rerun(page)  # a rerun of this fragment runs the same page again
     page.run()
     steps.end_page(page.url_path)  # it ran to its end: presenter mode can say "step x of y"

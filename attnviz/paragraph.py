@@ -5,7 +5,7 @@ over the paragraph itself like a highlighter, (2) the strongest links of the who
 (3) the map averaged over blocks (sentences or fixed runs of tokens) with only as many labels as fit.
 
 Everything here is pure (numpy and the standard library); the figures are in `attnviz.paragraph_plots` and the
-Streamlit widget in `app_support.paragraph_view`.
+Streamlit widget in `app_support.parts.paragraph_view`.
 """
 
 from __future__ import annotations

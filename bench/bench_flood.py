@@ -3,7 +3,7 @@
     python bench/bench_flood.py                          12 paragraphs on each page, then the cool-down (5–10 min)
     python bench/bench_flood.py --paragraphs 20 --out bench/RESULTS.md
 
-The server is the app's launcher, `python -m app_support.serve` (one process, as `make run` starts it, with the
+The server is the app's launcher, `python -m app_support.server.serve` (one process, as `make run` starts it, with the
 repository's `.streamlit/config.toml`), on 127.0.0.1 and a free port. One student (bench_load's websocket client,
 which speaks what the browser speaks) opens each page of `PAGES` in turn, answers its "predict first" questions (so
 that every section is drawn), and types a new paragraph into the sidebar's text box `--paragraphs` times (for at most
@@ -153,7 +153,7 @@ async def main(args: argparse.Namespace) -> str:
             f"### {when}: one student, {args.paragraphs} paragraphs of 20,000 characters on each page",
             "",
             f"{bench_load.machine()}. Load average before the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}. "
-            f"Config: {bench_load.config_summary()}. One server process (`python -m app_support.serve`). "
+            f"Config: {bench_load.config_summary()}. One server process (`python -m app_support.server.serve`). "
             f"Resident size (VmRSS) before the flood (after one visit to every lesson): {before:,.0f} MiB; peak "
             f"during it: {max(samples):,.0f} MiB; at its end: {end_of_flood:,.0f} MiB, of which st.cache_data holds "
             f"{cached:,.0f} MiB (pickled, /_stcore/metrics); after the student left and {args.ttl_wait:.0f} s: "

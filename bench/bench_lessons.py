@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app_support.serve import one_pool_per_process  # noqa: E402  (after the path fix)
+from app_support.server.serve import one_pool_per_process  # noqa: E402  (after the path fix)
 
 one_pool_per_process()  # as the launcher does, before torch loads: the reruns run on new threads, as in the server
 
@@ -67,7 +67,7 @@ def _paragraph(i: int) -> str:
     """The 256-piece preset with its sentences rotated by ``i``: the same pieces, a text no earlier repeat used."""
     import re
 
-    from app_support.sentence import PRESETS
+    from app_support.kit.sentence import PRESETS
 
     parts = re.split(r"(?<=[.!?])\s+", PRESETS[-1])
     shift = i % len(parts)
@@ -408,7 +408,7 @@ def first_views(repeats: int) -> dict[str, list[float]]:
 
 def forward_pass(repeats: int) -> list[float]:
     """The real model's forward pass alone on the 256-piece paragraph, seconds."""
-    from app_support import loaders
+    from app_support.data import loaders
     from attnviz import pretrained
 
     model = loaders.model()

@@ -5,7 +5,7 @@
     python bench/bench_load.py --sizes 30 --duration 45 --replicas 2 --out bench/RESULTS.md
     python bench/bench_load.py --replicas 3 --paragraphs 0.25   a quarter of each class on a 256-piece paragraph
 
-The server is the app's launcher, `python -m app_support.serve`, with the repository's `.streamlit/config.toml`, on
+The server is the app's launcher, `python -m server.serve`, with the repository's `.streamlit/config.toml`, on
 127.0.0.1 and a free port. `--replicas K` has it fork K servers on K ports after loading the vectors and the model
 once (they share those pages), and gives each student one of them for the whole session, as a load balancer with
 sticky sessions would. Nothing leaves the machine.
@@ -77,7 +77,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app_support import course, sentence  # noqa: E402  (after the path fix)
+from app_support.kit import course, sentence  # noqa: E402  (after the path fix)
 from attnviz import paragraph  # noqa: E402
 from tests.e2e.conftest import free_ports  # noqa: E402
 
@@ -123,7 +123,7 @@ WIDGETS = {"slider", "radio", "selectbox", "checkbox", "number_input", "text_inp
 
 
 class Server:
-    """The app's launcher, `python -m app_support.serve --replicas K`, on 127.0.0.1: one Streamlit server, or K
+    """The app's launcher, `python -m app_support.server.serve --replicas K`, on 127.0.0.1: one Streamlit server, or K
     forked from one process that loaded the vectors and the model first (README, "Serving a class"). Its log is in
     artifacts/bench-load/server.log."""
 
@@ -133,7 +133,7 @@ class Server:
         LOGS.mkdir(parents=True, exist_ok=True)
         self.log = (LOGS / log).open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app_support.serve", "--replicas", str(replicas),
+            [sys.executable, "-m", "app_support.server.serve", "--replicas", str(replicas),
              "--server.port", str(self.ports[0]), "--server.address", "127.0.0.1", "--server.headless", "true"],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
             env=os.environ | (env or {}),
@@ -815,7 +815,9 @@ async def faults(fleet: Fleet, duration: float, log: list[str]) -> None:
 # -------------------------------------------------------------------------------------------- a live class
 
 CLASS_PAGE, CLASS_QUESTION = "similarity", "sim_predict_diag"  # the page and the question the class answers
-ANSWERS_RE = re.compile(r"\*\*(\d+) answers?\*\* from class")  # the teacher's live count (app_support.classroom)
+ANSWERS_RE = re.compile(
+    r"\*\*(\d+) answers?\*\* from class"
+)  # the teacher's live count (app_support.classroom.classroom)
 
 
 class Live(Student):
@@ -932,7 +934,7 @@ async def class_lesson(server: Server | Fleet, store: Any, n: int, window: float
     then change ordinary controls until `duration` s; every tab runs its live parts when due. A tab whose connection
     is lost (a replica killed: `during` does that) connects again, as a browser does, and a student who had not
     answered yet answers then. Afterwards each acknowledged answer is looked up in ``store`` (a `ClassStore`)."""
-    from app_support import classroom
+    from app_support.classroom import class_questions
 
     code, token = store.create_class()
     stats, memory, rng = Stats(), Memory(server), random.Random(seed)
@@ -953,7 +955,7 @@ async def class_lesson(server: Server | Fleet, store: Any, n: int, window: float
 
     async def answer(student: Live) -> None:
         _, proto = student.widgets[CLASS_QUESTION]
-        qid = classroom.question_id(CLASS_QUESTION, proto.label, list(proto.options))
+        qid = class_questions.question_id(CLASS_QUESTION, proto.label, list(proto.options))
         qids.add(qid)
         choice = student.rng.randrange(len(proto.options))
         change = WidgetState(id=proto.id, string_value=proto.options[choice])
@@ -1082,7 +1084,7 @@ def class_table(runs: list[ClassRun], args: argparse.Namespace, warm: float, loa
 async def class_main(args: argparse.Namespace) -> str:
     import tempfile
 
-    from app_support import class_store
+    from app_support.classroom import class_store
 
     load = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="attnviz-bench-class-"))

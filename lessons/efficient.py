@@ -2,12 +2,14 @@
 
 import streamlit as st
 
-from app_support import efficient, show, tables
-from app_support import efficient_sections as sections
-from app_support import efficient_text as text_of
-from app_support.efficient_patterns import dropped_section
-from app_support.efficient_text import INFO, titles_of_kind
-from app_support.widgets import EDIT, check_link, link_value, md_escape, text_or_stop, warn
+from app_support.efficient import efficient
+from app_support.efficient import efficient_sections as sections
+from app_support.efficient import efficient_text as text_of
+from app_support.efficient.efficient_patterns import dropped_section
+from app_support.efficient.efficient_text import INFO, titles_of_kind
+from app_support.kit import steps, tables
+from app_support.kit.sentence import md_escape
+from app_support.kit.widgets import EDIT, check_link, link_value, text_or_stop, warn
 from attnviz import AttnvizInputError
 from attnviz.efficient import REGISTRY
 
@@ -50,7 +52,7 @@ labels = list(inp.labels)
 who = f"layer {layer + 1}, head {head + 1} of MiniLM" if source == "real" else f"toy head {head + 1} over GloVe"
 
 # --- the variant's section ---------------------------------------------------------------------------------------
-show.step(info.title)
+steps.step(info.title)
 st.caption(f"{info.paper}. Queries, keys and values: {who}, on your {inp.length} tokens.")
 st.latex(info.formula)
 m1, m2 = st.columns(2)
@@ -82,7 +84,7 @@ if run.pattern is not None:
 swept = REGISTRY[name].swept  # None: the result never changes with the knob
 if swept is not None:
     knob = next(k for k in text_of.knobs(name) if k.name == swept)
-    show.step(f"{knob.label.split(' (')[0]}: the error at every setting")
+    steps.step(f"{knob.label.split(' (')[0]}: the error at every setting")
     others = {k: v for k, v in knobs.items() if k != knob.name}  # the swept knob is not part of the cache key
     s = efficient.sweep(text, source, layer, head, name, efficient.knob_key(others), knob.name)
     floor = None if extras.floor is None else extras.floor(view, s)

@@ -7,9 +7,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app_support import efficient, loaders, sentence, show, tables
-from app_support.efficient_text import INFO
-from app_support.widgets import check_link, link_value, predict_first, warn
+from app_support.classroom.predict import predict_first
+from app_support.data import loaders
+from app_support.efficient import efficient
+from app_support.efficient.efficient_text import INFO
+from app_support.kit import charts, sentence, steps, tables
+from app_support.kit.widgets import check_link, link_value, warn
 from attnviz import curves, plots, scaling
 from attnviz.efficient import flex
 from attnviz.efficient.costs import human_bytes
@@ -89,7 +92,7 @@ if cases:
         plots.Series(LABELS[c], SIZES, [scaling.nominal_flops(c, n) / 1e9 for n in SIZES], mode="lines+markers")
         for c in cases
     ]
-    show.chart(
+    charts.chart(
         plots.lines(design, title="The work each variant is designed to do (both axes logarithmic)",
                     x_title="sequence length T", y_title="GFLOP (multiply-adds × 2)", log_x=True, log_y=True,
                     x_ticks=SIZES, height=380),
@@ -169,7 +172,7 @@ for case in cases:
         if r is not None:
             rows.append({"variant": LABELS[case], "case": case, "n": n, **r})
 if rows and answered:
-    show.step("Time and memory against length")
+    steps.step("Time and memory against length")
     table = pd.DataFrame(rows)
     failed = table[table.get("error", pd.Series(dtype=object)).notna()] if "error" in table else table.iloc[:0]
     for _, row in failed.iterrows():
@@ -203,7 +206,7 @@ if rows and answered:
                     if x.faster == case:
                         marks.append((x.n, x.value, f"{LABELS[case].split(' (')[0]} wins from ≈{x.n:,.0f}"))
         if series:
-            show.chart(
+            charts.chart(
                 plots.lines(series, title=f"{title} (both axes logarithmic)", x_title="sequence length T", y_title=unit,
                             log_x=True, log_y=True, x_ticks=sizes, marks=marks, height=440),
                 key=f"l6c_{field}", name=f"scaling {field}",
@@ -235,7 +238,7 @@ if rows and answered:
         for _, row in good[good["compiled"].eq(False)].iterrows():  # NaN (not False) for the other cases
             warn(f"{row['variant']} at {row['n']:,} tokens: {row['note']}. Its curve is ours, not FlexAttention.")
 
-    show.step("Which curve grows how: the measured slopes")
+    steps.step("Which curve grows how: the measured slopes")
     slopes = []
     for case in cases:
         ns, ts = curve(case, "median_s")
@@ -311,7 +314,7 @@ if rows and answered:
         )  # fmt: skip
 
 # --- a million tokens ---------------------------------------------------------------------------------------------
-show.step("A million tokens")
+steps.step("A million tokens")
 st.markdown(
     "Sliding-window attention (Longformer, w = 256, 2 global tokens, one head of width 64) over **1,048,576 "
     f"tokens**. Exact attention would need a {human_bytes(float(1 << 40) * 4)} score matrix for that one head."
@@ -338,7 +341,7 @@ if million is not None:
         )
 
 # --- the committed tables ----------------------------------------------------------------------------------------
-show.step("Reference: the committed benchmark")
+steps.step("Reference: the committed benchmark")
 if RESULTS.exists():
     # part 1 of the file is bench_efficient.py's output; part 2 (the classroom load test) belongs to the teacher
     committed = RESULTS.read_text(encoding="utf-8").split("\n## 2. ")[0]
@@ -352,7 +355,7 @@ else:
     )
 
 # --- closing comparison -------------------------------------------------------------------------------------------
-show.step("Which to choose")
+steps.step("Which to choose")
 st.table(
     pd.DataFrame(
         {

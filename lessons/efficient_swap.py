@@ -4,10 +4,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_support import efficient, sentence, show
-from app_support import efficient_swap_text as swap_text
-from app_support.efficient_text import INFO
-from app_support.widgets import md_escape, predict_first, text_or_stop, warn
+from app_support.classroom.predict import predict_first
+from app_support.efficient import efficient
+from app_support.efficient import efficient_swap_text as swap_text
+from app_support.efficient.efficient_text import INFO
+from app_support.kit import charts, sentence, steps
+from app_support.kit.sentence import md_escape
+from app_support.kit.widgets import text_or_stop, warn
 from attnviz import AttnvizInputError, plots
 from attnviz.efficient import costs
 
@@ -50,7 +53,7 @@ st.caption(
     "every layer and head."
 )
 
-show.step(f"Your sentence with {info.title} in every layer")
+steps.step(f"Your sentence with {info.title} in every layer")
 mine = swap.cosine_to_exact[0]
 answered = predict_first(
     "l6b_predict",
@@ -66,21 +69,21 @@ m1.metric("Cosine with the exact embedding", f"{mine:.6f}")
 m2.metric("Pairs of similarities kept in order", f"{swap.order_kept:.0%}")
 short = [t if len(t) <= 40 else t[:38] + "…" for t in swap.texts]
 short[0] = "your sentence: " + short[0]
-show.chart(
+charts.chart(
     plots.bars(short, swap.cosine_to_exact, horizontal=True, value_name="cosine with exact", decimals=4,
                highlight=[0], height=120 + 40 * len(short), title="Each sentence: embedding with the variant vs exact"),
     key="l6b_cosines", name="swap cosines",
 )  # fmt: skip
 
-show.step("Do the sentences keep their order of similarity?")
+steps.step("Do the sentences keep their order of similarity?")
 left, right = st.columns(2)
 labels = [f"{i + 1}" for i in range(len(texts))]
-show.chart(
+charts.chart(
     plots.heatmap(swap.exact_similarity, labels, labels, title="Exact attention", value_name="cosine",
                   diverging=False, zrange=(0.0, 1.0), narrow=True, row_title="sentence", col_title="sentence"),
     key="l6b_sim_exact", name="similarity exact", where=left, csv=(swap.exact_similarity, labels, labels),
 )  # fmt: skip
-show.chart(
+charts.chart(
     plots.heatmap(swap.variant_similarity, labels, labels, title=f"With {info.title}", value_name="cosine",
                   diverging=False, zrange=(0.0, 1.0), narrow=True, row_title="sentence", col_title="sentence"),
     key="l6b_sim_variant", name="similarity variant", where=right,

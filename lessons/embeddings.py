@@ -3,8 +3,11 @@
 import numpy as np
 import streamlit as st
 
-from app_support import cached, loaders, show
-from app_support.widgets import linked, md_escape, need_words, predict_first, sentence_tokens, warn
+from app_support.classroom.predict import predict_first
+from app_support.data import cached, loaders
+from app_support.kit import charts, steps
+from app_support.kit.sentence import md_escape
+from app_support.kit.widgets import linked, need_words, sentence_tokens, warn
 from attnviz import AttnvizInputError, plots
 from attnviz.embeddings import (
     SEARCH_WORDS,
@@ -31,11 +34,11 @@ st.markdown(
 )
 
 # --- the learner's sentence as numbers -------------------------------------------------------------------
-show.step("Your sentence, as numbers")
+steps.step("Your sentence, as numbers")
 tokens = sentence_tokens()
 if need_words(tokens):
     vectors = word_vectors(kv, tokens.words)  # (T, 50)
-    show.chart(
+    charts.chart(
         plots.strip(vectors, tokens.labels, title=f"Each row is one word's {kv.vector_size} numbers"),
         key="emb_strip",
         name="sentence vectors",
@@ -47,7 +50,7 @@ if need_words(tokens):
     )
 
 # --- analogies ---------------------------------------------------------------------------------------------
-show.step("Arithmetic with meanings")
+steps.step("Arithmetic with meanings")
 st.markdown(
     "Take the vector of *king*, subtract *man*, add *woman*, then look for the word whose vector points most "
     "nearly the same way (the highest **cosine**, see below). Precisely, as gensim's `most_similar` does it: each "
@@ -84,7 +87,7 @@ def analogies() -> None:
         analogy = cached.analogy(kv, expression, topn, not include)
         words = [w for w, _ in analogy.answers]
         col_a, col_b = st.columns([1, 2])
-        show.chart(
+        charts.chart(
             plots.ranking(analogy.answers, title=str(expression), highlight_first=True),
             key="emb_analogy_bars",
             name="analogy answers",
@@ -103,7 +106,7 @@ def analogies() -> None:
             arrows.insert(0, (shown.index(expression.negative[0]), shown.index(expression.positive[1])))
         dims = linked(col_b.radio, "Projection", ["2-D", "3-D"], horizontal=True, key="emb_dims")
         coords, share = pca(word_vectors(kv, shown), 3 if dims == "3-D" else 2)  # (N, 2 or 3), (2 or 3,)
-        show.chart(
+        charts.chart(
             plots.scatter(
                 coords,
                 shown,
@@ -131,10 +134,10 @@ def analogies() -> None:
         )
 
 
-show.section(analogies)
+steps.section(analogies)
 
 # --- dot product and cosine --------------------------------------------------------------------------------
-show.step("How similar are two words?")
+steps.step("How similar are two words?")
 st.markdown(
     "Multiply two vectors number by number and add up the 50 products: that is the **dot product**. It is large "
     "when the two point the same way *and* are long. Divide by both lengths and you get the **cosine**, "
@@ -171,7 +174,7 @@ def dot_products() -> None:
                 f"|{md_escape(word_b.strip().lower())}| = {comp.norm_b:.2f}"
             )
             order = np.argsort(-np.abs(comp.products))[:5]
-            show.chart(
+            charts.chart(
                 plots.bars(
                     [str(i) for i in range(comp.products.size)],
                     comp.products,
@@ -188,10 +191,10 @@ def dot_products() -> None:
             )
 
 
-show.section(dot_products)
+steps.section(dot_products)
 
 # --- neighbours -------------------------------------------------------------------------------------------
-show.step("Nearest neighbours")
+steps.step("Nearest neighbours")
 
 
 def nearest() -> None:
@@ -205,7 +208,7 @@ def nearest() -> None:
         warn(str(err), n2)
     else:
         near = cached.neighbours(kv, nn_vec, nn_k, (nn_word.strip().lower(),))
-        show.chart(
+        charts.chart(
             plots.ranking(near, title=f"Nearest of the {SEARCH_WORDS:,} commonest"),
             key="emb_nn_bars",
             name="nearest neighbours",
@@ -219,10 +222,10 @@ def nearest() -> None:
         )
 
 
-show.section(nearest)
+steps.section(nearest)
 
 # --- the claim check ----------------------------------------------------------------------------------------
-show.step("Check a claim: do nouns score higher with nouns than with verbs?")
+steps.step("Check a claim: do nouns score higher with nouns than with verbs?")
 st.markdown(
     "Embeddings carry grammar as well as meaning. A claim often made: the dot product of two nouns tends to be "
     "larger than that of a noun and a verb. Here it is measured over every pair from two word lists, "
@@ -266,7 +269,7 @@ def claim_check() -> None:
                 f"{claim.nouns_won:.0%}",
                 help="Share of nouns whose average score with the other nouns beats their average with the verbs.",
             )
-            show.chart(
+            charts.chart(
                 plots.distributions(
                     {"noun–noun": claim.noun_noun, "noun–verb": claim.noun_verb},
                     value_name=kind,
@@ -295,4 +298,4 @@ def claim_check() -> None:
             )
 
 
-show.section(claim_check)
+steps.section(claim_check)

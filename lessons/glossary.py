@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app_support import course, page_nav
+from app_support.kit import course, page_nav
 
 # (term, what it means, the lesson that shows it: its url_path)
 TERMS = (

@@ -3,16 +3,11 @@
 import pandas as pd
 import streamlit as st
 
-from app_support import paragraph_view, show, tables
-from app_support.widgets import (
-    check_link,
-    lesson_sentence,
-    link_value,
-    linked,
-    md_escape,
-    predict_first,
-    warn,
-)
+from app_support.classroom.predict import predict_first
+from app_support.kit import charts, steps, tables
+from app_support.kit.sentence import md_escape
+from app_support.kit.widgets import check_link, lesson_sentence, link_value, linked, warn
+from app_support.parts import paragraph_view
 from attnviz import AttnvizInputError, plots
 from attnviz.embeddings import Words
 from attnviz.heads import HEAD_DIMS, MAX_HEADS, head_difference, top_keys, toy_layer, toy_weights
@@ -72,8 +67,8 @@ A = layer.heads.weights  # (H, T, T)
 difference = head_difference(A)
 
 # --- the layer, shapes on every arrow ---------------------------------------------------------------------
-show.step("The layer, with your sentence's shapes")
-show.chart(plots.multihead_diagram(T, D, H, Dh), key="mh_diagram", name="multi-head diagram")
+steps.step("The layer, with your sentence's shapes")
+charts.chart(plots.multihead_diagram(T, D, H, Dh), key="mh_diagram", name="multi-head diagram")
 st.latex(
     rf"O_h = \underbrace{{\mathrm{{softmax}}\!\left(\frac{{Q_h K_h^\top}}{{\sqrt{{{Dh}}}}}\right)}}"
     rf"_{{A_h:\ {T}\times{T}}}"
@@ -87,7 +82,7 @@ st.caption(
 )
 
 # --- the heads' maps ----------------------------------------------------------------------------------------
-show.step("Each head's map")
+steps.step("Each head's map")
 st.markdown(
     "These heads are **random, not trained**: each is drawn from its own seed. Adding a head keeps the ones "
     "already there. Do different random matrices make heads that look at different words?"
@@ -107,7 +102,7 @@ answered = predict_first(
 )
 if answered:
     n_cols = H if H <= 4 else -(-H // 2)  # one row up to 4 heads, then two balanced rows
-    show.chart(
+    charts.chart(
         plots.heatmap_grid(
             A,
             labels,
@@ -168,7 +163,7 @@ if answered:
             "0 bits when two heads split their attention the same way, 1 bit when they never look at the same word."
         )
         head_names = [f"head {h + 1}" for h in range(H)]
-        show.chart(
+        charts.chart(
             plots.heatmap(
                 difference.pairwise,
                 [f"head {h + 1}" for h in range(H)],
@@ -186,7 +181,7 @@ if answered:
         )
 
 # --- one head, large ----------------------------------------------------------------------------------------
-show.step("One head, large")
+steps.step("One head, large")
 
 
 def one_head() -> None:
@@ -194,12 +189,12 @@ def one_head() -> None:
     focus = linked(st.columns(3)[0].selectbox, "Head", range(H), format_func=lambda h: f"head {h + 1}", key="mh_focus")
     n = str(focus + 1).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
     title = f"A{n} = softmax(Q{n}·K{n}ᵀ/√{Dh})"
-    show.attention_chart(A[focus], labels, title=title, row_title="word", key="mh_large", name=f"head {focus + 1}")
+    charts.attention_chart(A[focus], labels, title=title, row_title="word", key="mh_large", name=f"head {focus + 1}")
     paragraph_view.long_map(A[focus], labels, key="mh_para", glove=True, cols="is attended to by")
 
     with st.expander("The numbers: the concatenation, $W_O$ and the output $O$"):
         columns = [f"h{h + 1}·{d + 1}" for h in range(H) for d in range(Dh)]
-        show.chart(
+        charts.chart(
             plots.heatmap(
                 layer.concat,
                 labels,
@@ -214,7 +209,7 @@ def one_head() -> None:
             name="concatenation",
             csv=(layer.concat, labels, columns),
         )
-        show.chart(
+        charts.chart(
             plots.heatmap(
                 weights.w_o,
                 [f"h{h + 1}·{d + 1}" for h in range(H) for d in range(Dh)],
@@ -230,7 +225,7 @@ def one_head() -> None:
             name="W_O",
             csv=(weights.w_o, columns, [str(i) for i in range(D)]),
         )
-        show.chart(
+        charts.chart(
             plots.strip(layer.output, labels, title=f"O = concat·W_O: {T} × {D}, one new vector per word"),
             key="mh_out",
             name="O",
@@ -238,4 +233,4 @@ def one_head() -> None:
         )
 
 
-show.section(one_head)
+steps.section(one_head)

@@ -6,16 +6,13 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from app_support import cached, loaders, paragraph_view, sentence, show, tables
-from app_support.training_panel import training_panel
-from app_support.widgets import (
-    lesson_sentence,
-    linked,
-    linked_choice,
-    md_escape,
-    predict_first,
-    warn,
-)
+from app_support.classroom.predict import predict_first
+from app_support.data import cached, loaders
+from app_support.kit import charts, sentence, steps, tables
+from app_support.kit.sentence import md_escape
+from app_support.kit.widgets import lesson_sentence, linked, linked_choice, warn
+from app_support.parts import paragraph_view
+from app_support.parts.training_panel import training_panel
 from attnviz import plots
 from attnviz.attention import similarity_matrix
 from attnviz.host import to_host
@@ -109,11 +106,11 @@ qkv = project(X, proj)  # q, k (T, Dk), v (T, Dv), scores (T, T)
 n = len(labels)
 
 # --- the three matrices -----------------------------------------------------------------------------------
-show.step("The three matrices")
+steps.step("The three matrices")
 shape = " × ".join(str(s) for s in proj.m_q.shape)
 cols = st.columns(3)
 for col, (name, m) in zip(cols, [("M_Q", proj.m_q), ("M_K", proj.m_k), ("M_V", proj.m_v)], strict=True):
-    show.chart(
+    charts.chart(
         plots.matrix(
             m, title=f"{name} ({shape})", row_title="in", col_title="out", height=560 if kind == "real" else 320
         ),
@@ -137,7 +134,7 @@ else:
     )
 
 # --- Q·Kᵀ next to I·Iᵀ ------------------------------------------------------------------------------------
-show.step("Q·Kᵀ next to " + before_name.split(" ")[0])
+steps.step("Q·Kᵀ next to " + before_name.split(" ")[0])
 # a tie with a repeated word's own copy (same vector, so same score) counts as the word itself: not a loss
 row_words = list(real_tokens.pieces) if kind == "real" else list(tokens.words)
 own, own_before = diagonal_wins(qkv.scores, row_words), diagonal_wins(before, row_words)
@@ -166,7 +163,7 @@ if answered:
     qk_title = f"Q·Kᵀ (MiniLM, {proj.name})" if kind == "real" else f"Q·Kᵀ ({proj.name})"
     for col, matrix, title, key in ((a, before, before_name, "proj_before"), (b, qkv.scores, qk_title, "proj_QK")):
         big = float(matrix.abs().max()) >= 100  # three-digit scores get no decimals, or they spill out of the cells
-        show.chart(
+        charts.chart(
             plots.heatmap(matrix, labels, labels, title=title, row_title="query", col_title="key",
                           value_name="score", decimals=0 if big else 1, top_k=top_k, narrow=True),
             key=key, name=title.split(" (")[0], where=col, csv=(matrix, labels, labels),
@@ -191,7 +188,7 @@ if answered:
         )
 
 # --- where M_Q sends the queries and M_K the keys ----------------------------------------------------------------
-show.step("Where $M_Q$ sends the queries and $M_K$ the keys")
+steps.step("Where $M_Q$ sends the queries and $M_K$ the keys")
 matched = alignment(X, qkv)  # each query's best other key, and how the pair lines up after and before
 if kind == "real":
     st.caption(
@@ -200,7 +197,7 @@ if kind == "real":
     )
 else:
     view = query_key_view(X, proj.m_q, proj.m_k)
-    show.chart(
+    charts.chart(
         plots.query_key_moves(
             view.before, view.q, view.k, labels,
             title=f"Directions in 2-D ({float(view.share.sum()):.0%} of the spread)",
@@ -239,7 +236,7 @@ st.caption(
 )
 
 # --- one query, step by step ----------------------------------------------------------------------------------
-show.step("One query against every key")
+steps.step("One query against every key")
 
 
 def values_step(focus: int, scores: torch.Tensor) -> None:
@@ -309,14 +306,14 @@ def one_query() -> None:
     )
     rows = torch.cat([q_row[None, :], qkv.k])  # (1 + T, Dk)
     row_names = [f"q: {labels[focus]}"] + [f"k: {w}" for w in labels]
-    show.chart(
+    charts.chart(
         plots.strip(rows, row_names, title="q on top, then every key",
                     height=min(plots.SCREEN_HEIGHT, 160 + 30 * (n + 1))),
         key="proj_qk_rows", name="query and keys",
         csv=(rows, row_names, [str(i) for i in range(rows.shape[1])]),
     )  # fmt: skip
     st.markdown("**2. The scores.** q is compared with every key: one dot product k·q per word.")
-    show.chart(
+    charts.chart(
         plots.bars(labels, scores, highlight=[focus], value_name="k·q", title=f"k·q for the query “{labels[focus]}”",
                    decimals=1, height=340),
         key="proj_scores", name="scores of the query",
@@ -354,4 +351,4 @@ def one_query() -> None:
     values_step(focus, scores)
 
 
-show.section(one_query)
+steps.section(one_query)

@@ -5,9 +5,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_support import cached, loaders, show, tables
-from app_support.real_probes import census_table, head_name, held_out_section, kept_answer
-from app_support.widgets import linked, linked_choice, md_escape, predict_first, warn
+from app_support.classroom.predict import predict_first
+from app_support.data import cached, loaders
+from app_support.kit import charts, steps, tables
+from app_support.kit.sentence import md_escape
+from app_support.kit.widgets import linked, linked_choice, warn
+from app_support.parts.real_probes import census_table, head_name, held_out_section, kept_answer
 from attnviz import AttnvizInputError, plots
 
 MAX_TEXT = 5_000  # characters; the model reads its first 256 pieces (attnviz.paragraph.MODEL_PIECES) and says so
@@ -27,7 +30,7 @@ L, H = model.n_layers, model.n_heads
 
 
 # --- it → its referent --------------------------------------------------------------------------------------------
-show.step("Which heads follow the referent when it changes")
+steps.step("Which heads follow the referent when it changes")
 st.markdown(
     "In the ready pair below, “it” is the cat in sentence A; change the last word and in sentence B it is the mat. A "
     "head that sends “it” to “cat” in both tells us nothing about what “it” means. So we score each of the 72 heads "
@@ -83,7 +86,7 @@ def which_heads() -> None:
         return
     names = [head_name(lh, hh) for lh, hh in shift.top]
     best = shift.top[0]
-    show.chart(
+    charts.chart(
         plots.bars(
             names,
             [float(shift.score[lh, hh]) for lh, hh in shift.top],
@@ -133,7 +136,7 @@ def which_heads() -> None:
     left, right = st.columns(2)
     for where, text, row, name in ((left, text_a, shift.source_row_a, "A"), (right, text_b, shift.source_row_b, "B")):
         view = cached.real_view(model, text, True, True)
-        show.chart(
+        charts.chart(
             plots.head_view(
                 list(view.labels),
                 list(view.labels),
@@ -146,7 +149,7 @@ def which_heads() -> None:
             where=where,
         )
     layer_names, head_names = [f"layer {i + 1}" for i in range(L)], [str(j + 1) for j in range(H)]
-    show.chart(
+    charts.chart(
         plots.heatmap(
             shift.score,
             layer_names,
@@ -182,9 +185,9 @@ def which_heads() -> None:
             )
 
 
-show.section(which_heads)
+steps.section(which_heads)
 
-show.step("Does the head carry over to other pairs?")
+steps.step("Does the head carry over to other pairs?")
 st.markdown(
     "One pair cannot show what a head does: among 72 heads one always moves most, perhaps for a reason of that pair "
     "alone, such as the word that was changed. So the heads are ranked by their mean score on some ready pairs, and "
@@ -199,7 +202,7 @@ SETS = {  # shown name → set
     "with words between subject and verb": "far",
     "page 3's labelled sentences": "page3",
 }
-show.step("Which heads look from a verb to its subject")
+steps.step("Which heads look from a verb to its subject")
 st.markdown(
     "Page 3 trains $M_Q$ and $M_K$ on word vectors so that verbs attend to their subjects. Did training give the real "
     "model such a head? For sentences whose verb and subject are labelled, we measure in each of the 72 heads the "
@@ -215,7 +218,7 @@ def verb_subject() -> None:
     names = [head_name(lh, hh) for lh, hh in found.top]
     n = len(found.sentences)
     left, right = st.columns([3, 2])
-    show.chart(
+    charts.chart(
         plots.grouped_bars(
             names,
             {
@@ -259,7 +262,7 @@ def verb_subject() -> None:
     layer, head = found.top[pick]
     view = cached.real_view(model, found.sentences[sent], True, True)
     W = view.weights[layer, head]  # (G, G)
-    show.chart(
+    charts.chart(
         plots.attention_map(
             W,
             list(view.labels),
@@ -274,7 +277,7 @@ def verb_subject() -> None:
         csv=(W, list(view.labels), list(view.labels)),
     )
     layer_names, head_names = [f"layer {i + 1}" for i in range(L)], [str(j + 1) for j in range(H)]
-    show.chart(
+    charts.chart(
         plots.heatmap(
             found.mean,
             layer_names,
@@ -294,11 +297,11 @@ def verb_subject() -> None:
     )
 
 
-show.section(verb_subject)
+steps.section(verb_subject)
 
 
 # --- bank across layers -------------------------------------------------------------------------------------------
-show.step("How “bank” changes from layer to layer")
+steps.step("How “bank” changes from layer to layer")
 st.markdown(
     "Each layer mixes some of the sentence into every word. Follow one word through the layers of two sentences "
     "and measure the cosine between its two vectors at each depth: 1 means the two vectors point the same way, "
@@ -355,7 +358,7 @@ def bank_across_layers() -> None:
             ),
         )
     if answered:
-        show.chart(
+        charts.chart(
             plots.category_lines(
                 depths,
                 series,
@@ -378,4 +381,4 @@ def bank_across_layers() -> None:
         )
 
 
-show.section(bank_across_layers)
+steps.section(bank_across_layers)

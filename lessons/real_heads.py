@@ -6,9 +6,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_support import cached, census_view, loaders, paragraph_view, sentence, show, tables
-from app_support.real_probes import census_table
-from app_support.widgets import EDIT, check_link, link_value, linked, md_escape, predict_first, warn
+from app_support.classroom.predict import predict_first
+from app_support.data import cached, loaders
+from app_support.kit import charts, sentence, steps, tables
+from app_support.kit.sentence import md_escape
+from app_support.kit.widgets import EDIT, check_link, link_value, linked, warn
+from app_support.parts import census_view, paragraph_view
+from app_support.parts.real_probes import census_table
 from attnviz import plots
 
 HEAD_VIEW_MAX = 44  # longer sentences: the head view keeps the chosen token and its strongest keys only (so that it
@@ -51,7 +55,7 @@ if tokens.is_empty:
 labels = list(view.labels)
 G = len(labels)
 
-show.step("How the model reads your sentence")
+steps.step("How the model reads your sentence")
 st.code("  ".join(tokens.pieces), language=None, wrap_lines=True)
 pieces_per_word = Counter(w for w, s in zip(tokens.word_ids, tokens.special, strict=True) if w is not None and not s)
 split = [tokens.words[w] for w, n in pieces_per_word.items() if n > 1]
@@ -63,7 +67,7 @@ st.caption(
 )
 
 # --- the grid -------------------------------------------------------------------------------------------------
-show.step(f"All {L * H} heads at once")
+steps.step(f"All {L * H} heads at once")
 share = float(view.special_share.mean())
 weight_share, norm_share = cached.special_contribution(model, text, words)  # (L, H) each
 moved = float(np.nanmean(norm_share))
@@ -104,7 +108,7 @@ def one_head() -> None:
     )
     if answered:
         G_thumb = view.thumbs.shape[-1]
-        show.chart(
+        charts.chart(
             plots.heatmap_mosaic(
                 view.thumbs,
                 view.thumb_labels,
@@ -125,7 +129,7 @@ def one_head() -> None:
             "head above to see it large (framed in the grid)."
             + (f" Your {G} tokens are pooled into {G_thumb} blocks here." if G_thumb < G else "")
         )
-        show.chart(
+        charts.chart(
             plots.bars(
                 [f"layer {i + 1}" for i in range(L)],
                 cached.layer_difference(model, text, words, keep_special),
@@ -150,7 +154,7 @@ def one_head() -> None:
             )
         )
         layer_names = [f"layer {i + 1}" for i in range(L)]
-        show.chart(
+        charts.chart(
             plots.grouped_bars(
                 layer_names,
                 {
@@ -191,7 +195,7 @@ def one_head() -> None:
         census_view.census_section(model, text, "real-heads")  # every head labelled, beside our paragraphs' census
 
     # --- one head, large -------------------------------------------------------------------------------------------
-    show.step(f"Layer {layer + 1}, head {head + 1}, large")
+    steps.step(f"Layer {layer + 1}, head {head + 1}, large")
     W = view.weights[layer, head]  # (G, G)
     # the formula names the raw map only: say what was done to it before drawing (`attnviz.pretrained.group_attention`)
     merged = words and bool(split)  # a word of several pieces: columns summed over its pieces, rows averaged
@@ -200,7 +204,7 @@ def one_head() -> None:
         + (" by word" if merged else "")
         + (", without [CLS]/[SEP], rows rescaled" if not keep_special else "")
     )
-    show.attention_chart(
+    charts.attention_chart(
         W, labels, title=title, row_title="token", key="real_large", name=f"layer {layer + 1} head {head + 1}"
     )
     if G > 40:
@@ -229,7 +233,7 @@ def one_head() -> None:
     paragraph_view.long_map(W, labels, key="real_para", cols="is attended to by")
 
     # --- head view --------------------------------------------------------------------------------------------------
-    show.step("Head view: who looks at whom")
+    steps.step("Head view: who looks at whom")
     long = G > HEAD_VIEW_MAX
     options = list(range(G)) if long else [-1, *range(G)]
     focus = linked(
@@ -245,7 +249,7 @@ def one_head() -> None:
         keep = [chosen, *np.argsort(-W[chosen])[:HEAD_VIEW_KEYS].tolist()]
         st.caption(f"{G} tokens do not fit in two columns: the view keeps “{md_escape(labels[chosen])}” and the "
                    f"{HEAD_VIEW_KEYS} tokens it attends to most.")  # fmt: skip
-    show.chart(
+    charts.chart(
         plots.head_view(
             labels, labels, W, focus=chosen, keep=keep, title=f"Layer {layer + 1} · head {head + 1}", top_k=3
         ),
@@ -258,4 +262,4 @@ def one_head() -> None:
     )
 
 
-show.section(one_head)
+steps.section(one_head)

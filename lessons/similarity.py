@@ -2,15 +2,12 @@
 
 import streamlit as st
 
-from app_support import cached, paragraph_view, show
-from app_support.widgets import (
-    lesson_sentence,
-    linked,
-    linked_choice,
-    md_escape,
-    predict_first,
-    warn,
-)
+from app_support.classroom.predict import predict_first
+from app_support.data import cached
+from app_support.kit import charts, steps
+from app_support.kit.sentence import md_escape
+from app_support.kit.widgets import lesson_sentence, linked, linked_choice, warn
+from app_support.parts import paragraph_view
 from attnviz import AttnvizInputError, plots
 from attnviz.attention import mix, similarity_matrix
 from attnviz.embeddings import compare, word_vector
@@ -28,10 +25,10 @@ st.markdown(
 kv, _, tokens, labels, I = lesson_sentence()  # I: (T, D)
 
 # --- I ------------------------------------------------------------------------------------------------------
-show.step("I: the sentence as a matrix")
+steps.step("I: the sentence as a matrix")
 st.latex(rf"I \in \mathbb{{R}}^{{{len(labels)} \times {I.shape[1]}}}\quad(\text{{words}} \times \text{{dimensions}})")
 dims = [str(i) for i in range(I.shape[1])]
-show.chart(
+charts.chart(
     plots.strip(I, labels, title=f"One row per word, {I.shape[1]} numbers each"),
     key="sim_I",
     name="I",
@@ -39,7 +36,7 @@ show.chart(
 )
 
 # --- S = I·Iᵀ ----------------------------------------------------------------------------------------------
-show.step("S = I·Iᵀ: every word against every word")
+steps.step("S = I·Iᵀ: every word against every word")
 kind = linked(
     st.radio,
     "Score",
@@ -89,7 +86,7 @@ if predict_first(
         "and pointing close enough" + beaten_note(diagonal) + ". With cosine the diagonal is 1, which nothing can beat."
     ),
 ):
-    show.chart(
+    charts.chart(
         plots.heatmap(
             S,
             labels,
@@ -113,7 +110,7 @@ if predict_first(
     paragraph_view.long_map(S, labels, key="sim_para", weights=False, glove=True, decimals=1 if kind == "dot" else 2)
 
 # --- O = S·I -----------------------------------------------------------------------------------------------
-show.step("O = S·I: each word becomes a mix of the sentence")
+steps.step("O = S·I: each word becomes a mix of the sentence")
 O = mix(S, I)  # (T, D)
 
 
@@ -190,7 +187,7 @@ def follow_a_word() -> None:
         + repeats_note(weights, tokens.words[heaviest]),
     )
     if answered:
-        show.chart(
+        charts.chart(
             plots.bars(
                 labels,
                 weights,
@@ -229,10 +226,10 @@ def follow_a_word() -> None:
         before = cached.neighbours(kv, to_host(I[focus]), 8, skip)
         after = cached.neighbours(kv, to_host(O[focus]), 8, skip)
         b1, b2 = st.columns(2)
-        show.chart(
+        charts.chart(
             plots.ranking(before, title="Neighbours before (I)"), key="sim_before", name="neighbours before", where=b1
         )
-        show.chart(
+        charts.chart(
             plots.ranking(after, title="Neighbours after (O = S·I)"), key="sim_after", name="neighbours after", where=b2
         )
 
@@ -264,7 +261,9 @@ def follow_a_word() -> None:
             st.caption(meter_verdict(labels[focus], probes[0][0], probes[1][0], *changes, *ends))
 
 
-show.section(follow_a_word)
+steps.section(follow_a_word)
 
 with st.expander("O for every word"):
-    show.chart(plots.strip(O, labels, title="O = S·I, one row per word"), key="sim_O", name="O", csv=(O, labels, dims))
+    charts.chart(
+        plots.strip(O, labels, title="O = S·I, one row per word"), key="sim_O", name="O", csv=(O, labels, dims)
+    )

@@ -6,14 +6,12 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from app_support import cached, loaders, paragraph_view, sentence, show, tables
-from app_support.widgets import (
-    lesson_sentence,
-    linked,
-    linked_choice,
-    md_escape,
-    predict_first,
-)
+from app_support.classroom.predict import predict_first
+from app_support.data import cached, loaders
+from app_support.kit import charts, sentence, steps, tables
+from app_support.kit.sentence import md_escape
+from app_support.kit.widgets import lesson_sentence, linked, linked_choice
+from app_support.parts import paragraph_view
 from attnviz import plots
 from attnviz.attention import (
     ONE_HOT,
@@ -74,7 +72,7 @@ top_k = plots.auto_top_k(n)
 
 
 def heat(matrix, title: str, key: str, **extra) -> None:
-    show.chart(
+    charts.chart(
         plots.heatmap(matrix, labels, labels, title=title, row_title="query", col_title="key", top_k=top_k, **extra),
         key=key,
         name=title,
@@ -83,7 +81,7 @@ def heat(matrix, title: str, key: str, **extra) -> None:
 
 
 # --- the chain, step by step -------------------------------------------------------------------------------
-show.step("Step by step")
+steps.step("Step by step")
 a, b = st.columns(2)
 with a:
     st.markdown("**1. Raw scores** Q·Kᵀ")
@@ -138,7 +136,7 @@ if causal:
         f"The first word can only look at itself, so its row is a single 1."
     )
 st.markdown("**4. × V**: each output row is its weights times the value vectors, O = A·V")
-show.chart(
+charts.chart(
     plots.strip(att.output, labels, title="O = A·V, one row per word"),
     key="soft_out",
     name="O",
@@ -146,7 +144,7 @@ show.chart(
 )
 
 # --- attention received -------------------------------------------------------------------------------------------
-show.step("Which words receive the most attention?")
+steps.step("Which words receive the most attention?")
 SEED_FOCUS = ("what", "likely", "pet", "household")  # the words an article says an LLM focuses on, against "please"
 
 
@@ -179,7 +177,7 @@ def received() -> None:
                 "Under the causal mask a word is seen only by itself and the words after it, so even an even split "
                 "would give the early words more."
             )
-    show.chart(
+    charts.chart(
         plots.bars(names, got, value_name="attention received", title="Column sums: attention each word receives",
                    highlight=[i for i, sp in enumerate(special) if sp], height=340, reference=("even split", 1.0)
                    if (mask is None or where == "minilm") and bool((even - 1).abs().max() < 1e-6) else None),
@@ -261,10 +259,10 @@ def claim_check(where: str, lower: dict[str, float], focus: list[str]) -> None:
     )  # fmt: skip
 
 
-show.section(received)
+steps.section(received)
 
 # --- saturation ---------------------------------------------------------------------------------------------------
-show.step("Turn up the scores: softmax saturates")
+steps.step("Turn up the scores: softmax saturates")
 
 
 def saturation() -> None:
@@ -284,7 +282,7 @@ def saturation() -> None:
     default = tokens.words.index("bank") if "bank" in tokens.words else n - 1
     row = linked_choice(st.selectbox, "Row to watch", labels, default=default, key="soft_row")
     left, right = st.columns(2)
-    show.chart(
+    charts.chart(
         plots.bars(labels, att.weights[row], highlight=[int(att.weights[row].argmax())], value_name="weight",
                    title=f"Weights of “{labels[row]}” now", height=340),
         key="soft_row_bars", name="weights of the row", where=left,
@@ -296,7 +294,7 @@ def saturation() -> None:
         for name, scale, dash in (("with √d", 1 / math.sqrt(d), "solid"), ("without √d", 1.0, "dash"))
     ]
     curves.append(plots.Series("now", [temperature], [stats.top_weight[row]], mode="markers", colour=5))
-    show.chart(
+    charts.chart(
         plots.lines(curves, title=f"Largest weight of “{labels[row]}” against τ", x_title="temperature τ",
                     y_title="largest weight", log_x=True, x_ticks=(0.1, 0.2, 0.5, 1, 2, 5, 10), height=340),
         key="soft_curve", name="largest weight against temperature", where=right,
@@ -308,12 +306,12 @@ def saturation() -> None:
     )
 
 
-show.section(saturation)
+steps.section(saturation)
 
 # --- why √d -----------------------------------------------------------------------------------------------------------
-show.step("Why divide by √d?")
+steps.step("Why divide by √d?")
 var = cached.variance(samples=4000, seed=0)
-show.chart(
+charts.chart(
     plots.lines(
         [
             plots.Series("measured Var(q·k)", var.dims, var.raw, mode="markers"),
@@ -342,7 +340,7 @@ st.caption(
 
 
 # --- padding ------------------------------------------------------------------------------------------------------
-show.step("Padding: two sentences in one batch")
+steps.step("Padding: two sentences in one batch")
 st.markdown(
     "A model reads many sentences at once, stacked into one tensor, so the shorter ones are filled up with "
     "**[PAD]** tokens. The **padding mask** sets every score against a [PAD] key to −∞ before softmax, exactly as the "
@@ -370,7 +368,7 @@ def padding() -> None:
         st.info(f"Both sentences are {width} tokens long, so nothing is padded: make the second one shorter or longer.")
         return
     short = 0 if pads[0] else 1
-    show.chart(
+    charts.chart(
         plots.heatmap(batch.keep.float(), ["your sentence", "second sentence"], cols, title="The padding mask: 1 = a "
                       "real token, 0 = [PAD]", row_title="", col_title="position", value_name="mask", decimals=0,
                       diverging=False, zrange=(0.0, 1.0), height=200),
@@ -381,7 +379,7 @@ def padding() -> None:
     head = int(linked(c2.slider, "Head", 1, 12, 1, key="soft_pad_head")) - 1
     names = list(unique_labels(batch.pieces[short]))
     shown = batch.weights[layer, short, head]  # (T, T) the padded sentence's weights in the batch
-    show.chart(
+    charts.chart(
         plots.attention_map(shown, names, names, title=f"Layer {layer + 1}, head {head + 1}, the padded sentence",
                             top_k=plots.auto_top_k(width)),
         key="soft_pad_weights", name="padded weights", csv=(shown, names, names),
@@ -400,4 +398,4 @@ def padding() -> None:
     )
 
 
-show.section(padding)
+steps.section(padding)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app_support import course, page_nav
+from app_support.kit import course, page_nav
 
 st.title("Attention, computed on your own words")
 st.markdown(

@@ -18,7 +18,7 @@ NARROW_CELL_TEXT_MAX = 10  # the same for a heatmap that shares the width with a
 # rule; `heatmap` uses it, with the width the figure gets on a 1280-pixel screen, to leave the numbers out where
 # even there they would be smaller than `CELL_FONT_MIN` (hovering a cell always gives its value). On a narrower
 # window, or a phone, plotly.js shrinks them further: there the page's CSS hides the ones it draws too small
-# (app_support.screens), so that numbers drop out rather than shrink below a readable size.
+# (app_support.kit.screens), so that numbers drop out rather than shrink below a readable size.
 LINE_SPACING = 1.3  # plotly.js's line height in font sizes; a digit is about half of it wide
 CELL_FONT_MIN = 7  # px: smaller numbers are left out
 PAGE_WIDTH = 980  # px: the main column of a 1280-pixel screen with the sidebar open, what a full-width figure gets

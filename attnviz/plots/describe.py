@@ -1,6 +1,6 @@
 """A figure's text alternative: what it shows in words (its title, its axes, its largest values), for a screen
 reader, which cannot read a picture (WCAG 2.1, 1.1.1 "Non-text content"). Computed from the figure itself, so it is
-true for what is drawn. No streamlit here: the page kit puts it beside each chart (`app_support.charts`)."""
+true for what is drawn. No streamlit here: the page kit puts it beside each chart (`app_support.kit.charts`)."""
 
 from __future__ import annotations
 

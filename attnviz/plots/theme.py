@@ -1,6 +1,6 @@
 """The look the classroom view settings give a figure: numbers written in the cells of small heatmaps, high-contrast
 scales, lines and black type, presenter-size type, light ink on the dark theme's background. Pure functions of the
-figure: no streamlit here (the settings themselves, sidebar toggles bound to the URL, live in `app_support.view`)."""
+figure: no streamlit here (the settings themselves, sidebar toggles bound to the URL, live in `kit.view`)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 from streamlit.testing.v1 import AppTest
 
-from app_support import class_limits, class_session, class_store
+from app_support.classroom import class_limits, class_session, class_store
 from tests.app.conftest import ROOT
 
 SIM = "lessons/similarity.py"

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_support import course
+from app_support.kit import course
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = course.FILES  # every lesson's page file, in the course's order

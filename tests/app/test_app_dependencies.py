@@ -92,7 +92,7 @@ def test_every_direct_import_of_the_app_is_pinned():
 def test_the_check_maps_the_handouts_markdown_import_to_its_pin():
     """The check above is not vacuous: the handout's markdown import is found and mapped to its distribution."""
     modules = imported_modules(app_files())
-    assert "markdown_it" in modules and "app_support/handout_html.py" in modules["markdown_it"]
+    assert "markdown_it" in modules and "app_support/handout/handout_html.py" in modules["markdown_it"]
     owners = importlib.metadata.packages_distributions()
     assert "markdown-it-py" in {normalise(d) for d in owners["markdown_it"]}
     assert "markdown-it-py" in pinned_distributions()

@@ -42,7 +42,7 @@ def test_paragraph_students_spread_over_the_lessons(bench):
 
 
 def test_the_opening_paragraph_fills_the_model_window(bench):
-    from app_support import sentence
+    from app_support.kit import sentence
 
     text, note = sentence.clean(bench.OPENING_PARAGRAPH)
     assert text == bench.OPENING_PARAGRAPH and note == ""  # nothing cut: it is at most 256 pieces

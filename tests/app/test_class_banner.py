@@ -1,4 +1,4 @@
-"""The join banner on the projector (app_support/class_banner.py): in presenter mode the teacher's page shows the
+"""The join banner on the projector (classroom/class_banner.py): in presenter mode the teacher's page shows the
 class code, the students' link and a QR code of that link, which a phone's reader decodes to the same link."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import subprocess
 import pytest
 import segno
 
-from app_support import class_banner
+from app_support.classroom import class_banner
 from tests.app.elements import ok
 from tests.app.test_live_class import SIM, store  # noqa: F401  (a fresh class store: the fixture)
 

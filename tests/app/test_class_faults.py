@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from app_support import class_limits, class_session, class_store
+from app_support.classroom import class_db, class_limits, class_session, class_store
 from tests.app.class_browser import (
     QUESTION,
     SIM,
@@ -222,7 +222,7 @@ def test_postgres_restart_under_pooled_connections(pg_server):
             s.answer(code, "q", f"s-{i:08d}", "", i % 2)  # every one of the next calls works
         assert s.count_answers(code) == 10
         stop()
-        with pytest.raises(class_store.ClassStoreError) as down:
+        with pytest.raises(class_db.ClassStoreError) as down:
             s.answer(code, "q", "s-aaaaaaaa", "Ana", 0)
         assert down.value.kind == "unreachable"
         start()
@@ -284,7 +284,7 @@ def test_a_student_joining_while_the_store_is_down_waits_and_sees_no_answer(stor
     real = store._run
 
     def down(*args, **kwargs):
-        raise class_store.ClassStoreError("the class database server cannot be reached or refused the request",
+        raise class_db.ClassStoreError("the class database server cannot be reached or refused the request",
                                           kind="unreachable")  # fmt: skip
 
     monkeypatch.setattr(store, "_run", down)

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import streamlit
 
-from app_support import class_limits, class_session
-from app_support.class_store import NAME_MAX, clean_name
-from app_support.sentence import WORD_JOINER, md_escape
-from app_support.widgets import md_escape as widgets_md_escape
+from app_support.classroom import class_limits, class_session
+from app_support.classroom.class_rules import NAME_MAX, clean_name
+from app_support.kit.sentence import WORD_JOINER, md_escape
+from app_support.kit.sentence import md_escape as widgets_md_escape
 from tests.app.class_browser import SIM, Browser, answer, app_store
 from tests.app.test_pages import _reveal_all
 
@@ -159,7 +159,7 @@ def test_store_failures_are_logged_once_per_class_and_kind(store, caplog, monkey
     browsers[0].run(students[0])
     holder = sqlite3.connect(store.path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
-    caplog.set_level(logging.WARNING, logger="app_support.class_session")
+    caplog.set_level(logging.WARNING, logger="app_support.classroom.class_session")
     try:
         for b, at in zip(browsers, students, strict=True):
             answer(b, at, 1)
@@ -168,7 +168,7 @@ def test_store_failures_are_logged_once_per_class_and_kind(store, caplog, monkey
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    lines = [r.getMessage() for r in caplog.records if r.name == "app_support.class_session"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "app_support.classroom.class_session"]
     assert len(lines) == 1, lines  # two sessions, several failures: one line for this class and kind
     assert f"class {code}" in lines[0] and "(busy)" in lines[0]
     assert token not in lines[0] and "Secret" not in lines[0]

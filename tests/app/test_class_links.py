@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_support import class_store
+from app_support.classroom import class_db, class_store
 from tests.app.class_browser import SIM, Browser, app_store, teaching, token_free
 
 TOKEN = "tok_" + "S3cretTeacherToken" * 2
@@ -23,13 +23,15 @@ def _links_script() -> None:
     """Every link builder, run in a page whose address still has the token (as the run that opened a teacher link)."""
     import streamlit as st
 
-    from app_support import census_view, handout, links, show
+    from app_support.handout import handout
+    from app_support.kit import links
+    from app_support.parts import census_view
 
     st.text(links.link("similarity"))
-    st.text(repr(show.current_params()))
+    st.text(repr(links.current_params()))
     st.text(repr(census_view.head_links("real-heads", 2, 2)))
     st.text(links.file_stem("similarity S"))
-    st.text(repr(handout.handout_params(show.current_params())))
+    st.text(repr(handout.handout_params(links.current_params())))
     links.share_link("similarity")
     st.text(repr(sorted(st.query_params.to_dict())))
 
@@ -79,7 +81,7 @@ def test_teacher_link_while_the_store_fails_offers_no_token(store, monkeypatch):
     real = store._run
 
     def down(*args, **kwargs):
-        raise class_store.ClassStoreError("the class database server cannot be reached or refused the request",
+        raise class_db.ClassStoreError("the class database server cannot be reached or refused the request",
                                           kind="unreachable")  # fmt: skip
 
     monkeypatch.setattr(store, "_run", down)

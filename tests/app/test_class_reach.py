@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from app_support import class_follow
+from app_support.classroom import class_follow
 from tests.app.class_browser import QUESTION, SIM, Browser, acknowledged, answer, app_store
 
 TEXT = "the cat sat on the mat"

@@ -1,4 +1,4 @@
-"""The live class's store (app_support.class_store), run against SQLite and against a real PostgreSQL server.
+"""The live class's store (app_support.classroom.class_store), run against SQLite and against a real PostgreSQL server.
 
 The PostgreSQL run needs a server's address in $ATTNVIZ_TEST_PG_DSN (`.ci/run` starts one with `.ci/postgres.sh`)
 and the psycopg driver. Outside CI they skip without them; under CI=true they fail, so a green CI means the store
@@ -14,8 +14,10 @@ import time
 
 import pytest
 
-from app_support import class_store
-from app_support.class_store import ALPHABET, ClassStore, ClassStoreError, clean_code, clean_name
+from app_support.classroom import class_rules, class_store
+from app_support.classroom.class_db import ClassStoreError
+from app_support.classroom.class_rules import ALPHABET, clean_code, clean_name
+from app_support.classroom.class_store import ClassStore
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PG_DSN = os.environ.get("ATTNVIZ_TEST_PG_DSN", "")
@@ -124,7 +126,7 @@ def test_answers_upsert_tally_and_reveal(store):
     with pytest.raises(ValueError):
         store.answer(code, "l4_q", "s-aaaaaaaa", "Ana", -1)
     with pytest.raises(ValueError):
-        store.answer(code, "l4_q", "s-aaaaaaaa", "Ana", class_store.MAX_CHOICES)
+        store.answer(code, "l4_q", "s-aaaaaaaa", "Ana", class_rules.MAX_CHOICES)
     with pytest.raises(ValueError):
         store.answer(code, "<script>", "s-aaaaaaaa", "Ana", 0)
     with pytest.raises(ValueError):
@@ -137,8 +139,8 @@ def test_hostile_names_are_stored_as_plain_text(store, hostile):
     store.answer(code, "q", "s-aaaaaaaa", hostile, 0)
     [(name, choice)] = store.names(code, "q")
     assert name == clean_name(hostile) and choice == 0
-    assert len(name) <= class_store.NAME_MAX and name.isprintable()
-    if len(hostile) < class_store.NAME_MAX and hostile.isprintable():
+    assert len(name) <= class_rules.NAME_MAX and name.isprintable()
+    if len(hostile) < class_rules.NAME_MAX and hostile.isprintable():
         assert name == hostile  # stored as typed: SQL and markup are just characters
     assert store.count_answers(code) == 1  # nothing was dropped or deleted
     assert store.get_class(code).active()

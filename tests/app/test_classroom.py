@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_support import show
+from app_support.kit import downloads
 from attnviz import plots
 from tests.app.conftest import PAGES, ROOT
 from tests.app.test_pages import _reveal_all, no_html, plain
@@ -215,8 +215,8 @@ def test_presenter_mode_renders_every_page(page):
     no_html(at)
     assert any("presenter mode" in h.proto.body for h in at.get("html")), "the presenter style sheet is on the page"
     specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    assert specs and all(s["layout"]["font"]["size"] >= show.PRESENT_FONT for s in specs)
-    assert all(s["layout"]["title"]["font"]["size"] > show.PRESENT_FONT for s in specs if s["layout"].get("title"))
+    assert specs and all(s["layout"]["font"]["size"] >= plots.PRESENT_FONT for s in specs)
+    assert all(s["layout"]["title"]["font"]["size"] > plots.PRESENT_FONT for s in specs if s["layout"].get("title"))
 
 
 def test_every_control_is_labelled():
@@ -260,22 +260,22 @@ def test_the_svg_setting_makes_every_camera_save_svg():
 
 
 def test_pages_show_things_through_show():
-    """Headings and figures go through app_support.show, so presenter mode, the palette and the exports reach them."""
-    for path in [*sorted((ROOT / "lessons").glob("*.py")), ROOT / "app_support" / "training_panel.py"]:
+    """Headings and figures go through kit.steps and kit.charts: presenter mode, palette and exports reach them."""
+    for path in [*sorted((ROOT / "lessons").glob("*.py")), ROOT / "app_support" / "parts" / "training_panel.py"]:
         text = path.read_text()
-        assert "plotly_chart(" not in text, f"{path.name}: use show.chart"
-        assert "st.header(" not in text, f"{path.name}: use show.step"
+        assert "plotly_chart(" not in text, f"{path.name}: use charts.chart"
+        assert "st.header(" not in text, f"{path.name}: use steps.step"
 
 
 def test_matrix_csv_parses_with_labels_and_values():
     values = np.array([[1.0, -0.25], [1e-7, 123456.789]])
-    text = show.matrix_csv(values, ['say "hi"', "=SUM(A1)"], ["a,b", "+1"])
+    text = downloads.matrix_csv(values, ['say "hi"', "=SUM(A1)"], ["a,b", "+1"])
     table = list(csv.reader(io.StringIO(text)))
     assert table[0] == ["", "a,b", "'+1"]
     assert [r[0] for r in table[1:]] == ['say "hi"', "'=SUM(A1)"]
     assert np.allclose(np.array([[float(x) for x in r[1:]] for r in table[1:]]), values, rtol=1e-5)
     with pytest.raises(ValueError):
-        show.matrix_csv(values, ["one"], ["a", "b"])
+        downloads.matrix_csv(values, ["one"], ["a", "b"])
 
 
 def _heat(n: int, **kw):
@@ -284,24 +284,24 @@ def _heat(n: int, **kw):
 
 
 def test_numbers_in_cells_and_high_contrast_restyle_figures():
-    small, big = _heat(5), _heat(show.CELL_TEXT_MAX + 1)
-    assert show.styled(small) is small, "nothing asked, nothing copied"
-    with_cells = show.styled(small, cells=True).to_dict()["data"][0]
+    small, big = _heat(5), _heat(plots.CELLS_VIEW_MAX + 1)
+    assert plots.styled(small) is small, "nothing asked, nothing copied"
+    with_cells = plots.styled(small, cells=True).to_dict()["data"][0]
     assert with_cells["texttemplate"] == "%{z:.1f}", "the hover's decimals"
-    assert "texttemplate" not in show.styled(big, cells=True).to_dict()["data"][0], "too large to read"
+    assert "texttemplate" not in plots.styled(big, cells=True).to_dict()["data"][0], "too large to read"
     assert "texttemplate" not in small.to_dict()["data"][0], "the original figure is left alone"
-    contrast = show.styled(small, contrast=True).to_dict()
-    assert contrast["data"][0]["colorscale"] == show.HIGH_CONTRAST_DIVERGING
-    seq = show.styled(_heat(4, diverging=False), contrast=True).to_dict()
-    assert seq["data"][0]["colorscale"] == show.HIGH_CONTRAST_SEQUENTIAL
+    contrast = plots.styled(small, contrast=True).to_dict()
+    assert contrast["data"][0]["colorscale"] == plots.HIGH_CONTRAST_DIVERGING
+    seq = plots.styled(_heat(4, diverging=False), contrast=True).to_dict()
+    assert seq["data"][0]["colorscale"] == plots.HIGH_CONTRAST_SEQUENTIAL
     assert contrast["layout"]["font"]["color"] == "#000000"
-    line = show.styled(plots.lines([plots.Series("a", [1, 2], [3, 4])], title="t"), contrast=True, present=True)
+    line = plots.styled(plots.lines([plots.Series("a", [1, 2], [3, 4])], title="t"), contrast=True, present=True)
     layout = line.to_dict()["layout"]
-    assert layout["font"] == {"size": show.PRESENT_FONT, "color": "#000000"}
-    assert layout["title"]["font"]["size"] > show.PRESENT_FONT and layout["title"]["font"]["color"] == "#000000"
+    assert layout["font"] == {"size": plots.PRESENT_FONT, "color": "#000000"}
+    assert layout["title"]["font"]["size"] > plots.PRESENT_FONT and layout["title"]["font"]["color"] == "#000000"
     assert layout["xaxis"]["tickfont"]["color"] == "#000000" and layout["xaxis"]["tickfont"]["size"] >= 16
     view = plots.head_view(["a", "b"], ["a", "b"], np.array([[0.9, 0.1], [0.2, 0.8]]), focus=0)
     before = view.to_dict()["layout"]["shapes"]  # one line per key, as wide as its weight
-    assert show.styled(view, contrast=True).to_dict()["layout"].get("shapes", []) == before, "widths carry weights"
-    for fig in (show.styled(small, cells=True, contrast=True, present=True), show.styled(big, contrast=True)):
+    assert plots.styled(view, contrast=True).to_dict()["layout"].get("shapes", []) == before, "widths carry weights"
+    for fig in (plots.styled(small, cells=True, contrast=True, present=True), plots.styled(big, contrast=True)):
         go.Figure(fig.to_dict())  # valid for plotly's own validator

@@ -1,9 +1,9 @@
-"""app_support/course.py, the one list of lessons: every page file exists, names and addresses are unique, one
+"""app_support/kit/course.py, the one list of lessons: every page file exists, names and addresses are unique, one
 lesson is the root, and the entry point's navigation is built from it."""
 
 from pathlib import Path
 
-from app_support import course
+from app_support.kit import course
 from tests.app.conftest import ROOT
 
 

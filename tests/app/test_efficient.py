@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from app_support import efficient_text
-from app_support.efficient_text import INFO
+from app_support.efficient import efficient_text
+from app_support.efficient.efficient_text import INFO
 from attnviz.efficient import REGISTRY, costs
 from attnviz.efficient.costs import human_bytes
 from tests.app.elements import arr, chart, keys, ok, run, warnings, z
@@ -99,7 +99,7 @@ def test_flash_walk_starts_at_tile_one_and_a_link_picks_a_tile(app):
 
 
 def test_flash_memory_traffic_follows_the_paper(app):
-    from app_support.efficient_flash import ALGORITHMS
+    from app_support.efficient.efficient_flash import ALGORITHMS
     from attnviz.efficient.io import flash2_io, flash_io, sram_numbers, standard_io
 
     at = ok(_reveal_all(app(PAGE, l6_variant="flash")))
@@ -305,7 +305,7 @@ def captions(at) -> str:
 
 @pytest.mark.parametrize("name", ["longformer", "bigbird", "sparse", "reformer"])
 def test_pattern_kl_is_shown_infinite(app, name):
-    from app_support.efficient_sections import KL_PATTERN
+    from app_support.efficient.efficient_sections import KL_PATTERN
 
     query = {"l6_block": "1"} if name == "bigbird" else {}  # blocks of 2 cover all 11 tokens: nothing dropped
     at = ok(_reveal_all(app(PAGE, l6_variant=name, sentence=RIVER, **query)))

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from app_support import efficient
+from app_support.efficient import efficient
 from attnviz.efficient import anatomy, compare
 from tests.app.elements import ok
 from tests.app.test_pages import _reveal_all, plain
@@ -40,7 +40,7 @@ def test_grey_means_outside_the_pattern_in_every_caption(app, source):
 
 
 def test_global_tokens_say_whose_they_are():
-    from app_support.efficient_patterns import global_tokens_note
+    from app_support.efficient.efficient_patterns import global_tokens_note
 
     labels = ["[CLS]", "she", "sat", "[SEP]"]
     assert global_tokens_note((0,), labels, "real") == " ([CLS], the token the tokenizer puts before your text)"
@@ -67,7 +67,7 @@ def test_longformer_globals_on_the_page(app):
 
 
 def test_figure_never_prints_minus_zero():
-    from app_support.efficient_patterns import figure
+    from app_support.efficient.efficient_patterns import figure
 
     assert figure(-0.54) == "−0.54" and figure(0.5) == "0.50"
     assert figure(-0.00012) == "−0.00012" and figure(-0.004) == "−0.004"
@@ -104,7 +104,7 @@ def test_nystrom_page_says_negative_weights_and_row_sums(app):
     assert "need not sum to 1" not in text
     assert "m = T = 8, which the knob reaches here" in text  # 8 tokens: the knob's 8 is m = T
     assert "-0.00" not in text and "−0.00" not in text
-    from app_support.efficient_patterns import figure
+    from app_support.efficient.efficient_patterns import figure
 
     rows = anatomy.nystrom_rows(inp.q[0], inp.k[0], inp.v[0], kwargs)
     assert f"The most negative weight of F·A⁺·B here is {figure(rows.lowest)}" in text
@@ -113,7 +113,7 @@ def test_nystrom_page_says_negative_weights_and_row_sums(app):
 
 
 def test_nystrom_page_on_a_paragraph_says_the_knob_stops_below_t(app):
-    from app_support.sentence import LINK_KEY, PRESETS
+    from app_support.kit.sentence import LINK_KEY, PRESETS
     from attnviz.paragraph import pack
 
     at = ok(_reveal_all(app(PAGE, l6_variant="nystrom", l6_landmarks="64", **{LINK_KEY: pack(PRESETS[-1])})))
@@ -126,7 +126,7 @@ def test_nystrom_page_on_a_paragraph_says_the_knob_stops_below_t(app):
 
 
 def test_linformer_gaussian_help_says_what_reference_code_does():
-    from app_support import efficient_text
+    from app_support.efficient import efficient_text
     from attnviz.efficient.linformer import linformer_projection
 
     help_ = next(kn for kn in efficient_text.knobs("linformer") if kn.name == "proj").help

@@ -3,7 +3,7 @@ walk's figures from the shown tile's block of rows only."""
 
 import numpy as np
 
-from app_support.sentence import LINK_KEY, PRESETS
+from app_support.kit.sentence import LINK_KEY, PRESETS
 from attnviz.paragraph import pack
 from tests.app.elements import chart, ok, run, warnings, z
 from tests.app.test_pages import _reveal_all

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from app_support.efficient_text import INFO
+from app_support.efficient.efficient_text import INFO
 from attnviz import curves
 from attnviz.efficient import compare
 from tests.app.elements import chart, ok, warnings
@@ -27,7 +27,7 @@ def test_scaling_page_without_measuring(app):
 
 
 def _layer3_qkv():
-    from app_support import efficient
+    from app_support.efficient import efficient
 
     inp = efficient.head_input("I walked by the river bank", "real", 2)
     return inp.q, inp.k, inp.v

@@ -1,8 +1,8 @@
-"""app_support.efficient_sections' pure parts: the error-figures table."""
+"""app_support.efficient.efficient_sections' pure parts: the error-figures table."""
 
 import torch
 
-from app_support import efficient_sections as sections
+from app_support.efficient import efficient_sections as sections
 from attnviz.efficient import compare
 
 

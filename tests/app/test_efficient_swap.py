@@ -2,7 +2,7 @@
 
 import pytest
 
-from app_support.efficient_text import INFO
+from app_support.efficient.efficient_text import INFO
 from tests.app.elements import keys, ok, run, warnings
 from tests.app.test_pages import _reveal_all
 
@@ -59,7 +59,7 @@ def test_swap_old_link_still_works(app):
 
 
 def test_swap_flash_on_a_paragraph_offers_tiles_from_16(app):
-    from app_support.sentence import LINK_KEY, PRESETS
+    from app_support.kit.sentence import LINK_KEY, PRESETS
     from attnviz.paragraph import pack
 
     at = ok(app(SWAP, l6b_variant="flash", **{LINK_KEY: pack(PRESETS[-1])}))  # our own 256-piece paragraph

@@ -1,12 +1,12 @@
-"""app_support.efficient_text: what the pages say about each variant matches what it computes."""
+"""app_support.efficient.efficient_text: what the pages say about each variant matches what it computes."""
 
 import re
 
 import numpy as np
 import torch
 
-from app_support import efficient_text
-from app_support.efficient_text import INFO
+from app_support.efficient import efficient_text
+from app_support.efficient.efficient_text import INFO
 from attnviz.efficient import anatomy, compare, sparse_mask
 
 

@@ -60,7 +60,7 @@ def test_mix_length_is_not_said_to_follow_from_the_sum(app):
 def test_projections_real_head_says_clark_suggest_and_measures_the_row(app):
     import re
 
-    from app_support import loaders
+    from app_support.data import loaders
     from attnviz.pretrained import forward
 
     at = ok(_reveal_all(app(PROJ)))

@@ -5,7 +5,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from app_support.efficient_flash import kernel_note
+from app_support.efficient.efficient_flash import kernel_note
 from attnviz.efficient.flash import triton_kernel_source
 from tests.app.elements import ok
 from tests.app.test_pages import _reveal_all
@@ -45,7 +45,7 @@ def test_the_app_and_the_timings_work_without_triton():
 
         sys.meta_path.insert(0, NoTriton())
         import torch
-        import app_support.efficient_sections
+        import app_support.efficient.efficient_sections
         from attnviz import scaling
         from attnviz.efficient.flash import triton_kernel_source
 

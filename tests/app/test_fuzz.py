@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from app_support import screens, show
+from app_support.kit import screens, view
 from tests.app.conftest import PAGES, ROOT
 
 SEED = 20261128
@@ -141,7 +141,7 @@ def check(at, context: str) -> None:
                 if not _OWN_LINK.fullmatch(s):
                     assert not _TAG.search(s), f"{context}: plotly text with a live tag: {s[:120]!r}"
             continue
-        if kind == "html" and getattr(proto, "body", None) in show.OWN_HTML + screens.OWN_HTML:
+        if kind == "html" and getattr(proto, "body", None) in view.OWN_HTML + screens.OWN_HTML:
             continue  # the page's own constant CSS and script, byte for byte: no learner text can be in them
         if kind == "text":
             continue  # st.text: shown as it is, never read as markdown or HTML (a figure's text alternative)

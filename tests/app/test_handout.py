@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from app_support import handout, handout_html
+from app_support.handout import handout, handout_html
 
 PAYLOAD = (
     "<script>alert(1)</script> <img src=x onerror=alert(1)> [PWNED](javascript:alert(1)) **PWNED** "
@@ -31,8 +31,8 @@ def test_markdown_keeps_learner_text_as_text():
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out
     assert 'href="javascript' not in out
     assert '<a href="https://example.org">ok</a>' in out  # an ordinary link stays a link
-    # what a page escaped (widgets.md_escape) stays literal: no emphasis, no formula
-    from app_support.widgets import md_escape
+    # what a page escaped (sentence.md_escape) stays literal: no emphasis, no formula
+    from app_support.kit.sentence import md_escape
 
     escaped = handout_html.markdown(md_escape("**PWNED** $PWNED^2$ <b>PWNED</b>"))
     assert "<strong>" not in escaped and 'class="tex"' not in escaped and "<b>" not in escaped

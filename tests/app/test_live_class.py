@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from app_support import class_store
+from app_support.classroom import class_rules, class_store
 from tests.app.test_pages import no_html
 
 SIM = "lessons/similarity.py"
@@ -35,7 +35,7 @@ def test_teacher_starts_a_class(app, store):
     at.sidebar.button(key="cls_start").click().run()
     assert not at.exception
     code = at.query_params["class"][0] if isinstance(at.query_params["class"], list) else at.query_params["class"]
-    assert class_store.clean_code(code) == code
+    assert class_rules.clean_code(code) == code
     assert f"**Class {code}** · you are teaching" in sidebar_text(at)
     assert "teacher" not in at.query_params
     links = [c.value for c in at.sidebar.code]

@@ -1,11 +1,11 @@
 """The pages around the lessons (the start page, the glossary) and the ways between pages: the next lesson's link at
-the end of each lesson and *Reset this page* (app_support/page_nav.py)."""
+the end of each lesson and *Reset this page* (app_support/kit/page_nav.py)."""
 
 from urllib.parse import urlencode
 
 import pytest
 
-from app_support import course
+from app_support.kit import course
 from tests.app.elements import ok
 from tests.app.test_classroom import open_link, widget
 from tests.app.test_live_class import store  # noqa: F401  (a fresh class store: the fixture)

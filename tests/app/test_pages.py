@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from app_support.sentence import DEFAULT, MAX_CHARS, PRESETS
+from app_support.kit.sentence import DEFAULT, MAX_CHARS, PRESETS
 from tests.app.conftest import PAGES
 
 HOSTILE = [
@@ -366,7 +366,7 @@ def test_interrupted_training_keeps_nothing(app, monkeypatch):
     """A rerun stops the loop from inside its progress callback; the page must neither break nor keep it."""
     from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
-    import app_support.training_panel as panel
+    import app_support.parts.training_panel as panel
 
     real = panel.train_projections
 
@@ -486,7 +486,7 @@ def test_value_matrix_changes_the_output_measured(app):
 
 
 def test_a_second_student_replays_a_stored_run(app, monkeypatch):
-    import app_support.training_panel as panel
+    import app_support.parts.training_panel as panel
 
     pauses: list[float] = []
     monkeypatch.setattr(panel, "_pause", pauses.append)  # the replay's pacing, recorded instead of waited

@@ -5,7 +5,7 @@ import zlib
 
 import pytest
 
-from app_support.sentence import LINK_KEY, PRESETS
+from app_support.kit.sentence import LINK_KEY, PRESETS
 from attnviz.paragraph import pack
 
 LONG = PRESETS[-1]  # our own paragraph of 256 pieces

@@ -1,8 +1,8 @@
-"""The paragraph views under a long map (app_support.paragraph_view), on page 5 (GloVe words) and 5b (the model)."""
+"""The paragraph views under a long map (parts.paragraph_view), on page 5 (GloVe words) and 5b (the model)."""
 
 import re
 
-from app_support.sentence import PRESETS
+from app_support.kit.sentence import PRESETS
 from tests.app.test_pages import no_html
 
 LONG = PRESETS[-1]  # our own paragraph, 256 pieces

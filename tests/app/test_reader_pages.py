@@ -72,7 +72,7 @@ def test_flash_fast_memory_help_compares_like_with_like(app):
 
 # --- pages 6 and 6c: Performer's error grows like e^(‖q+k‖²/(2√d)) relative to the kernel value (its Lemma 2) ---------
 def test_performer_cost_names_the_error_relative_to_the_kernel():
-    from app_support.efficient_text import INFO
+    from app_support.efficient.efficient_text import INFO
 
     costs = INFO["performer"].costs
     # the absolute error also carries the kernel value e^(q·k/√d): only the relative error grows like this
@@ -138,7 +138,7 @@ def test_glove_is_named_by_its_tokens_and_corpus(app):
 def test_highlighter_gives_equal_values_one_colour():
     import numpy as np
 
-    from app_support.paragraph_view import highlighted
+    from app_support.parts.paragraph_view import highlighted
 
     labels = ("the", "cat", "the·2", "the·3", "the·4", "the·5", "the·6", "dog")
     values = np.array([5.0, 1.0, 5.0, 5.0, 5.0, 5.0, 5.0, 2.0])  # six copies of "the" tie for the largest
@@ -150,7 +150,7 @@ def test_highlighter_gives_equal_values_one_colour():
 
 
 def test_kernel_note_names_the_page_as_every_page_does():
-    from app_support.efficient_flash import kernel_note
+    from app_support.efficient.efficient_flash import kernel_note
 
     note = kernel_note("cuda", True)
     assert "page 6c's timings" in note and "lesson 6c" not in note  # STYLE.md: "page 6c", never "lesson 6c"

@@ -4,7 +4,7 @@ note that says where the sentence box is. The browser tests (tests/e2e/test_teac
 import pandas as pd
 import pytest
 
-from app_support import course, screens, tables
+from app_support.kit import course, screens, tables
 from tests.app.elements import ok
 from tests.app.test_pages import _reveal_all
 

@@ -1,4 +1,4 @@
-"""The launcher, `python -m app_support.serve`: its command line, TCP_NODELAY, and forked replicas."""
+"""The launcher, `python -m app_support.server.serve`: its command line, TCP_NODELAY, and forked replicas."""
 
 import asyncio
 import os
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from app_support import serve
+from app_support.server import serve
 from tests.e2e.conftest import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,7 +84,7 @@ def test_replicas_are_forked_serve_and_stop_together(tmp_path):
     port = free_ports(2)[0]
     log = (tmp_path / "serve.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app_support.serve", "--replicas", "2", "--server.port", str(port),
+        [sys.executable, "-m", "app_support.server.serve", "--replicas", "2", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
@@ -132,7 +132,7 @@ def test_one_server_starts_and_stops(tmp_path):
     log_path = tmp_path / "serve.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "app_support.serve", "--server.port", str(port),
+            [sys.executable, "-m", "app_support.server.serve", "--server.port", str(port),
              "--server.address", "127.0.0.1", "--server.headless", "true"],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
@@ -155,7 +155,7 @@ def test_one_server_starts_and_stops(tmp_path):
 def test_thread_count_is_read_before_torch_loads():
     """The launcher reads the thread count without loading torch: OpenMP reads its setting once, when torch loads."""
     code = (
-        "import sys; from app_support import serve; serve.one_pool_per_process(); "
+        "import sys; from app_support.server import serve; serve.one_pool_per_process(); "
         "assert 'torch' not in sys.modules and 'numpy' not in sys.modules, sorted(sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
@@ -221,7 +221,7 @@ def test_a_crash_looping_replica_is_retried_while_the_other_serves(tmp_path):
     log_path = tmp_path / "serve.log"
     log = log_path.open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app_support.serve", "--replicas", "2", "--server.port", str(port),
+        [sys.executable, "-m", "app_support.server.serve", "--replicas", "2", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
@@ -257,7 +257,7 @@ def test_a_crash_looping_replica_is_retried_while_the_other_serves(tmp_path):
 
 FREED = """
 import sys, threading
-from app_support import serve
+from app_support.server import serve
 if sys.argv[1] == "ours":
     assert serve.return_freed_memory()
     assert "attnviz-memory" in [t.name for t in threading.enumerate()]

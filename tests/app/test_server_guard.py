@@ -1,4 +1,4 @@
-"""`app_support.server_guard` and its installation (`server_patches.guard_server`): security headers on every response
+"""`server.server_guard` and its installation (`server_patches.guard_server`): security headers on every response
 the server sends, and the cap on the sessions one client holds, by itself and on a started server."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from app_support import server_guard as guard
+from app_support.server import server_guard as guard
 from tests.e2e.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -182,12 +182,12 @@ def _get(url: str) -> tuple[int, dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def started(tmp_path_factory):
-    """`python -m app_support.serve` with a cap of 3 sessions per client."""
+    """`python -m app_support.server.serve` with a cap of 3 sessions per client."""
     port = free_port()
     log_path = tmp_path_factory.mktemp("guard") / "serve.log"
     log = log_path.open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app_support.serve", "--server.port", str(port), "--server.address", "127.0.0.1",
+        [sys.executable, "-m", "app_support.server.serve", "--server.port", str(port), "--server.address", "127.0.0.1",
          "--server.headless", "true"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         env=os.environ | {guard.SESSIONS_PER_CLIENT_ENV: "3"},
@@ -239,13 +239,13 @@ def test_every_response_has_the_headers(started):
 
 def test_a_page_sets_the_student_cookie_once(started):
     """The live class's student id, set by the server (under the policy the app's script that wrote it cannot run)."""
-    from app_support import class_session, class_store
+    from app_support.classroom import class_rules, class_session, class_store
 
     port, _ = started
     _, first = _get(f"http://127.0.0.1:{port}/similarity")
     cookie = first["set-cookie"]
     value = cookie.split(";", 1)[0].split("=", 1)
-    assert value[0] == class_session.COOKIE and class_store.valid_student_id(value[1])
+    assert value[0] == class_session.COOKIE and class_rules.valid_student_id(value[1])
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and f"Max-Age={class_store.LIFETIME_S}" in cookie
     request = urllib.request.Request(f"http://127.0.0.1:{port}/similarity", headers={"Cookie": cookie.split(";")[0]})
     with urllib.request.urlopen(request, timeout=10) as r:

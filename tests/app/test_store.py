@@ -1,10 +1,10 @@
-"""`app_support.store.BoundedStore`: results kept by key, the least recently used dropped beyond the bound."""
+"""`app_support.data.store.BoundedStore`: results kept by key, the least recently used dropped beyond the bound."""
 
 import threading
 
 import pytest
 
-from app_support.store import BoundedStore
+from app_support.data.store import BoundedStore
 
 
 def test_get_put_and_the_bound():
@@ -44,7 +44,7 @@ def test_threads_never_exceed_the_bound():
 
 
 def test_cached_trained_runs_use_the_store():
-    from app_support import cached
+    from app_support.data import cached
 
     marker = object()
     cached.keep_trained("goal-for-a-test", 1, 2, marker)
@@ -66,11 +66,11 @@ def _bytes(size: str) -> int:
 
 
 def _cache_data_bounds() -> dict[str, dict[str, object]]:
-    """Each st.cache_data function of app_support/cached.py: its parameters and its decorator's keywords."""
+    """Each st.cache_data function of app_support/data/cached.py: its parameters and its decorator's keywords."""
     import ast
     from pathlib import Path
 
-    tree = ast.parse((Path(__file__).resolve().parents[2] / "app_support" / "cached.py").read_text())
+    tree = ast.parse((Path(__file__).resolve().parents[2] / "app_support" / "data" / "cached.py").read_text())
     found = {}
     for node in tree.body:
         if isinstance(node, ast.FunctionDef):

@@ -1,4 +1,4 @@
-"""`app_support.streamlit_compat`, the one module that reads Streamlit's internals: written for one release, each of
+"""`compat.streamlit_compat`, the one module that reads Streamlit's internals: written for one release, each of
 its functions still doing its job on it, and a loud failure when the installed or pinned Streamlit moves."""
 
 import inspect
@@ -12,8 +12,8 @@ import pytest
 import streamlit
 from streamlit.testing.v1 import AppTest
 
-from app_support import server_patches as patches
-from app_support import streamlit_compat as compat
+from app_support.compat import streamlit_compat as compat
+from app_support.server import server_patches as patches
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +28,7 @@ def _pinned() -> str:
 def test_written_for_the_streamlit_in_use(where, version):
     recheck = "\n  - ".join(compat.RECHECK)
     assert version == compat.WRITTEN_FOR, (
-        f"Streamlit {version} ({where}), but app_support/streamlit_compat.py was written for {compat.WRITTEN_FOR}. "
+        f"Streamlit {version} ({where}), but compat/streamlit_compat.py was written for {compat.WRITTEN_FOR}. "
         f"Before moving WRITTEN_FOR, re-check each use of Streamlit's internals there:\n  - {recheck}"
     )
     assert version.startswith(compat.RELEASE)
@@ -54,7 +54,7 @@ def test_guard_server_puts_the_guard_first_and_counts_sessions(monkeypatch):
     from streamlit.runtime.runtime import Runtime
     from streamlit.web.server.starlette import starlette_app
 
-    from app_support import server_guard
+    from app_support.server import server_guard
 
     assert "existing_session_id" in inspect.signature(Runtime.connect_session).parameters
     monkeypatch.setattr(starlette_app, "create_streamlit_middleware", starlette_app.create_streamlit_middleware)
@@ -105,7 +105,7 @@ def test_run_query_string_is_the_address_of_this_run():
     def script():
         import streamlit as st
 
-        from app_support import streamlit_compat
+        from app_support.compat import streamlit_compat
 
         st.text(repr(streamlit_compat.run_query_string()))
 
@@ -119,7 +119,7 @@ def test_run_query_string_is_the_address_of_this_run():
 def test_current_page_path_and_page_scripts_name_the_apps_pages(tmp_path):
     assert compat.current_page_path() == "" and compat.page_scripts() == {}  # outside a script run
     (tmp_path / "pages").mkdir()
-    page = "import streamlit as st\nfrom app_support import streamlit_compat as c\n\n"
+    page = "import streamlit as st\nfrom app_support.compat import streamlit_compat as c\n\n"
     page += "st.text(repr(c.current_page_path()))\nst.text(repr(sorted(c.page_scripts().items())))\n"
     (tmp_path / "pages" / "first.py").write_text(page, encoding="utf-8")
     (tmp_path / "pages" / "second.py").write_text(page, encoding="utf-8")
@@ -162,7 +162,7 @@ def test_ready_figure_is_drawn_as_given_with_arrays_packed():
         import numpy as np
         import streamlit as st
 
-        from app_support import streamlit_compat
+        from app_support.compat import streamlit_compat
 
         st.plotly_chart(streamlit_compat.ready_figure({"data": [{"type": "bar", "y": np.ones(3)}]}), key="fig")
 
@@ -240,7 +240,7 @@ def test_page_script_is_the_pages_file():
     def script(file):
         import streamlit as st
 
-        from app_support import streamlit_compat
+        from app_support.compat import streamlit_compat
 
         page = st.Page(file, url_path="similarity")
         st.text(str(streamlit_compat.page_script(page)))
@@ -259,7 +259,7 @@ def test_session_params_reader_reads_the_session_address_later():
     def script():
         import streamlit as st
 
-        from app_support import streamlit_compat
+        from app_support.compat import streamlit_compat
 
         read = streamlit_compat.session_params_reader()
         st.query_params["later"] = "yes"  # set after the reader was made: it reads when called

@@ -1,6 +1,6 @@
 """The themes' colours, computed: every text at least 4.5:1 against its background in both themes (WCAG 2.1 AA,
 1.4.3), captions included, and at least 7:1 under High contrast (1.4.6); the dark theme as a view setting bound to
-the URL; one theme per session (app_support.theme_switch); a text alternative before every chart."""
+the URL; one theme per session (app_support.compat.theme_switch); a text alternative before every chart."""
 
 import re
 import tomllib
@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from streamlit.proto.NewSession_pb2 import CustomThemeConfig
 
-from app_support import theme_switch, view
+from app_support.compat import theme_switch
+from app_support.kit import view
 from tests.attnviz.test_plots_theme_dark import ratio
 
 ROOT = Path(__file__).resolve().parents[2]

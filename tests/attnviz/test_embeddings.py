@@ -230,7 +230,9 @@ def test_first_lesson_path_imports_no_torch():
 
     script = (
         "import sys\n"
-        "import app_support.cached, app_support.loaders, app_support.show, app_support.widgets, attnviz.plots\n"
+        "import app_support.data.cached, app_support.data.loaders, app_support.kit.charts, app_support.kit.steps\n"
+        "import app_support.kit.widgets, app_support.classroom.predict\n"
+        "import attnviz.plots\n"
         "from attnviz import embeddings\n"
         "kv = embeddings.load_glove()\n"
         "x = embeddings.word_vectors(kv, ['river', 'bank', 'money'])\n"

@@ -33,7 +33,7 @@ def test_learner_text_is_read_as_text():
 
 
 def test_packed_arrays_are_read():
-    """What st.plotly_chart sends: plotly.js typed arrays (app_support.streamlit_compat.ready_figure)."""
+    """What st.plotly_chart sends: plotly.js typed arrays (app_support.compat.streamlit_compat.ready_figure)."""
     z = np.array([[1.0, 5.0], [2.0, 3.0]])
     packed = {"dtype": "f8", "bdata": base64.b64encode(z.tobytes()).decode(), "shape": "2, 2"}
     spec = {"data": [{"type": "heatmap", "z": packed, "x": ["p", "q"], "y": ["r", "s"]}], "layout": {}}

@@ -1,4 +1,4 @@
-"""A real server (`python -m app_support.serve`, as `make run` starts it) and a real headless Chromium (Debian's,
+"""A real server (`python -m app_support.server.serve`, as `make run` starts it) and a real headless Chromium (Debian's,
 driven by Playwright).
 
 Screenshots go to artifacts/screenshots/ (or $ATTNVIZ_SCREENSHOTS). Outside CI the tests skip when Chromium is
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from app_support import course
+from app_support.kit import course
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = {lesson.url_path: lesson.address for lesson in course.LESSONS}  # each lesson's name → its path in addresses
@@ -69,7 +69,7 @@ def server():
         [
             APP_PYTHON,
             "-m",
-            "app_support.serve",  # what `make run` starts
+            "app_support.server.serve",  # what `make run` starts
             "--server.port",
             str(port),
             "--server.address",

@@ -16,8 +16,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from app_support import course
-from app_support.sentence import PRESETS
+from app_support.kit import course
+from app_support.kit.sentence import PRESETS
 from attnviz.paragraph import pack
 from tests.app.test_theme import CAPTION_OPACITY, THEME
 from tests.e2e.conftest import PAGES, SHOTS

@@ -1,5 +1,5 @@
 """A live class through a real load balancer: Caddy running the README's Caddyfile (`deploy/Caddyfile`) in front of
-two `make class` launchers (`python -m app_support.serve --replicas 2`) on one PostgreSQL, with one cookie secret.
+two `make class` launchers (`python -m server.serve --replicas 2`) on one PostgreSQL, with one cookie secret.
 
 A teacher and three students in real Chromium, each sent to a known replica by Caddy's own stickiness cookie; one
 replica is SIGKILLed and then a whole launcher, mid-class. Every answer a student's screen acknowledged is in the
@@ -194,7 +194,7 @@ def test_bench_load_class_through_caddy(fleet):
     """bench/bench_load.py's class scenario through the same Caddy: its students answer while a replica and then the
     last launcher are killed; every acknowledged answer is in the store as acknowledged."""
     bench, servers, dsn = fleet
-    from app_support import class_store
+    from app_support.classroom import class_store
 
     for index, launcher in enumerate(servers.launchers):  # a launcher the first test killed starts again
         if launcher.proc.poll() is not None:

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.e2e
 
 
 class Server:
-    """`python -m app_support.serve` on one port, with its own class store; stopped and started at will."""
+    """`python -m app_support.server.serve` on one port, with its own class store; stopped and started at will."""
 
     def __init__(self, data) -> None:
         self.port, self.data, self.proc = free_port(), data, None
@@ -35,13 +35,13 @@ class Server:
         self.log = self.path.open("w")
 
     def served(self) -> int:
-        """How many times a server has drawn its first page (`app_support.serve` says so in its log)."""
+        """How many times a server has drawn its first page (`app_support.server.serve` says so in its log)."""
         self.log.flush()
         return self.path.read_text(errors="replace").count("first page served")
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app_support.serve", "--server.port", str(self.port),
+            [sys.executable, "-m", "app_support.server.serve", "--server.port", str(self.port),
              "--server.address", "127.0.0.1", "--server.headless", "true"],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
             env=os.environ | {"ATTNVIZ_DATA_DIR": str(self.data)},

@@ -1,5 +1,5 @@
 """The live class as a teacher met it on a projector and students' phones (issue 23, items 3, 4, 5, 10 and 11), in
-real Chromium on two replicas of `python -m app_support.serve --replicas 2` (what `make class` starts) sharing one
+real Chromium on two replicas of `python -m server.serve --replicas 2` (what `make class` starts) sharing one
 class store:
 
 * a student who opens the students' link on a phone (390×844) lands on the teacher's page and text, following,

@@ -1,5 +1,5 @@
 """The live class in real browsers: a teacher and students in separate Chromium contexts, on two forked replicas of
-`python -m app_support.serve --replicas 2` (what `make class` starts) sharing one SQLite file.
+`python -m app_support.server.serve --replicas 2` (what `make class` starts) sharing one SQLite file.
 
 The student joins with the code, answers; the teacher's live chart counts it; a replica is killed mid-class and the
 launcher starts it again: no answer is lost; Reveal reaches a student's page without a reload. Hostile names and
@@ -67,7 +67,7 @@ def replicas(tmp_path_factory):
     SHOTS.mkdir(parents=True, exist_ok=True)
     log = (SHOTS / "live-class-server.log").open("w")
     proc = subprocess.Popen(
-        [APP_PYTHON, "-m", "app_support.serve", "--replicas", "2", "--server.port", str(port),
+        [APP_PYTHON, "-m", "app_support.server.serve", "--replicas", "2", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         env=os.environ | {"ATTNVIZ_DATA_DIR": str(data)},

@@ -7,7 +7,7 @@ import urllib.parse
 import pytest
 from playwright.sync_api import expect
 
-from app_support.sentence import PRESETS
+from app_support.kit.sentence import PRESETS
 from attnviz.paragraph import pack
 from tests.e2e.conftest import SHOTS
 from tests.e2e.test_browser import errors_on, settle, shoot

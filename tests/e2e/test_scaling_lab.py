@@ -49,7 +49,7 @@ def server_pid(url: str) -> str:
     port = str(urllib.parse.urlsplit(url).port)
     for pid in filter(str.isdigit, os.listdir("/proc")):
         words = _cmdline(pid).split()
-        if "app_support.serve" in words and port in words:
+        if "app_support.server.serve" in words and port in words:
             return pid
     raise AssertionError(f"no server on port {port} in /proc")
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from app_support import screens
-from app_support.sentence import PRESETS
+from app_support.kit import screens
+from app_support.kit.sentence import PRESETS
 from attnviz import plots
 from attnviz.paragraph import pack
 from tests.e2e.conftest import SHOTS

@@ -1,0 +1,364 @@
+"""Lesson 6's Streamlit side: the variant chooser and its knobs (bound to the URL), and cached results."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+import torch
+
+from app_support.compat import interrupt
+from app_support.data import loaders
+from app_support.data.store import BoundedStore
+from app_support.efficient import efficient_text
+from app_support.kit.widgets import check_link, link_value, warn
+from attnviz import paragraph, pretrained, scaling
+from attnviz.efficient import anatomy, compare, costs, mqa
+from attnviz.efficient.registry import KnobValue
+from attnviz.embeddings import tokenize, vectors_for
+from attnviz.labels import unique_labels
+
+SOURCES = {"real": "a head of the pretrained MiniLM", "toy": "12 random heads over GloVe vectors"}
+
+
+URL_KEY = "l6_variant"  # the URL names the variant by its short name, on page 6 and on page 6b
+_CHOICE = "_l6_variant_choice"  # session state: the variant last shown on page 6 or 6b, carried between them
+
+
+def _carry(key: str) -> None:
+    st.session_state[_CHOICE] = st.session_state[key]  # before the rerun, so the choice is not set back
+
+
+def choose_variant(key: str, label: str = "Variant", old_key: str | None = None) -> str:
+    """A variant chooser showing the variants' names, kept in the URL as ``?l6_variant=<short name>``.
+
+    Pages 6 and 6b share the choice: opening one shows the variant last chosen on the other, unless the link names
+    one. ``old_key`` is a URL parameter older links used instead (6b's ``l6b_variant``); it is read, then replaced.
+    A bad link is named and the default shown. (Not a widget bound to the URL: a bound widget writes its displayed
+    name into the address, and links name variants by their short names.)
+    """
+    names = list(efficient_text.INFO)
+    raw = st.query_params.get(URL_KEY)
+    if raw is None and old_key is not None:
+        raw = st.query_params.get(old_key)
+    carried = st.session_state.get(_CHOICE)
+    if key not in st.session_state:  # the first run of this page (a link, a reload or a page switch)
+        st.session_state[key] = raw if raw in names else carried if carried in names else names[0]
+    elif carried in names and st.session_state[key] != carried:  # chosen meanwhile on the other page
+        st.session_state[key] = carried
+    name = st.selectbox(
+        label, names, key=key, format_func=lambda n: efficient_text.INFO[n].title, on_change=_carry, args=(key,),
+        help="Each variant has its own section below; the URL keeps the choice.",
+    )  # fmt: skip
+    st.session_state[_CHOICE] = name
+    if raw is not None and raw != name and raw not in names:
+        title = efficient_text.INFO[name].title
+        warn(f"The link asks for the variant “{raw}”, which this lesson does not have: showing {title}.")
+    if old_key is not None and old_key in st.query_params:
+        del st.query_params[old_key]
+    if name == names[0]:
+        if URL_KEY in st.query_params:
+            del st.query_params[URL_KEY]  # the default stays out of the link
+    elif st.query_params.get(URL_KEY) != name:
+        st.query_params[URL_KEY] = name
+    return name
+
+
+def knob_values(name: str, knob: str, values: tuple, length: int | None) -> tuple:
+    """The settings of a knob offered for ``length`` tokens: FlashAttention's walk offers only tiles that keep it
+    to at most 16 × 16 tiles (`costs.flash_tile_options`); every other knob offers all its values."""
+    if name == "flash" and knob == "tile" and length is not None:
+        return costs.flash_tile_options(length, values)
+    return values
+
+
+def knob_widgets(prefix: str, name: str, where: object = st, length: int | None = None) -> dict[str, KnobValue]:
+    """One slider (or choice) per knob of the variant, each bound to the URL as ``<prefix>_<knob>``.
+
+    ``length``: the tokens the variant runs on, for knobs whose settings depend on it (`knob_values`).
+    """
+    knobs: dict[str, KnobValue] = {}
+    labelled = efficient_text.knobs(name)
+    columns = where.columns(len(labelled))  # type: ignore[attr-defined]
+    for column, knob in zip(columns, labelled, strict=True):
+        key = f"{prefix}_{knob.name}"
+        raw = link_value(key)
+        values = tuple(knob_values(name, knob.name, tuple(knob.values), length))
+        default = knob.default if knob.default in values else values[0]
+        if key in st.session_state and st.session_state[key] not in values:  # a longer text than before
+            del st.session_state[key]  # its smallest setting now, instead of Streamlit's value error
+        if isinstance(knob.default, str):
+            value = column.radio(
+                knob.label, values, index=values.index(default), key=key, horizontal=True,
+                help=knob.help, bind="query-params",
+            )  # fmt: skip
+        else:
+            value = column.select_slider(
+                knob.label, values, value=default, key=key, help=knob.help, bind="query-params"
+            )
+        check_link(
+            raw,
+            value,
+            f"The link sets {knob.label.lower()} to “{raw}”; the choices are {', '.join(map(str, values))}: "
+            f"using {value}.",
+        )
+        knobs[knob.name] = value
+    return knobs
+
+
+@dataclass(frozen=True, eq=False)
+class HeadInput:
+    """Every head of one layer on the learner's sentence, from the real model or the GloVe toy."""
+
+    source: str  # "real" or "toy"
+    labels: tuple[str, ...]  # T token labels, unique ([CLS], pieces, [SEP] for the real model)
+    notes: tuple[str, ...]  # what to tell the learner (unknown words, truncation)
+    q: torch.Tensor  # (H, T, Dh)
+    k: torch.Tensor  # (H, T, Dh)
+    v: torch.Tensor  # (H, T, Dh)
+
+    @property
+    def length(self) -> int:
+        return int(self.q.shape[-2])
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def head_input(text: str, source: str, layer: int) -> HeadInput:
+    """Q, K, V of every head of ``layer`` (0-based; ignored for the toy) on the sentence."""
+    if source == "real":
+        return real_layers(text)[layer]
+    kv = loaders.glove()
+    tokens = tokenize(text, kv, max_words=paragraph.MAX_WORDS)  # a paragraph: up to 256 words
+    notes = []
+    if tokens.unknown:
+        notes.append("Not in the GloVe vocabulary, so left out: " + ", ".join(f"“{w}”" for w in tokens.unknown[:12]))
+    if tokens.truncated:
+        notes.append(f"Only the first {len(tokens.words)} known words are used.")
+    if not tokens.words:
+        empty = torch.zeros(compare.TOY_HEADS, 0, compare.TOY_WIDTH)
+        return HeadInput("toy", (), tuple(notes), empty, empty, empty)
+    x = vectors_for(kv, tokens.words, "cpu")  # (T, 50)
+    q, k, v = compare.toy_qkv(x)
+    return HeadInput("toy", tuple(tokens.labels), tuple(notes), q, k, v)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)  # 6 layers of Q, K, V: about 7 MB at 256 tokens
+def real_layers(text: str) -> tuple[HeadInput, ...]:
+    """`HeadInput` of every layer of the real model on the text, from one forward pass (a layer switch then needs
+    none)."""
+    fwd = pretrained.forward(loaders.model(), text)
+    labels = tuple(unique_labels(fwd.tokens.pieces))
+    notes = tuple(fwd.tokens.notes)
+    return tuple(
+        HeadInput("real", labels, notes, *(x.float().cpu().clone() for x in (lay.q, lay.k, lay.v)))
+        for lay in fwd.layers  # q, k, v: (H, T, Dh) each
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def run(text: str, source: str, layer: int, head: int, name: str, knobs: tuple) -> compare.Run:
+    """One variant against exact attention on one head (see `attnviz.compare.run_variant`)."""
+    inp = head_input(text, source, layer)
+    return compare.run_variant(name, inp.q, inp.k, inp.v, dict(knobs), head)
+
+
+@st.cache_data(show_spinner="Measuring the error at every setting…", max_entries=32)
+def sweep(text: str, source: str, layer: int, head: int, name: str, knobs: tuple, knob: str) -> compare.Sweep:
+    inp = head_input(text, source, layer)
+    return compare.sweep(name, inp.q, inp.k, inp.v, dict(knobs), knob, head)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def spectrum(text: str, source: str, layer: int) -> anatomy.Spectrum:
+    """Singular values of every head's exact attention map in the layer."""
+    from attnviz.attention import scaled_dot_product
+
+    inp = head_input(text, source, layer)
+    return anatomy.spectrum(scaled_dot_product(inp.q, inp.k, inp.v).weights)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def flash_walk(text: str, source: str, layer: int, head: int, tile: int, step: int) -> costs.FlashWalk:
+    """Step ``step`` (0-based) of the tile walk on one head, computing only its block of query rows."""
+    inp = head_input(text, source, layer)
+    return costs.flash_walk(inp.q[head], inp.k[head], inp.v[head], tile, step)
+
+
+@st.cache_data(show_spinner="Timing attention three ways on this machine…", max_entries=32)
+def flash_timings(text: str, source: str, layer: int, head: int, tile: int) -> costs.Timings:
+    """The tiled pass, PyTorch's fused kernel and the matrix path on one head, timed here (one at a time)."""
+    inp = head_input(text, source, layer)
+    with measurement_lock():
+        return costs.flash_timings(inp.q[head], inp.k[head], inp.v[head], tile, min_run_time=0.05)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def head_changes(text: str, source: str, layer: int, groups: int) -> np.ndarray:
+    inp = head_input(text, source, layer)
+    return compare.head_changes(inp.q, inp.k, inp.v, groups)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def exact_embeddings(texts: tuple[str, ...]) -> torch.Tensor:
+    """(N, D) the texts' sentence embeddings with exact attention: the same for every variant and knob."""
+    return compare.exact_embeddings(loaders.model(), texts)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def longest(texts: tuple[str, ...]) -> int:
+    """The most WordPiece tokens among the texts (with [CLS] and [SEP], as the model reads them)."""
+    return max(len(pretrained.encode(loaders.model(), t)) for t in texts)
+
+
+@st.cache_data(show_spinner="Running the model with the variant…", max_entries=32)
+def swap(texts: tuple[str, ...], name: str, knobs: tuple) -> compare.Swap:
+    return compare.swap(loaders.model(), texts, name, dict(knobs), exact=exact_embeddings(texts))
+
+
+def knob_key(knobs: dict[str, KnobValue]) -> tuple:
+    """The knobs as a hashable, ordered cache key."""
+    return tuple(sorted(knobs.items()))
+
+
+# ---------------------------------------------------------------------------------------------- scaling lab
+
+
+@st.cache_resource
+def measurement_lock() -> threading.Lock:
+    """One measurement at a time in this server process: timings of two at once would measure each other."""
+    return threading.Lock()
+
+
+_RESULTS: BoundedStore[dict] = BoundedStore(max_entries=256)  # every measurement this server process completed
+
+
+def stored(device: str, case: str, n: int) -> dict | None:
+    """A finished measurement of ``case`` at length ``n`` on ``device``, or None."""
+    return _RESULTS.get((device, case, n))
+
+
+def keep(device: str, case: str, n: int, result: dict) -> None:
+    """Store a measurement that completed (a cancelled one never gets here)."""
+    _RESULTS.put((device, case, n), result)
+
+
+class _Cancelled(Exception):
+    """The learner used a control while a case ran: `scaling.run_case` ends the child process on the way out."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One case for `measure`: what to run in a fresh process, and where to keep the result."""
+
+    case: str  # the name it is stored under
+    n: int  # the length it is stored under
+    task: dict  # what `scaling.run_case` runs
+    label: str  # what the progress bar says while it runs
+
+
+def measure(jobs: list[Job], *, device: str, cancel_key: str, timeout: float, expected_s: float | None = None) -> int:
+    """Run the jobs one after another under the server-wide lock, with a progress bar and a Cancel button.
+
+    Cancel (or any other control used meanwhile) kills the running child process at once, releases the lock and
+    reruns the whole page, which shows what was measured and `stopped_note` (so a cancelled call does not return).
+    Returns how many jobs finished; -1 when another measurement holds the lock (the learner is told).
+    """
+    lock = measurement_lock()
+    if not lock.acquire(blocking=False):
+        warn("Another measurement is running on this server right now (timings of two at once would measure each "
+             "other). Try again in a minute.")  # fmt: skip
+        return -1
+    done = 0
+    st.session_state.pop(STOPPED, None)
+    try:
+        st.button("Cancel", key=cancel_key, icon=":material/stop:")
+        bar = st.progress(0.0, text="Starting…")
+        for i, job in enumerate(jobs):
+
+            def tick(elapsed: float, i: int = i, job: Job = job) -> None:
+                if interrupt.waiting():
+                    raise _Cancelled
+                share = min(elapsed / expected_s, 0.99) if expected_s else i / len(jobs)
+                bar.progress(share, text=f"{job.label}: {elapsed:.0f} s (case {i + 1} of {len(jobs)})")
+
+            keep(device, job.case, job.n, scaling.run_case(job.task, timeout=timeout, tick=tick))
+            done += 1
+        bar.progress(1.0, text=f"Measured {len(jobs)} case(s).")
+    except _Cancelled:
+        st.session_state[STOPPED] = (
+            f"Measurement stopped after {done} of {len(jobs)} case(s); the running one was ended and the rest were "
+            "not started. What was measured is kept."
+        )
+    finally:
+        lock.release()
+    if STOPPED in st.session_state:
+        # Redraw the whole page at once. Going on with this run and then the rerun the Cancel click queued (a fragment
+        # rerun of the lesson) made Streamlit 1.67's frontend fail about one time in three ("Bad delta path index",
+        # "'setIn' cannot be called on an ElementNode") and go blank; a full rerun from here did not, in 8 of 8.
+        st.rerun()
+    return done
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def sdpa_kernel(device: str) -> str:
+    """The ATen operator PyTorch's SDPA runs on ``device`` for the scaling lab's inputs."""
+    return scaling.sdpa_kernel(device)
+
+
+STOPPED = "l6c_stopped_note"  # session state: what the last cancelled measurement left
+
+
+def stopped_note() -> str | None:
+    """What the learner's last cancelled measurement left, if it was cancelled."""
+    return st.session_state.get(STOPPED)
+
+
+# ---------------------------------------------------------------------------------------------- decoding loop
+
+DECODE_GROUPS = (mqa.DECODER.heads, 8, 1)  # multi-head, grouped (8 K/V heads, as Mistral 7B), multi-query
+
+
+def decoding_times(device: str, context: int) -> dict[int, dict] | None:
+    """The timed decoding loops kept for this context length, K/V heads → result; None until all are measured."""
+    found = {g: stored(device, f"decode-{g}", context) for g in DECODE_GROUPS}
+    return None if any(r is None for r in found.values()) else found  # type: ignore[return-value]
+
+
+def time_decoding(device: str, context: int) -> bool:
+    """Time the decoding loop for every K/V head count under the server-wide lock; False if the lock was busy."""
+    lock = measurement_lock()
+    if not lock.acquire(blocking=False):
+        warn("Another measurement is running on this server right now (timings of two at once would measure each "
+             "other). Try again in a minute.")  # fmt: skip
+        return False
+    try:
+        with st.spinner("Decoding token by token with each cache…"):
+            for g in DECODE_GROUPS:
+                keep(device, f"decode-{g}", context, mqa.time_decoding(g, context))
+    finally:
+        lock.release()
+    return True
+
+
+def choose_many(key: str, label: str, options: dict[str, str], default: list[str], where: object = st) -> list[str]:
+    """A multiselect showing ``options``' names (short name → name), kept in the URL by short name
+    (``?<key>=sdpa&<key>=flash``; a comma-separated value is read too). Unknown names in a link are named and
+    dropped. (Not a widget bound to the URL: that would write the displayed names into the address.)
+    """
+    raw = [part for value in st.query_params.get_all(key) for part in value.split(",") if part]
+    if key not in st.session_state:
+        known = [c for c in raw if c in options]
+        st.session_state[key] = list(dict.fromkeys(known)) if raw else list(default)
+        unknown = [c for c in raw if c not in options]
+        if unknown:
+            warn(f"The link asks for {', '.join(f'“{c}”' for c in unknown[:5])}, which this page does not "
+                 "measure: left out.")  # fmt: skip
+    chosen = where.multiselect(label, list(options), key=key, format_func=options.get)  # type: ignore[attr-defined]
+    if chosen == list(default):
+        if key in st.query_params:
+            del st.query_params[key]  # the default stays out of the link
+    elif st.query_params.get_all(key) != chosen:
+        st.query_params[key] = chosen
+    return chosen

@@ -1,0 +1,358 @@
+"""The variant page's parts every variant has (the two maps, the figures table, the predict-first question, the
+sweep), and `EXTRAS`: the parts only one variant has, drawn by the modules beside this one (`efficient_flash`,
+`efficient_approx`, `efficient_patterns`, `efficient_mqa`). Each takes what the page already chose."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from app_support.classroom.predict import predict_first
+from app_support.efficient import efficient
+from app_support.efficient.efficient_approx import linformer_section, performer_section
+from app_support.efficient.efficient_flash import flash_section
+from app_support.efficient.efficient_mqa import mqa_section
+from app_support.efficient.efficient_patterns import (
+    bigbird_section,
+    figure,
+    longformer_section,
+    nystrom_section,
+    reformer_section,
+    sparse_section,
+)
+from app_support.efficient.efficient_text import INFO
+from app_support.kit import charts
+from attnviz import plots
+from attnviz.efficient import REGISTRY, anatomy, compare
+from attnviz.efficient.registry import KnobValue
+from attnviz.host import to_host
+
+TOO_WIDE = 40  # a heatmap wider than this keeps only each row's strongest keys
+
+
+INFINITE = "∞"  # what the table shows for the KL of a pattern that drops weight
+KL_PATTERN = "mean KL of the rows, nats (∞: weighted keys get 0)"
+KL_CLAMPED = "mean KL of the rows, nats (weights < 1e-9 read as 1e-9)"
+
+
+def figures_table(run: compare.Run) -> pd.DataFrame:
+    """The error figures of the variant beside uniform attention's, as a table.
+
+    For a pattern that leaves some exact weight out the variant's KL(exact‖variant) is infinite: a key with
+    weight p > 0 gets exactly 0, and p·log(p/0) = ∞. The table says ∞ there, not the finite number the 1e-9
+    clamp of `attnviz.metrics.mean_row_kl` would give; elsewhere it names the clamp.
+    """
+    comparison, pattern = run.comparison, run.pattern is not None
+    a, u = comparison.approx, comparison.uniform
+    outside = run.pattern is not None and anatomy.weight_outside(run.exact.weights, run.pattern)
+
+    def num(x: float | None) -> str:
+        if x is None:
+            return "–"
+        if x == float("inf"):
+            return INFINITE
+        return f"{x:.2e}" if 0 < abs(x) < 1e-3 else f"{x:.3f}"
+
+    kl = None if a.row_kl is None else (float("inf") if outside else max(a.row_kl, 0.0))
+    rows = {
+        "attention matrix: relative error ‖A − A_exact‖ / ‖A_exact‖": (
+            a.weights_rel_frobenius,
+            u.weights_rel_frobenius,
+        ),
+        "attention matrix: largest error of one weight": (a.weights_max_abs, u.weights_max_abs),
+        # KL is never negative; a value like -1e-9 is rounding, shown as 0
+        KL_PATTERN if outside else KL_CLAMPED: (kl, None if u.row_kl is None else max(u.row_kl, 0.0)),
+        "output: relative error ‖O − O_exact‖ / ‖O_exact‖": (a.output_rel_frobenius, u.output_rel_frobenius),
+        "output: mean cosine with exact (1 is perfect)": (a.output_cosine, u.output_cosine),
+    }
+    if pattern:
+        rows["exact attention weight the pattern keeps"] = (a.mass_kept, None)
+        rows["exact attention weight outside the pattern"] = (
+            None if a.mass_kept is None else max(1.0 - a.mass_kept, 0.0),
+            None,
+        )
+    columns = {
+        "this variant": [num(x) for x, _ in rows.values()],
+        "uniform (every key the same)": [num(y) for _, y in rows.values()],
+    }
+    return pd.DataFrame(columns, index=pd.Index(list(rows), name="figure"))
+
+
+@dataclass(frozen=True)
+class Question:
+    """A "predict first" question: three answers, the right one decided by a measured value against two bounds."""
+
+    question: str
+    options: tuple[str, str, str]
+    correct: int  # the index of the right answer, from the measurement
+    explain: str
+
+
+def _band(value: float, low: float, high: float) -> int:
+    """0 below ``low``, 1 below ``high``, else 2: which of three answers a measured value picks."""
+    return 0 if value < low else (1 if value < high else 2)
+
+
+def _flash_question(name: str, run: compare.Run, head_label: str) -> Question:
+    c = run.comparison
+    err = c.approx.output_max_abs
+    return Question(
+        "FlashAttention never holds the whole score matrix; it sees the keys one tile at a time. How close will "
+        "its output be to exact attention?",
+        ("the same, up to rounding", "close, about 1% off", "clearly different"),
+        0 if err < 1e-5 else (1 if c.approx.output_rel_frobenius < 0.05 else 2),
+        f"The largest difference of any output number is {err:.1e}: float rounding. The running maximum "
+        "and sum make the tiled softmax the very same sum, only added up in a different order.",
+    )
+
+
+def _groups_question(name: str, run: compare.Run, head_label: str) -> Question:
+    moved = run.comparison.approx.weights_rel_frobenius or 0.0
+    groups = run.settings.kwargs["groups"]
+    heads = max(int(v) for v in REGISTRY[name].knob("groups").values)  # the layer's heads: G = H, one per head
+    question = (
+        f"With {groups} K/V groups, one per head, this is ordinary multi-head attention: {head_label} keeps its "
+        "own keys. How far will its attention map move (relative error)?"
+        if groups == heads
+        else f"With {groups} K/V group{'s' if groups > 1 else ''}, {head_label} loses its own keys and shares "
+        "averaged ones. How far will its attention map move (relative error)?"
+    )
+    return Question(
+        question,
+        ("under 10%", "10% to 50%", "over 50%"),
+        _band(moved, 0.1, 0.5),
+        f"It moves by {moved:.0%}. "
+        + (
+            "With one K/V group per head nothing is shared or averaged: this is exact multi-head attention."
+            if groups == heads
+            else "Averaging keys blurs what each head looked for; a model trained with shared K/V (or uptrained "
+            "after the conversion, as in the GQA paper) learns to live with it, but a multi-head checkpoint "
+            "converted as-is does not."
+        ),
+    )
+
+
+def _pattern_question(name: str, run: compare.Run, head_label: str) -> Question:
+    c = run.comparison
+    dropped = 1.0 - (c.approx.mass_kept or 0.0)
+    moved = anatomy.mean_row_l1(run.exact.weights, run.approx.weights)
+    exact_is = ""
+    if REGISTRY[name].shared_qk:
+        exact_is = (
+            " Here exact attention is full shared-QK attention on this head's queries, as in the paper: every "
+            "key is its token's query at unit length, and no token attends to itself."
+        )
+    return Question(
+        f"{INFO[name].title} looks only at the pairs of its pattern.{exact_is} How much of the exact attention weight "
+        "of your sentence falls outside it (averaged over the rows)?",
+        ("under 10%", "10% to 30%", "over 30%"),
+        _band(dropped, 0.1, 0.3),
+        f"{dropped:.1%} of the weight is outside the pattern. Each row's remaining weight is scaled "
+        "back up to sum to 1, so a row that loses a share p moves by 2p in total (L1): p taken off the keys "
+        f"dropped, p added to the keys kept. Measured here: the rows move by {moved:.3f} on average "
+        f"(2 × {dropped:.1%}).",
+    )
+
+
+def _uniform_question(name: str, run: compare.Run, head_label: str) -> Question:
+    c = run.comparison
+    ratio = c.approx.output_rel_frobenius / max(c.uniform.output_rel_frobenius, 1e-12)
+    return Question(
+        f"Is {INFO[name].title} with these settings closer to exact attention than the lazy answer, uniform attention "
+        "(every output the plain mean of the values)?",
+        ("yes, clearly (less than half the error)", "a little closer", "no, not closer"),
+        _band(ratio, 0.5, 1.0),
+        f"Its output error is {c.approx.output_rel_frobenius:.3f}, uniform attention's is "
+        f"{c.uniform.output_rel_frobenius:.3f} ({ratio:.0%} of it).",
+    )
+
+
+def verdict(name: str, run: compare.Run) -> str:
+    """The sentence under the figures table: is the output closer to exact than uniform attention, and, when it is
+    not, what the variant's cost buys."""
+    if run.comparison.beats_uniform:
+        return "Its output is closer to exact than uniform attention."
+    if not REGISTRY[name].all_heads:  # an approximation or a pattern: it spends work to come close to exact
+        return "Its output is no closer to exact than uniform attention: on this input its cost buys nothing."
+    # multi-query / grouped-query: no accuracy-for-cost knob; G K/V heads trade quality for a smaller KV cache.
+    # Shazeer (2019), abstract: "only minor quality degradation from the baseline"; Ainslie et al. (2023), abstract:
+    # uptraining with 5% of the original pre-training compute, GQA "quality close to multi-head attention"
+    groups = int(run.settings.kwargs["groups"])
+    heads = max(int(v) for v in REGISTRY[name].knob("groups").values)  # the layer's heads: G = H, one per head
+    return (
+        f"Its output is no closer to exact than uniform attention here: this checkpoint was trained with {heads} K/V "
+        f"heads, and averaging them into {groups} without retraining takes away what each head looked for. "
+        "Multi-query attention is not an approximation bought for less work: it computes all T² scores. What "
+        f"{groups} K/V head{'s' if groups > 1 else ''} instead of {heads} buy is a decoder's KV cache "
+        f"{heads // groups}× smaller, which each generated token reads whole. Models trained this way lose little "
+        "quality: Shazeer (2019) reports only minor degradation for multi-query attention; Ainslie et al. (2023) "
+        "uptrain multi-head checkpoints with 5% of their pre-training compute, grouped-query attention coming close "
+        "to multi-head quality."
+    )
+
+
+def ask(name: str, run: compare.Run, head_label: str) -> bool:
+    """The variant's "predict first" question, its answer decided by the measurement just made: the variant's own
+    (`EXTRAS`), else the one of its kind (how much weight a pattern drops; an approximation against uniform)."""
+    make = EXTRAS.get(name, Extras()).question
+    if make is None:
+        make = _pattern_question if REGISTRY[name].kind == "pattern" else _uniform_question
+    q = make(name, run, head_label)
+    return predict_first(f"l6_predict_{name}", q.question, list(q.options), correct=q.correct, explain=q.explain)
+
+
+def side_by_side(run: compare.Run, labels: list[str], title: str, name: str) -> None:
+    """Exact attention (with the pattern drawn over it) next to the variant's attention matrix."""
+    t = len(labels)
+    top_k = plots.TOP_K if t > TOO_WIDE else None
+    left, right = st.columns(2)
+    exact = to_host(run.exact.weights)  # (T, S)
+    approx = to_host(run.approx.weights)  # (T, S)
+    cover = None if run.pattern is None else ~to_host(run.pattern)
+    exact_title = "Exact: softmax(Q·Kᵀ/√d)"
+    if REGISTRY[name].shared_qk:  # the paper's shared-QK attention (see compare.run_variant)
+        exact_title = "Exact shared-QK: K = Q/‖Q‖, none on itself"
+    charts.chart(
+        plots.attention_map(exact, labels, labels, title=exact_title, narrow=True, top_k=top_k, overlay=cover,
+                            overlay_name="outside the pattern"),
+        key="l6_exact", name="exact attention", where=left, csv=(exact, labels, labels),
+    )  # fmt: skip
+    low = float(min(approx.min(), 0.0))
+    charts.chart(
+        plots.attention_map(approx, labels, labels, title=title, diverging=low < 0, zmax=None if low < 0 else 1.0,
+                            narrow=True, top_k=top_k),
+        key="l6_approx", name=f"{INFO[name].title.split(' (')[0]} map", where=right, csv=(approx, labels, labels),
+    )  # fmt: skip
+    if cover is not None:
+        left.caption("Grey cells are outside the pattern: the variant never computes them.")
+    if low < 0:
+        right.caption(f"Some weights are negative (down to {figure(low)}): this approximation is not a softmax.")
+
+
+def sweep_chart(
+    s: compare.Sweep,
+    knob_label: str,
+    now: KnobValue,
+    *,
+    log_x: bool = False,
+    floor: tuple[list[int], list[float]] | None = None,
+) -> None:
+    """Error against the knob, the band over the draws, uniform attention as a dotted line; ``floor`` (x, y) is
+    a bound no setting can beat (the best rank-k matrix, for Linformer)."""
+    numeric = all(isinstance(x, int) for x in s.values)
+    xs = list(s.values) if numeric else list(range(len(s.values)))
+    band = (s.low, s.high) if s.seeds > 1 else None
+    series = [
+        plots.Series(
+            f"variant (mean of {s.seeds} draws)" if s.seeds > 1 else "variant",
+            xs,
+            s.mean,
+            mode="lines+markers",
+            band=band,
+        ),
+        plots.Series("uniform attention", [xs[0], xs[-1]], [s.uniform, s.uniform], dash="dot", colour=7),
+    ]
+    if floor is not None:
+        series.append(plots.Series("best rank-k matrix (SVD)", floor[0], floor[1], dash="dash", colour=2))
+    if now in s.values:
+        i = s.values.index(now)
+        series.append(plots.Series("now", [xs[i]], [s.mean[i]], mode="markers", colour=5))
+    ticks = xs if numeric and len(xs) <= 12 else None
+    charts.chart(
+        plots.lines(series, title=f"Error of the attention matrix against {knob_label.lower()}", x_title=knob_label,
+                    y_title="relative error", log_x=log_x and numeric, x_ticks=ticks, height=360),
+        key="l6_sweep", name=f"error against {knob_label}",
+    )  # fmt: skip
+    if not numeric:
+        st.caption("Points, left to right: " + ", ".join(map(str, s.values)) + ".")
+    if s.seeds > 1:
+        st.caption(f"The shaded band runs from the best to the worst of {s.seeds} random draws at each setting.")
+
+
+# ---------------------------------------------------------------------------------------------- the page's table
+
+Floor = tuple[list[int], list[float]] | None  # knob values and the best any method could do there
+
+
+@dataclass(frozen=True)
+class View:
+    """What the variant page chose and measured, handed to a variant's own parts."""
+
+    text: str
+    source: str
+    layer: int
+    head: int
+    name: str
+    knobs: Mapping[str, KnobValue]
+    run: compare.Run
+    labels: list[str]
+    inp: efficient.HeadInput
+
+
+@dataclass(frozen=True)
+class Extras:
+    """A variant's own parts of the page; a variant without an entry gets the parts every variant has."""
+
+    section: Callable[[View], None] | None = None  # drawn after the figures
+    question: Callable[[str, compare.Run, str], Question] | None = None  # else the question of its kind
+    floor: Callable[[View, compare.Sweep], Floor] | None = None  # a lower bound drawn under the sweep
+    after_sweep: Callable[[View, compare.Sweep, Floor], None] | None = None
+    log_x: bool = False  # the sweep's knob on a log axis
+
+
+def linformer_floor(view: View, s: compare.Sweep) -> Floor:
+    """Eckart–Young: no rank-k matrix is closer to the exact map than its truncated SVD."""
+    energy = efficient.spectrum(view.text, view.source, view.layer).energy[view.head]  # (T,)
+    ranks = [int(r) for r in s.values]
+    return ranks, [float(max(1.0 - energy[r - 1], 0.0) ** 0.5) for r in ranks]
+
+
+def linformer_floor_note(view: View, s: compare.Sweep, floor: Floor) -> None:
+    assert floor is not None
+    st.caption(
+        "The dashed line is the truncated SVD of the exact map: by Eckart–Young no rank-k matrix is closer to it, "
+        "whatever produced that matrix (a fixed projection, a learned one, or one fitted to this very sentence). "
+        "Linformer's map has rank at most k, so its line can never go below the dashed one."
+    )
+    now = view.knobs[s.knob]
+    if now in s.values:
+        i = s.values.index(now)
+        st.caption(
+            f"At k = {s.values[i]}: Linformer's error is {s.mean[i]:.3f}"
+            + (f" (mean of {s.seeds} draws)" if s.seeds > 1 else "")
+            + f", the best rank-{s.values[i]} matrix's {floor[1][i]:.3f}."
+        )
+
+
+# each variant's own parts of the page, by its name in attnviz.efficient.REGISTRY
+EXTRAS: Mapping[str, Extras] = {
+    "flash": Extras(
+        section=lambda v: flash_section(v.text, v.source, v.layer, v.head, int(v.knobs["tile"]), v.labels),
+        question=_flash_question,
+    ),
+    "linformer": Extras(
+        section=lambda v: linformer_section(v.text, v.source, v.layer, v.head, v.labels),
+        floor=linformer_floor,
+        after_sweep=linformer_floor_note,
+    ),
+    "performer": Extras(
+        after_sweep=lambda v, s, floor: performer_section(v.text, v.source, v.layer, v.head, s, v.labels),
+        log_x=True,
+    ),
+    "reformer": Extras(section=lambda v: reformer_section(v.run, dict(v.knobs), v.labels, v.inp.q[v.head])),
+    "sparse": Extras(section=lambda v: sparse_section(v.run, v.labels)),
+    "longformer": Extras(section=lambda v: longformer_section(v.run, v.labels, v.source)),
+    "bigbird": Extras(section=lambda v: bigbird_section(v.run, v.labels)),
+    "nystrom": Extras(
+        section=lambda v: nystrom_section(v.run, v.labels, v.inp.q[v.head], v.inp.k[v.head], v.inp.v[v.head])
+    ),
+    "mqa": Extras(
+        section=lambda v: mqa_section(
+            v.text, v.source, v.layer, int(v.run.settings.kwargs["groups"]), int(v.inp.q.shape[0])
+        ),
+        question=_groups_question,
+    ),
+}
