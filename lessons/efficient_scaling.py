@@ -9,9 +9,8 @@ import streamlit as st
 
 from app_support.classroom.predict import predict_first
 from app_support.data import loaders
-from app_support.efficient import efficient
-from app_support.efficient.efficient_text import INFO
-from app_support.kit import charts, sentence, steps, tables
+from app_support.efficient import efficient, efficient_closing
+from app_support.kit import charts, steps, tables
 from app_support.kit.widgets import check_link, link_value, warn
 from attnviz import curves, plots, scaling
 from attnviz.efficient import flex
@@ -356,64 +355,4 @@ else:
 
 # --- closing comparison -------------------------------------------------------------------------------------------
 steps.step("Which to choose")
-st.table(
-    pd.DataFrame(
-        {
-            "keeps exact": [i.keeps_exact for i in INFO.values()],
-            "gives up": [i.costs for i in INFO.values()],
-            "time": [i.time for i in INFO.values()],
-            "extra memory": [i.memory for i in INFO.values()],
-            "choose it for": [i.choose_when for i in INFO.values()],
-        },
-        index=pd.Index([i.title for i in INFO.values()], name="variant"),
-    )
-)
-# fidelity: what converting the course's trained model to one K/V group does, on the learner's sentence (page 6)
-text = sentence.current()
-fidelity = (
-    "- **Fidelity:** only an exact kernel leaves a trained model as it is: FlashAttention. Multi-query and "
-    "grouped-query attention are exact attention over shared keys and values, but converting a trained multi-head "
-    "model to them changes it"
-)
-if text.strip():
-    moved = efficient.head_changes(text, "real", 2, 1)  # (12,) page 6's default: MiniLM's layer 3, one K/V group
-    fidelity += (
-        f": with one K/V group the attention maps of MiniLM's layer 3 move by {moved.min():.0%} to {moved.max():.0%} "
-        f"on your sentence (head 1: {moved[0]:.0%}; page 6 shows them)"
-    )
-fidelity += ". The GQA paper retrains a converted model briefly (5% of its pre-training steps) to recover."
-base_name = LABELS["sdpa"] if "sdpa" in cases else LABELS["plain"] if "plain" in cases else None
-cheaper = [c for c in cases if c not in EXACT]
-base_case = "sdpa" if "sdpa" in cases else "plain" if "plain" in cases else None
-overtaken: list[tuple[int, str, int]] = []  # (from which length, variant, up to which) faster than the baseline
-longest_common = 0
-if base_case is not None:
-    for case in cheaper:
-        b = {n: efficient.stored(where, base_case, n) for n in sizes}
-        o = {n: efficient.stored(where, case, n) for n in sizes}
-        common = [n for n in sizes if b[n] and o[n] and b[n].get("median_s") and o[n].get("median_s")]
-        if not common:
-            continue
-        longest_common = max(longest_common, common[-1])
-        start = curves.faster_from(common, [b[n]["median_s"] for n in common], [o[n]["median_s"] for n in common])
-        if start is not None:
-            overtaken.append((start, case, common[-1]))
-if overtaken:
-    start, case, last = min(overtaken)
-    where_text = f"here {LABELS[case]} was faster than {base_name} from {start:,} tokens on (measured to {last:,})"
-elif longest_common:
-    where_text = f"here no cheaper variant measured was faster than {base_name} up to {longest_common:,} tokens"
-else:
-    where_text = "measure SDPA and a cheaper variant above to see where on this device"
-st.markdown(
-    fidelity + "\n"
-    "- **Very long inputs:** Longformer or BigBird when links are mostly local; Reformer when each token needs its "
-    "nearest few; Performer or Linformer when a rough global mix is enough. A model is trained (or at least "
-    "fine-tuned) with its variant: page 6b swaps one into the trained MiniLM as it is and measures how far its "
-    "sentence embedding moves.\n"
-    "- **Low latency:** a fused exact kernel, until a cheaper variant overtakes it. Where that happens depends on "
-    f"the device and the settings: {where_text}. A trained model cannot take a linear variant without training "
-    "with it (page 6b).\n"
-    "- **Memory:** FlashAttention never stores the T×T matrix (memory like T, time still like T²); multi-query / "
-    "grouped-query shrinks the KV cache a decoder keeps (page 6)."
-)
+efficient_closing.which_to_choose(cases, sizes, where, LABELS, EXACT)

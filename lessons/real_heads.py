@@ -11,8 +11,7 @@ from app_support.data import cached, loaders
 from app_support.kit import charts, sentence, steps, tables
 from app_support.kit.sentence import md_escape
 from app_support.kit.widgets import EDIT, check_link, link_value, linked, warn
-from app_support.parts import census_view, paragraph_view
-from app_support.parts.real_probes import census_table
+from app_support.parts import paragraph_view, real_grid
 from attnviz import plots
 
 HEAD_VIEW_MAX = 44  # longer sentences: the head view keeps the chosen token and its strongest keys only (so that it
@@ -88,8 +87,8 @@ answered = predict_first(
 )
 
 
-def one_head() -> None:
-    """The chosen layer and head: its place in the grid, its map, its head view (reruns alone)."""
+def _pick_head() -> tuple[int, int]:
+    """The layer and head chosen (0-based), with a note when the link asked for one the model does not have."""
     raw_layer, raw_head = link_value("real_layer"), link_value("real_head")
     s1, s2 = st.columns(2)
     layer = s1.selectbox("Layer", range(1, L + 1), key="real_layer", bind="query-params") - 1
@@ -106,95 +105,20 @@ def one_head() -> None:
         f"The link asks for head “{raw_head}”; a layer has heads 1 to {H}: showing {head + 1}.",
         "real_head",
     )
-    if answered:
-        G_thumb = view.thumbs.shape[-1]
-        charts.chart(
-            plots.heatmap_mosaic(
-                view.thumbs,
-                view.thumb_labels,
-                row_headers=[f"layer {i + 1}" for i in range(L)],
-                col_headers=[f"head {j + 1}" for j in range(H)],
-                highlight=(layer, head),
-            ),
-            key="real_grid",
-            name="all heads",
-            csv=(
-                view.weights.reshape(L * H * G, G),
-                [f"layer {i + 1} · head {j + 1} · {w}" for i in range(L) for j in range(H) for w in labels],
-                labels,
-            ),
-        )
-        st.caption(
-            "One small map per head: rows look, columns are looked at. Hover a cell to read it; pick a layer and a "
-            "head above to see it large (framed in the grid)."
-            + (f" Your {G} tokens are pooled into {G_thumb} blocks here." if G_thumb < G else "")
-        )
-        charts.chart(
-            plots.bars(
-                [f"layer {i + 1}" for i in range(L)],
-                cached.layer_difference(model, text, words, keep_special),
-                value_name="bits",
-                title="How different each layer's heads are",
-                height=240,
-            ),
-            key="real_js",
-            name="difference between heads",
-        )
-        js = cached.layer_difference(model, text, words, keep_special)
-        st.caption(
-            "Each bar: the Jensen–Shannon divergence between two heads' rows, averaged over the rows and over every "
-            f"pair of heads in the layer, in bits (0 to 1). 0 bits would mean {H} copies of one head: each head "
-            "learned its own $M_Q$, $M_K$ and $M_V$. Here the "
-            f"heads of layer {int(np.argmin(js)) + 1} are the most alike, at {float(js.min()):.2f} bits; of layer "
-            f"{int(np.argmax(js)) + 1} the most different, at {float(js.max()):.2f}. "
-            + (
-                "[CLS] and [SEP] are in the maps: switch them off above to compare the heads on your words alone."
-                if keep_special
-                else "With [CLS] and [SEP] switched off, this compares the heads on your words alone."
-            )
-        )
-        layer_names = [f"layer {i + 1}" for i in range(L)]
-        charts.chart(
-            plots.grouped_bars(
-                layer_names,
-                {
-                    "share of the weight": np.nanmean(weight_share, axis=1),
-                    "share of weight × ‖f(x)‖": np.nanmean(norm_share, axis=1),
-                },
-                value_name="[CLS] and [SEP], mean over the heads of the layer",
-                title="[CLS]/[SEP]: weight and weighted length",
-                height=420,
-            ),
-            key="real_parking",
-            name="special tokens weight and norm",
-        )
-        st.caption(
-            r"A head adds $\sum_j \alpha_{ij}\, f(x_j)$ to word $i$, where $f(x_j) = (x_j M_V + b_V)\, W_O$ is what "
-            r"token $j$ passes on. The solid bars are the weight $\alpha_{ij}$ that [CLS] and [SEP] receive; the "
-            r"hatched bars their share of $\alpha_{ij} \lVert f(x_j) \rVert$, which also counts how long the "
-            "passed-on vectors are (Kobayashi et al., “Attention is not only a weight”, 2020, who measured BERT's "
-            "[CLS], [SEP] and punctuation this way and found their vectors short). On your sentence: "
-            f"{share:.0%} of the weight, {moved:.0%} of the weighted length."
-        )
-        census = cached.census(model, text)
-        if census is not None:
-            nb = census.neighbours
-            st.markdown("**Where each layer looks**, on your sentence's tokens (pieces, not words):")
-            tables.table(census_table(census), key="real_census")
-            st.caption(
-                f"Layer 1 puts {nb[0].mean():.0%} of its weight on the tokens right beside each token and "
-                f"{census.special[0].mean():.0%} on [CLS] and [SEP]; {int(census.heads_over_half.sum())} of "
-                f"{L * H} heads put over half next door"
-                + (
-                    " (" + ", ".join(f"{n} in layer {i + 1}" for i, n in enumerate(census.heads_over_half) if n) + ")."
-                    if census.heads_over_half.sum()
-                    else "."
-                )
-                + " A head with most of its weight next door draws a line just beside the diagonal of its map."
-            )
-        census_view.census_section(model, text, "real-heads")  # every head labelled, beside our paragraphs' census
+    return layer, head
 
-    # --- one head, large -------------------------------------------------------------------------------------------
+
+def one_head() -> None:
+    """The chosen layer and head: its place in the grid, its map, its head view (reruns alone)."""
+    layer, head = _pick_head()
+    if answered:
+        real_grid.all_heads(model, view, text, words, keep_special, (layer, head), (weight_share, norm_share))
+    W = _large(layer, head)  # (G, G)
+    _head_view(layer, head, W)
+
+
+def _large(layer: int, head: int) -> np.ndarray:
+    """The chosen head's map, large, with what [CLS] and [SEP] hold, its top keys and paragraph mode's long map."""
     steps.step(f"Layer {layer + 1}, head {head + 1}, large")
     W = view.weights[layer, head]  # (G, G)
     # the formula names the raw map only: say what was done to it before drawing (`attnviz.pretrained.group_attention`)
@@ -231,8 +155,11 @@ def one_head() -> None:
             key="real_top",
         )
     paragraph_view.long_map(W, labels, key="real_para", cols="is attended to by")
+    return W
 
-    # --- head view --------------------------------------------------------------------------------------------------
+
+def _head_view(layer: int, head: int, W: np.ndarray) -> None:
+    """Lines from one token (or every token's three strongest) to the tokens it attends to in the chosen head."""
     steps.step("Head view: who looks at whom")
     long = G > HEAD_VIEW_MAX
     options = list(range(G)) if long else [-1, *range(G)]

@@ -1,5 +1,7 @@
 """Lesson 2: the similarity matrix S = I·Iᵀ and the first attention, O = S·I."""
 
+from typing import TYPE_CHECKING
+
 import streamlit as st
 
 from app_support.classroom.predict import predict_first
@@ -13,6 +15,9 @@ from attnviz.attention import mix, similarity_matrix
 from attnviz.embeddings import compare, word_vector
 from attnviz.host import to_host
 from attnviz.similarity import DiagonalCount, diagonal_wins, weight_by_word
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 st.title("2 · The similarity matrix")
 st.markdown(
@@ -187,78 +192,89 @@ def follow_a_word() -> None:
         + repeats_note(weights, tokens.words[heaviest]),
     )
     if answered:
-        charts.chart(
-            plots.bars(
-                labels,
-                weights,
-                highlight=[focus],
-                value_name=f"weight ({kind})",
-                title=f"The weights in row “{labels[focus]}” of S",
-                height=320,
-            ),
-            key="sim_weights",
-            name="weights of the row",
-        )
-        terms = sorted(range(len(labels)), key=lambda j: -abs(float(weights[j])))
-        shown_terms = [f"{float(weights[j]):.2f}·{labels[j]}" for j in terms[:8]]
-        lines = [" + ".join(shown_terms[i : i + 4]) for i in range(0, len(shown_terms), 4)]  # 4 terms a line
-        st.code(
-            f"{labels[focus]}_O = "
-            + "\n    + ".join(lines)
-            + (f" + … ({len(terms) - 8} more)" if len(terms) > 8 else ""),
-            language=None,
-            wrap_lines=True,
-        )
-        grown = float(O[focus].norm() / I[focus].norm())
-        st.caption(
-            f"The weights add up to {float(weights.sum()):.2f}, not 1 (page 4's softmax makes them add up to 1, so "
-            f"the new vector becomes an average of the words' vectors). Here the new vector is {grown:.1f} times as "
-            "long as the old one: its length depends on every weight and on how far the vectors it adds point the "
-            "same way, not on the sum alone. Directions are what the neighbours below compare, so the length does not "
-            "matter here."
-        )
+        _row(focus, weights)
+        _neighbours(focus, weights)
+        _meaning_meter(focus)
 
-        st.subheader(f"Does “{labels[focus]}” change meaning?")
-        exclude_own = linked(
-            st.toggle, "Leave the sentence's own words out of the neighbours", value=True, key="sim_exclude"
-        )
-        skip = tuple(tokens.words) if exclude_own else ()
-        before = cached.neighbours(kv, to_host(I[focus]), 8, skip)
-        after = cached.neighbours(kv, to_host(O[focus]), 8, skip)
-        b1, b2 = st.columns(2)
-        charts.chart(
-            plots.ranking(before, title="Neighbours before (I)"), key="sim_before", name="neighbours before", where=b1
-        )
-        charts.chart(
-            plots.ranking(after, title="Neighbours after (O = S·I)"), key="sim_after", name="neighbours after", where=b2
-        )
 
-        own = float(weights[focus].abs() / weights.abs().sum())  # its share of the row, by size (dot can be < 0)
-        st.caption(own_share_note(labels[focus], own, len(labels) - 1))
+def _row(focus: int, weights: "Tensor") -> None:
+    """Row ``focus`` of S as bars, the new vector as its weighted sum, and what the weights add up to."""
+    charts.chart(
+        plots.bars(
+            labels,
+            weights,
+            highlight=[focus],
+            value_name=f"weight ({kind})",
+            title=f"The weights in row “{labels[focus]}” of S",
+            height=320,
+        ),
+        key="sim_weights",
+        name="weights of the row",
+    )
+    terms = sorted(range(len(labels)), key=lambda j: -abs(float(weights[j])))
+    shown_terms = [f"{float(weights[j]):.2f}·{labels[j]}" for j in terms[:8]]
+    lines = [" + ".join(shown_terms[i : i + 4]) for i in range(0, len(shown_terms), 4)]  # 4 terms a line
+    st.code(
+        f"{labels[focus]}_O = " + "\n    + ".join(lines) + (f" + … ({len(terms) - 8} more)" if len(terms) > 8 else ""),
+        language=None,
+        wrap_lines=True,
+    )
+    grown = float(O[focus].norm() / I[focus].norm())
+    st.caption(
+        f"The weights add up to {float(weights.sum()):.2f}, not 1 (page 4's softmax makes them add up to 1, so "
+        f"the new vector becomes an average of the words' vectors). Here the new vector is {grown:.1f} times as "
+        "long as the old one: its length depends on every weight and on how far the vectors it adds point the "
+        "same way, not on the sum alone. Directions are what the neighbours below compare, so the length does not "
+        "matter here."
+    )
 
-        st.markdown("**Meaning meter**: how close the word is to two probe words, before and after mixing.")
-        p1, p2, _ = st.columns([1, 1, 2])
-        probe_a = linked(p1.text_input, "Probe word", "river", key="sim_probe_a", max_chars=40)
-        probe_b = linked(p2.text_input, "Other probe word", "money", key="sim_probe_b", max_chars=40)
-        try:
-            probes = [
-                (probe_a.strip().lower(), word_vector(kv, probe_a)),
-                (probe_b.strip().lower(), word_vector(kv, probe_b)),
-            ]
-        except AttnvizInputError as err:
-            warn(str(err))
-        else:
-            changes, ends = [], []
-            for col, (name, vec) in zip(st.columns(2), probes, strict=True):
-                was, now = compare(to_host(I[focus]), vec).cosine, compare(to_host(O[focus]), vec).cosine
-                col.metric(
-                    f"cos({md_escape(labels[focus])}, {md_escape(name)}) after mixing — before: {was:.3f}",
-                    f"{now:.3f}",
-                    f"{now - was:+.3f}",
-                )
-                changes.append(now - was)
-                ends.append(now)
-            st.caption(meter_verdict(labels[focus], probes[0][0], probes[1][0], *changes, *ends))
+
+def _neighbours(focus: int, weights: "Tensor") -> None:
+    """The word's nearest vocabulary words before and after mixing, and its own share of the row."""
+    st.subheader(f"Does “{labels[focus]}” change meaning?")
+    exclude_own = linked(
+        st.toggle, "Leave the sentence's own words out of the neighbours", value=True, key="sim_exclude"
+    )
+    skip = tuple(tokens.words) if exclude_own else ()
+    before = cached.neighbours(kv, to_host(I[focus]), 8, skip)
+    after = cached.neighbours(kv, to_host(O[focus]), 8, skip)
+    b1, b2 = st.columns(2)
+    charts.chart(
+        plots.ranking(before, title="Neighbours before (I)"), key="sim_before", name="neighbours before", where=b1
+    )
+    charts.chart(
+        plots.ranking(after, title="Neighbours after (O = S·I)"), key="sim_after", name="neighbours after", where=b2
+    )
+
+    own = float(weights[focus].abs() / weights.abs().sum())  # its share of the row, by size (dot can be < 0)
+    st.caption(own_share_note(labels[focus], own, len(labels) - 1))
+
+
+def _meaning_meter(focus: int) -> None:
+    """How close the word is to two probe words of the learner's, before and after mixing."""
+    st.markdown("**Meaning meter**: how close the word is to two probe words, before and after mixing.")
+    p1, p2, _ = st.columns([1, 1, 2])
+    probe_a = linked(p1.text_input, "Probe word", "river", key="sim_probe_a", max_chars=40)
+    probe_b = linked(p2.text_input, "Other probe word", "money", key="sim_probe_b", max_chars=40)
+    try:
+        probes = [
+            (probe_a.strip().lower(), word_vector(kv, probe_a)),
+            (probe_b.strip().lower(), word_vector(kv, probe_b)),
+        ]
+    except AttnvizInputError as err:
+        warn(str(err))
+    else:
+        changes, ends = [], []
+        for col, (name, vec) in zip(st.columns(2), probes, strict=True):
+            was, now = compare(to_host(I[focus]), vec).cosine, compare(to_host(O[focus]), vec).cosine
+            col.metric(
+                f"cos({md_escape(labels[focus])}, {md_escape(name)}) after mixing — before: {was:.3f}",
+                f"{now:.3f}",
+                f"{now - was:+.3f}",
+            )
+            changes.append(now - was)
+            ends.append(now)
+        st.caption(meter_verdict(labels[focus], probes[0][0], probes[1][0], *changes, *ends))
 
 
 steps.section(follow_a_word)
