@@ -174,6 +174,7 @@ def worker_errors(kind: str, n: int) -> dict:
 
     from attnviz.attention import scaled_dot_product
     from attnviz.efficient import (
+        REGISTRY,
         bigbird_attention,
         bigbird_mask,
         flash_attention,
@@ -244,6 +245,10 @@ def worker_errors(kind: str, n: int) -> dict:
         pattern=sparse_mask(t, stride=stride, causal=False),
     )
     add("mqa (2 groups, pooled)", grouped_query_attention(q, k, v, groups=2 if heads % 2 == 0 else 1))
+    # the settings above are the bench's own; which variants there are is the registry's: each needs a row
+    missing = [name for name in REGISTRY if not any(row.split(" (")[0] == name for row in rows)]
+    if missing:
+        raise RuntimeError(f"no error row for the registered variant(s) {missing}: add one above")
     return {"t": t, "heads": heads, "width": q.shape[-1], "note": note, "rows": rows}
 
 

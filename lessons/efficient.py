@@ -6,7 +6,7 @@ from app_support.efficient import efficient
 from app_support.efficient import efficient_sections as sections
 from app_support.efficient import efficient_text as text_of
 from app_support.efficient.efficient_patterns import dropped_section
-from app_support.efficient.efficient_text import INFO, titles_of_kind
+from app_support.efficient.efficient_text import titles_of_kind
 from app_support.kit import steps, tables
 from app_support.kit.sentence import md_escape
 from app_support.kit.widgets import EDIT, check_link, link_value, text_or_stop, warn
@@ -28,7 +28,7 @@ text = text_or_stop()
 
 name = efficient.choose_variant("l6_variant")
 c1, c2 = st.columns([2, 3])
-info = INFO[name]
+info = REGISTRY[name].text
 source = c1.radio(
     "Q, K and V from", list(efficient.SOURCES), captions=list(efficient.SOURCES.values()), key="l6_source",
     horizontal=True, bind="query-params",

@@ -6,13 +6,13 @@ import streamlit as st
 
 from app_support.classroom.predict import predict_first
 from app_support.efficient import efficient
+from app_support.efficient import efficient_sections as sections
 from app_support.efficient import efficient_swap_text as swap_text
-from app_support.efficient.efficient_text import INFO
 from app_support.kit import charts, sentence, steps
 from app_support.kit.sentence import md_escape
 from app_support.kit.widgets import text_or_stop, warn
 from attnviz import AttnvizInputError, plots
-from attnviz.efficient import costs
+from attnviz.efficient import REGISTRY
 
 OTHERS = 4  # ready sentences compared with the learner's
 
@@ -28,21 +28,14 @@ text = text_or_stop()
 c1, c2 = st.columns([1, 1])  # the chooser wide enough for the longest name
 with c1:
     name = efficient.choose_variant("l6b_variant", old_key="l6b_variant")
-info = INFO[name]
+info = REGISTRY[name].text
 others = [p for p in sentence.PRESETS if p.strip().lower() != text.strip().lower()][:OTHERS]
 texts = (text, *others)
 longest = efficient.longest(texts)
 knobs = efficient.knob_widgets("l6b", name, where=c2, length=longest)
-if name == "flash" and costs.flash_tile_floor(longest) > 1:
-    floor = costs.flash_tile_floor(longest)
-    side = -(-longest // int(knobs["tile"]))
-    st.caption(
-        f"Tiles from ⌈{longest} / {costs.WALK_SIDE}⌉ = {floor} on, for the longest text here ({longest} pieces): "
-        "our tiled loop is "
-        f"Python, one step per tile, and with {knobs['tile']} it already takes {side} × {side} = {side * side:,} "
-        "steps in each of the 6 layers. FlashAttention is exact, so every tile size gives the same embedding up to "
-        "rounding."
-    )
+extras = sections.EXTRAS.get(name, sections.Extras())
+if extras.swap_note is not None:  # the variant's own note on page 6b
+    extras.swap_note(longest, knobs)
 try:
     swap = efficient.swap(texts, name, efficient.knob_key(knobs))
 except AttnvizInputError as err:

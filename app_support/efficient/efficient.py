@@ -15,7 +15,7 @@ from app_support.data.store import BoundedStore
 from app_support.efficient import efficient_text
 from app_support.kit.widgets import check_link, link_value, warn
 from attnviz import paragraph, pretrained, scaling
-from attnviz.efficient import anatomy, compare, costs, mqa
+from attnviz.efficient import REGISTRY, anatomy, compare, costs, mqa
 from attnviz.efficient.registry import KnobValue
 from attnviz.embeddings import tokenize, vectors_for
 from attnviz.labels import unique_labels
@@ -39,7 +39,7 @@ def choose_variant(key: str, label: str = "Variant", old_key: str | None = None)
     A bad link is named and the default shown. (Not a widget bound to the URL: a bound widget writes its displayed
     name into the address, and links name variants by their short names.)
     """
-    names = list(efficient_text.INFO)
+    names = list(REGISTRY)  # the registry's order
     raw = st.query_params.get(URL_KEY)
     if raw is None and old_key is not None:
         raw = st.query_params.get(old_key)
@@ -49,12 +49,12 @@ def choose_variant(key: str, label: str = "Variant", old_key: str | None = None)
     elif carried in names and st.session_state[key] != carried:  # chosen meanwhile on the other page
         st.session_state[key] = carried
     name = st.selectbox(
-        label, names, key=key, format_func=lambda n: efficient_text.INFO[n].title, on_change=_carry, args=(key,),
+        label, names, key=key, format_func=lambda n: REGISTRY[n].text.title, on_change=_carry, args=(key,),
         help="Each variant has its own section below; the URL keeps the choice.",
     )  # fmt: skip
     st.session_state[_CHOICE] = name
     if raw is not None and raw != name and raw not in names:
-        title = efficient_text.INFO[name].title
+        title = REGISTRY[name].text.title
         warn(f"The link asks for the variant “{raw}”, which this lesson does not have: showing {title}.")
     if old_key is not None and old_key in st.query_params:
         del st.query_params[old_key]
@@ -66,18 +66,10 @@ def choose_variant(key: str, label: str = "Variant", old_key: str | None = None)
     return name
 
 
-def knob_values(name: str, knob: str, values: tuple, length: int | None) -> tuple:
-    """The settings of a knob offered for ``length`` tokens: FlashAttention's walk offers only tiles that keep it
-    to at most 16 × 16 tiles (`costs.flash_tile_options`); every other knob offers all its values."""
-    if name == "flash" and knob == "tile" and length is not None:
-        return costs.flash_tile_options(length, values)
-    return values
-
-
 def knob_widgets(prefix: str, name: str, where: object = st, length: int | None = None) -> dict[str, KnobValue]:
     """One slider (or choice) per knob of the variant, each bound to the URL as ``<prefix>_<knob>``.
 
-    ``length``: the tokens the variant runs on, for knobs whose settings depend on it (`knob_values`).
+    ``length``: the tokens the variant runs on, for knobs whose settings depend on it (`Knob.offered_for`).
     """
     knobs: dict[str, KnobValue] = {}
     labelled = efficient_text.knobs(name)
@@ -85,7 +77,7 @@ def knob_widgets(prefix: str, name: str, where: object = st, length: int | None 
     for column, knob in zip(columns, labelled, strict=True):
         key = f"{prefix}_{knob.name}"
         raw = link_value(key)
-        values = tuple(knob_values(name, knob.name, tuple(knob.values), length))
+        values = knob.knob.offered_for(length)  # the record says which values fit ``length`` tokens
         default = knob.default if knob.default in values else values[0]
         if key in st.session_state and st.session_state[key] not in values:  # a longer text than before
             del st.session_state[key]  # its smallest setting now, instead of Streamlit's value error

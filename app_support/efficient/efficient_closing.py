@@ -9,22 +9,24 @@ import pandas as pd
 import streamlit as st
 
 from app_support.efficient import efficient
-from app_support.efficient.efficient_text import INFO
 from app_support.kit import sentence
 from attnviz import curves
+from attnviz.efficient import REGISTRY
 
 
 def closing_table() -> pd.DataFrame:
-    """What each variant keeps exact, gives up, costs and is chosen for: one row per variant."""
+    """What each variant keeps exact, gives up, costs and is chosen for: one row per variant of the registry, in its
+    order, from the text each record carries."""
+    texts = [spec.text for spec in REGISTRY.values()]
     return pd.DataFrame(
         {
-            "keeps exact": [i.keeps_exact for i in INFO.values()],
-            "gives up": [i.costs for i in INFO.values()],
-            "time": [i.time for i in INFO.values()],
-            "extra memory": [i.memory for i in INFO.values()],
-            "choose it for": [i.choose_when for i in INFO.values()],
+            "keeps exact": [i.keeps_exact for i in texts],
+            "gives up": [i.costs for i in texts],
+            "time": [i.time for i in texts],
+            "extra memory": [i.memory for i in texts],
+            "choose it for": [i.choose_when for i in texts],
         },
-        index=pd.Index([i.title for i in INFO.values()], name="variant"),
+        index=pd.Index([i.title for i in texts], name="variant"),
     )
 
 

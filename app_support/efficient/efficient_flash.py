@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -14,10 +15,11 @@ from app_support.efficient import efficient
 from app_support.kit import charts, steps
 from app_support.kit.widgets import check_link, link_value, linked
 from attnviz import plots
-from attnviz.efficient import REGISTRY, costs
+from attnviz.efficient import REGISTRY, costs, flash
 from attnviz.efficient.costs import human_bytes
 from attnviz.efficient.flash import triton_kernel_source
 from attnviz.efficient.io import Traffic, fewer_from, fewer_from2, flash2_io, flash_io, sram_numbers, standard_io
+from attnviz.efficient.registry import KnobValue
 from attnviz.host import to_host
 
 # ---------------------------------------------------------------------------------------------- FlashAttention
@@ -130,7 +132,7 @@ def _tile_rows(walk: costs.FlashWalk, labels: list[str], t: int, right: Any) -> 
 def tile_note(t: int, tile: int) -> None:
     """Why the smallest tiles are not offered for this length, when they are not (computed, not typed)."""
     options = next(k for k in REGISTRY["flash"].knobs if k.name == "tile").values
-    floor = costs.flash_tile_floor(t)
+    floor = flash.flash_tile_floor(t)
     cut = [o for o in options if o < floor]
     if not cut:
         return
@@ -139,8 +141,8 @@ def tile_note(t: int, tile: int) -> None:
     side = -(-t // tile)
     st.caption(
         f"Your {t} tokens in tiles of {below} would make {side_below} × {side_below} = {side_below**2:,} tiles to "
-        f"step through, one at a time. The walk offers tiles from ⌈{t} / {costs.WALK_SIDE}⌉ = {floor} on, at most "
-        f"{costs.WALK_SIDE} × {costs.WALK_SIDE} = {costs.WALK_SIDE**2} tiles; with {tile} there are {side} × {side} = "
+        f"step through, one at a time. The walk offers tiles from ⌈{t} / {flash.WALK_SIDE}⌉ = {floor} on, at most "
+        f"{flash.WALK_SIDE} × {flash.WALK_SIDE} = {flash.WALK_SIDE**2} tiles; with {tile} there are {side} × {side} = "
         f"{side * side:,}. The algorithm is the same at every tile size: a GPU kernel picks its tile by how much fast "
         "memory it has, not by the input's length."
     )
@@ -354,4 +356,19 @@ def _flash_times(text: str, source: str, layer: int, head: int, tile: int, t: in
             else "The paper's speed-up comes from moving fewer bytes between a GPU's HBM and its SRAM, which the "
             "counts above measure."
         )
+    )
+
+
+def swap_note(longest: int, knobs: Mapping[str, KnobValue]) -> None:
+    """Page 6b, under the knobs: why the tile sizes offered start where they do for the longest text there."""
+    floor = flash.flash_tile_floor(longest)
+    if floor <= 1:
+        return
+    side = -(-longest // int(knobs["tile"]))
+    st.caption(
+        f"Tiles from ⌈{longest} / {flash.WALK_SIDE}⌉ = {floor} on, for the longest text here ({longest} pieces): "
+        "our tiled loop is "
+        f"Python, one step per tile, and with {knobs['tile']} it already takes {side} × {side} = {side * side:,} "
+        "steps in each of the 6 layers. FlashAttention is exact, so every tile size gives the same embedding up to "
+        "rounding."
     )

@@ -13,7 +13,7 @@ import streamlit as st
 from app_support.classroom.predict import predict_first
 from app_support.efficient import efficient
 from app_support.efficient.efficient_approx import linformer_section, performer_section
-from app_support.efficient.efficient_flash import flash_section
+from app_support.efficient.efficient_flash import flash_section, swap_note
 from app_support.efficient.efficient_mqa import mqa_section
 from app_support.efficient.efficient_patterns import (
     bigbird_section,
@@ -23,7 +23,6 @@ from app_support.efficient.efficient_patterns import (
     reformer_section,
     sparse_section,
 )
-from app_support.efficient.efficient_text import INFO
 from app_support.kit import charts
 from attnviz import plots
 from attnviz.efficient import REGISTRY, anatomy, compare
@@ -146,8 +145,8 @@ def _pattern_question(name: str, run: compare.Run, head_label: str) -> Question:
             "key is its token's query at unit length, and no token attends to itself."
         )
     return Question(
-        f"{INFO[name].title} looks only at the pairs of its pattern.{exact_is} How much of the exact attention weight "
-        "of your sentence falls outside it (averaged over the rows)?",
+        f"{REGISTRY[name].text.title} looks only at the pairs of its pattern.{exact_is} How much of the exact "
+        "attention weight of your sentence falls outside it (averaged over the rows)?",
         ("under 10%", "10% to 30%", "over 30%"),
         _band(dropped, 0.1, 0.3),
         f"{dropped:.1%} of the weight is outside the pattern. Each row's remaining weight is scaled "
@@ -161,8 +160,8 @@ def _uniform_question(name: str, run: compare.Run, head_label: str) -> Question:
     c = run.comparison
     ratio = c.approx.output_rel_frobenius / max(c.uniform.output_rel_frobenius, 1e-12)
     return Question(
-        f"Is {INFO[name].title} with these settings closer to exact attention than the lazy answer, uniform attention "
-        "(every output the plain mean of the values)?",
+        f"Is {REGISTRY[name].text.title} with these settings closer to exact attention than the lazy answer, uniform "
+        "attention (every output the plain mean of the values)?",
         ("yes, clearly (less than half the error)", "a little closer", "no, not closer"),
         _band(ratio, 0.5, 1.0),
         f"Its output error is {c.approx.output_rel_frobenius:.3f}, uniform attention's is "
@@ -224,7 +223,8 @@ def side_by_side(run: compare.Run, labels: list[str], title: str, name: str) -> 
     charts.chart(
         plots.attention_map(approx, labels, labels, title=title, diverging=low < 0, zmax=None if low < 0 else 1.0,
                             narrow=True, top_k=top_k),
-        key="l6_approx", name=f"{INFO[name].title.split(' (')[0]} map", where=right, csv=(approx, labels, labels),
+        key="l6_approx", name=f"{REGISTRY[name].text.title.split(' (')[0]} map", where=right,
+        csv=(approx, labels, labels),
     )  # fmt: skip
     if cover is not None:
         left.caption("Grey cells are outside the pattern: the variant never computes them.")
@@ -301,6 +301,8 @@ class Extras:
     floor: Callable[[View, compare.Sweep], Floor] | None = None  # a lower bound drawn under the sweep
     after_sweep: Callable[[View, compare.Sweep, Floor], None] | None = None
     log_x: bool = False  # the sweep's knob on a log axis
+    swap_note: Callable[[int, Mapping[str, KnobValue]], None] | None = None  # page 6b, under the knobs: (longest T,
+    # knobs) → a note of its own
 
 
 def linformer_floor(view: View, s: compare.Sweep) -> Floor:
@@ -332,6 +334,7 @@ EXTRAS: Mapping[str, Extras] = {
     "flash": Extras(
         section=lambda v: flash_section(v.text, v.source, v.layer, v.head, int(v.knobs["tile"]), v.labels),
         question=_flash_question,
+        swap_note=swap_note,
     ),
     "linformer": Extras(
         section=lambda v: linformer_section(v.text, v.source, v.layer, v.head, v.labels),

@@ -4,7 +4,8 @@ Every ``*_attention(q, k, v, mask=None, scale=None, **knobs)`` is an ``attnviz.a
 returns a frozen dataclass that subclasses ``Attention`` with the variant's own extras. The T×S fields
 (scores, scaled, weights) stay None unless a variant is asked for them (``return_weights=True``): not
 building that matrix is the point. Sparse patterns also come as masks for pictures (``*_mask``).
-Each module also exports its ``SPEC`` (see `attnviz.efficient.registry`), collected in ``REGISTRY`` below.
+Each module also exports its ``SPEC`` (see `attnviz.efficient.registry`): its compute, knobs and text, collected
+in ``REGISTRY`` below.
 
     exact on their pattern   flash (all pairs), longformer, bigbird, sparse, reformer (its buckets), mqa
     approximations           linformer (low rank), performer (random features), nystrom (landmarks)
@@ -18,15 +19,12 @@ from types import MappingProxyType
 
 from attnviz.attention import AttentionFn
 from attnviz.efficient import bigbird, flash, linformer, longformer, mqa, nystrom, performer, reformer, sparse
+from attnviz.efficient.banded import banded_attention
 from attnviz.efficient.bigbird import BigBirdAttention, bigbird_attention, bigbird_layout, bigbird_mask
 from attnviz.efficient.flash import FlashAttention, FlashStep, flash_attention
 from attnviz.efficient.linformer import LinformerAttention, linformer_attention, linformer_projection
-from attnviz.efficient.longformer import (
-    LongformerAttention,
-    banded_attention,
-    longformer_attention,
-    longformer_mask,
-)
+from attnviz.efficient.longformer import LongformerAttention, longformer_attention, longformer_mask
+from attnviz.efficient.lsh import lsh_buckets
 from attnviz.efficient.mqa import (
     GroupedQueryAttention,
     grouped_query_attention,
@@ -35,29 +33,49 @@ from attnviz.efficient.mqa import (
 )
 from attnviz.efficient.nystrom import NystromAttention, iterative_pinv, nystrom_attention
 from attnviz.efficient.performer import PerformerAttention, orthogonal_features, performer_attention
-from attnviz.efficient.reformer import ReformerAttention, lsh_buckets, reformer_attention, reformer_mask
-from attnviz.efficient.registry import Knob, KnobValue, TimingCase, VariantSpec
+from attnviz.efficient.reformer import ReformerAttention, reformer_attention, reformer_mask
+from attnviz.efficient.registry import Knob, KnobText, KnobValue, TimingCase, VariantSpec, VariantText
 from attnviz.efficient.sparse import SparseAttention, sparse_attention, sparse_mask
 
-# the variants' records, in the order the course teaches them: adding a variant is its module and one line here
-REGISTRY: MappingProxyType[str, VariantSpec] = MappingProxyType(
-    {
-        spec.name: spec
-        for spec in (
-            flash.SPEC,
-            linformer.SPEC,
-            performer.SPEC,
-            nystrom.SPEC,
-            longformer.SPEC,
-            bigbird.SPEC,
-            reformer.SPEC,
-            sparse.SPEC,
-            mqa.SPEC,
-        )
-    }
-)
-# name → function (read-only: no module-level mutable state)
-VARIANTS: MappingProxyType[str, AttentionFn] = MappingProxyType({name: spec.fn for name, spec in REGISTRY.items()})
+# the variants' records, in the order the course teaches them: the one list of variants. Pages 6 and 6b's choosers,
+# 6c's closing table, the scaling lab's cases, the bench and the tests read it. Adding a variant is its module (with
+# its SPEC) and one line here; `register` adds one at run time (a test's toy variant), `unregister` takes it out
+_RECORDS: dict[str, VariantSpec] = {
+    spec.name: spec
+    for spec in (
+        flash.SPEC,
+        linformer.SPEC,
+        performer.SPEC,
+        nystrom.SPEC,
+        longformer.SPEC,
+        bigbird.SPEC,
+        reformer.SPEC,
+        sparse.SPEC,
+        mqa.SPEC,
+    )
+}
+_FUNCTIONS: dict[str, AttentionFn] = {name: spec.fn for name, spec in _RECORDS.items()}
+REGISTRY: MappingProxyType[str, VariantSpec] = MappingProxyType(_RECORDS)  # read-only: change it with `register`
+VARIANTS: MappingProxyType[str, AttentionFn] = MappingProxyType(_FUNCTIONS)  # name → function, read-only
+
+
+def register(spec: VariantSpec) -> None:
+    """Add a variant after the others. Raises ValueError when its name is taken.
+
+    What reads the registry when it is called sees it (the choosers, the closing table); `attnviz.scaling` makes its
+    list of timed cases once, at import, so a variant registered later is not among them.
+    """
+    if spec.name in _RECORDS:
+        raise ValueError(f"a variant called {spec.name!r} is registered already")
+    _RECORDS[spec.name] = spec
+    _FUNCTIONS[spec.name] = spec.fn
+
+
+def unregister(name: str) -> None:
+    """Take a variant out of the registry (a test's toy variant, once the test is done). KeyError if there is none."""
+    del _RECORDS[name]
+    del _FUNCTIONS[name]
+
 
 __all__ = [
     "REGISTRY",
@@ -67,6 +85,7 @@ __all__ = [
     "FlashStep",
     "GroupedQueryAttention",
     "Knob",
+    "KnobText",
     "KnobValue",
     "LinformerAttention",
     "LongformerAttention",
@@ -76,6 +95,7 @@ __all__ = [
     "SparseAttention",
     "TimingCase",
     "VariantSpec",
+    "VariantText",
     "banded_attention",
     "bigbird_attention",
     "bigbird_layout",
@@ -95,6 +115,8 @@ __all__ = [
     "pool_kv_heads",
     "reformer_attention",
     "reformer_mask",
+    "register",
     "sparse_attention",
     "sparse_mask",
+    "unregister",
 ]

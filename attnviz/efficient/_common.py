@@ -204,7 +204,7 @@ def finish(acc: Tensor, row_sum: Tensor, row_max: Tensor, out: Tensor | None = N
 
     A row that saw no key has row_sum = 0 and accumulator 0; dividing it by 1 instead leaves its output 0, as
     in the exact path. (Every other row has row_sum > 0: at least 1 when its slices were shifted by their
-    maximum, at least 2^-SHIFT_FREE_BOUND when they were not, see longformer.banded_attention.)
+    maximum, at least 2^-SHIFT_FREE_BOUND when they were not, see banded.banded_attention.)
     """
     output = torch.div(acc, row_sum.masked_fill(row_sum == 0, 1.0), out=out)  # (..., T, Dv)
     lse = ((safe_max(row_max) + row_sum.log2()) * LN2).squeeze(-1)  # (..., T); log 0 = -inf for empty rows

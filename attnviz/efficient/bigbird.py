@@ -37,9 +37,9 @@ from attnviz.efficient._common import (
     weights_from_lse,
 )
 from attnviz.efficient.flash import flash_attention
-from attnviz.efficient.registry import Fit, Knob, KnobValue, TimingCase, VariantSpec
+from attnviz.efficient.registry import Fit, Knob, KnobText, KnobValue, TimingCase, VariantSpec, VariantText
 
-# how many scores one group of query blocks may hold at once (as in longformer.py: it stays in cache)
+# how many scores one group of query blocks may hold at once (as in banded.py: it stays in cache)
 GROUP_SCORES = 1 << 20
 
 
@@ -242,6 +242,26 @@ SPEC = VariantSpec(
     name="bigbird",
     fn=bigbird_attention,
     kind="pattern",
+    text=VariantText(
+        title="BigBird",
+        paper="Zaheer et al., 2020",
+        knobs={
+            "random": KnobText(
+                label="Random blocks per block",
+                help="Blocks seen at random, fixed by a seed.",
+            ),
+            "block": KnobText(
+                label="Block size b",
+                help="Tokens per block; the pattern is decided block by block.",
+            ),
+        },
+        formula=r"\text{blocks: window (3)} \;\cup\; \text{global (first block)} \;\cup\; r \text{ random blocks}",
+        time="O(T·(3 + 1 + r)·b·D)",
+        memory="O(T·(3 + 1 + r)·b)",
+        keeps_exact="exact softmax on window, global and random blocks",
+        costs="every block pair not chosen; the random part changes with the seed",
+        choose_when="long inputs where some far links matter (question answering over long text)",
+    ),
     knobs=(Knob("random", (0, 1, 2, 3, 4, 6, 8), 1), Knob("block", (1, 2, 3, 4), 2)),
     to_kwargs=_bigbird_kwargs,
     pattern=_bigbird_pattern,

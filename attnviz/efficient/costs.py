@@ -45,21 +45,6 @@ def flash_steps(q: Tensor, k: Tensor, v: Tensor, tile: int) -> FlashAttention:
     return flash_attention(q, k, v, block_q=tile, block_k=tile, record_steps=True, return_weights=True)
 
 
-WALK_SIDE = 16  # the walk offers tile sizes that keep it to at most 16 × 16 tiles
-
-
-def flash_tile_floor(t: int, side: int = WALK_SIDE) -> int:
-    """The smallest tile that keeps a T×T walk to at most ``side`` × ``side`` tiles: ⌈T / side⌉."""
-    return max(1, -(-t // side))
-
-
-def flash_tile_options(t: int, options: Sequence[int], side: int = WALK_SIDE) -> tuple[int, ...]:
-    """The tile sizes of ``options`` at or above `flash_tile_floor` (the largest option when none is)."""
-    floor = flash_tile_floor(t, side)
-    kept = tuple(o for o in options if o >= floor)
-    return kept or (max(options),)
-
-
 def flash_spans(t: int, s: int, tile: int) -> tuple[tuple[int, int, int, int], ...]:
     """(q_start, q_stop, k_start, k_stop) of every tile of the tiled pass, in the order it runs them (no mask, not
     causal): query blocks outside, key blocks inside, as in `flash_attention`."""

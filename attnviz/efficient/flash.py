@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +49,7 @@ from attnviz.efficient._common import (
     safe_max,
     weights_from_lse,
 )
-from attnviz.efficient.registry import Fit, Knob, KnobValue, TimingCase, VariantSpec, full_flops
+from attnviz.efficient.registry import Fit, Knob, KnobText, KnobValue, TimingCase, VariantSpec, VariantText, full_flops
 
 
 @dataclass(frozen=True)
@@ -237,6 +237,21 @@ def flash_attention(
 # ----------------------------------------------------------------------------------------------------------
 
 
+WALK_SIDE = 16  # the walk offers tile sizes that keep it to at most 16 × 16 tiles
+
+
+def flash_tile_floor(t: int, side: int = WALK_SIDE) -> int:
+    """The smallest tile that keeps a T×T walk to at most ``side`` × ``side`` tiles: ⌈T / side⌉."""
+    return max(1, -(-t // side))
+
+
+def flash_tile_options(t: int, options: Sequence[int], side: int = WALK_SIDE) -> tuple[int, ...]:
+    """The tile sizes of ``options`` at or above `flash_tile_floor` (the largest option when none is)."""
+    floor = flash_tile_floor(t, side)
+    kept = tuple(o for o in options if o >= floor)
+    return kept or (max(options),)
+
+
 def _flash_kwargs(knobs: Mapping[str, KnobValue], fit: Fit) -> dict[str, object]:
     tile = int(knobs["tile"])
     return {"block_q": tile, "block_k": tile}
@@ -246,7 +261,27 @@ SPEC = VariantSpec(
     name="flash",
     fn=flash_attention,
     kind="exact",
-    knobs=(Knob("tile", (1, 2, 3, 4, 6, 8, 16, 32, 64), 4),),
+    text=VariantText(
+        title="FlashAttention",
+        paper="Dao et al., 2022, in the loop order of FlashAttention-2 (Dao, 2023)",
+        knobs={
+            "tile": KnobText(
+                label="Tile size (query rows = keys per tile)",
+                help="Bigger tiles: fewer steps, more fast memory per step. The result never changes.",
+            ),
+        },
+        formula=(
+            r"\begin{aligned} m' &= \max\big(m,\ \max_j s_j\big) \\ \ell' &= \ell\,e^{m-m'} + \textstyle\sum_j "
+            r"e^{s_j-m'} \\ \mathrm{acc}' &= \mathrm{acc}\,e^{m-m'} + \textstyle\sum_j e^{s_j-m'}\,v_j \\ O &= "
+            r"\mathrm{acc}/\ell \quad \text{after the last tile} \end{aligned}"
+        ),
+        time="O(T²·D), the same as exact",
+        memory="O(T) in total: a running max and sum per query row, plus one tile; never the T×S matrix",
+        keeps_exact="everything: it is exact attention",
+        costs="nothing but a more complex kernel",
+        choose_when="always, when a kernel exists: it is the default of modern frameworks",
+    ),
+    knobs=(Knob("tile", (1, 2, 3, 4, 6, 8, 16, 32, 64), 4, offered=flash_tile_options),),  # page 6 walks the tiles
     to_kwargs=_flash_kwargs,
     cases={
         "flash": TimingCase(

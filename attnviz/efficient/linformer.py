@@ -38,7 +38,7 @@ from attnviz.efficient._common import (
     positive_int,
     resolve_scale,
 )
-from attnviz.efficient.registry import Fit, Knob, KnobValue, TimingCase, VariantSpec
+from attnviz.efficient.registry import Fit, Knob, KnobText, KnobValue, TimingCase, VariantSpec, VariantText
 from attnviz.errors import AttnvizInputError
 
 
@@ -199,6 +199,37 @@ SPEC = VariantSpec(
     name="linformer",
     fn=linformer_attention,
     kind="approx",
+    text=VariantText(
+        title="Linformer",
+        paper="Wang et al., 2020",
+        knobs={
+            "rank": KnobText(
+                label="Rank k (projected keys)",
+                help="How many mixes of the keys and values replace them.",
+            ),
+            "proj": KnobText(
+                label="Projection",
+                # what the reference code initialises E and F with (checked in the code, 2026-12):
+                # fairseq examples/linformer, MultiheadLinearAttention.reset_parameters: xavier_uniform_(gain=1/√2);
+                # lucidrains/linformer, LinformerSelfAttention: init_ on (seq_len, k), uniform within ±1/√k
+                help=(
+                    "pool: each projected key and value is the mean of one of k stretches of the sentence. "
+                    "gaussian: random mixes with N(0, 1/T) entries, never trained. Reference code starts training "
+                    "from other random draws: fairseq's Linformer from Xavier-uniform E and F (gain 1/√2), "
+                    "lucidrains' linformer from entries uniform within ±1/√k."
+                ),
+            ),
+        },
+        formula=(
+            r"O = \mathrm{softmax}\!\left(\frac{Q\,(E K)^\top}{\sqrt{d}}\right)(F V),\quad E, F \in "
+            r"\mathbb{R}^{k\times T}"
+        ),
+        time="O(T·k·D)",
+        memory="O(T·k)",
+        keeps_exact="nothing exactly; the matrix is forced to rank ≤ k",
+        costs="fixed length (E and F are T wide), no causal mask, and E, F must be learned",
+        choose_when="long inputs of one fixed length in an encoder, when a trained model is available",
+    ),
     # pooling k = T stretches of one key each is the identity (E = F = I): exact attention; a Gaussian E never is
     exact_when=lambda kwargs, t, heads: kwargs["projection"] == "pool" and int(kwargs["rank"]) == t,  # type: ignore
     knobs=(Knob("rank", _SMALL, 4), Knob("proj", ("pool", "gaussian"), "pool")),

@@ -25,7 +25,7 @@ from torch import Tensor
 
 from attnviz.attention import Attention, AttentionFn, scaled_dot_product
 from attnviz.efficient._common import positive_int
-from attnviz.efficient.registry import Fit, Knob, KnobValue, TimingCase, VariantSpec, full_flops
+from attnviz.efficient.registry import Fit, Knob, KnobText, KnobValue, TimingCase, VariantSpec, VariantText, full_flops
 from attnviz.errors import AttnvizInputError
 
 
@@ -239,6 +239,25 @@ SPEC = VariantSpec(
     name="mqa",
     fn=grouped_query_attention,
     kind="exact",
+    text=VariantText(
+        title="Multi-Query / Grouped-Query Attention",
+        paper="Shazeer, 2019; Ainslie et al., 2023",
+        knobs={
+            "groups": KnobText(
+                label="K/V groups G",
+                help="1: one K/V head for all query heads (multi-query). 12: ordinary multi-head.",
+            ),
+        },
+        formula=(
+            r"O_h = \mathrm{softmax}\!\left(\frac{Q_h K_{g(h)}^\top}{\sqrt d}\right)V_{g(h)},\quad g(h) = \lfloor hG/H "
+            r"\rfloor"
+        ),
+        time="O(T²·D), as exact",
+        memory="KV cache 2·G·S·Dh per layer instead of 2·H·S·Dh",
+        keeps_exact="the softmax is exact; the keys and values are shared by each group",
+        costs="each head's own K and V (the model must be trained or uptrained this way)",
+        choose_when="decoding with long contexts and large batches: the KV cache is the bottleneck",
+    ),
     knobs=(Knob("groups", (1, 2, 3, 4, 6, 12), 1),),
     exact_when=lambda kwargs, t, heads: int(kwargs["groups"]) == heads,  # one K/V group per head: multi-head
     to_kwargs=_mqa_kwargs,

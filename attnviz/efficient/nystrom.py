@@ -29,7 +29,7 @@ from torch import Tensor
 
 from attnviz.attention import Attention
 from attnviz.efficient._common import NEG_INF, check_qkv, key_mask, positive_int, resolve_scale
-from attnviz.efficient.registry import Fit, Knob, KnobValue, TimingCase, VariantSpec
+from attnviz.efficient.registry import Fit, Knob, KnobText, KnobValue, TimingCase, VariantSpec, VariantText
 from attnviz.errors import AttnvizInputError
 
 PinvMethod = Literal["iterative", "svd"]
@@ -185,6 +185,30 @@ SPEC = VariantSpec(
     name="nystrom",
     fn=nystrom_attention,
     kind="approx",
+    text=VariantText(
+        title="Nyströmformer",
+        paper="Xiong et al., 2021",
+        knobs={
+            "landmarks": KnobText(
+                label="Landmarks m",
+                help="Segment means standing in for all queries and keys.",
+            ),
+        },
+        formula=(
+            r"\mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt d}\right) \approx F\,A^{+}B,\quad F = \mathrm{sm}(Q\tilde "
+            r"K^\top),\; A = \mathrm{sm}(\tilde Q\tilde K^\top),\; B = \mathrm{sm}(\tilde Q K^\top)"
+        ),
+        time="O(T·m·D + m³)",
+        memory="O(T·m)",
+        # Xiong et al. (2021), Section 3: F, A, B are softmaxes; with an exact inverse of A the rows of F·A⁻¹·B sum
+        # to 1 (A·1 = 1), the iterative A⁺ only nearly; A⁺ has negative entries, so weights can be negative
+        keeps_exact="exact when m = T (with an exact pseudo-inverse); otherwise the structure seen from m landmarks",
+        costs=(
+            "weights can be negative, unlike a softmax's; rows sum to 1 with an exact inverse, and nearly with the "
+            "iterative one; no causal mask"
+        ),
+        choose_when="long encoder inputs with smooth attention",
+    ),
     knobs=(Knob("landmarks", (*range(1, 17), 20, 24, 32, 48, 64), 3),),
     to_kwargs=_nystrom_kwargs,
     swept="landmarks",

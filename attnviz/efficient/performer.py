@@ -37,7 +37,7 @@ from attnviz.efficient._common import (
     positive_int,
     resolve_scale,
 )
-from attnviz.efficient.registry import Fit, Knob, KnobValue, TimingCase, VariantSpec
+from attnviz.efficient.registry import Fit, Knob, KnobText, KnobValue, TimingCase, VariantSpec, VariantText
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -185,6 +185,35 @@ SPEC = VariantSpec(
     name="performer",
     fn=performer_attention,
     kind="approx",
+    text=VariantText(
+        title="Performer (FAVOR+)",
+        paper="Choromanski et al., 2021",
+        knobs={
+            "features": KnobText(
+                label="Random features m",
+                help="More features: a less noisy estimate of exp(q·k/√d), linearly more work.",
+            ),
+        },
+        formula=(
+            r"\begin{aligned} e^{q\cdot k/\sqrt d} &\approx \varphi(q)\cdot\varphi(k) \\ \varphi(x)_i &= "
+            r"\tfrac{1}{\sqrt m}\, e^{\,\omega_i\cdot x/d^{1/4} \,-\, \|x\|^2/(2\sqrt d)},\quad \omega_i \sim \mathcal "
+            r"N(0, I_d),\ i = 1, \dots, m \\ O_t &= \frac{\varphi(q_t)\cdot\big(\sum_s \varphi(k_s)\, "
+            r"v_s^\top\big)}{\varphi(q_t)\cdot\sum_s \varphi(k_s)} \end{aligned}"
+        ),
+        time="O(T·m·D)",
+        memory="O(T·m)",
+        keeps_exact=(
+            "nothing exactly; each kernel value e^(q·k/√d) is estimated without bias, each weight (a ratio of two "
+            "estimates) only nearly"
+        ),
+        # Choromanski et al. (2021), Lemma 2: MSE of the positive features = (1/m)·exp(‖x+y‖²)·SM²(x, y)·(1 −
+        # exp(−‖x+y‖²)), x = q/d^¼, y = k/d^¼: the error relative to the kernel value SM grows like e^(‖q+k‖²/(2√d))
+        costs=(
+            "a random error, relative to the kernel value it estimates, that grows like e^(‖q+k‖²/(2√d)) and shrinks "
+            "like 1/√m; no causal mask without a prefix sum"
+        ),
+        choose_when="very long inputs where rough attention is enough (proteins, long documents)",
+    ),
     knobs=(Knob("features", (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024), 16),),
     to_kwargs=_performer_kwargs,
     random=lambda knobs: True,

@@ -16,7 +16,7 @@ The Reformer ties keys to queries (shared-QK attention): bucketing uses the quer
 token's bucket. Pass k = q (or unit-length q) for the paper's setting; a separate k is scored as given.
 Time O(n_rounds·T·(c + n_buckets)·D): attending within chunks, and hashing (each token against the n_buckets/2
 columns of every rotation). Extra memory grows like T, whatever the number of buckets: the rotated tokens are
-made a block of rows at a time and the chunk scores a group of chunks at a time (HASH_BLOCK, ATTEND_BLOCK), so
+made a block of rows at a time and the chunk scores a group of chunks at a time (lsh.HASH_BLOCK, ATTEND_BLOCK), so
 only per-token results (sort orders, each round's partial outputs) grow with T. The blocks change no result: the
 buckets are bit for bit those of hashing everything at once, and the outputs those of attending every chunk at once
 up to float rounding (a batched product of another size may add in another order: a last-bit difference, 6e-8).
@@ -24,7 +24,6 @@ up to float rounding (a batched product of another size may add in another order
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -40,23 +39,19 @@ from attnviz.efficient._common import (
     as_mask_4d,
     check_qkv,
     flat,
-    generator,
     mask_gather_per_row,
     merge_,
     partial_softmax_,
-    positive_int,
     resolve_scale,
 )
-from attnviz.efficient.registry import Fit, Knob, KnobValue, TimingCase, VariantSpec
-from attnviz.errors import AttnvizInputError
+from attnviz.efficient.lsh import lsh_buckets, lsh_settings
+from attnviz.efficient.registry import Fit, Knob, KnobText, KnobValue, TimingCase, VariantSpec, VariantText
 
 # the (base-2) score given to a token's key for itself: finite, so a token alone in its bucket still attends
 # to itself, and far below any real score, so that it does not when it has company
 SELF_SCORE = -1e5
 
-# at most this many rotated numbers (rows × n_buckets/2, over rounds and heads) exist at once while hashing
-HASH_BLOCK = 1 << 20
-# and at most about this many scores (queries × keys, over the chunks attended together and the heads)
+# at most about this many scores (queries × keys, over the chunks attended together and the heads)
 ATTEND_BLOCK = 1 << 22
 
 
@@ -68,46 +63,6 @@ class ReformerAttention(Attention):
     rotations: Tensor  # (R, D, n_buckets/2) the random rotation of each round
     chunk_size: int  # c, sorted tokens per chunk
     logsumexp: Tensor  # (..., T) log of each row's softmax denominator
-
-
-def _check(t: int, n_buckets: int, n_rounds: int, chunk_size: int | None) -> tuple[int, int, int]:
-    n_buckets = positive_int(n_buckets, "the number of buckets")
-    if n_buckets > 1 and n_buckets % 2:
-        raise AttnvizInputError(f"the number of buckets must be 1 or even (buckets come as ±x·R), got {n_buckets}")
-    n_rounds = positive_int(n_rounds, "the number of hashing rounds")
-    # by default a chunk holds about two buckets' worth of tokens, as in the paper
-    chunk = min(t, -(-2 * t // n_buckets)) if chunk_size is None else positive_int(chunk_size, "chunk_size")
-    return n_buckets, n_rounds, max(1, min(chunk, t))
-
-
-def lsh_buckets(x: Tensor, n_buckets: int, n_rounds: int = 1, seed: int = 0) -> tuple[Tensor, Tensor]:
-    """Angular locality-sensitive hashing of every vector, once per round.
-
-    Args:
-        x: (..., T, D)
-        n_buckets: 1 (everything in bucket 0) or an even number.
-    Returns:
-        buckets (R, ..., T) long, and rotations (R, D, n_buckets/2).
-    """
-    n_buckets, n_rounds, _ = _check(x.shape[-2], n_buckets, n_rounds, 1)
-    lead, t, d = x.shape[:-2], x.shape[-2], x.shape[-1]
-    half = n_buckets // 2
-    rotations = torch.randn(n_rounds, d, half, generator=generator(seed)).to(x.device, x.dtype)
-    buckets = torch.zeros(n_rounds, *lead, t, dtype=torch.long, device=x.device)  # (R, ..., T)
-    if n_buckets == 1:
-        return buckets, rotations
-    # the rotated tokens of all rows at once would be R·N·T·nb/2 numbers, T² when nb grows like T: hash the
-    # rows in blocks instead, so that extra memory grows like T; each row's buckets are the same either way
-    rows = max(1, HASH_BLOCK // max(1, n_rounds * math.prod(lead) * half))
-    for start in range(0, t, rows):
-        block = slice(start, start + rows)
-        rotated = torch.einsum("...td,rdb->r...tb", x[..., block, :], rotations)  # (R, ..., rows, nb/2)
-        # argmax over [x·R ; −x·R] without building it: the largest x·R, or the smallest, negated; a tie goes
-        # to the first half, as argmax gives the first of equal values
-        top, top_at = rotated.max(dim=-1)  # (R, ..., rows) each
-        low, low_at = rotated.min(dim=-1)  # (R, ..., rows) each
-        buckets[..., block] = torch.where(top >= -low, top_at, low_at + half)
-    return buckets, rotations
 
 
 def _chunks(x: Tensor, n_chunks: int, chunk: int) -> Tensor:
@@ -193,7 +148,7 @@ def reformer_attention(
     check_qkv(q, k, v, self_attention=True)
     scale = resolve_scale(scale, q.shape[-1])
     lead, t, dv = q.shape[:-2], q.shape[-2], v.shape[-1]
-    n_buckets, n_rounds, chunk = _check(t, n_buckets, n_rounds, chunk_size)
+    n_buckets, n_rounds, chunk = lsh_settings(t, n_buckets, n_rounds, chunk_size)
     if mask is not None:
         mask = as_mask_4d(mask, lead)
     n_chunks = -(-t // chunk)
@@ -304,7 +259,7 @@ def reformer_mask(
         (..., T, T) bool.
     """
     lead, t = q.shape[:-2], q.shape[-2]
-    n_buckets, n_rounds, chunk = _check(t, n_buckets, n_rounds, chunk_size)
+    n_buckets, n_rounds, chunk = lsh_settings(t, n_buckets, n_rounds, chunk_size)
     n_chunks = -(-t // chunk)
     buckets, _ = lsh_buckets(q, n_buckets, n_rounds, seed)
     all_buckets = buckets.reshape(n_rounds, -1, t)  # (R, N, T)
@@ -356,6 +311,33 @@ SPEC = VariantSpec(
     name="reformer",
     fn=reformer_attention,
     kind="pattern",
+    text=VariantText(
+        title="Reformer (LSH attention)",
+        paper="Kitaev et al., 2020",
+        knobs={
+            "buckets": KnobText(
+                label="Buckets",
+                help=(
+                    "Angular LSH: a random rotation R sends x to bucket argmax [xR; −xR], so vectors pointing the "
+                    "same way tend to share a bucket."
+                ),
+            ),
+            "rounds": KnobText(
+                label="Rounds of hashing",
+                help="Each round hashes with a new R; a pair counts if it met in any round.",
+            ),
+        },
+        formula=(
+            r"\begin{gathered}k_s = \frac{q_s}{\lVert q_s\rVert},\quad h(x) = \arg\max\,[xR;\,-xR],\quad c = \lceil "
+            r"2T/n_{\text{buckets}} \rceil \\ t \text{ sees } s \ne t \iff \exists r\!:\; h_r(q_t) = h_r(q_s) "
+            r"\,\land\, \mathrm{chunk}_r(s) \in \{\mathrm{chunk}_r(t),\, \mathrm{chunk}_r(t) - 1\}\end{gathered}"
+        ),
+        time="O(R·T·(n_buckets + c)·D) plus a sort: hashing, then chunks of c sorted tokens",
+        memory="O(R·T·c)",
+        keeps_exact="exact softmax on the pairs its buckets and chunks allow",
+        costs="pairs hashed apart in every round, even when their weight is large",
+        choose_when="very long inputs where each query needs only its nearest keys",
+    ),
     knobs=(Knob("buckets", (1, 2, 4, 6, 8, 12, 16), 4), Knob("rounds", (1, 2, 3, 4, 6, 8), 1)),
     to_kwargs=_reformer_kwargs,
     pattern=_reformer_pattern,

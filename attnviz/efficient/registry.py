@@ -1,4 +1,6 @@
-"""One record per efficient variant: its knobs, how they become keyword arguments, its pattern, its timing cases.
+"""One record per efficient variant: its knobs, how they become keyword arguments, its pattern, its timing cases, and
+the text the pages show beside it (`VariantText`: title, paper, formula, complexity, what it keeps; a label and a
+help for each knob).
 
 Each variant module (``attnviz/efficient/<x>.py``) defines its ``SPEC`` beside its function; ``attnviz.efficient``
 collects them into ``REGISTRY`` in the order the course teaches them. Everything that compares, sweeps or times
@@ -24,12 +26,41 @@ HEADS, WIDTH = 8, 64  # H and Dh of every timed case (float32, batch 1)
 
 
 @dataclass(frozen=True)
+class KnobText:
+    """What the learner reads beside one knob."""
+
+    label: str
+    help: str
+
+
+@dataclass(frozen=True)
+class VariantText:
+    """What the pages say about one variant: its section's heading and formula, and its row of the closing table."""
+
+    title: str
+    paper: str
+    knobs: Mapping[str, KnobText]  # by the knob's name in the variant's record, one for each knob
+    formula: str  # LaTeX
+    time: str  # time complexity
+    memory: str  # extra memory beyond Q, K, V and the output
+    keeps_exact: str  # what it keeps exact (closing table)
+    costs: str  # what it gives up
+    choose_when: str  # when to choose it
+
+
+@dataclass(frozen=True)
 class Knob:
     """One setting of a variant that trades accuracy (or memory) for cost."""
 
     name: str  # the knob's short name (what a link and a settings dict call it)
     values: tuple[KnobValue, ...]  # the values offered, smallest cost first where that makes sense
     default: KnobValue
+    # (T, values) → the values offered for an input of T tokens, when fewer than all (None: every value, always)
+    offered: Callable[[int, tuple[KnobValue, ...]], tuple[KnobValue, ...]] | None = None
+
+    def offered_for(self, t: int | None) -> tuple[KnobValue, ...]:
+        """The values offered for an input of ``t`` tokens (all of them when ``t`` is None or nothing is cut)."""
+        return self.values if self.offered is None or t is None else tuple(self.offered(t, self.values))
 
 
 @dataclass
@@ -75,6 +106,7 @@ class VariantSpec:
     knobs: tuple[Knob, ...]
     to_kwargs: Callable[[Mapping[str, KnobValue], Fit], dict[str, object]]  # full knobs → keyword arguments
     cases: Mapping[str, TimingCase]  # its timing case(s), by the name the tables use
+    text: VariantText  # what the pages show beside it
     pattern: Callable[[Tensor, Mapping[str, object]], Tensor] | None = None  # (q (T, D), kwargs) → (T, T) bool
     random: Callable[[Mapping[str, KnobValue]], bool] = lambda knobs: False  # does the seed change the result?
     swept: str | None = None  # the knob whose error curve the comparison draws (None: the result never changes)
@@ -85,6 +117,11 @@ class VariantSpec:
     # the input's values)? None here: `compare.computes_exact` decides by kind (exact: yes; a pattern: whether it
     # covers every pair; an approximation: no)
     exact_when: Callable[[Mapping[str, object], int, int], bool | None] | None = None
+
+    def __post_init__(self) -> None:
+        named, texts = [knob.name for knob in self.knobs], set(self.text.knobs)
+        if set(named) != texts:
+            raise ValueError(f"{self.name}: the knobs {named} need one text each; the text names {sorted(texts)}")
 
     def default_knobs(self) -> dict[str, KnobValue]:
         """Every knob at its default."""

@@ -10,7 +10,7 @@ Here both parts are merged into one head (the paper's "merged" variant); with ``
 patterns reach both ways. Each part is computed on its own and the two softmax slices are joined (see
 _common.merge), the keys they share counted once:
 
-    strided A is a band (longformer.banded_attention); strided B is, for each residue t mod l, plain attention
+    strided A is a band (banded.banded_attention); strided B is, for each residue t mod l, plain attention
     along the T/l tokens of that residue; fixed A is block-diagonal; fixed B is attention to the T·c/l summary
     keys. Time O(T·(l + T/l)·D) = O(T·√T·D) for l = √T; no T×S matrix.
 """
@@ -40,8 +40,8 @@ from attnviz.efficient._common import (
     resolve_scale,
     weights_from_lse,
 )
-from attnviz.efficient.longformer import banded_attention
-from attnviz.efficient.registry import Fit, Knob, KnobValue, TimingCase, VariantSpec
+from attnviz.efficient.banded import banded_attention
+from attnviz.efficient.registry import Fit, Knob, KnobText, KnobValue, TimingCase, VariantSpec, VariantText
 from attnviz.errors import AttnvizInputError
 
 SparsePattern = Literal["strided", "fixed"]
@@ -274,6 +274,32 @@ SPEC = VariantSpec(
     name="sparse",
     fn=sparse_attention,
     kind="pattern",
+    text=VariantText(
+        title="Sparse Transformer",
+        paper="Child et al., 2019",
+        knobs={
+            "stride": KnobText(
+                label="Stride l",
+                help="About √T in the paper.",
+            ),
+            "pattern": KnobText(
+                label="Pattern",
+                help=(
+                    "Both directions here. strided: every token less than l away and every l-th token, on either "
+                    "side. fixed: the token's own block of l and the last token of every block."
+                ),
+            ),
+        },
+        formula=(
+            r"\text{strided: } |t-s| < l \;\lor\; (t-s) \bmod l = 0,\qquad \text{fixed: } \lfloor s/l\rfloor = \lfloor "
+            r"t/l\rfloor \;\lor\; s \bmod l = l-1"
+        ),
+        time="O(T·√T·D) with l = √T",
+        memory="O(T·√T)",
+        keeps_exact="exact softmax on its two-part pattern",
+        costs="every pair off the pattern",
+        choose_when="long sequences with a period (images, audio, music)",
+    ),
     knobs=(Knob("stride", (1, 2, 3, 4, 5, 6, 8, 10, 12, 16), 3), Knob("pattern", ("strided", "fixed"), "strided")),
     to_kwargs=_sparse_kwargs,
     pattern=_sparse_pattern,

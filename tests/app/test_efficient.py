@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 
 from app_support.efficient import efficient_text
-from app_support.efficient.efficient_text import INFO
 from attnviz.efficient import REGISTRY, costs
 from attnviz.efficient.costs import human_bytes
 from tests.app.elements import arr, chart, keys, ok, run, warnings, z
 from tests.app.test_pages import _reveal_all, plain
+
+INFO = {name: spec.text for name, spec in REGISTRY.items()}  # each variant's text, from its record
 
 PAGE, SWAP, SCALING = "lessons/efficient.py", "lessons/efficient_swap.py", "lessons/efficient_scaling.py"
 
@@ -303,7 +304,7 @@ def captions(at) -> str:
     return " ".join(plain(c) for c in at.caption)
 
 
-@pytest.mark.parametrize("name", ["longformer", "bigbird", "sparse", "reformer"])
+@pytest.mark.parametrize("name", [name for name, spec in REGISTRY.items() if spec.kind == "pattern"])
 def test_pattern_kl_is_shown_infinite(app, name):
     from app_support.efficient.efficient_sections import KL_PATTERN
 

@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
-from app_support.efficient.efficient_text import INFO
 from attnviz import curves
-from attnviz.efficient import compare
+from attnviz.efficient import REGISTRY, compare
 from tests.app.elements import chart, ok, warnings
 from tests.app.test_pages import _reveal_all, plain
+
+INFO = {name: spec.text for name, spec in REGISTRY.items()}  # each variant's text, from its record
 
 PAGE, SWAP, SCALING = "lessons/efficient.py", "lessons/efficient_swap.py", "lessons/efficient_scaling.py"
 

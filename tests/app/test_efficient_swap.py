@@ -2,9 +2,11 @@
 
 import pytest
 
-from app_support.efficient.efficient_text import INFO
+from attnviz.efficient import REGISTRY
 from tests.app.elements import keys, ok, run, warnings
 from tests.app.test_pages import _reveal_all
+
+INFO = {name: spec.text for name, spec in REGISTRY.items()}  # each variant's text, from its record
 
 PAGE, SWAP, SCALING = "lessons/efficient.py", "lessons/efficient_swap.py", "lessons/efficient_scaling.py"
 

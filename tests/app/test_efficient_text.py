@@ -6,8 +6,9 @@ import numpy as np
 import torch
 
 from app_support.efficient import efficient_text
-from app_support.efficient.efficient_text import INFO
-from attnviz.efficient import anatomy, compare, sparse_mask
+from attnviz.efficient import REGISTRY, anatomy, compare, sparse_mask
+
+INFO = {name: spec.text for name, spec in REGISTRY.items()}  # each variant's text, from its record
 
 
 def test_sparse_pattern_is_the_described_one():

@@ -72,9 +72,9 @@ def test_flash_fast_memory_help_compares_like_with_like(app):
 
 # --- pages 6 and 6c: Performer's error grows like e^(‖q+k‖²/(2√d)) relative to the kernel value (its Lemma 2) ---------
 def test_performer_cost_names_the_error_relative_to_the_kernel():
-    from app_support.efficient.efficient_text import INFO
+    from attnviz.efficient import REGISTRY
 
-    costs = INFO["performer"].costs
+    costs = REGISTRY["performer"].text.costs
     # the absolute error also carries the kernel value e^(q·k/√d): only the relative error grows like this
     assert "relative to the kernel value it estimates, that grows like e^(‖q+k‖²/(2√d))" in costs
 

@@ -24,7 +24,7 @@ ALLOWED: dict[str, str] = {
     "formula",
     "attnviz/efficient/flash_triton.py:flash_forward_kernel": "a Triton kernel is one program, flash.py's loop (steps "
     "A–C, 1–5) read beside it",
-    "attnviz/efficient/longformer.py:banded_attention": "the banded pass, read top to bottom beside the module's "
+    "attnviz/efficient/banded.py:banded_attention": "the banded pass, read top to bottom beside longformer.py's "
     "formula, steps 1–4",
     "attnviz/efficient/reformer.py:reformer_attention": "the LSH pass, steps 1–4 per round in order, read beside the "
     "paper's figure",

@@ -8,7 +8,7 @@ import torch
 
 from attnviz import AttnvizInputError
 from attnviz.attention import scaled_dot_product
-from attnviz.efficient import anatomy, compare, costs
+from attnviz.efficient import anatomy, compare, costs, flash
 
 
 def qkv(t: int = 9, heads: int = 12, d: int = 16, seed: int = 0):
@@ -113,11 +113,11 @@ def test_flash_walk_is_the_recorded_pass_one_step_at_a_time():
 
 def test_flash_tile_options_keep_the_walk_to_16_by_16_tiles():
     options = (1, 2, 3, 4, 6, 8, 16, 32, 64)
-    assert costs.flash_tile_floor(8) == 1 and costs.flash_tile_floor(16) == 1 and costs.flash_tile_floor(17) == 2
-    assert costs.flash_tile_floor(256) == 16
-    assert costs.flash_tile_options(8, options) == options
-    assert costs.flash_tile_options(40, options) == (3, 4, 6, 8, 16, 32, 64)  # ⌈40/16⌉ = 3: 14 × 14 tiles
-    assert costs.flash_tile_options(256, options) == (16, 32, 64)
-    assert costs.flash_tile_options(5000, options) == (64,)  # none is large enough: the largest
+    assert flash.flash_tile_floor(8) == 1 and flash.flash_tile_floor(16) == 1 and flash.flash_tile_floor(17) == 2
+    assert flash.flash_tile_floor(256) == 16
+    assert flash.flash_tile_options(8, options) == options
+    assert flash.flash_tile_options(40, options) == (3, 4, 6, 8, 16, 32, 64)  # ⌈40/16⌉ = 3: 14 × 14 tiles
+    assert flash.flash_tile_options(256, options) == (16, 32, 64)
+    assert flash.flash_tile_options(5000, options) == (64,)  # none is large enough: the largest
     for t in (1, 7, 40, 100, 256):
-        assert all(len(costs.flash_spans(t, t, tile)) <= 256 for tile in costs.flash_tile_options(t, options))
+        assert all(len(costs.flash_spans(t, t, tile)) <= 256 for tile in flash.flash_tile_options(t, options))

@@ -70,12 +70,12 @@ def test_longformer_refuses_bad_input(make_qkv):
 
 
 def test_many_groups_of_chunks_give_the_same_result(make_qkv, monkeypatch):
-    import attnviz.efficient.longformer as longformer
+    import attnviz.efficient.banded as banded
 
     q, k, v = make_qkv((2, 2, 45, 8))
     pattern = longformer_mask(45, 6, (0, 20))
     exact = scaled_dot_product(q, k, v, mask=pattern)
-    monkeypatch.setattr(longformer, "GROUP_SCORES", 64)  # one chunk per group
+    monkeypatch.setattr(banded, "GROUP_SCORES", 64)  # one chunk per group
     out = longformer_attention(q, k, v, window=6, global_tokens=(0, 20), chunk=4)
     assert torch.allclose(out.output, exact.output, atol=1e-6)
 
@@ -83,7 +83,7 @@ def test_many_groups_of_chunks_give_the_same_result(make_qkv, monkeypatch):
 @pytest.mark.parametrize("scale", [0.25, 4.0, 40.0])
 def test_with_and_without_the_shift_by_the_row_maximum(make_qkv, relative_error, monkeypatch, scale):
     """Small scores skip the shift by each row's maximum; large ones (the bound exceeded) take it; same result."""
-    import attnviz.efficient.longformer as longformer
+    import attnviz.efficient.banded as banded
 
     t, glob = 60, (0, 31)
     q, k, v = make_qkv((2, 2, t, 16))
@@ -92,7 +92,7 @@ def test_with_and_without_the_shift_by_the_row_maximum(make_qkv, relative_error,
     lse = torch.logsumexp(exact.scaled.masked_fill(~pattern, float("-inf")), -1)
     results = []
     for bound in (float("inf"), -1.0):  # never shift, always shift
-        monkeypatch.setattr(longformer, "SHIFT_FREE_BOUND", bound)
+        monkeypatch.setattr(banded, "SHIFT_FREE_BOUND", bound)
         out = longformer_attention(q, k, v, window=10, global_tokens=glob, chunk=7, scale=scale)
         results.append(out)
     monkeypatch.undo()

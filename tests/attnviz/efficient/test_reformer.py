@@ -77,9 +77,9 @@ def _buckets_all_at_once(x, n_buckets, n_rounds, seed):
     "shape,n_buckets,n_rounds", [((2, 3, 37, 16), 8, 2), ((1, 2, 300, 64), 64, 1), ((50, 8), 4, 3)]
 )
 def test_hashing_in_blocks_gives_the_same_buckets(monkeypatch, block, shape, n_buckets, n_rounds):
-    from attnviz.efficient import reformer
+    from attnviz.efficient import lsh
 
-    monkeypatch.setattr(reformer, "HASH_BLOCK", block)
+    monkeypatch.setattr(lsh, "HASH_BLOCK", block)
     g = torch.Generator().manual_seed(3)
     x = torch.randn(*shape, generator=g)
     x[..., :2, :] = 0.0  # every bucket ties: the first one wins, as argmax chooses
