@@ -25,7 +25,7 @@ from app_support.efficient.efficient_patterns import (
 )
 from app_support.kit import charts
 from attnviz import plots
-from attnviz.efficient import REGISTRY, anatomy, compare
+from attnviz.efficient import REGISTRY, anatomy, compare, questions
 from attnviz.efficient.registry import KnobValue
 from attnviz.host import to_host
 
@@ -80,95 +80,6 @@ def figures_table(run: compare.Run) -> pd.DataFrame:
     return pd.DataFrame(columns, index=pd.Index(list(rows), name="figure"))
 
 
-@dataclass(frozen=True)
-class Question:
-    """A "predict first" question: three answers, the right one decided by a measured value against two bounds."""
-
-    question: str
-    options: tuple[str, str, str]
-    correct: int  # the index of the right answer, from the measurement
-    explain: str
-
-
-def _band(value: float, low: float, high: float) -> int:
-    """0 below ``low``, 1 below ``high``, else 2: which of three answers a measured value picks."""
-    return 0 if value < low else (1 if value < high else 2)
-
-
-def _flash_question(name: str, run: compare.Run, head_label: str) -> Question:
-    c = run.comparison
-    err = c.approx.output_max_abs
-    return Question(
-        "FlashAttention never holds the whole score matrix; it sees the keys one tile at a time. How close will "
-        "its output be to exact attention?",
-        ("the same, up to rounding", "close, about 1% off", "clearly different"),
-        0 if err < 1e-5 else (1 if c.approx.output_rel_frobenius < 0.05 else 2),
-        f"The largest difference of any output number is {err:.1e}: float rounding. The running maximum "
-        "and sum make the tiled softmax the very same sum, only added up in a different order.",
-    )
-
-
-def _groups_question(name: str, run: compare.Run, head_label: str) -> Question:
-    moved = run.comparison.approx.weights_rel_frobenius or 0.0
-    groups = run.settings.kwargs["groups"]
-    heads = max(int(v) for v in REGISTRY[name].knob("groups").values)  # the layer's heads: G = H, one per head
-    question = (
-        f"With {groups} K/V groups, one per head, this is ordinary multi-head attention: {head_label} keeps its "
-        "own keys. How far will its attention map move (relative error)?"
-        if groups == heads
-        else f"With {groups} K/V group{'s' if groups > 1 else ''}, {head_label} loses its own keys and shares "
-        "averaged ones. How far will its attention map move (relative error)?"
-    )
-    return Question(
-        question,
-        ("under 10%", "10% to 50%", "over 50%"),
-        _band(moved, 0.1, 0.5),
-        f"It moves by {moved:.0%}. "
-        + (
-            "With one K/V group per head nothing is shared or averaged: this is exact multi-head attention."
-            if groups == heads
-            else "Averaging keys blurs what each head looked for; a model trained with shared K/V (or uptrained "
-            "after the conversion, as in the GQA paper) learns to live with it, but a multi-head checkpoint "
-            "converted as-is does not."
-        ),
-    )
-
-
-def _pattern_question(name: str, run: compare.Run, head_label: str) -> Question:
-    c = run.comparison
-    dropped = 1.0 - (c.approx.mass_kept or 0.0)
-    moved = anatomy.mean_row_l1(run.exact.weights, run.approx.weights)
-    exact_is = ""
-    if REGISTRY[name].shared_qk:
-        exact_is = (
-            " Here exact attention is full shared-QK attention on this head's queries, as in the paper: every "
-            "key is its token's query at unit length, and no token attends to itself."
-        )
-    return Question(
-        f"{REGISTRY[name].text.title} looks only at the pairs of its pattern.{exact_is} How much of the exact "
-        "attention weight of your sentence falls outside it (averaged over the rows)?",
-        ("under 10%", "10% to 30%", "over 30%"),
-        _band(dropped, 0.1, 0.3),
-        f"{dropped:.1%} of the weight is outside the pattern. Each row's remaining weight is scaled "
-        "back up to sum to 1, so a row that loses a share p moves by 2p in total (L1): p taken off the keys "
-        f"dropped, p added to the keys kept. Measured here: the rows move by {moved:.3f} on average "
-        f"(2 × {dropped:.1%}).",
-    )
-
-
-def _uniform_question(name: str, run: compare.Run, head_label: str) -> Question:
-    c = run.comparison
-    ratio = c.approx.output_rel_frobenius / max(c.uniform.output_rel_frobenius, 1e-12)
-    return Question(
-        f"Is {REGISTRY[name].text.title} with these settings closer to exact attention than the lazy answer, uniform "
-        "attention (every output the plain mean of the values)?",
-        ("yes, clearly (less than half the error)", "a little closer", "no, not closer"),
-        _band(ratio, 0.5, 1.0),
-        f"Its output error is {c.approx.output_rel_frobenius:.3f}, uniform attention's is "
-        f"{c.uniform.output_rel_frobenius:.3f} ({ratio:.0%} of it).",
-    )
-
-
 def verdict(name: str, run: compare.Run) -> str:
     """The sentence under the figures table: is the output closer to exact than uniform attention, and, when it is
     not, what the variant's cost buys."""
@@ -194,12 +105,9 @@ def verdict(name: str, run: compare.Run) -> str:
 
 
 def ask(name: str, run: compare.Run, head_label: str) -> bool:
-    """The variant's "predict first" question, its answer decided by the measurement just made: the variant's own
-    (`EXTRAS`), else the one of its kind (how much weight a pattern drops; an approximation against uniform)."""
-    make = EXTRAS.get(name, Extras()).question
-    if make is None:
-        make = _pattern_question if REGISTRY[name].kind == "pattern" else _uniform_question
-    q = make(name, run, head_label)
+    """The variant's "predict first" question, its answer decided by the measurement just made: its record's own,
+    else the one of its kind (`attnviz.efficient.questions`)."""
+    q = questions.question_for(REGISTRY[name], run, head_label)
     return predict_first(f"l6_predict_{name}", q.question, list(q.options), correct=q.correct, explain=q.explain)
 
 
@@ -297,7 +205,6 @@ class Extras:
     """A variant's own parts of the page; a variant without an entry gets the parts every variant has."""
 
     section: Callable[[View], None] | None = None  # drawn after the figures
-    question: Callable[[str, compare.Run, str], Question] | None = None  # else the question of its kind
     floor: Callable[[View, compare.Sweep], Floor] | None = None  # a lower bound drawn under the sweep
     after_sweep: Callable[[View, compare.Sweep, Floor], None] | None = None
     log_x: bool = False  # the sweep's knob on a log axis
@@ -333,7 +240,6 @@ def linformer_floor_note(view: View, s: compare.Sweep, floor: Floor) -> None:
 EXTRAS: Mapping[str, Extras] = {
     "flash": Extras(
         section=lambda v: flash_section(v.text, v.source, v.layer, v.head, int(v.knobs["tile"]), v.labels),
-        question=_flash_question,
         swap_note=swap_note,
     ),
     "linformer": Extras(
@@ -356,6 +262,5 @@ EXTRAS: Mapping[str, Extras] = {
         section=lambda v: mqa_section(
             v.text, v.source, v.layer, int(v.run.settings.kwargs["groups"]), int(v.inp.q.shape[0])
         ),
-        question=_groups_question,
     ),
 }

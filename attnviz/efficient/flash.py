@@ -30,6 +30,7 @@ import importlib.util
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -49,7 +50,20 @@ from attnviz.efficient._common import (
     safe_max,
     weights_from_lse,
 )
-from attnviz.efficient.registry import Fit, Knob, KnobText, KnobValue, TimingCase, VariantSpec, VariantText, full_flops
+from attnviz.efficient.registry import (
+    Fit,
+    Knob,
+    KnobText,
+    KnobValue,
+    Question,
+    TimingCase,
+    VariantSpec,
+    VariantText,
+    full_flops,
+)
+
+if TYPE_CHECKING:
+    from attnviz.efficient.compare import Run
 
 
 @dataclass(frozen=True)
@@ -257,10 +271,25 @@ def _flash_kwargs(knobs: Mapping[str, KnobValue], fit: Fit) -> dict[str, object]
     return {"block_q": tile, "block_k": tile}
 
 
+def _flash_question(spec: VariantSpec, run: Run, head_label: str) -> Question:
+    """How close the tiled pass comes to exact attention (rounding: it is the same sum in another order)."""
+    c = run.comparison
+    err = c.approx.output_max_abs
+    return Question(
+        "FlashAttention never holds the whole score matrix; it sees the keys one tile at a time. How close will "
+        "its output be to exact attention?",
+        ("the same, up to rounding", "close, about 1% off", "clearly different"),
+        0 if err < 1e-5 else (1 if c.approx.output_rel_frobenius < 0.05 else 2),
+        f"The largest difference of any output number is {err:.1e}: float rounding. The running maximum "
+        "and sum make the tiled softmax the very same sum, only added up in a different order.",
+    )
+
+
 SPEC = VariantSpec(
     name="flash",
     fn=flash_attention,
     kind="exact",
+    question=_flash_question,
     text=VariantText(
         title="FlashAttention",
         paper="Dao et al., 2022, in the loop order of FlashAttention-2 (Dao, 2023)",

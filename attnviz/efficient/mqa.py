@@ -19,14 +19,29 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from attnviz.attention import Attention, AttentionFn, scaled_dot_product
 from attnviz.efficient._common import positive_int
-from attnviz.efficient.registry import Fit, Knob, KnobText, KnobValue, TimingCase, VariantSpec, VariantText, full_flops
+from attnviz.efficient.registry import (
+    Fit,
+    Knob,
+    KnobText,
+    KnobValue,
+    Question,
+    TimingCase,
+    VariantSpec,
+    VariantText,
+    band,
+    full_flops,
+)
 from attnviz.errors import AttnvizInputError
+
+if TYPE_CHECKING:
+    from attnviz.efficient.compare import Run
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -235,10 +250,38 @@ def _mqa_case(q: Tensor, k: Tensor, v: Tensor) -> Callable[[], object]:
     return lambda: grouped_query_attention(q, k1, v1, attend=tiled)
 
 
+def _groups_question(spec: VariantSpec, run: Run, head_label: str) -> Question:
+    """How far the head's map moves when its keys and values are shared by a group (a converted checkpoint)."""
+    moved = run.comparison.approx.weights_rel_frobenius or 0.0
+    groups = run.settings.kwargs["groups"]
+    heads = max(int(v) for v in spec.knob("groups").values)  # the layer's heads: G = H, one per head
+    question = (
+        f"With {groups} K/V groups, one per head, this is ordinary multi-head attention: {head_label} keeps its "
+        "own keys. How far will its attention map move (relative error)?"
+        if groups == heads
+        else f"With {groups} K/V group{'s' if groups > 1 else ''}, {head_label} loses its own keys and shares "
+        "averaged ones. How far will its attention map move (relative error)?"
+    )
+    return Question(
+        question,
+        ("under 10%", "10% to 50%", "over 50%"),
+        band(moved, 0.1, 0.5),
+        f"It moves by {moved:.0%}. "
+        + (
+            "With one K/V group per head nothing is shared or averaged: this is exact multi-head attention."
+            if groups == heads
+            else "Averaging keys blurs what each head looked for; a model trained with shared K/V (or uptrained "
+            "after the conversion, as in the GQA paper) learns to live with it, but a multi-head checkpoint "
+            "converted as-is does not."
+        ),
+    )
+
+
 SPEC = VariantSpec(
     name="mqa",
     fn=grouped_query_attention,
     kind="exact",
+    question=_groups_question,
     text=VariantText(
         title="Multi-Query / Grouped-Query Attention",
         paper="Shazeer, 2019; Ainslie et al., 2023",

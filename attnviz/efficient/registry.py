@@ -15,11 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from torch import Tensor
 
 from attnviz.attention import AttentionFn
 from attnviz.errors import AttnvizInputError
+
+if TYPE_CHECKING:
+    from attnviz.efficient.compare import Run
 
 KnobValue = int | str
 HEADS, WIDTH = 8, 64  # H and Dh of every timed case (float32, batch 1)
@@ -46,6 +50,22 @@ class VariantText:
     keeps_exact: str  # what it keeps exact (closing table)
     costs: str  # what it gives up
     choose_when: str  # when to choose it
+
+
+@dataclass(frozen=True)
+class Question:
+    """A "predict first" question asked before a variant's result is shown: answers, the right one decided by what
+    was measured (`attnviz.efficient.questions` writes the ones of each kind)."""
+
+    question: str
+    options: tuple[str, str, str]
+    correct: int  # the index of the right answer, from the measurement
+    explain: str
+
+
+def band(value: float, low: float, high: float) -> int:
+    """0 below ``low``, 1 below ``high``, else 2: which of three answers a measured value picks."""
+    return 0 if value < low else (1 if value < high else 2)
 
 
 @dataclass(frozen=True)
@@ -117,6 +137,8 @@ class VariantSpec:
     # the input's values)? None here: `compare.computes_exact` decides by kind (exact: yes; a pattern: whether it
     # covers every pair; an approximation: no)
     exact_when: Callable[[Mapping[str, object], int, int], bool | None] | None = None
+    # (its record, the run just measured, the head's name) → its own "predict first" question (None: its kind's)
+    question: Callable[[VariantSpec, Run, str], Question] | None = None
 
     def __post_init__(self) -> None:
         named, texts = [knob.name for knob in self.knobs], set(self.text.knobs)

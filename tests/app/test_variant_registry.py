@@ -1,6 +1,6 @@
 """One record per variant (issue 26): the registry is the one list of variants. A toy variant defined here, and
-registered the public way, shows in pages 6 and 6b's choosers and in 6c's closing table with no other file changed;
-no other file of the repository lists the variants' names again."""
+registered the public way, shows in pages 6 and 6b's choosers, runs on page 6 with its own question and is a row of
+6c's closing table with no other file changed; no other file of the repository lists the variants' names again."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from attnviz.attention import scaled_dot_product
 from attnviz.efficient import REGISTRY, VARIANTS, Knob, KnobText, VariantSpec, VariantText, register, unregister
+from attnviz.efficient.registry import Question
 from tests.app.elements import ok
 from tests.app.test_pages import _reveal_all
 
@@ -19,7 +20,7 @@ PAGE, SWAP, SCALING = "lessons/efficient.py", "lessons/efficient_swap.py", "less
 
 TOY = VariantSpec(
     name="toy",
-    fn=lambda q, k, v, mask=None, scale=None: scaled_dot_product(q, k, v, mask=mask, scale=scale),
+    fn=lambda q, k, v, mask=None, scale=None, return_weights=False: scaled_dot_product(q, k, v, mask=mask, scale=scale),
     kind="exact",
     text=VariantText(
         title="Toy attention (a test's)",
@@ -35,6 +36,7 @@ TOY = VariantSpec(
     knobs=(Knob("size", (1, 2), 1),),
     to_kwargs=lambda knobs, fit: {},
     cases={},
+    question=lambda spec, run, head: Question(f"Toy question about {head}?", ("yes", "no", "maybe"), 0, "Toy answer."),
 )
 
 
@@ -68,6 +70,14 @@ def test_a_registered_variant_is_in_the_chooser_in_the_registrys_order(app, toy,
     at = ok(app(page))
     assert at.selectbox(key=key).options == [spec.text.title for spec in REGISTRY.values()]
     assert at.selectbox(key=key).options[-1] == TOY.text.title
+
+
+def test_a_registered_variant_runs_on_page_6_with_its_own_question(app, toy):
+    at = ok(app(PAGE, l6_variant="toy"))
+    assert at.selectbox(key="l6_variant").value == "toy"
+    assert any(TOY.text.title in h.value for h in at.header)
+    assert at.radio(key="l6_predict_toy").label == "Toy question about head 1?"
+    assert any(TOY.text.formula in latex.value for latex in at.latex)
 
 
 def test_a_registered_variant_is_a_row_of_the_closing_table(app, toy):
