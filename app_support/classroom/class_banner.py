@@ -28,8 +28,10 @@ def qr_figure(link: str, caption: str) -> str:
     <svg> is removed by st.html's sanitiser), with ``caption`` under it."""
     data = base64.b64encode(qr_svg(link).encode("ascii")).decode("ascii")
     name = html.escape(f"QR code: {caption}")
-    return (f'<figure style="margin:0"><img src="data:image/svg+xml;base64,{data}" alt="{name}" width="320" '
-            f'height="320" style="max-width:100%;height:auto"><figcaption>{html.escape(caption)}</figcaption></figure>')
+    return (
+        f'<figure style="margin:0"><img src="data:image/svg+xml;base64,{data}" alt="{name}" width="320" '
+        f'height="320" style="max-width:100%;height:auto"><figcaption>{html.escape(caption)}</figcaption></figure>'
+    )
 
 
 def _toggle(code: str) -> None:
