@@ -55,7 +55,7 @@ labels = list(view.labels)
 steps.step("The next word")
 st.code(" | ".join(view.tokens.labels), language=None, wrap_lines=True)
 st.caption(
-    f"Your text as the model reads it: {T} tokens"
+    f"Your text as the model reads it: {T} tokens (it reads at most {MAX_TOKENS})"
     + (f", up to character {view.tokens.stop_char:,}" if view.tokens.truncated else "")
     + ". A token is a common word, a piece of one or a few bytes; most carry their leading space."
 )
@@ -197,6 +197,11 @@ if window >= T - 1:
         "paragraph from the sidebar's ready texts.",
         icon=EDIT,
     )
+elif not linked(
+    st.toggle, "Measure it (three passes of the model over your text)", key="dec_sinks_run",
+    help="Full attention, the window alone, the window with the first tokens: a second or two on a long text.",
+):  # fmt: skip
+    st.caption("Turn on the measurement above to compare the three on your text.")
 else:
     exp = decoder_cached.sinks(model, text, window)
     ppl = [cur.perplexity_from(window) for cur in exp.curves]
