@@ -103,7 +103,8 @@ charts.chart(
 )  # fmt: skip
 cache = model_cache_size(model)
 cached_tokens = T + shown
-right.metric("KV cache", kib(cache.total(cached_tokens)), f"{cached_tokens} tokens")
+held = gen.steps[shown - 1].cache_bytes if shown else cache.total(T)  # the pass's own cache after the last step shown
+right.metric("KV cache", kib(held), f"{cached_tokens} tokens")
 right.caption(
     f"Each generated token adds one row: it looks at every token before it and itself, never ahead. Its keys and "
     f"values are kept in the cache, so the next step computes one new row, not all {cached_tokens}: "
@@ -111,7 +112,6 @@ right.caption(
 )
 if shown:
     last = gen.steps[shown - 1]
-    assert last.cache_bytes == cache.total(last.cache_tokens)  # the pass's own cache is what the formula says
     likeliest = zip(last.top.labels, last.top.probabilities, strict=True)
     st.caption(
         f"Step {shown} chose {md_escape(repr(last.label))} (probability {last.probability:.0%}); the likeliest were "

@@ -34,6 +34,9 @@ def test_default_sentence_next_word_and_generation(app):
     large = z(chart(at, "dec_large")["data"][0])
     assert large.shape == (T, T) and _upper_zero(large) and np.allclose(large.sum(1), 1, atol=1e-3)
     assert any("the largest weight is 0: exactly zero" in c.value for c in at.caption)
+    c = model.config
+    per_token = 2 * c.n_layers * c.n_kv_heads * c.head_dim * 4  # float32 keys and values, 45 KiB
+    assert at.metric[0].value == f"{per_token * (T + 8) / 1024:,.1f} KiB"  # the generation's own cache, measured
     run(at.slider(key="dec_shown").set_value(2))
     assert z(chart(at, "dec_grown")["data"][0]).shape == (T + 2, T + 2)
     run(at.slider(key="dec_temp").set_value(0.8))
