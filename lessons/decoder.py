@@ -136,7 +136,7 @@ answered = predict_first(
 charts.chart(
     plots.heatmap_mosaic(
         view.thumbs, view.thumb_labels, row_headers=[f"layer {i + 1}" for i in range(L)],
-        col_headers=[f"head {j + 1}" for j in range(H)], highlight=(layer, head), panel_height=40,
+        col_headers=[f"head {j + 1}" for j in range(H)], highlight=(layer, head),
     ),
     key="dec_grid", name="all heads",
 )  # fmt: skip
@@ -208,7 +208,7 @@ else:
     names3 = ["full attention", f"window of {window}", f"window of {window} + first {PAPER_SINKS}"]
     charts.chart(
         plots.bars(names3, np.array(ppl), value_name="perplexity", decimals=2, height=260,
-                   title=f"Perplexity over positions {window + 1} to {T - 1} (where the window has left token 1)"),
+                   title=f"Perplexity predicting tokens {window + 2} to {T}, once the window has left token 1"),
         key="dec_sinks", name="sink experiment", csv=(np.array(ppl)[:, None], names3, ["perplexity"]),
     )  # fmt: skip
     x = np.arange(1, T)
@@ -269,7 +269,8 @@ else:
         "There is no position vector in this model. Instead, inside every layer, RoPE (Su et al., RoFormer, 2021, "
         "Section 3.2) turns each pair of a query's and a key's dimensions by an angle proportional to the token's "
         "position, so the score q·k depends on the two positions only through their difference. Measured on layer 1, "
-        f"head 1: the query of your last token (position {sc.pos_q}) and the key of your first (position {sc.pos_k})."
+        f"head 1: the query of your last token and the key of your first, at positions {sc.pos_q} and {sc.pos_k} "
+        "(RoPE counts from 0)."
     )
     st.dataframe(
         pd.DataFrame(
