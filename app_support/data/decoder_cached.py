@@ -39,8 +39,9 @@ def generated(model: Model, text: str, n_new: int, temperature: float, seed: int
     if found is None:
         from attnviz.decoder.lesson import generated_view
 
+        prompt = text_view(model, text).prompt  # the text's pass, kept: only the new tokens are read
         with _LOCK:
-            found = _GENERATIONS.get(key) or generated_view(model, text, n_new, temperature, seed)
+            found = _GENERATIONS.get(key) or generated_view(model, text, n_new, temperature, seed, prompt)
         _GENERATIONS.put(key, found)
     return found
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from attnviz.decoder.forward import forward
+from attnviz.decoder.forward import Forward, forward
 from attnviz.decoder.generate import TopTokens, generate, next_tokens
 from attnviz.decoder.model import Model
 from attnviz.decoder.rope import ShiftCheck, shift_invariance
@@ -41,6 +41,7 @@ class TextView:
     thumbs: np.ndarray  # (L, H, G, G) `weights` pooled into at most THUMB_MAX blocks
     thumb_labels: tuple[str, ...]  # G
     shift: ShiftCheck | None  # RoPE's shift check on layer 1, head 1: last query, first key (None for one token)
+    prompt: Forward  # the pass without its maps and hidden states: tokens, last logits, KV cache (for generating)
 
 
 @torch.inference_mode()
@@ -69,6 +70,7 @@ def text_view(model: Model, text: str, k: int = 10, max_tokens: int = MAX_TOKENS
         thumbs=pooled.weights.cpu().numpy(),  # (L, H, G, G)
         thumb_labels=thumb_labels,
         shift=shift,
+        prompt=Forward(fwd.tokens, fwd.hidden_states[:0], None, fwd.logits, fwd.cache),  # (0, T, D) no states kept
     )
 
 
@@ -94,9 +96,14 @@ class GeneratedView:
     stopped_at_end: bool
 
 
-def generated_view(model: Model, text: str, n_new: int, temperature: float, seed: int) -> GeneratedView:
-    """`attnviz.decoder.generate.generate` with the cache, reduced to what the page draws."""
-    gen = generate(model, text, n_new, temperature=temperature, seed=seed, use_cache=True, keep_weights=True)
+def generated_view(
+    model: Model, text: str, n_new: int, temperature: float, seed: int, prompt: Forward | None = None
+) -> GeneratedView:
+    """`attnviz.decoder.generate.generate` with the cache, reduced to what the page draws; ``prompt`` is the text's
+    pass if already made (`TextView.prompt`), which saves running it again."""
+    gen = generate(
+        model, text, n_new, temperature=temperature, seed=seed, use_cache=True, keep_weights=True, prompt=prompt
+    )
     steps = tuple(
         GeneratedStep(
             label=s.label,

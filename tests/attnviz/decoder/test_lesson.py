@@ -46,3 +46,15 @@ def test_generated_rows_grow_the_map(model):
 def test_kv_heads_follow_the_config(model):
     c = model.config
     assert kv_head_of(c.n_heads, c.n_kv_heads) == tuple(h // c.group_size for h in range(c.n_heads))
+
+
+def test_generating_from_the_kept_pass_equals_generating_from_the_text(model):
+    text = "I walked by the river bank and saw a"
+    prompt = text_view(model, text).prompt
+    assert prompt.layer_weights is None and prompt.cache.length == len(prompt.tokens)  # the maps are not kept twice
+    for temperature in (0.0, 0.9):
+        again = generated_view(model, text, 5, temperature, 3)
+        kept = generated_view(model, text, 5, temperature, 3, prompt)
+        assert kept.text == again.text and [s.label for s in kept.steps] == [s.label for s in again.steps]
+        for a, b in zip(kept.steps, again.steps, strict=True):
+            assert a.cache_bytes == b.cache_bytes and np.allclose(a.row, b.row, atol=1e-6)
