@@ -99,7 +99,7 @@ charts.chart(
         row_title="looks (query)", col_title="looked at (key)", value_name="weight", diverging=False,
         zrange=(0.0, 1.0), highlight_rows=list(range(T, T + shown)), narrow=True,
     ),
-    key="dec_grown", name="attention while generating", where=left,
+    key="dec_grown", name="attention while generating", where=left, csv=(grown, names, names),
 )  # fmt: skip
 cache = model_cache_size(model)
 cached_tokens = T + shown
@@ -139,6 +139,9 @@ charts.chart(
         col_headers=[f"head {j + 1}" for j in range(H)], highlight=(layer, head),
     ),
     key="dec_grid", name="all heads",
+    csv=(view.thumbs.reshape(-1, view.thumbs.shape[-1]),
+         [f"layer {i + 1} · head {j + 1} · {w}" for i in range(L) for j in range(H) for w in view.thumb_labels],
+         list(view.thumb_labels)),
 )  # fmt: skip
 G = view.thumbs.shape[-1]
 st.caption(
@@ -153,7 +156,7 @@ charts.chart(
         zrange=(0.0, 1.0), narrow=True,
     ),
     key="dec_large", name=f"layer {layer + 1} head {head + 1}",
-    csv=(view.weights[layer, head], labels, labels) if T <= 64 else None,
+    csv=(view.weights[layer, head], labels, labels),
 )  # fmt: skip
 st.caption(
     f"Above the diagonal, over all {L * H} heads, the largest weight is {view.upper_max:g}: "
@@ -238,6 +241,7 @@ charts.chart(
         cell_text=True, decimals=0, height=220,
     ),
     key="dec_gqa", name="grouped-query heads",
+    csv=(member, [f"key/value head {g + 1}" for g in range(HKV)], [f"query head {h + 1}" for h in range(H)]),
 )  # fmt: skip
 st.caption(
     "; ".join(f"key/value head {g + 1} serves query heads {', '.join(str(h + 1) for h in grp)}"
