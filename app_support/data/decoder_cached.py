@@ -14,8 +14,10 @@ if TYPE_CHECKING:
     from attnviz.decoder.model import Model
     from attnviz.decoder.sinks import SinkExperiment
 
-_VIEWS: BoundedStore[TextView] = BoundedStore(max_entries=4)  # ≤ 4 × 80 MB at 256 tokens
-_GENERATIONS: BoundedStore[GeneratedView] = BoundedStore(max_entries=32)  # ≤ 32 × 2.4 MB at 256 tokens + 8 steps
+# a server with both models and every lesson warmed held 1,222 MiB here (2026-12-08): these bounds keep lesson 7's
+# results under about 210 MB more (README, "Serving a class": the 1.5 GiB ceiling)
+_VIEWS: BoundedStore[TextView] = BoundedStore(max_entries=2)  # ≤ 2 × 83 MB at 256 tokens (maps 71 MB, cache 12 MB)
+_GENERATIONS: BoundedStore[GeneratedView] = BoundedStore(max_entries=16)  # ≤ 16 × 2.4 MB at 256 tokens + 16 steps
 _SINKS: BoundedStore[SinkExperiment] = BoundedStore(max_entries=16)  # three (T−1,) loss curves each
 _LOCK = threading.Lock()  # one decoder pass at a time: two sessions asking for the same text wait for one result
 
