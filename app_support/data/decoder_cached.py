@@ -15,9 +15,9 @@ if TYPE_CHECKING:
     from attnviz.decoder.sinks import SinkExperiment
 
 # a server with both models and every lesson warmed held 1,222 MiB here (2026-12-08): these bounds keep lesson 7's
-# results under about 210 MB more (README, "Serving a class": the 1.5 GiB ceiling)
+# results under about 250 MB more (README, "Serving a class": the 1.5 GiB ceiling)
 _VIEWS: BoundedStore[TextView] = BoundedStore(max_entries=2)  # ≤ 2 × 83 MB at 256 tokens (maps 71 MB, cache 12 MB)
-_GENERATIONS: BoundedStore[GeneratedView] = BoundedStore(max_entries=16)  # ≤ 16 × 2.4 MB at 256 tokens + 16 steps
+_GENERATIONS: BoundedStore[GeneratedView] = BoundedStore(max_entries=16)  # ≤ 16 × 4.7 MB at 256 tokens + 16 steps
 _SINKS: BoundedStore[SinkExperiment] = BoundedStore(max_entries=16)  # three (T−1,) loss curves each
 _LOCK = threading.Lock()  # one decoder pass at a time: two sessions asking for the same text wait for one result
 
