@@ -27,7 +27,7 @@ LESSONS = [
 ]
 START, GLOSSARY = (st.Page(p.file, title=p.title, url_path=p.url_path) for p in (course.START, course.GLOSSARY))
 # one list, no section: Streamlit draws a section's links as <li> outside any <ul>; lesson 1 stays the root address
-page = st.navigation([START, *LESSONS, GLOSSARY])
+page = st.navigation([START, *LESSONS, GLOSSARY], expanded=True)  # every page listed (Streamlit folds after 10)
 classroom.begin()  # the live class from the address, before any widget (it may take this page to the teacher's)
 
 st.sidebar.markdown("### :material/highlight: attnviz")  # the icon font ships with Streamlit: no fetch

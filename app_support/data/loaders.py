@@ -19,6 +19,7 @@ from attnviz.threads import limit_blas, requested
 if TYPE_CHECKING:
     import torch
 
+    from attnviz.decoder.model import Model as DecoderModel
     from attnviz.pretrained import Model
     from attnviz.training import Dataset
 
@@ -68,6 +69,15 @@ def word_list(name: str) -> list[str]:
 def model() -> Model:
     """all-MiniLM-L6-v2, loaded only when a page asks for it (lessons 1–2 never wait for it). Read-only."""
     from attnviz.pretrained import load_model  # tokenizers and safetensors too: imported on first use only
+
+    return load_model(device())
+
+
+@st.cache_resource(show_spinner="Loading the SmolLM2 decoder, 4-bit weights unpacked to float32 (once per server)…")
+def decoder() -> DecoderModel:
+    """SmolLM2-135M-Instruct from its GGUF file (`attnviz.decoder.model.load_model`: about 3 s and 560 MiB),
+    loaded only when lesson 7 asks for it or by the launcher's warm-up after the first page. Read-only."""
+    from attnviz.decoder.model import load_model  # gguf, tokenizers: imported on first use only
 
     return load_model(device())
 

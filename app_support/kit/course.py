@@ -43,6 +43,8 @@ LESSONS = (
            teaches="Each variant in every layer of the real model: what changes in what it computes."),
     Lesson("lessons/efficient_scaling.py", "6c · Scaling lab", "efficient-scaling", minutes=15,
            teaches="Time and memory against length, measured on this server, up to a million tokens."),
+    Lesson("lessons/decoder.py", "7 · Inside a decoder LLM", "decoder", minutes=30,
+           teaches="A real decoder (SmolLM2) on your text: next word, causal heads, sinks, GQA, KV cache, RoPE."),
 )  # fmt: skip
 START = Lesson("lessons/start.py", "Start here", "start")
 GLOSSARY = Lesson("lessons/glossary.py", "Glossary", "glossary")

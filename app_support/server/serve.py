@@ -6,10 +6,10 @@
 With one server the word vectors load in a background thread as soon as it listens (`streamlit run app.py` loads
 them only when the first learner arrives), into the per-process cache the lessons read; once a first page has been
 drawn, the same thread loads what the other lessons need. With `--replicas K` (README, "Serving a class") this
-process loads the vectors and the model, then forks the K servers, which share those pages copy-on-write, with one
-cookie secret (given, or fresh). It stays as their supervisor: it restarts a replica that dies (with a growing
-back-off while it keeps dying at its start, the others serving), and stops them all on Ctrl-C or SIGTERM, or when
-every replica keeps dying at its start. P is `--server.port` (default 8501).
+process loads the vectors and both models, then forks the K servers, sharing those pages copy-on-write, one cookie
+secret (given, or fresh). It stays as their supervisor: it restarts a replica that dies (with a growing back-off
+while it keeps dying at its start, the others serving), and stops them all on Ctrl-C or SIGTERM, or when every
+replica keeps dying at its start. P is `--server.port` (default 8501).
 """
 
 from __future__ import annotations
@@ -58,8 +58,7 @@ def _warm(listening: threading.Event) -> None:
     finally:
         gc.freeze()
         gc.enable()
-    # the rest in the background, after the first page is drawn (so as not to slow it): later pages then find torch,
-    # the model and their modules ready
+    # the rest in the background once the first page is drawn (not to slow it): torch, the models, later pages' modules
     if loaders.page_served.wait(120):  # one line in the log: what the first page cost this process (bench_lessons)
         wall = time.monotonic() - _STARTED
         print(f"attnviz: first page served after {time.process_time():.2f} s of CPU ({wall:.2f} s)", file=sys.stderr,
@@ -75,6 +74,7 @@ def _warm(listening: threading.Event) -> None:
 
     loaders.training_sets()
     app_support.data.cached.paragraphs_census(loaders.model())  # page 5b's census: four passes of the model
+    loaders.decoder()  # lesson 7's decoder (about 3 s), last: the later a lesson, the later a learner reaches it
 
 
 def _when_listening(listening: threading.Event) -> None:
@@ -86,9 +86,8 @@ def _when_listening(listening: threading.Event) -> None:
 
 
 def _preload() -> None:
-    """Everything a replica would load on its own, loaded once before the fork: the libraries the lessons import,
-    the device (one torch thread per operation, set before torch starts any thread pool), the word vectors, the
-    model and the training sets."""
+    """What a replica would load on its own, loaded once before the fork: the lessons' libraries, the device (one
+    torch thread per operation, set before any thread pool), the vectors, both models, the training sets."""
     _quiet_cache_warning()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # no tokenizer threads to lose in the fork
     import gc
@@ -101,6 +100,7 @@ def _preload() -> None:
     loaders.device()
     loaders.glove()
     app_support.data.cached.paragraphs_census(loaders.model())
+    loaders.decoder()  # lesson 7's SmolLM2: 560 MiB shared copy-on-write by the replicas
     loaders.training_sets()
     gc.collect()
     gc.freeze()  # out of the collector's sight: its passes would write to (and so copy) the shared pages

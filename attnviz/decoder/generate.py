@@ -129,6 +129,7 @@ def generate(
     use_cache: bool = True,
     keep_weights: bool = True,
     max_tokens: int = MAX_TOKENS,
+    prompt: Forward | None = None,
 ) -> Generation:
     """Generate up to ``n_new`` tokens after a text, one step at a time.
 
@@ -141,6 +142,8 @@ def generate(
         use_cache: read only the new token each step (True) or the whole sequence again (False).
         keep_weights: keep the prompt's (L, H, T, T) weights and each step's (L, H, S) row.
         max_tokens: the most tokens of the text read; default `MAX_TOKENS`.
+        prompt: the text's `forward`, already computed (its tokens, cache and last logits are used, its pass is not
+            run again); None to run it here.
     Returns:
         Generation.
     """
@@ -148,7 +151,8 @@ def generate(
     if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not 0 <= temperature <= 10:
         raise AttnvizInputError(f"the temperature must be a number from 0 to 10, got {temperature!r}")
     generator = torch.Generator().manual_seed(int(seed))
-    prompt = forward(model, tokens_or_text, keep_weights=keep_weights, all_logits=False, max_tokens=max_tokens)
+    if prompt is None:
+        prompt = forward(model, tokens_or_text, keep_weights=keep_weights, all_logits=False, max_tokens=max_tokens)
     ids = list(prompt.tokens.ids)
     logits, cache, ends, steps = prompt.next_logits, prompt.cache, _end_ids(model), []
     for index in range(n_new):

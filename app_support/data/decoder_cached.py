@@ -1,0 +1,61 @@
+"""Lesson 7's results, kept between reruns and shared by every session: one pass of the decoder per text, one
+generation per text and settings, one sink experiment per text and window. Kept as objects (`BoundedStore`, no
+pickling on each hit: a 256-token text's maps are 71 MB), bounded in entries."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from app_support.data.store import BoundedStore
+
+if TYPE_CHECKING:
+    from attnviz.decoder.lesson import GeneratedView, TextView
+    from attnviz.decoder.model import Model
+    from attnviz.decoder.sinks import SinkExperiment
+
+# a server with both models and every lesson warmed held 1,222 MiB here (2026-12-08): these bounds keep lesson 7's
+# results under about 250 MB more (README, "Serving a class": the 1.5 GiB ceiling)
+_VIEWS: BoundedStore[TextView] = BoundedStore(max_entries=2)  # ≤ 2 × 83 MB at 256 tokens (maps 71 MB, cache 12 MB)
+_GENERATIONS: BoundedStore[GeneratedView] = BoundedStore(max_entries=16)  # ≤ 16 × 4.7 MB at 256 tokens + 16 steps
+_SINKS: BoundedStore[SinkExperiment] = BoundedStore(max_entries=16)  # three (T−1,) loss curves each
+_LOCK = threading.Lock()  # one decoder pass at a time: two sessions asking for the same text wait for one result
+
+
+def text_view(model: Model, text: str) -> TextView:
+    """`attnviz.decoder.lesson.text_view` of the text, computed once."""
+    found = _VIEWS.get(text)
+    if found is None:
+        from attnviz.decoder.lesson import text_view as compute  # torch: first use only
+
+        with _LOCK:
+            found = _VIEWS.get(text) or compute(model, text)
+        _VIEWS.put(text, found)
+    return found
+
+
+def generated(model: Model, text: str, n_new: int, temperature: float, seed: int) -> GeneratedView:
+    """`attnviz.decoder.lesson.generated_view`, computed once per text and settings."""
+    key = (text, n_new, temperature, seed)
+    found = _GENERATIONS.get(key)
+    if found is None:
+        from attnviz.decoder.lesson import generated_view
+
+        prompt = text_view(model, text).prompt  # the text's pass, kept: only the new tokens are read
+        with _LOCK:
+            found = _GENERATIONS.get(key) or generated_view(model, text, n_new, temperature, seed, prompt)
+        _GENERATIONS.put(key, found)
+    return found
+
+
+def sinks(model: Model, text: str, window: int) -> SinkExperiment:
+    """`attnviz.decoder.sinks.sink_experiment` with the paper's 4 first tokens: three passes, computed once."""
+    key = (text, window)
+    found = _SINKS.get(key)
+    if found is None:
+        from attnviz.decoder.sinks import PAPER_SINKS, sink_experiment
+
+        with _LOCK:
+            found = _SINKS.get(key) or sink_experiment(model, text, window, PAPER_SINKS)
+        _SINKS.put(key, found)
+    return found

@@ -1,0 +1,60 @@
+"""attnviz.decoder.lesson: what page 7 shows, measured on one pass."""
+
+import numpy as np
+import pytest
+
+from attnviz.decoder.gqa import kv_head_of
+from attnviz.decoder.lesson import SHIFTS, THUMB_MAX, generated_view, grown_map, text_view
+from attnviz.errors import EmptyTextError
+
+
+def test_text_view_measures_the_causal_mask_and_the_first_token(model):
+    view = text_view(model, "I walked by the river bank and saw a")
+    L, H, T = model.config.n_layers, model.config.n_heads, len(view.tokens)
+    assert view.weights.shape == (L, H, T, T) and view.upper_max == 0.0
+    assert np.allclose(view.weights.sum(-1), 1, atol=1e-5)
+    expected = view.weights[:, :, 1:, 0].mean(-1)  # (L, H) weight on token 0, rows 1 … T−1
+    assert np.allclose(view.first_share, expected, atol=1e-6)
+    assert view.thumbs.shape == (L, H, T, T) and len(view.thumb_labels) == T  # short: nothing pooled
+    assert view.shift is not None and view.shift.shifts == (0, *SHIFTS) and view.shift.max_difference < 1e-4
+    assert max(abs(s - view.shift.scores[0]) for s in view.shift.unmoved_q[1:]) > 1e-3  # the control moves
+    probs = view.top.probabilities
+    assert 0 < sum(probs) <= 1 + 1e-6 and probs == tuple(sorted(probs, reverse=True))
+
+
+def test_text_view_pools_a_long_text_and_refuses_an_empty_one(model):
+    view = text_view(model, "The quick brown fox jumps over the lazy dog. " * 40)
+    assert len(view.tokens) == 256 and view.thumbs.shape[-1] == THUMB_MAX and view.upper_max == 0.0
+    assert np.allclose(view.thumbs.sum(-1), 1, atol=1e-4)
+    with pytest.raises(EmptyTextError):
+        text_view(model, "")
+
+
+def test_generated_rows_grow_the_map(model):
+    text = "The capital of France is"
+    view, gen = text_view(model, text), generated_view(model, text, 3, 0.0, 0)
+    T = len(view.tokens)
+    assert [s.cache_tokens for s in gen.steps] == [T + 1, T + 2, T + 3][: len(gen.steps)]
+    assert gen.steps[0].label == view.top.labels[0]  # greedy takes the likeliest
+    rows = [s.row[4, 2] for s in gen.steps]
+    grown = grown_map(view.weights[4, 2], rows)
+    n = T + len(rows)
+    assert grown.shape == (n, n) and not np.triu(grown, 1).any()
+    assert np.allclose(grown[:T, :T], view.weights[4, 2]) and np.allclose(grown[T:].sum(-1), 1, atol=1e-5)
+
+
+def test_kv_heads_follow_the_config(model):
+    c = model.config
+    assert kv_head_of(c.n_heads, c.n_kv_heads) == tuple(h // c.group_size for h in range(c.n_heads))
+
+
+def test_generating_from_the_kept_pass_equals_generating_from_the_text(model):
+    text = "I walked by the river bank and saw a"
+    prompt = text_view(model, text).prompt
+    assert prompt.layer_weights is None and prompt.cache.length == len(prompt.tokens)  # the maps are not kept twice
+    for temperature in (0.0, 0.9):
+        again = generated_view(model, text, 5, temperature, 3)
+        kept = generated_view(model, text, 5, temperature, 3, prompt)
+        assert kept.text == again.text and [s.label for s in kept.steps] == [s.label for s in again.steps]
+        for a, b in zip(kept.steps, again.steps, strict=True):
+            assert a.cache_bytes == b.cache_bytes and np.allclose(a.row, b.row, atol=1e-6)
