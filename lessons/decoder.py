@@ -13,7 +13,7 @@ from app_support.kit.widgets import EDIT, linked, warn
 from attnviz import plots
 from attnviz.decoder.gqa import groups
 from attnviz.decoder.lesson import grown_map
-from attnviz.decoder.sinks import PAPER_SINKS
+from attnviz.decoder.sinks import PAPER_SINKS, even_first_share
 from attnviz.decoder.tokens import MAX_TOKENS, encode
 from attnviz.decoder.views import model_cache_size
 from attnviz.labels import unique_labels
@@ -30,15 +30,18 @@ st.title("7 · Inside a decoder LLM")
 model = loaders.decoder()
 c = model.config
 L, H, HKV = c.n_layers, c.n_heads, c.n_kv_heads
-quant = ", ".join(
-    f"{q.name} for {q.parameters / model.n_parameters:.0%} of them" for q in model.quantisation if q.parameters
-)
+quant = ", ".join(  # Q4_1: 4-bit codes with a scale and a minimum per block of 32; Q8_0: 8-bit; F32: the norms
+    f"{q.name} {q.parameters / model.n_parameters:.{0 if q.parameters / model.n_parameters >= 0.01 else 2}%}"
+    for q in model.quantisation if q.parameters
+)  # fmt: skip
 st.markdown(
-    f"Every chatbot you have heard of is a **decoder**: it reads the text from left to right and predicts the next "
-    f"token. Here is a real one, bundled with the course: **SmolLM2-135M-Instruct** (HuggingFaceTB, Apache-2.0), "
-    f"{model.n_parameters / 1e6:.1f} million weights in {L} layers of {H} query heads, run by our own code. Its "
-    f"weights are stored in 4 bits ({quant}) and unpacked to 32-bit floats to compute: a 4-bit copy answers "
-    f"a little differently from the original 16-bit model. It reads at most **{MAX_TOKENS} tokens** of your text."
+    f"The chatbots you know are built on **decoder**-only transformers: each token sees only the text to its left, "
+    f"and the model predicts the next token. Here is a real one, bundled with the course: **SmolLM2-135M-Instruct** "
+    f"(HuggingFaceTB, Apache-2.0), {model.n_parameters / 1e6:.1f} million weights in {L} layers of {H} query heads, "
+    f"run by our own code. Most of its weights are stored in 4 bits (Q4_1), the token embedding, which is also its "
+    f"output layer, in 8 bits (Q8_0), the norms in 32 (F32): {quant} of the weights. We unpack them all to 32-bit "
+    f"floats to compute. A 4-bit copy can answer differently from the original 16-bit model (not measured here). "
+    f"It reads at most **{MAX_TOKENS} tokens** of your text."
 )
 text = sentence.current()
 tokens = encode(model, text)
@@ -57,7 +60,8 @@ st.code(" | ".join(view.tokens.labels), language=None, wrap_lines=True)
 st.caption(
     f"Your text as the model reads it: {T} tokens (it reads at most {MAX_TOKENS})"
     + (f", up to character {view.tokens.stop_char:,}" if view.tokens.truncated else "")
-    + ". A token is a common word, a piece of one or a few bytes; most carry their leading space."
+    + ". A token is a common word, a piece of one or a few bytes; in English a word usually carries the space "
+    "before it (' walked')."
 )
 top = view.top
 charts.chart(
@@ -70,7 +74,8 @@ charts.chart(
     csv=(np.array(top.probabilities)[:, None], [repr(s) for s in top.labels], ["probability"]),
 )  # fmt: skip
 st.caption(
-    f"The model gives every one of its {c.vocab_size:,} tokens a probability (softmax of its last row of scores). "
+    f"The model gives every one of its {c.vocab_size:,} tokens a probability (softmax of the logits: the output "
+    f"layer's {c.vocab_size:,} scores at your last token). "
     f"These {len(top.labels)} together hold {sum(top.probabilities):.0%}."
 )
 g1, g2, g3 = st.columns(3)
@@ -82,8 +87,11 @@ st.markdown("**What the model writes next** (shown as plain text, exactly as gen
 st.code(gen.text or "(nothing)", language=None, wrap_lines=True)
 st.caption(
     ("Greedy: each step takes the likeliest token. " if temp == 0 else
-     f"Sampled from softmax(scores ÷ {temp:g}) with seed {seed}. ")
-    + (f"It stopped after {len(gen.steps)} tokens: the model produced an end token." if gen.stopped_at_end else "")
+     f"Sampled from softmax(logits ÷ {temp:g}) with seed {seed}. ")
+    + (f"It stopped after {len(gen.steps)} tokens: the model produced an end token. " if gen.stopped_at_end else
+       f"It wrote the {len(gen.steps)} tokens asked for. ")
+    + f"A {model.n_parameters / 1e6:.0f}-million-weight instruct model continuing your raw text, without its chat "
+    "template: it is not answering you, and what it writes is not a fact."
 )  # fmt: skip
 s1, s2, s3 = st.columns(3)
 layer = int(linked(s1.selectbox, "Layer", list(range(1, L + 1)), key="dec_layer")) - 1
@@ -104,17 +112,19 @@ charts.chart(
 cache = model_cache_size(model)
 cached_tokens = T + shown
 held = gen.steps[shown - 1].cache_bytes if shown else cache.total(T)  # the pass's own cache after the last step shown
-right.metric("KV cache", kib(held), f"{cached_tokens} tokens")
+right.metric(f"KV cache after {cached_tokens} tokens", kib(held))
 right.caption(
     f"Each generated token adds one row: it looks at every token before it and itself, never ahead. Its keys and "
-    f"values are kept in the cache, so the next step computes one new row, not all {cached_tokens}: "
+    f"values are kept in the cache, so the next step reads only the new token through the {L} layers, not all "
+    f"{cached_tokens + 1} again: "
     f"{kib(cache.per_token)} per token (2 × {L} layers × {HKV} key/value heads × {c.head_dim} numbers × 4 bytes)."
 )
 if shown:
     last = gen.steps[shown - 1]
     likeliest = zip(last.top.labels, last.top.probabilities, strict=True)
     st.caption(
-        f"Step {shown} chose {md_escape(repr(last.label))} (probability {last.probability:.0%}); the likeliest were "
+        f"Step {shown} chose {md_escape(repr(last.label))} (the model's probability at temperature 1: "
+        f"{last.probability:.0%}); the likeliest were "
         + ", ".join(f"{md_escape(repr(lab))} {p:.0%}" for lab, p in likeliest)
         + "."
     )
@@ -129,8 +139,9 @@ answered = predict_first(
     ["little (under 10%)", "some (10% to 50%)", "most (over 50%)"],
     correct=None if T < 2 else (0 if share < 0.1 else (1 if share < 0.5 else 2)),
     explain=(
-        f"On your text the first token gets {share:.0%} of each row's weight, averaged over the {L * H} heads and "
-        f"rows 2 to {T}." if T > 1 else "Your text has one token: there is no later row to measure."
+        f"On your text the first token gets on average {share:.0%} of a row's weight (mean over the {L * H} heads "
+        f"and rows 2 to {T}). A head that spread each row evenly would give it {even_first_share(T):.0%}: row i "
+        "has only i tokens to share among." if T > 1 else "Your text has one token: there is no later row to measure."
     ),
 )  # fmt: skip
 charts.chart(
@@ -147,7 +158,11 @@ G = view.thumbs.shape[-1]
 st.caption(
     f"One small map per head, {L} layers down, {H} heads across: rows look, columns are looked at. The framed one "
     f"is layer {layer + 1} · head {head + 1}, chosen above."
-    + (f" Your {T} tokens are pooled into {G} blocks." if G < T else "")
+    + (
+        f" Your {T} tokens are pooled into {G} blocks (rows averaged, columns summed, so each row still adds to 1)."
+        if G < T
+        else ""
+    )
 )
 charts.chart(
     plots.heatmap(
@@ -168,7 +183,8 @@ if answered and T > 1:
     charts.chart(
         plots.heatmap(
             view.first_share, [f"layer {i + 1}" for i in range(L)], [f"head {j + 1}" for j in range(H)],
-            title="Each head's share of weight on the first token", value_name="share", diverging=False,
+            title=f"Each head's share of weight on the first token (mean over rows 2 to {T})", value_name="share",
+            diverging=False,
             zrange=(0.0, 1.0), cell_text=False,
         ),
         key="dec_first", name="weight on the first token",
@@ -179,7 +195,10 @@ if answered and T > 1:
     st.caption(
         f"Mean over rows 2 to {T} of the weight on token 1. Layers 1 and 2 give it {by_layer[0]:.0%} and "
         f"{by_layer[1]:.0%} on average; from layer 3 on, {float(np.nanmean(by_layer[2:])):.0%}. {over} of the "
-        f"{L * H} heads put over half of each row there. Xiao et al. (2023, Section 3.1, Figure 2) found that in "
+        f"{L * H} heads give it over half of a row's weight on average; an even spread would give "
+        f"{even_first_share(T):.0%}. This model adds no start token: token 1 is your first word, and a large "
+        "weight on it says where a head parks weight, not that the word matters. Xiao et al. (2023, Section 3.1, "
+        "Figure 2) found that in "
         "Llama-2-7B, beyond the bottom two layers, the heads attend heavily to the initial token, and called such "
         "tokens **attention sinks**: softmax makes each row's weights add up to 1, and they propose that a token "
         "every later row can see collects the weight a head does not need."
@@ -189,10 +208,14 @@ steps.step("Attention sinks: a sliding window with and without the first tokens"
 st.markdown(
     "A model that keeps only the last few tokens' keys and values (a sliding window) could run on forever with a "
     "fixed cache. StreamingLLM (Xiao et al., 2023, Section 3.1, Table 1; Section 3.2) reports that a window alone "
-    f"fails once the first tokens leave it, and that keeping the first {PAPER_SINKS} tokens beside the window "
-    "restores the perplexity (e to the mean next-token loss: lower is better). Measured here on your text:"
+    f"fails once the first tokens leave it, and that keeping the first {PAPER_SINKS} tokens restores the "
+    "perplexity (e to the mean next-token loss: lower is better). In the paper's Table 1 the first tokens take the "
+    f"place of recent ones in a cache of the same size ({PAPER_SINKS} + 1020 against 0 + 1024); here they are kept "
+    f"beside the window, so the third bar sees {PAPER_SINKS} more tokens than the second. Measured here on your text:"
 )
-window = int(linked(st.select_slider, "Window (tokens each position sees)", list(WINDOWS), 16, key="dec_window"))
+window = int(
+    linked(st.select_slider, "Window (the last tokens each position sees)", list(WINDOWS), 16, key="dec_window")
+)
 if window >= T - 1:
     st.info(
         f"Your text has {T} tokens: a window of {window} drops nothing, so all three would be the same. The "
@@ -202,7 +225,8 @@ if window >= T - 1:
     )
 elif not linked(
     st.toggle, "Measure it (three passes of the model over your text)", key="dec_sinks_run",
-    help="Full attention, the window alone, the window with the first tokens: a second or two on a long text.",
+    help="Full attention, the window alone, the window with the first tokens: a few seconds or more, depending "
+    "on the server.",
 ):  # fmt: skip
     st.caption("Turn on the measurement above to compare the three on your text.")
 else:
@@ -248,13 +272,15 @@ st.caption(
               for g, grp in enumerate(groups_))
     + f" (read from the file: {H} query heads, {HKV} key/value heads). Grouped-query attention (Ainslie et al., "
     "2023, Section 2.2) divides the query heads into groups that each share one key head and one value head: "
-    "each query head still has its own map, but the cache holds only one key and value per group."
+    "each query head still has its own map, but the cache holds only one key and value per group, per layer, per "
+    "token."
 )  # fmt: skip
 per = [cache.per_token, cache.per_token_separate]
 st.dataframe(
     pd.DataFrame(
         {"per token": [kib(p) for p in per], f"your {T} tokens": [kib(p * T) for p in per],
-         f"{c.max_positions:,} tokens": [kib(p * c.max_positions) for p in per]},
+         f"{c.max_positions:,} tokens (its full context; this page reads {MAX_TOKENS})":
+            [kib(p * c.max_positions) for p in per]},
         index=[f"this model: {HKV} key/value heads", f"{H} separate key/value heads"],
     )
 )  # fmt: skip
@@ -264,7 +290,7 @@ st.caption(
 )
 
 # --- d. rotary positions -----------------------------------------------------------------------------------------
-steps.step("Rotary positions: only the distance counts")
+steps.step("Rotary positions: a query–key score sees only the distance")
 if view.shift is None:
     st.info("The check needs two tokens: type a longer text.", icon=EDIT)
 else:
@@ -272,13 +298,14 @@ else:
     st.markdown(
         "There is no position vector in this model. Instead, inside every layer, RoPE (Su et al., RoFormer, 2021, "
         "Section 3.2) turns each pair of a query's and a key's dimensions by an angle proportional to the token's "
-        "position, so the score q·k depends on the two positions only through their difference. Measured on layer 1, "
+        f"position, each pair at its own rate θᵢ = {c.rope_base:,.0f}^(−2i/{c.head_dim}) radians per position, so "
+        "the score q·k depends on the two positions only through their difference. Measured on layer 1, "
         f"head 1: the query of your last token and the key of your first, at positions {sc.pos_q} and {sc.pos_k} "
         "(RoPE counts from 0)."
     )
     st.dataframe(
         pd.DataFrame(
-            {"both moved by": list(sc.shifts), "score q·k": [f"{v:.6f}" for v in sc.scores],
+            {"both moved by": list(sc.shifts), "score q·k (before ÷√d)": [f"{v:.6f}" for v in sc.scores],
              "only the key moved": [f"{v:.6f}" for v in sc.unmoved_q] + [""] * (len(sc.scores) - len(sc.unmoved_q))}
         ),
         hide_index=True,

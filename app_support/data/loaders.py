@@ -73,7 +73,9 @@ def model() -> Model:
     return load_model(device())
 
 
-@st.cache_resource(show_spinner="Loading the SmolLM2 decoder, 4-bit weights unpacked to float32 (once per server)…")
+@st.cache_resource(
+    show_spinner="Loading the SmolLM2 decoder, mostly 4-bit weights unpacked to float32 (once per server)…"
+)
 def decoder() -> DecoderModel:
     """SmolLM2-135M-Instruct from its GGUF file (`attnviz.decoder.model.load_model`: about 3 s and 560 MiB),
     loaded only when lesson 7 asks for it or by the launcher's warm-up after the first page. Read-only."""

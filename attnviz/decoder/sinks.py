@@ -94,6 +94,14 @@ def windowed(
     return attend
 
 
+def even_first_share(n_tokens: int) -> float:
+    """What a head that spread each row's weight evenly would give the first token, as the mean over rows 2 to T
+    that `sink_share` reports: row i (1-based) sees i tokens, so 1/i each: (1/(T−1)) · Σ_{i=2..T} 1/i. The baseline
+    a measured share is read against (short texts give the first token a large share whatever the heads do)."""
+    t = whole_number(n_tokens, "the number of tokens", 2)
+    return sum(1.0 / i for i in range(2, t + 1)) / (t - 1)
+
+
 def sink_share(weights: Tensor, first: int = 1) -> Tensor:
     """The share of each row's weight on the first ``first`` tokens, averaged over the rows after them.
 

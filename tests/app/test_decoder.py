@@ -7,6 +7,7 @@ import pytest
 
 from app_support.data import loaders
 from attnviz.decoder.generate import generate
+from attnviz.decoder.sinks import even_first_share
 from attnviz.decoder.tokens import encode
 from tests.app.elements import arr, chart, ok, run, z
 from tests.app.test_pages import _reveal_all
@@ -40,7 +41,18 @@ def test_default_sentence_next_word_and_generation(app):
     run(at.slider(key="dec_shown").set_value(2))
     assert z(chart(at, "dec_grown")["data"][0]).shape == (T + 2, T + 2)
     run(at.slider(key="dec_temp").set_value(0.8))
-    assert any(c.value.startswith("Sampled from softmax(scores ÷ 0.8) with seed 0") for c in at.caption)
+    assert any(c.value.startswith("Sampled from softmax(logits ÷ 0.8) with seed 0") for c in at.caption)
+
+
+def test_the_first_tokens_share_is_read_against_an_even_spread(app):
+    """The share on token 1 is a mean over rows (not "each row"), shown beside what an evenly spreading head would
+    give on a text this long; the KV cache metric is a size, with no change arrow."""
+    at = ok(_reveal_all(app(PAGE)))
+    T = len(encode(loaders.decoder(), "I walked by the river bank"))
+    even = f"{even_first_share(T):.0%}"
+    assert any(f"an even spread would give {even}" in c.value and "on average" in c.value for c in at.caption)
+    assert not any("over half of each row" in c.value for c in at.caption)
+    assert at.metric[0].label.startswith("KV cache after ") and not at.metric[0].proto.delta
 
 
 def test_grouped_query_heads_match_the_config(app):

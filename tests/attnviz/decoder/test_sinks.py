@@ -101,3 +101,14 @@ def test_the_experiment_refuses_bad_settings(model):
         sink_experiment(model, PARAGRAPH, sinks=0)
     with pytest.raises(AttnvizInputError, match="at least 2 tokens"):
         sink_experiment(model, "Hi")
+
+
+def test_the_even_spread_baseline_is_the_mean_of_one_over_each_rows_length():
+    """A head spreading every row evenly, measured the way `sink_share` measures: the mean over rows 2 to T of 1/i."""
+    from attnviz.decoder.sinks import even_first_share, sink_share
+
+    for t in (2, 3, 6, 255):
+        even = torch.tril(torch.ones(t, t))
+        even = (even / even.sum(-1, keepdim=True))[None, None]  # (1, 1, T, T): row i spreads over its i tokens
+        assert even_first_share(t) == pytest.approx(float(sink_share(even).mean()), abs=1e-6)
+    assert even_first_share(2) == pytest.approx(0.5) and even_first_share(6) == pytest.approx(0.2900, abs=1e-4)
