@@ -230,6 +230,7 @@ __all__ = [
     "PAPER_SINKS",
     "LossCurve",
     "SinkExperiment",
+    "even_first_share",
     "next_token_losses",
     "sink_experiment",
     "sink_share",
