@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 # results under about 250 MB more (README, "Serving a class": the 1.5 GiB ceiling)
 _VIEWS: BoundedStore[TextView] = BoundedStore(max_entries=2)  # ≤ 2 × 83 MB at 256 tokens (maps 71 MB, cache 12 MB)
 _GENERATIONS: BoundedStore[GeneratedView] = BoundedStore(max_entries=16)  # ≤ 16 × 4.7 MB at 256 tokens + 16 steps
-_SINKS: BoundedStore[SinkExperiment] = BoundedStore(max_entries=16)  # three (T−1,) loss curves each
+_SINKS: BoundedStore[SinkExperiment] = BoundedStore(max_entries=16)  # four (T−1,) loss curves each
 _LOCK = threading.Lock()  # one decoder pass at a time: two sessions asking for the same text wait for one result
 
 
@@ -49,7 +49,7 @@ def generated(model: Model, text: str, n_new: int, temperature: float, seed: int
 
 
 def sinks(model: Model, text: str, window: int) -> SinkExperiment:
-    """`attnviz.decoder.sinks.sink_experiment` with the paper's 4 first tokens: three passes, computed once."""
+    """`attnviz.decoder.sinks.sink_experiment` with the paper's 4 first tokens: four passes, computed once."""
     key = (text, window)
     found = _SINKS.get(key)
     if found is None:

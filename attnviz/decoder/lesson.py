@@ -4,7 +4,8 @@
 states: the next tokens, the largest weight above the diagonal (the causal mask makes it exactly 0), each head's
 share on the first token, the thumbnails of the 30 × 9 grid. `generated_view` keeps what the page draws of a short
 generation: each step's token and its row in every head. `grown_map` puts the generated rows under a prompt's map.
-`shift_check` measures RoPE's dependence on distance only, on one real head's query and key.
+`shift_check` measures RoPE's dependence on distance only, on one real head's query and key. `storage` says how the
+file stores which weights.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import torch
 
 from attnviz.decoder.forward import Forward, forward
 from attnviz.decoder.generate import TopTokens, generate, next_tokens
-from attnviz.decoder.model import Model
+from attnviz.decoder.model import Model, QuantType
 from attnviz.decoder.rope import ShiftCheck, shift_invariance
 from attnviz.decoder.sinks import sink_share
 from attnviz.decoder.tokens import MAX_TOKENS, Tokens
@@ -26,6 +27,14 @@ from attnviz.labels import unique_labels
 
 THUMB_MAX = 24  # the grid's thumbnails pool longer texts into this many blocks (270 panels in one heatmap)
 SHIFTS = (1, 10, 100, 1000)  # how far `shift_check` moves both the query and the key
+# ggml's storage types (ggml-common.h: block_q4_1 holds 32 4-bit codes with a float16 scale and minimum, 20 bytes;
+# block_q8_0 32 8-bit codes with a float16 scale, 34 bytes): the code's width in bits and what a block holds
+FORMATS: dict[str, tuple[int, str]] = {
+    "Q4_1": (4, "4-bit codes with a scale and a minimum per block of 32"),
+    "Q8_0": (8, "8-bit codes with a scale per block of 32"),
+    "F16": (16, "16-bit floats"),
+    "F32": (32, "32-bit floats"),
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -120,6 +129,42 @@ def generated_view(
     )
 
 
+@dataclass(frozen=True)
+class Stored:
+    """One storage type of the model file and which weights it holds."""
+
+    kind: QuantType
+    share: float  # of all the weights in the file
+    code_bits: int | None  # bits of each weight's code, block scales not counted (None: a type not in FORMATS)
+    format: str  # what a block holds ("" for a type not in FORMATS)
+    parts: tuple[str, ...]  # e.g. ("the token embedding, also the output layer",)
+
+
+def _part(name: str, tied: bool) -> str:
+    if name == "token_embd.weight":
+        return "the token embedding, which is also the output layer" if tied else "the token embedding"
+    if name == "output.weight":
+        return "the output layer"
+    return "norm vectors" if name.endswith("norm.weight") else "the layers' matrices"
+
+
+def storage(model: Model) -> tuple[Stored, ...]:
+    """How the file stores the weights: each type, most weights first, with its share and the weights it holds
+    (read from the file's tensor names, `Model.tensor_types`)."""
+    total = model.n_parameters
+    out = []
+    for kind in model.quantisation:
+        found: dict[str, int] = {}
+        for name, type_ in model.tensor_types:
+            if type_ == kind.name:
+                part = _part(name, model.config.tied_embeddings)
+                found[part] = found.get(part, 0) + 1
+        parts = tuple(f"the {n} {p}" if p == "norm vectors" else p for p, n in found.items())
+        bits, fmt = FORMATS.get(kind.name, (None, ""))
+        out.append(Stored(kind=kind, share=kind.parameters / total, code_bits=bits, format=fmt, parts=parts))
+    return tuple(out)
+
+
 def grown_map(prompt: np.ndarray, rows: list[np.ndarray]) -> np.ndarray:
     """The prompt's (T, T) map with one generated row under it per step, each as long as the cache it read.
 
@@ -138,12 +183,15 @@ def grown_map(prompt: np.ndarray, rows: list[np.ndarray]) -> np.ndarray:
 
 
 __all__ = [
+    "FORMATS",
     "SHIFTS",
     "THUMB_MAX",
     "GeneratedStep",
     "GeneratedView",
+    "Stored",
     "TextView",
     "generated_view",
     "grown_map",
+    "storage",
     "text_view",
 ]

@@ -7,8 +7,10 @@ every later token can see, take what is not needed elsewhere. `sink_share` measu
 
 The experiment (Section 3.2, Figure 1): attend only to the last w tokens ("window attention", a rolling KV cache of
 w entries) and next-token loss rises sharply once the first tokens fall out of the window; keep the first k tokens
-(k = 4 in the paper) beside the window and the loss comes back close to full attention. `sink_experiment` measures
-the three on a text, as next-token loss (perplexity = exp of the mean loss).
+(k = 4 in the paper) and the loss comes back close to full attention. The paper compares equal caches (Table 1,
+Section 3.1: 0 + 1024, the window alone, against 4 + 1020, four first tokens in the place of four recent ones);
+keeping the four beside a window of w instead gives the model w + 4 tokens, 4 more than the window alone.
+`sink_experiment` measures all of these on a text, as next-token loss (perplexity = exp of the mean loss).
 
 Each variant is one pass with a mask, not a rolling cache, and gives the same numbers: a window key's score depends
 only on its distance to the query (RoPE), and that distance is the same in the text and in the cache. The sink keys
@@ -138,7 +140,8 @@ class LossCurve:
 
 @dataclass(frozen=True, eq=False)
 class SinkExperiment:
-    """Full attention, a sliding window alone, and the same window keeping the first tokens, on one text."""
+    """Full attention, a sliding window alone, the paper's equal cache (the first tokens and a shorter window) and
+    the same window keeping the first tokens besides, on one text."""
 
     tokens: Tokens
     window: int  # tokens each query sees, itself included
@@ -146,7 +149,8 @@ class SinkExperiment:
     cache_positions: bool  # sinks scored at their positions in a rolling cache (StreamingLLM) or in the text
     full: LossCurve
     window_only: LossCurve
-    with_sinks: LossCurve
+    equal_cache: LossCurve | None  # the first `sinks` + the last window − sinks (Table 1); None if window ≤ sinks
+    with_sinks: LossCurve  # the window of `window` + the first `sinks`: a cache of window + sinks
 
     @property
     def first_dropped(self) -> int | None:
@@ -154,8 +158,10 @@ class SinkExperiment:
         return self.window if len(self.tokens) - 1 > self.window else None
 
     @property
-    def curves(self) -> tuple[LossCurve, LossCurve, LossCurve]:
-        return (self.full, self.window_only, self.with_sinks)
+    def curves(self) -> tuple[LossCurve, ...]:
+        """Full, window alone, equal cache (when measured), window + first tokens."""
+        middle = () if self.equal_cache is None else (self.equal_cache,)
+        return (self.full, self.window_only, *middle, self.with_sinks)
 
 
 def next_token_losses(logits: Tensor, ids: Tensor) -> Tensor:
@@ -182,7 +188,8 @@ def sink_experiment(
     full: Forward | None = None,
     max_tokens: int = MAX_TOKENS,
 ) -> SinkExperiment:
-    """Next-token loss over a text with full attention, a window alone, and the window plus the first tokens.
+    """Next-token loss over a text with full attention, a window alone, the first tokens in the place of as many of the
+    window's (the same cache: StreamingLLM's Table 1), and the window plus the first tokens.
 
     Args:
         model: from `load_model`.
@@ -193,7 +200,8 @@ def sink_experiment(
         full: the text's `forward` with all logits, if already computed (saves one pass).
         max_tokens: the most tokens read; default `MAX_TOKENS`.
     Returns:
-        SinkExperiment (three passes of the whole model; two without the full pass given).
+        SinkExperiment (four passes of the whole model, three with the full pass given; one fewer when the window is
+        not wider than ``sinks``).
     """
     whole_number(window, "the window", 1, max_tokens)
     whole_number(sinks, "the number of sink tokens", 1, MAX_SINKS)
@@ -218,6 +226,13 @@ def sink_experiment(
         cache_positions=cache_positions,
         full=curve("full attention", None),
         window_only=curve(f"window of {window}", windowed(window)),
+        # StreamingLLM (Xiao et al., 2023) Table 1, Section 3.1: 4 + 1020 against 0 + 1024, one cache size
+        equal_cache=None
+        if window <= sinks
+        else curve(
+            f"first {sinks} + last {window - sinks}",
+            windowed(window - sinks, sinks, rope_base=base, cache_positions=cache_positions),
+        ),
         with_sinks=curve(
             f"window of {window} + {sinks} first tokens",
             windowed(window, sinks, rope_base=base, cache_positions=cache_positions),

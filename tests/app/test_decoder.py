@@ -7,7 +7,7 @@ import pytest
 
 from app_support.data import loaders
 from attnviz.decoder.generate import generate
-from attnviz.decoder.sinks import even_first_share
+from attnviz.decoder.rope import frequencies
 from attnviz.decoder.tokens import encode
 from tests.app.elements import arr, chart, ok, run, z
 from tests.app.test_pages import _reveal_all
@@ -38,21 +38,59 @@ def test_default_sentence_next_word_and_generation(app):
     c = model.config
     per_token = 2 * c.n_layers * c.n_kv_heads * c.head_dim * 4  # float32 keys and values, 45 KiB
     assert at.metric[0].value == f"{per_token * (T + 8) / 1024:,.1f} KiB"  # the generation's own cache, measured
+    assert at.metric[0].label == f"KV cache after {T + 8} tokens" and not at.metric[0].proto.delta  # no green ↑
+    assert any(f"not all {T + 9} again" in x.value for x in at.caption)  # the next step's rows: T + 8 + 1
     run(at.slider(key="dec_shown").set_value(2))
     assert z(chart(at, "dec_grown")["data"][0]).shape == (T + 2, T + 2)
     run(at.slider(key="dec_temp").set_value(0.8))
-    assert any(c.value.startswith("Sampled from softmax(logits ÷ 0.8) with seed 0") for c in at.caption)
+    assert any("Sampled from softmax(logits ÷ 0.8) with seed 0" in c.value for c in at.caption)
 
 
-def test_the_first_tokens_share_is_read_against_an_even_spread(app):
-    """The share on token 1 is a mean over rows (not "each row"), shown beside what an evenly spreading head would
-    give on a text this long; the KV cache metric is a size, with no change arrow."""
+def _even(t: int) -> float:
+    """A head spreading each row evenly: row i (1-based) gives token 1 a share of 1/i; mean over rows 2 … T."""
+    return sum(1 / i for i in range(2, t + 1)) / (t - 1)
+
+
+def test_the_first_token_is_measured_against_an_even_spread(app):
     at = ok(_reveal_all(app(PAGE)))
     T = len(encode(loaders.decoder(), "I walked by the river bank"))
-    even = f"{even_first_share(T):.0%}"
-    assert any(f"an even spread would give {even}" in c.value and "on average" in c.value for c in at.caption)
-    assert not any("over half of each row" in c.value for c in at.caption)
-    assert at.metric[0].label.startswith("KV cache after ") and not at.metric[0].proto.delta
+    quiz = next(x.value for x in at.info if "of a row's weight" in x.value)
+    assert "gets on average" in quiz and f"rows 2 to {T})" in quiz
+    assert f"A head that spread each row evenly would give it {_even(T):.0%}" in quiz  # 29% on 6 tokens
+    said = next(x.value for x in at.caption if x.value.startswith(f"Mean over rows 2 to {T}"))
+    assert f"would give it {_even(T):.0%}" in said and "heads give it over half of a row's weight on average" in said
+    assert any("token 1 is the first piece of your own text, 'I'" in x.value for x in at.caption)
+    assert chart(at, "dec_first")["layout"]["title"]["text"].endswith(f"(mean over rows 2 to {T})")
+    two = ok(_reveal_all(app(PAGE, sentence="The cat")))
+    assert any("evenly would give it 50%" in x.value for x in two.info)  # a 2-token text: over 50% is no sink
+
+
+def test_the_sentences_about_the_model_are_computed(app):
+    at = ok(_reveal_all(app(PAGE)))
+    model = loaders.decoder()
+    c, n = model.config, model.n_parameters
+    intro = next(m.value for m in at.markdown if "decoder-only transformers" in m.value)
+    q4 = next(q for q in model.quantisation if q.name == "Q4_1")
+    q8 = next(q for q in model.quantisation if q.name == "Q8_0")
+    assert f"Most of its weights ({q4.parameters / n:.0%}: the layers' matrices) are stored in 4 bits (Q4_1" in intro
+    assert f"the token embedding, which is also the output layer ({q8.parameters / n:.0%}), in 8 bits (Q8_0" in intro
+    assert "the 61 norm vectors (0.03%), in 32-bit floats" in intro and "not measured here" in intro
+    assert "reads it from left to right" not in intro
+    framed = next(x.value for x in at.caption if "it is not answering you" in x.value)
+    assert framed.startswith("A 135-million-weight instruct model with mostly 4-bit weights")
+    assert "It wrote the 8 tokens asked for." in framed
+    assert any("the model's probability at temperature 1:" in x.value for x in at.caption)
+    assert any(f"the output layer's {c.vocab_size:,} scores at your last token" in x.value for x in at.caption)
+    assert any("in English a word usually carries the space before it" in x.value for x in at.caption)
+    last = float(frequencies(c.head_dim, c.rope_base)[-1])  # 1.4e-05
+    rope = next(m.value for m in at.markdown if "RoPE (Su et al." in m.value)
+    assert f"{c.rope_base:,.0f}^(−2i/{c.head_dim})" in rope and "from 1 radian per position" in rope
+    assert f"about {last:.1e}".replace("e-05", "·10⁻⁵") in rope
+    assert any(f"divides it by √{c.head_dim} = 8" in x.value for x in at.caption)
+    table = next(d.value for d in at.dataframe if "per token" in d.value.columns)  # the KV cache table
+    assert list(table.index)[-1] == "MQA: 1 key/value head"
+    assert table.iloc[-1, 0] == f"{2 * c.n_layers * c.head_dim * 4 / 1024:,.1f} KiB"  # 15.0 KiB per token
+    assert any("(its full context; this page reads 256)" in col for col in table.columns)
 
 
 def test_grouped_query_heads_match_the_config(app):
@@ -73,9 +111,14 @@ def test_paragraph_stops_at_256_tokens_and_runs_the_sink_experiment(app):
     run(at.toggle(key="dec_sinks_run").set_value(True))
     grid = z(chart(at, "dec_grid")["data"][0])
     assert grid.shape == (30 * 25 - 1, 9 * 25 - 1)  # 270 maps pooled into 24 blocks each
-    bars = chart(at, "dec_sinks")["data"][0]
-    assert len(arr(bars["y"])) == 3 and (arr(bars["y"]) > 1).all()  # three perplexities
-    assert any(x.value.startswith("Full ") and "window alone" in x.value for x in at.caption)
+    assert any("(rows averaged, columns summed, so each row still adds to 1)" in x.value for x in at.caption)
+    spec = chart(at, "dec_sinks")
+    bars = spec["data"][0]
+    assert len(arr(bars["y"])) == 4 and (arr(bars["y"]) > 1).all()  # four perplexities
+    assert "first 4 + last 12 (sees 16: the paper's)" in spec["layout"]["xaxis"]["ticktext"]  # the equal cache
+    said = next(x.value for x in at.caption if x.value.startswith("Full "))
+    assert "window of 16 alone" in said and "with the same cache of 16 tokens" in said
+    assert "The window of 16 + first 4" in said and "sees 4 more tokens than the window alone" in said
     run(at.select_slider(key="dec_window").set_value(32))
     assert chart(at, "dec_sinks")
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from attnviz.decoder.gqa import kv_head_of
-from attnviz.decoder.lesson import SHIFTS, THUMB_MAX, generated_view, grown_map, text_view
+from attnviz.decoder.lesson import SHIFTS, THUMB_MAX, generated_view, grown_map, storage, text_view
 from attnviz.errors import EmptyTextError
 
 
@@ -58,3 +58,16 @@ def test_generating_from_the_kept_pass_equals_generating_from_the_text(model):
         assert kept.text == again.text and [s.label for s in kept.steps] == [s.label for s in again.steps]
         for a, b in zip(kept.steps, again.steps, strict=True):
             assert a.cache_bytes == b.cache_bytes and np.allclose(a.row, b.row, atol=1e-6)
+
+
+def test_storage_says_which_weights_each_type_holds(model):
+    kinds = storage(model)
+    assert [k.kind.name for k in kinds] == ["Q4_1", "Q8_0", "F32"]  # most weights first
+    assert sum(k.share for k in kinds) == pytest.approx(1.0)
+    q4, q8, f32 = kinds
+    assert q4.parts == ("the layers' matrices",) and q4.code_bits == 4 and q4.kind.bits_per_weight == 5.0
+    assert q4.share == pytest.approx(106_168_320 / model.n_parameters)  # 78.9%
+    assert q8.parts == ("the token embedding, which is also the output layer",) and q8.kind.bits_per_weight == 8.5
+    assert model.config.tied_embeddings and q8.kind.parameters == model.token_embedding.numel()
+    n_norms = 2 * model.config.n_layers + 1  # two per layer and the final one
+    assert f32.parts == (f"the {n_norms} norm vectors",) and f32.code_bits == 32

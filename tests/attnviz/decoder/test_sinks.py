@@ -15,6 +15,7 @@ from attnviz.decoder import (
     window_mask,
     windowed,
 )
+from attnviz.decoder.sinks import next_token_losses
 from attnviz.errors import AttnvizInputError
 
 PARAGRAPH = (
@@ -92,6 +93,19 @@ def test_the_streaming_experiment(model):
     assert exp.window_only.perplexity_from(8) > 2 * exp.with_sinks.perplexity_from(8)
     assert exp.full.perplexity < exp.with_sinks.perplexity
     assert exp.full.perplexity == pytest.approx(math.exp(float(exp.full.losses.mean())), rel=1e-6)
+    # the paper's equal cache (Table 1: 4 + 1020 against 0 + 1024): the first 4 and the last 4, one cache of 8
+    assert [c.name for c in exp.curves] == ["full attention", "window of 8", "first 4 + last 4", exp.with_sinks.name]
+    ids = torch.tensor(exp.tokens.ids)
+    alone = forward(model, exp.tokens, windowed(4, 4, rope_base=model.config.rope_base), keep_weights=False)
+    torch.testing.assert_close(exp.equal_cache.losses, next_token_losses(alone.logits, ids), atol=1e-5, rtol=0)
+    torch.testing.assert_close(exp.equal_cache.losses[:8], exp.full.losses[:8], atol=1e-4, rtol=0)  # nothing dropped
+    assert not torch.allclose(exp.equal_cache.losses, exp.with_sinks.losses)  # a cache of 8, not 8 + 4
+    assert exp.window_only.perplexity_from(8) > 2 * exp.equal_cache.perplexity_from(8)
+
+
+def test_a_window_no_wider_than_the_sinks_has_no_equal_cache(model):
+    exp = sink_experiment(model, PARAGRAPH, window=4, sinks=4)
+    assert exp.equal_cache is None and len(exp.curves) == 3
 
 
 def test_the_experiment_refuses_bad_settings(model):
