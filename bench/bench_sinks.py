@@ -77,7 +77,7 @@ def main() -> None:
         fulls.append(tokens)
         for w in windows:
             e = sink_experiment(model, tokens, window=w, sinks=args.sinks, full=full)
-            f, a, s = (c.perplexity_from(w) for c in e.curves)
+            f, a, s = (c.perplexity_from(w) for c in (e.full, e.window_only, e.with_sinks))
             print(f"| {name} ({len(tokens)}) | {w} | {e.full.perplexity:.1f} / {f:.1f} | "
                   f"{e.window_only.perplexity:.1f} / {a:.1f} | {e.with_sinks.perplexity:.1f} / {s:.1f} | "
                   f"{a / f:.2f} | {s / f:.2f} |")  # fmt: skip
