@@ -352,7 +352,7 @@ else:
     st.markdown(
         "There is no position vector in this model. Instead, inside every layer, RoPE (Su et al., RoFormer, 2021, "
         "Section 3.2) turns each pair of a query's and a key's dimensions by an angle proportional to the token's "
-        f"position, each pair at its own rate θ_i = {c.rope_base:,.0f}^(−2i/{c.head_dim}): from "
+        f"position, each pair at its own rate θᵢ = {c.rope_base:,.0f}^(−2i/{c.head_dim}): from "
         f"{float(theta[0]):g} radian per position for the first pair to about {sci(float(theta[-1]))} for the last. "
         "So the score q·k depends on the two positions only through their difference. Measured on layer 1, "
         f"head 1: the query of your last token and the key of your first, at positions {sc.pos_q} and {sc.pos_k} "
