@@ -139,6 +139,7 @@ def test_closing_table_reads_whole(server, page, present):
         settle(page)
     table = page.locator("[data-testid=stTable]").filter(has_text="choose it for")
     expect(table).to_have_count(1)
+    expect(table).to_be_visible()  # drawn, not between two reruns (a busy machine once caught it detached)
     table.scroll_into_view_if_needed()
     box = table.bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 1280
