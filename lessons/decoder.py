@@ -17,6 +17,7 @@ from attnviz.decoder.rope import frequencies
 from attnviz.decoder.sinks import PAPER_SINKS, even_first_share
 from attnviz.decoder.tokens import MAX_TOKENS, encode
 from attnviz.decoder.views import model_cache_size
+from attnviz.host import to_host
 from attnviz.labels import unique_labels
 from attnviz.plots.lines import Series, lines
 
@@ -282,7 +283,7 @@ else:
     )  # fmt: skip
     x = np.arange(1, T)
     charts.chart(
-        lines([Series(names[cur.name], x, cur.losses.cpu().numpy()) for cur in exp.curves],
+        lines([Series(names[cur.name], x, to_host(cur.losses)) for cur in exp.curves],
               title="Next-token loss at each position", x_title="position predicted from", y_title="loss (nats)",
               height=300),
         key="dec_sink_losses", name="next-token loss",

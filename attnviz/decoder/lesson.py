@@ -23,6 +23,7 @@ from attnviz.decoder.sinks import sink_share
 from attnviz.decoder.tokens import MAX_TOKENS, Tokens
 from attnviz.decoder.views import rope_view
 from attnviz.heads import pool_blocks
+from attnviz.host import to_host
 from attnviz.labels import unique_labels
 
 THUMB_MAX = 24  # the grid's thumbnails pool longer texts into this many blocks (270 panels in one heatmap)
@@ -72,11 +73,11 @@ def text_view(model: Model, text: str, k: int = 10, max_tokens: int = MAX_TOKENS
     return TextView(
         tokens=fwd.tokens,
         labels=labels,
-        weights=w.cpu().numpy(),  # (L, H, T, T)
+        weights=to_host(w),  # (L, H, T, T)
         upper_max=upper_max,
         top=next_tokens(model, fwd.next_logits, k),
-        first_share=sink_share(w, 1).cpu().numpy(),  # (L, H)
-        thumbs=pooled.weights.cpu().numpy(),  # (L, H, G, G)
+        first_share=to_host(sink_share(w, 1)),  # (L, H)
+        thumbs=to_host(pooled.weights),  # (L, H, G, G)
         thumb_labels=thumb_labels,
         shift=shift,
         prompt=Forward(fwd.tokens, fwd.hidden_states[:0], None, fwd.logits, fwd.cache),  # (0, T, D) no states kept
@@ -118,7 +119,7 @@ def generated_view(
             label=s.label,
             probability=s.probability,
             top=s.top,
-            row=s.attention.float().cpu().numpy(),  # (L, H, S)
+            row=to_host(s.attention.float()),  # (L, H, S)
             cache_tokens=s.cache_tokens,
             cache_bytes=s.cache_bytes,
         )
