@@ -148,7 +148,7 @@ def test_typing_a_sentence_updates_heatmap_and_url(server, page):
     expect(page.get_by_label("Your sentence (page 5c has its own)", exact=True)).to_have_value(
         "I deposited money at the bank", timeout=30_000
     )
-    page.get_by_role("link", name="1 · Words as vectors").click()
+    page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="1 · Words as vectors").click()
     settle(page)
     assert "deposited" in urllib.parse.unquote_plus(page.url)
     assert heatmap_rows(page, MONEY) == MONEY
