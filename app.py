@@ -56,10 +56,11 @@ def lesson() -> None:
     """The lesson itself. A control on it reruns this part alone (as a fragment), not the navigation and the sidebar
     around it: with a class on one server, each rerun's work is what the server can serve."""
     links.refresh_link()  # every run of this fragment rewrites the link, so Streamlit keeps the link's place for it
-    steps.begin_page(page.url_path)
+    text = sentence.current()  # the box's text for this run (a button in a lesson may have just set it)
+    steps.begin_page(page.url_path, text)
     streamlit_compat.allow_page_rerun(page)  # a rerun of this fragment runs the same page again
     page.run()
-    steps.end_page(page.url_path)  # it ran to its end: presenter mode can say "step x of y"
+    steps.end_page(page.url_path, text)  # it ran to its end: presenter mode can say "step x of y"
     page_nav.next_lesson(page.url_path)  # at the end (presenter mode stops the page at its first hidden step)
 
 

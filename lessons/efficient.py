@@ -7,7 +7,7 @@ from app_support.efficient import efficient_sections as sections
 from app_support.efficient import efficient_text as text_of
 from app_support.efficient.efficient_patterns import dropped_section
 from app_support.efficient.efficient_text import titles_of_kind
-from app_support.kit import steps, tables
+from app_support.kit import sentence, steps, tables
 from app_support.kit.sentence import md_escape
 from app_support.kit.widgets import EDIT, check_link, link_value, text_or_stop, warn
 from attnviz import AttnvizInputError
@@ -24,7 +24,7 @@ st.markdown(
     "them the cache a decoder keeps. Pick one, set its knob, and see what it keeps and what it costs on **your** "
     "sentence."
 )
-text = text_or_stop()
+text = text_or_stop(sentence.current())
 
 name = efficient.choose_variant("l6_variant")
 c1, c2 = st.columns([2, 3])

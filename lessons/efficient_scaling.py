@@ -10,7 +10,7 @@ import streamlit as st
 from app_support.classroom.predict import predict_first
 from app_support.data import loaders
 from app_support.efficient import efficient, efficient_closing
-from app_support.kit import charts, steps, tables
+from app_support.kit import charts, sentence, steps, tables
 from app_support.kit.widgets import check_link, link_value, warn
 from attnviz import curves, plots, scaling
 from attnviz.efficient import flex
@@ -355,4 +355,4 @@ else:
 
 # --- closing comparison -------------------------------------------------------------------------------------------
 steps.step("Which to choose")
-efficient_closing.which_to_choose(cases, sizes, where, LABELS, EXACT)
+efficient_closing.which_to_choose(sentence.current(), cases, sizes, where, LABELS, EXACT)

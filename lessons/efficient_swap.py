@@ -23,7 +23,7 @@ st.markdown(
     "the cosine between the embedding with the variant and the one with exact attention (1 means unchanged), and "
     "whether the similarities between sentences keep their order."
 )
-text = text_or_stop()
+text = text_or_stop(sentence.current())
 
 c1, c2 = st.columns([1, 1])  # the chooser wide enough for the longest name
 with c1:

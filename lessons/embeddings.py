@@ -5,7 +5,7 @@ import streamlit as st
 
 from app_support.classroom.predict import predict_first
 from app_support.data import cached, loaders
-from app_support.kit import charts, steps
+from app_support.kit import charts, sentence, steps
 from app_support.kit.sentence import md_escape
 from app_support.kit.widgets import linked, need_words, sentence_tokens, warn
 from attnviz import AttnvizInputError, plots
@@ -35,8 +35,9 @@ st.markdown(
 
 # --- the learner's sentence as numbers -------------------------------------------------------------------
 steps.step("Your sentence, as numbers")
-tokens = sentence_tokens()
-if need_words(tokens):
+text = sentence.current()
+tokens = sentence_tokens(text)
+if need_words(text, tokens):
     vectors = word_vectors(kv, tokens.words)  # (T, 50)
     charts.chart(
         plots.strip(vectors, tokens.labels, title=f"Each row is one word's {kv.vector_size} numbers"),

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app_support.classroom.predict import predict_first
-from app_support.kit import charts, steps, tables
+from app_support.kit import charts, sentence, steps, tables
 from app_support.kit.sentence import md_escape
 from app_support.kit.widgets import check_link, lesson_sentence, link_value, linked, warn
 from app_support.parts import paragraph_view
@@ -32,7 +32,8 @@ def _one_word(tokens: Words) -> None:
         )
 
 
-_, _, tokens, labels, I = lesson_sentence(2, on_device=False, note=_one_word)  # I: (T, 50)
+text = sentence.current()
+_, _, tokens, labels, I = lesson_sentence(text, 2, on_device=False, note=_one_word)  # I: (T, 50)
 T = len(labels)
 D = I.shape[1]
 
@@ -190,7 +191,7 @@ def one_head() -> None:
     n = str(focus + 1).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
     title = f"A{n} = softmax(Q{n}·K{n}ᵀ/√{Dh})"
     charts.attention_chart(A[focus], labels, title=title, row_title="word", key="mh_large", name=f"head {focus + 1}")
-    paragraph_view.long_map(A[focus], labels, key="mh_para", glove=True, cols="is attended to by")
+    paragraph_view.long_map(A[focus], labels, key="mh_para", glove_text=text, cols="is attended to by")
 
     with st.expander("The numbers: the concatenation, $W_O$ and the output $O$"):
         columns = [f"h{h + 1}·{d + 1}" for h in range(H) for d in range(Dh)]

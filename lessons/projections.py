@@ -70,11 +70,12 @@ elif kind == "real":
     head = int(linked(c2.slider, "Head", 1, 12, 1, key="proj_head")) - 1
 
 # --- the sentence through the projections -----------------------------------------------------------------
+text = sentence.current()
 if kind == "real":
     from attnviz.pretrained import head_projections
 
     model = loaders.model()
-    real_tokens, inputs = cached.real_sentence(model, sentence.current())  # the Tokens; inputs (L, T, D)
+    real_tokens, inputs = cached.real_sentence(model, text)  # the Tokens; inputs (L, T, D)
     for note in real_tokens.notes:
         warn(note)
     if len(real_tokens.pieces) <= 2:  # nothing but [CLS] and [SEP]
@@ -92,7 +93,7 @@ if kind == "real":
         icon=":material/neurology:",
     )
 else:
-    _, _, tokens, labels, X = lesson_sentence(2)  # X: (T, 50)
+    _, _, tokens, labels, X = lesson_sentence(text, 2)  # X: (T, 50)
     before, before_name = similarity_matrix(X), "I·Iᵀ (page 2's S)"
     if kind == "identity":
         proj = identity_projections(X.shape[1], device)
@@ -170,7 +171,9 @@ if answered:
         )  # fmt: skip
     if top_k:
         st.caption(f"{n} tokens: each row keeps its {top_k} highest scores; hover a cell for its words and value.")
-    paragraph_view.long_map(qkv.scores, labels, key="proj_para", weights=False, glove=kind != "real", decimals=1)
+    paragraph_view.long_map(
+        qkv.scores, labels, key="proj_para", weights=False, glove_text=None if kind == "real" else text, decimals=1
+    )
     if kind == "identity":
         gap = float((qkv.scores - before).abs().max())
         st.caption(f"Largest difference between the two: {gap:g}. With the identity, Q·Kᵀ is page 2's S exactly.")

@@ -6,7 +6,7 @@ import streamlit as st
 
 from app_support.classroom.predict import predict_first
 from app_support.data import cached
-from app_support.kit import charts, steps
+from app_support.kit import charts, sentence, steps
 from app_support.kit.sentence import md_escape
 from app_support.kit.widgets import lesson_sentence, linked, linked_choice, warn
 from app_support.parts import paragraph_view
@@ -27,7 +27,8 @@ st.markdown(
     "That mix is the first, simplest attention."
 )
 
-kv, _, tokens, labels, I = lesson_sentence()  # I: (T, D)
+text = sentence.current()
+kv, _, tokens, labels, I = lesson_sentence(text)  # I: (T, D)
 
 # --- I ------------------------------------------------------------------------------------------------------
 steps.step("I: the sentence as a matrix")
@@ -112,7 +113,9 @@ if predict_first(
         f"({float(S[0, -1]):.2f}). "
         + ("The diagonal is each word's squared length." if kind == "dot" else "The diagonal is all ones.")
     )
-    paragraph_view.long_map(S, labels, key="sim_para", weights=False, glove=True, decimals=1 if kind == "dot" else 2)
+    paragraph_view.long_map(
+        S, labels, key="sim_para", weights=False, glove_text=text, decimals=1 if kind == "dot" else 2
+    )
 
 # --- O = S·I -----------------------------------------------------------------------------------------------
 steps.step("O = S·I: each word becomes a mix of the sentence")

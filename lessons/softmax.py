@@ -38,7 +38,8 @@ st.markdown(
 )
 st.latex(r"O = \mathrm{softmax}\!\left(\frac{Q\,K^\top}{\sqrt{d}\;\tau}\right) V")
 
-_, device, tokens, labels, I = lesson_sentence(2)  # I: (T, 50)
+text = sentence.current()
+_, device, tokens, labels, I = lesson_sentence(text, 2)  # I: (T, 50)
 n = len(labels)
 d = I.shape[1]
 
@@ -128,7 +129,7 @@ heat(
     zrange=(0.0, 1.0),
     row_notes=[f"Σ {s:.3f}" for s in stats.row_sums],
 )
-paragraph_view.long_map(att.weights, labels, key="soft_para", glove=True)
+paragraph_view.long_map(att.weights, labels, key="soft_para", glove_text=text)
 if causal:
     upper = att.weights.triu(diagonal=1)  # (T, T) the cells the mask forbids
     st.caption(
@@ -159,7 +160,7 @@ def received() -> None:
         format_func={"minilm": "MiniLM, the real model (mean of its 72 heads)", "here": "the weights A above"}.get,
     )  # fmt: skip
     if where == "minilm":
-        view = cached.real_view(loaders.model(), sentence.current(), True, True)
+        view = cached.real_view(loaders.model(), text, True, True)
         for note in view.tokens.notes:
             st.caption(md_escape(note))
         got = attention_received(torch.from_numpy(view.weights)).total.mean(dim=(0, 1))  # (G,) words and specials
@@ -191,14 +192,16 @@ def received() -> None:
         return
     ranked = sorted(words, key=lambda w: -w[1])
     listing = ", ".join(f"“{md_escape(w)}” {v:.2f}" for w, v in ranked[:3])
-    text = f"Most received: {listing}. Least: " + ", ".join(f"“{md_escape(w)}” {v:.2f}" for w, v in ranked[-3:][::-1])
+    summary = f"Most received: {listing}. Least: " + ", ".join(
+        f"“{md_escape(w)}” {v:.2f}" for w, v in ranked[-3:][::-1]
+    )
     if where == "minilm":
         specials = sum(float(got[i]) for i, sp in enumerate(special) if sp)
-        text += f". [CLS] and [SEP] (hatched) receive {specials:.2f} together."
+        summary += f". [CLS] and [SEP] (hatched) receive {specials:.2f} together."
     elif mask is None:
         self_share = float(att.weights.diagonal().sum() / got.sum())
-        text += f". {self_share:.0%} of all the attention handed out goes from a word to itself (the diagonal)."
-    st.caption(text if text.endswith(".") else text + ".")
+        summary += f". {self_share:.0%} of all the attention handed out goes from a word to itself (the diagonal)."
+    st.caption(summary if summary.endswith(".") else summary + ".")
     lower = {w.lower(): v for w, v in words}
     focus = [w for w in SEED_FOCUS if w in lower]
     if "please" in lower and focus:
@@ -302,7 +305,7 @@ def padding() -> None:
         max_chars=300,
     )  # fmt: skip
     # the text as the model reads it: the box has already cut it at the model's 256 pieces
-    batch = cached.padded(loaders.model(), sentence.current(), other)
+    batch = cached.padded(loaders.model(), text, other)
     width = len(batch.pieces[0])
     cols = [str(i + 1) for i in range(width)]
     tables.table(

@@ -9,7 +9,6 @@ import pandas as pd
 import streamlit as st
 
 from app_support.efficient import efficient
-from app_support.kit import sentence
 from attnviz import curves
 from attnviz.efficient import REGISTRY
 
@@ -31,13 +30,17 @@ def closing_table() -> pd.DataFrame:
 
 
 def which_to_choose(
-    cases: Sequence[str], sizes: Sequence[int], where: str, labels: Mapping[str, str], exact: Sequence[str]
+    text: str,
+    cases: Sequence[str],
+    sizes: Sequence[int],
+    where: str,
+    labels: Mapping[str, str],
+    exact: Sequence[str],
 ) -> None:
-    """The closing table, then the advice: fidelity on the learner's text, and where a cheaper variant measured on
+    """The closing table, then the advice: fidelity on the learner's ``text``, and where a cheaper variant measured on
     this device (``where``) overtook the exact baseline among ``cases`` at ``sizes``."""
     st.table(closing_table())
     # fidelity: what converting the course's trained model to one K/V group does, on the learner's sentence (page 6)
-    text = sentence.current()
     fidelity = (
         "- **Fidelity:** only an exact kernel leaves a trained model as it is: FlashAttention. Multi-query and "
         "grouped-query attention are exact attention over shared keys and values, but converting a trained multi-head "

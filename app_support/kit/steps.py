@@ -9,21 +9,22 @@ import streamlit as st
 from streamlit.errors import StreamlitInvalidLayoutContextError
 
 from app_support.data.store import BoundedStore
-from app_support.kit import sentence
 from app_support.kit.links import refresh_link
 from app_support.kit.view import presenting
 
-_STEPS = "_show_steps"  # session state: {"page": url path, "shown": sections revealed} in presenter mode
+_STEPS = "_show_steps"  # session state: {"page": url path, "shown": sections revealed, "text": the page's text}
 _RUN = "_show_run"  # session state: sections met so far in this script run
 
 
 # --- sections, one at a time in presenter mode ------------------------------------------------------------------
-def begin_page(url_path: str) -> None:
-    """Called by the entry script before a page runs: count its sections afresh; a new page starts at section 1."""
+def begin_page(url_path: str, text: str) -> None:
+    """Called by the entry script before a page runs on ``text``: count its sections afresh; a new page starts at
+    section 1 (a page's number of sections can depend on its text, so "step x of y" is kept by page and text)."""
     st.session_state[_RUN] = 0
     steps = st.session_state.get(_STEPS)
     if not isinstance(steps, dict) or steps.get("page") != url_path:
-        st.session_state[_STEPS] = {"page": url_path, "shown": 1}
+        steps = {"page": url_path, "shown": 1}
+    st.session_state[_STEPS] = steps | {"text": text}
 
 
 def _reveal(count: int | None) -> None:
@@ -47,11 +48,11 @@ def _step_counts() -> BoundedStore[int]:
     return BoundedStore(512)
 
 
-def end_page(url_path: str) -> None:
-    """Called by the entry script when a page has run to its end: remember how many sections it had; in presenter
-    mode, say that this was the last one, with a way back."""
+def end_page(url_path: str, text: str) -> None:
+    """Called by the entry script when a page has run to its end on ``text``: remember how many sections it had; in
+    presenter mode, say that this was the last one, with a way back."""
     total = int(st.session_state.get(_RUN, 0))
-    _step_counts().put((url_path, sentence.current()), total)
+    _step_counts().put((url_path, text), total)
     if presenting() and total > 1:
         st.divider()
         row = st.container(horizontal=True, gap="medium", vertical_alignment="center")
@@ -70,9 +71,9 @@ def _previous_button(row: object) -> None:
     )
 
 
-def _where(url_path: str, shown: int) -> str:
+def _where(url_path: str, text: str, shown: int) -> str:
     """The place to show: "Step 2 of 5" where the page's number of sections on this text is known, else "Step 2"."""
-    total = _step_counts().get((url_path, sentence.current()))
+    total = _step_counts().get((url_path, text))
     return f"Step {shown} of {total}" if total else f"Step {shown}"
 
 
@@ -101,7 +102,7 @@ def step(title: str) -> None:
         if number > shown:
             st.divider()
             row = st.container(horizontal=True, gap="medium", vertical_alignment="center")
-            row.markdown(f"**{_where(str(steps.get('page', '')), shown)}**")
+            row.markdown(f"**{_where(str(steps.get('page', '')), str(steps.get('text', '')), shown)}**")
             if shown > 1:
                 _previous_button(row)
             row.button(

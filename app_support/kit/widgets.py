@@ -28,9 +28,8 @@ def warn(message: str, where: object = st) -> None:
     where.warning(sentence.md_escape(message), icon=":material/info:")  # type: ignore[attr-defined]
 
 
-def sentence_tokens(max_words: int = MAX_WORDS) -> Words:
-    """The shared sentence as vocabulary words, with messages on the page for anything left out."""
-    text = sentence.current()
+def sentence_tokens(text: str, max_words: int = MAX_WORDS) -> Words:
+    """The text as vocabulary words, with messages on the page for anything left out."""
     tokens = tokenize(text, loaders.glove(), max_words=max_words)
     if tokens.unknown:
         shown = ", ".join(f"“{w}”" for w in tokens.unknown[:12])
@@ -46,20 +45,19 @@ def sentence_tokens(max_words: int = MAX_WORDS) -> Words:
 EMPTY = "The sentence box is empty. Type a sentence in the sidebar, or pick a ready one."
 
 
-def text_or_stop() -> str:
-    """The shared sentence, or, when the box is empty, a message and the end of the page."""
-    text = sentence.current()
+def text_or_stop(text: str) -> str:
+    """The text, or, when it is empty, a message and the end of the page."""
     if not text.strip():
         st.warning(EMPTY, icon=EDIT)
         st.stop()
     return text
 
 
-def need_words(tokens: Words, minimum: int = 1) -> bool:
-    """Show a clear message and return False when the sentence has too few known words."""
+def need_words(text: str, tokens: Words, minimum: int = 1) -> bool:
+    """Show a clear message and return False when the text (``tokens``: its words) has too few known words."""
     if len(tokens.words) >= minimum:
         return True
-    if not sentence.current().strip():
+    if not text.strip():
         st.warning(EMPTY, icon=EDIT)
     else:
         st.warning(
@@ -82,10 +80,10 @@ class LessonSentence(NamedTuple):
 
 
 def lesson_sentence(
-    minimum: int = 1, *, on_device: bool = True, note: Callable[[Words], object] | None = None
+    text: str, minimum: int = 1, *, on_device: bool = True, note: Callable[[Words], object] | None = None
 ) -> LessonSentence:
-    """The preamble of a lesson on the shared sentence: the word vectors, the device, the sentence's words (with
-    messages for those left out) and their matrix I. Stops the page, with `need_words`' message, when the sentence
+    """The preamble of a lesson on the learner's text: the word vectors, the device, the text's words (with
+    messages for those left out) and their matrix I. Stops the page, with `need_words`' message, when the text
     has fewer than ``minimum`` known words.
 
     Args:
@@ -93,10 +91,10 @@ def lesson_sentence(
         note: called with the words before the check, for a message of the page's own.
     """
     kv, device = loaders.glove(), loaders.device()
-    tokens = sentence_tokens()
+    tokens = sentence_tokens(text)
     if note is not None:
         note(tokens)
-    if not need_words(tokens, minimum):
+    if not need_words(text, tokens, minimum):
         st.stop()
     I = vectors_for(kv, tokens.words, device if on_device else "cpu")  # (T, D)
     return LessonSentence(kv, device, tokens, list(tokens.labels), I)

@@ -14,7 +14,7 @@ import numpy as np
 import streamlit as st
 
 from app_support.data import loaders
-from app_support.kit import charts, sentence
+from app_support.kit import charts
 from app_support.kit.sentence import md_escape
 from app_support.kit.widgets import linked, linked_choice
 from attnviz import paragraph, paragraph_plots
@@ -82,11 +82,11 @@ def _on_find(key: str, labels: tuple[str, ...]) -> None:
     )
 
 
-def _sentences(labels: Sequence[str], glove: bool) -> list[int]:
-    if not glove:
+def _sentences(labels: Sequence[str], glove_text: str | None) -> list[int]:
+    if glove_text is None:
         return paragraph.sentence_blocks(labels)
     kv = loaders.glove()
-    return paragraph.sentence_starts(sentence.current(), lambda part: len(tokenize(part, kv, max_words=10**6).words))
+    return paragraph.sentence_starts(glove_text, lambda part: len(tokenize(part, kv, max_words=10**6).words))
 
 
 def long_map(
@@ -95,7 +95,7 @@ def long_map(
     *,
     key: str,
     weights: bool = True,
-    glove: bool = False,
+    glove_text: str | None = None,
     decimals: int = 3,
     rows: str = "looks at",
     cols: str = "is looked at by",
@@ -107,7 +107,8 @@ def long_map(
         labels: T distinct token labels, as on the map.
         key: a page-prefixed key for this block's widgets (e.g. "sim_para").
         weights: the map is attention weights (rows sum to 1); otherwise scores, compared by size only.
-        glove: the tokens are GloVe words of the shared text (no punctuation): sentences are found in the text.
+        glove_text: the text whose GloVe words (no punctuation) the tokens are: sentences are found in it. None:
+            the tokens are the model's pieces, punctuation included.
         rows, cols: what a row and a column mean, for the headings ("looks at", "is looked at by").
     """
     labels = tuple(str(label) for label in labels)
@@ -127,8 +128,8 @@ def long_map(
         )
         i = _focus(key, labels, specials)
         _highlighter_tabs(W, labels, i, decimals, rows, cols)
-        _top_links(W, labels, specials, key=key, glove=glove, decimals=decimals)
-        _block_overview(W, labels, key=key, weights=weights, glove=glove, decimals=decimals)
+        _top_links(W, labels, specials, key=key, glove=glove_text is not None, decimals=decimals)
+        _block_overview(W, labels, key=key, weights=weights, glove_text=glove_text, decimals=decimals)
 
 
 def _focus(key: str, labels: tuple[str, ...], specials: list[int]) -> int:
@@ -202,12 +203,12 @@ def _top_links(
 
 
 def _block_overview(
-    W: np.ndarray, labels: tuple[str, ...], *, key: str, weights: bool, glove: bool, decimals: int
+    W: np.ndarray, labels: tuple[str, ...], *, key: str, weights: bool, glove_text: str | None, decimals: int
 ) -> None:
     """(c) The map averaged over sentences or fixed blocks of tokens, with the blocks' token spans."""
     T = len(labels)
     by = linked(st.radio, "Blocks", ["sentences", f"{paragraph.BLOCK} tokens"], horizontal=True, key=f"{key}_blocks")
-    starts = _sentences(labels, glove) if by == "sentences" else paragraph.fixed_blocks(T)
+    starts = _sentences(labels, glove_text) if by == "sentences" else paragraph.fixed_blocks(T)
     if by == "sentences" and len(starts) < 2:
         st.caption(f"The text is one sentence by its punctuation: blocks of {paragraph.BLOCK} tokens instead.")
         starts = paragraph.fixed_blocks(T)

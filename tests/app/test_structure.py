@@ -151,3 +151,46 @@ def test_a_package_init_is_its_docstring_alone():
             assert len(tree.body) == 1 and isinstance(tree.body[0], ast.Expr), f"{name}: only the docstring"
             doc = ast.get_docstring(tree) or ""
             assert "may import" in doc, f"{name}: its docstring says what it owns and what it may import"
+
+
+# the learner's text: read from the sentence box once per run, by the entry script and the page scripts at their top,
+# and passed down as a parameter from there; no function below them reads it from session state. The one exception
+# is a download's file name (`links.file_stem`), which describes the whole page as the address bar does.
+TEXT_READERS = {"app_support.kit.links": {"file_stem"}}
+
+
+def _text_reads(tree: ast.Module) -> list[tuple[str | None, int]]:
+    """(the enclosing function's name or None at module level, line) of every ``sentence.current`` in ``tree``."""
+    found: list[tuple[str | None, int]] = []
+
+    def visit(node: ast.AST, function: str | None) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                visit(child, getattr(child, "name", "<lambda>") if function is None else function)
+            elif (
+                isinstance(child, ast.Attribute)
+                and child.attr == "current"
+                and getattr(child.value, "id", "") == ("sentence")
+            ):
+                found.append((function, child.lineno))
+            else:
+                visit(child, function)
+
+    visit(tree, None)
+    return found
+
+
+def test_the_text_is_read_once_at_the_top_and_passed_down():
+    wrong = []
+    for name, tree in TREES.items():
+        allowed = TEXT_READERS.get(name, set())
+        wrong += [f"{name}:{line} in {function}()" for function, line in _text_reads(tree) if function not in allowed]
+    for path in sorted((ROOT / "lessons").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        wrong += [f"lessons/{path.name}:{line} in {f}()" for f, line in _text_reads(tree) if f is not None]
+    app = _text_reads(ast.parse((ROOT / "app.py").read_text(encoding="utf-8")))
+    wrong += [f"app.py:{line} in {function}()" for function, line in app if function != "lesson"]
+    assert not wrong, "the text is read from the sentence box below a page's top; pass it down instead: " + ", ".join(
+        wrong
+    )
+    assert any(f == "file_stem" for f, _ in _text_reads(TREES["app_support.kit.links"]))  # the walk finds a read

@@ -179,7 +179,9 @@ def test_a_class_in_chromium_survives_a_replica_and_a_launcher(fleet, browser):
             expect(page.locator(".st-key-cls_follow input")).to_be_checked()
         # (presenter mode keeps the sidebar's navigation out of the viewport: the link is clicked where it is; the
         # navigation's link, not the lesson's own "Next lesson" link to the same page)
-        teacher.get_by_test_id("stSidebarNavItems").get_by_role("link", name="3 · Queries, keys and values").evaluate("link => link.click()")
+        teacher.get_by_test_id("stSidebarNavItems").get_by_role("link", name="3 · Queries, keys and values").evaluate(
+            "link => link.click()"
+        )
         settle(teacher)
         for page in students.values():
             page.wait_for_url(re.compile(rf"/projections\?(.*&)?class={code}"), timeout=30_000)
