@@ -10,8 +10,9 @@ from app_support.data import decoder_cached, loaders
 from app_support.kit import charts, sentence, steps
 from app_support.kit.sentence import md_escape
 from app_support.kit.widgets import EDIT, linked, warn
+from app_support.parts.decoder_timing import timed_generation
 from attnviz import plots
-from attnviz.decoder.gqa import cache_size, groups
+from attnviz.decoder.gqa import cache_size, groups, membership
 from attnviz.decoder.lesson import Stored, grown_map, storage
 from attnviz.decoder.rope import frequencies
 from attnviz.decoder.sinks import PAPER_SINKS, even_first_share
@@ -308,7 +309,7 @@ else:
 # --- c. grouped-query heads and the cache ------------------------------------------------------------------------
 steps.step("Grouped-query heads and the KV cache")
 groups_ = groups(H, HKV)
-member = np.array([[1.0 if h in grp else 0.0 for h in range(H)] for grp in groups_])  # (HKV, H)
+member = membership(H, HKV)  # (HKV, H)
 charts.chart(
     plots.heatmap(
         member, [f"key/value head {g + 1}" for g in range(HKV)], [f"query head {h + 1}" for h in range(H)],
@@ -340,6 +341,7 @@ st.caption(
     f"The KV cache in float32, as our code keeps it: 2 × {L} layers × heads × {c.head_dim} × 4 bytes per token. "
     f"Sharing (GQA) makes it {cache.saving:.0%} of MHA's size, a factor of {1 / cache.saving:g}."
 )
+timed_generation(model, text)
 
 # --- d. rotary positions -----------------------------------------------------------------------------------------
 steps.step("Rotary positions: a query–key score sees only the distance")

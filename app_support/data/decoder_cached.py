@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from app_support.data.store import BoundedStore
 
 if TYPE_CHECKING:
-    from attnviz.decoder.lesson import GeneratedView, TextView
+    from attnviz.decoder.lesson import CacheTiming, GeneratedView, TextView
     from attnviz.decoder.model import Model
     from attnviz.decoder.sinks import SinkExperiment
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 _VIEWS: BoundedStore[TextView] = BoundedStore(max_entries=2)  # ≤ 2 × 83 MB at 256 tokens (maps 71 MB, cache 12 MB)
 _GENERATIONS: BoundedStore[GeneratedView] = BoundedStore(max_entries=16)  # ≤ 16 × 4.7 MB at 256 tokens + 16 steps
 _SINKS: BoundedStore[SinkExperiment] = BoundedStore(max_entries=16)  # four (T−1,) loss curves each
+_TIMINGS: BoundedStore[CacheTiming] = BoundedStore(max_entries=64)  # a few dozen numbers each
 _LOCK = threading.Lock()  # one decoder pass at a time: two sessions asking for the same text wait for one result
 
 
@@ -58,4 +59,21 @@ def sinks(model: Model, text: str, window: int) -> SinkExperiment:
         with _LOCK:
             found = _SINKS.get(key) or sink_experiment(model, text, window, PAPER_SINKS)
         _SINKS.put(key, found)
+    return found
+
+
+def stored_timing(text: str, n_new: int) -> CacheTiming | None:
+    """The cache timing of `time_cache` kept for this text and number of tokens, if one was measured."""
+    return _TIMINGS.get((text, n_new))
+
+
+def time_cache(model: Model, text: str, n_new: int) -> CacheTiming:
+    """`attnviz.decoder.lesson.time_cache` on the text's kept pass, measured now (no other decoder pass of this
+    server process runs meanwhile) and kept for the next learner who asks."""
+    from attnviz.decoder.lesson import time_cache as measure
+
+    prompt = text_view(model, text).prompt
+    with _LOCK:
+        found = measure(model, prompt, n_new)
+    _TIMINGS.put((text, n_new), found)
     return found

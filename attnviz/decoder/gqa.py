@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -36,6 +37,16 @@ def groups(n_heads: int, n_kv_heads: int) -> tuple[tuple[int, ...], ...]:
     """For each key/value head, the query heads that share it: ((0, 1, 2), (3, 4, 5), (6, 7, 8))."""
     mapping = kv_head_of(n_heads, n_kv_heads)
     return tuple(tuple(h for h, g in enumerate(mapping) if g == kv) for kv in range(n_kv_heads))
+
+
+def membership(n_heads: int, n_kv_heads: int) -> np.ndarray:
+    """(Hkv, H): 1 where query head h reads key/value head g, else 0 (each column has one 1).
+
+    >>> membership(4, 2).astype(int).tolist()
+    [[1, 1, 0, 0], [0, 0, 1, 1]]
+    """
+    mapping = np.asarray(kv_head_of(n_heads, n_kv_heads))  # (H,)
+    return (mapping[None, :] == np.arange(n_kv_heads)[:, None]).astype(np.float64)  # (Hkv, H)
 
 
 def expand_kv(x: Tensor, n_heads: int) -> Tensor:
@@ -87,4 +98,4 @@ def cache_size(n_layers: int, n_heads: int, n_kv_heads: int, head_dim: int, byte
     return CacheSize(n_layers, n_heads, n_kv_heads, head_dim, bytes_per_number)
 
 
-__all__ = ["CacheSize", "cache_size", "expand_kv", "groups", "kv_head_of"]
+__all__ = ["CacheSize", "cache_size", "expand_kv", "groups", "kv_head_of", "membership"]

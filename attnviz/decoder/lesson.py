@@ -131,6 +131,47 @@ def generated_view(
 
 
 @dataclass(frozen=True)
+class CacheTiming:
+    """The same greedy tokens generated twice after a text, each token timed: reading only the new token against
+    the cache, and reading the whole sequence again at every step (what a decoder without a cache does)."""
+
+    prompt_tokens: int  # T, the text's tokens read
+    with_cache: tuple[float, ...]  # seconds per generated token, reading 1 token against the cache
+    without_cache: tuple[float, ...]  # seconds per generated token, reading all T + i tokens again
+    same_tokens: bool  # both ways picked the same tokens (greedy: they must)
+    device: str  # where it ran ("cpu", "cuda:0")
+    threads: int  # torch's CPU threads
+
+    @property
+    def per_token(self) -> tuple[float, float]:
+        """The median seconds per generated token: (with the cache, without)."""
+        return float(np.median(self.with_cache)), float(np.median(self.without_cache))
+
+    @property
+    def tokens_read(self) -> tuple[int, int]:
+        """Tokens the model reads to generate them all: (with the cache: 1 per step, without: T + i at step i)."""
+        n = len(self.without_cache)
+        return len(self.with_cache), sum(self.prompt_tokens + i + 1 for i in range(n))
+
+
+@torch.inference_mode()
+def time_cache(model: Model, prompt: Forward, n_new: int = 8) -> CacheTiming:
+    """Generate ``n_new`` greedy tokens after ``prompt`` (the text's pass, `TextView.prompt`) with the KV cache and
+    without it, timing every token (`attnviz.decoder.generate.Step.seconds`: picking it and reading it). No maps are
+    kept either way. One run each, the cached one first: a measurement on this machine as it is, not a benchmark."""
+    cached = generate(model, prompt.tokens, n_new, use_cache=True, keep_weights=False, prompt=prompt)
+    again = generate(model, prompt.tokens, n_new, use_cache=False, keep_weights=False, prompt=prompt)
+    return CacheTiming(
+        prompt_tokens=len(prompt.tokens),
+        with_cache=tuple(s.seconds for s in cached.steps),
+        without_cache=tuple(s.seconds for s in again.steps),
+        same_tokens=cached.ids == again.ids,
+        device=str(model.device),
+        threads=torch.get_num_threads(),
+    )
+
+
+@dataclass(frozen=True)
 class Stored:
     """One storage type of the model file and which weights it holds."""
 
@@ -187,6 +228,7 @@ __all__ = [
     "FORMATS",
     "SHIFTS",
     "THUMB_MAX",
+    "CacheTiming",
     "GeneratedStep",
     "GeneratedView",
     "Stored",
@@ -195,4 +237,5 @@ __all__ = [
     "grown_map",
     "storage",
     "text_view",
+    "time_cache",
 ]

@@ -141,3 +141,25 @@ def test_hostile_text(app, text):
 def test_the_page_says_where_the_decoder_stopped(app):
     at = ok(app(PAGE, sentence="😀 " * 300))  # each emoji is one MiniLM piece but several byte-level tokens
     assert any("reads at most 256 tokens: it stopped at character" in w.value.replace("\\", "") for w in at.warning)
+
+
+def test_generation_is_timed_with_and_without_the_cache(app):
+    from app_support.data import decoder_cached
+
+    at = ok(_reveal_all(app(PAGE)))
+    assert any("Not measured for this text yet" in c.value for c in at.caption)  # nothing shown before it is asked
+    assert at.button(key="dec_time_cache").label == "Generate 8 tokens both ways, timed"
+    run(at.button(key="dec_time_cache").click())
+    table = next(d.value for d in at.dataframe if "per token (median)" in d.value.columns)
+    T = len(encode(loaders.decoder(), "I walked by the river bank"))
+    assert list(table.index) == ["with the KV cache", "without: the whole text read again"]
+    assert table["tokens read"].tolist() == ["8", f"{sum(T + i for i in range(1, 9)):,}"]
+    timing = decoder_cached.stored_timing("I walked by the river bank", 8)
+    assert timing is not None and timing.same_tokens
+    said = next(c.value for c in at.caption if c.value.startswith("Measured on this server (cpu, "))
+    assert f"after your {T} tokens" in said and "please report" not in " ".join(w.value for w in at.warning)
+    # kept for the text: the next learner sees the figures without measuring, and may measure again
+    assert "a paragraph in the sidebar shows it best." in said and "Kept for this text" not in said
+    again = ok(_reveal_all(app(PAGE)))
+    assert any("per token (median)" in d.value.columns for d in again.dataframe)
+    assert any("Kept for this text: the button measures again." in c.value for c in again.caption)

@@ -41,3 +41,13 @@ def test_cache_bytes_per_token_against_separate_heads(model):
     assert size.saving == pytest.approx(1 / 3)
     assert size.total(256) == 256 * 46_080
     assert cache_size(30, 9, 3, 64, bytes_per_number=2).per_token == 23_040
+
+
+def test_membership_marks_the_key_value_head_each_query_head_reads():
+    from attnviz.decoder.gqa import groups, kv_head_of, membership
+
+    member = membership(9, 3)  # (3, 9)
+    assert member.shape == (3, 9) and member.sum(axis=0).tolist() == [1.0] * 9
+    assert [int(member[:, h].argmax()) for h in range(9)] == list(kv_head_of(9, 3))
+    assert [tuple(int(h) for h in member[g].nonzero()[0]) for g in range(3)] == list(groups(9, 3))
+    assert membership(4, 1).tolist() == [[1.0, 1.0, 1.0, 1.0]]  # multi-query: one key/value head for all

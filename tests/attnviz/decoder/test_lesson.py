@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from attnviz.decoder.gqa import kv_head_of
-from attnviz.decoder.lesson import SHIFTS, THUMB_MAX, generated_view, grown_map, storage, text_view
+from attnviz.decoder.lesson import SHIFTS, THUMB_MAX, generated_view, grown_map, storage, text_view, time_cache
 from attnviz.errors import EmptyTextError
 
 
@@ -71,3 +71,14 @@ def test_storage_says_which_weights_each_type_holds(model):
     assert model.config.tied_embeddings and q8.kind.parameters == model.token_embedding.numel()
     n_norms = 2 * model.config.n_layers + 1  # two per layer and the final one
     assert f32.parts == (f"the {n_norms} norm vectors",) and f32.code_bits == 32
+
+
+def test_time_cache_times_the_same_tokens_both_ways(model):
+    prompt = text_view(model, "I walked by the river bank").prompt
+    T = len(prompt.tokens)
+    timing = time_cache(model, prompt, 3)
+    assert timing.prompt_tokens == T and timing.same_tokens and timing.device == "cpu"
+    assert len(timing.with_cache) == len(timing.without_cache) == 3
+    assert all(s > 0 for s in (*timing.with_cache, *timing.without_cache))
+    assert timing.tokens_read == (3, (T + 1) + (T + 2) + (T + 3))  # without the cache, step i reads T + i tokens
+    assert timing.per_token == (float(np.median(timing.with_cache)), float(np.median(timing.without_cache)))
