@@ -1,12 +1,13 @@
-"""Every use of Streamlit's private API, in one place, behind small named functions.
+"""Streamlit's private API, behind small named functions.
 
 The app relies on a few things Streamlit does not promise: a private attribute, a private function, a private
 field of the script's run context, and the way `st.plotly_chart` reads a figure. Each is here, with what it does and
-why; nothing else in the app reaches into Streamlit. They were written for Streamlit `WRITTEN_FOR`: a test
-(tests/app/test_streamlit_compat.py) fails when the installed Streamlit or the pin in requirements.txt differs, and
-lists `RECHECK`, what to look at again before moving the pin. The server's own patches (the listening socket, the
-security headers, the sessions per client, the first page's index.html) are in `app_support.server.server_patches`, held
-to the same release.
+why; nothing else in the app reaches into Streamlit but the two modules named below. They were written for Streamlit
+`WRITTEN_FOR`: a test (tests/app/test_streamlit_compat.py) fails when the installed Streamlit or the pin in
+requirements.txt differs, and lists `RECHECK`, what to look at again before moving the pin. The server's own patches
+(the listening socket, the security headers, the sessions per client, the first page's index.html) are in
+`app_support.server.server_patches`, held to the same release; so is the handout's headless run of a page (AppTest,
+and the element messages it reads), in `app_support.compat.apptest`.
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ RECHECK = (
     "context still has .main_script_path",
     "quiet_cache_warnings: the loggers streamlit.runtime.scriptrunner_utils.script_run_context and "
     "streamlit.runtime.caching.cache_data_api still warn about caches used outside a session",
+    "streamlit_command: streamlit.web.cli.main (the `streamlit` command's entry point) is still a click command that "
+    "takes args= and prog_name=; bootstrap.run still sets sys.argv to [script, *the script's arguments] itself; "
+    "`streamlit run` still tells `streamlit hello` apart by reading sys.argv[1:] (the launcher's own arguments now: "
+    "a launcher given the one argument `hello` would count as it)",
 )
 
 
@@ -251,6 +256,17 @@ def on_server_start(callback: Callable[[], None]) -> bool:
 
     bootstrap._on_server_start = on_start
     return True
+
+
+def streamlit_command(args: list[str]) -> None:
+    """Run the ``streamlit`` command with ``args`` (e.g. ``["run", "app.py", "--server.port", "8502"]``) in this
+    process, as if typed, ending as the command does (SystemExit). The arguments go to the command's entry point
+    (``streamlit.web.cli.main``, a click command) directly, not through ``sys.argv``; Streamlit's ``bootstrap.run``
+    then sets ``sys.argv`` to the script and the script's own arguments, as a script run by ``streamlit run``
+    expects."""
+    from streamlit.web import cli
+
+    cli.main(args=args, prog_name="streamlit")
 
 
 def quiet_cache_warnings() -> None:

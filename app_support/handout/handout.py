@@ -3,9 +3,9 @@ to open it), whose figures have an SVG button beside their PNG camera.
 
 The handout shows the view that the link to this view opens (the sentence and the settings in the address), with
 every "predict first" answer revealed. It is made on click, in a separate process that runs the page headless
-(Streamlit's AppTest) from that link, so the learner's own session is left exactly as it is; the element tree of
-that run becomes the file (`app_support.handout.handout_html`). The same view asked for again (a class on one sentence)
-comes from a small cache.
+from that link (`app_support.compat.apptest`, around Streamlit's AppTest), so the learner's own session is left
+exactly as it is; what that run drew becomes the file (`app_support.handout.handout_html`). The same view asked for
+again (a class on one sentence) comes from a small cache.
 
     python -m app_support.handout.handout REQUEST.json     the worker: {"page": script, "params": {...}, "out": path}
 """
@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from app_support.compat import streamlit_compat
+from app_support.compat import apptest, streamlit_compat
 from app_support.handout import handout_html
 from app_support.kit import links, sentence, view
 
@@ -188,138 +188,97 @@ def _run_worker(script: str, params: dict[str, str], timeout: float = TIMEOUT_S)
 # --- the worker: the page run headless, its elements as HTML ---------------------------------------------------------
 def render_page(script: str, params: dict[str, str]) -> tuple[str, str]:
     """Run ``script`` from app.py as a fresh session would open the link with ``params``, reveal every "predict
-    first" answer, and convert what it drew into HTML. Runs in the worker process (AppTest replaces Streamlit's
-    runtime while it runs)."""
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT_S)
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()  # AppTest knows the pages' own addresses (url_path) only after a first run
-    at.switch_page(script)
-    at.run()
-    for _ in range(40):  # each answer may draw the next question
-        skips = [b.key for b in at.button if b.key and b.key.endswith("_skip")]
-        if not skips or at.exception:
-            break
-        at.button(key=skips[0]).click().run()
-    if at.exception:
-        raise HandoutError("The page stopped with an error: " + str(at.exception[0].value)[:300])
-    converter = _Converter()
-    body = converter.block(at.main)
-    heading = at.title[0].value if at.title else ""
-    return heading, body
+    first" answer, and convert what it drew into HTML. Runs in the worker process (`apptest.run_page` replaces
+    Streamlit's runtime while it runs)."""
+    page = apptest.run_page(ROOT / "app.py", script, params, timeout=TIMEOUT_S, press_suffix="_skip")
+    if page.error is not None:
+        raise HandoutError("The page stopped with an error: " + page.error[:300])
+    return page.title, _Converter().block(page.main)
 
 
 _SKIPPED = {"button", "download_button", "html", "toast", "balloons", "snow", "empty", "progress", "spinner"}
+_CONTAINERS = {"block", "column", "expander", "tab", "popover", "flex"}
 
 
 class _Converter:
-    """An AppTest element tree as HTML: every text escaped (markdown through `handout_html.markdown`)."""
+    """A page's parts (`apptest.Part`) as HTML: every text escaped (markdown through `handout_html.markdown`)."""
 
     def __init__(self) -> None:
         self.figures = 0
 
-    def block(self, node: Any) -> str:
-        from streamlit.testing.v1 import element_tree as et
-
-        children = [self.node(child) for child in node.children.values()]
+    def block(self, part: apptest.Part) -> str:
+        children = [self.node(child) for child in part.children]
         inner = "\n".join(c for c in children if c)
-        if not isinstance(node, et.Block) or not inner:
-            return ""
-        kind = node.type
-        if kind == "popover":
-            return ""  # the link to this view: the handout's header has it
-        if isinstance(node, et.Expander | et.Tab):
-            label = handout_html.markdown_inline(str(node.label))
-            return f'<section class="box"><h4>{label}</h4>\n{inner}</section>'
-        if isinstance(node, et.Column):
-            weight = max(float(node.weight or 1.0), 0.05)
+        if part.kind not in _CONTAINERS or not inner or part.kind == "popover":
+            return ""  # a popover: the link to this view, which the handout's header has
+        if part.kind in ("expander", "tab"):
+            return f'<section class="box"><h4>{handout_html.markdown_inline(part.label)}</h4>\n{inner}</section>'
+        if part.kind == "column":
+            weight = max(part.weight or 1.0, 0.05)
             return f'<div class="col" style="flex: {weight:.3f} 1 0">{inner}</div>'
-        if any(isinstance(c, et.Column) for c in node.children.values()):
+        if any(c.kind == "column" for c in part.children) or (part.kind == "flex" and part.horizontal):
             return f'<div class="row">{inner}</div>'
-        flex = getattr(node.proto, "flex_container", None) if kind == "flex_container" else None
-        if flex is not None:
-            direction = flex.DESCRIPTOR.fields_by_name["direction"].enum_type.values_by_number[flex.direction].name
-            if direction == "HORIZONTAL":
-                return f'<div class="row">{inner}</div>'
-            if flex.border:
-                return f'<div class="box">{inner}</div>'
+        if part.kind == "flex" and part.border:
+            return f'<div class="box">{inner}</div>'
         return inner
 
-    def node(self, node: Any) -> str:
-        from streamlit.testing.v1 import element_tree as et
-
-        md = handout_html.markdown
-        if isinstance(node, et.Block):
-            return self.block(node)
-        if isinstance(node, et.Divider):
+    def node(self, part: apptest.Part) -> str:
+        md, kind = handout_html.markdown, part.kind
+        if kind in _CONTAINERS:
+            return self.block(part)
+        if kind == "divider":
             return "<hr>"
-        if isinstance(node, et.Latex):
-            body = node.value.strip()
+        if kind == "latex":
+            body = part.text.strip()
             body = body[2:-2] if body.startswith("$$") and body.endswith("$$") else body
             return handout_html.tex(body, True)
-        if isinstance(node, et.Caption):
-            return f'<div class="caption">{md(node.value)}</div>'
-        if isinstance(node, et.Markdown):
-            return md(node.value)
-        if isinstance(node, et.Title):
-            return f"<h1>{handout_html.markdown_inline(node.value)}</h1>"
-        if isinstance(node, et.Header):
-            return f"<h2>{handout_html.markdown_inline(node.value)}</h2>"
-        if isinstance(node, et.Subheader):
-            return f"<h3>{handout_html.markdown_inline(node.value)}</h3>"
-        if isinstance(node, et.AlertBase):
-            return f'<div class="alert {html.escape(node.type)}">{md(node.value)}</div>'
-        if isinstance(node, et.Code):
-            return f"<pre><code>{html.escape(node.value)}</code></pre>"
-        if isinstance(node, et.Metric):
-            delta = f'<div class="delta">{html.escape(node.proto.delta)}</div>' if node.proto.delta else ""
+        if kind == "caption":
+            return f'<div class="caption">{md(part.text)}</div>'
+        if kind == "markdown":
+            return md(part.text)
+        headings = {"title": "h1", "header": "h2", "subheader": "h3"}
+        if kind in headings:
+            return f"<{headings[kind]}>{handout_html.markdown_inline(part.text)}</{headings[kind]}>"
+        if kind == "alert":
+            return f'<div class="alert {html.escape(part.type)}">{md(part.text)}</div>'
+        if kind == "code":
+            return f"<pre><code>{html.escape(part.text)}</code></pre>"
+        if kind == "metric":
+            delta = f'<div class="delta">{html.escape(part.delta)}</div>' if part.delta else ""
             return (
-                f'<div class="metric"><div>{handout_html.markdown_inline(node.proto.label)}</div>'
-                f'<div class="value">{html.escape(node.value)}</div>{delta}</div>'
+                f'<div class="metric"><div>{handout_html.markdown_inline(part.label)}</div>'
+                f'<div class="value">{html.escape(part.text)}</div>{delta}</div>'
             )
-        if isinstance(node, et.Dataframe | et.Table):
-            return self.table(node)
-        if isinstance(node, et.Exception):
-            return f'<div class="alert error">{html.escape(str(node.value))}</div>'
-        if isinstance(node, et.UnknownElement) and node.type == "plotly_chart":
+        if kind == "table":
+            return self.table(part.table)
+        if kind == "exception":
+            return f'<div class="alert error">{html.escape(part.text)}</div>'
+        if kind == "plotly_chart":
             self.figures += 1
-            chart = node.proto.plotly_chart if hasattr(node.proto, "plotly_chart") else node.proto
-            spec = json.loads(chart.spec)
-            config = json.loads(chart.config) if chart.config else {}
-            return handout_html.figure(spec, config, self.figures)
-        if isinstance(node, et.Widget):
-            return self.widget(node)
+            config = json.loads(part.config) if part.config else {}
+            return handout_html.figure(json.loads(part.spec), config, self.figures)
+        if kind == "widget":
+            return self.widget(part)
         return ""
 
-    def table(self, node: Any) -> str:
-        try:
-            frame = node.value
-        except Exception:
+    def table(self, frame: Any) -> str:
+        if frame is None:
             return ""
         shown = frame.head(200)
         note = f'<div class="caption">The first 200 of {len(frame)} rows.</div>' if len(frame) > 200 else ""
         table = shown.to_html(escape=True, border=0, na_rep="", index_names=False, float_format=lambda x: f"{x:.4g}")
         return table + note
 
-    def widget(self, node: Any) -> str:
+    def widget(self, part: apptest.Part) -> str:
         """A control as the setting it had: "label: value" (a question's choices when it is not answered)."""
-        kind = getattr(node, "type", "")
-        if kind in _SKIPPED or kind in {"text_area", "chat_input", "file_uploader", "camera_input"}:
+        if part.type in _SKIPPED or part.type in {"text_area", "chat_input", "file_uploader", "camera_input"}:
             return ""
-        proto = node.proto
-        visibility = getattr(getattr(proto, "label_visibility", None), "value", 0)
-        label = "" if visibility else handout_html.markdown_inline(str(getattr(node, "label", "") or ""))
-        try:
-            value = node.value
-        except Exception:
-            value = None
-        if value is None or value == [] or value == "":
-            options = getattr(node, "options", None)
-            if not options:
+        label = "" if part.label_hidden else handout_html.markdown_inline(part.label)
+        value = part.value
+        if value is None or value == () or value == "":
+            if not part.options:
                 return ""
-            shown = " · ".join(html.escape(str(o)) for o in options)
+            shown = " · ".join(html.escape(o) for o in part.options)
             return f'<div class="setting">{label + ": " if label else ""}choices: {shown}</div>'
         if isinstance(value, bool):
             text = "on" if value else "off"

@@ -17,11 +17,12 @@ import re
 from pathlib import Path
 
 import plotly
-import streamlit
 from markdown_it import MarkdownIt
 
+from app_support.compat import apptest
+
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-_STATIC = Path(streamlit.__file__).parent / "static" / "static"
+_STATIC = apptest.static_dir()  # Streamlit's frontend files: KaTeX's script, CSS and fonts
 
 
 # --- markdown ------------------------------------------------------------------------------------------------------

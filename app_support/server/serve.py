@@ -213,9 +213,7 @@ def return_freed_memory() -> bool:
 
 
 def _run_streamlit(args: list[str]) -> None:
-    from streamlit.web import cli
-
-    from app_support.compat import theme_switch
+    from app_support.compat import streamlit_compat, theme_switch
     from app_support.server import server_patches
 
     tcp_nodelay()
@@ -224,8 +222,7 @@ def _run_streamlit(args: list[str]) -> None:
     server_patches.readable_bad_request()  # a link too long for the server to read gets a page that says so
     server_patches.load_chart_code_early()  # the browser runs plotly's code while the first page is computed
     server_patches.guard_server()  # security headers on every response; sessions per client capped
-    sys.argv = ["streamlit", "run", str(APP), *args]
-    cli.main()
+    streamlit_compat.streamlit_command(["run", str(APP), *args])  # `streamlit run app.py …`, sys.argv left alone
 
 
 def _fork_replica(port: int, args: list[str]) -> int:

@@ -194,3 +194,54 @@ def test_the_text_is_read_once_at_the_top_and_passed_down():
         wrong
     )
     assert any(f == "file_stem" for f, _ in _text_reads(TREES["app_support.kit.links"]))  # the walk finds a read
+
+
+# Streamlit's internals: read only in app_support/compat (version-checked, with their re-check lists) and in
+# app_support/server (the launcher and its patches, held to the same release)
+INTERNALS = ("streamlit.testing", "streamlit.runtime", "streamlit.proto", "streamlit.web")
+ALLOWED_INTERNALS = ("compat", "server")
+
+
+def _internals(path: Path, tree: ast.Module) -> list[str]:
+    """Where ``tree`` reaches into Streamlit's internals: imports one of `INTERNALS`, reads an element's protobuf
+    message (``.proto``) or the place Streamlit is installed (``streamlit.__file__``)."""
+    wrong, where = [], path.relative_to(ROOT)
+    streamlits = set()  # the names bound to the streamlit package itself
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules = [a.name for a in node.names]
+            streamlits |= {a.asname or a.name for a in node.names if a.name == "streamlit"}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            modules = [f"streamlit.{a.name}" for a in node.names] if node.module == "streamlit" else [node.module]
+        else:
+            continue
+        wrong += [f"{where}:{node.lineno} imports {m}" for m in modules if m.startswith(INTERNALS)]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr == "proto":
+            wrong.append(f"{where}:{node.lineno} reads .proto (a Streamlit element's protobuf message)")
+        if isinstance(node, ast.Attribute) and node.attr == "__file__" and getattr(node.value, "id", "") in streamlits:
+            wrong.append(f"{where}:{node.lineno} reads {node.value.id}.__file__ (where Streamlit is installed)")
+    return wrong
+
+
+def test_streamlit_internals_only_in_compat_and_server():
+    readers = {p: ast.parse(p.read_text(encoding="utf-8")) for p in [ROOT / "app.py", *(ROOT / "lessons").glob("*.py")]}
+    readers |= {SOURCES[n]: t for n, t in TREES.items() if n.count(".") < 1 or n.split(".")[1] not in ALLOWED_INTERNALS}
+    wrong = [w for path, tree in readers.items() for w in _internals(path, tree)]
+    assert not wrong, "Streamlit's internals belong in app_support/compat (version-checked):\n" + "\n".join(wrong)
+
+
+def test_the_internals_check_sees_each_kind_of_use():
+    code = (
+        "import streamlit as st\nimport streamlit.runtime.scriptrunner\nfrom streamlit.testing.v1 import AppTest\n"
+        "from streamlit import proto\nfrom streamlit.errors import StreamlitAPIException\n"
+        "x = node.proto.label\ny = st.__file__\nz = plotly.__file__\n"
+    )
+    found = _internals(ROOT / "x.py", ast.parse(code))
+    assert sorted(found) == [
+        "x.py:2 imports streamlit.runtime.scriptrunner",
+        "x.py:3 imports streamlit.testing.v1",
+        "x.py:4 imports streamlit.proto",
+        "x.py:6 reads .proto (a Streamlit element's protobuf message)",
+        "x.py:7 reads st.__file__ (where Streamlit is installed)",
+    ]
