@@ -61,9 +61,10 @@ def _reset_peak() -> bool:
 
 def nominal_flops(name: str, n: int, heads: int = HEADS, d: int = WIDTH) -> float:
     """The multiply-adds (×2) each algorithm is designed to do; not counting softmax or masking."""
-    if name not in TIMING:
+    timed = timing()
+    if name not in timed:
         raise ValueError(name)
-    return TIMING[name].flops(n, heads, d)
+    return timed[name].flops(n, heads, d)
 
 
 def sdpa_kernel(device: str = "cpu") -> str:
@@ -88,9 +89,10 @@ def inputs_for_timing(n: int, device: str):
 
 def make_case(name: str, q, k, v):
     """A zero-argument function for one timed case; anything it needs besides the call is made here."""
-    if name not in TIMING:
+    timed = timing()
+    if name not in timed:
         raise ValueError(name)
-    return TIMING[name].make(q, k, v)
+    return timed[name].make(q, k, v)
 
 
 def _flex_case(mask: Callable, ours: Callable, q, k, v):
@@ -232,22 +234,27 @@ BASELINES: dict[str, TimingCase] = {
         ("T²", "T"), "FlexAttention · Sparse Transformer fixed (compiled)",
     ),
 }  # fmt: skip
-# every timed case: PyTorch's kernels, the plain path, every variant's own case(s) in the course's order,
-# then FlexAttention
-TIMING: dict[str, TimingCase] = (
-    {c: BASELINES[c] for c in ("sdpa", *SDPA_CASES, "plain")}
-    | {c: case for spec in REGISTRY.values() for c, case in spec.cases.items()}
-    | {c: BASELINES[c] for c in FLEX_CASES}
-)
-CASES = tuple(TIMING)
-SETTINGS = {c: case.setting for c, case in TIMING.items()}  # the settings of each case
-GROWTH = {c: case.growth for c, case in TIMING.items()}  # how its time and extra memory are designed to grow
 
 
-def keeps_matrix(cases: Sequence[str]) -> list[str]:
-    """The exact cases among ``cases`` that store the T×T scores or weights: extra memory designed to grow like T²
+def timing() -> dict[str, TimingCase]:
+    """Every timed case by name: PyTorch's kernels, the plain path, each variant's own case(s) in the registry's order
+    (read at each call: one registered at run time is among them), then FlexAttention."""
+    return (
+        {c: BASELINES[c] for c in ("sdpa", *SDPA_CASES, "plain")}
+        | {c: case for spec in REGISTRY.values() for c, case in spec.cases.items()}
+        | {c: BASELINES[c] for c in FLEX_CASES}
+    )
+
+
+def cases() -> tuple[str, ...]:
+    """The names of every timed case, in `timing`'s order."""
+    return tuple(timing())
+
+
+def keeps_matrix(names: Sequence[str]) -> list[str]:
+    """The exact cases among ``names`` that store the T×T scores or weights: extra memory designed to grow like T²
     (the plain path and SDPA's math path; the fused kernels keep one tile and grow like T)."""
-    return [c for c in cases if TIMING[c].exact and GROWTH[c][1] == "T²"]
+    return [c for c in names if (timed := timing()[c]).exact and timed.growth[1] == "T²"]
 
 
 def time_and_memory(fn, device: str, min_reps: int, budget_s: float) -> dict:

@@ -36,16 +36,17 @@ sys.path.insert(0, str(ROOT))
 from attnviz.scaling import (  # noqa: E402  (the path above makes attnviz importable)
     HEADS,
     SDPA_CASES,
-    SETTINGS,
     WIDTH,
     make_case,
+    timing,
     worker_million,
     worker_time,
 )
 
 SIZES = (256, 1024, 2048, 4096, 8192)
 QUICK_SIZES = (256, 1024)
-VARIANTS = tuple(SETTINGS)  # the cases, in the order of attnviz.scaling.CASES
+TIMED = timing()  # every timed case, the registered variants' among them, in attnviz.scaling's order
+VARIANTS = tuple(TIMED)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -169,26 +170,11 @@ def _pretrained_qkv():
 
 
 def worker_errors(kind: str, n: int) -> dict:
-    """Every variant's error figures on one kind of input, beside uniform attention."""
-    import torch
-
+    """Every registered variant's error figures on one kind of input, beside uniform attention: one row for each of
+    its record's bench settings (`VariantSpec.bench_rows`: its own, or its knobs at their defaults)."""
     from attnviz.attention import scaled_dot_product
-    from attnviz.efficient import (
-        REGISTRY,
-        bigbird_attention,
-        bigbird_mask,
-        flash_attention,
-        grouped_query_attention,
-        linformer_attention,
-        longformer_attention,
-        longformer_mask,
-        nystrom_attention,
-        performer_attention,
-        reformer_attention,
-        reformer_mask,
-        sparse_attention,
-        sparse_mask,
-    )
+    from attnviz.efficient import REGISTRY
+    from attnviz.efficient.compare import not_self
     from attnviz.metrics import compare
 
     note = ""
@@ -198,57 +184,28 @@ def worker_errors(kind: str, n: int) -> dict:
             return {"skipped": note}
         q, k, v = qkv
     else:
-        q, k, v = _inputs(kind, n, HEADS, WIDTH)
+        q, k, v = _inputs(kind, n, HEADS, WIDTH)  # (1, H, T, Dh) each
     t = q.shape[-2]
     heads = q.shape[-3]
     exact = scaled_dot_product(q, k, v)
-    # Reformer's setting: keys are the queries and a token does not attend to itself
-    not_self = ~torch.eye(q.shape[-2], dtype=torch.bool)
-    shared = scaled_dot_product(q, q, v, mask=not_self)
-    stride = max(1, round(math.sqrt(t)))
-    block = 64 if t >= 256 else 16
+    # shared-QK attention (the Reformer): the keys are the queries and a token does not attend to itself. The bench
+    # passes k = q as it is, which reformer.py allows beside unit-length q (page 6 takes compare.shared_keys, unit
+    # length): its figures stay those of bench/RESULTS.md
+    alone = not_self(t)  # (T, T)
+    shared = scaled_dot_product(q, q, v, mask=alone)
     rows = {}
-
-    def add(name, approx, reference=exact, pattern=None, mask=None):
-        c = compare(reference, approx, v, mask=mask, pattern=pattern)
-        rows[name] = {"approx": c.approx.__dict__, "uniform": c.uniform.__dict__}
-
-    add("flash", flash_attention(q, k, v, return_weights=True))
-    add("linformer (gaussian, untrained)", linformer_attention(q, k, v, rank=min(256, t), return_weights=True))
-    add(
-        "linformer (mean pooling)",
-        linformer_attention(q, k, v, rank=min(256, t), projection="pool", return_weights=True),
-    )
-    add("performer", performer_attention(q, k, v, n_features=256, return_weights=True))
-    add("nystrom", nystrom_attention(q, k, v, n_landmarks=min(64, t), return_weights=True))
-    add(
-        "longformer",
-        longformer_attention(q, k, v, window=256, global_tokens=(0, 1), return_weights=True),
-        pattern=longformer_mask(t, 256, (0, 1)),
-    )
-    add(
-        "bigbird",
-        bigbird_attention(q, k, v, block_size=block, return_weights=True),
-        pattern=bigbird_mask(t, block_size=block),
-    )
-    buckets = max(2, 2 * (t // 128))
-    add(
-        "reformer (k = q, vs exact without self)",
-        reformer_attention(q, q, v, n_buckets=buckets, n_rounds=2, return_weights=True),
-        reference=shared,
-        mask=not_self,
-        pattern=reformer_mask(q, n_buckets=buckets, n_rounds=2),
-    )
-    add(
-        "sparse (strided, both ways)",
-        sparse_attention(q, k, v, stride=stride, causal=False, return_weights=True),
-        pattern=sparse_mask(t, stride=stride, causal=False),
-    )
-    add("mqa (2 groups, pooled)", grouped_query_attention(q, k, v, groups=2 if heads % 2 == 0 else 1))
-    # the settings above are the bench's own; which variants there are is the registry's: each needs a row
-    missing = [name for name in REGISTRY if not any(row.split(" (")[0] == name for row in rows)]
-    if missing:
-        raise RuntimeError(f"no error row for the registered variant(s) {missing}: add one above")
+    for spec in REGISTRY.values():
+        for setting in spec.bench_rows():
+            kwargs = dict(setting.kwargs(t, heads))
+            keys, reference, mask = (q, shared, alone) if spec.shared_qk else (k, exact, None)
+            # a variant over every head at once (multi-query) returns its weights anyway, as on page 6
+            approx = (
+                spec.fn(q, keys, v, **kwargs) if spec.all_heads else spec.fn(q, keys, v, return_weights=True, **kwargs)
+            )
+            pattern = None if spec.pattern is None else spec.pattern(q, kwargs)  # (1, H, T, T) or (T, T)
+            c = compare(reference, approx, v, mask=mask, pattern=pattern)
+            name = f"{spec.name} ({setting.note})" if setting.note else spec.name
+            rows[name] = {"approx": c.approx.__dict__, "uniform": c.uniform.__dict__}
     return {"t": t, "heads": heads, "width": q.shape[-1], "note": note, "rows": rows}
 
 
@@ -383,7 +340,7 @@ def main() -> None:
                 + (f" · compile {r['compile_s']:.0f} s" if "compile_s" in r else "")
                 + (f" · {r['note']}" if r.get("compiled") is False else "")
             )
-        emit(f"| {name} | {SETTINGS[name]} | " + " | ".join(cells) + " |")
+        emit(f"| {name} | {TIMED[name].setting} | " + " | ".join(cells) + " |")
     emit()
     # the ratios the targets speak of: each variant right after SDPA, round after round, in one process
     emit("Speed-up over SDPA, measured side by side: SDPA then the variant, alternating in one process")

@@ -75,7 +75,7 @@ tables.table(sections.figures_table(run), key="l6_figures")
 st.caption(sections.verdict(name, run))
 
 view = sections.View(text, source, layer, head, name, knobs, run, labels, inp)
-extras = sections.EXTRAS.get(name, sections.Extras())
+extras = sections.part_of(name)  # its own parts: the module its record names
 if extras.section is not None:
     extras.section(view)
 if run.pattern is not None:

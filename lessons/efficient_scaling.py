@@ -17,9 +17,10 @@ from attnviz.efficient import flex
 from attnviz.efficient.costs import human_bytes
 
 RESULTS = Path(__file__).resolve().parent.parent / "bench" / "RESULTS.md"
-LABELS = {case: timed.label for case, timed in scaling.TIMING.items()}  # every case's record names it
+TIMED = scaling.timing()  # every timed case, read from the registry at each run of the page
+LABELS = {case: timed.label for case, timed in TIMED.items()}  # every case's record names it
 DEFAULT = ["sdpa", "plain", "flash", "longformer", "performer"]
-EXACT = tuple(case for case, timed in scaling.TIMING.items() if timed.exact)  # every (causal) score: slope 2
+EXACT = tuple(case for case, timed in TIMED.items() if timed.exact)  # every (causal) score: slope 2
 
 device = loaders.device()
 gpu = device.type == "cuda"
@@ -33,7 +34,7 @@ if triton_flash:
 BACKEND_NAMES = {"flash": "FLASH_ATTENTION", "efficient": "EFFICIENT_ATTENTION", "math": "MATH"}
 runnable = flex.sdpa_backends(device.type)
 missing = [c for c, b in scaling.SDPA_CASES.items() if b not in runnable]
-OFFERED = [c for c in scaling.CASES if c not in missing]
+OFFERED = [c for c in TIMED if c not in missing]
 SIZES = (256, 512, 1024, 2048, 4096, 8192) + ((16384,) if gpu else ())
 QUADRATIC_CAP = 8192 if gpu else 2048  # "plain" keeps three T×T matrices per head: 2048 is 400 MB here
 
@@ -116,9 +117,9 @@ if cases:
         st.table(
             pd.DataFrame(
                 {
-                    "settings": [scaling.SETTINGS[c] for c in cases],
-                    "time grows like": [scaling.GROWTH[c][0] for c in cases],
-                    "extra memory grows like": [scaling.GROWTH[c][1] for c in cases],
+                    "settings": [TIMED[c].setting for c in cases],
+                    "time grows like": [TIMED[c].growth[0] for c in cases],
+                    "extra memory grows like": [TIMED[c].growth[1] for c in cases],
                 },
                 index=pd.Index([LABELS[c] for c in cases], name="variant"),
             )
@@ -248,9 +249,9 @@ if rows and answered:
         slopes.append({
             "variant": LABELS[case], "lengths": f"{ns[0]:,}–{ns[-1]:,}",
             "time: measured slope": "–" if t_slope is None else f"{t_slope:.2f}",
-            "time: designed": scaling.GROWTH[case][0],
+            "time: designed": TIMED[case].growth[0],
             "memory: measured slope": "–" if m_slope is None else f"{m_slope:.2f}",
-            "memory: designed": scaling.GROWTH[case][1],
+            "memory: designed": TIMED[case].growth[1],
         })  # fmt: skip
     if slopes:
         st.table(pd.DataFrame(slopes).set_index("variant"))

@@ -33,7 +33,7 @@ others = [p for p in sentence.PRESETS if p.strip().lower() != text.strip().lower
 texts = (text, *others)
 longest = efficient.longest(texts)
 knobs = efficient.knob_widgets("l6b", name, where=c2, length=longest)
-extras = sections.EXTRAS.get(name, sections.Extras())
+extras = sections.part_of(name)  # its own parts: the module its record names
 if extras.swap_note is not None:  # the variant's own note on page 6b
     extras.swap_note(longest, knobs)
 try:

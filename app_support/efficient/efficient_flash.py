@@ -1,4 +1,5 @@
-"""FlashAttention's own parts of the variant page: the tiles step by step, the memory, the kernel, the traffic."""
+"""FlashAttention's own parts of the variant page (its record's `page_part`): the tiles step by step, the memory, the
+kernel, the traffic; on page 6b a note on the tile."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import streamlit as st
 
 from app_support.data import loaders
 from app_support.efficient import efficient
+from app_support.efficient.efficient_sections import Extras
 from app_support.kit import charts, steps
 from app_support.kit.widgets import check_link, link_value, linked
 from attnviz import plots
@@ -372,3 +374,10 @@ def swap_note(longest: int, knobs: Mapping[str, KnobValue]) -> None:
         "steps in each of the 6 layers. FlashAttention is exact, so every tile size gives the same embedding up to "
         "rounding."
     )
+
+
+PART = Extras(
+    section=lambda v: flash_section(v.text, v.source, v.layer, v.head, int(v.knobs["tile"]), v.labels),
+    swap_note=swap_note,
+    charts=("l6_flash_tiles",),
+)

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from app_support.efficient import efficient
+from app_support.efficient.efficient_sections import Extras
 from app_support.kit import charts, steps
 from app_support.kit.widgets import check_link, link_value
 from attnviz import plots
@@ -127,3 +128,11 @@ def decoding_section() -> None:
         "(memory bandwidth), and larger batches and longer contexts make the cache larger still. Timings on a "
         "shared machine vary from run to run."
     )
+
+
+PART = Extras(
+    section=lambda v: mqa_section(
+        v.text, v.source, v.layer, int(v.run.settings.kwargs["groups"]), int(v.inp.q.shape[0])
+    ),
+    charts=("l6_kv", "l6_head_changes"),
+)

@@ -1,9 +1,11 @@
 """The variant page's parts every variant has (the two maps, the figures table, the predict-first question, the
-sweep), and `EXTRAS`: the parts only one variant has, drawn by the modules beside this one (`efficient_flash`,
-`efficient_approx`, `efficient_patterns`, `efficient_mqa`). Each takes what the page already chose."""
+sweep), and `part_of`: the parts only one variant has, drawn by the one module its record names
+(`VariantSpec.page_part`, such as `efficient_flash` or `efficient_linformer` beside this one), whose `PART` is an
+`Extras`. Each takes what the page already chose."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -12,17 +14,7 @@ import streamlit as st
 
 from app_support.classroom.predict import predict_first
 from app_support.efficient import efficient
-from app_support.efficient.efficient_approx import linformer_section, performer_section
-from app_support.efficient.efficient_flash import flash_section, swap_note
-from app_support.efficient.efficient_mqa import mqa_section
-from app_support.efficient.efficient_patterns import (
-    bigbird_section,
-    figure,
-    longformer_section,
-    nystrom_section,
-    reformer_section,
-    sparse_section,
-)
+from app_support.efficient.efficient_patterns import figure
 from app_support.kit import charts
 from attnviz import plots
 from attnviz.efficient import REGISTRY, anatomy, compare, questions
@@ -202,7 +194,8 @@ class View:
 
 @dataclass(frozen=True)
 class Extras:
-    """A variant's own parts of the page; a variant without an entry gets the parts every variant has."""
+    """A variant's own parts of the page (its part module's `PART`); a variant whose record names no module gets the
+    parts every variant has."""
 
     section: Callable[[View], None] | None = None  # drawn after the figures
     floor: Callable[[View, compare.Sweep], Floor] | None = None  # a lower bound drawn under the sweep
@@ -210,57 +203,16 @@ class Extras:
     log_x: bool = False  # the sweep's knob on a log axis
     swap_note: Callable[[int, Mapping[str, KnobValue]], None] | None = None  # page 6b, under the knobs: (longest T,
     # knobs) → a note of its own
+    charts: tuple[str, ...] = ()  # the keys of charts its parts always draw on page 6 (the tests look for them)
 
 
-def linformer_floor(view: View, s: compare.Sweep) -> Floor:
-    """Eckart–Young: no rank-k matrix is closer to the exact map than its truncated SVD."""
-    energy = efficient.spectrum(view.text, view.source, view.layer).energy[view.head]  # (T,)
-    ranks = [int(r) for r in s.values]
-    return ranks, [float(max(1.0 - energy[r - 1], 0.0) ** 0.5) for r in ranks]
-
-
-def linformer_floor_note(view: View, s: compare.Sweep, floor: Floor) -> None:
-    assert floor is not None
-    st.caption(
-        "The dashed line is the truncated SVD of the exact map: by Eckart–Young no rank-k matrix is closer to it, "
-        "whatever produced that matrix (a fixed projection, a learned one, or one fitted to this very sentence). "
-        "Linformer's map has rank at most k, so its line can never go below the dashed one."
-    )
-    now = view.knobs[s.knob]
-    if now in s.values:
-        i = s.values.index(now)
-        st.caption(
-            f"At k = {s.values[i]}: Linformer's error is {s.mean[i]:.3f}"
-            + (f" (mean of {s.seeds} draws)" if s.seeds > 1 else "")
-            + f", the best rank-{s.values[i]} matrix's {floor[1][i]:.3f}."
-        )
-
-
-# each variant's own parts of the page, by its name in attnviz.efficient.REGISTRY
-EXTRAS: Mapping[str, Extras] = {
-    "flash": Extras(
-        section=lambda v: flash_section(v.text, v.source, v.layer, v.head, int(v.knobs["tile"]), v.labels),
-        swap_note=swap_note,
-    ),
-    "linformer": Extras(
-        section=lambda v: linformer_section(v.text, v.source, v.layer, v.head, v.labels),
-        floor=linformer_floor,
-        after_sweep=linformer_floor_note,
-    ),
-    "performer": Extras(
-        after_sweep=lambda v, s, floor: performer_section(v.text, v.source, v.layer, v.head, s, v.labels),
-        log_x=True,
-    ),
-    "reformer": Extras(section=lambda v: reformer_section(v.run, dict(v.knobs), v.labels, v.inp.q[v.head])),
-    "sparse": Extras(section=lambda v: sparse_section(v.run, v.labels)),
-    "longformer": Extras(section=lambda v: longformer_section(v.run, v.labels, v.source)),
-    "bigbird": Extras(section=lambda v: bigbird_section(v.run, v.labels)),
-    "nystrom": Extras(
-        section=lambda v: nystrom_section(v.run, v.labels, v.inp.q[v.head], v.inp.k[v.head], v.inp.v[v.head])
-    ),
-    "mqa": Extras(
-        section=lambda v: mqa_section(
-            v.text, v.source, v.layer, int(v.run.settings.kwargs["groups"]), int(v.inp.q.shape[0])
-        ),
-    ),
-}
+def part_of(name: str) -> Extras:
+    """The variant's own parts of pages 6 and 6b: the `PART` of the module its record names (`page_part`, imported
+    here, since attnviz names it only as text), or none. TypeError when that module's `PART` is not an `Extras`."""
+    path = REGISTRY[name].page_part
+    if path is None:
+        return Extras()
+    part = getattr(importlib.import_module(path), "PART", None)
+    if not isinstance(part, Extras):
+        raise TypeError(f"{path}, the page part of {name!r}, needs a PART that is an Extras, not {type(part).__name__}")
+    return part

@@ -62,8 +62,8 @@ VARIANTS: MappingProxyType[str, AttentionFn] = MappingProxyType(_FUNCTIONS)  # n
 def register(spec: VariantSpec) -> None:
     """Add a variant after the others. Raises ValueError when its name is taken.
 
-    What reads the registry when it is called sees it (the choosers, the closing table); `attnviz.scaling` makes its
-    list of timed cases once, at import, so a variant registered later is not among them.
+    Everything reads the registry when it runs (the choosers, the page parts, 6c's timed cases and closing table,
+    the bench), so it sees the new variant; a case timed in a fresh process (`attnviz.scaling.run_case`) does not.
     """
     if spec.name in _RECORDS:
         raise ValueError(f"a variant called {spec.name!r} is registered already")

@@ -37,7 +37,7 @@ from attnviz.efficient._common import (
     weights_from_lse,
 )
 from attnviz.efficient.flash import flash_attention
-from attnviz.efficient.registry import Fit, Knob, KnobText, KnobValue, TimingCase, VariantSpec, VariantText
+from attnviz.efficient.registry import BenchRow, Fit, Knob, KnobText, KnobValue, TimingCase, VariantSpec, VariantText
 
 # how many scores one group of query blocks may hold at once (as in banded.py: it stays in cache)
 GROUP_SCORES = 1 << 20
@@ -238,6 +238,12 @@ def _bigbird_pattern(q: Tensor, kwargs: Mapping[str, object]) -> Tensor:
     return bigbird_mask(q.shape[-2], **{key: int(kwargs[key]) for key in keys})  # type: ignore[call-overload]
 
 
+def _bigbird_bench(t: int, heads: int) -> dict[str, object]:
+    """The bench's setting: the function's own layout (3 window, 2 global, 3 random blocks, seed 0), in blocks of
+    64 (16 below 256 tokens)."""
+    return {"block_size": 64 if t >= 256 else 16, "window_blocks": 3, "global_blocks": 2, "random_blocks": 3, "seed": 0}
+
+
 SPEC = VariantSpec(
     name="bigbird",
     fn=bigbird_attention,
@@ -267,6 +273,8 @@ SPEC = VariantSpec(
     pattern=_bigbird_pattern,
     random=lambda knobs: True,
     swept="random",
+    page_part="app_support.efficient.efficient_bigbird",
+    bench=(BenchRow("", _bigbird_bench),),
     cases={
         "bigbird": TimingCase(
             make=lambda q, k, v: lambda: bigbird_attention(q, k, v),

@@ -51,6 +51,7 @@ from attnviz.efficient._common import (
     weights_from_lse,
 )
 from attnviz.efficient.registry import (
+    BenchRow,
     Fit,
     Knob,
     KnobText,
@@ -312,6 +313,8 @@ SPEC = VariantSpec(
     ),
     knobs=(Knob("tile", (1, 2, 3, 4, 6, 8, 16, 32, 64), 4, offered=flash_tile_options),),  # page 6 walks the tiles
     to_kwargs=_flash_kwargs,
+    page_part="app_support.efficient.efficient_flash",
+    bench=(BenchRow("", lambda t, heads: {}),),  # the function's own tiles, 256 × 256
     cases={
         "flash": TimingCase(
             make=lambda q, k, v: lambda: flash_attention(q, k, v, gpu_kernel=True),  # Triton on CUDA, if installed

@@ -38,7 +38,7 @@ from attnviz.efficient._common import (
     positive_int,
     resolve_scale,
 )
-from attnviz.efficient.registry import Fit, Knob, KnobText, KnobValue, TimingCase, VariantSpec, VariantText
+from attnviz.efficient.registry import BenchRow, Fit, Knob, KnobText, KnobValue, TimingCase, VariantSpec, VariantText
 from attnviz.errors import AttnvizInputError
 
 
@@ -236,6 +236,11 @@ SPEC = VariantSpec(
     to_kwargs=_linformer_kwargs,
     random=lambda knobs: knobs.get("proj", "pool") == "gaussian",  # pooling draws nothing
     swept="rank",
+    page_part="app_support.efficient.efficient_linformer",
+    bench=(
+        BenchRow("gaussian, untrained", lambda t, heads: {"rank": min(256, t)}),
+        BenchRow("mean pooling", lambda t, heads: {"rank": min(256, t), "projection": "pool"}),
+    ),
     cases={
         "linformer": TimingCase(
             make=_linformer_case,

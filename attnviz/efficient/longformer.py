@@ -38,7 +38,7 @@ from attnviz.efficient._common import (
     weights_from_lse,
 )
 from attnviz.efficient.banded import banded_attention
-from attnviz.efficient.registry import Fit, Knob, KnobText, KnobValue, TimingCase, VariantSpec, VariantText
+from attnviz.efficient.registry import BenchRow, Fit, Knob, KnobText, KnobValue, TimingCase, VariantSpec, VariantText
 from attnviz.errors import AttnvizInputError
 
 
@@ -217,6 +217,8 @@ SPEC = VariantSpec(
     to_kwargs=_longformer_kwargs,
     pattern=_longformer_pattern,
     swept="window",
+    page_part="app_support.efficient.efficient_longformer",
+    bench=(BenchRow("", lambda t, heads: {"window": 256, "global_tokens": (0, 1)}),),
     cases={
         "longformer": TimingCase(
             make=lambda q, k, v: lambda: longformer_attention(q, k, v, window=256, global_tokens=(0, 1)),

@@ -27,6 +27,7 @@ from torch import Tensor
 from attnviz.attention import Attention, AttentionFn, scaled_dot_product
 from attnviz.efficient._common import positive_int
 from attnviz.efficient.registry import (
+    BenchRow,
     Fit,
     Knob,
     KnobText,
@@ -306,6 +307,8 @@ SPEC = VariantSpec(
     to_kwargs=_mqa_kwargs,
     swept="groups",
     all_heads=True,
+    page_part="app_support.efficient.efficient_mqa",
+    bench=(BenchRow("2 groups, pooled", lambda t, heads: {"groups": 2 if heads % 2 == 0 else 1}),),
     cases={
         "mqa": TimingCase(
             make=_mqa_case,

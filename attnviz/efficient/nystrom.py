@@ -29,7 +29,7 @@ from torch import Tensor
 
 from attnviz.attention import Attention
 from attnviz.efficient._common import NEG_INF, check_qkv, key_mask, positive_int, resolve_scale
-from attnviz.efficient.registry import Fit, Knob, KnobText, KnobValue, TimingCase, VariantSpec, VariantText
+from attnviz.efficient.registry import BenchRow, Fit, Knob, KnobText, KnobValue, TimingCase, VariantSpec, VariantText
 from attnviz.errors import AttnvizInputError
 
 PinvMethod = Literal["iterative", "svd"]
@@ -212,6 +212,8 @@ SPEC = VariantSpec(
     knobs=(Knob("landmarks", (*range(1, 17), 20, 24, 32, 48, 64), 3),),
     to_kwargs=_nystrom_kwargs,
     swept="landmarks",
+    page_part="app_support.efficient.efficient_nystrom",
+    bench=(BenchRow("", lambda t, heads: {"n_landmarks": min(64, t)}),),  # 6 iterations of the pseudo-inverse
     cases={
         "nystrom": TimingCase(
             make=lambda q, k, v: lambda: nystrom_attention(q, k, v, n_landmarks=64),

@@ -37,7 +37,7 @@ from attnviz.efficient._common import (
     positive_int,
     resolve_scale,
 )
-from attnviz.efficient.registry import Fit, Knob, KnobText, KnobValue, TimingCase, VariantSpec, VariantText
+from attnviz.efficient.registry import BenchRow, Fit, Knob, KnobText, KnobValue, TimingCase, VariantSpec, VariantText
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -218,6 +218,8 @@ SPEC = VariantSpec(
     to_kwargs=_performer_kwargs,
     random=lambda knobs: True,
     swept="features",
+    page_part="app_support.efficient.efficient_performer",
+    bench=(BenchRow("", lambda t, heads: {"n_features": 256}),),
     cases={
         "performer": TimingCase(
             make=lambda q, k, v: lambda: performer_attention(q, k, v, n_features=256),

@@ -45,7 +45,7 @@ from attnviz.efficient._common import (
     resolve_scale,
 )
 from attnviz.efficient.lsh import lsh_buckets, lsh_settings
-from attnviz.efficient.registry import Fit, Knob, KnobText, KnobValue, TimingCase, VariantSpec, VariantText
+from attnviz.efficient.registry import BenchRow, Fit, Knob, KnobText, KnobValue, TimingCase, VariantSpec, VariantText
 
 # the (base-2) score given to a token's key for itself: finite, so a token alone in its bucket still attends
 # to itself, and far below any real score, so that it does not when it has company
@@ -307,6 +307,11 @@ def _reformer_pattern(q: Tensor, kwargs: Mapping[str, object]) -> Tensor:
     )
 
 
+def _reformer_bench(t: int, heads: int) -> dict[str, object]:
+    """The bench's setting: buckets of about 64 tokens (chunks of about 128), 2 rounds."""
+    return {"n_buckets": max(2, 2 * (t // 128)), "n_rounds": 2}
+
+
 SPEC = VariantSpec(
     name="reformer",
     fn=reformer_attention,
@@ -346,6 +351,9 @@ SPEC = VariantSpec(
     shared_qk=True,
     in_model={"exclude_self": False},  # with the model's own keys, not shared-QK: its own key stays
     exact_when=lambda kwargs, t, heads: None,  # its buckets depend on the queries: no answer from T alone
+    page_part="app_support.efficient.efficient_reformer",
+    # the bench's keys are the queries as they are (k = q), not at unit length as on page 6: see worker_errors
+    bench=(BenchRow("k = q, vs exact without self", _reformer_bench),),
     cases={
         "reformer": TimingCase(
             make=lambda q, k, v: lambda: reformer_attention(q, q, v, n_buckets=max(2, q.shape[-2] // 64)),

@@ -6,6 +6,10 @@ Each variant module (``attnviz/efficient/<x>.py``) defines its ``SPEC`` beside i
 collects them into ``REGISTRY`` in the order the course teaches them. Everything that compares, sweeps or times
 variants reads these records, so no code outside a variant's own module asks for a variant by name.
 
+Its own parts of pages 6 and 6b, where it has them, are one module on the Streamlit side that the record names
+(``page_part``, a dotted module name: attnviz never imports Streamlit); its rows of the bench's error tables are
+``bench``.
+
 A knob is chosen from a fixed list of values, so a setting keeps meaning the same thing on any input; a value
 larger than the input allows (a rank above T, a stride above T) is cut to what the input has, and `Fit` keeps a
 note saying so.
@@ -111,6 +115,15 @@ class TimingCase:
     exact: bool = False  # computes every (causal) score, like exact attention: a time slope of 2
 
 
+@dataclass(frozen=True)
+class BenchRow:
+    """One row of the bench's error tables (`bench/bench_efficient.py`): the variant at the bench's own setting, on
+    inputs far longer than a sentence (its values need not be among the knobs' values)."""
+
+    note: str  # what sets the row apart, in brackets after the variant's name ("" for none)
+    kwargs: Callable[[int, int], Mapping[str, object]]  # (T, H) → the function's keyword arguments
+
+
 def full_flops(n: int, heads: int, d: int) -> float:
     """Every query against every key: Q·Kᵀ and P·V."""
     return 4.0 * n * n * d * heads
@@ -139,6 +152,11 @@ class VariantSpec:
     exact_when: Callable[[Mapping[str, object], int, int], bool | None] | None = None
     # (its record, the run just measured, the head's name) → its own "predict first" question (None: its kind's)
     question: Callable[[VariantSpec, Run, str], Question] | None = None
+    # its own parts of the variant pages, on the Streamlit side: the dotted name of one module (attnviz never imports
+    # it) whose `PART` is an `app_support.efficient.efficient_sections.Extras` (None: the parts every variant has)
+    page_part: str | None = None
+    # its rows of the bench's error tables (empty: one row, its knobs at their defaults fitted to the bench's input)
+    bench: tuple[BenchRow, ...] = ()
 
     def __post_init__(self) -> None:
         named, texts = [knob.name for knob in self.knobs], set(self.text.knobs)
@@ -148,6 +166,10 @@ class VariantSpec:
     def default_knobs(self) -> dict[str, KnobValue]:
         """Every knob at its default."""
         return {knob.name: knob.default for knob in self.knobs}
+
+    def bench_rows(self) -> tuple[BenchRow, ...]:
+        """Its rows of the bench's error tables: its own, or one of its knobs at their defaults, fitted to the input."""
+        return self.bench or (BenchRow("", lambda t, heads: self.fit(self.default_knobs(), t, heads)[0]),)
 
     def knob(self, name: str) -> Knob:
         """The knob called ``name``; AttnvizInputError when there is none."""

@@ -41,7 +41,7 @@ from attnviz.efficient._common import (
     weights_from_lse,
 )
 from attnviz.efficient.banded import banded_attention
-from attnviz.efficient.registry import Fit, Knob, KnobText, KnobValue, TimingCase, VariantSpec, VariantText
+from attnviz.efficient.registry import BenchRow, Fit, Knob, KnobText, KnobValue, TimingCase, VariantSpec, VariantText
 from attnviz.errors import AttnvizInputError
 
 SparsePattern = Literal["strided", "fixed"]
@@ -270,6 +270,11 @@ def _sparse_flops(n: int, heads: int, d: int) -> float:
     return 4.0 * n * (stride + n / stride) / 2 * d * heads  # causal: half of band + strided
 
 
+def _sparse_bench(t: int, heads: int) -> dict[str, object]:
+    """The bench's setting: the strided pattern with l = round(√T), both directions (as on page 6)."""
+    return {"stride": max(1, round(math.sqrt(t))), "pattern": "strided", "causal": False}
+
+
 SPEC = VariantSpec(
     name="sparse",
     fn=sparse_attention,
@@ -304,6 +309,8 @@ SPEC = VariantSpec(
     to_kwargs=_sparse_kwargs,
     pattern=_sparse_pattern,
     swept="stride",
+    page_part="app_support.efficient.efficient_sparse",
+    bench=(BenchRow("strided, both ways", _sparse_bench),),
     cases={
         "sparse": TimingCase(
             make=lambda q, k, v: lambda: sparse_attention(q, k, v, pattern="strided"),

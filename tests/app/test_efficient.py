@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from app_support.efficient import efficient_text
+from app_support.efficient.efficient_sections import part_of
 from attnviz.efficient import REGISTRY, costs
 from attnviz.efficient.costs import human_bytes
 from tests.app.elements import arr, chart, keys, ok, run, warnings, z
@@ -41,6 +42,7 @@ def test_every_variant_section(app, name):
     assert float(table["output: relative error ‖O − O_exact‖ / ‖O_exact‖"][1]) > 0  # uniform is never exact here
     if name != "flash":
         assert "l6_sweep" in keys(at)
+    assert set(part_of(name).charts) <= keys(at)  # its own parts' charts (the e2e tests wait for them)
     if REGISTRY[name].kind == "pattern":
         assert len(exact["data"]) == 2  # the pattern's grey cover over the real heatmap
         assert "l6_dropped" in keys(at)

@@ -40,7 +40,7 @@ def test_grey_means_outside_the_pattern_in_every_caption(app, source):
 
 
 def test_global_tokens_say_whose_they_are():
-    from app_support.efficient.efficient_patterns import global_tokens_note
+    from app_support.efficient.efficient_longformer import global_tokens_note
 
     labels = ["[CLS]", "she", "sat", "[SEP]"]
     assert global_tokens_note((0,), labels, "real") == " ([CLS], the token the tokenizer puts before your text)"
@@ -162,7 +162,7 @@ def test_multi_query_says_what_it_trades_not_that_its_cost_buys_nothing(app):
 def test_scaling_lab_names_every_path_that_stores_the_matrix(app):
     from attnviz import scaling
 
-    assert scaling.keeps_matrix(scaling.CASES) == ["sdpa-math", "plain"]
+    assert scaling.keeps_matrix(scaling.cases()) == ["sdpa-math", "plain"]
     at = ok(app(SCALING))
     intro = next(m.value for m in at.markdown if "Time and memory need not grow alike" in m.value)
     assert "only the plain path stores them" not in intro

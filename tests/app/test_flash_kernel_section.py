@@ -45,7 +45,7 @@ def test_the_app_and_the_timings_work_without_triton():
 
         sys.meta_path.insert(0, NoTriton())
         import torch
-        import app_support.efficient.efficient_sections
+        import app_support.efficient.efficient_flash  # FlashAttention's own page part (and the parts every variant has)
         from attnviz import scaling
         from attnviz.efficient.flash import triton_kernel_source
 

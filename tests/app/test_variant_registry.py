@@ -1,17 +1,23 @@
 """One record per variant (issue 26): the registry is the one list of variants. A toy variant defined here, and
-registered the public way, shows in pages 6 and 6b's choosers, runs on page 6 with its own question and is a row of
-6c's closing table with no other file changed; no other file of the repository lists the variants' names again."""
+registered the public way, shows in pages 6 and 6b's choosers, runs on page 6 with its own question and its own page
+part (a module of its own, tests/app/toy_variant_part.py, that its record names), is among 6c's timed cases and a row
+of 6c's closing table, and gets a row of the bench's error table, with no other file changed; no other file of the
+repository lists the variants' names again."""
 
 from __future__ import annotations
 
 import ast
+import dataclasses
 from pathlib import Path
 
 import pytest
 
+from app_support.efficient import efficient_sections
+from attnviz import scaling
 from attnviz.attention import scaled_dot_product
 from attnviz.efficient import REGISTRY, VARIANTS, Knob, KnobText, VariantSpec, VariantText, register, unregister
-from attnviz.efficient.registry import Question
+from attnviz.efficient.registry import Question, TimingCase
+from tests.app import toy_variant_part
 from tests.app.elements import ok
 from tests.app.test_pages import _reveal_all
 
@@ -35,8 +41,17 @@ TOY = VariantSpec(
     ),
     knobs=(Knob("size", (1, 2), 1),),
     to_kwargs=lambda knobs, fit: {},
-    cases={},
+    cases={
+        "toy": TimingCase(
+            make=lambda q, k, v: lambda: scaled_dot_product(q, k, v),
+            flops=lambda n, heads, d: 4.0 * n * n * d * heads,
+            setting="toy setting",
+            growth=("T", "T"),
+            label="Toy attention (timed)",
+        )
+    },
     question=lambda spec, run, head: Question(f"Toy question about {head}?", ("yes", "no", "maybe"), 0, "Toy answer."),
+    page_part="tests.app.toy_variant_part",
 )
 
 
@@ -118,9 +133,71 @@ def test_the_bench_has_an_error_row_for_every_registered_variant():
 
     rows = bench_efficient.worker_errors("random", 32)["rows"]  # (H = 8, 32 tokens, width 64)
     assert {row.split(" (")[0] for row in rows} == set(REGISTRY)
+    assert len(rows) == sum(len(spec.bench_rows()) for spec in REGISTRY.values())
     register(TOY)
     try:
-        with pytest.raises(RuntimeError, match=r"no error row for the registered variant.*toy"):
-            bench_efficient.worker_errors("random", 32)
+        rows = bench_efficient.worker_errors("random", 32)["rows"]
     finally:
         unregister(TOY.name)
+    assert list(rows)[-1] == "toy"  # no bench setting of its own: its knobs at their defaults
+    assert rows["toy"]["approx"]["output_rel_frobenius"] < 1e-6  # the toy is exact attention
+
+
+# ---------------------------------------------------------------------------------------------- its own page part
+
+
+def test_every_page_part_is_one_variants_module_with_its_extras():
+    parts = [spec.page_part for spec in REGISTRY.values() if spec.page_part is not None]
+    assert len(parts) == len(set(parts))  # one module per variant
+    for name, spec in REGISTRY.items():
+        part = efficient_sections.part_of(name)
+        assert isinstance(part, efficient_sections.Extras)
+        assert (spec.page_part is None) == (part == efficient_sections.Extras())  # a module names some part
+
+
+def test_a_page_part_without_its_extras_is_refused():
+    spec = dataclasses.replace(TOY, name="toy-without-part", page_part="tests.app.elements")  # no PART there
+    register(spec)
+    try:
+        with pytest.raises(TypeError, match="needs a PART that is an Extras"):
+            efficient_sections.part_of(spec.name)
+    finally:
+        unregister(spec.name)
+
+
+def test_a_registered_variant_shows_its_own_part_on_page_6(app, toy):
+    at = ok(app(PAGE, l6_variant="toy", l6_size="2"))
+    _reveal_all(at)
+    assert any(h.value.startswith(toy_variant_part.SECTION) and "at size 2" in h.value for h in at.subheader)
+
+
+def test_a_registered_variant_shows_its_own_note_on_page_6b(app, toy):
+    at = ok(app(SWAP, l6b_variant="toy"))
+    assert any(c.value.startswith(toy_variant_part.NOTE) for c in at.caption)
+
+
+def test_without_the_toy_page_6_has_no_toy_part(app):
+    at = ok(app(PAGE))
+    assert not any(toy_variant_part.SECTION in h.value for h in at.subheader)
+
+
+# ---------------------------------------------------------------------------------------------- its timing case
+
+
+def test_a_variant_registered_at_run_time_is_among_the_timed_cases(toy):
+    assert scaling.cases()[-1 - len(scaling.FLEX_CASES)] == "toy"  # after the other variants', before FlexAttention
+    assert scaling.nominal_flops("toy", 16) == 4.0 * 16 * 16 * 64 * 8
+    assert scaling.make_case("toy", *scaling.inputs_for_timing(8, "cpu"))().output.shape == (1, 8, 8, 64)
+
+
+def test_the_timed_cases_are_back_without_the_toy():
+    assert "toy" not in scaling.cases()
+    with pytest.raises(ValueError):
+        scaling.nominal_flops("toy", 16)
+
+
+def test_a_registered_variants_timing_case_is_offered_on_page_6c(app, toy):
+    at = ok(app(SCALING, l6c_cases="toy"))
+    chooser = at.multiselect(key="l6c_cases")
+    assert "Toy attention (timed)" in chooser.options
+    assert chooser.value == ["toy"]  # chosen by its case's name, from the link

@@ -95,13 +95,13 @@ def test_flex_causal_equals_exact_causal(t):
 def test_new_cases_are_registered():
     new = {*scaling.SDPA_CASES, *scaling.FLEX_CASES}
     assert {"flex-bigbird", "flex-sparse-strided", "flex-sparse-fixed"} <= set(scaling.FLEX_CASES)
-    assert new <= set(scaling.CASES) and set(scaling.CASES) == set(scaling.SETTINGS) == set(scaling.GROWTH)
+    assert new <= set(scaling.cases())
     assert set(scaling.SDPA_CASES.values()) == set(flex.BACKENDS)
-    assert scaling.GROWTH["sdpa-math"] == ("T²", "T²") and scaling.GROWTH["sdpa-flash"] == ("T²", "T")
-    assert scaling.GROWTH["flex-longformer"] == scaling.GROWTH["longformer"] == ("T", "T")
+    assert scaling.timing()["sdpa-math"].growth == ("T²", "T²") and scaling.timing()["sdpa-flash"].growth == ("T²", "T")
+    assert scaling.timing()["flex-longformer"].growth == scaling.timing()["longformer"].growth == ("T", "T")
     assert scaling.nominal_flops("flex-longformer", 4096) == scaling.nominal_flops("longformer", 4096)
     assert scaling.nominal_flops("flex-causal", 1024) == scaling.nominal_flops("sdpa-math", 1024) / 2
-    assert "sdpa" in scaling.CASES  # old links (l6c_cases=sdpa) keep working
+    assert "sdpa" in scaling.cases()  # old links (l6c_cases=sdpa) keep working
 
 
 def test_sdpa_backend_cases_time_in_a_fresh_process():
@@ -222,7 +222,7 @@ def test_flex_pattern_masks_are_built_from_blocks():
 
 def test_flex_cases_name_what_they_are():
     for case in ("flex-bigbird", "flex-sparse-strided", "flex-sparse-fixed"):
-        timed = scaling.TIMING[case]
+        timed = scaling.timing()[case]
         assert timed.label.startswith("FlexAttention · ") and "compiled" in timed.label
         assert "torch.compile(flex_attention)" in timed.setting
     # counted as the 128×128 blocks FlexAttention computes: more than our 64×64 blocks, all causal blocks for l < 128
@@ -231,4 +231,4 @@ def test_flex_cases_name_what_they_are():
     assert scaling.nominal_flops("flex-bigbird", 4096) > scaling.nominal_flops("bigbird", 4096)
     assert scaling.nominal_flops("flex-sparse-strided", 4096) == 4.0 * (32 * 33 // 2) * 128**2 * 64 * 8
     assert scaling.nominal_flops("flex-sparse-fixed", 4096) == scaling.nominal_flops("flex-sparse-strided", 4096)
-    assert len({scaling.TIMING[c].label for c in scaling.CASES}) == len(scaling.CASES)  # every label distinct
+    assert len({timed.label for timed in scaling.timing().values()}) == len(scaling.cases())  # every label distinct

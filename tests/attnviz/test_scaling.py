@@ -23,7 +23,6 @@ def test_crossovers_on_log_log_axes():
 
 def test_check_sizes_and_flops():
     assert scaling.check_sizes([1024, 256, 256], 4096) == [256, 1024]
-    assert set(scaling.GROWTH) == set(scaling.CASES) == set(scaling.SETTINGS)
 
 
 def test_faster_from():
@@ -50,7 +49,6 @@ def test_loglog_slope():
     with pytest.raises(AttnvizInputError):
         scaling.check_sizes([], 4096)
     assert scaling.nominal_flops("flash", 1024) == 4.0 * 1024 * 1024 * 64 * 8
-    assert set(scaling.SETTINGS) == set(scaling.CASES)
 
 
 def test_run_case_reports_a_failing_worker():

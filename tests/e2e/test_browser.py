@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
+from app_support.efficient.efficient_sections import part_of
 from attnviz.efficient import REGISTRY
 from tests.e2e.conftest import PAGES, SHOTS
 
@@ -333,8 +334,6 @@ def test_real_examples_words_can_be_edited(server, page):
 # --------------------------------------------------------------------------------------------------------------
 
 EFFICIENT = tuple(REGISTRY)  # the one list of variants
-EXTRA_CHART = {"linformer": "l6_energy", "longformer": "l6_dropped", "bigbird": "l6_dropped", "sparse": "l6_dropped",
-               "reformer": "l6_bucket_map", "mqa": "l6_kv", "flash": "l6_flash_tiles"}  # fmt: skip
 
 
 @pytest.mark.parametrize("name", EFFICIENT)
@@ -348,8 +347,10 @@ def test_efficient_section(server, page, name):
     assert plot_data(page, "l6_exact")[0]["y"][:3] == ["[CLS]", "the", "cat"]
     if REGISTRY[name].swept is not None:  # a knob whose error the page sweeps
         wait_chart(page, "l6_sweep")
-    if name in EXTRA_CHART:
-        wait_chart(page, EXTRA_CHART[name])
+    if REGISTRY[name].pattern is not None:  # what the pattern drops, row by row
+        wait_chart(page, "l6_dropped")
+    for key in part_of(name).charts:  # its own parts' charts (the module its record names)
+        wait_chart(page, key)
     assert errors_on(page) == []
     shoot(page, f"efficient-{name}")
 

@@ -1,16 +1,15 @@
-"""The approximations' own parts of the variant page: Performer's q + k, Linformer's singular values."""
+"""Performer's own part of the variant page: under the sweep, the length of q + k, which sets the noise of each
+estimate."""
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
 from app_support.efficient import efficient
+from app_support.efficient.efficient_sections import Extras
 from app_support.kit import charts, steps
 from attnviz import plots
 from attnviz.efficient import anatomy, compare, costs
-
-# ---------------------------------------------------------------------------------------------- Performer
 
 
 def performer_section(text: str, source: str, layer: int, head: int, s: compare.Sweep, labels: list[str]) -> None:
@@ -80,32 +79,8 @@ def performer_section(text: str, source: str, layer: int, head: int, s: compare.
     st.markdown(verdict + why + against)
 
 
-# ---------------------------------------------------------------------------------------------- Linformer
-
-
-def linformer_section(text: str, source: str, layer: int, head: int, labels: list[str]) -> None:
-    steps.step("How close to low rank are real attention maps?")
-    spec = efficient.spectrum(text, source, layer)
-    t = len(labels)
-    values = spec.values[head]
-    left, right = st.columns(2)
-    charts.chart(
-        plots.bars([str(i + 1) for i in range(len(values))], values, title=f"Singular values of head {head + 1}",
-                   value_name="σ", x_title="index", height=340),
-        key="l6_sv", name="singular values", where=left,
-    )  # fmt: skip
-    ks = list(range(1, spec.energy.shape[1] + 1))
-    series = [
-        plots.Series(f"head {h + 1}", ks, spec.energy[h], colour=4 if h != head else 5) for h in range(len(spec.energy))
-    ]
-    charts.chart(
-        plots.lines(series, title="Share of ‖A‖² kept at rank k, per head",
-                    x_title="rank k", y_title="share kept", height=340),
-        key="l6_energy", name="rank energy", where=right,
-    )  # fmt: skip
-    st.caption(
-        f"Your sentence has {t} tokens, so a map has {t} singular values. The best rank-k matrix keeps the first "
-        f"k of them (Eckart–Young): for this head the first {int(spec.rank_90[head])} of {t} hold 90% of ‖A‖²; "
-        f"across the layer's heads the median is {int(np.median(spec.rank_90))}. Linformer uses one fixed k for "
-        "every input, betting that maps are this close to low rank."
-    )
+PART = Extras(
+    after_sweep=lambda v, s, floor: performer_section(v.text, v.source, v.layer, v.head, s, v.labels),
+    log_x=True,
+    charts=("l6_qk_spread",),
+)
