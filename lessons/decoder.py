@@ -10,6 +10,7 @@ from app_support.data import decoder_cached, loaders
 from app_support.kit import charts, sentence, steps
 from app_support.kit.sentence import md_escape
 from app_support.kit.widgets import EDIT, linked, warn
+from app_support.parts.decoder_claim import claim_section
 from app_support.parts.decoder_timing import timed_generation
 from attnviz import plots
 from attnviz.decoder.gqa import cache_size, groups, membership
@@ -374,3 +375,7 @@ else:
         "float rounding. Moving the key alone changes the distance, and the score with it. (MiniLM, on pages 5b "
         "and 5c, adds a learned position vector to each token before its first layer instead.)"
     )
+
+# --- e. the article's claim --------------------------------------------------------------------------------------
+steps.step("The article's claim, on a decoder")
+claim_section(model, text, L * H)

@@ -22,6 +22,7 @@ from attnviz.attention import (
     softmax_stats,
     top_weight_curve,
 )
+from attnviz.claim import FOCUS
 from attnviz.labels import unique_labels
 from attnviz.pretrained.measures import even_received
 from attnviz.projections import identity_projections, project, random_projections
@@ -146,7 +147,6 @@ charts.chart(
 
 # --- attention received -------------------------------------------------------------------------------------------
 steps.step("Which words receive the most attention?")
-SEED_FOCUS = ("what", "likely", "pet", "household")  # the words an article says an LLM focuses on, against "please"
 
 
 def received() -> None:
@@ -203,7 +203,7 @@ def received() -> None:
         summary += f". {self_share:.0%} of all the attention handed out goes from a word to itself (the diagonal)."
     st.caption(summary if summary.endswith(".") else summary + ".")
     lower = {w.lower(): v for w, v in words}
-    focus = [w for w in SEED_FOCUS if w in lower]
+    focus = [w for w in FOCUS if w in lower]
     if "please" in lower and focus:
         received_notes.claim_check(where, lower, focus)
 

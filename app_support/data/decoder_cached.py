@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from app_support.data.store import BoundedStore
 
 if TYPE_CHECKING:
+    from attnviz.claim import WordWeights
     from attnviz.decoder.lesson import CacheTiming, GeneratedView, TextView
     from attnviz.decoder.model import Model
     from attnviz.decoder.sinks import SinkExperiment
@@ -20,6 +21,7 @@ _VIEWS: BoundedStore[TextView] = BoundedStore(max_entries=2)  # ≤ 2 × 83 MB a
 _GENERATIONS: BoundedStore[GeneratedView] = BoundedStore(max_entries=16)  # ≤ 16 × 4.7 MB at 256 tokens + 16 steps
 _SINKS: BoundedStore[SinkExperiment] = BoundedStore(max_entries=16)  # four (T−1,) loss curves each
 _TIMINGS: BoundedStore[CacheTiming] = BoundedStore(max_entries=64)  # a few dozen numbers each
+_WORDS: BoundedStore[WordWeights] = BoundedStore(max_entries=16)  # two (W,) arrays each
 _LOCK = threading.Lock()  # one decoder pass at a time: two sessions asking for the same text wait for one result
 
 
@@ -76,4 +78,16 @@ def time_cache(model: Model, text: str, n_new: int) -> CacheTiming:
     with _LOCK:
         found = measure(model, prompt, n_new)
     _TIMINGS.put((text, n_new), found)
+    return found
+
+
+def word_weights(model: Model, text: str) -> WordWeights:
+    """`attnviz.claim.word_weights` on the text's kept maps (causal), computed once per text."""
+    found = _WORDS.get(text)
+    if found is None:
+        from attnviz.claim import word_weights as measure
+
+        view = text_view(model, text)
+        found = measure(view.tokens.text, view.tokens.offsets, view.weights, causal=True)
+        _WORDS.put(text, found)
     return found

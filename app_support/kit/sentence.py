@@ -105,7 +105,9 @@ def _preset_name(text: str) -> str:
 
 def sidebar_box() -> str:
     """Draw the text box and presets in the sidebar; return the current text."""
-    if KEY not in st.session_state:
+    if _PENDING in st.session_state:
+        _store(st.session_state.pop(_PENDING))
+    elif KEY not in st.session_state:
         _from_link()
     st.sidebar.text_area(
         "Your sentence (page 5c has its own)",
@@ -146,3 +148,15 @@ def sidebar_box() -> str:
 def current() -> str:
     """The text, for pages (the entry script has already drawn the box)."""
     return st.session_state.get(KEY, DEFAULT)
+
+
+_PENDING = "_sentence_pending"  # session state: a text a lesson's button asked for, put in the box on the next full run
+
+
+def try_button(label: str, text: str, *, key: str, help: str, where: object = st) -> None:
+    """A button that puts ``text`` in the sidebar box. The lesson runs as a fragment and the box is outside it, so a
+    click reruns the whole app, and the box takes the text before it is drawn: the box, the address and the lesson
+    all show the new text."""
+    if where.button(label, key=key, icon=":material/edit_note:", help=help):  # type: ignore[attr-defined]
+        st.session_state[_PENDING] = text
+        st.rerun(scope="app")

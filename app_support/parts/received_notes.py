@@ -25,27 +25,29 @@ def even_note(names: list[str], even: torch.Tensor) -> str:
     )
 
 
+CLAIM = (
+    "A claim made about this kind of question: a language model attends to “what”, “likely”, “pet” and "
+    "“household” more than to “please”. "
+)
+# Jain & Wallace, "Attention is not Explanation" (NAACL 2019), sections 4.1-4.2 (BiLSTM and other encoders
+# with attention, on classification, QA and NLI): weights often disagree with gradient and leave-one-out
+# importance, and very different weights can give the same prediction. Wiegreffe & Pinter, "Attention is not
+# not Explanation" (EMNLP 2019): whether attention explains a prediction depends on what explanation means,
+# and must be tested, not assumed.
+CAVEAT = (
+    " Attention a word receives is not the same as its importance to the answer: Jain & Wallace (2019) found "
+    "attention weights often disagreeing with gradient and leave-one-out measures of a word's importance, and "
+    "very different weights giving the same prediction; Wiegreffe & Pinter (2019) answered that whether attention "
+    "explains a prediction depends on what is meant by explaining, and has to be tested, not assumed."
+)
+
+
 def claim_check(where: str, lower: dict[str, float], focus: list[str]) -> None:
     """The article's claim about "please", judged on the real model only, with what attention received is not."""
-    claim = (
-        "A claim made about this kind of question: a language model attends to “what”, “likely”, “pet” and "
-        "“household” more than to “please”. "
-    )
-    # Jain & Wallace, "Attention is not Explanation" (NAACL 2019), sections 4.1-4.2 (BiLSTM and other encoders
-    # with attention, on classification, QA and NLI): weights often disagree with gradient and leave-one-out
-    # importance, and very different weights can give the same prediction. Wiegreffe & Pinter, "Attention is not
-    # not Explanation" (EMNLP 2019): whether attention explains a prediction depends on what explanation means,
-    # and must be tested, not assumed.
-    caveat = (
-        " Attention a word receives is not the same as its importance to the answer: Jain & Wallace (2019) found "
-        "attention weights often disagreeing with gradient and leave-one-out measures of a word's importance, and "
-        "very different weights giving the same prediction; Wiegreffe & Pinter (2019) answered that whether attention "
-        "explains a prediction depends on what is meant by explaining, and has to be tested, not assumed."
-    )
     if where != "minilm":
         st.info(
-            claim + "The weights A above come from GloVe vectors and the matrices chosen at the top of this page, "
-            "not from a language model, so they cannot test it: choose MiniLM above." + caveat,
+            CLAIM + "The weights A above come from GloVe vectors and the matrices chosen at the top of this page, "
+            "not from a language model, so they cannot test it: choose MiniLM above." + CAVEAT,
             icon=":material/fact_check:",
         )
         return
@@ -57,8 +59,8 @@ def claim_check(where: str, lower: dict[str, float], focus: list[str]) -> None:
         + (": " + ", ".join(f"“{w}”" for w in above) + " do receive more." if above else ": none receives more.")
     )  # fmt: skip
     st.info(
-        claim + "Measured on all-MiniLM-L6-v2 (a 6-layer encoder of 72 heads, averaged here; not the chat model the "
+        CLAIM + "Measured on all-MiniLM-L6-v2 (a 6-layer encoder of 72 heads, averaged here; not the chat model the "
         f"claim is about), “please” receives {lower['please']:.2f}; "
-        + ", ".join(f"“{w}” {lower[w]:.2f}" for w in focus) + ". " + verdict + caveat,
+        + ", ".join(f"“{w}” {lower[w]:.2f}" for w in focus) + ". " + verdict + CAVEAT,
         icon=":material/fact_check:",
     )  # fmt: skip

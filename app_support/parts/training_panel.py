@@ -26,11 +26,6 @@ def _pause(seconds: float) -> None:
     time.sleep(seconds)
 
 
-def use_sentence(text: str) -> None:
-    """Button callback: put ``text`` in the shared sentence box (callbacks run before the box is drawn)."""
-    st.session_state[sentence.KEY], st.session_state[sentence.NOTE_KEY] = sentence.clean(text)
-
-
 def loss_chart(
     losses: list[float] | tuple[float, ...], held: list[float] | tuple[float, ...], steps: int
 ) -> plots.Figure:
@@ -158,11 +153,9 @@ def _show_result(result: TrainResult, sets: dict[str, Dataset]) -> None:
         )  # fmt: skip
     example = sets[result.dataset].example if result.dataset in sets else ""
     if example:
-        st.button(
+        sentence.try_button(
             f"Try it on “{example}”",
+            example,
             key="proj_try",
-            on_click=use_sentence,
-            args=(example,),
-            icon=":material/edit_note:",
             help="Puts this sentence, which is in neither labelled set, in the sidebar box (every lesson uses it).",
         )

@@ -163,3 +163,26 @@ def test_generation_is_timed_with_and_without_the_cache(app):
     again = ok(_reveal_all(app(PAGE)))
     assert any("per token (median)" in d.value.columns for d in again.dataframe)
     assert any("Kept for this text: the button measures again." in c.value for c in again.caption)
+
+
+def test_the_articles_claim_is_measured_on_the_decoder(app):
+    from app_support.data import decoder_cached
+    from app_support.parts.decoder_claim import QUESTION
+
+    at = ok(_reveal_all(app(PAGE)))  # the default sentence has neither "please" nor the four words
+    assert any("so it cannot test it here" in i.value for i in at.info)
+    run(at.button(key="dec_claim_try").click())  # the article's question, put in the sidebar box
+    at = ok(_reveal_all(at))
+    assert at.text_area(key="sentence").value == QUESTION
+    ww = decoder_cached.word_weights(loaders.decoder(), QUESTION)
+    assert ww.words == tuple(QUESTION.replace(",", "").replace("?", "").split())  # 15 words, punctuation left out
+    bars = chart(at, "dec_claim")["data"]
+    np.testing.assert_allclose(arr(bars[0]["x"]), ww.from_last, rtol=1e-6)  # every word shown, in order
+    np.testing.assert_allclose(arr(bars[1]["x"]), ww.received, rtol=1e-6)
+    said = next(i.value for i in at.info if "From the last position, on this model" in i.value)
+    please = ww.find("please")
+    assert f"“Please” {ww.from_last[please]:.3f}" in said and ww.positions[please] == (0,)
+    assert "is the first token" in said and "Attention a word receives is not the same as its importance" in said
+    for word in ("what", "likely", "pet", "household"):
+        assert f"“{word}” {ww.from_last[ww.find(word)]:.3f}" in said
+    assert f"alone gets {ww.first_share:.0%} of the last position's weight" in " ".join(c.value for c in at.caption)
