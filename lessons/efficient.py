@@ -42,7 +42,8 @@ if source == "real":
 head = s2.selectbox("Head", range(1, 13), index=0, key="l6_head", bind="query-params") - 1
 check_link(raw_head, head + 1, f"The link asks for head “{raw_head}”; there are heads 1 to 12.")
 
-inp = efficient.head_input(text, source, layer)
+reading = efficient.Reading(text, source, layer, head)  # what this run reads, passed down to every part
+inp = reading.inp  # Q, K, V of the layer's heads, computed once per text, source and layer
 for note in inp.notes:
     warn(note)
 if inp.length == 0:
@@ -60,7 +61,7 @@ m1.markdown(f"**Time:** {info.time}")
 m2.markdown(f"**Extra memory:** {info.memory}")
 knobs = efficient.knob_widgets("l6", name, length=inp.length)
 try:
-    run = efficient.run(text, source, layer, head, name, efficient.knob_key(knobs))
+    run = efficient.run(reading, name, efficient.knob_key(knobs))
 except AttnvizInputError as err:
     warn(str(err))
     st.stop()
@@ -74,7 +75,7 @@ st.markdown("**How far from exact, beside uniform attention**")
 tables.table(sections.figures_table(run), key="l6_figures")
 st.caption(sections.verdict(name, run))
 
-view = sections.View(text, source, layer, head, name, knobs, run, labels, inp)
+view = sections.View(reading, name, knobs, run, labels, inp)
 extras = sections.part_of(name)  # its own parts: the module its record names
 if extras.section is not None:
     extras.section(view)
@@ -86,7 +87,7 @@ if swept is not None:
     knob = next(k for k in text_of.knobs(name) if k.name == swept)
     steps.step(f"{knob.label.split(' (')[0]}: the error at every setting")
     others = {k: v for k, v in knobs.items() if k != knob.name}  # the swept knob is not part of the cache key
-    s = efficient.sweep(text, source, layer, head, name, efficient.knob_key(others), knob.name)
+    s = efficient.sweep(reading, name, efficient.knob_key(others), knob.name)
     floor = None if extras.floor is None else extras.floor(view, s)
     sections.sweep_chart(s, knob.label, knobs[knob.name], log_x=extras.log_x, floor=floor)
     if extras.after_sweep is not None:

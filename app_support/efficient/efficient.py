@@ -116,13 +116,56 @@ class HeadInput:
         return int(self.q.shape[-2])
 
 
+@dataclass(frozen=True)
+class LayerReading:
+    """What every head of one layer shares on the page: the learner's text, where Q, K and V come from and the layer.
+    The key of the layer-wide results (`head_input`, `spectrum`, `head_changes`): a head switch keeps it, so their
+    cache answers. Hashed by `st.cache_data` field by field (a dataclass: its `asdict`), the same in every run."""
+
+    text: str
+    source: str  # "real" or "toy"
+    layer: int  # 0-based; 0 for the toy, which has one layer
+
+    @property
+    def inp(self) -> HeadInput:
+        """Q, K, V of every head of the layer: computed once per text, source and layer (`head_input`)."""
+        return head_input(self)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the variant page reads, made once per run and passed down: the learner's text and the chosen source,
+    layer (0-based; 0 for the toy) and head (0-based). Cached results of one head take it (`run`, `sweep`,
+    `flash_walk`, `flash_timings`); those of the whole layer take `of_layer`. Its tokens, Q, K and V are `inp`'s."""
+
+    text: str
+    source: str
+    layer: int
+    head: int
+
+    @property
+    def of_layer(self) -> LayerReading:
+        """The layer-wide key: the same for every head of the layer (layer 0 for the toy, which has one)."""
+        return LayerReading(self.text, self.source, self.layer if self.source == "real" else 0)
+
+    @property
+    def inp(self) -> HeadInput:
+        """Q, K, V of every head of the layer and its token labels (cached per layer, so a head switch reads them)."""
+        return head_input(self.of_layer)
+
+    def qkv(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The chosen head's Q, K, V: (T, Dh) each."""
+        inp = self.inp
+        return inp.q[self.head], inp.k[self.head], inp.v[self.head]
+
+
 @st.cache_data(show_spinner=False, max_entries=32)
-def head_input(text: str, source: str, layer: int) -> HeadInput:
-    """Q, K, V of every head of ``layer`` (0-based; ignored for the toy) on the sentence."""
-    if source == "real":
-        return real_layers(text)[layer]
+def head_input(reading: LayerReading) -> HeadInput:
+    """Q, K, V of every head of the layer on the sentence: the one place they are computed for page 6."""
+    if reading.source == "real":
+        return real_layers(reading.text)[reading.layer]
     kv = loaders.glove()
-    tokens = tokenize(text, kv, max_words=paragraph.MAX_WORDS)  # a paragraph: up to 256 words
+    tokens = tokenize(reading.text, kv, max_words=paragraph.MAX_WORDS)  # a paragraph: up to 256 words
     notes = []
     if tokens.unknown:
         notes.append("Not in the GloVe vocabulary, so left out: " + ", ".join(f"“{w}”" for w in tokens.unknown[:12]))
@@ -150,45 +193,45 @@ def real_layers(text: str) -> tuple[HeadInput, ...]:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def run(text: str, source: str, layer: int, head: int, name: str, knobs: tuple) -> compare.Run:
-    """One variant against exact attention on one head (see `attnviz.compare.run_variant`)."""
-    inp = head_input(text, source, layer)
-    return compare.run_variant(name, inp.q, inp.k, inp.v, dict(knobs), head)
+def run(reading: Reading, name: str, knobs: tuple) -> compare.Run:
+    """One variant against exact attention on the reading's head (see `attnviz.compare.run_variant`)."""
+    inp = reading.inp
+    return compare.run_variant(name, inp.q, inp.k, inp.v, dict(knobs), reading.head)
 
 
 @st.cache_data(show_spinner="Measuring the error at every setting…", max_entries=32)
-def sweep(text: str, source: str, layer: int, head: int, name: str, knobs: tuple, knob: str) -> compare.Sweep:
-    inp = head_input(text, source, layer)
-    return compare.sweep(name, inp.q, inp.k, inp.v, dict(knobs), knob, head)
+def sweep(reading: Reading, name: str, knobs: tuple, knob: str) -> compare.Sweep:
+    inp = reading.inp
+    return compare.sweep(name, inp.q, inp.k, inp.v, dict(knobs), knob, reading.head)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def spectrum(text: str, source: str, layer: int) -> anatomy.Spectrum:
+def spectrum(reading: LayerReading) -> anatomy.Spectrum:
     """Singular values of every head's exact attention map in the layer."""
     from attnviz.attention import scaled_dot_product
 
-    inp = head_input(text, source, layer)
+    inp = reading.inp
     return anatomy.spectrum(scaled_dot_product(inp.q, inp.k, inp.v).weights)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def flash_walk(text: str, source: str, layer: int, head: int, tile: int, step: int) -> costs.FlashWalk:
-    """Step ``step`` (0-based) of the tile walk on one head, computing only its block of query rows."""
-    inp = head_input(text, source, layer)
-    return costs.flash_walk(inp.q[head], inp.k[head], inp.v[head], tile, step)
+def flash_walk(reading: Reading, tile: int, step: int) -> costs.FlashWalk:
+    """Step ``step`` (0-based) of the tile walk on the reading's head, computing only its block of query rows."""
+    return costs.flash_walk(*reading.qkv(), tile, step)
 
 
 @st.cache_data(show_spinner="Timing attention three ways on this machine…", max_entries=32)
-def flash_timings(text: str, source: str, layer: int, head: int, tile: int) -> costs.Timings:
-    """The tiled pass, PyTorch's fused kernel and the matrix path on one head, timed here (one at a time)."""
-    inp = head_input(text, source, layer)
+def flash_timings(reading: Reading, tile: int) -> costs.Timings:
+    """The tiled pass, PyTorch's fused kernel and the matrix path on the reading's head, timed here (one at a
+    time)."""
+    q, k, v = reading.qkv()
     with measurement_lock():
-        return costs.flash_timings(inp.q[head], inp.k[head], inp.v[head], tile, min_run_time=0.05)
+        return costs.flash_timings(q, k, v, tile, min_run_time=0.05)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def head_changes(text: str, source: str, layer: int, groups: int) -> np.ndarray:
-    inp = head_input(text, source, layer)
+def head_changes(reading: LayerReading, groups: int) -> np.ndarray:
+    inp = reading.inp
     return compare.head_changes(inp.q, inp.k, inp.v, groups)
 
 

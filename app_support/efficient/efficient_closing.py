@@ -47,7 +47,8 @@ def which_to_choose(
         "model to them changes it"
     )
     if text.strip():
-        moved = efficient.head_changes(text, "real", 2, 1)  # (12,) page 6's default: MiniLM's layer 3, one K/V group
+        # (12,) page 6's default: MiniLM's layer 3, one K/V group
+        moved = efficient.head_changes(efficient.LayerReading(text, "real", 2), 1)
         fidelity += (
             f": with one K/V group the attention maps of MiniLM's layer 3 move by {moved.min():.0%} to "
             f"{moved.max():.0%} on your sentence (head 1: {moved[0]:.0%}; page 6 shows them)"

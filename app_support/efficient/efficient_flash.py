@@ -27,7 +27,7 @@ from attnviz.host import to_host
 # ---------------------------------------------------------------------------------------------- FlashAttention
 
 
-def flash_section(text: str, source: str, layer: int, head: int, tile: int, labels: list[str]) -> None:
+def flash_section(reading: efficient.Reading, tile: int, labels: list[str]) -> None:
     steps.step("Step through the tiles")
     t = len(labels)
     spans = costs.flash_spans(t, t, tile)
@@ -44,7 +44,7 @@ def flash_section(text: str, source: str, layer: int, head: int, tile: int, labe
     else:
         step = 1
         st.caption("One tile holds the whole matrix at this tile size: choose a smaller tile to see the steps.")
-    walk = efficient.flash_walk(text, source, layer, head, tile, step - 1)  # only this tile's block of rows
+    walk = efficient.flash_walk(reading, tile, step - 1)  # only this tile's block of rows
     now = walk.now
     done = costs.flash_progress(t, t, spans, step - 1)  # (T, S) 0 not yet, 1 earlier, 2 now
     scores = to_host(walk.scores)  # (T, S), NaN where not computed yet
@@ -60,7 +60,7 @@ def flash_section(text: str, source: str, layer: int, head: int, tile: int, labe
         key="l6_flash_tiles", name="flash tiles", where=left, csv=(scores, labels, labels),
     )  # fmt: skip
     _tile_rows(walk, labels, t, right)
-    whole = efficient.run(text, source, layer, head, "flash", (("tile", tile),))  # the whole tiled pass, cached
+    whole = efficient.run(reading, "flash", (("tile", tile),))  # the whole tiled pass, cached
     diff = float(np.abs(to_host(whole.approx.output) - to_host(whole.exact.output)).max())
     mem = costs.flash_memory(t, t, int(whole.approx.output.shape[-1]), tile, tile)
     c1, c2, c3 = st.columns(3)
@@ -75,7 +75,7 @@ def flash_section(text: str, source: str, layer: int, head: int, tile: int, labe
         "computes every one of the T² scores, so its time still grows like T²."
     )
     flash_kernel()
-    flash_traffic(text, source, layer, head, tile, t)
+    flash_traffic(reading, tile, t)
 
 
 def _tile_rows(walk: costs.FlashWalk, labels: list[str], t: int, right: Any) -> None:
@@ -182,7 +182,7 @@ def _times(ratio: float) -> str:
     return f"{ratio:.1f}×" if ratio < 10 else f"{ratio:,.0f}×"
 
 
-_TIMED = "_l6_flash_timed"  # session state: the (text, source, layer, head, tile) views timed in this session
+_TIMED = "_l6_flash_timed"  # session state: the (reading, tile) views timed in this session
 _TIMED_KEEP = 16
 
 # per streaming multiprocessor; the paper's analysis takes M ≈ 100 KB (Dao et al. 2022, section 3.2). NVIDIA's
@@ -191,11 +191,11 @@ _TIMED_KEEP = 16
 SRAM_KIB = (16, 32, 64, 100, 192, 228)
 
 
-def flash_traffic(text: str, source: str, layer: int, head: int, tile: int, t: int) -> None:
+def flash_traffic(reading: efficient.Reading, tile: int, t: int) -> None:
     """The papers' count of slow-memory traffic for the learner's length, both loop orders, beside times measured on
     this machine."""
     steps.step("Why it is fast on a GPU: memory traffic, counted")
-    d = int(efficient.head_input(text, source, layer).q.shape[-1])
+    d = int(reading.inp.q.shape[-1])
     # Dao et al. (2022), Section 3.2 and Theorem 2: Algorithm 0 and Algorithm 1; Dao (2023), Algorithm 1: the order
     # of attnviz.efficient.flash, of the walk above and of flash_triton's kernel (counted in attnviz.efficient.io)
     st.markdown(
@@ -231,7 +231,7 @@ def flash_traffic(text: str, source: str, layer: int, head: int, tile: int, t: i
     st.dataframe(frame, key="l6_flash_io", width="stretch")
     st.caption(traffic_note(t, d, *counted))
     _traffic_chart(t, d, m, kib)
-    _flash_times(text, source, layer, head, tile, t, d)
+    _flash_times(reading, tile, t, d)
 
 
 # the table's and the chart's names of the three counts of attnviz.efficient.io
@@ -310,11 +310,11 @@ def _traffic_chart(t: int, d: int, m: int, kib: int) -> None:
     )
 
 
-def _flash_times(text: str, source: str, layer: int, head: int, tile: int, t: int, d: int) -> None:
+def _flash_times(reading: efficient.Reading, tile: int, t: int, d: int) -> None:
     """On a button: the three ways timed on this server for the view (our tiled loop, the matrix path, PyTorch's
     fused kernel), kept for the session."""
     timed = st.session_state.setdefault(_TIMED, [])  # the views this session has timed (bounded)
-    view = (text, source, layer, head, tile)
+    view = (reading, tile)  # a frozen Reading: compared field by field
     if view not in timed:
         st.markdown(f"**Time the three ways on this server, for your {t} tokens, one head (d = {d})**")
         if not st.button(
@@ -330,7 +330,7 @@ def _flash_times(text: str, source: str, layer: int, head: int, tile: int, t: in
             return
         timed.append(view)
         del timed[:-_TIMED_KEEP]
-    timings = efficient.flash_timings(text, source, layer, head, tile)
+    timings = efficient.flash_timings(reading, tile)
     times = pd.DataFrame(
         {
             "median time": [f"{x * 1e6:,.0f} µs" for x in (timings.fused, timings.plain, timings.tiled)],
@@ -377,7 +377,7 @@ def swap_note(longest: int, knobs: Mapping[str, KnobValue]) -> None:
 
 
 PART = Extras(
-    section=lambda v: flash_section(v.text, v.source, v.layer, v.head, int(v.knobs["tile"]), v.labels),
+    section=lambda v: flash_section(v.reading, int(v.knobs["tile"]), v.labels),
     swap_note=swap_note,
     charts=("l6_flash_tiles",),
 )

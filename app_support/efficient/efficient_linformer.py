@@ -13,9 +13,10 @@ from attnviz import plots
 from attnviz.efficient import compare
 
 
-def linformer_section(text: str, source: str, layer: int, head: int, labels: list[str]) -> None:
+def linformer_section(reading: efficient.Reading, labels: list[str]) -> None:
     steps.step("How close to low rank are real attention maps?")
-    spec = efficient.spectrum(text, source, layer)
+    spec = efficient.spectrum(reading.of_layer)  # every head of the layer: a head switch reads the cache
+    head = reading.head
     t = len(labels)
     values = spec.values[head]
     left, right = st.columns(2)
@@ -43,7 +44,7 @@ def linformer_section(text: str, source: str, layer: int, head: int, labels: lis
 
 def linformer_floor(view: View, s: compare.Sweep) -> Floor:
     """Eckart–Young: no rank-k matrix is closer to the exact map than its truncated SVD."""
-    energy = efficient.spectrum(view.text, view.source, view.layer).energy[view.head]  # (T,)
+    energy = efficient.spectrum(view.reading.of_layer).energy[view.reading.head]  # (T,)
     ranks = [int(r) for r in s.values]
     return ranks, [float(max(1.0 - energy[r - 1], 0.0) ** 0.5) for r in ranks]
 
@@ -66,7 +67,7 @@ def linformer_floor_note(view: View, s: compare.Sweep, floor: Floor) -> None:
 
 
 PART = Extras(
-    section=lambda v: linformer_section(v.text, v.source, v.layer, v.head, v.labels),
+    section=lambda v: linformer_section(v.reading, v.labels),
     floor=linformer_floor,
     after_sweep=linformer_floor_note,
     charts=("l6_sv", "l6_energy"),

@@ -63,4 +63,4 @@ def longformer_section(run: compare.Run, labels: list[str], source: str) -> None
     )
 
 
-PART = Extras(section=lambda v: longformer_section(v.run, v.labels, v.source), charts=("l6_dilation_kept",))
+PART = Extras(section=lambda v: longformer_section(v.run, v.labels, v.reading.source), charts=("l6_dilation_kept",))

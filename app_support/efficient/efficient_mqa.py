@@ -19,7 +19,7 @@ LENGTHS = (512, 2048, 8192, 32768, 131072, 1 << 20)
 DECODE_CONTEXTS = (256, 512, 1024, 2048, 4096)  # prompt lengths the decoding loop can be timed at
 
 
-def mqa_section(text: str, source: str, layer: int, groups: int, heads: int) -> None:
+def mqa_section(reading: efficient.LayerReading, groups: int, heads: int) -> None:
     steps.step("The KV cache: what a decoder keeps for every past token")
     c1, c2 = st.columns(2)
     names = [s.name for s in costs.SHAPES]
@@ -59,8 +59,8 @@ def mqa_section(text: str, source: str, layer: int, groups: int, heads: int) -> 
             f"{formula}. {shape.name.split(' (')[0].split(',')[0]} is an encoder: it reads its whole input at once "
             "and keeps no KV cache. The bars show what a decoder of its shape would keep."
         )
-    changes = efficient.head_changes(text, source, layer, groups)
-    whose = f"MiniLM layer {layer + 1}" if source == "real" else "the toy heads"
+    changes = efficient.head_changes(reading, groups)
+    whose = f"MiniLM layer {reading.layer + 1}" if reading.source == "real" else "the toy heads"
     charts.chart(
         plots.bars([f"head {h + 1}" for h in range(heads)], changes, value_name="relative error", height=300,
                    title=f"Back on your sentence, {whose}: how far each head's map moves with {groups} shared K/V "
@@ -131,8 +131,6 @@ def decoding_section() -> None:
 
 
 PART = Extras(
-    section=lambda v: mqa_section(
-        v.text, v.source, v.layer, int(v.run.settings.kwargs["groups"]), int(v.inp.q.shape[0])
-    ),
+    section=lambda v: mqa_section(v.reading.of_layer, int(v.run.settings.kwargs["groups"]), int(v.inp.q.shape[0])),
     charts=("l6_kv", "l6_head_changes"),
 )

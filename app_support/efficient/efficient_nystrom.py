@@ -76,4 +76,4 @@ def nystrom_section(run: compare.Run, labels: list[str], q: Tensor, k: Tensor, v
     st.caption(f"{negative} {sums}")
 
 
-PART = Extras(section=lambda v: nystrom_section(v.run, v.labels, v.inp.q[v.head], v.inp.k[v.head], v.inp.v[v.head]))
+PART = Extras(section=lambda v: nystrom_section(v.run, v.labels, *v.reading.qkv()))

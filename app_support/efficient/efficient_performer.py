@@ -12,11 +12,11 @@ from attnviz import plots
 from attnviz.efficient import anatomy, compare, costs
 
 
-def performer_section(text: str, source: str, layer: int, head: int, s: compare.Sweep, labels: list[str]) -> None:
+def performer_section(reading: efficient.Reading, s: compare.Sweep, labels: list[str]) -> None:
     """Why the error falls as it does on this head: the length of q + k, which sets the noise of each estimate."""
     steps.step("How fast the error can fall: the length of q + k")
-    inp = efficient.head_input(text, source, layer)
-    spread = anatomy.kernel_spread(inp.q[head], inp.k[head])
+    q, k, _ = reading.qkv()  # (T, Dh) each
+    spread = anatomy.kernel_spread(q, k)
     slope = anatomy.error_slope(s)
     b = f"{slope:.2f}".replace("-", "−")
     m_lo, m_hi = int(s.values[0]), int(s.values[-1])
@@ -80,7 +80,7 @@ def performer_section(text: str, source: str, layer: int, head: int, s: compare.
 
 
 PART = Extras(
-    after_sweep=lambda v, s, floor: performer_section(v.text, v.source, v.layer, v.head, s, v.labels),
+    after_sweep=lambda v, s, floor: performer_section(v.reading, s, v.labels),
     log_x=True,
     charts=("l6_qk_spread",),
 )

@@ -84,5 +84,6 @@ def reformer_section(run: compare.Run, knobs: dict, labels: list[str], q: Tensor
 
 
 PART = Extras(
-    section=lambda v: reformer_section(v.run, dict(v.knobs), v.labels, v.inp.q[v.head]), charts=("l6_bucket_map",)
+    section=lambda v: reformer_section(v.run, dict(v.knobs), v.labels, v.inp.q[v.reading.head]),
+    charts=("l6_bucket_map",),
 )

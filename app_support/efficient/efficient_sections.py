@@ -181,15 +181,12 @@ Floor = tuple[list[int], list[float]] | None  # knob values and the best any met
 class View:
     """What the variant page chose and measured, handed to a variant's own parts."""
 
-    text: str
-    source: str
-    layer: int
-    head: int
+    reading: efficient.Reading  # the text, source, layer and head this run reads
     name: str
     knobs: Mapping[str, KnobValue]
     run: compare.Run
     labels: list[str]
-    inp: efficient.HeadInput
+    inp: efficient.HeadInput  # the reading's `inp`, read once this run
 
 
 @dataclass(frozen=True)

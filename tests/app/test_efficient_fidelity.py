@@ -86,7 +86,7 @@ def test_a_weight_just_below_zero_is_not_printed_as_minus_zero(app):
 
 def test_nystrom_rows_sum_to_one_with_an_exact_inverse():
     for text, m in ((DEFAULT, 3), (FISHERMAN, 3), (FISHERMAN, 8)):
-        inp = efficient.head_input(text, "real", 2)
+        inp = efficient.LayerReading(text, "real", 2).inp
         kwargs = compare.settings("nystrom", {"landmarks": m}, inp.length).kwargs
         rows = anatomy.nystrom_rows(inp.q[0], inp.k[0], inp.v[0], kwargs)
         assert rows.exact_sum_low == pytest.approx(1, abs=1e-6) and rows.exact_sum_high == pytest.approx(1, abs=1e-6)
@@ -99,7 +99,7 @@ def test_nystrom_rows_sum_to_one_with_an_exact_inverse():
 def test_nystrom_page_says_negative_weights_and_row_sums(app):
     at = ok(_reveal_all(app(PAGE, l6_variant="nystrom", l6_landmarks="3")))
     text = captions(at)
-    inp = efficient.head_input(DEFAULT, "real", 2)
+    inp = efficient.LayerReading(DEFAULT, "real", 2).inp
     kwargs = compare.settings("nystrom", {"landmarks": 3}, inp.length).kwargs
     assert "need not sum to 1" not in text
     assert "m = T = 8, which the knob reaches here" in text  # 8 tokens: the knob's 8 is m = T

@@ -30,7 +30,7 @@ def test_scaling_page_without_measuring(app):
 def _layer3_qkv():
     from app_support.efficient import efficient
 
-    inp = efficient.head_input("I walked by the river bank", "real", 2)
+    inp = efficient.LayerReading("I walked by the river bank", "real", 2).inp
     return inp.q, inp.k, inp.v
 
 
