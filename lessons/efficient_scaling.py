@@ -9,7 +9,7 @@ import streamlit as st
 
 from app_support.classroom.predict import predict_first
 from app_support.data import loaders
-from app_support.efficient import efficient, efficient_closing
+from app_support.efficient import efficient_closing, efficient_lab
 from app_support.kit import charts, sentence, steps, tables
 from app_support.kit.widgets import check_link, link_value, warn
 from attnviz import curves, plots, scaling
@@ -53,7 +53,7 @@ st.markdown(
 )
 
 raw_max = link_value("l6c_max")
-cases = efficient.choose_many("l6c_cases", "Variants to measure", {c: LABELS[c] for c in OFFERED}, DEFAULT)
+cases = efficient_lab.choose_many("l6c_cases", "Variants to measure", {c: LABELS[c] for c in OFFERED}, DEFAULT)
 c2, _ = st.columns([1, 2])
 longest = c2.select_slider("Longest sequence", SIZES, value=2048, key="l6c_max", bind="query-params")
 check_link(raw_max, longest, f"The link asks for sequences up to “{raw_max}”; this device measures {SIZES[0]} to "
@@ -82,7 +82,7 @@ def cap(case: str) -> int:
     return QUADRATIC_CAP if case == "plain" else SIZES[-1]
 
 
-todo = [(c, n) for c in cases for n in sizes if n <= cap(c) and efficient.stored(where, c, n) is None]
+todo = [(c, n) for c in cases for n in sizes if n <= cap(c) and efficient_lab.stored(where, c, n) is None]
 if "plain" in cases and longest > QUADRATIC_CAP:
     st.caption(f"The plain exact path stops at {QUADRATIC_CAP:,} tokens here: beyond it the T×T matrices alone "
                "would crowd this machine's memory.")  # fmt: skip
@@ -126,7 +126,7 @@ if cases:
         )
 
 slope_case = "sdpa" if "sdpa" in cases else next(iter(cases), None)
-ends = [efficient.stored(where, slope_case, n) for n in (sizes[0], sizes[-1])] if slope_case else [None, None]
+ends = [efficient_lab.stored(where, slope_case, n) for n in (sizes[0], sizes[-1])] if slope_case else [None, None]
 slope = None
 if len(sizes) > 1 and all(r is not None and r.get("median_s") for r in ends):
     slope = math.log(ends[1]["median_s"] / ends[0]["median_s"]) / math.log(sizes[-1] / sizes[0])
@@ -156,19 +156,19 @@ b2.caption("Cases measured before (by anyone on this server) are kept and not me
            "running case at once; what was measured is kept.")  # fmt: skip
 if go and todo:
     jobs = [
-        efficient.Job(case, n, {"task": "time", "name": case, "n": n, "device": where, "quick": True, "min_reps": 4,
+        efficient_lab.Job(case, n, {"task": "time", "name": case, "n": n, "device": where, "quick": True, "min_reps": 4,
                                 "budget_s": 0.3}, f"{LABELS[case]} at {n:,} tokens")
         for case, n in todo
     ]  # fmt: skip
-    efficient.measure(jobs, device=where, cancel_key="l6c_cancel", timeout=240)
-if (note := efficient.stopped_note()) is not None:
+    efficient_lab.measure(jobs, device=where, cancel_key="l6c_cancel", timeout=240)
+if (note := efficient_lab.stopped_note()) is not None:
     st.info(note, icon=":material/stop:")
 
 # --- the curves --------------------------------------------------------------------------------------------------
 rows = []
 for case in cases:
     for n in sizes:
-        r = efficient.stored(where, case, n)
+        r = efficient_lab.stored(where, case, n)
         if r is not None:
             rows.append({"variant": LABELS[case], "case": case, "n": n, **r})
 if rows and answered:
@@ -280,7 +280,7 @@ if rows and answered:
             ("**Why ours is slower than PyTorch's.**" if t_flash > t_sdpa else "**Ours beside PyTorch's.**")
             + f" At {n:,} tokens our FlashAttention took {t_flash / t_sdpa:.2f}× the time of PyTorch's SDPA. "
             "Both compute the same exact attention tile by tile: "
-            f"on this {where.upper()} PyTorch runs `{efficient.sdpa_kernel(where)}`, a fused {kernel_lang} kernel, "
+            f"on this {where.upper()} PyTorch runs `{efficient_lab.sdpa_kernel(where)}`, a fused {kernel_lang} kernel, "
             + ("while ours here is our Triton kernel (attnviz/efficient/flash_triton.py, 64×64 tiles). "
                if triton_flash else "while ours is the readable version, a Python loop over tiles. ")
             + "FlashAttention's speed-up in its paper (Dao et al., 2022) comes from memory traffic on a GPU: tiles "
@@ -319,12 +319,12 @@ st.markdown(
     "Sliding-window attention (Longformer, w = 256, 2 global tokens, one head of width 64) over **1,048,576 "
     f"tokens**. Exact attention would need a {human_bytes(float(1 << 40) * 4)} score matrix for that one head."
 )
-million = efficient.stored(where, "million", 1 << 20)
+million = efficient_lab.stored(where, "million", 1 << 20)
 if st.button("Run it", key="l6c_million", icon=":material/play_arrow:"):
     task = {"task": "million", "device": where, "quick": False}
-    job = efficient.Job("million", 1 << 20, task, "Sliding window over 1,048,576 tokens")
-    efficient.measure([job], device=where, cancel_key="l6c_million_cancel", timeout=300, expected_s=60.0)
-    million = efficient.stored(where, "million", 1 << 20)
+    job = efficient_lab.Job("million", 1 << 20, task, "Sliding window over 1,048,576 tokens")
+    efficient_lab.measure([job], device=where, cancel_key="l6c_million_cancel", timeout=300, expected_s=60.0)
+    million = efficient_lab.stored(where, "million", 1 << 20)
 if million is not None:
     if "error" in million:
         warn(f"The run did not finish: {million['error']}")

@@ -4,6 +4,7 @@ sentences (`efficient_swap_text`), the parts every variant has and `part_of`, wh
 (`efficient_sections`), one module for each variant that has its own, named by its record's `page_part`
 (`efficient_flash`, `efficient_linformer`, `efficient_performer`, `efficient_nystrom`, `efficient_longformer`,
 `efficient_bigbird`, `efficient_reformer`, `efficient_sparse`, `efficient_mqa`), what several of them share
-(`efficient_patterns`) and 6c's closing comparison (`efficient_closing`). It may import attnviz, `compat`, `data`,
+(`efficient_patterns`), 6c's measurements, one at a time per server (`efficient_lab`), and 6c's closing comparison
+(`efficient_closing`). It may import attnviz, `compat`, `data`,
 `kit`, `classroom` and `handout`; not `parts`.
 """

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 import streamlit as st
 
-from app_support.efficient import efficient
+from app_support.efficient import efficient, efficient_lab
 from attnviz import curves
 from attnviz.efficient import REGISTRY
 
@@ -61,8 +61,8 @@ def which_to_choose(
     longest_common = 0
     if base_case is not None:
         for case in cheaper:
-            b = {n: efficient.stored(where, base_case, n) for n in sizes}
-            o = {n: efficient.stored(where, case, n) for n in sizes}
+            b = {n: efficient_lab.stored(where, base_case, n) for n in sizes}
+            o = {n: efficient_lab.stored(where, case, n) for n in sizes}
             common = [n for n in sizes if b[n] and o[n] and b[n].get("median_s") and o[n].get("median_s")]
             if not common:
                 continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app_support.efficient import efficient
+from app_support.efficient import efficient, efficient_lab
 from app_support.efficient.efficient_sections import Extras
 from app_support.kit import charts, steps
 from app_support.kit.widgets import check_link, link_value
@@ -86,10 +86,10 @@ def decoding_section() -> None:
                                key="l6_decode_ctx", format_func=lambda n: f"{n:,}", bind="query-params")  # fmt: skip
     check_link(raw, context, f"The link asks for a prompt of “{raw}” tokens; the choices are "
                f"{', '.join(map(str, DECODE_CONTEXTS))}: using {context:,}.")  # fmt: skip
-    times = efficient.decoding_times("cpu", context)
+    times = efficient_lab.decoding_times("cpu", context)
     if c2.button("Time the decoding loop", key="l6_decode_run", icon=":material/timer:", disabled=times is not None):
-        efficient.time_decoding("cpu", context)
-        times = efficient.decoding_times("cpu", context)
+        efficient_lab.time_decoding("cpu", context)
+        times = efficient_lab.decoding_times("cpu", context)
     if times is None:
         st.caption("A few seconds on this machine's CPU. Results are kept for everyone on this server.")
         return
