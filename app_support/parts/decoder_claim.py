@@ -92,8 +92,13 @@ def _verdict(ww: WordWeights, text: str) -> None:
         ranked = sorted(rest, key=lambda i: -ww.from_last[i])
         places = ", ".join(f"{_q(ww.words[i])} {ranked.index(i) + 1}" for _, i in focus)
         said += (
-            f"But {_q(ww.words[please])} is the first token, and most heads park weight on the first token whatever "
-            "it is (the sink above): its weight says where it stands, not what it means. Among the other "
+            # Xiao et al. 2023 (StreamingLLM), Section 3.1: replacing the first four tokens with "\n" restores the
+            # window's perplexity, so "the absolute position of the starting tokens, rather than their semantic
+            # value, holds greater significance"
+            f"But {_q(ww.words[please])} is the first token, which here takes {ww.first_share:.0%} of the last "
+            "position's weight (the sink of the section above). StreamingLLM (Xiao et al., 2023, Section 3.1) found "
+            "that the first tokens draw such weight for their position, not their meaning: so this weight says where "
+            f"{_q(ww.words[please])} stands rather than what it means. Among the other "
             f"{len(rest)} words, by weight from the last position, the four rank: {places} "
             f"(the most: {_q(ww.words[ranked[0]])}, {ww.from_last[ranked[0]]:.3f})."
         )
