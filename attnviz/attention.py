@@ -21,7 +21,6 @@ from torch import Tensor
 
 from attnviz.checks import whole_number
 from attnviz.errors import AttnvizInputError
-from attnviz.similarity import SimilarityKind, similarity_matrix  # noqa: F401  (S = I·Iᵀ; torch-free, for NumPy callers)
 
 
 def mix(weights: Tensor, values: Tensor) -> Tensor:

@@ -14,7 +14,6 @@ from app_support.kit.widgets import lesson_sentence, linked, linked_choice, warn
 from app_support.parts import paragraph_view
 from app_support.parts.training_panel import training_panel
 from attnviz import plots
-from attnviz.attention import similarity_matrix
 from attnviz.host import to_host
 from attnviz.labels import unique_labels
 from attnviz.projections import (
@@ -26,7 +25,7 @@ from attnviz.projections import (
     random_projections,
     value_effect,
 )
-from attnviz.similarity import diagonal_wins
+from attnviz.similarity import diagonal_wins, similarity_matrix
 from attnviz.training import TrainResult
 
 kv = loaders.glove()

@@ -11,10 +11,10 @@ from app_support.kit.sentence import md_escape
 from app_support.kit.widgets import lesson_sentence, linked, linked_choice, warn
 from app_support.parts import paragraph_view
 from attnviz import AttnvizInputError, plots
-from attnviz.attention import mix, similarity_matrix
+from attnviz.attention import mix
 from attnviz.embeddings import compare, word_vector
 from attnviz.host import to_host
-from attnviz.similarity import DiagonalCount, diagonal_wins, weight_by_word
+from attnviz.similarity import DiagonalCount, diagonal_wins, similarity_matrix, weight_by_word
 
 if TYPE_CHECKING:
     from torch import Tensor

@@ -1,4 +1,4 @@
-"""Efficient attention: nine variants, each a pure function with the signature of the exact attention.
+"""Efficient attention: the variants of `REGISTRY`, each a pure function with the signature of the exact attention.
 
 Every ``*_attention(q, k, v, mask=None, scale=None, **knobs)`` is an ``attnviz.attention.AttentionFn`` and
 returns a frozen dataclass that subclasses ``Attention`` with the variant's own extras. The T×S fields

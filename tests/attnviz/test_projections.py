@@ -2,7 +2,6 @@ import pytest
 import torch
 
 from attnviz import AttnvizInputError
-from attnviz.attention import similarity_matrix
 from attnviz.projections import (
     Projections,
     before_after,
@@ -10,6 +9,7 @@ from attnviz.projections import (
     project,
     random_projections,
 )
+from attnviz.similarity import similarity_matrix
 
 
 def _x(t=6, d=50, seed=0):
