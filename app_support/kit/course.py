@@ -1,6 +1,7 @@
 """The course: its lessons in order, each a page file with its title, address, what it teaches and a suggested time
 in class; and the pages around them (the start page, the glossary). The one list of lessons: the entry point (app.py)
-builds its navigation from it, the start page lists it, the tests and the benches read it."""
+builds its navigation from it, the start page lists it, the tests and bench/bench_load.py read it
+(bench/bench_lessons.py times particular controls of particular lessons)."""
 
 from __future__ import annotations
 
