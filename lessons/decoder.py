@@ -11,6 +11,7 @@ from app_support.kit import charts, sentence, steps
 from app_support.kit.sentence import md_escape
 from app_support.kit.widgets import EDIT, linked, warn
 from app_support.parts.decoder_claim import claim_section
+from app_support.parts.decoder_swap import swap_section
 from app_support.parts.decoder_timing import timed_generation
 from attnviz import plots
 from attnviz.decoder.gqa import cache_size, groups, membership
@@ -379,3 +380,7 @@ else:
 # --- e. the article's claim --------------------------------------------------------------------------------------
 steps.step("The article's claim, on a decoder")
 claim_section(model, text, L * H)
+
+# --- f. lesson 6's variants in every layer ---------------------------------------------------------------------------
+steps.step("Efficient attention in a decoder")
+swap_section(model, text)

@@ -1,6 +1,7 @@
 """Lesson 7's results, kept between reruns and shared by every session: one pass of the decoder per text, one
-generation per text and settings, one sink experiment per text and window. Kept as objects (`BoundedStore`, no
-pickling on each hit: a 256-token text's maps are 71 MB), bounded in entries."""
+generation per text and settings, one sink experiment per text and window, one swap of lesson 6's variants per
+text. Kept as objects (`BoundedStore`, no pickling on each hit: a 256-token text's maps are 71 MB), bounded in
+entries."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from attnviz.decoder.lesson import CacheTiming, GeneratedView, TextView
     from attnviz.decoder.model import Model
     from attnviz.decoder.sinks import SinkExperiment
+    from attnviz.decoder.swap import DecoderSwap
 
 # a server with both models and every lesson warmed held 1,222 MiB here (2026-12-08): these bounds keep lesson 7's
 # results under about 250 MB more (README, "Serving a class": the 1.5 GiB ceiling)
@@ -22,6 +24,7 @@ _GENERATIONS: BoundedStore[GeneratedView] = BoundedStore(max_entries=16)  # ≤ 
 _SINKS: BoundedStore[SinkExperiment] = BoundedStore(max_entries=16)  # four (T−1,) loss curves each
 _TIMINGS: BoundedStore[CacheTiming] = BoundedStore(max_entries=64)  # a few dozen numbers each
 _WORDS: BoundedStore[WordWeights] = BoundedStore(max_entries=16)  # two (W,) arrays each
+_SWAPS: BoundedStore[DecoderSwap] = BoundedStore(max_entries=16)  # six (T−1,) loss curves and (T,) top tokens each
 _LOCK = threading.Lock()  # one decoder pass at a time: two sessions asking for the same text wait for one result
 
 
@@ -90,4 +93,21 @@ def word_weights(model: Model, text: str) -> WordWeights:
         view = text_view(model, text)
         found = measure(view.tokens.text, view.tokens.offsets, view.weights, causal=True)
         _WORDS.put(text, found)
+    return found
+
+
+def stored_swap(text: str) -> DecoderSwap | None:
+    """The swap of lesson 6's variants kept for this text, if one was measured."""
+    return _SWAPS.get(text)
+
+
+def swap(model: Model, text: str) -> DecoderSwap:
+    """`attnviz.decoder.swap.decoder_swap` with every variant at l = round(√T): six passes, computed once per text."""
+    found = _SWAPS.get(text)
+    if found is None:
+        from attnviz.decoder.swap import decoder_swap
+
+        with _LOCK:
+            found = _SWAPS.get(text) or decoder_swap(model, text)
+        _SWAPS.put(text, found)
     return found

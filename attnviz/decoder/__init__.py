@@ -25,6 +25,7 @@ The package, by concern (every public name is importable from here):
 - `forward`: `forward` → `Forward` (weights, logits, cache); `run` reads new tokens after a cache.
 - `generate`: `next_tokens`, `generate` (greedy or sampled, with or without the cache).
 - `sinks`: `sink_share` (weight on the first tokens) and `sink_experiment` (StreamingLLM: window vs window + sinks).
+- `swap`: `decoder_swap`: lesson 6's causal variants in all layers, judged by next-token loss and the top next token.
 - `views`: `rope_view` of one head; `model_cache_size`.
 
 Loading takes seconds and 538 MB of float32 weights (565 MiB resident, bench/bench_decoder.py): importing the
@@ -58,6 +59,7 @@ from attnviz.decoder.sinks import (
     window_mask,
     windowed,
 )
+from attnviz.decoder.swap import DecoderSwap, Swapped, decoder_swap
 from attnviz.decoder.tokens import MAX_CHARS, MAX_TOKENS, Tokens, decode, encode, piece_label, token_labels
 from attnviz.decoder.views import RopeView, model_cache_size, rope_view
 
@@ -72,6 +74,7 @@ __all__ = [
     "TOP_K",
     "CacheSize",
     "Config",
+    "DecoderSwap",
     "Forward",
     "Generation",
     "KVCache",
@@ -84,11 +87,13 @@ __all__ = [
     "ShiftCheck",
     "SinkExperiment",
     "Step",
+    "Swapped",
     "Tokens",
     "TopTokens",
     "angles",
     "cache_size",
     "decode",
+    "decoder_swap",
     "encode",
     "expand_kv",
     "forward",
