@@ -22,14 +22,13 @@ FULL_KEEPS = "every earlier token"
 
 
 def swap_table(result: DecoderSwap) -> pd.DataFrame:
-    """One row for full attention, one per variant: what it keeps, its loss and perplexity, its top next token."""
+    """One row for full attention, one per variant: its loss and perplexity and its top next token first (a narrow
+    screen shows them without scrolling), then what it reads and keeps."""
     full = result.full
     rows = (full, *result.rows)
     t = len(result.tokens)
     return pd.DataFrame(
         {
-            "keeps": [FULL_KEEPS if r.variant is None else r.variant.keeps for r in rows],
-            "causal pairs read": [f"{r.pairs_kept:.0%}" for r in rows],
             "mean loss (nats)": [f"{r.loss:.4f}" for r in rows],
             "loss − full": [f"{r.loss - full.loss:+.4f}" for r in rows],
             "perplexity": [f"{r.curve.perplexity:.2f}" for r in rows],
@@ -38,6 +37,8 @@ def swap_table(result: DecoderSwap) -> pd.DataFrame:
             f"top prediction changed (of {t} positions)": [
                 "" if r.variant is None else f"{r.changed_share:.0%}" for r in rows
             ],
+            "causal pairs read": [f"{r.pairs_kept:.0%}" for r in rows],
+            "keeps": [FULL_KEEPS if r.variant is None else r.variant.keeps for r in rows],
             "source": ["" if r.variant is None else r.variant.source for r in rows],
         },
         index=["full attention (exact)", *(r.variant.label for r in result.rows)],
