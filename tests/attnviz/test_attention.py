@@ -11,13 +11,13 @@ from attnviz.attention import (
     padding_mask,
     scaled_dot_product,
     score_variance,
-    similarity_matrix,
     softmax_stats,
     split_heads,
     top_weight_curve,
 )
 from attnviz.embeddings import vectors_for
 from attnviz.projections import identity_projections, project
+from attnviz.similarity import similarity_matrix
 
 
 def _qkv(shape_q, s, dv, seed=0):
