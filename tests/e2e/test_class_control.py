@@ -74,6 +74,21 @@ def server(tmp_path_factory):
         s.log.close()
 
 
+def _wait_for_stored_step(server, code: str, shown: int, timeout: float = 30) -> None:
+    import json
+    import sqlite3
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with sqlite3.connect(server.data / "classroom.sqlite3") as db:
+            row = db.execute("SELECT state FROM class_sessions WHERE code = ?", (code,)).fetchone()
+        step = json.loads(row[0]).get("step", {}) if row else {}
+        if isinstance(step, dict) and step.get("shown", 0) >= shown:
+            return
+        assert time.monotonic() < deadline, f"the teacher's step {shown} never reached the store: {step}"
+        time.sleep(0.25)
+
+
 def _shared_link(page) -> str:
     page.get_by_role("button", name="Copy link to this view").click()
     text = page.locator('[data-testid="stPopover"] code, [data-testid="stPopoverBody"] code').first.inner_text()
@@ -94,12 +109,18 @@ def test_teacher_keeps_control_through_a_server_restart(browser, server):
         code = re.search(r"[?&]class=([A-Z0-9]+)", page.url).group(1)
         page.get_by_text("Presenter mode", exact=True).click()
         settle(page)
+        shown = 1
         for _ in range(6):
             if page.get_by_role("button", name="Reveal the answer").count():
                 break
             page.get_by_role("button", name=re.compile("Next step")).first.click()
+            shown += 1
             settle(page)
         expect(page.get_by_role("button", name="Reveal the answer").first).to_be_visible()
+        # the teacher's step reaches the store with the next share (`class_follow.share_view`, every
+        # STUDENT_EVERY s: "Next step" reruns the lesson alone); a server lost before then brings the teacher back
+        # to the step stored last, so the restart waits for it
+        _wait_for_stored_step(server, code, shown)
         cookies = {c["name"]: c for c in context.cookies()}
         kept = cookies[f"attnviz_teacher_{code}"]
         assert kept["sameSite"] == "Strict" and kept["path"] == "/"
