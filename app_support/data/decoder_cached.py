@@ -6,7 +6,8 @@ entries."""
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING, TypeVar
 
 from app_support.data.store import BoundedStore
 
@@ -26,18 +27,24 @@ _TIMINGS: BoundedStore[CacheTiming] = BoundedStore(max_entries=64)  # a few doze
 _WORDS: BoundedStore[WordWeights] = BoundedStore(max_entries=16)  # two (W,) arrays each
 _SWAPS: BoundedStore[DecoderSwap] = BoundedStore(max_entries=16)  # six (T−1,) loss curves and (T,) top tokens each
 _LOCK = threading.Lock()  # one decoder pass at a time: two sessions asking for the same text wait for one result
+T = TypeVar("T")
+
+
+def _once(store: BoundedStore[T], key: Hashable, compute: Callable[[], T]) -> T:
+    """``store[key]``, computed under `_LOCK` the first time (a session that waited for the lock finds it there)."""
+    found = store.get(key)
+    if found is None:
+        with _LOCK:
+            found = store.get(key) or compute()
+        store.put(key, found)
+    return found
 
 
 def text_view(model: Model, text: str) -> TextView:
     """`attnviz.decoder.lesson.text_view` of the text, computed once."""
-    found = _VIEWS.get(text)
-    if found is None:
-        from attnviz.decoder.lesson import text_view as compute  # torch: first use only
+    from attnviz.decoder.lesson import text_view as compute  # torch: first use only
 
-        with _LOCK:
-            found = _VIEWS.get(text) or compute(model, text)
-        _VIEWS.put(text, found)
-    return found
+    return _once(_VIEWS, text, lambda: compute(model, text))
 
 
 def generated(model: Model, text: str, n_new: int, temperature: float, seed: int) -> GeneratedView:
@@ -47,24 +54,16 @@ def generated(model: Model, text: str, n_new: int, temperature: float, seed: int
     if found is None:
         from attnviz.decoder.lesson import generated_view
 
-        prompt = text_view(model, text).prompt  # the text's pass, kept: only the new tokens are read
-        with _LOCK:
-            found = _GENERATIONS.get(key) or generated_view(model, text, n_new, temperature, seed, prompt)
-        _GENERATIONS.put(key, found)
+        prompt = text_view(model, text).prompt  # the text's pass, kept (outside the lock): only new tokens are read
+        found = _once(_GENERATIONS, key, lambda: generated_view(model, text, n_new, temperature, seed, prompt))
     return found
 
 
 def sinks(model: Model, text: str, window: int) -> SinkExperiment:
     """`attnviz.decoder.sinks.sink_experiment` with the paper's 4 first tokens: four passes, computed once."""
-    key = (text, window)
-    found = _SINKS.get(key)
-    if found is None:
-        from attnviz.decoder.sinks import PAPER_SINKS, sink_experiment
+    from attnviz.decoder.sinks import PAPER_SINKS, sink_experiment
 
-        with _LOCK:
-            found = _SINKS.get(key) or sink_experiment(model, text, window, PAPER_SINKS)
-        _SINKS.put(key, found)
-    return found
+    return _once(_SINKS, (text, window), lambda: sink_experiment(model, text, window, PAPER_SINKS))
 
 
 def stored_timing(text: str, n_new: int) -> CacheTiming | None:
@@ -103,11 +102,6 @@ def stored_swap(text: str) -> DecoderSwap | None:
 
 def swap(model: Model, text: str) -> DecoderSwap:
     """`attnviz.decoder.swap.decoder_swap` with every variant at l = round(√T): six passes, computed once per text."""
-    found = _SWAPS.get(text)
-    if found is None:
-        from attnviz.decoder.swap import decoder_swap
+    from attnviz.decoder.swap import decoder_swap
 
-        with _LOCK:
-            found = _SWAPS.get(text) or decoder_swap(model, text)
-        _SWAPS.put(text, found)
-    return found
+    return _once(_SWAPS, text, lambda: decoder_swap(model, text))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import re
 import textwrap
 from pathlib import Path
 
@@ -15,14 +14,9 @@ import streamlit
 
 from app_support.compat import apptest
 from app_support.compat import streamlit_compat as compat
+from tests.app.test_streamlit_compat import _pinned
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _pinned() -> str:
-    found = re.search(r"^streamlit==(\S+)", (ROOT / "requirements.txt").read_text(), re.M)
-    assert found, "requirements.txt pins no Streamlit release"
-    return found.group(1)
 
 
 @pytest.mark.parametrize(("where", "version"), [("installed", streamlit.__version__), ("requirements.txt", _pinned())])
